@@ -1,0 +1,58 @@
+# pasv — two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the tests drive as real clients (and vsftpd, which the bench compares against).
+TEST_DEBS  := curl lftp
+BENCH_DEBS := curl vsftpd
+
+.PHONY: run test lint bench soak debs-test debs-bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,dev]'
+	touch $@
+
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+endef
+
+debs-test:
+	$(call apt_install,$(TEST_DEBS))
+
+debs-bench:
+	$(call apt_install,$(BENCH_DEBS))
+
+## run: start the server on embedded defaults (./pasv-data, port 2121, passive 50000-50100)
+run: $(STAMP)
+	$(BIN)/pasv serve
+
+## test: the whole suite (unit, loopback server, interop with curl/lftp/aioftp)
+test: $(STAMP) debs-test
+	$(BIN)/pytest -n 2 -q
+
+## lint: ruff, mypy --strict and the layer contract
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+	$(BIN)/lint-imports
+
+## bench: pasv vs pyftpdlib (and vsftpd) on loopback, with ratios
+bench: $(STAMP) debs-bench
+	$(BIN)/python -m bench
+
+## soak: slow, long-running tests (marked slow)
+soak: $(STAMP) debs-test
+	$(BIN)/pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+"""Benchmark harness comparing pasv with pyftpdlib, vsftpd and the raw loopback limit."""

@@ -1,0 +1,147 @@
+"""Entry point: python -m bench [--quick] [--only NAME] [--json PATH]."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shlex
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+
+from bench import files, measures, rawlimit, report, runner, servers
+
+SERVER_NAMES = ("pasv", "pyftpdlib", "vsftpd")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small sizes, a few seconds per figure")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"server (pasv, pyftpdlib, vsftpd), measure ({', '.join(measures.MEASURES)}) "
+        "or raw; repeat or comma-separate",
+    )
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--workers", type=int, help="worker processes for pasv and pyftpdlib alike")
+    p.add_argument("--runs", type=int, help="best of N for RETR/STOR/raw (default 1)")
+    p.add_argument(
+        "--pasv-command", metavar="CMD", help="run pasv as CMD (default: python -m pasv)"
+    )
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, files)")
+    return p.parse_args(argv)
+
+
+def select(only: list[str]) -> tuple[list[str], list[str], bool]:
+    names = {n.strip() for item in only for n in item.split(",") if n.strip()}
+    known = {*SERVER_NAMES, *measures.MEASURES, "raw"}
+    if unknown := names - known:
+        sys.exit(f"--only: unknown name(s) {sorted(unknown)}; choose from {sorted(known)}")
+    srv = [s for s in SERVER_NAMES if s in names] or list(SERVER_NAMES)
+    ms = [m for m in measures.MEASURES if m in names]
+    if not ms and "raw" in names and not names & set(SERVER_NAMES):
+        return [], [], True
+    ms = ms or list(measures.MEASURES)
+    return srv, ms, "raw" in names or "retr" in ms
+
+
+def raise_nofile(want: int = 65536) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def start(
+    name: str, work: Path, tpl: Path, sizes: files.Sizes, args: argparse.Namespace
+) -> servers.Server:
+    workers: int | None = args.workers
+    try:
+        if name == "pasv":
+            cmd = shlex.split(args.pasv_command) if args.pasv_command else None
+            return servers.start_pasv(work, tpl, sizes, workers, cmd)
+        if name == "pyftpdlib":
+            return servers.start_pyftpdlib(work, tpl, sizes, workers)
+        return servers.start_vsftpd(work, tpl, sizes)
+    except Exception as e:
+        srv = servers.Server(name)
+        srv.status, srv.reason = "failed to start", f"{type(e).__name__}: {e}"
+        return srv
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    sizes = files.QUICK if args.quick else files.FULL
+    if args.runs:
+        sizes = files.Sizes(**{**sizes.__dict__, "runs": args.runs})
+    server_names, measure_keys, want_raw = select(args.only)
+    nofile = raise_nofile()
+    work = Path(tempfile.mkdtemp(prefix="pasv-bench-"))
+    work.chmod(0o755)
+    started: list[servers.Server] = []
+    results: report.Results = {}
+    raw: float | None = None
+    raw_runs: list[float] = []
+    try:
+        console.print(f"[bold]pasv bench[/bold] ({'quick' if args.quick else 'full'}), "
+                      f"temp dir {work}, RLIMIT_NOFILE {nofile}")  # fmt: skip
+        tpl = files.make_template(work, sizes)
+        os.sync()  # no writeback of the fresh files during the measurements
+        if want_raw and "retr" not in measure_keys:
+            raw = rawlimit.measure(str(tpl / files.BIG), runs=sizes.runs)
+            console.print(f"  raw limit: {raw / 1e6:,.1f} MB/s")
+        for name in server_names:
+            srv = start(name, work, tpl, sizes, args)
+            started.append(srv)
+            extra = f" — {srv.reason}" if srv.reason else ""
+            console.print(f"  started {name}: {srv.status}{extra}")
+            if srv.status not in ("ok", "skipped") and srv.stderr_tail():
+                console.print(f"[dim]{srv.stderr_tail()}[/dim]", markup=False)
+        for key in measure_keys:
+            ok = [s for s in started if s.ok]
+            if key == "retr":
+                raw = runner.retr_phase(console, ok, sizes, tpl, results, raw_runs)
+            else:
+                results[key] = runner.measure_rounds(console, key, ok, sizes, tpl)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/red]")
+    finally:
+        for srv in started:
+            servers.stop(srv)
+    info = {
+        s.name: s.info() | {"stderr_tail": s.stderr_tail() if not s.ok else ""} for s in started
+    }
+    labels = {k: v[0] for k, v in measures.MEASURES.items()}
+    targets = report.render(console, labels, results, raw, info)
+    if args.json:
+        payload = {
+            "mode": "quick" if args.quick else "full",
+            "sizes": sizes.__dict__,
+            "workers": args.workers,
+            "cpu_count": os.cpu_count(),
+            "raw_limit_bytes_per_s": raw,
+            "raw_limit_runs": raw_runs,
+            "servers": info,
+            "results": results,
+            "targets": targets,
+        }
+        report.write_json(args.json, payload)
+        console.print(f"JSON written to {args.json}")
+    if args.keep:
+        console.print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

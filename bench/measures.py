@@ -1,0 +1,191 @@
+"""The measurements, each run against one server and bounded in count and time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import parallel
+from bench.files import BIG, CONC, LISTDIR, SMALL, UPLOAD, Sizes
+from bench.ftpclient import MIB, FtpClient
+from bench.rawlimit import RawSender
+from bench.servers import HOST, Server, tree_memory
+
+Result = dict[str, Any]
+MAX_ITER = 1_000_000
+
+
+def _client(srv: Server, timeout: float = 60.0) -> FtpClient:
+    c = FtpClient(HOST, srv.port, timeout=timeout)
+    c.login(srv.user, srv.password)
+    return c
+
+
+def _retr_once(c: FtpClient, size: int, buf: bytearray) -> float:
+    t0 = time.perf_counter()
+    n = c.retr_into(f"RETR {BIG}", buf)
+    dt = time.perf_counter() - t0
+    if n != size:
+        raise ValueError(f"short RETR: {n} of {size} bytes")
+    return n / dt
+
+
+def retr_rounds(
+    servers: list[Server], sizes: Sizes, tpl: str, raw: bool
+) -> tuple[list[float], dict[str, Result]]:
+    """RETR of the big file, rounds interleaved with raw-limit transfers; best of each."""
+    buf = bytearray(MIB)
+    raws: list[float] = []
+    runs: dict[str, list[float]] = {s.name: [] for s in servers}
+    errors: dict[str, str] = {}
+    clients: dict[str, FtpClient] = {}
+    with RawSender(f"{tpl}/{BIG}", sizes.runs if raw else 0) as sender:
+        for _ in range(sizes.runs):
+            if raw:
+                raws.append(sender.fetch())
+            for srv in servers:
+                if srv.name in errors:
+                    continue
+                try:
+                    if srv.name not in clients:
+                        clients[srv.name] = _client(srv, timeout=120)
+                    runs[srv.name].append(_retr_once(clients[srv.name], sizes.big, buf))
+                except Exception as e:
+                    errors[srv.name] = f"{type(e).__name__}: {e}"
+    for c in clients.values():
+        c.quit()
+    out: dict[str, Result] = {}
+    for srv in servers:
+        r = runs[srv.name]
+        if srv.name in errors:
+            out[srv.name] = {"error": errors[srv.name], "runs": r}
+        else:
+            out[srv.name] = {"value": max(r), "unit": "B/s", "runs": r}
+    return raws, out
+
+
+def stor(srv: Server, sizes: Sizes, tpl: str) -> Result:
+    """STOR of the big file from local disk with sendfile: throughput."""
+    c = _client(srv, timeout=120)
+    try:
+        t0 = time.perf_counter()
+        n = c.stor_file(UPLOAD, f"{tpl}/{BIG}")
+        dt = time.perf_counter() - t0
+        c.cmd(f"DELE {UPLOAD}")
+    finally:
+        c.quit()
+        if srv.root is not None:
+            (srv.root / UPLOAD).unlink(missing_ok=True)
+    if n != sizes.big:
+        raise ValueError(f"short STOR: {n} of {sizes.big} bytes")
+    return {"value": n / dt, "unit": "B/s"}
+
+
+def concurrent(srv: Server, sizes: Sizes, tpl: str) -> Result:
+    """Many clients each downloading the same file at once: aggregate throughput."""
+    n = sizes.conc_clients
+    args = (HOST, srv.port, srv.user, srv.password, CONC, sizes.conc_size)
+    r = parallel.run("download", args, n, procs=4, timeout=120 + n * sizes.conc_size / 20e6)
+    if "seconds" not in r:
+        return {"value": 0.0, "unit": "B/s", "failures": n, "errors": r["errors"]}
+    value = r["bytes"] / r["seconds"] if r["seconds"] > 0 else 0.0
+    out = {"value": value, "unit": "B/s", "failures": r["failures"], "clients": n}
+    return out | {"seconds": r["seconds"], "errors": r["errors"]}
+
+
+def logins(srv: Server, sizes: Sizes, tpl: str) -> Result:
+    """Sequential connect + USER + PASS + QUIT loop for a bounded time."""
+    r = parallel.login_loop(HOST, srv.port, srv.user, srv.password, sizes.seconds, MAX_ITER)
+    dt = r["end"] - r["start"]
+    return {"value": r["count"] / dt, "unit": "/s", "failures": r["failures"]} | _errs(r)
+
+
+def logins_parallel(srv: Server, sizes: Sizes, tpl: str) -> Result:
+    """The same login loop in several processes at once."""
+    k = sizes.parallel_logins
+    args = (HOST, srv.port, srv.user, srv.password, sizes.seconds, MAX_ITER)
+    r = parallel.run("logins", args, k, procs=k, timeout=sizes.seconds + 60)
+    if "seconds" not in r:
+        return {"value": 0.0, "unit": "/s", "failures": k, "errors": r["errors"]}
+    value = r["count"] / r["seconds"]
+    return {"value": value, "unit": "/s", "failures": r["failures"], "loops": k} | _errs(r)
+
+
+def _errs(r: Result) -> Result:
+    return {"errors": r["errors"]} if r.get("errors") else {}
+
+
+def _session_loop(srv: Server, sizes: Sizes, command: str, expect: int | None) -> Result:
+    buf = bytearray(MIB)
+    c = _client(srv)
+    count, nbytes = 0, 0
+    t0 = time.perf_counter()
+    deadline = t0 + sizes.seconds
+    try:
+        while count < MAX_ITER and time.perf_counter() < deadline:
+            n = c.retr_into(command, buf)
+            if (expect is not None and n != expect) or n == 0:
+                raise ValueError(f"{command}: got {n} bytes, expected {expect}")
+            count += 1
+            nbytes += n
+        dt = time.perf_counter() - t0
+    finally:
+        c.quit()
+    return {"value": count / dt, "unit": "/s", "bytes_per_reply": nbytes // max(count, 1)}
+
+
+def small_retr(srv: Server, sizes: Sizes, tpl: str) -> Result:
+    """EPSV + RETR of a 4 KiB file + read + 226, repeated on one session."""
+    return _session_loop(srv, sizes, f"RETR {SMALL}", sizes.small)
+
+
+def list_dir(srv: Server, sizes: Sizes, tpl: str) -> Result:
+    """EPSV + LIST of a 1000-entry directory + read + 226, repeated on one session."""
+    return _session_loop(srv, sizes, f"LIST {LISTDIR}", None)
+
+
+def memory(srv: Server, sizes: Sizes, tpl: str) -> Result:
+    """Process-tree RSS growth per idle logged-in session, in KiB."""
+    assert srv.proc is not None
+    n = sizes.idle_sessions
+    for c in [_client(srv) for _ in range(5)]:  # warm-up: lazy imports, caches
+        c.quit()
+    time.sleep(0.5)
+    rss0, pss0, procs0 = tree_memory(srv.proc.pid)
+    sessions: list[FtpClient] = []
+    try:
+        for _ in range(n):
+            sessions.append(_client(srv))
+        time.sleep(1.0)
+        rss1, pss1, procs1 = tree_memory(srv.proc.pid)
+    finally:
+        for c in sessions:
+            c.close()
+    return {
+        "value": (rss1 - rss0) / n,
+        "unit": "KiB",
+        "sessions": n,
+        "rss_before_kib": rss0,
+        "rss_after_kib": rss1,
+        "pss_per_session_kib": (pss1 - pss0) / n,
+        "processes_before": procs0,
+        "processes_after": procs1,
+    }
+
+
+def _unused(srv: Server, sizes: Sizes, tpl: str) -> Result:
+    raise NotImplementedError("RETR runs through retr_rounds")
+
+
+Measure = Callable[[Server, Sizes, str], Result]
+MEASURES: dict[str, tuple[str, Measure]] = {
+    "memory": ("memory per idle session", memory),
+    "retr": ("RETR big file", _unused),
+    "stor": ("STOR big file", stor),
+    "concurrent": ("concurrent downloads", concurrent),
+    "logins": ("logins/s (1 loop)", logins),
+    "logins4": ("logins/s (parallel loops)", logins_parallel),
+    "small": ("small-file RETR/s", small_retr),
+    "list": ("LIST 1000 entries/s", list_dir),
+}

@@ -1,0 +1,107 @@
+"""Client load spread over a few processes with threads, so the client side is not the limit."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.ftpclient import MIB, FtpClient
+
+Result = dict[str, Any]
+
+
+def download_once(host: str, port: int, user: str, pw: str, name: str, size: int) -> Result:
+    """One client: log in, RETR one file to the end, QUIT."""
+    buf = bytearray(MIB)
+    start = time.monotonic()
+    out: Result = {"start": start, "bytes": 0, "count": 0, "failures": 0, "errors": []}
+    try:
+        c = FtpClient(host, port, timeout=60)
+        try:
+            c.login(user, pw)
+            n = c.retr_into(f"RETR {name}", buf)
+            out["bytes"] = n
+            if n != size:
+                raise ValueError(f"short read {n} of {size}")
+            out["count"] = 1
+            c.quit()
+        finally:
+            c.close()
+    except Exception as e:
+        out["failures"] = 1
+        out["errors"] = [f"{type(e).__name__}: {e}"]
+    out["end"] = time.monotonic()
+    return out
+
+
+def login_loop(host: str, port: int, user: str, pw: str, seconds: float, cap: int) -> Result:
+    """Sequential connect + USER + PASS + QUIT until the time or count bound."""
+    start = time.monotonic()
+    deadline = start + seconds
+    out: Result = {"start": start, "bytes": 0, "count": 0, "failures": 0, "errors": []}
+    while out["count"] + out["failures"] < cap and time.monotonic() < deadline:
+        try:
+            c = FtpClient(host, port, timeout=10)
+            try:
+                c.banner()
+                code, _ = c.cmd(f"USER {user}", (230, 331))
+                if code == 331:
+                    c.cmd(f"PASS {pw}", (230,))
+                c.cmd("QUIT", (221,))
+            finally:
+                c.close()
+            out["count"] += 1
+        except Exception as e:
+            out["failures"] += 1
+            if len(out["errors"]) < 3:
+                out["errors"].append(f"{type(e).__name__}: {e}")
+    out["end"] = time.monotonic()
+    return out
+
+
+TASKS: dict[str, Callable[..., Result]] = {"download": download_once, "logins": login_loop}
+
+
+def _proc_main(kind: str, args: tuple[Any, ...], threads: int, start_at: float) -> list[Result]:
+    results: list[Result] = [{} for _ in range(threads)]
+
+    def run(i: int) -> None:
+        results[i] = TASKS[kind](*args)
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    time.sleep(max(0.0, start_at - time.monotonic()))
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return results
+
+
+def run(kind: str, args: tuple[Any, ...], total: int, procs: int, timeout: float) -> Result:
+    """Run `total` tasks in `procs` processes; aggregate counts, bytes and the wall time."""
+    procs = max(1, min(procs, total))
+    per = [total // procs + (1 if i < total % procs else 0) for i in range(procs)]
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(procs) as pool:
+        pool.map(time.sleep, [0.0] * procs)  # every worker is up and imported
+        start_at = time.monotonic() + 0.2
+        jobs = [(kind, args, n, start_at) for n in per]
+        try:
+            batches = pool.starmap_async(_proc_main, jobs).get(timeout=timeout)
+        except mp.TimeoutError:
+            pool.terminate()
+            return {"value": 0.0, "failures": total, "errors": [f"timed out after {timeout}s"]}
+    rows = [r for batch in batches for r in batch]
+    t0 = min(r["start"] for r in rows)
+    t1 = max(r["end"] for r in rows)
+    errors = [e for r in rows for e in r["errors"]][:5]
+    return {
+        "bytes": sum(r["bytes"] for r in rows),
+        "count": sum(r["count"] for r in rows),
+        "failures": sum(r["failures"] for r in rows),
+        "seconds": t1 - t0,
+        "errors": errors,
+    }

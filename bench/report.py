@@ -1,0 +1,136 @@
+"""The results table, the targets and the JSON dump."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+SERVERS = ("pasv", "pyftpdlib", "vsftpd")
+Results = dict[str, dict[str, dict[str, Any]]]
+
+
+def _value(results: Results, measure: str, server: str) -> float | None:
+    r = results.get(measure, {}).get(server)
+    if not r or "error" in r:
+        return None
+    return float(r["value"])
+
+
+def fmt(r: dict[str, Any] | None) -> str:
+    """One cell: the figure in readable units, failures when any."""
+    if r is None:
+        return "-"
+    if "error" in r:
+        return "[red]error[/red]"
+    v, unit = float(r["value"]), r.get("unit", "")
+    text = {"B/s": f"{v / 1e6:,.1f} MB/s", "/s": f"{v:,.1f}/s", "KiB": f"{v:,.2f} KiB"}[unit]
+    pss = r.get("pss_per_session_kib")
+    if pss is not None and abs(pss - v) > 0.1 * max(abs(v), 1.0):
+        text += f" (PSS {pss:,.2f})"
+    if r.get("failures"):
+        text += f" [red]({r['failures']} failed)[/red]"
+    return text
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a is not None and b else "-"
+
+
+Check = Callable[[Results, float | None], tuple[bool, str] | None]
+
+
+def _vs(measure: str, other: str, zero_fail: bool = False) -> Check:
+    def check(results: Results, raw: float | None) -> tuple[bool, str] | None:
+        mine, theirs = _value(results, measure, "pasv"), _value(results, measure, other)
+        if mine is None or theirs is None:
+            return None
+        fails = results[measure]["pasv"].get("failures", 0)
+        met = mine >= theirs and (not zero_fail or fails == 0)
+        return met, f"{mine / theirs:.2f}× {other}" + (f", {fails} failed" if zero_fail else "")
+
+    return check
+
+
+def _retr_raw(results: Results, raw: float | None) -> tuple[bool, str] | None:
+    mine = _value(results, "retr", "pasv")
+    if mine is None or not raw:
+        return None
+    return mine / raw >= 0.9, f"{mine / raw:.2f} of raw"
+
+
+def _mem(results: Results, raw: float | None) -> tuple[bool, str] | None:
+    mine = _value(results, "memory", "pasv")
+    return None if mine is None else (mine <= 4.0, f"{mine:.2f} KiB")
+
+
+TARGETS: list[tuple[str, str, Check]] = [
+    ("retr", "RETR >= 0.9 × raw limit", _retr_raw),
+    ("stor", "STOR >= vsftpd", _vs("stor", "vsftpd")),
+    ("concurrent", "concurrent >= pyftpdlib, 0 failures", _vs("concurrent", "pyftpdlib", True)),
+    ("logins", "logins/s >= pyftpdlib", _vs("logins", "pyftpdlib")),
+    ("small", "small RETR/s >= vsftpd", _vs("small", "vsftpd")),
+    ("list", "LIST/s >= vsftpd", _vs("list", "vsftpd")),
+    ("memory", "memory per idle session <= 4 KiB", _mem),
+]
+
+
+def evaluate(results: Results, raw: float | None) -> list[dict[str, Any]]:
+    out = []
+    for measure, text, check in TARGETS:
+        got = check(results, raw) if measure in results else None
+        status = "n/a" if got is None else ("met" if got[0] else "NOT met")
+        out.append({"measure": measure, "target": text, "status": status, "detail": got and got[1]})
+    return out
+
+
+def render(
+    console: Console,
+    labels: dict[str, str],
+    results: Results,
+    raw: float | None,
+    servers: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Print server status, the figures with ratios, and the targets; return the targets."""
+    st = Table(title="servers")
+    for col in ("server", "status", "port", "passive", "reason"):
+        st.add_column(col)
+    for name, info in servers.items():
+        color = "green" if info["status"] == "ok" else "red"
+        st.add_row(name, f"[{color}]{info['status']}[/{color}]", str(info.get("port", "")),
+                   str(info.get("passive_ports", "")), str(info.get("reason", "")))  # fmt: skip
+    console.print(st)
+    caption = f"raw limit (sendfile -> recv_into, best run): {raw / 1e6:,.1f} MB/s" if raw else None
+    t = Table(title="results (all on 127.0.0.1; best of the rounds)", caption=caption)
+    for col in ("measure", *SERVERS, "pasv/pyftpdlib", "pasv/vsftpd"):
+        t.add_column(col, justify="left" if col == "measure" else "right")
+    for measure, rows in results.items():
+        cells = [fmt(rows.get(s)) for s in SERVERS]
+        v = [_value(results, measure, s) for s in SERVERS]
+        t.add_row(labels.get(measure, measure), *cells, ratio(v[0], v[1]), ratio(v[0], v[2]))
+        if measure == "retr" and raw:
+            t.add_row("  RETR / raw limit", *[ratio(x, raw) for x in v], "", "")
+    console.print(t)
+    targets = evaluate(results, raw)
+    tt = Table(title="targets (pasv)")
+    for col in ("target", "status", "detail"):
+        tt.add_column(col)
+    for tg in targets:
+        color = {"met": "green", "NOT met": "red"}.get(tg["status"], "yellow")
+        tt.add_row(tg["target"], f"[{color}]{tg['status']}[/{color}]", tg["detail"] or "")
+    console.print(tt)
+    for measure, rows in results.items():
+        for server, r in rows.items():
+            if "error" in r or r.get("errors"):
+                console.print(
+                    f"[yellow]{measure} / {server}:[/yellow] {r.get('error') or r['errors']}"
+                )
+    return targets
+
+
+def write_json(path: str, payload: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(payload, indent=2, default=str) + "\n")

@@ -1,0 +1,87 @@
+"""Run one measure over the servers in rotating rounds and keep the best round."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bench import measures, report
+from bench.files import Sizes
+from bench.servers import Server
+
+Result = dict[str, Any]
+SINGLE_ROUND = {"memory"}  # measured once, on a fresh heap
+
+
+def run_one(console: Console, key: str, srv: Server, sizes: Sizes, tpl: Path) -> Result:
+    """One call of one measure on one server; errors become a result, never an exception."""
+    label, fn = measures.MEASURES[key]
+    t0 = time.monotonic()
+    try:
+        r = fn(srv, sizes, str(tpl))
+    except Exception as e:
+        r = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc(limit=3)}
+    if srv.proc is not None and srv.proc.poll() is not None:
+        srv.status = "crashed"
+        srv.reason = f"exited with {srv.proc.returncode} during {key}"
+    cell = report.fmt(r)
+    console.print(f"  {label:<28} {srv.name:<10} {cell}  [dim]({time.monotonic() - t0:.1f}s)[/dim]")
+    return r
+
+
+def combine(key: str, rounds: list[Result]) -> Result:
+    """Best round's figures; failures summed over all rounds; every round's value kept."""
+    good = [r for r in rounds if "error" not in r]
+    if not good:
+        return rounds[-1]
+    best = (min if key == "memory" else max)(good, key=lambda r: float(r["value"]))
+    out = dict(best)
+    if len(rounds) > 1:
+        out["rounds"] = [r.get("value") for r in rounds]
+    if any("failures" in r for r in rounds):
+        out["failures"] = sum(int(r.get("failures", 0)) for r in good)
+    if len(good) < len(rounds):
+        out["errors"] = [*out.get("errors", []), *(r["error"] for r in rounds if "error" in r)]
+    return out
+
+
+def measure_rounds(
+    console: Console, key: str, ok: list[Server], sizes: Sizes, tpl: Path
+) -> dict[str, Result]:
+    """`sizes.runs` rounds, each visiting every server, the starting server rotating."""
+    if not ok:
+        return {}
+    n = 1 if key in SINGLE_ROUND else sizes.runs
+    got: dict[str, list[Result]] = {s.name: [] for s in ok}
+    for i in range(n):
+        for srv in ok[i % len(ok) :] + ok[: i % len(ok)]:
+            if srv.ok:
+                got[srv.name].append(run_one(console, key, srv, sizes, tpl))
+    return {name: combine(key, rs) for name, rs in got.items() if rs}
+
+
+def retr_phase(
+    console: Console,
+    ok: list[Server],
+    sizes: Sizes,
+    tpl: Path,
+    results: report.Results,
+    raw_runs: list[float],
+) -> float:
+    """RETR rounds interleaved with raw-limit rounds, so both see the same machine state."""
+    t0 = time.monotonic()
+    raws, by_server = measures.retr_rounds(ok, sizes, str(tpl), raw=True)
+    raw = max(raws)
+    results["retr"] = by_server
+    raw_runs[:] = raws
+    dt = time.monotonic() - t0
+    console.print(f"  {'raw limit':<28} {'':<10} {raw / 1e6:,.1f} MB/s")
+    for name, r in by_server.items():
+        console.print(
+            f"  {'RETR big file':<28} {name:<10} {report.fmt(r)}  [dim]({dt:.1f}s all)[/dim]"
+        )
+    return raw

@@ -1,0 +1,3 @@
+"""pasv: an FTP server, client and diagnostics toolkit."""
+
+__version__ = "0.1.0"

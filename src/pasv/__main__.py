@@ -1,0 +1,5 @@
+"""Entry point for ``python -m pasv``."""
+
+from pasv.cli.main import app
+
+app()

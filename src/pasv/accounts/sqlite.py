@@ -1,0 +1,232 @@
+"""SqliteAccountStore: the embedded default account store (stdlib sqlite3, WAL, argon2)."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+from argon2 import PasswordHasher
+
+from pasv.accounts.base import AccountError, AccountExists, AccountNotFound, validate_name
+from pasv.accounts.passwords import VerifiedCache, hash_password, verify_password
+from pasv.policy.models import Perm, User
+
+__all__ = ["SCHEMA_VERSION", "SqliteAccountStore"]
+
+# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            home TEXT NOT NULL DEFAULT '',
+            perms TEXT NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created REAL NOT NULL
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+_COLUMNS = "name, password_hash, home, perms, enabled"
+
+
+class _Row(NamedTuple):
+    name: str
+    password_hash: str
+    home: str
+    perms: str
+    enabled: int
+
+    def user(self) -> User:
+        return User(name=self.name, home=self.home, perms=Perm.parse(self.perms))
+
+
+def _check_password(password: str) -> None:
+    if not password:
+        raise ValueError("password must not be empty")
+
+
+class SqliteAccountStore:
+    """Users in one SQLite file; every query runs in a worker thread behind one lock."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        hasher: PasswordHasher | None = None,
+        *,
+        cache: VerifiedCache | None = None,
+    ) -> None:
+        self._hasher = hasher if hasher is not None else PasswordHasher()
+        self._cache = cache if cache is not None else VerifiedCache()
+        self._lock = threading.Lock()
+        self._dummy_hash: str | None = None
+        conn = sqlite3.connect(
+            os.fspath(path), timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn: sqlite3.Connection | None = conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise AccountError(
+                    f"account database schema version {version} is newer than this pasv "
+                    f"supports ({SCHEMA_VERSION}); upgrade pasv"
+                )
+            for statements in _MIGRATIONS[version:]:
+                for statement in statements:
+                    conn.execute(statement)
+            if row is None:
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            else:
+                conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # --- plumbing ----------------------------------------------------------------------------
+    def _query(self, sql: str, params: Sequence[Any]) -> builtins.list[Any]:
+        with self._lock:
+            if self._conn is None:
+                raise AccountError("account store is closed")
+            return self._conn.execute(sql, params).fetchall()
+
+    def _modify(self, sql: str, params: Sequence[Any]) -> int:
+        with self._lock:
+            if self._conn is None:
+                raise AccountError("account store is closed")
+            return self._conn.execute(sql, params).rowcount
+
+    async def _fetch(self, name: str) -> _Row | None:
+        sql = f"SELECT {_COLUMNS} FROM users WHERE name = ?"
+        rows = await asyncio.to_thread(self._query, sql, (name,))
+        return _Row(*rows[0]) if rows else None
+
+    async def _update(self, name: str, column: str, value: object) -> None:
+        sql = f"UPDATE users SET {column} = ? WHERE name = ?"
+        if not await asyncio.to_thread(self._modify, sql, (value, name)):
+            raise AccountNotFound(f"no user named {name!r}")
+
+    def _burn(self, password: str) -> None:
+        """Verify against a throwaway hash so an unknown name costs what a known one does."""
+        if self._dummy_hash is None:
+            self._dummy_hash = hash_password(secrets.token_urlsafe(24), self._hasher)
+        verify_password(self._dummy_hash, password, self._hasher)
+
+    # --- the AccountStore interface ------------------------------------------------------------
+    async def get(self, name: str) -> User | None:
+        row = await self._fetch(name)
+        return row.user() if row else None
+
+    async def add(
+        self, name: str, password: str, *, home: str = "", perms: Perm = Perm.ALL
+    ) -> User:
+        validate_name(name)
+        _check_password(password)
+        if await self._fetch(name) is not None:
+            raise AccountExists(f"user {name!r} already exists")
+        hashed = await asyncio.to_thread(hash_password, password, self._hasher)
+        sql = (
+            "INSERT INTO users (name, password_hash, home, perms, enabled, created)"
+            " VALUES (?, ?, ?, ?, 1, ?)"
+        )
+        try:
+            await asyncio.to_thread(
+                self._modify, sql, (name, hashed, home, perms.describe(), time.time())
+            )
+        except sqlite3.IntegrityError:
+            raise AccountExists(f"user {name!r} already exists") from None
+        return User(name=name, home=home, perms=perms)
+
+    async def delete(self, name: str) -> bool:
+        return bool(
+            await asyncio.to_thread(self._modify, "DELETE FROM users WHERE name = ?", (name,))
+        )
+
+    async def set_password(self, name: str, password: str) -> None:
+        _check_password(password)
+        if await self._fetch(name) is None:
+            raise AccountNotFound(f"no user named {name!r}")
+        hashed = await asyncio.to_thread(hash_password, password, self._hasher)
+        await self._update(name, "password_hash", hashed)
+
+    async def set_home(self, name: str, home: str) -> None:
+        await self._update(name, "home", home)
+
+    async def set_perms(self, name: str, perms: Perm) -> None:
+        await self._update(name, "perms", perms.describe())
+
+    async def set_enabled(self, name: str, enabled: bool) -> None:
+        await self._update(name, "enabled", int(enabled))
+
+    async def is_enabled(self, name: str) -> bool:
+        row = await self._fetch(name)
+        if row is None:
+            raise AccountNotFound(f"no user named {name!r}")
+        return bool(row.enabled)
+
+    async def list(self) -> builtins.list[User]:
+        sql = f"SELECT {_COLUMNS} FROM users ORDER BY name"
+        rows = await asyncio.to_thread(self._query, sql, ())
+        return [_Row(*r).user() for r in rows]
+
+    async def count(self) -> int:
+        rows = await asyncio.to_thread(self._query, "SELECT COUNT(*) FROM users", ())
+        return int(rows[0][0])
+
+    async def authenticate(self, name: str, password: str) -> User | None:
+        row = await self._fetch(name)
+        if row is None or not row.enabled:
+            await asyncio.to_thread(self._burn, password)
+            return None
+        if self._cache.check(name, password, row.password_hash):
+            return row.user()
+        result = await asyncio.to_thread(verify_password, row.password_hash, password, self._hasher)
+        if not result.ok:
+            return None
+        stored = row.password_hash
+        if result.needs_rehash:
+            fresh = await asyncio.to_thread(hash_password, password, self._hasher)
+            sql = "UPDATE users SET password_hash = ? WHERE name = ? AND password_hash = ?"
+            if await asyncio.to_thread(self._modify, sql, (fresh, name, stored)):
+                stored = fresh
+        self._cache.add(name, password, stored)
+        return row.user()
+
+    def _close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

@@ -1,0 +1,184 @@
+"""Settings: TOML file + PASV_* environment -> one frozen, validated Settings value."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(Exception):
+    """A configuration problem, naming the file, the key and what is wrong."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSection(_Section):
+    host: str | None = Field(None, description="address to listen on; none = every interface")
+    port: int = Field(2121, ge=0, le=65535)
+    data_dir: Path = Path("pasv-data")
+    banner: str = "pasv FTP server ready."
+    workers: int = Field(1, ge=1, le=64)
+    backlog: int = Field(4096, ge=16)
+    max_line_length: int = Field(4096, ge=64, le=1_048_576)
+    max_sessions: int = Field(2000, ge=1)
+
+    @field_validator("host")
+    @classmethod
+    def _host_is_ip(cls, value: str | None) -> str | None:
+        if value in (None, "", "*"):
+            return None
+        if value == "localhost":
+            return value
+        ipaddress.ip_address(value)
+        return value
+
+
+class PassiveOverride(_Section):
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    address: ipaddress.IPv4Address
+
+
+class PassiveSection(_Section):
+    ports: tuple[int, int] = (50000, 50100)
+    address: ipaddress.IPv4Address | None = Field(
+        None, description="public (masquerade) IPv4 address announced in 227 replies"
+    )
+    overrides: tuple[PassiveOverride, ...] = ()
+
+    @field_validator("ports", mode="before")
+    @classmethod
+    def _parse_range(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            low, sep, high = value.partition("-")
+            if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+                raise ValueError('expected a range like "50000-50100"')
+            return (int(low), int(high))
+        return value
+
+    @model_validator(mode="after")
+    def _check_range(self) -> PassiveSection:
+        low, high = self.ports
+        if not (1024 <= low <= high <= 65535):
+            raise ValueError("passive ports must satisfy 1024 <= low <= high <= 65535")
+        return self
+
+
+class AnonymousSection(_Section):
+    enabled: bool = False
+    root: Path | None = Field(None, description="default: <data_dir>/anonymous")
+
+
+class TimeoutSection(_Section):
+    login: float = Field(60.0, gt=0)
+    idle: float = Field(300.0, gt=0)
+    data_connect: float = Field(30.0, gt=0)
+
+
+class LoginSection(_Section):
+    max_failures: int = Field(3, ge=1)
+    failure_delay: float = Field(1.0, ge=0)
+
+
+class LoggingSection(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    xferlog: Path | None = Field(None, description="default: <data_dir>/xferlog")
+
+
+class Settings(_Section):
+    server: ServerSection = ServerSection()
+    passive: PassiveSection = PassiveSection()
+    anonymous: AnonymousSection = AnonymousSection()
+    timeouts: TimeoutSection = TimeoutSection()
+    login: LoginSection = LoginSection()
+    logging: LoggingSection = LoggingSection()
+
+    @property
+    def files_root(self) -> Path:
+        return self.server.data_dir / "files"
+
+    @property
+    def anonymous_root(self) -> Path:
+        return self.anonymous.root or self.server.data_dir / "anonymous"
+
+    @property
+    def accounts_db(self) -> Path:
+        return self.server.data_dir / "accounts.sqlite3"
+
+    @property
+    def xferlog_path(self) -> Path:
+        return self.logging.xferlog or self.server.data_dir / "xferlog"
+
+
+ENV_PREFIX = "PASV_"
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """PASV_SECTION_KEY=value, e.g. PASV_SERVER_PORT=2121 or PASV_PASSIVE_ADDRESS=203.0.113.5."""
+    result: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "PASV_CONFIG":
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
+        if section in Settings.model_fields and key:
+            result.setdefault(section, {})[key] = value
+    return result
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        problems.append(f"{source}: {key}: {msg}")
+    return "\n".join(problems)
+
+
+def load_settings(
+    path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the TOML file (if any), then the environment, then explicit overrides (CLI flags)."""
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get("PASV_CONFIG"):
+        path = Path(environ["PASV_CONFIG"])
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    env = _env_overrides(environ)
+    if env:
+        data = _merge(data, env)
+        source = f"{source} + {ENV_PREFIX}* environment" if path else f"{ENV_PREFIX}* environment"
+    if overrides:
+        data = _merge(data, overrides)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None

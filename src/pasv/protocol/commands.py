@@ -1,0 +1,139 @@
+"""The command table: every verb we know, its argument rule, and its HELP text."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Arg(enum.Enum):
+    """Whether a command takes an argument."""
+
+    NONE = "none"
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One FTP verb: how it is called and what the server checks before its handler runs."""
+
+    name: str
+    arg: Arg
+    syntax: str
+    needs_login: bool = True
+    data: bool = False
+    during_transfer: bool = False
+    alias_of: str | None = None
+
+    @property
+    def help(self) -> str:
+        return f"Syntax: {self.syntax}"
+
+
+def _spec(name: str, arg: Arg, syntax: str, **kw: object) -> CommandSpec:
+    return CommandSpec(name, arg, f"{name} {syntax}".strip(), **kw)  # type: ignore[arg-type]
+
+
+_A, _R, _O = Arg.NONE, Arg.REQUIRED, Arg.OPTIONAL
+
+_TABLE: tuple[CommandSpec, ...] = (
+    _spec("ABOR", _A, "(abort transfer)", needs_login=False, during_transfer=True),
+    _spec("ACCT", _R, "<account>", needs_login=False),
+    _spec("ALLO", _R, "<bytes> (allocate storage; not needed here)"),
+    _spec("APPE", _R, "<file> (append to file)", data=True),
+    _spec("CDUP", _A, "(go to parent directory)"),
+    _spec("CWD", _R, "<dir> (change working directory)"),
+    _spec("DELE", _R, "<file> (delete file)"),
+    _spec("EPRT", _R, "|proto|addr|port| (extended active mode)"),
+    _spec("EPSV", _O, "[1|2|ALL] (extended passive mode)"),
+    _spec("FEAT", _A, "(list extensions)", needs_login=False),
+    _spec("HASH", _R, "<file> (file checksum, see OPTS HASH)"),
+    _spec("HELP", _O, "[<command>]", needs_login=False),
+    _spec("HOST", _R, "<hostname> (virtual host, before login)", needs_login=False),
+    _spec("LIST", _O, "[<path>] (ls -l style listing)", data=True),
+    _spec("MDTM", _R, "<file> (modification time)"),
+    _spec("MFMT", _R, "<YYYYMMDDHHMMSS> <file> (set modification time)"),
+    _spec("MKD", _R, "<dir> (make directory)"),
+    _spec("MLSD", _O, "[<dir>] (machine listing of a directory)", data=True),
+    _spec("MLST", _O, "[<path>] (machine facts of one entry)"),
+    _spec("MODE", _R, "S (stream mode only)", needs_login=False),
+    _spec("NLST", _O, "[<path>] (names only)", data=True),
+    _spec("NOOP", _A, "(no operation)", needs_login=False, during_transfer=True),
+    _spec("OPTS", _R, "<option> [<value>] (UTF8, MLST, HASH)", needs_login=False),
+    _spec("PASS", _O, "<password>", needs_login=False),
+    _spec("PASV", _A, "(passive mode)"),
+    _spec("PORT", _R, "h1,h2,h3,h4,p1,p2 (active mode)"),
+    _spec("PWD", _A, "(print working directory)"),
+    _spec("QUIT", _A, "(end the session)", needs_login=False),
+    _spec("REIN", _A, "(log out, keep the connection)", needs_login=False),
+    _spec("REST", _R, "<offset> (restart a transfer at offset)"),
+    _spec("RETR", _R, "<file> (download)", data=True),
+    _spec("RMD", _R, "<dir> (remove directory)"),
+    _spec("RNFR", _R, "<path> (rename from)"),
+    _spec("RNTO", _R, "<path> (rename to)"),
+    _spec("SITE", _R, "<HELP|CHMOD> [<args>]"),
+    _spec("SIZE", _R, "<file> (file size)"),
+    _spec("SMNT", _R, "<path> (not supported)"),
+    _spec(
+        "STAT",
+        _O,
+        "[<path>] (session status, or a listing over the control connection)",
+        needs_login=False,
+        during_transfer=True,
+    ),
+    _spec("STOR", _R, "<file> (upload)", data=True),
+    _spec("STOU", _O, "[<name>] (upload under a unique name)", data=True),
+    _spec("STRU", _R, "F (file structure only)", needs_login=False),
+    _spec("SYST", _A, "(system type)", needs_login=False),
+    _spec("TYPE", _R, "A|I|L 8 (transfer type)", needs_login=False),
+    _spec("USER", _R, "<name>", needs_login=False),
+)
+
+_ALIASES = {"XCWD": "CWD", "XCUP": "CDUP", "XMKD": "MKD", "XPWD": "PWD", "XRMD": "RMD"}
+
+COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in _TABLE}
+for _alias, _target in _ALIASES.items():
+    _base = COMMANDS[_target]
+    COMMANDS[_alias] = CommandSpec(
+        _alias,
+        _base.arg,
+        _base.syntax.replace(_target, _alias, 1),
+        _base.needs_login,
+        _base.data,
+        _base.during_transfer,
+        alias_of=_target,
+    )
+
+FEATURES: tuple[str, ...] = (
+    "EPRT",
+    "EPSV",
+    "HASH SHA-256*;SHA-1;MD5;CRC32",
+    "HOST",
+    "MDTM",
+    "MFMT",
+    "MLST type*;size*;modify*;perm*;unique*;unix.mode*;",
+    "REST STREAM",
+    "SIZE",
+    "TVFS",
+    "UTF8",
+)
+
+SITE_COMMANDS: dict[str, str] = {
+    "HELP": "SITE HELP (this list)",
+    "CHMOD": "SITE CHMOD <octal mode> <path> (change permission bits)",
+}
+
+
+def lookup(name: str) -> CommandSpec | None:
+    """The spec of a verb (case-insensitive), or None when unknown."""
+    return COMMANDS.get(name.upper())
+
+
+def help_lines() -> list[str]:
+    """The HELP body: every verb, eight to a line."""
+    names = sorted(COMMANDS)
+    return [
+        " " + " ".join(f"{n:<5}" for n in names[i : i + 8]).rstrip()
+        for i in range(0, len(names), 8)
+    ]

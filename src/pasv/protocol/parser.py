@@ -1,0 +1,137 @@
+"""Control-connection line buffer: framing, Telnet IAC removal, length limit, decoding, verbs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pasv.protocol.errors import CommandUnrecognized, FtpError, LineTooLong
+
+__all__ = ["Command", "LineBuffer", "parse_command"]
+
+IAC = 0xFF
+WILL, WONT, DO, DONT = 0xFB, 0xFC, 0xFD, 0xFE
+_FIRST_TELNET_COMMAND = 0xF0  # SE; bytes 240..254 after IAC are commands
+
+# Telnet state while scanning
+_NORMAL, _AFTER_IAC, _AFTER_OPTION_VERB = 0, 1, 2
+
+_MAX_VERB = 10
+_SHOWN_VERB = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One command line: ``name`` is the upper-case verb, ``arg`` the text after the first space."""
+
+    name: str
+    arg: str = ""
+
+
+def _show(text: str) -> str:
+    """Truncate to a few characters and escape anything not printable, for an error reply."""
+    shown = text[:_SHOWN_VERB]
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in shown
+    )
+
+
+def parse_command(line: str) -> Command:
+    """Split one line (without its line end) into verb and argument; raise CommandUnrecognized."""
+    line = line.rstrip("\r")
+    if not line:
+        raise CommandUnrecognized("Syntax error, empty command line.")
+    verb, sep, arg = line.partition(" ")
+    if not (0 < len(verb) <= _MAX_VERB and verb.isascii() and verb.isalpha()):
+        if not verb:
+            raise CommandUnrecognized(f"Syntax error, command unrecognized: {_show(line)}")
+        raise CommandUnrecognized(f"Syntax error, command unrecognized: {_show(verb)}")
+    return Command(verb.upper(), arg if sep else "")
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+class LineBuffer:
+    """Incremental command-line splitter; ``feed`` returns commands and per-line errors."""
+
+    __slots__ = ("_buf", "_discarding", "_max_line", "_telnet")
+
+    def __init__(self, max_line: int = 4096) -> None:
+        if max_line < 1:
+            raise ValueError("max_line must be positive")
+        self._max_line = max_line
+        self._buf = bytearray()
+        self._discarding = False
+        self._telnet = _NORMAL
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an unfinished line held in the buffer (bounded by ``max_line`` + a CR)."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[Command | FtpError]:
+        """Consume ``data`` and return one item per completed line."""
+        out: list[Command | FtpError] = []
+        view = memoryview(data)
+        i, n = 0, len(data)
+        while i < n:
+            if self._telnet != _NORMAL:
+                i = self._telnet_byte(data[i], i, out)
+                continue
+            lf = data.find(b"\n", i)
+            ff = data.find(b"\xff", i, lf if lf >= 0 else n)
+            if ff >= 0:
+                self._append(view[i:ff], out)
+                self._telnet = _AFTER_IAC
+                i = ff + 1
+            elif lf >= 0:
+                self._append(view[i:lf], out)
+                self._end_line(out)
+                i = lf + 1
+            else:
+                self._append(view[i:n], out)
+                i = n
+        return out
+
+    def _telnet_byte(self, byte: int, i: int, out: list[Command | FtpError]) -> int:
+        """Handle the byte at ``i`` following an IAC; return the next index to scan."""
+        if self._telnet == _AFTER_OPTION_VERB:
+            self._telnet = _NORMAL  # the option byte: dropped
+            return i + 1
+        self._telnet = _NORMAL
+        if byte == IAC:
+            self._append(b"\xff", out)
+        elif byte in (WILL, WONT, DO, DONT):
+            self._telnet = _AFTER_OPTION_VERB
+        elif byte < _FIRST_TELNET_COMMAND:
+            return i  # not a Telnet command: drop the lone IAC, scan this byte normally
+        return i + 1
+
+    def _append(self, chunk: bytes | memoryview, out: list[Command | FtpError]) -> None:
+        if self._discarding or not chunk:
+            return
+        total = len(self._buf) + len(chunk)
+        # A trailing CR belongs to the line end, so it may sit one byte past the limit.
+        if total > self._max_line and not (total == self._max_line + 1 and chunk[-1:] == b"\r"):
+            self._buf.clear()
+            self._discarding = True
+            out.append(LineTooLong())
+            return
+        self._buf += chunk
+
+    def _end_line(self, out: list[Command | FtpError]) -> None:
+        if self._discarding:
+            self._discarding = False
+            return
+        raw = bytes(self._buf)
+        self._buf.clear()
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        try:
+            out.append(parse_command(_decode(raw)))
+        except FtpError as exc:
+            out.append(exc)

@@ -1,0 +1,137 @@
+"""Reply values, their RFC 959 single/multi-line encoding, and an incremental reply parser."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.errors import ProtocolViolation
+
+__all__ = ["MAX_REPLY_LINE", "Reply", "ReplyParser", "make_reply"]
+
+MAX_REPLY_LINE = 64 * 1024
+
+# A middle line that looks like "NNN " / "NNN-" / "NNN" (after any spaces) could end or confuse
+# a multi-line reply; the encoder prepends one space and the parser removes exactly one.
+_LOOKS_LIKE_CODE = re.compile(r" *\d{3}(?:[ -]|$)")
+_ESCAPED = re.compile(r" +\d{3}(?:[ -]|$)")
+_FIRST_LINE = re.compile(r"(\d{3})(?:([ -])(.*))?", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One server reply: a three-digit code and one or more text lines."""
+
+    code: int
+    lines: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.code <= 999:
+            raise ValueError(f"reply code must have three digits: {self.code}")
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def encode(self, encoding: str = "utf-8") -> bytes:
+        """Wire form: ``NNN text`` or ``NNN-first`` … ``NNN last``, CRLF-terminated."""
+        lines = [part for line in self.lines for part in line.replace("\r", "").split("\n")]
+        if not lines:
+            lines = [""]
+        code = f"{self.code:03d}"
+        if len(lines) == 1:
+            wire = f"{code} {lines[0]}\r\n"
+        else:
+            middle = [" " + ln if _LOOKS_LIKE_CODE.match(ln) else ln for ln in lines[1:-1]]
+            wire = "\r\n".join([f"{code}-{lines[0]}", *middle, f"{code} {lines[-1]}"]) + "\r\n"
+        try:
+            return wire.encode(encoding, "surrogateescape")
+        except UnicodeEncodeError:
+            return wire.encode(encoding, "replace")
+
+
+def make_reply(code: int, text: str | None = None) -> Reply:
+    """Build a Reply; ``None`` uses the code's phrase, and each "\\n" starts a new line."""
+    if text is None:
+        text = ReplyCode(code).phrase
+    lines = text.replace("\r", "").split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    return Reply(int(code), tuple(lines))
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+class ReplyParser:
+    """Incremental parser of server replies; ``feed`` returns every reply completed so far."""
+
+    __slots__ = ("_buf", "_code", "_lines")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._code: str | None = None  # set while inside a multi-line reply
+        self._lines: list[str] = []
+
+    @property
+    def in_reply(self) -> bool:
+        """True when part of a reply has been received but not its end."""
+        return self._code is not None or bool(self._buf)
+
+    def feed(self, data: bytes) -> list[Reply]:
+        """Consume ``data``; raise ProtocolViolation on a malformed or over-long line."""
+        out: list[Reply] = []
+        self._buf += data
+        start = 0
+        while True:
+            lf = self._buf.find(b"\n", start)
+            if lf < 0:
+                break
+            if lf - start > MAX_REPLY_LINE + 1:
+                self._fail_long()
+            raw = bytes(self._buf[start:lf])
+            start = lf + 1
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            reply = self._line(_decode(raw))
+            if reply is not None:
+                out.append(reply)
+        del self._buf[:start]
+        if len(self._buf) > MAX_REPLY_LINE + 1:
+            self._fail_long()
+        return out
+
+    def _fail_long(self) -> None:
+        self._buf.clear()
+        raise ProtocolViolation(
+            f"Malformed reply from server: a line is longer than {MAX_REPLY_LINE} bytes."
+        )
+
+    def _line(self, line: str) -> Reply | None:
+        code = self._code
+        if code is None:
+            m = _FIRST_LINE.fullmatch(line)
+            if m is None:
+                shown = line[:80].encode("unicode_escape").decode("ascii")
+                raise ProtocolViolation(f"Malformed reply from server: {shown!r}")
+            if m.group(2) == "-":
+                self._code = m.group(1)
+                self._lines = [m.group(3)]
+                return None
+            return Reply(int(m.group(1)), (m.group(3) or "",))
+        if line == code or line.startswith(code + " "):
+            lines = (*self._lines, line[4:])
+            self._code = None
+            self._lines = []
+            return Reply(int(code), lines)
+        if line.startswith(code + "-"):
+            line = line[4:]
+        elif _ESCAPED.match(line):
+            line = line[1:]
+        self._lines.append(line)
+        return None

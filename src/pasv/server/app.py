@@ -1,0 +1,129 @@
+"""The FTP server: listeners, the live session registry, timeouts, and what sessions share."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from pathlib import Path
+
+from pasv.accounts.base import AccountStore
+from pasv.config import Settings
+from pasv.policy.models import Perm, User
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.replies import Reply, make_reply
+from pasv.server.control import ControlProtocol
+from pasv.server.datachannel import PassivePortPool
+from pasv.server.xferlog import XferLog
+from pasv.storage.local import LocalStorage
+
+log = logging.getLogger("pasv.server")
+
+
+class FtpServer:
+    """Everything the sessions of one process share."""
+
+    def __init__(self, settings: Settings, accounts: AccountStore) -> None:
+        self.settings = settings
+        self.accounts = accounts
+        low, high = settings.passive.ports
+        self.passive_pool = PassivePortPool(low, high)
+        self.passive_overrides = tuple((o.network, o.address) for o in settings.passive.overrides)
+        self.sessions: set[ControlProtocol] = set()
+        self.xferlog = XferLog(settings.xferlog_path)
+        self._listeners: list[asyncio.Server] = []
+        self._reaper: asyncio.Task[None] | None = None
+        self._storages: dict[Path, LocalStorage] = {}
+        self._anonymous: User | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def start(self, sockets: list[socket.socket] | None = None) -> list[tuple[str, int]]:
+        """Listen (on the given sockets, or as configured) and return the bound addresses."""
+        loop = asyncio.get_running_loop()
+        cfg = self.settings.server
+        if sockets:
+            for sock in sockets:
+                self._listeners.append(
+                    await loop.create_server(lambda: ControlProtocol(self), sock=sock)
+                )
+        else:
+            self._listeners.append(
+                await loop.create_server(
+                    lambda: ControlProtocol(self),
+                    host=cfg.host,
+                    port=cfg.port,
+                    backlog=cfg.backlog,
+                )
+            )
+        if self.settings.anonymous.enabled:
+            self.settings.anonymous_root.mkdir(parents=True, exist_ok=True)
+        self._reaper = asyncio.ensure_future(self._reap())
+        bound = self.addresses
+        for host, port in bound:
+            log.info("listening on %s port %d", host, port)
+        return bound
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        result = []
+        for listener in self._listeners:
+            for sock in listener.sockets:
+                name = sock.getsockname()
+                result.append((name[0], name[1]))
+        return result
+
+    async def close(self) -> None:
+        for listener in self._listeners:
+            listener.close()
+        for control in list(self.sessions):
+            control.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, "Server shutting down."))
+            control.close()
+        for listener in self._listeners:
+            await listener.wait_closed()
+        if self._reaper is not None:
+            self._reaper.cancel()
+        self.xferlog.close()
+
+    async def _reap(self) -> None:
+        timeouts = self.settings.timeouts
+        interval = max(0.05, min(1.0, timeouts.login / 4, timeouts.idle / 4))
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for control in list(self.sessions):
+                control.expire(now)
+
+    # --- sessions -------------------------------------------------------------------------
+    def session_opened(self, control: ControlProtocol) -> None:
+        self.sessions.add(control)
+
+    def session_closed(self, control: ControlProtocol) -> None:
+        self.sessions.discard(control)
+
+    def admission(self, control: ControlProtocol) -> Reply | None:
+        """A refusal for a new connection, or None to greet it."""
+        if len(self.sessions) > self.settings.server.max_sessions:
+            return make_reply(
+                ReplyCode.SERVICE_UNAVAILABLE, "Too many users - please try again later."
+            )
+        return None
+
+    # --- users and their storage ----------------------------------------------------------
+    def anonymous_user(self) -> User:
+        if self._anonymous is None:
+            root = str(self.settings.anonymous_root)
+            self._anonymous = User("anonymous", root, Perm.READ, anonymous=True)
+        return self._anonymous
+
+    def home_of(self, user: User) -> Path:
+        home = Path(user.home) if user.home else Path()
+        return home if home.is_absolute() else self.settings.files_root / home
+
+    async def storage_for(self, user: User) -> LocalStorage:
+        root = self.home_of(user)
+        storage = self._storages.get(root)
+        if storage is None:
+            await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
+            storage = self._storages[root] = LocalStorage(root)
+        return storage

@@ -1,0 +1,187 @@
+"""The control connection: lines in, replies out, one command at a time (ABOR/STAT/NOOP may overtake)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, cast
+
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.commands import lookup
+from pasv.protocol.errors import FtpError
+from pasv.protocol.parser import Command, LineBuffer
+from pasv.protocol.replies import Reply, make_reply
+from pasv.server.dispatch import dispatch, run_guarded
+from pasv.server.session import Session
+
+if TYPE_CHECKING:
+    from pasv.server.app import FtpServer
+
+log = logging.getLogger("pasv.session")
+
+_MAX_QUEUE = 64  # pipelined commands held before we stop reading from the client
+
+
+class ControlProtocol(asyncio.Protocol):
+    """One client's control connection."""
+
+    __slots__ = (
+        "closing",
+        "current",
+        "deadline",
+        "lines",
+        "login_deadline",
+        "queue",
+        "read_paused",
+        "server",
+        "session",
+        "transport",
+        "write_paused",
+    )
+
+    def __init__(self, server: FtpServer) -> None:
+        self.server = server
+        self.lines = LineBuffer(server.settings.server.max_line_length)
+        self.queue: collections.deque[Command | FtpError] = collections.deque()
+        self.current: asyncio.Task[None] | None = None
+        self.closing = False
+        self.read_paused = False
+        self.write_paused = False
+        self.deadline = 0.0
+
+    # --- asyncio.Protocol -----------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:  # so an ABOR sent as urgent data (Telnet Synch) arrives inline
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self.session = Session(
+            self.server, self, transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+        )
+        self.login_deadline = time.monotonic() + self.server.settings.timeouts.login
+        self.server.session_opened(self)
+        refusal = self.server.admission(self)
+        if refusal is not None:
+            self.send(refusal)
+            self.close()
+            return
+        self.send(make_reply(ReplyCode.SERVICE_READY, self.server.settings.server.banner))
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        for item in self.lines.feed(data):
+            if self._overtakes(item):
+                assert isinstance(item, Command)
+                asyncio.ensure_future(self._run_now(item))
+            else:
+                self.queue.append(item)
+        if len(self.queue) > _MAX_QUEUE and not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
+        self._drive()
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.queue.clear()
+        session = self.session
+        if session.transfer is not None:
+            session.transfer.abort("control connection closed")
+        session.close_data()
+        self.server.session_closed(self)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._drive()
+
+    # --- command pipeline -----------------------------------------------------------------
+    def _overtakes(self, item: Command | FtpError) -> bool:
+        """ABOR, STAT and NOOP are answered at once while a transfer runs."""
+        if not isinstance(item, Command) or self.session.transfer is None:
+            return False
+        spec = lookup(item.name)
+        return spec is not None and spec.during_transfer
+
+    def _drive(self) -> None:
+        while self.queue and self.current is None and not self.closing and not self.write_paused:
+            item = self.queue.popleft()
+            self._log_command(item)
+            result = dispatch(self.session, item)
+            if isinstance(result, Reply):
+                self.send(result)
+            else:
+                self.current = asyncio.ensure_future(self._finish(result))
+        if self.read_paused and len(self.queue) <= _MAX_QUEUE // 2 and not self.closing:
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    async def _finish(self, pending: Coroutine[Any, Any, Reply]) -> None:
+        reply = await run_guarded(self.session, pending)
+        self.current = None
+        if not self.closing:
+            self.send(reply)
+            self._drive()
+
+    async def _run_now(self, item: Command) -> None:
+        self._log_command(item)
+        result = dispatch(self.session, item)
+        reply = result if isinstance(result, Reply) else await run_guarded(self.session, result)
+        if not self.closing:
+            self.send(reply)
+
+    def _log_command(self, item: Command | FtpError) -> None:
+        self.session.counters.commands += 1
+        if log.isEnabledFor(logging.DEBUG):
+            if isinstance(item, Command):
+                shown = "PASS ****" if item.name == "PASS" else f"{item.name} {item.arg}".rstrip()
+            else:
+                shown = f"<{item.text}>"
+            log.debug("[%d] %s Command: %s", self.session.id, self.session.peer_ip, shown)
+
+    # --- output ---------------------------------------------------------------------------
+    def send(self, reply: Reply) -> None:
+        """Write one reply; a 421 also closes the connection."""
+        if self.transport.is_closing():
+            return
+        if log.isEnabledFor(logging.DEBUG):
+            for line in reply.lines:
+                log.debug("[%d] %s Response: %d %s", self.session.id, self.session.peer_ip, reply.code, line)
+        self.transport.write(reply.encode())
+        if self.current is None and self.session.transfer is None:
+            self.deadline = time.monotonic() + self.server.settings.timeouts.idle
+        if reply.code == ReplyCode.SERVICE_UNAVAILABLE or reply.code == ReplyCode.CLOSING:
+            self.close()
+
+    def close(self) -> None:
+        """Finish writing what is queued, then close."""
+        if not self.closing:
+            self.closing = True
+            self.queue.clear()
+            self.transport.close()
+
+    def expire(self, now: float) -> None:
+        """Called by the reaper: say why and close when the login or idle time is up."""
+        if self.closing or self.current is not None or self.session.transfer is not None:
+            return
+        timeouts = self.server.settings.timeouts
+        if self.session.user is None and now >= self.login_deadline:
+            text = f"Login timeout ({timeouts.login:g} seconds): closing control connection."
+        elif self.session.user is not None and now >= self.deadline:
+            text = f"Idle timeout ({timeouts.idle:g} seconds): closing control connection."
+        else:
+            return
+        self.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, text))

@@ -1,0 +1,195 @@
+"""Data connections: the passive port pool, PASV/EPSV listeners, PORT/EPRT connects, and their guards."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import logging
+import random
+import socket
+from typing import Protocol
+
+from pasv.protocol.errors import ArgumentError, DataConnectionFailed
+
+log = logging.getLogger("pasv.data")
+
+SOCKET_BUFFER = 4 * 1024 * 1024
+
+
+class DataChannel(Protocol):
+    """A prepared data connection: PASV/EPSV (we listen) or PORT/EPRT (we connect)."""
+
+    description: str
+
+    async def connect(self, timeout: float) -> socket.socket: ...
+
+    def close(self) -> None: ...
+
+
+class PassivePortPool:
+    """Hands out ports of the configured range; no two sessions hold the same port at once."""
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+        self.in_use: set[int] = set()
+        self._next = random.randint(low, high)
+
+    def open(self, bind_ip: str) -> tuple[socket.socket, int]:
+        """A listening socket on a free port of the range (other processes' ports are skipped)."""
+        family = socket.AF_INET6 if ":" in bind_ip else socket.AF_INET
+        size = self.high - self.low + 1
+        for _ in range(size):
+            port = self._next
+            self._next = self.low if port >= self.high else port + 1
+            if port in self.in_use:
+                continue
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            # Linux still refuses a second *listener* on the port; this only skips TIME_WAIT leftovers.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((bind_ip, port))
+                sock.listen(8)
+            except OSError as exc:
+                sock.close()
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    continue
+                raise DataConnectionFailed(f"Can't open a passive port on {bind_ip}: {exc.strerror}.") from None
+            sock.setblocking(False)
+            self.in_use.add(port)
+            return sock, port
+        raise DataConnectionFailed(
+            f"Can't open data connection: all {size} passive ports ({self.low}-{self.high}) are busy; "
+            "try again shortly."
+        )
+
+    def release(self, port: int) -> None:
+        self.in_use.discard(port)
+
+
+def tune(sock: socket.socket) -> None:
+    """Large buffers and no Nagle delay on a data socket."""
+    for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+        except OSError:
+            pass
+
+
+def same_host(a: str, b: str) -> bool:
+    """Compare addresses, treating ``::ffff:1.2.3.4`` as ``1.2.3.4``."""
+    try:
+        ia, ib = ipaddress.ip_address(a.split("%")[0]), ipaddress.ip_address(b.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(ia, ipaddress.IPv6Address) and ia.ipv4_mapped:
+        ia = ia.ipv4_mapped
+    if isinstance(ib, ipaddress.IPv6Address) and ib.ipv4_mapped:
+        ib = ib.ipv4_mapped
+    return ia == ib
+
+
+class PassiveChannel:
+    """PASV/EPSV: we listen; only a connection from the control peer's address is accepted."""
+
+    def __init__(self, pool: PassivePortPool, bind_ip: str, peer_ip: str) -> None:
+        self.pool = pool
+        self.peer_ip = peer_ip
+        self.sock, self.port = pool.open(bind_ip)
+        self.description = f"passive, port {self.port}"
+
+    async def connect(self, timeout: float) -> socket.socket:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    conn, address = await loop.sock_accept(self.sock)
+                    if same_host(address[0], self.peer_ip):
+                        break
+                    log.warning(
+                        "refused data connection to port %d from %s: the control connection is from %s",
+                        self.port, address[0], self.peer_ip,
+                    )
+                    conn.close()
+        except TimeoutError:
+            raise DataConnectionFailed(
+                f"Can't open data connection: nothing connected to passive port {self.port} within "
+                f"{timeout:g} seconds. A firewall or NAT between you and the server may block it."
+            ) from None
+        finally:
+            self.close()
+        conn.setblocking(False)
+        tune(conn)
+        return conn
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            self.sock.close()
+            self.pool.release(self.port)
+
+
+class ActiveChannel:
+    """PORT/EPRT: we connect to the client, from the control connection's local address."""
+
+    def __init__(self, host: str, port: int, local_ip: str) -> None:
+        self.host, self.port, self.local_ip = host, port, local_ip
+        self.description = f"active, to {host} port {port}"
+
+    async def connect(self, timeout: float) -> socket.socket:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            if (":" in self.local_ip) == (family == socket.AF_INET6):
+                sock.bind((self.local_ip, 0))
+            tune(sock)
+            async with asyncio.timeout(timeout):
+                await loop.sock_connect(sock, (self.host, self.port))
+        except TimeoutError:
+            sock.close()
+            raise DataConnectionFailed(
+                f"Can't open data connection to {self.host} port {self.port}: no answer within "
+                f"{timeout:g} seconds. A firewall on your side probably blocks it; use passive mode."
+            ) from None
+        except OSError as exc:
+            sock.close()
+            raise DataConnectionFailed(
+                f"Can't open data connection to {self.host} port {self.port}: {exc.strerror}. "
+                "A firewall or NAT on your side may block it; use passive mode."
+            ) from None
+        return sock
+
+    def close(self) -> None:
+        return None
+
+
+def check_active_target(host: str, port: int, peer_ip: str) -> None:
+    """Refuse PORT/EPRT to a third party or to a privileged port (the FTP bounce attack)."""
+
+    if not same_host(host, peer_ip):
+        raise ArgumentError(
+            f"Rejected PORT to {host}: data connections go only to your own address ({peer_ip})."
+        )
+    if port < 1024:
+        raise ArgumentError(f"Rejected PORT to port {port}: ports below 1024 are refused.")
+
+
+def announced_address(
+    peer_ip: str,
+    local_ip: str,
+    masquerade: ipaddress.IPv4Address | None,
+    overrides: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ipaddress.IPv4Address], ...],
+) -> str:
+    """The IPv4 address a 227 reply names for this client."""
+    try:
+        client = ipaddress.ip_address(peer_ip)
+    except ValueError:
+        client = None
+    if client is not None:
+        for network, address in overrides:
+            if client.version == network.version and client in network:
+                return str(address)
+    if masquerade is not None:
+        return str(masquerade)
+    return local_ip

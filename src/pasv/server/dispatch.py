@@ -1,0 +1,81 @@
+"""The one place commands are checked, routed to handlers, and refusals turned into replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.commands import Arg, lookup
+from pasv.protocol.errors import BadSequence, FtpError, LocalError
+from pasv.protocol.parser import Command
+from pasv.protocol.replies import Reply, make_reply
+from pasv.server.handlers import HANDLERS
+from pasv.server.session import Session
+
+log = logging.getLogger("pasv.server")
+
+# State transitions, in one table (convention 4).
+# A command listed here needs the named command to have set up its state first ...
+REQUIRES: dict[str, str] = {"PASS": "USER", "RNTO": "RNFR"}
+# ... and the state a command sets up is dropped by any next command not listed here.
+KEEPS: dict[str, frozenset[str]] = {"RNFR": frozenset({"RNTO"})}
+
+
+def error_reply(exc: FtpError) -> Reply:
+    """The reply for a refusal: its code and its reason."""
+    return make_reply(exc.code, exc.text)
+
+
+def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[Any, Any, Reply]:
+    """Check one command centrally and run its handler; a coroutine means 'still running'."""
+    if isinstance(item, FtpError):
+        return error_reply(item)
+    spec = lookup(item.name)
+    if spec is None:
+        shown = item.name[:20]
+        return make_reply(ReplyCode.SYNTAX_ERROR, f"Unknown command: {shown}.")
+    name = spec.alias_of or spec.name
+    _drop_stale_state(session, name)
+    try:
+        if spec.arg is Arg.REQUIRED and not item.arg.strip():
+            raise FtpError(f"{spec.name} needs an argument. {spec.help}", code=ReplyCode.ARGUMENT_ERROR)
+        if spec.arg is Arg.NONE and item.arg.strip():
+            raise FtpError(f"{spec.name} takes no argument. {spec.help}", code=ReplyCode.ARGUMENT_ERROR)
+        if spec.needs_login and session.user is None:
+            raise FtpError("Please log in with USER and PASS first.", code=ReplyCode.NOT_LOGGED_IN)
+        _check_sequence(session, name)
+        result = HANDLERS[name](session, item.arg)
+    except FtpError as exc:
+        return error_reply(exc)
+    except Exception:
+        log.exception("[%d] handler for %s failed", session.id, name)
+        return error_reply(LocalError("Internal error; the failure was logged. Your session goes on."))
+    return result
+
+
+def _drop_stale_state(session: Session, name: str) -> None:
+    if session.rename_from is not None and name not in KEEPS["RNFR"] and name != "RNFR":
+        session.rename_from = None
+
+
+def _check_sequence(session: Session, name: str) -> None:
+    needed = REQUIRES.get(name)
+    if needed == "USER" and session.pending_user is None:
+        if session.user is not None:
+            raise BadSequence("Already logged in.")
+        raise BadSequence("Login with USER first.")
+    if needed == "RNFR" and session.rename_from is None:
+        raise BadSequence("RNTO must come right after RNFR.")
+
+
+async def run_guarded(session: Session, pending: Coroutine[Any, Any, Reply]) -> Reply:
+    """Await a handler; refusals become replies and nothing unexpected reaches the client."""
+    try:
+        return await pending
+    except FtpError as exc:
+        return error_reply(exc)
+    except Exception:
+        log.exception("[%d] command failed", session.id)
+        return error_reply(LocalError("Internal error; the failure was logged. Your session goes on."))

@@ -1,0 +1,33 @@
+"""Command handlers by family; each module registers its verbs in HANDLERS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from pasv.protocol.replies import Reply
+
+if TYPE_CHECKING:
+    from pasv.server.session import Session
+
+HandlerResult = Reply | Coroutine[Any, Any, Reply]
+Handler = Callable[["Session", str], HandlerResult]
+
+HANDLERS: dict[str, Handler] = {}
+
+
+def command(*names: str) -> Callable[[Handler], Handler]:
+    """Register a handler for one or more verbs."""
+
+    def register(func: Handler) -> Handler:
+        for name in names:
+            HANDLERS[name] = func
+        return func
+
+    return register
+
+
+from pasv.server.handlers import auth, data, files, info, listings, transfer  # noqa: E402
+
+__all__ = ["HANDLERS", "Handler", "HandlerResult", "auth", "command", "data", "files", "info",
+           "listings", "transfer"]

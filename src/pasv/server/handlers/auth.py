@@ -1,0 +1,89 @@
+"""USER, PASS, ACCT, REIN, QUIT and HOST: who the client is."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pasv.policy.models import User
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.errors import BadSequence, FtpError, NotLoggedIn, ServiceUnavailable
+from pasv.protocol.replies import Reply, make_reply
+from pasv.server.handlers import command
+from pasv.server.session import Session
+
+log = logging.getLogger("pasv.auth")
+
+ANONYMOUS_NAMES = frozenset({"anonymous", "ftp"})
+
+
+@command("USER")
+def user(s: Session, arg: str) -> Reply:
+    if s.user is not None:
+        # RFC 959 allows a change of user; we ask for a fresh login instead of mixing identities.
+        s.reset()
+    name = arg.strip()
+    if name.lower() in ANONYMOUS_NAMES:
+        if not s.server.settings.anonymous.enabled:
+            raise NotLoggedIn("Sorry, no ANONYMOUS access allowed.")
+        s.pending_user = "anonymous"
+        return make_reply(ReplyCode.NEED_PASSWORD, "Guest login ok, send your e-mail address as password.")
+    s.pending_user = name
+    return make_reply(ReplyCode.NEED_PASSWORD, f"Password required for {name}.")
+
+
+@command("PASS")
+async def password(s: Session, arg: str) -> Reply:
+    name = s.pending_user
+    assert name is not None
+    s.pending_user = None
+    server = s.server
+    found: User | None
+    if name == "anonymous":
+        found = server.anonymous_user()
+        log.info("[%d] %s anonymous login, e-mail given: %r", s.id, s.peer_ip, arg[:100])
+    else:
+        found = await server.accounts.authenticate(name, arg)
+    if found is None:
+        s.failures += 1
+        limit = server.settings.login.max_failures
+        log.info("[%d] %s login failed for %r (%d of %d)", s.id, s.peer_ip, name, s.failures, limit)
+        await asyncio.sleep(server.settings.login.failure_delay)
+        if s.failures >= limit:
+            raise ServiceUnavailable(
+                f"Too many failed login attempts ({s.failures}); closing the connection."
+            )
+        raise NotLoggedIn("Login incorrect: unknown user name or wrong password.")
+    s.storage = await server.storage_for(found)
+    s.user = found
+    s.cwd = "/"
+    log.info("[%d] %s logged in as %s", s.id, s.peer_ip, found.name)
+    if found.anonymous:
+        return make_reply(ReplyCode.LOGGED_IN, "Guest login ok, access restrictions apply.")
+    return make_reply(ReplyCode.LOGGED_IN, f"User {found.name} logged in, proceed.")
+
+
+@command("ACCT")
+def account(s: Session, arg: str) -> Reply:
+    return make_reply(ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS, "ACCT not needed: no account is required here.")
+
+
+@command("REIN")
+def reinitialize(s: Session, arg: str) -> Reply:
+    if s.transfer is not None:
+        raise FtpError("REIN waits for the transfer in progress; send it again after.",
+                       code=ReplyCode.BAD_SEQUENCE)
+    s.reset()
+    return make_reply(ReplyCode.SERVICE_READY, "Session reset; log in again with USER and PASS.")
+
+
+@command("QUIT")
+def quit_(s: Session, arg: str) -> Reply:
+    return make_reply(ReplyCode.CLOSING, "Goodbye.")
+
+
+@command("HOST")
+def host(s: Session, arg: str) -> Reply:
+    if s.user is not None or s.pending_user is not None:
+        raise BadSequence("HOST must come before USER.")
+    return make_reply(ReplyCode.SERVICE_READY, f"Host {arg.strip()} accepted; this server has one site.")

@@ -1,0 +1,105 @@
+"""PASV, EPSV, PORT, EPRT, REST and ABOR: preparing and stopping data connections."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pasv.protocol import addresses
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.errors import ArgumentError, BadSequence, FtpError
+from pasv.protocol.replies import Reply, make_reply
+from pasv.server.datachannel import (
+    ActiveChannel,
+    PassiveChannel,
+    announced_address,
+    check_active_target,
+)
+from pasv.server.handlers import command
+from pasv.server.session import Session
+
+
+def _refuse_after_epsv_all(s: Session, name: str) -> None:
+    if s.epsv_all:
+        raise BadSequence(f"{name} refused: the client sent EPSV ALL, so only EPSV may follow.")
+
+
+def _open_passive(s: Session) -> PassiveChannel:
+    s.close_data()
+    channel = PassiveChannel(s.server.passive_pool, s.local_ip, s.peer_ip)
+    s.data = channel
+    return channel
+
+
+@command("PASV")
+def pasv(s: Session, arg: str) -> Reply:
+    _refuse_after_epsv_all(s, "PASV")
+    settings = s.server.settings.passive
+    host = announced_address(
+        s.peer_ip, s.local_ip, settings.address, s.server.passive_overrides
+    )
+    if ":" in host:
+        raise FtpError(
+            "PASV can only name an IPv4 address; on an IPv6 connection use EPSV.",
+            code=ReplyCode.CANNOT_OPEN_DATA,
+        )
+    channel = _open_passive(s)
+    return make_reply(ReplyCode.PASSIVE, addresses.format_227(host, channel.port))
+
+
+@command("EPSV")
+def epsv(s: Session, arg: str) -> Reply:
+    value = arg.strip().upper()
+    if value == "ALL":
+        s.epsv_all = True
+        return make_reply(ReplyCode.OK, "EPSV ALL ok: only EPSV from now on.")
+    family = "2" if ":" in s.local_ip else "1"
+    if value and value != family:
+        if value in ("1", "2"):
+            raise FtpError(f"Network protocol not supported, use ({family}).",
+                           code=ReplyCode.UNSUPPORTED_NETWORK_PROTOCOL)
+        raise ArgumentError(f"Unknown EPSV argument {value[:20]}; use 1, 2 or ALL.")
+    channel = _open_passive(s)
+    return make_reply(ReplyCode.EXTENDED_PASSIVE, addresses.format_229(channel.port))
+
+
+def _active(s: Session, host: str, port: int) -> Reply:
+    check_active_target(host, port, s.peer_ip)
+    s.close_data()
+    s.data = ActiveChannel(host, port, s.local_ip)
+    return make_reply(ReplyCode.OK, "PORT command successful; consider using PASV.")
+
+
+@command("PORT")
+def port(s: Session, arg: str) -> Reply:
+    _refuse_after_epsv_all(s, "PORT")
+    host, number = addresses.parse_port_argument(arg)
+    return _active(s, host, number)
+
+
+@command("EPRT")
+def eprt(s: Session, arg: str) -> Reply:
+    _refuse_after_epsv_all(s, "EPRT")
+    host, number = addresses.parse_eprt_argument(arg.strip())
+    reply = _active(s, host, number)
+    return make_reply(reply.code, "EPRT command successful.")
+
+
+@command("REST")
+def rest(s: Session, arg: str) -> Reply:
+    text = arg.strip()
+    if not text.isdigit() or len(text) > 19:
+        raise ArgumentError(f"REST needs a byte offset (a whole number), not {text[:20]!r}.")
+    s.rest = int(text)
+    return make_reply(ReplyCode.PENDING, f"Restarting at {s.rest}. Send STOR or RETR to resume.")
+
+
+@command("ABOR")
+async def abor(s: Session, arg: str) -> Reply:
+    transfer = s.transfer
+    running = s.control.current
+    if transfer is None or running is None:
+        s.close_data()
+        return make_reply(ReplyCode.TRANSFER_COMPLETE, "ABOR ok: no transfer was in progress.")
+    transfer.abort("ABOR received")
+    await asyncio.wait([running])
+    return make_reply(ReplyCode.TRANSFER_COMPLETE, "ABOR command successful; transfer aborted.")

@@ -1,0 +1,165 @@
+"""CWD, CDUP, PWD, MKD, RMD, DELE, RNFR/RNTO, SIZE, MDTM, MFMT, HASH and SITE: the file system."""
+
+from __future__ import annotations
+
+import calendar
+import time
+
+from pasv.policy.models import Perm
+from pasv.protocol import paths
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.commands import SITE_COMMANDS
+from pasv.protocol.errors import ArgumentError, FileUnavailable, NotADirectory
+from pasv.protocol.replies import Reply, make_reply
+from pasv.server.handlers import command
+from pasv.server.session import Session
+
+
+def quote_path(path: str) -> str:
+    """RFC 959 quoting for 257 replies: the path in quotes, inner quotes doubled."""
+    return '"' + path.replace('"', '""') + '"'
+
+
+def format_time(epoch: float) -> str:
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(epoch))
+
+
+def parse_time(text: str) -> float:
+    try:
+        parsed = time.strptime(text[:14], "%Y%m%d%H%M%S")
+    except ValueError:
+        raise ArgumentError(f"Bad time {text[:20]!r}; expected YYYYMMDDHHMMSS (UTC).") from None
+    return float(calendar.timegm(parsed))
+
+
+@command("PWD")
+def pwd(s: Session, arg: str) -> Reply:
+    return make_reply(ReplyCode.PATH_CREATED, f"{quote_path(s.cwd)} is the current directory.")
+
+
+@command("CWD")
+async def cwd(s: Session, arg: str) -> Reply:
+    return await _change_dir(s, arg)
+
+
+@command("CDUP")
+async def cdup(s: Session, arg: str) -> Reply:
+    return await _change_dir(s, "..")
+
+
+async def _change_dir(s: Session, arg: str) -> Reply:
+    target = s.resolve(arg)
+    facts = await s.fs.stat(target)
+    if facts.kind != "dir":
+        raise NotADirectory(f"Not a directory: {target}")
+    s.cwd = target
+    return make_reply(ReplyCode.FILE_ACTION_OK, f"Directory changed to {target}")
+
+
+
+@command("MKD")
+async def mkd(s: Session, arg: str) -> Reply:
+    target = s.resolve(arg)
+    s.check(Perm.MKD, target)
+    await s.fs.mkdir(target)
+    return make_reply(ReplyCode.PATH_CREATED, f"{quote_path(target)} created.")
+
+
+@command("RMD")
+async def rmd(s: Session, arg: str) -> Reply:
+    target = s.resolve(arg)
+    s.check(Perm.RMD, target)
+    if target == "/":
+        raise FileUnavailable("Refusing to remove your root directory.")
+    await s.fs.rmdir(target)
+    return make_reply(ReplyCode.FILE_ACTION_OK, f"Directory removed: {target}")
+
+
+@command("DELE")
+async def dele(s: Session, arg: str) -> Reply:
+    target = s.resolve(arg)
+    s.check(Perm.DELE, target)
+    await s.fs.delete(target)
+    return make_reply(ReplyCode.FILE_ACTION_OK, f"File deleted: {target}")
+
+
+@command("RNFR")
+async def rnfr(s: Session, arg: str) -> Reply:
+    source = s.resolve(arg)
+    s.check(Perm.RENAME, source)
+    await s.fs.stat(source)
+    s.rename_from = source
+    return make_reply(ReplyCode.PENDING, f"{source} exists; ready for RNTO.")
+
+
+@command("RNTO")
+async def rnto(s: Session, arg: str) -> Reply:
+    source, s.rename_from = s.rename_from, None
+    assert source is not None
+    target = s.resolve(arg)
+    s.check(Perm.RENAME, target)
+    await s.fs.rename(source, target)
+    return make_reply(ReplyCode.FILE_ACTION_OK, f"Renamed {source} to {target}")
+
+
+@command("SIZE")
+async def size(s: Session, arg: str) -> Reply:
+    target = s.resolve(arg)
+    s.check(Perm.LIST, target)
+    facts = await s.fs.stat(target)
+    if facts.kind != "file":
+        raise FileUnavailable(f"{target} is not a regular file; SIZE is for files.")
+    return make_reply(ReplyCode.FILE_STATUS, str(facts.size))
+
+
+@command("MDTM")
+async def mdtm(s: Session, arg: str) -> Reply:
+    target = s.resolve(arg)
+    s.check(Perm.LIST, target)
+    facts = await s.fs.stat(target)
+    return make_reply(ReplyCode.FILE_STATUS, format_time(facts.mtime))
+
+
+@command("MFMT")
+async def mfmt(s: Session, arg: str) -> Reply:
+    stamp, _, name = arg.partition(" ")
+    if not name:
+        raise ArgumentError("MFMT needs a time and a path: MFMT YYYYMMDDHHMMSS <path>.")
+    when = parse_time(stamp)
+    target = s.resolve(name)
+    s.check(Perm.MFMT, target)
+    await s.fs.set_mtime(target, when)
+    return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_time(when)}; {target}")
+
+
+@command("HASH")
+async def hash_(s: Session, arg: str) -> Reply:
+    target = s.resolve(arg)
+    s.check(Perm.RETR, target)
+    facts = await s.fs.stat(target)
+    if facts.kind != "file":
+        raise FileUnavailable(f"{target} is not a regular file; HASH is for files.")
+    digest = await s.fs.digest(target, s.hash_algorithm)
+    return make_reply(ReplyCode.FILE_STATUS, f"{s.hash_algorithm} 0-{facts.size} {digest} {target}")
+
+
+@command("SITE")
+async def site(s: Session, arg: str) -> Reply:
+    verb, _, rest = arg.strip().partition(" ")
+    verb = verb.upper()
+    if verb == "HELP":
+        lines = ["SITE commands:", *(f" {text}" for text in SITE_COMMANDS.values()), "End"]
+        return make_reply(ReplyCode.HELP, "\n".join(lines))
+    if verb == "CHMOD":
+        mode_text, _, name = rest.strip().partition(" ")
+        try:
+            mode = int(mode_text, 8)
+        except ValueError:
+            mode = -1
+        if not name or not 0 <= mode <= 0o7777:
+            raise ArgumentError("Usage: SITE CHMOD <octal mode> <path>, e.g. SITE CHMOD 644 notes.txt.")
+        target = s.resolve(name)
+        s.check(Perm.SITE, target)
+        await s.fs.chmod(target, mode)
+        return make_reply(ReplyCode.OK, f"SITE CHMOD {mode:o} {paths.basename(target)} done.")
+    raise ArgumentError(f"Unknown SITE command {verb[:20]}; try SITE HELP.")

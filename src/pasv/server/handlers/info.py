@@ -1,0 +1,124 @@
+"""SYST, FEAT, OPTS, HELP, NOOP, TYPE, MODE, STRU, ALLO, SMNT: the session's settings and help."""
+
+from __future__ import annotations
+
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.commands import FEATURES, help_lines, lookup
+from pasv.protocol.errors import ArgumentError, NotImplementedCommand, ParameterNotImplemented
+from pasv.protocol.listing import ALL_MLST_FACTS
+from pasv.protocol.replies import Reply, make_reply
+from pasv.server.handlers import command
+from pasv.server.session import Session
+
+HASH_ALGORITHMS = ("SHA-256", "SHA-1", "MD5", "CRC32")
+
+
+@command("SYST")
+def syst(s: Session, arg: str) -> Reply:
+    return make_reply(ReplyCode.SYSTEM_TYPE, "UNIX Type: L8")
+
+
+@command("NOOP")
+def noop(s: Session, arg: str) -> Reply:
+    return make_reply(ReplyCode.OK, "NOOP ok.")
+
+
+@command("FEAT")
+def feat(s: Session, arg: str) -> Reply:
+    lines = ["Features:"]
+    for feature in FEATURES:
+        if feature.startswith("HASH "):
+            feature = "HASH " + ";".join(a + ("*" if a == s.hash_algorithm else "") for a in HASH_ALGORITHMS)
+        elif feature.startswith("MLST "):
+            feature = "MLST " + "".join(
+                f"{f}{'*' if f in s.mlst_facts else ''};" for f in _MLST_ORDER
+            )
+        lines.append(" " + feature)
+    lines.append("End")
+    return make_reply(ReplyCode.SYSTEM_STATUS, "\n".join(lines))
+
+
+_MLST_ORDER = ("type", "size", "modify", "perm", "unique", "unix.mode")
+
+
+@command("OPTS")
+def opts(s: Session, arg: str) -> Reply:
+    option, _, value = arg.strip().partition(" ")
+    option = option.upper()
+    value = value.strip()
+    if option == "UTF8":
+        if value.upper() in ("ON", ""):
+            return make_reply(ReplyCode.OK, "UTF8 mode is always on.")
+        raise ParameterNotImplemented("UTF8 cannot be turned off; names are UTF-8.")
+    if option == "MLST":
+        wanted = {f.lower() for f in value.split(";") if f}
+        chosen = frozenset(f for f in wanted if f in ALL_MLST_FACTS)
+        s.mlst_facts = chosen
+        shown = "".join(f"{f};" for f in _MLST_ORDER if f in chosen)
+        return make_reply(ReplyCode.OK, f"MLST OPTS {shown}")
+    if option == "HASH":
+        if not value:
+            return make_reply(ReplyCode.OK, s.hash_algorithm)
+        algorithm = value.upper()
+        if algorithm not in HASH_ALGORITHMS:
+            raise ArgumentError(f"Unknown algorithm {value}; choose one of {', '.join(HASH_ALGORITHMS)}.")
+        s.hash_algorithm = algorithm
+        return make_reply(ReplyCode.OK, algorithm)
+    raise ArgumentError(f"Unknown option {option}; this server knows UTF8, MLST and HASH.")
+
+
+@command("HELP")
+def help_(s: Session, arg: str) -> Reply:
+    topic = arg.strip().upper()
+    if topic:
+        spec = lookup(topic)
+        if spec is None:
+            raise ArgumentError(f"Unknown command {topic[:20]}.")
+        return make_reply(ReplyCode.HELP, spec.help)
+    lines = ["The following commands are recognized:", *help_lines(), "Help OK."]
+    return make_reply(ReplyCode.HELP, "\n".join(lines))
+
+
+@command("TYPE")
+def type_(s: Session, arg: str) -> Reply:
+    words = arg.upper().split()
+    kind = words[0] if words else ""
+    if kind == "A" and (len(words) == 1 or words[1] == "N"):
+        s.ascii = True
+        return make_reply(ReplyCode.OK, "Type set to A.")
+    if kind == "I" or (kind == "L" and words[1:] == ["8"]):
+        s.ascii = False
+        return make_reply(ReplyCode.OK, "Type set to I.")
+    if kind in ("A", "E", "L"):
+        raise ParameterNotImplemented(f"TYPE {arg.strip()} is not supported; use A or I.")
+    raise ArgumentError(f"Unknown TYPE {arg.strip()[:20]}; use A (ASCII) or I (binary).")
+
+
+@command("MODE")
+def mode(s: Session, arg: str) -> Reply:
+    value = arg.strip().upper()
+    if value == "S":
+        return make_reply(ReplyCode.OK, "Mode set to S.")
+    if value in ("B", "C"):
+        raise ParameterNotImplemented(f"MODE {value} is not supported; only S (stream).")
+    raise ArgumentError(f"Unknown MODE {arg.strip()[:20]}; use S.")
+
+
+@command("STRU")
+def stru(s: Session, arg: str) -> Reply:
+    value = arg.strip().upper()
+    if value == "F":
+        return make_reply(ReplyCode.OK, "Structure set to F.")
+    if value in ("R", "P"):
+        raise ParameterNotImplemented(f"STRU {value} is not supported; only F (file).")
+    raise ArgumentError(f"Unknown STRU {arg.strip()[:20]}; use F.")
+
+
+@command("ALLO")
+def allo(s: Session, arg: str) -> Reply:
+    return make_reply(ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS, "ALLO not needed: no allocation is required.")
+
+
+@command("SMNT")
+def smnt(s: Session, arg: str) -> Reply:
+    raise NotImplementedCommand("SMNT is not implemented: there is one file system per user.")

@@ -1,0 +1,141 @@
+"""LIST, NLST, MLSD, MLST and STAT: directory listings, on the data or the control connection."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+from pasv.policy.models import Perm, User
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.errors import NotADirectory, PathNotFound
+from pasv.protocol.listing import FileFacts, format_list_line, format_mlsx_facts
+from pasv.protocol.replies import Reply, make_reply
+from pasv.server import transfers
+from pasv.server.handlers import command
+from pasv.server.handlers.transfer import run_transfer
+from pasv.server.session import Session
+from pasv.server.transfers import Transfer
+
+_LS_FLAGS = re.compile(r"^-[A-Za-z1]+$")
+
+
+def mlsx_perm(facts: FileFacts, user: User) -> str:
+    """RFC 3659 perm fact: what this user may do with this entry."""
+    p = user.perms
+    letters: tuple[tuple[str, bool], ...]
+    if facts.kind == "dir":
+        letters = (("e", True), ("l", Perm.LIST in p), ("c", Perm.STOR in p), ("m", Perm.MKD in p),
+                   ("p", Perm.DELE in p), ("d", Perm.RMD in p), ("f", Perm.RENAME in p))
+    else:
+        letters = (("r", Perm.RETR in p), ("w", Perm.STOR in p), ("a", Perm.APPE in p),
+                   ("d", Perm.DELE in p), ("f", Perm.RENAME in p))
+    return "".join(letter for letter, allowed in letters if allowed)
+
+
+async def _split_flags(s: Session, arg: str) -> str:
+    """Drop ``ls`` options such as ``-la`` that clients put before the path, unless such a file exists."""
+    words = arg.split(" ")
+    while words and _LS_FLAGS.match(words[0]):
+        try:
+            await s.fs.stat(s.resolve(words[0]))
+            break  # a real entry named like an option
+        except PathNotFound:
+            words.pop(0)
+    return " ".join(words)
+
+
+async def _entries(s: Session, arg: str) -> tuple[str, bool, list[FileFacts]]:
+    """The listing of a directory, or of a single file; and whether it was a directory."""
+    path = s.resolve(arg)
+    s.check(Perm.LIST, path)
+    facts = await s.fs.stat(path)
+    if facts.kind == "dir":
+        return path, True, await s.fs.listdir(path)
+    return path, False, [facts]
+
+
+async def _listing(s: Session, verb: str, path: str, data: bytes) -> Reply:
+    async def body(sock: socket.socket, transfer: Transfer) -> None:
+        await transfers.send_bytes(sock, data, transfer)
+
+    opening = f"Opening {s.type_name} mode data connection for {verb} {path}."
+    return await run_transfer(
+        s, verb=verb, path=path, direction="o", total=len(data), opening=opening, body=body,
+        log_transfer=False, done_text=f"{verb} complete",
+    )
+
+
+@command("LIST")
+async def list_(s: Session, arg: str) -> Reply:
+    path, _, entries = await _entries(s, await _split_flags(s, arg))
+    now = time.time()
+    text = "".join(format_list_line(f, now) + "\r\n" for f in entries)
+    return await _listing(s, "LIST", path, text.encode("utf-8", "surrogateescape"))
+
+
+@command("NLST")
+async def nlst(s: Session, arg: str) -> Reply:
+    arg = await _split_flags(s, arg)
+    path, is_dir, entries = await _entries(s, arg)
+    names = [f.name for f in entries] if is_dir else [arg]
+    text = "".join(name + "\r\n" for name in names)
+    return await _listing(s, "NLST", path, text.encode("utf-8", "surrogateescape"))
+
+
+@command("MLSD")
+async def mlsd(s: Session, arg: str) -> Reply:
+    path = s.resolve(arg)
+    s.check(Perm.LIST, path)
+    facts = await s.fs.stat(path)
+    if facts.kind != "dir":
+        raise NotADirectory(f"{path} is not a directory; use MLST for a single entry.")
+    entries = await s.fs.listdir(path)
+    user = s.user
+    assert user is not None
+    wanted = s.mlst_facts
+    text = "".join(format_mlsx_facts(f, mlsx_perm(f, user), wanted) + "\r\n" for f in entries)
+    return await _listing(s, "MLSD", path, text.encode("utf-8", "surrogateescape"))
+
+
+@command("MLST")
+async def mlst(s: Session, arg: str) -> Reply:
+    path = s.resolve(arg)
+    s.check(Perm.LIST, path)
+    facts = await s.fs.stat(path)
+    user = s.user
+    assert user is not None
+    line = format_mlsx_facts(facts, mlsx_perm(facts, user), s.mlst_facts)
+    facts_part = line.split(" ", 1)[0]
+    return make_reply(ReplyCode.FILE_ACTION_OK, f"Listing {path}\n {facts_part} {path}\nEnd")
+
+
+@command("STAT")
+async def stat(s: Session, arg: str) -> Reply:
+    if s.transfer is not None:
+        return make_reply(ReplyCode.FILE_STATUS, f"Status: {s.transfer.status()}")
+    if not arg.strip():
+        return make_reply(ReplyCode.SYSTEM_STATUS, _session_status(s))
+    if s.user is None:
+        return make_reply(ReplyCode.NOT_LOGGED_IN, "Please log in with USER and PASS first.")
+    path, _, entries = await _entries(s, await _split_flags(s, arg))
+    now = time.time()
+    lines = [f"Status of {path}:", *(format_list_line(f, now) for f in entries), "End of status."]
+    return make_reply(ReplyCode.FILE_STATUS, "\n".join(lines))
+
+
+def _session_status(s: Session) -> str:
+    c = s.counters
+    data = s.data.description if s.data is not None else "none"
+    lines = [
+        "pasv FTP server status:",
+        f" Connected to {s.local_ip} port {s.local_port} from {s.peer_ip} port {s.peer_port}",
+        f" Logged in as {s.user.name}" if s.user else " Not logged in",
+        f" TYPE: {s.type_name}, STRUcture: File, MODE: Stream",
+        f" Working directory: {s.cwd}",
+        f" Data connection: {data}",
+        f" {c.commands} commands, {c.files_in} files ({c.bytes_in} bytes) uploaded, "
+        f"{c.files_out} files ({c.bytes_out} bytes) downloaded",
+        "End of status.",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""RETR, STOR, APPE and STOU: file transfers on the data connection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from pasv.policy.models import Perm
+from pasv.protocol import paths
+from pasv.protocol.ascii import FromNetwork, ToNetwork
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.errors import AlreadyExists, FtpError, LocalError, PathNotFound
+from pasv.protocol.replies import Reply, make_reply
+from pasv.server import transfers
+from pasv.server.handlers import command
+from pasv.server.session import Session
+from pasv.server.transfers import Transfer
+
+log = logging.getLogger("pasv.transfer")
+
+Body = Callable[[socket.socket, Transfer], Coroutine[Any, Any, None]]
+
+
+async def run_transfer(
+    s: Session, *, verb: str, path: str, direction: str, total: int | None, opening: str, body: Body,
+    log_transfer: bool = True, done_text: str = "",
+) -> Reply:
+    """Open the data connection, say 150, move the bytes, and give the final reply."""
+    channel = s.data
+    if channel is None:
+        raise FtpError("Use PASV, EPSV, PORT or EPRT first to set up the data connection.",
+                       code=ReplyCode.CANNOT_OPEN_DATA)
+    s.data = None
+    try:
+        sock = await channel.connect(s.server.settings.timeouts.data_connect)
+    finally:
+        channel.close()
+    transfer = Transfer(verb, direction, path, total)
+    s.transfer = transfer
+    s.control.send(make_reply(ReplyCode.FILE_STATUS_OK, opening))
+    transfer.io = io = asyncio.ensure_future(body(sock, transfer))
+    try:
+        await asyncio.wait([io])
+    finally:
+        sock.close()
+        s.transfer = None
+    seconds = time.monotonic() - transfer.started
+    complete = not io.cancelled() and io.exception() is None
+    if log_transfer:
+        _account(s, transfer, seconds, complete)
+    if io.cancelled():
+        return make_reply(
+            ReplyCode.TRANSFER_ABORTED,
+            f"Transfer aborted ({transfer.reason or 'cancelled'}) after {transfer.done} bytes.",
+        )
+    error = io.exception()
+    if error is None:
+        rate = transfer.done / max(seconds, 1e-6) / 1e6
+        text = done_text or "Transfer complete"
+        return make_reply(
+            ReplyCode.TRANSFER_COMPLETE, f"{text}: {transfer.done} bytes in {seconds:.3f}s ({rate:.2f} MB/s)."
+        )
+    if isinstance(error, FtpError):
+        return make_reply(error.code, f"{error.text} Transfer stopped after {transfer.done} bytes.")
+    if isinstance(error, OSError):
+        return make_reply(
+            ReplyCode.TRANSFER_ABORTED,
+            f"Data connection closed; transfer aborted after {transfer.done} bytes "
+            f"({error.strerror or type(error).__name__}).",
+        )
+    log.error("[%d] %s %s failed", s.id, verb, path, exc_info=error)
+    raise LocalError("Transfer failed with an internal error; it was logged.")
+
+
+def _account(s: Session, transfer: Transfer, seconds: float, complete: bool) -> None:
+    user = s.user
+    if transfer.direction == "o":
+        s.counters.bytes_out += transfer.done
+        s.counters.files_out += complete
+    else:
+        s.counters.bytes_in += transfer.done
+        s.counters.files_in += complete
+    s.server.xferlog.record(
+        seconds=seconds, host=s.peer_ip, size=transfer.done, path=transfer.path, binary=not s.ascii,
+        direction=transfer.direction, anonymous=bool(user and user.anonymous), user=s.who,
+        complete=complete,
+    )
+
+
+@command("RETR")
+async def retr(s: Session, arg: str) -> Reply:
+    path = s.resolve(arg)
+    s.check(Perm.RETR, path)
+    offset = s.take_rest()
+    handle = await s.fs.open_read(path, offset)
+    try:
+        if offset > handle.size:
+            raise FtpError(f"REST offset {offset} is beyond the end of the file ({handle.size} bytes).",
+                           code=ReplyCode.ARGUMENT_ERROR)
+        remaining = handle.size - offset
+        ascii_mode = s.ascii
+
+        async def body(sock: socket.socket, transfer: Transfer) -> None:
+            if handle.file is not None and not ascii_mode:
+                await transfers.sendfile(sock, handle, offset, transfer)
+            else:
+                await transfers.send_stream(sock, handle, transfer, ToNetwork() if ascii_mode else None)
+
+        opening = (f"Opening {s.type_name} mode data connection for {paths.basename(path)} "
+                   f"({remaining} bytes).")
+        return await run_transfer(
+            s, verb="RETR", path=path, direction="o", total=remaining, opening=opening, body=body
+        )
+    finally:
+        await handle.close()
+
+
+async def _store(s: Session, path: str, *, append: bool, verb: str, exclusive: bool = False,
+                 done_text: str = "") -> Reply:
+    offset = s.take_rest()
+    handle = await s.fs.open_write(path, offset=offset, append=append, exclusive=exclusive)
+    decoder = FromNetwork() if s.ascii else None
+    try:
+        async def body(sock: socket.socket, transfer: Transfer) -> None:
+            await transfers.receive(sock, handle, transfer, decoder)
+
+        if verb == "STOU":
+            opening = f"FILE: {paths.basename(path)}"
+        else:
+            opening = f"Opening {s.type_name} mode data connection for {paths.basename(path)}."
+        return await run_transfer(
+            s, verb=verb, path=path, direction="i", total=None, opening=opening, body=body,
+            done_text=done_text,
+        )
+    finally:
+        await handle.close()
+
+
+@command("STOR")
+async def stor(s: Session, arg: str) -> Reply:
+    path = s.resolve(arg)
+    s.check(Perm.STOR, path)
+    return await _store(s, path, append=False, verb="STOR")
+
+
+@command("APPE")
+async def appe(s: Session, arg: str) -> Reply:
+    path = s.resolve(arg)
+    s.check(Perm.APPE, path)
+    return await _store(s, path, append=True, verb="APPE")
+
+
+@command("STOU")
+async def stou(s: Session, arg: str) -> Reply:
+    base = s.resolve(arg) if arg.strip() else paths.join(s.cwd, "upload")
+    s.check(Perm.STOR, base)
+    for attempt in range(1000):
+        candidate = base if attempt == 0 else f"{base}.{attempt}"
+        try:
+            await s.fs.stat(candidate)
+        except PathNotFound:
+            try:
+                return await _store(s, candidate, append=False, verb="STOU", exclusive=True,
+                                    done_text=f"Transfer complete, stored as {paths.basename(candidate)}")
+            except AlreadyExists:
+                continue
+    raise FtpError("Could not find a unique file name.", code=ReplyCode.FILE_ACTION_NOT_TAKEN)

@@ -1,0 +1,143 @@
+"""Running `pasv serve`: first-start account, event loop choice, worker processes, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+from pasv.accounts.sqlite import SqliteAccountStore
+from pasv.config import Settings
+from pasv.server.app import FtpServer
+
+log = logging.getLogger("pasv.server")
+
+FIRST_USER = "pasv"
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop when it is installed, else the standard loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+def prepare(settings: Settings, say: Callable[[str], None]) -> None:
+    """Create the data directory and, with no account yet, one user with a random password."""
+    settings.files_root.mkdir(parents=True, exist_ok=True)
+
+    async def ensure_user() -> None:
+        store = SqliteAccountStore(settings.accounts_db)
+        try:
+            if await store.count() == 0:
+                password = secrets.token_urlsafe(12)
+                await store.add(FIRST_USER, password)
+                host = settings.server.host or "127.0.0.1"
+                shown = f"[{host}]" if ":" in host else host
+                say(f"Created the first user {FIRST_USER!r}; its password is shown only this once:")
+                say(f"  ftp://{FIRST_USER}:{password}@{shown}:{settings.server.port}/")
+                say("Manage users with: pasv user add|del|passwd|list|show")
+        finally:
+            await store.close()
+
+    asyncio.run(ensure_user())
+
+
+def listening_socket(settings: Settings) -> socket.socket:
+    """One listening socket for all workers: the configured address, or dual-stack '::'."""
+    cfg = settings.server
+    host = cfg.host
+    if host is None:
+        family, host = (socket.AF_INET6, "::") if socket.has_ipv6 else (socket.AF_INET, "0.0.0.0")
+    else:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6 and cfg.host is None:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind((host, cfg.port))
+    sock.listen(cfg.backlog)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(settings: Settings, sock: socket.socket | None, say: Callable[[str], None]) -> None:
+    """Serve until SIGINT or SIGTERM."""
+    accounts = SqliteAccountStore(settings.accounts_db)
+    server = FtpServer(settings, accounts)
+    try:
+        bound = await server.start([sock] if sock is not None else None)
+        low, high = settings.passive.ports
+        for host, port in bound:
+            say(
+                f"pasv listening on {host} port {port} "
+                f"(passive ports {low}-{high}, pid {os.getpid()})"
+            )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await server.close()
+        await accounts.close()
+
+
+def run(settings: Settings, say: Callable[[str], None]) -> None:
+    """`pasv serve`: one process, or a supervisor of N workers sharing one listening socket."""
+    prepare(settings, say)
+    workers = settings.server.workers
+    if workers == 1:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(serve(settings, None, say))
+        return
+    sock = listening_socket(settings)
+    children: dict[int, int] = {}
+    for index in range(workers):
+        children[_spawn(settings, sock, say)] = index
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        children.pop(pid, None)
+        if not stopping:
+            log.error("worker %d ended (status %d); starting a replacement", pid, status)
+            children[_spawn(settings, sock, say)] = 0
+
+
+def _spawn(settings: Settings, sock: socket.socket, say: Callable[[str], None]) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(serve(settings, sock, say))
+    except BaseException:
+        log.exception("worker failed")
+        code = 1
+    finally:
+        sys.stdout.flush()
+        os._exit(code)

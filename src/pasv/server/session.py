@@ -1,0 +1,136 @@
+"""Per-connection state: who is logged in, where they are, and what the next transfer uses."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pasv.policy.models import Perm, User
+from pasv.protocol import paths
+from pasv.protocol.errors import PermissionDenied
+from pasv.protocol.listing import ALL_MLST_FACTS
+
+if TYPE_CHECKING:
+    from pasv.server.app import FtpServer
+    from pasv.server.control import ControlProtocol
+    from pasv.server.datachannel import DataChannel
+    from pasv.server.transfers import Transfer
+    from pasv.storage.base import Storage
+
+_ids = itertools.count(1)
+
+
+@dataclass(slots=True)
+class Counters:
+    """What a session has done, for STAT and the logs."""
+
+    commands: int = 0
+    files_in: int = 0
+    files_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
+class Session:
+    """The state one control connection carries between commands."""
+
+    __slots__ = (
+        "ascii",
+        "control",
+        "counters",
+        "cwd",
+        "data",
+        "epsv_all",
+        "failures",
+        "hash_algorithm",
+        "id",
+        "local_ip",
+        "local_port",
+        "mlst_facts",
+        "peer_ip",
+        "peer_port",
+        "pending_user",
+        "rename_from",
+        "rest",
+        "server",
+        "started",
+        "storage",
+        "transfer",
+        "user",
+    )
+
+    def __init__(
+        self,
+        server: FtpServer,
+        control: ControlProtocol,
+        peer: tuple[str, int],
+        local: tuple[str, int],
+    ) -> None:
+        self.server = server
+        self.control = control
+        self.id = next(_ids)
+        self.peer_ip, self.peer_port = _unmap(peer[0]), peer[1]
+        self.local_ip, self.local_port = _unmap(local[0]), local[1]
+        self.started = time.time()
+        self.failures = 0
+        self.counters = Counters()
+        self.data: DataChannel | None = None
+        self.transfer: Transfer | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the state of a fresh connection (REIN), keeping the counters."""
+        self.user: User | None = None
+        self.storage: Storage | None = None
+        self.pending_user: str | None = None
+        self.cwd = "/"
+        self.ascii = False
+        self.rest = 0
+        self.rename_from: str | None = None
+        self.epsv_all = False
+        self.mlst_facts = ALL_MLST_FACTS
+        self.hash_algorithm = "SHA-256"
+        self.close_data()
+
+    # --- helpers used by handlers ---------------------------------------------------------
+    @property
+    def fs(self) -> Storage:
+        assert self.storage is not None, "handlers that need storage require login"
+        return self.storage
+
+    def resolve(self, arg: str) -> str:
+        """The absolute virtual path an argument names, relative to the working directory."""
+        return paths.resolve(self.cwd, arg)
+
+    def check(self, perm: Perm, path: str) -> None:
+        """Refuse with 550 when the user may not do ``perm`` at ``path``."""
+        user = self.user
+        if user is None or perm not in user.perms:
+            what = perm.name or "that"
+            raise PermissionDenied(f"Permission denied: {what} is not allowed for you at {path}.")
+
+    def take_rest(self) -> int:
+        offset, self.rest = self.rest, 0
+        return offset
+
+    def close_data(self) -> None:
+        if self.data is not None:
+            self.data.close()
+            self.data = None
+
+    @property
+    def type_name(self) -> str:
+        return "ASCII" if self.ascii else "BINARY"
+
+    @property
+    def who(self) -> str:
+        return self.user.name if self.user else "-"
+
+
+def _unmap(ip: str) -> str:
+    """``::ffff:1.2.3.4`` -> ``1.2.3.4`` so IPv4 clients on a dual-stack socket look like IPv4."""
+    if ip.startswith("::ffff:") and "." in ip:
+        return ip[7:]
+    return ip.split("%", 1)[0]

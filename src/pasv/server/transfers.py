@@ -1,0 +1,145 @@
+"""Moving bytes on a data connection: sendfile for downloads, double-buffered receive for uploads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+
+from pasv.protocol.ascii import FromNetwork, ToNetwork
+from pasv.storage.base import ReadHandle, WriteHandle
+
+CHUNK = 1024 * 1024
+_SENDFILE_MAX = 0x7FFFF000
+
+
+class Transfer:
+    """One running transfer: what moves where, how far it got, and how to stop it."""
+
+    __slots__ = ("direction", "done", "io", "path", "reason", "started", "total", "verb")
+
+    def __init__(self, verb: str, direction: str, path: str, total: int | None) -> None:
+        self.verb = verb
+        self.direction = direction  # "o" download, "i" upload (xferlog letters)
+        self.path = path
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+        self.io: asyncio.Future[None] | None = None
+        self.reason = ""
+
+    def abort(self, reason: str) -> None:
+        self.reason = reason
+        if self.io is not None and not self.io.done():
+            self.io.cancel()
+
+    def status(self) -> str:
+        """One line for STAT during the transfer."""
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = self.done / elapsed / 1e6
+        if self.total:
+            part = f"{self.done} of {self.total} bytes ({100 * self.done // max(self.total, 1)}%)"
+        else:
+            part = f"{self.done} bytes"
+        return f"{self.verb} {self.path}: {part}, {rate:.1f} MB/s, {elapsed:.0f}s elapsed"
+
+
+async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    waiter: asyncio.Future[None] = loop.create_future()
+    loop.add_writer(fd, _wake, waiter)
+    try:
+        await waiter
+    finally:
+        loop.remove_writer(fd)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def sendfile(sock: socket.socket, handle: ReadHandle, offset: int, transfer: Transfer) -> None:
+    """Zero-copy: the kernel moves file pages to the socket; we only wait for room."""
+    assert handle.file is not None
+    loop = asyncio.get_running_loop()
+    out, source = sock.fileno(), handle.file.fileno()
+    end = handle.size
+    while offset < end:
+        try:
+            sent = os.sendfile(out, source, offset, min(end - offset, _SENDFILE_MAX))
+        except BlockingIOError:
+            await _writable(loop, out)
+            continue
+        if sent == 0:
+            break  # the file shrank under us
+        offset += sent
+        transfer.done += sent
+
+
+async def send_stream(
+    sock: socket.socket, handle: ReadHandle, transfer: Transfer, encoder: ToNetwork | None
+) -> None:
+    """Read and send chunks: TYPE A, or storage without a real file."""
+    loop = asyncio.get_running_loop()
+    while True:
+        chunk = await handle.read(CHUNK)
+        if not chunk:
+            break
+        transfer.done += len(chunk)
+        await loop.sock_sendall(sock, encoder.feed(chunk) if encoder else chunk)
+    if encoder is not None:
+        tail = encoder.flush()
+        if tail:
+            await loop.sock_sendall(sock, tail)
+
+
+async def send_bytes(sock: socket.socket, data: bytes, transfer: Transfer) -> None:
+    """Send a listing."""
+    await asyncio.get_running_loop().sock_sendall(sock, data)
+    transfer.done += len(data)
+
+
+async def receive(
+    sock: socket.socket, handle: WriteHandle, transfer: Transfer, decoder: FromNetwork | None
+) -> None:
+    """Receive into two alternating buffers; one is written to disk while the other fills.
+
+    Whatever arrived is written even when the connection breaks, so the upload can be resumed.
+    """
+    loop = asyncio.get_running_loop()
+    buffers = (bytearray(CHUNK), bytearray(CHUNK))
+    which = 0
+    pending: asyncio.Future[None] | None = None
+    filled = 0
+    view = memoryview(buffers[which])
+    try:
+        while True:
+            got = await loop.sock_recv_into(sock, view[filled:])
+            if got:
+                filled += got
+                transfer.done += got
+                if filled < CHUNK // 2:
+                    continue
+            if filled:
+                data: bytes | memoryview = view[:filled]
+                if decoder is not None:
+                    data = decoder.feed(bytes(data))
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(handle.write(data))
+                filled = 0
+                which ^= 1
+                view = memoryview(buffers[which])
+            if not got:
+                break
+        if decoder is not None:
+            tail = decoder.flush()
+            if tail:
+                await handle.write(tail)
+    finally:
+        if pending is not None:
+            await asyncio.shield(pending)
+        if filled:  # the connection broke or the transfer was aborted with bytes in hand
+            data = bytes(view[:filled])
+            await asyncio.shield(handle.write(decoder.feed(data) if decoder else data))

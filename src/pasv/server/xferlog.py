@@ -1,0 +1,67 @@
+"""The transfer log in the standard xferlog format, one line per finished or aborted transfer."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+log = logging.getLogger("pasv.xferlog")
+
+
+class XferLog:
+    """Appends xferlog lines: time, duration, host, bytes, file, type, flag, direction, mode, user,
+    service, auth method, auth id, completion (c complete / i incomplete)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+    def record(
+        self,
+        *,
+        seconds: float,
+        host: str,
+        size: int,
+        path: str,
+        binary: bool,
+        direction: str,
+        anonymous: bool,
+        user: str,
+        complete: bool,
+    ) -> str:
+        """Write one line and return it."""
+        name = path.replace(" ", "_").replace("\n", "_").replace("\r", "_")
+        line = " ".join(
+            (
+                time.strftime("%a %b %d %H:%M:%S %Y", time.localtime()),
+                str(max(1, round(seconds))),
+                host,
+                str(size),
+                name,
+                "b" if binary else "a",
+                "_",
+                direction,
+                "a" if anonymous else "r",
+                user.replace(" ", "_"),
+                "ftp",
+                "0",
+                "*",
+                "c" if complete else "i",
+            )
+        )
+        if self._fd is not None:
+            try:
+                os.write(self._fd, (line + "\n").encode("utf-8", "replace"))
+            except OSError as exc:
+                log.error("cannot write the transfer log %s: %s", self.path, exc)
+        return line
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

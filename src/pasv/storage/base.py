@@ -1,0 +1,168 @@
+"""The storage interface: virtual paths in, FileFacts and handles out, only FtpError raised."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from pasv.protocol.errors import (
+    ArgumentError,
+    FileUnavailable,
+    OutsideJail,
+    ParameterNotImplemented,
+)
+from pasv.protocol.listing import FileFacts
+
+__all__ = [
+    "DIGEST_ALGORITHMS",
+    "Capabilities",
+    "Digest",
+    "ReadHandle",
+    "Storage",
+    "WriteHandle",
+    "check_range",
+    "new_digest",
+    "split_virtual",
+]
+
+DIGEST_ALGORITHMS = ("SHA-256", "SHA-1", "SHA-512", "MD5", "CRC32")
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do, so a handler refuses cleanly instead of failing midway."""
+
+    resume: bool = True
+    append: bool = True
+    atomic_rename: bool = True
+    set_mtime: bool = True
+    chmod: bool = True
+    sendfile: bool = True
+
+
+@runtime_checkable
+class ReadHandle(Protocol):
+    """An open file for download; ``file`` is sendfile-able (or None when not on disk)."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def file(self) -> BinaryIO | None: ...
+
+    async def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes from the current position; ``b""`` at end of file."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class WriteHandle(Protocol):
+    """An open file for upload; ``written`` counts bytes written through this handle."""
+
+    @property
+    def written(self) -> int: ...
+
+    async def write(self, data: bytes | memoryview) -> None:
+        """Write all of ``data`` (short writes are retried)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """One root of virtual absolute POSIX paths ("/a/b"); raises only ``pasv.protocol.errors``."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def stat(self, path: str) -> FileFacts: ...
+
+    async def listdir(self, path: str) -> list[FileFacts]:
+        """The entries of a directory, sorted by name."""
+        ...
+
+    async def open_read(self, path: str, offset: int = 0) -> ReadHandle: ...
+
+    async def open_write(
+        self, path: str, *, offset: int = 0, append: bool = False, exclusive: bool = False
+    ) -> WriteHandle:
+        """Truncate (default), resume at ``offset``, append, or create only if new (STOU)."""
+        ...
+
+    async def mkdir(self, path: str) -> None: ...
+
+    async def rmdir(self, path: str) -> None: ...
+
+    async def delete(self, path: str) -> None: ...
+
+    async def rename(self, src: str, dst: str) -> None: ...
+
+    async def set_mtime(self, path: str, mtime: float) -> None: ...
+
+    async def chmod(self, path: str, mode: int) -> None:
+        """Set permission bits (SITE CHMOD); storage without modes raises PermissionDenied."""
+        ...
+
+    async def digest(
+        self, path: str, algorithm: str, start: int = 0, end: int | None = None
+    ) -> str:
+        """Lower-case hex digest of bytes ``[start, end)``; ``end=None`` means to end of file."""
+        ...
+
+
+def split_virtual(path: str) -> list[str]:
+    """Components of a virtual path, re-checked defensively: no NUL byte, no ``..``."""
+    if "\0" in path:
+        raise FileUnavailable("File name contains a NUL byte.")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise OutsideJail()
+    return parts
+
+
+class Digest(Protocol):
+    """The part of a hashlib object a digest loop needs."""
+
+    def update(self, data: bytes | memoryview, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
+class _Crc32:
+    """zlib.crc32 behind the hashlib interface."""
+
+    def __init__(self) -> None:
+        self._value = 0
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self._value = zlib.crc32(data, self._value)
+
+    def hexdigest(self) -> str:
+        return f"{self._value & 0xFFFFFFFF:08x}"
+
+
+_HASHLIB_NAMES = {"SHA-256": "sha256", "SHA-1": "sha1", "SHA-512": "sha512", "MD5": "md5"}
+
+
+def new_digest(algorithm: str) -> Digest:
+    """A fresh hasher for a HASH algorithm name; unknown names raise ParameterNotImplemented."""
+    name = algorithm.upper()
+    if name == "CRC32":
+        return _Crc32()
+    try:
+        return hashlib.new(_HASHLIB_NAMES[name], usedforsecurity=False)
+    except KeyError:
+        raise ParameterNotImplemented(
+            f"Unknown hash algorithm; use one of {', '.join(DIGEST_ALGORITHMS)}."
+        ) from None
+
+
+def check_range(start: int, end: int | None) -> None:
+    """Refuse a negative start or an end before the start."""
+    if start < 0 or (end is not None and end < start):
+        raise ArgumentError("Invalid byte range.")

@@ -1,0 +1,395 @@
+"""LocalStorage: a jail over one directory on disk, with sendfile-able read handles."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import io
+import os
+import stat as st
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, ParamSpec, Self, TypeVar
+
+from pasv.protocol.errors import (
+    AlreadyExists,
+    ArgumentError,
+    DirectoryNotEmpty,
+    ExceededStorage,
+    FileBusy,
+    FileUnavailable,
+    FtpError,
+    InsufficientStorage,
+    IsADirectory,
+    LocalError,
+    NameNotAllowed,
+    NotADirectory,
+    OutsideJail,
+    PathNotFound,
+    PermissionDenied,
+)
+from pasv.protocol.listing import FileFacts
+from pasv.storage.base import Capabilities, check_range, new_digest, split_virtual
+
+__all__ = ["LocalStorage", "translate_os_error"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_CHUNK = 1 << 20
+_MAX_OFFSET = (1 << 63) - 1
+_OPEN_FLAGS = os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+
+_ERRNO: dict[int, Callable[[], FtpError]] = {
+    errno.ENOENT: PathNotFound,
+    errno.EACCES: PermissionDenied,
+    errno.EPERM: PermissionDenied,
+    errno.ENOTDIR: NotADirectory,
+    errno.EISDIR: IsADirectory,
+    errno.EEXIST: AlreadyExists,
+    errno.ENOTEMPTY: DirectoryNotEmpty,
+    errno.ENOSPC: InsufficientStorage,
+    errno.EDQUOT: ExceededStorage,
+    errno.ENAMETOOLONG: lambda: NameNotAllowed("File name too long."),
+    errno.EROFS: lambda: PermissionDenied("Read-only file system."),
+    errno.ELOOP: lambda: FileUnavailable("Too many levels of symbolic links."),
+    errno.EINVAL: lambda: FileUnavailable("Invalid argument."),
+    errno.EBUSY: FileBusy,
+    errno.EFBIG: lambda: ExceededStorage("File too large."),
+}
+
+
+def translate_os_error(exc: OSError) -> FtpError:
+    """Our refusal for an OSError; the text never carries a host path."""
+    make = _ERRNO.get(exc.errno or 0)
+    if make is not None:
+        return make()
+    return LocalError(f"{exc.strerror or 'Local error in processing'}.")
+
+
+async def _run(fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Run a blocking call in a worker thread, translating OS errors where they enter."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except OSError as exc:
+        raise translate_os_error(exc) from exc
+    except UnicodeEncodeError as exc:
+        raise NameNotAllowed("File name cannot be encoded.") from exc
+    except OverflowError as exc:
+        raise ArgumentError("Value out of range.") from exc
+
+
+def _check_offset(offset: int) -> None:
+    if not 0 <= offset <= _MAX_OFFSET:
+        raise ArgumentError("Invalid restart position.")
+
+
+def _kind(mode: int) -> Literal["file", "dir", "link", "other"]:
+    if st.S_ISREG(mode):
+        return "file"
+    if st.S_ISDIR(mode):
+        return "dir"
+    if st.S_ISLNK(mode):
+        return "link"
+    return "other"
+
+
+def _facts(name: str, s: os.stat_result) -> FileFacts:
+    return FileFacts(
+        name=name,
+        kind=_kind(s.st_mode),
+        size=s.st_size,
+        mtime=s.st_mtime,
+        mode=st.S_IMODE(s.st_mode),
+        nlink=s.st_nlink,
+        unique=f"{s.st_dev:x}g{s.st_ino:x}",
+    )
+
+
+def _open_regular(real: str, flags: int) -> tuple[int, os.stat_result]:
+    """Open without following a final symlink or blocking on a FIFO; refuse non-files."""
+    fd = os.open(real, flags | _OPEN_FLAGS, 0o666)
+    try:
+        s = os.fstat(fd)
+        if st.S_ISDIR(s.st_mode):
+            raise IsADirectory()
+        if not st.S_ISREG(s.st_mode):
+            raise FileUnavailable("Not a regular file.")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, s
+
+
+class LocalReadHandle:
+    """A file opened for download, positioned at the requested offset."""
+
+    __slots__ = ("_file", "_lock", "_size")
+
+    def __init__(self, file: io.FileIO, size: int) -> None:
+        self._file = file
+        self._size = size
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def file(self) -> io.FileIO:
+        return self._file
+
+    def _read(self, n: int) -> bytes:
+        with self._lock:
+            return self._file.read(n) or b""
+
+    async def read(self, n: int) -> bytes:
+        return await _run(self._read, n)
+
+    def _close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+    async def close(self) -> None:
+        if not self._file.closed:
+            await _run(self._close)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class LocalWriteHandle:
+    """A file opened for upload; short writes are retried until all bytes are written."""
+
+    __slots__ = ("_file", "_lock", "_written")
+
+    def __init__(self, file: io.FileIO) -> None:
+        self._file = file
+        self._written = 0
+        self._lock = threading.Lock()
+
+    @property
+    def written(self) -> int:
+        return self._written
+
+    def _write(self, data: bytes | memoryview) -> None:
+        with self._lock:
+            if self._file.closed:
+                raise LocalError("File is already closed.")
+            with memoryview(data) as whole, whole.cast("B") as view:
+                pos = 0
+                while pos < len(view):
+                    n = self._file.write(view[pos:]) or 0
+                    pos += n
+                    self._written += n
+
+    async def write(self, data: bytes | memoryview) -> None:
+        if len(data):
+            await _run(self._write, data)
+
+    def _close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+    async def close(self) -> None:
+        if not self._file.closed:
+            await _run(self._close)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class LocalStorage:
+    """Virtual paths mapped under one host directory; nothing outside it is reachable.
+
+    Paths are resolved with realpath and opened with O_NOFOLLOW on the final component; a local
+    user racing to swap an intermediate directory for a symlink is outside this jail's threat model.
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self._root = os.path.realpath(os.fspath(root))
+        self._prefix = self._root if self._root.endswith(os.sep) else self._root + os.sep
+        self._capabilities = Capabilities()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    @property
+    def real_root(self) -> Path:
+        """The resolved host directory (for the operator; never shown to a client)."""
+        return Path(self._root)
+
+    # --- jail ------------------------------------------------------------------------------
+    def _inside(self, real: str) -> bool:
+        return real == self._root or real.startswith(self._prefix)
+
+    def _resolve(self, path: str) -> str:
+        """Host path of ``path`` with every symlink resolved; must stay inside the root."""
+        real = os.path.realpath(os.path.join(self._root, *split_virtual(path)))
+        if not self._inside(real):
+            raise OutsideJail()
+        return real
+
+    def _entry(self, path: str) -> str:
+        """Host path of the directory entry itself (a final symlink is not followed)."""
+        parts = split_virtual(path)
+        if not parts:
+            raise PermissionDenied("The root directory cannot be changed.")
+        parent = os.path.realpath(os.path.join(self._root, *parts[:-1]))
+        if not self._inside(parent):
+            raise OutsideJail()
+        return os.path.join(parent, parts[-1])
+
+    # --- reading ---------------------------------------------------------------------------
+    def _stat(self, path: str) -> FileFacts:
+        parts = split_virtual(path)
+        return _facts(parts[-1] if parts else "/", os.stat(self._resolve(path)))
+
+    async def stat(self, path: str) -> FileFacts:
+        return await _run(self._stat, path)
+
+    def _entry_facts(self, entry: os.DirEntry[str]) -> FileFacts:
+        if entry.is_symlink():
+            try:
+                if self._inside(os.path.realpath(entry.path)):
+                    return _facts(entry.name, entry.stat())
+            except OSError:
+                pass  # dangling or looping: describe the link itself
+            return _facts(entry.name, entry.stat(follow_symlinks=False))
+        return _facts(entry.name, entry.stat(follow_symlinks=False))
+
+    def _listdir(self, path: str) -> list[FileFacts]:
+        result: list[FileFacts] = []
+        with os.scandir(self._resolve(path)) as it:
+            for entry in it:
+                try:
+                    result.append(self._entry_facts(entry))
+                except OSError:
+                    continue  # removed while we were listing
+        result.sort(key=lambda f: f.name)
+        return result
+
+    async def listdir(self, path: str) -> list[FileFacts]:
+        return await _run(self._listdir, path)
+
+    def _open_read(self, path: str, offset: int) -> LocalReadHandle:
+        fd, s = _open_regular(self._resolve(path), os.O_RDONLY)
+        file = open(fd, "rb", buffering=0)  # noqa: SIM115 - owned by the handle
+        try:
+            if offset:
+                file.seek(offset)
+        except BaseException:
+            file.close()
+            raise
+        return LocalReadHandle(file, s.st_size)
+
+    async def open_read(self, path: str, offset: int = 0) -> LocalReadHandle:
+        _check_offset(offset)
+        return await _run(self._open_read, path, offset)
+
+    def _digest(self, path: str, algorithm: str, start: int, end: int | None) -> str:
+        hasher = new_digest(algorithm)
+        fd, _ = _open_regular(self._resolve(path), os.O_RDONLY)
+        with open(fd, "rb", buffering=0) as file:
+            file.seek(start)
+            remaining = None if end is None else end - start
+            with memoryview(bytearray(_CHUNK)) as buf:
+                while remaining is None or remaining > 0:
+                    want = _CHUNK if remaining is None else min(_CHUNK, remaining)
+                    n = file.readinto(buf[:want])
+                    if not n:
+                        break
+                    hasher.update(buf[:n])
+                    if remaining is not None:
+                        remaining -= n
+        return hasher.hexdigest()
+
+    async def digest(
+        self, path: str, algorithm: str, start: int = 0, end: int | None = None
+    ) -> str:
+        new_digest(algorithm)  # refuse an unknown algorithm before touching the disk
+        check_range(start, end)
+        _check_offset(start)
+        return await _run(self._digest, path, algorithm, start, end)
+
+    # --- writing ---------------------------------------------------------------------------
+    def _open_write(
+        self, path: str, offset: int, append: bool, exclusive: bool
+    ) -> LocalWriteHandle:
+        flags = os.O_WRONLY | os.O_CREAT
+        if exclusive:
+            flags |= os.O_EXCL
+        if append:
+            flags |= os.O_APPEND
+        elif offset == 0:
+            flags |= os.O_TRUNC
+        fd, _ = _open_regular(self._resolve(path), flags)
+        file = open(fd, "wb", buffering=0)  # noqa: SIM115 - owned by the handle
+        try:
+            if offset and not append:
+                file.seek(offset)
+        except BaseException:
+            file.close()
+            raise
+        return LocalWriteHandle(file)
+
+    async def open_write(
+        self, path: str, *, offset: int = 0, append: bool = False, exclusive: bool = False
+    ) -> LocalWriteHandle:
+        _check_offset(offset)
+        return await _run(self._open_write, path, offset, append, exclusive)
+
+    def _mkdir(self, path: str) -> None:
+        if not split_virtual(path):
+            raise AlreadyExists()
+        os.mkdir(self._entry(path), 0o777)
+
+    async def mkdir(self, path: str) -> None:
+        await _run(self._mkdir, path)
+
+    def _rmdir(self, path: str) -> None:
+        os.rmdir(self._entry(path))
+
+    async def rmdir(self, path: str) -> None:
+        await _run(self._rmdir, path)
+
+    def _delete(self, path: str) -> None:
+        target = self._entry(path)
+        if st.S_ISDIR(os.lstat(target).st_mode):
+            raise IsADirectory()
+        os.unlink(target)
+
+    async def delete(self, path: str) -> None:
+        await _run(self._delete, path)
+
+    def _rename(self, src: str, dst: str) -> None:
+        os.rename(self._entry(src), self._entry(dst))
+
+    async def rename(self, src: str, dst: str) -> None:
+        await _run(self._rename, src, dst)
+
+    def _set_mtime(self, path: str, mtime: float) -> None:
+        real = self._resolve(path)
+        os.utime(real, (os.stat(real).st_atime, mtime))
+
+    async def set_mtime(self, path: str, mtime: float) -> None:
+        await _run(self._set_mtime, path, mtime)
+
+    def _chmod(self, path: str, mode: int) -> None:
+        os.chmod(self._resolve(path), mode & 0o7777)
+
+    async def chmod(self, path: str, mode: int) -> None:
+        await _run(self._chmod, path, mode)

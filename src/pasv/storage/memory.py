@@ -1,0 +1,201 @@
+"""MemoryStorage: an in-memory Storage with the same refusals as LocalStorage, for tests."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from pasv.protocol import errors as err
+from pasv.protocol.listing import FileFacts
+from pasv.storage.base import Capabilities, check_range, new_digest, split_virtual
+
+
+def _key(path: str) -> str:
+    return "/" + "/".join(split_virtual(path))
+
+
+def _parent(key: str) -> str:
+    return key.rsplit("/", 1)[0] or "/"
+
+
+def _check_offset(offset: int) -> None:
+    if offset < 0:
+        raise err.ArgumentError("Invalid restart position.")
+
+
+@dataclass(slots=True)
+class MemoryReadHandle:
+    """A snapshot of a file's bytes; no real file, so ``file`` is None."""
+
+    data: bytes
+    pos: int
+    file: BinaryIO | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    async def read(self, n: int) -> bytes:
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += len(chunk)
+        return chunk
+
+    async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class MemoryWriteHandle:
+    """Writes into the stored bytearray at a position (or at its end when appending)."""
+
+    buf: bytearray
+    pos: int
+    append: bool
+    written: int = 0
+
+    async def write(self, data: bytes | memoryview) -> None:
+        raw = bytes(data)
+        pos = len(self.buf) if self.append else self.pos
+        if pos > len(self.buf):
+            self.buf.extend(bytes(pos - len(self.buf)))
+        self.buf[pos : pos + len(raw)] = raw
+        self.pos = pos + len(raw)
+        self.written += len(raw)
+
+    async def close(self) -> None: ...
+
+
+class MemoryStorage:
+    """A tree of bytearrays keyed by normalised virtual path."""
+
+    capabilities = Capabilities(sendfile=False, chmod=False)
+
+    def __init__(self) -> None:
+        self._files: dict[str, bytearray] = {}
+        self._dirs: set[str] = {"/"}
+        self._mtimes: dict[str, float] = {"/": time.time()}
+
+    def _facts(self, key: str) -> FileFacts:
+        name = key.rsplit("/", 1)[1] or "/"
+        if key in self._dirs:
+            return FileFacts(name, "dir", 0, self._mtimes[key], 0o755, nlink=2)
+        if key in self._files:
+            return FileFacts(name, "file", len(self._files[key]), self._mtimes[key], 0o644)
+        self._need_dir(_parent(key))
+        raise err.PathNotFound()
+
+    def _need_dir(self, key: str) -> None:
+        if key in self._dirs:
+            return
+        if key in self._files:
+            raise err.NotADirectory()
+        if key != "/":
+            self._need_dir(_parent(key))
+        raise err.PathNotFound()
+
+    def _children(self, key: str) -> list[str]:
+        return [k for k in (*self._dirs, *self._files) if k != "/" and _parent(k) == key]
+
+    async def stat(self, path: str) -> FileFacts:
+        return self._facts(_key(path))
+
+    async def listdir(self, path: str) -> list[FileFacts]:
+        key = _key(path)
+        self._need_dir(key)
+        return sorted((self._facts(k) for k in self._children(key)), key=lambda f: f.name)
+
+    def _file(self, key: str) -> bytearray:
+        if key in self._dirs:
+            raise err.IsADirectory()
+        if key not in self._files:
+            self._facts(key)  # raises the right refusal
+        return self._files[key]
+
+    async def open_read(self, path: str, offset: int = 0) -> MemoryReadHandle:
+        _check_offset(offset)
+        return MemoryReadHandle(bytes(self._file(_key(path))), offset)
+
+    async def open_write(
+        self, path: str, *, offset: int = 0, append: bool = False, exclusive: bool = False
+    ) -> MemoryWriteHandle:
+        key = _key(path)
+        _check_offset(offset)
+        if key in self._dirs:
+            raise err.IsADirectory()
+        if key in self._files and exclusive:
+            raise err.AlreadyExists()
+        self._need_dir(_parent(key))
+        buf = self._files.setdefault(key, bytearray())
+        if offset == 0 and not append:
+            buf.clear()
+        self._mtimes[key] = time.time()
+        return MemoryWriteHandle(buf, offset, append)
+
+    async def mkdir(self, path: str) -> None:
+        key = _key(path)
+        if key in self._dirs or key in self._files:
+            raise err.AlreadyExists()
+        self._need_dir(_parent(key))
+        self._dirs.add(key)
+        self._mtimes[key] = time.time()
+
+    async def rmdir(self, path: str) -> None:
+        key = _key(path)
+        if key == "/":
+            raise err.PermissionDenied("The root directory cannot be changed.")
+        self._need_dir(key)
+        if self._children(key):
+            raise err.DirectoryNotEmpty()
+        self._dirs.discard(key)
+        del self._mtimes[key]
+
+    async def delete(self, path: str) -> None:
+        key = _key(path)
+        self._file(key)
+        del self._files[key], self._mtimes[key]
+
+    async def rename(self, src: str, dst: str) -> None:
+        s, d = _key(src), _key(dst)
+        if "/" in (s, d):
+            raise err.PermissionDenied("The root directory cannot be changed.")
+        self._facts(s)
+        self._need_dir(_parent(d))
+        if d == s:
+            return
+        if d.startswith(s + "/"):
+            raise err.FileUnavailable("Invalid argument.")
+        if d in self._dirs:
+            if s in self._files:
+                raise err.IsADirectory()
+            if self._children(d):
+                raise err.DirectoryNotEmpty()
+        elif d in self._files and s in self._dirs:
+            raise err.NotADirectory()
+        self._dirs.discard(d)
+        self._files.pop(d, None)
+        moved = [k for k in (*self._dirs, *self._files) if k == s or k.startswith(s + "/")]
+        for old in moved:
+            new = d + old[len(s) :]
+            if old in self._dirs:
+                self._dirs.remove(old)
+                self._dirs.add(new)
+            else:
+                self._files[new] = self._files.pop(old)
+            self._mtimes[new] = self._mtimes.pop(old)
+
+    async def set_mtime(self, path: str, mtime: float) -> None:
+        key = _key(path)
+        self._facts(key)
+        self._mtimes[key] = mtime
+
+    async def chmod(self, path: str, mode: int) -> None:
+        self._facts(_key(path))
+        raise err.PermissionDenied("This storage keeps no permission bits.")
+
+    async def digest(
+        self, path: str, algorithm: str, start: int = 0, end: int | None = None
+    ) -> str:
+        hasher = new_digest(algorithm)
+        check_range(start, end)
+        hasher.update(bytes(self._file(_key(path))[start:end]))
+        return hasher.hexdigest()

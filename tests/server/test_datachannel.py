@@ -1,0 +1,301 @@
+"""Data channels: PASV/EPSV ports and announced addresses, PORT/EPRT and their guards, theft of a
+passive port, the data-connect timeout, ABOR, and a responsive control connection mid-transfer."""
+
+from __future__ import annotations
+
+import ftplib
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from pasv.protocol.addresses import format_port_argument, parse_227
+from tests.server.helpers import Raw, code_of, data_socket, read_until_closed, wait_for
+from tests.support.live import LiveServer, passive_range, start_server
+
+BIG = 64 * 1024 * 1024
+SMALL_RCVBUF = 32 * 1024
+
+
+def port_range() -> tuple[int, int]:
+    low, high = passive_range().split("-")
+    return int(low), int(high)
+
+
+def big_file(live: LiveServer, name: str = "big.bin") -> None:
+    with open(live.files / name, "wb") as f:
+        f.truncate(BIG)  # sparse: costs no disk, still sent in full
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def test_pasv_port_is_in_range(live: LiveServer) -> None:
+    with Raw.to(live) as raw:
+        raw.login()
+        reply = raw.cmd("PASV")
+        assert reply.code == 227
+        assert re.fullmatch(r"Entering Passive Mode \(127,0,0,1,\d+,\d+\)\.", reply.text)
+        host, port = parse_227(reply.text)
+        low, high = port_range()
+        assert low <= port <= high
+        epsv = raw.cmd("EPSV")
+        assert epsv.code == 229
+        m = re.fullmatch(r"Entering Extended Passive Mode \(\|\|\|(\d+)\|\)\.", epsv.text)
+        assert m and low <= int(m.group(1)) <= high
+        assert raw.cmd("EPSV 1").code == 229
+        assert raw.cmd("EPSV 2").code == 522
+
+
+def test_epsv_and_pasv_on_ipv6(live_any: LiveServer) -> None:
+    with Raw.to(live_any) as raw:
+        raw.login()
+        if ":" in live_any.host:
+            assert raw.cmd("EPSV 2").code == 229
+            assert raw.cmd("EPSV 1").code == 522
+            assert raw.cmd("PASV").code == 425  # 227 cannot name an IPv6 address
+        else:
+            assert raw.cmd("PASV").code == 227
+        assert raw.cmd("EPSV").code == 229
+
+
+def test_epsv_all_refuses_other_modes(live: LiveServer) -> None:
+    (live.files / "f").write_bytes(b"data")
+    ftp = live.login()
+    assert ftp.sendcmd("EPSV ALL").startswith("200")
+    for line in ("PASV", "PORT 127,0,0,1,200,10", "EPRT |1|127.0.0.1|51210|"):
+        with pytest.raises(ftplib.error_perm) as exc:
+            ftp.sendcmd(line)
+        assert code_of(exc.value) == 503
+    with data_socket_epsv(ftp) as conn:
+        assert ftp.sendcmd("RETR f").startswith("150")
+        assert read_until_closed(conn) == b"data"
+    assert ftp.voidresp().startswith("226")
+
+
+def data_socket_epsv(ftp: ftplib.FTP) -> socket.socket:
+    m = re.search(r"\(\|\|\|(\d+)\|\)", ftp.sendcmd("EPSV"))
+    assert m
+    return socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=5)
+
+
+def test_masquerade_address_is_announced(tmp_path: Path) -> None:
+    live = start_server(tmp_path / "data", passive={"address": "127.0.0.9"})
+    try:
+        (live.files / "f").write_bytes(b"via masquerade")
+        ftp = live.login()
+        reply = ftp.sendcmd("PASV")
+        assert re.fullmatch(r"227 Entering Passive Mode \(127,0,0,9,\d+,\d+\)\.", reply)
+        # ftplib connects to the control address, not the announced one: transfers still work
+        chunks: list[bytes] = []
+        ftp.retrbinary("RETR f", chunks.append)
+        assert b"".join(chunks) == b"via masquerade"
+    finally:
+        live.stop()
+
+
+@pytest.mark.parametrize(
+    ("network", "expected"), [("127.0.0.0/8", "127,0,0,7"), ("10.0.0.0/8", "127,0,0,9")]
+)
+def test_per_network_override(tmp_path: Path, network: str, expected: str) -> None:
+    live = start_server(
+        tmp_path / "data",
+        passive={"address": "127.0.0.9", "overrides": [{"network": network, "address": "127.0.0.7"}]},
+    )
+    try:
+        with Raw.to(live) as raw:
+            raw.login()
+            reply = raw.cmd("PASV")
+            assert reply.code == 227
+            assert f"({expected}," in reply.text
+    finally:
+        live.stop()
+
+
+def test_port_and_eprt_active_transfers(live: LiveServer) -> None:
+    (live.files / "f").write_bytes(b"active data")
+    with Raw.to(live) as raw, socket.create_server(("127.0.0.1", 0)) as listener:
+        raw.login()
+        listener.settimeout(5)
+        port = listener.getsockname()[1]
+        for line in (f"PORT {format_port_argument('127.0.0.1', port)}", f"EPRT |1|127.0.0.1|{port}|"):
+            assert raw.cmd(line).code == 200
+            raw.send(b"RETR f\r\n")
+            conn, peer = listener.accept()
+            with conn:
+                assert peer[0] == "127.0.0.1"
+                assert raw.reply().code == 150
+                assert read_until_closed(conn) == b"active data"
+            assert raw.reply().code == 226
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "PORT 127,0,0,2,{p1},{p2}",
+        "PORT 8,8,8,8,{p1},{p2}",
+        "EPRT |1|127.0.0.2|{port}|",
+        "EPRT |1|8.8.8.8|{port}|",
+        "EPRT |2|::1|{port}|",
+    ],
+)
+def test_port_to_another_address_is_refused_without_connecting(live: LiveServer, target: str) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.2", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        line = target.format(p1=port >> 8, p2=port & 255, port=port)
+        with Raw.to(live) as raw:
+            raw.login()
+            reply = raw.cmd(line)
+            assert reply.code == 501, reply
+            assert "your own address" in reply.text
+            assert raw.cmd("LIST").code == 425  # nothing was set up
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+
+
+@pytest.mark.parametrize("line", ["PORT 127,0,0,1,0,21", "PORT 127,0,0,1,3,255", "EPRT |1|127.0.0.1|80|"])
+def test_port_below_1024_is_refused(live: LiveServer, line: str) -> None:
+    with Raw.to(live) as raw:
+        raw.login()
+        reply = raw.cmd(line)
+        assert reply.code == 501
+        assert "below 1024" in reply.text
+
+
+def test_passive_theft_is_refused(live: LiveServer) -> None:
+    (live.files / "f").write_bytes(b"for the real client only")
+    ftp = live.login()
+    host, port = ftp.makepasv()
+    ftp.putcmd("RETR f")
+    with socket.create_connection((host, port), timeout=5, source_address=("127.0.0.2", 0)) as thief:
+        assert read_until_closed(thief) == b""  # closed by the server, nothing sent
+    with socket.create_connection((host, port), timeout=5) as conn:
+        assert ftp.getresp().startswith("150")
+        assert read_until_closed(conn) == b"for the real client only"
+    assert ftp.voidresp().startswith("226")
+
+
+def test_sessions_get_distinct_passive_ports(live: LiveServer) -> None:
+    raws = [Raw.to(live) for _ in range(20)]
+    try:
+        ports = []
+        for raw in raws:
+            raw.login()
+            reply = raw.cmd("PASV")
+            assert reply.code == 227
+            ports.append(parse_227(reply.text)[1])
+        assert len(set(ports)) == 20
+        low, high = port_range()
+        assert all(low <= p <= high for p in ports)
+        assert set(ports) <= live.server.passive_pool.in_use
+    finally:
+        for raw in raws:
+            raw.close()
+    # closing the sessions gives their ports back
+    wait_for(lambda: not (set(ports) & live.server.passive_pool.in_use))
+
+
+def test_data_connection_timeout_is_425(tmp_path: Path) -> None:
+    live = start_server(tmp_path / "data", timeouts={"data_connect": 0.5})
+    try:
+        (live.files / "f").write_bytes(b"f")
+        with Raw.to(live) as raw:
+            raw.login()
+            assert raw.cmd("PASV").code == 227
+            reply = raw.cmd("RETR f")
+            assert reply.code == 425
+            assert "0.5 seconds" in reply.text
+            assert raw.cmd("NOOP").code == 200
+            port = free_port()
+            assert raw.cmd(f"PORT 127,0,0,1,{port >> 8},{port & 255}").code == 200
+            assert raw.cmd("RETR f").code == 425
+        assert not live.server.passive_pool.in_use
+    finally:
+        live.stop()
+
+
+def test_abor_oob_during_retr(live: LiveServer) -> None:
+    big_file(live)
+    ftp = live.login()
+    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
+    try:
+        assert ftp.sendcmd("RETR big.bin").startswith("150")
+        assert len(conn.recv(65536)) > 0
+        reply = ftp.abort()  # urgent (MSG_OOB) ABOR
+        assert reply.startswith("426 ")
+        assert ftp.voidresp().startswith("226 ")
+    finally:
+        conn.close()
+    assert ftp.sendcmd("NOOP").startswith("200")
+    lines = live.settings.xferlog_path.read_text().splitlines()
+    assert lines[-1].split()[-1] == "i"
+
+
+def test_plain_abor_during_retr(live: LiveServer) -> None:
+    big_file(live)
+    with Raw.to(live) as raw:
+        raw.login()
+        port = int(re.findall(r"\d+", raw.cmd("EPSV").text)[0])
+        with socket.socket() as conn:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_RCVBUF)
+            conn.settimeout(5)
+            conn.connect(("127.0.0.1", port))
+            assert raw.cmd("RETR big.bin").code == 150
+            assert len(conn.recv(65536)) > 0
+            raw.send(b"ABOR\r\n")
+            assert raw.reply().code == 426
+            assert raw.reply().code == 226
+            # the server closed the data connection
+            got = read_until_closed(conn)
+            assert len(got) < BIG
+        assert raw.cmd("NOOP").code == 200
+
+
+def test_abor_without_transfer(live: LiveServer) -> None:
+    with Raw.to(live) as raw:
+        raw.login()
+        assert raw.cmd("PASV").code == 227
+        reply = raw.cmd("ABOR")
+        assert reply.code == 226
+        assert raw.cmd("LIST").code == 425  # ABOR dropped the prepared channel
+        assert raw.cmd("ABOR").code == 226
+
+
+def test_control_stays_responsive_during_paused_download(live: LiveServer) -> None:
+    big_file(live)
+    ftp = live.login()
+    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
+    try:
+        assert ftp.sendcmd("RETR big.bin").startswith("150")
+        first = conn.recv(65536)
+        assert first
+        status = ftp.sendcmd("STAT")
+        m = re.fullmatch(r"213 Status: RETR /big\.bin: (\d+) of (\d+) bytes .*", status)
+        assert m, status
+        assert 0 < int(m.group(1)) < BIG == int(m.group(2))
+        assert ftp.sendcmd("NOOP").startswith("200")
+        total = len(first) + len(read_until_closed(conn, timeout=30))
+    finally:
+        conn.close()
+    assert total == BIG
+    assert ftp.voidresp().startswith("226")
+    assert ftp.sendcmd("STAT").startswith("211")
+
+
+def test_port_connect_refused_is_425(live: LiveServer) -> None:
+    (live.files / "f").write_bytes(b"f")
+    with Raw.to(live) as raw:
+        raw.login()
+        port = free_port()
+        assert raw.cmd(f"EPRT |1|127.0.0.1|{port}|").code == 200
+        reply = raw.cmd("RETR f")
+        assert reply.code == 425
+        assert f"port {port}" in reply.text
+        assert raw.cmd("NOOP").code == 200

@@ -1,0 +1,150 @@
+"""The same behaviour from MemoryStorage and LocalStorage, so tests may use either."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from pasv.protocol.errors import (
+    AlreadyExists,
+    ArgumentError,
+    DirectoryNotEmpty,
+    FileUnavailable,
+    IsADirectory,
+    NotADirectory,
+    OutsideJail,
+    ParameterNotImplemented,
+    PathNotFound,
+    PermissionDenied,
+)
+from pasv.storage.base import Storage, WriteHandle
+from pasv.storage.local import LocalStorage
+from pasv.storage.memory import MemoryStorage
+
+
+@pytest.fixture(params=["local", "memory"])
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    store: Storage = LocalStorage(tmp_path) if request.param == "local" else MemoryStorage()
+    await store.mkdir("/dir")
+    async with _closing(await store.open_write("/dir/f.txt")) as handle:
+        await handle.write(b"hello world")
+    return store
+
+
+@asynccontextmanager
+async def _closing(handle: WriteHandle) -> AsyncIterator[WriteHandle]:
+    try:
+        yield handle
+    finally:
+        await handle.close()
+
+
+async def _read_all(store: Storage, path: str, offset: int = 0) -> bytes:
+    handle = await store.open_read(path, offset)
+    try:
+        chunks = []
+        while chunk := await handle.read(4):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        await handle.close()
+
+
+async def test_basic_round_trip(storage: Storage) -> None:
+    assert isinstance(storage, Storage)
+    assert await _read_all(storage, "/dir/f.txt") == b"hello world"
+    assert await _read_all(storage, "/dir/f.txt", 6) == b"world"
+    facts = await storage.stat("/dir/f.txt")
+    assert (facts.name, facts.kind, facts.size) == ("f.txt", "file", 11)
+    assert (await storage.stat("/")).kind == "dir"
+    assert (await storage.stat("/")).name == "/"
+    assert [(f.name, f.kind) for f in await storage.listdir("/")] == [("dir", "dir")]
+
+
+async def test_resume_append_exclusive(storage: Storage) -> None:
+    async with _closing(await storage.open_write("/dir/f.txt", offset=6)) as h:
+        await h.write(b"WORLD")
+    assert h.written == 5
+    assert await _read_all(storage, "/dir/f.txt") == b"hello WORLD"
+    async with _closing(await storage.open_write("/dir/f.txt", append=True)) as h:
+        await h.write(memoryview(b"!"))
+    assert await _read_all(storage, "/dir/f.txt") == b"hello WORLD!"
+    with pytest.raises(AlreadyExists):
+        await storage.open_write("/dir/f.txt", exclusive=True)
+    async with _closing(await storage.open_write("/dir/f.txt")) as h:
+        await h.write(b"x")
+    assert await _read_all(storage, "/dir/f.txt") == b"x"
+
+
+async def test_tree_operations(storage: Storage) -> None:
+    await storage.mkdir("/dir/sub")
+    await storage.rename("/dir/f.txt", "/dir/sub/g.txt")
+    await storage.rename("/dir", "/moved")
+    assert [f.name for f in await storage.listdir("/moved")] == ["sub"]
+    assert await _read_all(storage, "/moved/sub/g.txt") == b"hello world"
+    await storage.set_mtime("/moved/sub/g.txt", 1_234_567_890.0)
+    assert (await storage.stat("/moved/sub/g.txt")).mtime == pytest.approx(1_234_567_890.0)
+    await storage.delete("/moved/sub/g.txt")
+    await storage.rmdir("/moved/sub")
+    await storage.rmdir("/moved")
+    assert await storage.listdir("/") == []
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda s: s.stat("/nope"), PathNotFound),
+        (lambda s: s.stat("/dir/f.txt/x"), NotADirectory),
+        (lambda s: s.listdir("/dir/f.txt"), NotADirectory),
+        (lambda s: s.open_read("/dir"), IsADirectory),
+        (lambda s: s.open_read("/dir/f.txt", -1), ArgumentError),
+        (lambda s: s.open_write("/dir"), IsADirectory),
+        (lambda s: s.open_write("/nope/x"), PathNotFound),
+        (lambda s: s.mkdir("/dir"), AlreadyExists),
+        (lambda s: s.mkdir("/nope/x"), PathNotFound),
+        (lambda s: s.rmdir("/dir"), DirectoryNotEmpty),
+        (lambda s: s.rmdir("/dir/f.txt"), NotADirectory),
+        (lambda s: s.rmdir("/"), PermissionDenied),
+        (lambda s: s.delete("/dir"), IsADirectory),
+        (lambda s: s.delete("/nope"), PathNotFound),
+        (lambda s: s.rename("/nope", "/x"), PathNotFound),
+        (lambda s: s.rename("/dir/f.txt", "/nope/x"), PathNotFound),
+        (lambda s: s.rename("/dir", "/dir/inside"), FileUnavailable),
+        (lambda s: s.stat("/a\0b"), FileUnavailable),
+        (lambda s: s.stat("/dir/../.."), OutsideJail),
+        (lambda s: s.digest("/dir/f.txt", "BLAKE3"), ParameterNotImplemented),
+        (lambda s: s.digest("/dir", "MD5"), IsADirectory),
+    ],
+)
+async def test_same_refusals(storage: Storage, call, error) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error):
+        await call(storage)
+
+
+async def test_digest(storage: Storage) -> None:
+    data = b"hello world"
+    assert await storage.digest("/dir/f.txt", "SHA-256") == hashlib.sha256(data).hexdigest()
+    assert await storage.digest("/dir/f.txt", "MD5", 6) == hashlib.md5(data[6:]).hexdigest()
+    assert await storage.digest("/dir/f.txt", "CRC32", 0, 5) == f"{zlib.crc32(data[:5]):08x}"
+
+
+def test_memory_capabilities() -> None:
+    caps = MemoryStorage().capabilities
+    assert caps.sendfile is False
+    assert caps.resume and caps.append and caps.atomic_rename and caps.set_mtime
+
+
+async def test_memory_read_handle_has_no_file() -> None:
+    store = MemoryStorage()
+    writer = await store.open_write("/x")
+    await writer.write(b"abc")
+    await writer.close()
+    reader = await store.open_read("/x")
+    assert reader.file is None
+    assert reader.size == 3
+    await reader.close()
