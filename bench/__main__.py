@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from bench import files, measures, rawlimit, report, runner, servers
 
@@ -35,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--pasv-command", metavar="CMD", help="run pasv as CMD (default: python -m pasv)"
     )
+    p.add_argument("--passive-base", type=int, default=20000, help="first passive port (20000)")
+    p.add_argument("--passive-span", type=int, default=500, help="passive ports per server (500)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, files)")
     return p.parse_args(argv)
 
@@ -64,13 +67,14 @@ def start(
     name: str, work: Path, tpl: Path, sizes: files.Sizes, args: argparse.Namespace
 ) -> servers.Server:
     workers: int | None = args.workers
+    passive = servers.passive_ranges(args.passive_base, args.passive_span)[name]
     try:
         if name == "pasv":
             cmd = shlex.split(args.pasv_command) if args.pasv_command else None
-            return servers.start_pasv(work, tpl, sizes, workers, cmd)
+            return servers.start_pasv(work, tpl, sizes, passive, workers, cmd)
         if name == "pyftpdlib":
-            return servers.start_pyftpdlib(work, tpl, sizes, workers)
-        return servers.start_vsftpd(work, tpl, sizes)
+            return servers.start_pyftpdlib(work, tpl, sizes, passive, workers)
+        return servers.start_vsftpd(work, tpl, sizes, passive)
     except Exception as e:
         srv = servers.Server(name)
         srv.status, srv.reason = "failed to start", f"{type(e).__name__}: {e}"
@@ -94,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         console.print(f"[bold]pasv bench[/bold] ({'quick' if args.quick else 'full'}), "
                       f"temp dir {work}, RLIMIT_NOFILE {nofile}")  # fmt: skip
+        ranges = servers.passive_ranges(args.passive_base, args.passive_span)
+        if warning := servers.ephemeral_overlap(ranges):
+            console.print(f"[yellow]warning:[/yellow] {warning}")
         tpl = files.make_template(work, sizes)
         os.sync()  # no writeback of the fresh files during the measurements
         if want_raw and "retr" not in measure_keys:
@@ -105,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             extra = f" — {srv.reason}" if srv.reason else ""
             console.print(f"  started {name}: {srv.status}{extra}")
             if srv.status not in ("ok", "skipped") and srv.stderr_tail():
-                console.print(f"[dim]{srv.stderr_tail()}[/dim]", markup=False)
+                console.print(Text(srv.stderr_tail(), style="dim"))
         for key in measure_keys:
             ok = [s for s in started if s.ok]
             if key == "retr":
@@ -117,16 +124,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for srv in started:
             servers.stop(srv)
-    info = {
-        s.name: s.info() | {"stderr_tail": s.stderr_tail() if not s.ok else ""} for s in started
-    }
-    labels = {k: v[0] for k, v in measures.MEASURES.items()}
-    targets = report.render(console, labels, results, raw, info)
-    if args.json:
+        info = {
+            s.name: s.info() | {"stderr_tail": "" if s.ok else s.stderr_tail()} for s in started
+        }
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    targets = report.evaluate(results, raw)
+    if args.json:  # before printing, so a closed stdout cannot lose it
         payload = {
             "mode": "quick" if args.quick else "full",
             "sizes": sizes.__dict__,
             "workers": args.workers,
+            "passive_base": args.passive_base,
+            "passive_span": args.passive_span,
             "cpu_count": os.cpu_count(),
             "raw_limit_bytes_per_s": raw,
             "raw_limit_runs": raw_runs,
@@ -135,11 +145,12 @@ def main(argv: list[str] | None = None) -> int:
             "targets": targets,
         }
         report.write_json(args.json, payload)
+    labels = {k: v[0] for k, v in measures.MEASURES.items()}
+    report.render(console, labels, results, raw, info, targets)
+    if args.json:
         console.print(f"JSON written to {args.json}")
     if args.keep:
         console.print(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

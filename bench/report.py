@@ -94,8 +94,9 @@ def render(
     results: Results,
     raw: float | None,
     servers: dict[str, dict[str, Any]],
-) -> list[dict[str, Any]]:
-    """Print server status, the figures with ratios, and the targets; return the targets."""
+    targets: list[dict[str, Any]],
+) -> None:
+    """Print server status, the figures with ratios, and the targets."""
     st = Table(title="servers")
     for col in ("server", "status", "port", "passive", "reason"):
         st.add_column(col)
@@ -115,7 +116,6 @@ def render(
         if measure == "retr" and raw:
             t.add_row("  RETR / raw limit", *[ratio(x, raw) for x in v], "", "")
     console.print(t)
-    targets = evaluate(results, raw)
     tt = Table(title="targets (pasv)")
     for col in ("target", "status", "detail"):
         tt.add_column(col)
@@ -129,7 +129,6 @@ def render(
                 console.print(
                     f"[yellow]{measure} / {server}:[/yellow] {r.get('error') or r['errors']}"
                 )
-    return targets
 
 
 def write_json(path: str, payload: dict[str, Any]) -> None:

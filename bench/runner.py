@@ -44,8 +44,9 @@ def combine(key: str, rounds: list[Result]) -> Result:
         out["rounds"] = [r.get("value") for r in rounds]
     if any("failures" in r for r in rounds):
         out["failures"] = sum(int(r.get("failures", 0)) for r in good)
-    if len(good) < len(rounds):
-        out["errors"] = [*out.get("errors", []), *(r["error"] for r in rounds if "error" in r)]
+    errors = [e for r in rounds for e in ([r["error"]] if "error" in r else r.get("errors", []))]
+    if errors:
+        out["errors"] = errors[:8]
     return out
 
 

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.files import Sizes, populate
@@ -20,7 +20,25 @@ from bench.ftpclient import FtpClient
 HOST = "127.0.0.1"
 USER, PASSWORD = "bench", "benchpw"
 VSFTPD_USER = "pasvbench"
-PASSIVE = {"pasv": (50000, 50100), "pyftpdlib": (50200, 50300), "vsftpd": (50400, 50500)}
+ORDER = ("pasv", "pyftpdlib", "vsftpd")
+
+
+def passive_ranges(base: int, span: int) -> dict[str, tuple[int, int]]:
+    """Distinct passive ranges of equal size, one per server, 1000 ports apart (or more)."""
+    stride = max(1000, span + 100)
+    return {name: (base + i * stride, base + i * stride + span - 1) for i, name in enumerate(ORDER)}
+
+
+def ephemeral_overlap(ranges: dict[str, tuple[int, int]]) -> str:
+    """A warning when passive ranges fall inside the kernel's ephemeral (client) port range."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return ""
+    hit = [n for n, (a, b) in ranges.items() if a <= high and b >= low]
+    return f"passive ranges of {hit} overlap the ephemeral ports {low}-{high}" if hit else ""
+
+
 MAIN = Path(__file__).resolve().parent.parent
 
 
@@ -30,6 +48,7 @@ class Server:
 
     name: str
     port: int = 0
+    passive: tuple[int, int] = (0, 0)
     user: str = USER
     password: str = PASSWORD
     root: Path | None = None
@@ -37,7 +56,6 @@ class Server:
     log: Path | None = None
     status: str = "not started"
     reason: str = ""
-    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -54,8 +72,7 @@ class Server:
             "status": self.status,
             "reason": self.reason,
             "port": self.port,
-            "passive_ports": "{}-{}".format(*PASSIVE.get(self.name, (0, 0))),
-            "notes": self.notes,
+            "passive_ports": "{}-{}".format(*self.passive),
         }
 
 
@@ -86,7 +103,9 @@ def _wait_ready(srv: Server, timeout: float = 20.0) -> None:
     last = ""
     while time.monotonic() < deadline:
         if srv.proc is not None and srv.proc.poll() is not None:
-            srv.status, srv.reason = "failed to start", f"exited with {srv.proc.returncode}"
+            last = (srv.stderr_tail(1) or "no output").strip()
+            srv.status = "failed to start"
+            srv.reason = f"exited with {srv.proc.returncode}: {last[:160]}"
             return
         try:
             c = FtpClient(HOST, srv.port, timeout=5)
@@ -106,10 +125,15 @@ def _wait_ready(srv: Server, timeout: float = 20.0) -> None:
 
 
 def start_pasv(
-    workdir: Path, tpl: Path, sizes: Sizes, workers: int | None, command: list[str] | None = None
+    workdir: Path,
+    tpl: Path,
+    sizes: Sizes,
+    passive: tuple[int, int],
+    workers: int | None,
+    command: list[str] | None = None,
 ) -> Server:
     """`python -m pasv serve` (or `command`) in its own data dir, with user bench/benchpw."""
-    srv = Server("pasv", port=free_port())
+    srv = Server("pasv", port=free_port(), passive=passive)
     data = workdir / "pasv-data"
     data.mkdir()
     cmd = command or [sys.executable, "-m", "pasv"]
@@ -127,7 +151,7 @@ def start_pasv(
         return srv
     srv.root = data / "files"
     populate(tpl, srv.root, sizes)
-    low, high = PASSIVE["pasv"]
+    low, high = passive
     argv = [*cmd, "serve", "--data-dir", str(data), "--host", HOST]
     argv += ["--port", str(srv.port), "--passive-ports", f"{low}-{high}"]
     if workers is not None:
@@ -137,12 +161,14 @@ def start_pasv(
     return srv
 
 
-def start_pyftpdlib(workdir: Path, tpl: Path, sizes: Sizes, workers: int | None) -> Server:
+def start_pyftpdlib(
+    workdir: Path, tpl: Path, sizes: Sizes, passive: tuple[int, int], workers: int | None
+) -> Server:
     """pyftpdlib's FTPServer and default FTPHandler, via bench/pyftpd_server.py."""
-    srv = Server("pyftpdlib", port=free_port())
+    srv = Server("pyftpdlib", port=free_port(), passive=passive)
     srv.root = workdir / "pyftpdlib-files"
     populate(tpl, srv.root, sizes)
-    low, high = PASSIVE["pyftpdlib"]
+    low, high = passive
     argv = [sys.executable, "-m", "bench.pyftpd_server", "--dir", str(srv.root)]
     argv += ["--port", str(srv.port), "--passive-ports", f"{low}-{high}"]
     argv += ["--workers", str(workers or 1)]
@@ -193,9 +219,9 @@ def _ensure_unix_user() -> tuple[int, int]:
     return pw.pw_uid, pw.pw_gid
 
 
-def start_vsftpd(workdir: Path, tpl: Path, sizes: Sizes) -> Server:
+def start_vsftpd(workdir: Path, tpl: Path, sizes: Sizes, passive: tuple[int, int]) -> Server:
     """vsftpd with a generated config, logging in as a local Linux user through PAM."""
-    srv = Server("vsftpd", user=VSFTPD_USER)
+    srv = Server("vsftpd", user=VSFTPD_USER, passive=passive)
     binary = shutil.which("vsftpd") or next(
         (p for p in ("/usr/sbin/vsftpd", "/sbin/vsftpd") if os.path.exists(p)), None
     )
@@ -215,7 +241,7 @@ def start_vsftpd(workdir: Path, tpl: Path, sizes: Sizes) -> Server:
     populate(tpl, srv.root, sizes, owner=owner)
     empty = workdir / "vsftpd-empty"
     empty.mkdir(mode=0o755)
-    low, high = PASSIVE["vsftpd"]
+    low, high = passive
     conf = workdir / "vsftpd.conf"
     conf.write_text(
         VSFTPD_CONF.format(host=HOST, port=srv.port, root=srv.root, empty=empty, low=low, high=high)

@@ -16,6 +16,8 @@ from tests.support.live import PASSWORD, USER, LiveServer
 
 _FIRST = re.compile(r"(\d{3})([ -])(.*)", re.DOTALL)
 WAIT = 5.0  # seconds any single expected event may take before a test fails
+BIG = 64 * 1024 * 1024  # a download that cannot finish while the client does not read
+SMALL_RCVBUF = 32 * 1024  # client receive buffer for such downloads
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,14 @@ class Raw:
 
     def quiet_for(self, seconds: float) -> bool:
         """True when nothing at all arrives within ``seconds``."""
-        if self._buf:
-            return False
-        ready, _, _ = select.select([self.sock], [], [], seconds)
-        return not ready
+        return not self._buf and not readable(self.sock, seconds)
+
+
+def readable(sock: socket.socket, seconds: float) -> bool:
+    """True when data (or the close) arrives on ``sock`` within ``seconds`` (poll: any fd)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(seconds * 1000))
 
 
 def read_until_closed(sock: socket.socket, timeout: float = WAIT) -> bytes:
@@ -133,6 +139,11 @@ def data_socket(ftp: ftplib.FTP, *, rcvbuf: int | None = None) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def big_file(live: LiveServer, name: str = "big.bin") -> None:
+    with open(live.files / name, "wb") as f:
+        f.truncate(BIG)  # sparse: costs no disk, still sent in full
 
 
 def wait_for(condition: Callable[[], object], timeout: float = WAIT, step: float = 0.01) -> None:

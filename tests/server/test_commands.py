@@ -3,6 +3,7 @@ SMNT, STAT, and the replies to unknown commands and bad arguments."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 
@@ -11,11 +12,13 @@ import pytest
 from tests.server.helpers import Raw
 from tests.support.live import LiveServer
 
-ALL_VERBS = (
-    "ABOR ACCT ALLO APPE CDUP CWD DELE HELP LIST MODE MKD NLST NOOP PASS PASV PORT PWD QUIT REIN "
-    "REST RETR RMD RNFR RNTO SITE SMNT STAT STOR STOU STRU SYST TYPE USER FEAT OPTS SIZE MDTM MFMT "
-    "MLSD MLST EPSV EPRT HOST HASH XCWD XPWD XMKD XRMD XCUP"
-).split()
+ALL_VERBS = {
+    *("ABOR", "ACCT", "ALLO", "APPE", "CDUP", "CWD", "DELE", "HELP", "LIST", "MODE", "MKD"),
+    *("NLST", "NOOP", "PASS", "PASV", "PORT", "PWD", "QUIT", "REIN", "REST", "RETR", "RMD"),
+    *("RNFR", "RNTO", "SITE", "SMNT", "STAT", "STOR", "STOU", "STRU", "SYST", "TYPE", "USER"),
+    *("FEAT", "OPTS", "SIZE", "MDTM", "MFMT", "MLSD", "MLST", "EPSV", "EPRT", "HOST", "HASH"),
+    *("XCWD", "XPWD", "XMKD", "XRMD", "XCUP"),
+}
 
 
 @pytest.fixture
@@ -95,12 +98,31 @@ def test_help_on_one_command(raw: Raw) -> None:
 @pytest.mark.parametrize(
     ("line", "code"),
     [
-        ("TYPE A", 200), ("TYPE A N", 200), ("TYPE I", 200), ("TYPE L 8", 200), ("type i", 200),
-        ("TYPE E", 504), ("TYPE A T", 504), ("TYPE L 7", 504), ("TYPE X", 501), ("TYPE", 501),
-        ("MODE S", 200), ("MODE B", 504), ("MODE C", 504), ("MODE Z", 501), ("MODE", 501),
-        ("STRU F", 200), ("STRU R", 504), ("STRU P", 504), ("STRU Q", 501), ("STRU", 501),
-        ("ALLO 1000", 202), ("ALLO 1000 R 10", 202), ("ALLO", 501),
-        ("SMNT /mnt", 502), ("SMNT", 501),
+        ("TYPE A", 200),
+        ("TYPE A N", 200),
+        ("TYPE I", 200),
+        ("TYPE L 8", 200),
+        ("type i", 200),
+        ("TYPE E", 504),
+        ("TYPE A T", 504),
+        ("TYPE L 7", 504),
+        ("TYPE X", 501),
+        ("TYPE", 501),
+        ("MODE S", 200),
+        ("MODE B", 504),
+        ("MODE C", 504),
+        ("MODE Z", 501),
+        ("MODE", 501),
+        ("STRU F", 200),
+        ("STRU R", 504),
+        ("STRU P", 504),
+        ("STRU Q", 501),
+        ("STRU", 501),
+        ("ALLO 1000", 202),
+        ("ALLO 1000 R 10", 202),
+        ("ALLO", 501),
+        ("SMNT /mnt", 502),
+        ("SMNT", 501),
     ],
 )
 def test_settings_replies(raw: Raw, line: str, code: int) -> None:
@@ -170,10 +192,31 @@ def test_unknown_commands_are_500(raw: Raw) -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "CWD", "MKD", "DELE", "RETR", "STOR", "SITE", "PORT 1,2,3", "PORT a,b,c,d,e,f",
-        "PORT 127,0,0,1,300,1", "EPRT", "EPRT |1|not-an-ip|5000|", "EPRT |1|127.0.0.1|99999|",
-        "REST abc", "REST -5", "MFMT 2020 f", "MFMT nodate f", "PWD x", "PASV x", "CDUP x",
-        "SYST x", "FEAT x", "EPSV 7", "SITE BOGUS", "SITE CHMOD", "SITE CHMOD 999 f",
+        "CWD",
+        "MKD",
+        "DELE",
+        "RETR",
+        "STOR",
+        "SITE",
+        "PORT 1,2,3",
+        "PORT a,b,c,d,e,f",
+        "PORT 127,0,0,1,300,1",
+        "EPRT",
+        "EPRT |1|not-an-ip|5000|",
+        "EPRT |1|127.0.0.1|99999|",
+        "REST abc",
+        "REST -5",
+        "MFMT 2020 f",
+        "MFMT nodate f",
+        "PWD x",
+        "PASV x",
+        "CDUP x",
+        "SYST x",
+        "FEAT x",
+        "EPSV 7",
+        "SITE BOGUS",
+        "SITE CHMOD",
+        "SITE CHMOD 999 f",
         "OPTS HASH WHIRLPOOL",
     ],
 )
@@ -190,7 +233,7 @@ def test_eprt_unknown_protocol_is_522(raw: Raw) -> None:
 
 
 def test_multi_line_replies_are_well_formed(live: LiveServer) -> None:
-    """Raw.reply checks framing; here also check the raw bytes of a long reply end as RFC 959 says."""
+    """Raw.reply checks framing; here also check the raw bytes of a long reply (RFC 959)."""
     with Raw.to(live) as raw:
         raw.login()
         raw.send(b"HELP\r\n")
@@ -209,3 +252,22 @@ def test_multi_line_replies_are_well_formed(live: LiveServer) -> None:
             assert len(reply.lines) > 1, line
         assert raw.cmd("NOOP").code == 200
 
+
+def test_stat_counts_transfers(live: LiveServer) -> None:
+    (live.files / "d.txt").write_bytes(b"abc")
+    ftp = live.login()
+    ftp.storbinary("STOR u.txt", io.BytesIO(b"12345"))
+    ftp.retrbinary("RETR d.txt", lambda chunk: None)
+    status = ftp.sendcmd("STAT")
+    assert "1 files (5 bytes) uploaded, 1 files (3 bytes) downloaded" in status
+
+
+def test_names_with_line_breaks_cannot_forge_replies(live: LiveServer, raw: Raw) -> None:
+    """A file name holding CR/LF and a reply code is shown, but cannot end the reply early."""
+    (live.files / "x\r\n226 fake\n213 End of status.").write_bytes(b"x")
+    reply = raw.cmd("STAT /")
+    assert reply.code == 213
+    assert reply.lines[-1] == "End of status."
+    assert any("226 fake" in line for line in reply.lines)
+    assert raw.cmd("NOOP").code == 200  # nothing left over from the STAT reply
+    assert raw.quiet_for(0.05)

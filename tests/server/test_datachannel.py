@@ -1,5 +1,5 @@
 """Data channels: PASV/EPSV ports and announced addresses, PORT/EPRT and their guards, theft of a
-passive port, the data-connect timeout, ABOR, and a responsive control connection mid-transfer."""
+passive port, port pool limits, and the data-connect timeout (ABOR is in test_abort.py)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,13 @@ from pathlib import Path
 import pytest
 
 from pasv.protocol.addresses import format_port_argument, parse_227
-from tests.server.helpers import Raw, code_of, data_socket, read_until_closed, wait_for
+from tests.server.helpers import Raw, code_of, read_until_closed, wait_for
 from tests.support.live import LiveServer, passive_range, start_server
-
-BIG = 64 * 1024 * 1024
-SMALL_RCVBUF = 32 * 1024
 
 
 def port_range() -> tuple[int, int]:
     low, high = passive_range().split("-")
     return int(low), int(high)
-
-
-def big_file(live: LiveServer, name: str = "big.bin") -> None:
-    with open(live.files / name, "wb") as f:
-        f.truncate(BIG)  # sparse: costs no disk, still sent in full
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -40,7 +32,7 @@ def test_pasv_port_is_in_range(live: LiveServer) -> None:
         reply = raw.cmd("PASV")
         assert reply.code == 227
         assert re.fullmatch(r"Entering Passive Mode \(127,0,0,1,\d+,\d+\)\.", reply.text)
-        host, port = parse_227(reply.text)
+        _, port = parse_227(reply.text)
         low, high = port_range()
         assert low <= port <= high
         epsv = raw.cmd("EPSV")
@@ -104,7 +96,10 @@ def test_masquerade_address_is_announced(tmp_path: Path) -> None:
 def test_per_network_override(tmp_path: Path, network: str, expected: str) -> None:
     live = start_server(
         tmp_path / "data",
-        passive={"address": "127.0.0.9", "overrides": [{"network": network, "address": "127.0.0.7"}]},
+        passive={
+            "address": "127.0.0.9",
+            "overrides": [{"network": network, "address": "127.0.0.7"}],
+        },
     )
     try:
         with Raw.to(live) as raw:
@@ -122,7 +117,10 @@ def test_port_and_eprt_active_transfers(live: LiveServer) -> None:
         raw.login()
         listener.settimeout(5)
         port = listener.getsockname()[1]
-        for line in (f"PORT {format_port_argument('127.0.0.1', port)}", f"EPRT |1|127.0.0.1|{port}|"):
+        for line in (
+            f"PORT {format_port_argument('127.0.0.1', port)}",
+            f"EPRT |1|127.0.0.1|{port}|",
+        ):
             assert raw.cmd(line).code == 200
             raw.send(b"RETR f\r\n")
             conn, peer = listener.accept()
@@ -143,7 +141,9 @@ def test_port_and_eprt_active_transfers(live: LiveServer) -> None:
         "EPRT |2|::1|{port}|",
     ],
 )
-def test_port_to_another_address_is_refused_without_connecting(live: LiveServer, target: str) -> None:
+def test_port_to_another_address_is_refused_without_connecting(
+    live: LiveServer, target: str
+) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.2", 0))
         listener.listen()
@@ -160,7 +160,9 @@ def test_port_to_another_address_is_refused_without_connecting(live: LiveServer,
             listener.accept()
 
 
-@pytest.mark.parametrize("line", ["PORT 127,0,0,1,0,21", "PORT 127,0,0,1,3,255", "EPRT |1|127.0.0.1|80|"])
+@pytest.mark.parametrize(
+    "line", ["PORT 127,0,0,1,0,21", "PORT 127,0,0,1,3,255", "EPRT |1|127.0.0.1|80|"]
+)
 def test_port_below_1024_is_refused(live: LiveServer, line: str) -> None:
     with Raw.to(live) as raw:
         raw.login()
@@ -174,7 +176,9 @@ def test_passive_theft_is_refused(live: LiveServer) -> None:
     ftp = live.login()
     host, port = ftp.makepasv()
     ftp.putcmd("RETR f")
-    with socket.create_connection((host, port), timeout=5, source_address=("127.0.0.2", 0)) as thief:
+    with socket.create_connection(
+        (host, port), timeout=5, source_address=("127.0.0.2", 0)
+    ) as thief:
         assert read_until_closed(thief) == b""  # closed by the server, nothing sent
     with socket.create_connection((host, port), timeout=5) as conn:
         assert ftp.getresp().startswith("150")
@@ -221,74 +225,6 @@ def test_data_connection_timeout_is_425(tmp_path: Path) -> None:
         live.stop()
 
 
-def test_abor_oob_during_retr(live: LiveServer) -> None:
-    big_file(live)
-    ftp = live.login()
-    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
-    try:
-        assert ftp.sendcmd("RETR big.bin").startswith("150")
-        assert len(conn.recv(65536)) > 0
-        reply = ftp.abort()  # urgent (MSG_OOB) ABOR
-        assert reply.startswith("426 ")
-        assert ftp.voidresp().startswith("226 ")
-    finally:
-        conn.close()
-    assert ftp.sendcmd("NOOP").startswith("200")
-    lines = live.settings.xferlog_path.read_text().splitlines()
-    assert lines[-1].split()[-1] == "i"
-
-
-def test_plain_abor_during_retr(live: LiveServer) -> None:
-    big_file(live)
-    with Raw.to(live) as raw:
-        raw.login()
-        port = int(re.findall(r"\d+", raw.cmd("EPSV").text)[0])
-        with socket.socket() as conn:
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_RCVBUF)
-            conn.settimeout(5)
-            conn.connect(("127.0.0.1", port))
-            assert raw.cmd("RETR big.bin").code == 150
-            assert len(conn.recv(65536)) > 0
-            raw.send(b"ABOR\r\n")
-            assert raw.reply().code == 426
-            assert raw.reply().code == 226
-            # the server closed the data connection
-            got = read_until_closed(conn)
-            assert len(got) < BIG
-        assert raw.cmd("NOOP").code == 200
-
-
-def test_abor_without_transfer(live: LiveServer) -> None:
-    with Raw.to(live) as raw:
-        raw.login()
-        assert raw.cmd("PASV").code == 227
-        reply = raw.cmd("ABOR")
-        assert reply.code == 226
-        assert raw.cmd("LIST").code == 425  # ABOR dropped the prepared channel
-        assert raw.cmd("ABOR").code == 226
-
-
-def test_control_stays_responsive_during_paused_download(live: LiveServer) -> None:
-    big_file(live)
-    ftp = live.login()
-    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
-    try:
-        assert ftp.sendcmd("RETR big.bin").startswith("150")
-        first = conn.recv(65536)
-        assert first
-        status = ftp.sendcmd("STAT")
-        m = re.fullmatch(r"213 Status: RETR /big\.bin: (\d+) of (\d+) bytes .*", status)
-        assert m, status
-        assert 0 < int(m.group(1)) < BIG == int(m.group(2))
-        assert ftp.sendcmd("NOOP").startswith("200")
-        total = len(first) + len(read_until_closed(conn, timeout=30))
-    finally:
-        conn.close()
-    assert total == BIG
-    assert ftp.voidresp().startswith("226")
-    assert ftp.sendcmd("STAT").startswith("211")
-
-
 def test_port_connect_refused_is_425(live: LiveServer) -> None:
     (live.files / "f").write_bytes(b"f")
     with Raw.to(live) as raw:
@@ -299,3 +235,51 @@ def test_port_connect_refused_is_425(live: LiveServer) -> None:
         assert reply.code == 425
         assert f"port {port}" in reply.text
         assert raw.cmd("NOOP").code == 200
+
+
+def test_second_pasv_releases_the_first_port(live: LiveServer) -> None:
+    with Raw.to(live) as raw:
+        raw.login()
+        first = parse_227(raw.cmd("PASV").text)[1]
+        second = parse_227(raw.cmd("PASV").text)[1]
+        assert first != second
+        assert first not in live.server.passive_pool.in_use
+        assert second in live.server.passive_pool.in_use
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", first), timeout=5).close()
+
+
+def test_eprt_to_another_address_on_ipv6(live_any: LiveServer) -> None:
+    with Raw.to(live_any) as raw:
+        raw.login()
+        for line in ("EPRT |2|2001:db8::1|5000|", "EPRT |1|8.8.8.8|5000|", "EPRT |2|::1|80|"):
+            assert raw.cmd(line).code == 501, line
+        assert raw.cmd("LIST").code == 425
+
+
+def test_small_port_range_is_respected_and_exhaustion_is_425(tmp_path: Path) -> None:
+    low = port_range()[0] + 500  # inside this test process's own range
+    live = start_server(tmp_path / "data", passive={"ports": f"{low}-{low + 2}"})
+    try:
+        raws = [Raw.to(live) for _ in range(4)]
+        try:
+            for raw in raws:
+                raw.login()
+            # the pool skips a port some other socket holds (e.g. a client's ephemeral port)
+            replies = [raw.cmd("PASV") for raw in raws]
+            granted = [parse_227(r.text)[1] for r in replies if r.code == 227]
+            assert 1 <= len(granted) <= 3
+            assert len(set(granted)) == len(granted)
+            assert all(low <= port <= low + 2 for port in granted)
+            refused = [r for r in replies if r.code != 227]
+            assert refused and all(r.code == 425 for r in refused)
+            assert f"all 3 passive ports ({low}-{low + 2}) are busy" in refused[0].text
+            holder = raws[[r.code for r in replies].index(227)]
+            waiting = raws[[r.code for r in replies].index(425)]
+            assert holder.cmd("ABOR").code == 226  # gives its port back
+            assert waiting.cmd("PASV").code == 227
+        finally:
+            for raw in raws:
+                raw.close()
+    finally:
+        live.stop()

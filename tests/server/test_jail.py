@@ -63,7 +63,7 @@ def raw(live: LiveServer, outside: Outside) -> Iterator[Raw]:
 
 
 def transfer(raw: Raw, line: str, payload: bytes = b"") -> tuple[int, bytes]:
-    """Run a data command in passive mode; return the final code and what came over the data link."""
+    """Run a data command in passive mode; return the final code and what the data link carried."""
     port = int(raw.cmd("EPSV").text.split("|||")[1].split("|")[0])
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
         first = raw.cmd(line)
@@ -105,8 +105,17 @@ def test_absolute_paths_resolve_inside_root(raw: Raw) -> None:
 
 
 def test_symlink_to_etc(raw: Raw) -> None:
-    for line in ("CWD etc", "CWD /etc/", "SIZE etc/passwd", "MDTM etc/passwd", "MLST etc",
-                 "STAT etc", "HASH etc/passwd", "MKD etc/pasv-test", "DELE etc/hostname"):
+    for line in (
+        "CWD etc",
+        "CWD /etc/",
+        "SIZE etc/passwd",
+        "MDTM etc/passwd",
+        "MLST etc",
+        "STAT etc",
+        "HASH etc/passwd",
+        "MKD etc/pasv-test",
+        "DELE etc/hostname",
+    ):
         assert raw.cmd(line).code == 550, line
     for line in ("RETR etc/passwd", "LIST etc", "NLST etc", "MLSD etc", "LIST etc/passwd"):
         code, data = transfer(raw, line)
@@ -126,22 +135,42 @@ def test_root_listing_does_not_follow_outside_links(raw: Raw) -> None:
 
 def test_symlinked_file_outside(raw: Raw) -> None:
     for name in ("secret", "relative"):
-        for line in (f"SIZE {name}", f"MDTM {name}", f"HASH {name}", f"SITE CHMOD 777 {name}",
-                     f"MFMT 20000101000000 {name}", f"MLST {name}", f"CWD {name}"):
+        for line in (
+            f"SIZE {name}",
+            f"MDTM {name}",
+            f"HASH {name}",
+            f"SITE CHMOD 777 {name}",
+            f"MFMT 20000101000000 {name}",
+            f"MLST {name}",
+            f"CWD {name}",
+        ):
             assert raw.cmd(line).code == 550, line
-        for line, payload in ((f"RETR {name}", b""), (f"STOR {name}", b"overwrite"),
-                              (f"APPE {name}", b"append")):
+        for line, payload in (
+            (f"RETR {name}", b""),
+            (f"STOR {name}", b"overwrite"),
+            (f"APPE {name}", b"append"),
+        ):
             code, data = transfer(raw, line, payload)
             assert (code, data) == (550, b""), line
     assert raw.cmd("SIZE good").text == "6"
 
 
 def test_symlinked_directory_outside(raw: Raw) -> None:
-    for line in ("CWD outdir", "MKD outdir/new", "RMD outdir/sub", "DELE outdir/secret.txt",
-                 "RNFR outdir/secret.txt", "SITE CHMOD 777 outdir/secret.txt"):
+    for line in (
+        "CWD outdir",
+        "MKD outdir/new",
+        "RMD outdir/sub",
+        "DELE outdir/secret.txt",
+        "RNFR outdir/secret.txt",
+        "SITE CHMOD 777 outdir/secret.txt",
+    ):
         assert raw.cmd(line).code == 550, line
-    for line, payload in (("STOR outdir/new.txt", b"x"), ("STOU outdir/new.txt", b"x"),
-                          ("RETR outdir/secret.txt", b""), ("LIST outdir", b"")):
+    for line, payload in (
+        ("STOR outdir/new.txt", b"x"),
+        ("STOU outdir/new.txt", b"x"),
+        ("RETR outdir/secret.txt", b""),
+        ("LIST outdir", b""),
+    ):
         code, data = transfer(raw, line, payload)
         assert (code, data) == (550, b""), line
 
@@ -171,8 +200,16 @@ def test_removing_links_never_touches_targets(live: LiveServer, raw: Raw, outsid
 
 @pytest.mark.parametrize(
     "line",
-    ["CWD a\x00b", "RETR inside.txt\x00.jpg", "MKD x\x00y", "DELE inside.txt\x00", "SIZE \x00",
-     "RNFR inside.txt\x00", "SITE CHMOD 777 inside.txt\x00", "MFMT 20000101000000 in\x00side.txt"],
+    [
+        "CWD a\x00b",
+        "RETR inside.txt\x00.jpg",
+        "MKD x\x00y",
+        "DELE inside.txt\x00",
+        "SIZE \x00",
+        "RNFR inside.txt\x00",
+        "SITE CHMOD 777 inside.txt\x00",
+        "MFMT 20000101000000 in\x00side.txt",
+    ],
 )
 def test_nul_bytes_are_refused(live: LiveServer, raw: Raw, line: str) -> None:
     before = sorted(p.name for p in live.files.iterdir())

@@ -59,11 +59,39 @@ def test_pass_after_failed_pass_needs_user_again(live: LiveServer) -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "PWD", "XPWD", "CWD /", "XCWD /", "CDUP", "XCUP", "MKD d", "XMKD d", "RMD d", "XRMD d",
-        "DELE f", "RNFR f", "RNTO g", "SIZE f", "MDTM f", "MFMT 20200101000000 f", "HASH f",
-        "PASV", "EPSV", "PORT 127,0,0,1,200,10", "EPRT |1|127.0.0.1|51210|", "REST 0",
-        "RETR f", "STOR f", "APPE f", "STOU", "LIST", "NLST", "MLSD", "MLST", "ALLO 10",
-        "SITE HELP", "SMNT /",
+        "PWD",
+        "XPWD",
+        "CWD /",
+        "XCWD /",
+        "CDUP",
+        "XCUP",
+        "MKD d",
+        "XMKD d",
+        "RMD d",
+        "XRMD d",
+        "DELE f",
+        "RNFR f",
+        "RNTO g",
+        "SIZE f",
+        "MDTM f",
+        "MFMT 20200101000000 f",
+        "HASH f",
+        "PASV",
+        "EPSV",
+        "PORT 127,0,0,1,200,10",
+        "EPRT |1|127.0.0.1|51210|",
+        "REST 0",
+        "RETR f",
+        "STOR f",
+        "APPE f",
+        "STOU",
+        "LIST",
+        "NLST",
+        "MLSD",
+        "MLST",
+        "ALLO 10",
+        "SITE HELP",
+        "SMNT /",
     ],
 )
 def test_commands_before_login_are_530(live: LiveServer, line: str) -> None:
@@ -76,8 +104,16 @@ def test_commands_before_login_are_530(live: LiveServer, line: str) -> None:
 @pytest.mark.parametrize(
     ("line", "code"),
     [
-        ("FEAT", 211), ("HELP", 214), ("SYST", 215), ("NOOP", 200), ("STAT", 211),
-        ("TYPE I", 200), ("MODE S", 200), ("STRU F", 200), ("OPTS UTF8 ON", 200), ("ACCT x", 202),
+        ("FEAT", 211),
+        ("HELP", 214),
+        ("SYST", 215),
+        ("NOOP", 200),
+        ("STAT", 211),
+        ("TYPE I", 200),
+        ("MODE S", 200),
+        ("STRU F", 200),
+        ("OPTS UTF8 ON", 200),
+        ("ACCT x", 202),
     ],
 )
 def test_commands_allowed_before_login(live: LiveServer, line: str, code: int) -> None:
@@ -228,3 +264,17 @@ def test_quit_says_goodbye_and_closes(live: LiveServer) -> None:
     with Raw.to(live) as raw:  # QUIT before login too
         assert raw.cmd("QUIT").code == 221
         assert raw.wait_closed() == b""
+
+
+def test_anonymous_root_with_relative_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    live = start_server(Path("data"), anonymous={"enabled": True})
+    try:
+        (live.settings.anonymous_root / "pub.txt").write_bytes(b"pub")
+        ftp = live.connect()
+        ftp.login()
+        assert ftp.nlst() == ["pub.txt"]
+    finally:
+        live.stop()

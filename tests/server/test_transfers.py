@@ -14,7 +14,9 @@ import time
 import pytest
 
 from tests.server.helpers import (
+    SMALL_RCVBUF,
     Raw,
+    big_file,
     code_of,
     data_socket,
     read_until_closed,
@@ -229,7 +231,9 @@ def test_list_formats(live: LiveServer) -> None:
     ftp.retrlines("LIST", lines.append)
     by_name = {line.split()[-1]: line for line in lines}
     assert set(by_name) == {"file.txt", "old.txt", "sub", "link"}
-    assert re.fullmatch(r"-rw-r--r-- +1 ftp +ftp +5 \w{3} \d\d \d\d:\d\d file\.txt", by_name["file.txt"])
+    assert re.fullmatch(
+        r"-rw-r--r-- +1 ftp +ftp +5 \w{3} \d\d \d\d:\d\d file\.txt", by_name["file.txt"]
+    )
     assert re.fullmatch(r"-\S+ +1 ftp +ftp +1 Sep 09 +2001 old\.txt", by_name["old.txt"])
     assert by_name["sub"].startswith("d")
     listed: list[str] = []
@@ -313,3 +317,58 @@ def test_listing_of_empty_directory(live: LiveServer) -> None:
     assert ftp.retrlines("LIST", lines.append).startswith("226")
     assert lines == []
     assert ftp.nlst() == []
+
+
+def test_client_dropping_a_download(live: LiveServer) -> None:
+    big_file(live)
+    ftp = live.login()
+    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
+    try:
+        assert ftp.sendcmd("RETR big.bin").startswith("150")
+        assert conn.recv(65536)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    finally:
+        conn.close()
+    with pytest.raises(ftplib.error_temp) as exc:
+        ftp.voidresp()
+    assert code_of(exc.value) == 426
+    assert live.settings.xferlog_path.read_text().split()[-1] == "i"
+    assert ftp.sendcmd("NOOP").startswith("200")
+
+
+def test_quit_waits_for_the_transfer(live: LiveServer) -> None:
+    data = os.urandom(8 * 1024 * 1024)
+    (live.files / "q.bin").write_bytes(data)
+    ftp = live.login()
+    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
+    try:
+        assert ftp.sendcmd("RETR q.bin").startswith("150")
+        first = conn.recv(65536)
+        ftp.putcmd("QUIT")
+        rest = read_until_closed(conn, timeout=30)
+    finally:
+        conn.close()
+    assert sha(first + rest) == sha(data)
+    assert ftp.getresp().startswith("226")
+    assert ftp.getresp().startswith("221")
+
+
+def test_store_refusals(live: LiveServer) -> None:
+    (live.files / "adir").mkdir()
+    ftp = live.login()
+    for name in ("adir", "no/such/dir/f.txt", "/"):
+        with pytest.raises(ftplib.error_perm) as exc:
+            ftp.storbinary(f"STOR {name}", io.BytesIO(b"x"))
+        assert code_of(exc.value) == 550, name
+    assert sorted(p.name for p in live.files.iterdir()) == ["adir"]
+
+
+def test_special_files_are_refused_without_hanging(live: LiveServer) -> None:
+    os.mkfifo(live.files / "fifo")
+    with Raw.to(live) as raw:
+        raw.login()
+        for line in ("RETR fifo", "STOR fifo", "APPE fifo", "HASH fifo"):
+            assert raw.cmd("EPSV").code == 229
+            reply = raw.cmd(line)
+            assert reply.code == 550, (line, reply)
+        assert raw.cmd("NOOP").code == 200

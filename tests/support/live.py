@@ -86,6 +86,8 @@ class LiveServer:
         self.call(shutdown())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        if not self.thread.is_alive():
+            self.loop.close()  # frees the loop's epoll/eventfd/io_uring descriptors
 
 
 def start_server(data_dir: Path, host: str = "127.0.0.1", **overrides: Any) -> LiveServer:

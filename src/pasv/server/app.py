@@ -112,7 +112,7 @@ class FtpServer:
     # --- users and their storage ----------------------------------------------------------
     def anonymous_user(self) -> User:
         if self._anonymous is None:
-            root = str(self.settings.anonymous_root)
+            root = str(self.settings.anonymous_root.resolve())
             self._anonymous = User("anonymous", root, Perm.READ, anonymous=True)
         return self._anonymous
 

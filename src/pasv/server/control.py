@@ -1,4 +1,4 @@
-"""The control connection: lines in, replies out, one command at a time (ABOR/STAT/NOOP may overtake)."""
+"""The control connection: lines in, replies out, one command at a time; ABOR/STAT/NOOP overtake."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ class ControlProtocol(asyncio.Protocol):
         "server",
         "session",
         "transport",
+        "urgent",
+        "urgent_task",
         "write_paused",
     )
 
@@ -48,6 +50,9 @@ class ControlProtocol(asyncio.Protocol):
         self.lines = LineBuffer(server.settings.server.max_line_length)
         self.queue: collections.deque[Command | FtpError] = collections.deque()
         self.current: asyncio.Task[None] | None = None
+        # ABOR, STAT and NOOP that overtake a running transfer, answered in the order they came
+        self.urgent: collections.deque[Command] = collections.deque()
+        self.urgent_task: asyncio.Task[None] | None = None
         self.closing = False
         self.read_paused = False
         self.write_paused = False
@@ -63,10 +68,13 @@ class ControlProtocol(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
+        # creating the session starts the login timer (Session.reset calls restart_login_timer)
         self.session = Session(
-            self.server, self, transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+            self.server,
+            self,
+            transport.get_extra_info("peername"),
+            transport.get_extra_info("sockname"),
         )
-        self.login_deadline = time.monotonic() + self.server.settings.timeouts.login
         self.server.session_opened(self)
         refusal = self.server.admission(self)
         if refusal is not None:
@@ -81,12 +89,14 @@ class ControlProtocol(asyncio.Protocol):
         for item in self.lines.feed(data):
             if self._overtakes(item):
                 assert isinstance(item, Command)
-                asyncio.ensure_future(self._run_now(item))
+                self.urgent.append(item)
             else:
                 self.queue.append(item)
-        if len(self.queue) > _MAX_QUEUE and not self.read_paused:
+        if self._waiting() > _MAX_QUEUE and not self.read_paused:
             self.read_paused = True
             self.transport.pause_reading()
+        if self.urgent and self.urgent_task is None:
+            self.urgent_task = asyncio.ensure_future(self._run_urgent())
         self._drive()
 
     def eof_received(self) -> bool:
@@ -95,6 +105,7 @@ class ControlProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         self.queue.clear()
+        self.urgent.clear()
         session = self.session
         if session.transfer is not None:
             session.transfer.abort("control connection closed")
@@ -110,14 +121,27 @@ class ControlProtocol(asyncio.Protocol):
 
     # --- command pipeline -----------------------------------------------------------------
     def _overtakes(self, item: Command | FtpError) -> bool:
-        """ABOR, STAT and NOOP are answered at once while a transfer runs."""
-        if not isinstance(item, Command) or self.session.transfer is None:
+        """ABOR, STAT and NOOP are answered at once while a transfer runs.
+
+        Not when other commands already wait in the queue: replies must keep the commands' order.
+        """
+        if not isinstance(item, Command) or self.session.transfer is None or self.queue:
             return False
         spec = lookup(item.name)
         return spec is not None and spec.during_transfer
 
+    def _waiting(self) -> int:
+        return len(self.queue) + len(self.urgent)
+
     def _drive(self) -> None:
-        while self.queue and self.current is None and not self.closing and not self.write_paused:
+        """Run queued commands one at a time; never while an overtaking command is unanswered."""
+        while (
+            self.queue
+            and self.current is None
+            and self.urgent_task is None
+            and not self.closing
+            and not self.write_paused
+        ):
             item = self.queue.popleft()
             self._log_command(item)
             result = dispatch(self.session, item)
@@ -125,7 +149,7 @@ class ControlProtocol(asyncio.Protocol):
                 self.send(result)
             else:
                 self.current = asyncio.ensure_future(self._finish(result))
-        if self.read_paused and len(self.queue) <= _MAX_QUEUE // 2 and not self.closing:
+        if self.read_paused and self._waiting() <= _MAX_QUEUE // 2 and not self.closing:
             self.read_paused = False
             self.transport.resume_reading()
 
@@ -136,12 +160,17 @@ class ControlProtocol(asyncio.Protocol):
             self.send(reply)
             self._drive()
 
-    async def _run_now(self, item: Command) -> None:
-        self._log_command(item)
-        result = dispatch(self.session, item)
-        reply = result if isinstance(result, Reply) else await run_guarded(self.session, result)
-        if not self.closing:
-            self.send(reply)
+    async def _run_urgent(self) -> None:
+        """Answer the overtaking commands one by one (ABOR waits for its transfer's 426 first)."""
+        while self.urgent and not self.closing:
+            item = self.urgent.popleft()
+            self._log_command(item)
+            result = dispatch(self.session, item)
+            reply = result if isinstance(result, Reply) else await run_guarded(self.session, result)
+            if not self.closing:
+                self.send(reply)
+        self.urgent_task = None
+        self._drive()
 
     def _log_command(self, item: Command | FtpError) -> None:
         self.session.counters.commands += 1
@@ -159,7 +188,13 @@ class ControlProtocol(asyncio.Protocol):
             return
         if log.isEnabledFor(logging.DEBUG):
             for line in reply.lines:
-                log.debug("[%d] %s Response: %d %s", self.session.id, self.session.peer_ip, reply.code, line)
+                log.debug(
+                    "[%d] %s Response: %d %s",
+                    self.session.id,
+                    self.session.peer_ip,
+                    reply.code,
+                    line,
+                )
         self.transport.write(reply.encode())
         if self.current is None and self.session.transfer is None:
             self.deadline = time.monotonic() + self.server.settings.timeouts.idle
@@ -171,7 +206,12 @@ class ControlProtocol(asyncio.Protocol):
         if not self.closing:
             self.closing = True
             self.queue.clear()
+            self.urgent.clear()
             self.transport.close()
+
+    def restart_login_timer(self) -> None:
+        """A new login (connect, REIN, or USER while logged in) gets the full login time."""
+        self.login_deadline = time.monotonic() + self.server.settings.timeouts.login
 
     def expire(self, now: float) -> None:
         """Called by the reaper: say why and close when the login or idle time is up."""

@@ -1,8 +1,9 @@
-"""Data connections: the passive port pool, PASV/EPSV listeners, PORT/EPRT connects, and their guards."""
+"""Data connections: passive port pool, PASV/EPSV listeners, PORT/EPRT connects, and guards."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
 import logging
@@ -45,7 +46,8 @@ class PassivePortPool:
             if port in self.in_use:
                 continue
             sock = socket.socket(family, socket.SOCK_STREAM)
-            # Linux still refuses a second *listener* on the port; this only skips TIME_WAIT leftovers.
+            # Linux still refuses a second *listener* on the port; this only skips TIME_WAIT
+            # leftovers.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((bind_ip, port))
@@ -54,13 +56,15 @@ class PassivePortPool:
                 sock.close()
                 if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                     continue
-                raise DataConnectionFailed(f"Can't open a passive port on {bind_ip}: {exc.strerror}.") from None
+                raise DataConnectionFailed(
+                    f"Can't open a passive port on {bind_ip}: {exc.strerror}."
+                ) from None
             sock.setblocking(False)
             self.in_use.add(port)
             return sock, port
         raise DataConnectionFailed(
-            f"Can't open data connection: all {size} passive ports ({self.low}-{self.high}) are busy; "
-            "try again shortly."
+            f"Can't open data connection: all {size} passive ports ({self.low}-{self.high}) "
+            "are busy; try again shortly."
         )
 
     def release(self, port: int) -> None:
@@ -70,10 +74,8 @@ class PassivePortPool:
 def tune(sock: socket.socket) -> None:
     """Large buffers and no Nagle delay on a data socket."""
     for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
-        except OSError:
-            pass
 
 
 def same_host(a: str, b: str) -> bool:
@@ -107,8 +109,11 @@ class PassiveChannel:
                     if same_host(address[0], self.peer_ip):
                         break
                     log.warning(
-                        "refused data connection to port %d from %s: the control connection is from %s",
-                        self.port, address[0], self.peer_ip,
+                        "refused data connection to port %d from %s: "
+                        "the control connection is from %s",
+                        self.port,
+                        address[0],
+                        self.peer_ip,
                     )
                     conn.close()
         except TimeoutError:
@@ -150,7 +155,8 @@ class ActiveChannel:
             sock.close()
             raise DataConnectionFailed(
                 f"Can't open data connection to {self.host} port {self.port}: no answer within "
-                f"{timeout:g} seconds. A firewall on your side probably blocks it; use passive mode."
+                f"{timeout:g} seconds. A firewall on your side probably blocks it; "
+                "use passive mode."
             ) from None
         except OSError as exc:
             sock.close()
@@ -158,6 +164,9 @@ class ActiveChannel:
                 f"Can't open data connection to {self.host} port {self.port}: {exc.strerror}. "
                 "A firewall or NAT on your side may block it; use passive mode."
             ) from None
+        except asyncio.CancelledError:  # ABOR while connecting
+            sock.close()
+            raise
         return sock
 
     def close(self) -> None:
@@ -179,7 +188,9 @@ def announced_address(
     peer_ip: str,
     local_ip: str,
     masquerade: ipaddress.IPv4Address | None,
-    overrides: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ipaddress.IPv4Address], ...],
+    overrides: tuple[
+        tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ipaddress.IPv4Address], ...
+    ],
 ) -> str:
     """The IPv4 address a 227 reply names for this client."""
     try:

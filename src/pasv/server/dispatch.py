@@ -40,9 +40,13 @@ def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[An
     _drop_stale_state(session, name)
     try:
         if spec.arg is Arg.REQUIRED and not item.arg.strip():
-            raise FtpError(f"{spec.name} needs an argument. {spec.help}", code=ReplyCode.ARGUMENT_ERROR)
+            raise FtpError(
+                f"{spec.name} needs an argument. {spec.help}", code=ReplyCode.ARGUMENT_ERROR
+            )
         if spec.arg is Arg.NONE and item.arg.strip():
-            raise FtpError(f"{spec.name} takes no argument. {spec.help}", code=ReplyCode.ARGUMENT_ERROR)
+            raise FtpError(
+                f"{spec.name} takes no argument. {spec.help}", code=ReplyCode.ARGUMENT_ERROR
+            )
         if spec.needs_login and session.user is None:
             raise FtpError("Please log in with USER and PASS first.", code=ReplyCode.NOT_LOGGED_IN)
         _check_sequence(session, name)
@@ -51,7 +55,9 @@ def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[An
         return error_reply(exc)
     except Exception:
         log.exception("[%d] handler for %s failed", session.id, name)
-        return error_reply(LocalError("Internal error; the failure was logged. Your session goes on."))
+        return error_reply(
+            LocalError("Internal error; the failure was logged. Your session goes on.")
+        )
     return result
 
 
@@ -78,4 +84,6 @@ async def run_guarded(session: Session, pending: Coroutine[Any, Any, Reply]) -> 
         return error_reply(exc)
     except Exception:
         log.exception("[%d] command failed", session.id)
-        return error_reply(LocalError("Internal error; the failure was logged. Your session goes on."))
+        return error_reply(
+            LocalError("Internal error; the failure was logged. Your session goes on.")
+        )

@@ -93,6 +93,7 @@ class Session:
         self.mlst_facts = ALL_MLST_FACTS
         self.hash_algorithm = "SHA-256"
         self.close_data()
+        self.control.restart_login_timer()
 
     # --- helpers used by handlers ---------------------------------------------------------
     @property

@@ -1,4 +1,4 @@
-"""Moving bytes on a data connection: sendfile for downloads, double-buffered receive for uploads."""
+"""Moving bytes on a data connection: sendfile for downloads, double-buffered uploads."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import time
+from typing import Any
 
 from pasv.protocol.ascii import FromNetwork, ToNetwork
 from pasv.storage.base import ReadHandle, WriteHandle
@@ -26,7 +27,7 @@ class Transfer:
         self.total = total
         self.done = 0
         self.started = time.monotonic()
-        self.io: asyncio.Future[None] | None = None
+        self.io: asyncio.Future[Any] | None = None  # the data connect, then the byte mover
         self.reason = ""
 
     def abort(self, reason: str) -> None:
@@ -59,7 +60,9 @@ def _wake(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-async def sendfile(sock: socket.socket, handle: ReadHandle, offset: int, transfer: Transfer) -> None:
+async def sendfile(
+    sock: socket.socket, handle: ReadHandle, offset: int, transfer: Transfer
+) -> None:
     """Zero-copy: the kernel moves file pages to the socket; we only wait for room."""
     assert handle.file is not None
     loop = asyncio.get_running_loop()

@@ -57,6 +57,7 @@ _ERRNO: dict[int, Callable[[], FtpError]] = {
     errno.EINVAL: lambda: FileUnavailable("Invalid argument."),
     errno.EBUSY: FileBusy,
     errno.EFBIG: lambda: ExceededStorage("File too large."),
+    errno.ENXIO: lambda: FileUnavailable("Not a regular file."),
 }
 
 

@@ -29,5 +29,15 @@ def command(*names: str) -> Callable[[Handler], Handler]:
 
 from pasv.server.handlers import auth, data, files, info, listings, transfer  # noqa: E402
 
-__all__ = ["HANDLERS", "Handler", "HandlerResult", "auth", "command", "data", "files", "info",
-           "listings", "transfer"]
+__all__ = [
+    "HANDLERS",
+    "Handler",
+    "HandlerResult",
+    "auth",
+    "command",
+    "data",
+    "files",
+    "info",
+    "listings",
+    "transfer",
+]

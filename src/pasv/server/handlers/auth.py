@@ -27,7 +27,9 @@ def user(s: Session, arg: str) -> Reply:
         if not s.server.settings.anonymous.enabled:
             raise NotLoggedIn("Sorry, no ANONYMOUS access allowed.")
         s.pending_user = "anonymous"
-        return make_reply(ReplyCode.NEED_PASSWORD, "Guest login ok, send your e-mail address as password.")
+        return make_reply(
+            ReplyCode.NEED_PASSWORD, "Guest login ok, send your e-mail address as password."
+        )
     s.pending_user = name
     return make_reply(ReplyCode.NEED_PASSWORD, f"Password required for {name}.")
 
@@ -65,14 +67,18 @@ async def password(s: Session, arg: str) -> Reply:
 
 @command("ACCT")
 def account(s: Session, arg: str) -> Reply:
-    return make_reply(ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS, "ACCT not needed: no account is required here.")
+    return make_reply(
+        ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS, "ACCT not needed: no account is required here."
+    )
 
 
 @command("REIN")
 def reinitialize(s: Session, arg: str) -> Reply:
     if s.transfer is not None:
-        raise FtpError("REIN waits for the transfer in progress; send it again after.",
-                       code=ReplyCode.BAD_SEQUENCE)
+        raise FtpError(
+            "REIN waits for the transfer in progress; send it again after.",
+            code=ReplyCode.BAD_SEQUENCE,
+        )
     s.reset()
     return make_reply(ReplyCode.SERVICE_READY, "Session reset; log in again with USER and PASS.")
 
@@ -86,4 +92,6 @@ def quit_(s: Session, arg: str) -> Reply:
 def host(s: Session, arg: str) -> Reply:
     if s.user is not None or s.pending_user is not None:
         raise BadSequence("HOST must come before USER.")
-    return make_reply(ReplyCode.SERVICE_READY, f"Host {arg.strip()} accepted; this server has one site.")
+    return make_reply(
+        ReplyCode.SERVICE_READY, f"Host {arg.strip()} accepted; this server has one site."
+    )

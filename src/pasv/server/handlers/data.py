@@ -34,9 +34,7 @@ def _open_passive(s: Session) -> PassiveChannel:
 def pasv(s: Session, arg: str) -> Reply:
     _refuse_after_epsv_all(s, "PASV")
     settings = s.server.settings.passive
-    host = announced_address(
-        s.peer_ip, s.local_ip, settings.address, s.server.passive_overrides
-    )
+    host = announced_address(s.peer_ip, s.local_ip, settings.address, s.server.passive_overrides)
     if ":" in host:
         raise FtpError(
             "PASV can only name an IPv4 address; on an IPv6 connection use EPSV.",
@@ -55,8 +53,10 @@ def epsv(s: Session, arg: str) -> Reply:
     family = "2" if ":" in s.local_ip else "1"
     if value and value != family:
         if value in ("1", "2"):
-            raise FtpError(f"Network protocol not supported, use ({family}).",
-                           code=ReplyCode.UNSUPPORTED_NETWORK_PROTOCOL)
+            raise FtpError(
+                f"Network protocol not supported, use ({family}).",
+                code=ReplyCode.UNSUPPORTED_NETWORK_PROTOCOL,
+            )
         raise ArgumentError(f"Unknown EPSV argument {value[:20]}; use 1, 2 or ALL.")
     channel = _open_passive(s)
     return make_reply(ReplyCode.EXTENDED_PASSIVE, addresses.format_229(channel.port))

@@ -56,7 +56,6 @@ async def _change_dir(s: Session, arg: str) -> Reply:
     return make_reply(ReplyCode.FILE_ACTION_OK, f"Directory changed to {target}")
 
 
-
 @command("MKD")
 async def mkd(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
@@ -157,7 +156,9 @@ async def site(s: Session, arg: str) -> Reply:
         except ValueError:
             mode = -1
         if not name or not 0 <= mode <= 0o7777:
-            raise ArgumentError("Usage: SITE CHMOD <octal mode> <path>, e.g. SITE CHMOD 644 notes.txt.")
+            raise ArgumentError(
+                "Usage: SITE CHMOD <octal mode> <path>, e.g. SITE CHMOD 644 notes.txt."
+            )
         target = s.resolve(name)
         s.check(Perm.SITE, target)
         await s.fs.chmod(target, mode)

@@ -28,7 +28,9 @@ def feat(s: Session, arg: str) -> Reply:
     lines = ["Features:"]
     for feature in FEATURES:
         if feature.startswith("HASH "):
-            feature = "HASH " + ";".join(a + ("*" if a == s.hash_algorithm else "") for a in HASH_ALGORITHMS)
+            feature = "HASH " + ";".join(
+                a + ("*" if a == s.hash_algorithm else "") for a in HASH_ALGORITHMS
+            )
         elif feature.startswith("MLST "):
             feature = "MLST " + "".join(
                 f"{f}{'*' if f in s.mlst_facts else ''};" for f in _MLST_ORDER
@@ -61,7 +63,9 @@ def opts(s: Session, arg: str) -> Reply:
             return make_reply(ReplyCode.OK, s.hash_algorithm)
         algorithm = value.upper()
         if algorithm not in HASH_ALGORITHMS:
-            raise ArgumentError(f"Unknown algorithm {value}; choose one of {', '.join(HASH_ALGORITHMS)}.")
+            raise ArgumentError(
+                f"Unknown algorithm {value}; choose one of {', '.join(HASH_ALGORITHMS)}."
+            )
         s.hash_algorithm = algorithm
         return make_reply(ReplyCode.OK, algorithm)
     raise ArgumentError(f"Unknown option {option}; this server knows UTF8, MLST and HASH.")
@@ -116,7 +120,9 @@ def stru(s: Session, arg: str) -> Reply:
 
 @command("ALLO")
 def allo(s: Session, arg: str) -> Reply:
-    return make_reply(ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS, "ALLO not needed: no allocation is required.")
+    return make_reply(
+        ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS, "ALLO not needed: no allocation is required."
+    )
 
 
 @command("SMNT")

@@ -25,16 +25,28 @@ def mlsx_perm(facts: FileFacts, user: User) -> str:
     p = user.perms
     letters: tuple[tuple[str, bool], ...]
     if facts.kind == "dir":
-        letters = (("e", True), ("l", Perm.LIST in p), ("c", Perm.STOR in p), ("m", Perm.MKD in p),
-                   ("p", Perm.DELE in p), ("d", Perm.RMD in p), ("f", Perm.RENAME in p))
+        letters = (
+            ("e", True),
+            ("l", Perm.LIST in p),
+            ("c", Perm.STOR in p),
+            ("m", Perm.MKD in p),
+            ("p", Perm.DELE in p),
+            ("d", Perm.RMD in p),
+            ("f", Perm.RENAME in p),
+        )
     else:
-        letters = (("r", Perm.RETR in p), ("w", Perm.STOR in p), ("a", Perm.APPE in p),
-                   ("d", Perm.DELE in p), ("f", Perm.RENAME in p))
+        letters = (
+            ("r", Perm.RETR in p),
+            ("w", Perm.STOR in p),
+            ("a", Perm.APPE in p),
+            ("d", Perm.DELE in p),
+            ("f", Perm.RENAME in p),
+        )
     return "".join(letter for letter, allowed in letters if allowed)
 
 
 async def _split_flags(s: Session, arg: str) -> str:
-    """Drop ``ls`` options such as ``-la`` that clients put before the path, unless such a file exists."""
+    """Drop ``ls`` options such as ``-la`` before the path, unless a file of that name exists."""
     words = arg.split(" ")
     while words and _LS_FLAGS.match(words[0]):
         try:
@@ -61,8 +73,15 @@ async def _listing(s: Session, verb: str, path: str, data: bytes) -> Reply:
 
     opening = f"Opening {s.type_name} mode data connection for {verb} {path}."
     return await run_transfer(
-        s, verb=verb, path=path, direction="o", total=len(data), opening=opening, body=body,
-        log_transfer=False, done_text=f"{verb} complete",
+        s,
+        verb=verb,
+        path=path,
+        direction="o",
+        total=len(data),
+        opening=opening,
+        body=body,
+        log_transfer=False,
+        done_text=f"{verb} complete",
     )
 
 

@@ -13,9 +13,16 @@ from pasv.policy.models import Perm
 from pasv.protocol import paths
 from pasv.protocol.ascii import FromNetwork, ToNetwork
 from pasv.protocol.codes import ReplyCode
-from pasv.protocol.errors import AlreadyExists, FtpError, LocalError, PathNotFound
+from pasv.protocol.errors import (
+    AlreadyExists,
+    FtpError,
+    LocalError,
+    PathNotFound,
+    TransferAborted,
+)
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import transfers
+from pasv.server.datachannel import DataChannel
 from pasv.server.handlers import command
 from pasv.server.session import Session
 from pasv.server.transfers import Transfer
@@ -26,21 +33,33 @@ Body = Callable[[socket.socket, Transfer], Coroutine[Any, Any, None]]
 
 
 async def run_transfer(
-    s: Session, *, verb: str, path: str, direction: str, total: int | None, opening: str, body: Body,
-    log_transfer: bool = True, done_text: str = "",
+    s: Session,
+    *,
+    verb: str,
+    path: str,
+    direction: str,
+    total: int | None,
+    opening: str,
+    body: Body,
+    log_transfer: bool = True,
+    done_text: str = "",
 ) -> Reply:
     """Open the data connection, say 150, move the bytes, and give the final reply."""
     channel = s.data
     if channel is None:
-        raise FtpError("Use PASV, EPSV, PORT or EPRT first to set up the data connection.",
-                       code=ReplyCode.CANNOT_OPEN_DATA)
+        raise FtpError(
+            "Use PASV, EPSV, PORT or EPRT first to set up the data connection.",
+            code=ReplyCode.CANNOT_OPEN_DATA,
+        )
     s.data = None
-    try:
-        sock = await channel.connect(s.server.settings.timeouts.data_connect)
-    finally:
-        channel.close()
     transfer = Transfer(verb, direction, path, total)
-    s.transfer = transfer
+    s.transfer = transfer  # from here ABOR, STAT and NOOP are answered at once
+    try:
+        sock = await _connect(channel, transfer, s.server.settings.timeouts.data_connect)
+    except BaseException:
+        s.transfer = None
+        raise
+    transfer.started = time.monotonic()
     s.control.send(make_reply(ReplyCode.FILE_STATUS_OK, opening))
     transfer.io = io = asyncio.ensure_future(body(sock, transfer))
     try:
@@ -62,7 +81,8 @@ async def run_transfer(
         rate = transfer.done / max(seconds, 1e-6) / 1e6
         text = done_text or "Transfer complete"
         return make_reply(
-            ReplyCode.TRANSFER_COMPLETE, f"{text}: {transfer.done} bytes in {seconds:.3f}s ({rate:.2f} MB/s)."
+            ReplyCode.TRANSFER_COMPLETE,
+            f"{text}: {transfer.done} bytes in {seconds:.3f}s ({rate:.2f} MB/s).",
         )
     if isinstance(error, FtpError):
         return make_reply(error.code, f"{error.text} Transfer stopped after {transfer.done} bytes.")
@@ -76,6 +96,21 @@ async def run_transfer(
     raise LocalError("Transfer failed with an internal error; it was logged.")
 
 
+async def _connect(channel: DataChannel, transfer: Transfer, timeout: float) -> socket.socket:
+    """Wait for the data connection; ABOR (or a lost control connection) cancels the wait."""
+    transfer.io = connecting = asyncio.ensure_future(channel.connect(timeout))
+    try:
+        await asyncio.wait([connecting])
+    finally:
+        if not connecting.done():
+            connecting.cancel()
+        channel.close()
+    if connecting.cancelled():
+        reason = transfer.reason or "cancelled"
+        raise TransferAborted(f"Transfer aborted ({reason}) before the data connection opened.")
+    return connecting.result()
+
+
 def _account(s: Session, transfer: Transfer, seconds: float, complete: bool) -> None:
     user = s.user
     if transfer.direction == "o":
@@ -85,8 +120,14 @@ def _account(s: Session, transfer: Transfer, seconds: float, complete: bool) -> 
         s.counters.bytes_in += transfer.done
         s.counters.files_in += complete
     s.server.xferlog.record(
-        seconds=seconds, host=s.peer_ip, size=transfer.done, path=transfer.path, binary=not s.ascii,
-        direction=transfer.direction, anonymous=bool(user and user.anonymous), user=s.who,
+        seconds=seconds,
+        host=s.peer_ip,
+        size=transfer.done,
+        path=transfer.path,
+        binary=not s.ascii,
+        direction=transfer.direction,
+        anonymous=bool(user and user.anonymous),
+        user=s.who,
         complete=complete,
     )
 
@@ -99,8 +140,10 @@ async def retr(s: Session, arg: str) -> Reply:
     handle = await s.fs.open_read(path, offset)
     try:
         if offset > handle.size:
-            raise FtpError(f"REST offset {offset} is beyond the end of the file ({handle.size} bytes).",
-                           code=ReplyCode.ARGUMENT_ERROR)
+            raise FtpError(
+                f"REST offset {offset} is beyond the end of the file ({handle.size} bytes).",
+                code=ReplyCode.ARGUMENT_ERROR,
+            )
         remaining = handle.size - offset
         ascii_mode = s.ascii
 
@@ -108,10 +151,14 @@ async def retr(s: Session, arg: str) -> Reply:
             if handle.file is not None and not ascii_mode:
                 await transfers.sendfile(sock, handle, offset, transfer)
             else:
-                await transfers.send_stream(sock, handle, transfer, ToNetwork() if ascii_mode else None)
+                await transfers.send_stream(
+                    sock, handle, transfer, ToNetwork() if ascii_mode else None
+                )
 
-        opening = (f"Opening {s.type_name} mode data connection for {paths.basename(path)} "
-                   f"({remaining} bytes).")
+        opening = (
+            f"Opening {s.type_name} mode data connection for {paths.basename(path)} "
+            f"({remaining} bytes)."
+        )
         return await run_transfer(
             s, verb="RETR", path=path, direction="o", total=remaining, opening=opening, body=body
         )
@@ -119,12 +166,14 @@ async def retr(s: Session, arg: str) -> Reply:
         await handle.close()
 
 
-async def _store(s: Session, path: str, *, append: bool, verb: str, exclusive: bool = False,
-                 done_text: str = "") -> Reply:
+async def _store(
+    s: Session, path: str, *, append: bool, verb: str, exclusive: bool = False, done_text: str = ""
+) -> Reply:
     offset = s.take_rest()
     handle = await s.fs.open_write(path, offset=offset, append=append, exclusive=exclusive)
     decoder = FromNetwork() if s.ascii else None
     try:
+
         async def body(sock: socket.socket, transfer: Transfer) -> None:
             await transfers.receive(sock, handle, transfer, decoder)
 
@@ -133,7 +182,13 @@ async def _store(s: Session, path: str, *, append: bool, verb: str, exclusive: b
         else:
             opening = f"Opening {s.type_name} mode data connection for {paths.basename(path)}."
         return await run_transfer(
-            s, verb=verb, path=path, direction="i", total=None, opening=opening, body=body,
+            s,
+            verb=verb,
+            path=path,
+            direction="i",
+            total=None,
+            opening=opening,
+            body=body,
             done_text=done_text,
         )
     finally:
@@ -164,8 +219,14 @@ async def stou(s: Session, arg: str) -> Reply:
             await s.fs.stat(candidate)
         except PathNotFound:
             try:
-                return await _store(s, candidate, append=False, verb="STOU", exclusive=True,
-                                    done_text=f"Transfer complete, stored as {paths.basename(candidate)}")
+                return await _store(
+                    s,
+                    candidate,
+                    append=False,
+                    verb="STOU",
+                    exclusive=True,
+                    done_text=f"Transfer complete, stored as {paths.basename(candidate)}",
+                )
             except AlreadyExists:
                 continue
     raise FtpError("Could not find a unique file name.", code=ReplyCode.FILE_ACTION_NOT_TAKEN)
