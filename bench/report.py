@@ -51,7 +51,7 @@ def _vs(measure: str, other: str, zero_fail: bool = False) -> Check:
             return None
         fails = results[measure]["pasv"].get("failures", 0)
         met = mine >= theirs and (not zero_fail or fails == 0)
-        return met, f"{mine / theirs:.2f}× {other}" + (f", {fails} failed" if zero_fail else "")
+        return met, f"{mine / theirs:.3f}× {other}" + (f", {fails} failed" if zero_fail else "")
 
     return check
 
@@ -60,7 +60,7 @@ def _retr_raw(results: Results, raw: float | None) -> tuple[bool, str] | None:
     mine = _value(results, "retr", "pasv")
     if mine is None or not raw:
         return None
-    return mine / raw >= 0.9, f"{mine / raw:.2f} of raw"
+    return mine / raw >= 0.9, f"{mine / raw:.3f} of raw"
 
 
 def _mem(results: Results, raw: float | None) -> tuple[bool, str] | None:
