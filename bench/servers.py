@@ -154,6 +154,7 @@ def start_pasv(
     low, high = passive
     argv = [*cmd, "serve", "--data-dir", str(data), "--host", HOST]
     argv += ["--port", str(srv.port), "--passive-ports", f"{low}-{high}"]
+    argv += ["--log-level", "warning"]  # as pyftpdlib runs here: no per-login/transfer log lines
     if workers is not None:
         argv += ["--workers", str(workers)]
     _spawn(srv, argv, workdir, env=_pasv_env())

@@ -29,6 +29,9 @@ class ServerSection(_Section):
     backlog: int = Field(4096, ge=16)
     max_line_length: int = Field(4096, ge=64, le=1_048_576)
     max_sessions: int = Field(2000, ge=1)
+    listing_cache_ttl: float = Field(
+        1.0, ge=0, description="seconds a listing of an unchanged directory may be reused; 0 = off"
+    )
 
     @field_validator("host")
     @classmethod

@@ -81,4 +81,9 @@ class AccountStore(Protocol):
         """The user if the password is right and the account enabled, else None."""
         ...
 
+    def authenticate_cached(self, name: str, password: str) -> User | None:
+        """The user when this name and password were verified before and nothing changed since;
+        None when the full (slow, argon2) authenticate() is needed. Never blocks for long."""
+        ...
+
     async def close(self) -> None: ...

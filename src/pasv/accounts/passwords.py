@@ -56,7 +56,7 @@ def verify_password(
 
 
 class VerifiedCache:
-    """A bounded LRU of HMAC(name, password) -> the stored hash it was verified against.
+    """A bounded LRU of MAC(name, password) -> the stored hash it was verified against.
 
     Only keyed digests under a random per-process secret are kept, never a password. An entry
     counts only while the account's stored hash is unchanged, so a password change invalidates it.
@@ -75,7 +75,8 @@ class VerifiedCache:
 
     def _key(self, name: str, password: str) -> bytes:
         message = name.encode("utf-8", "surrogatepass") + b"\0" + _encode(password)
-        return hmac.new(self._secret, message, hashlib.sha256).digest()
+        # Keyed BLAKE2b is a MAC by design, and several times cheaper than HMAC-SHA256 here.
+        return hashlib.blake2b(message, key=self._secret, digest_size=32).digest()
 
     def check(self, name: str, password: str, stored_hash: str) -> bool:
         """True if this name and password were verified against exactly ``stored_hash``."""

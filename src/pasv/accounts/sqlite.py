@@ -56,7 +56,7 @@ def _check_password(password: str) -> None:
 
 
 class SqliteAccountStore:
-    """Users in one SQLite file; every query runs in a worker thread behind one lock."""
+    """Users in one SQLite file behind one lock; writes and scans run in a worker thread."""
 
     def __init__(
         self,
@@ -118,9 +118,10 @@ class SqliteAccountStore:
                 raise AccountError("account store is closed")
             return self._conn.execute(sql, params).rowcount
 
-    async def _fetch(self, name: str) -> _Row | None:
-        sql = f"SELECT {_COLUMNS} FROM users WHERE name = ?"
-        rows = await asyncio.to_thread(self._query, sql, (name,))
+    def _fetch(self, name: str) -> _Row | None:
+        """One primary-key lookup, run inline: in WAL mode a reader never waits for a writer, and
+        a thread hop would cost more than the query (it is on every login's path)."""
+        rows = self._query(f"SELECT {_COLUMNS} FROM users WHERE name = ?", (name,))
         return _Row(*rows[0]) if rows else None
 
     async def _update(self, name: str, column: str, value: object) -> None:
@@ -136,7 +137,7 @@ class SqliteAccountStore:
 
     # --- the AccountStore interface ------------------------------------------------------------
     async def get(self, name: str) -> User | None:
-        row = await self._fetch(name)
+        row = self._fetch(name)
         return row.user() if row else None
 
     async def add(
@@ -144,7 +145,7 @@ class SqliteAccountStore:
     ) -> User:
         validate_name(name)
         _check_password(password)
-        if await self._fetch(name) is not None:
+        if self._fetch(name) is not None:
             raise AccountExists(f"user {name!r} already exists")
         hashed = await asyncio.to_thread(hash_password, password, self._hasher)
         sql = (
@@ -166,7 +167,7 @@ class SqliteAccountStore:
 
     async def set_password(self, name: str, password: str) -> None:
         _check_password(password)
-        if await self._fetch(name) is None:
+        if self._fetch(name) is None:
             raise AccountNotFound(f"no user named {name!r}")
         hashed = await asyncio.to_thread(hash_password, password, self._hasher)
         await self._update(name, "password_hash", hashed)
@@ -181,7 +182,7 @@ class SqliteAccountStore:
         await self._update(name, "enabled", int(enabled))
 
     async def is_enabled(self, name: str) -> bool:
-        row = await self._fetch(name)
+        row = self._fetch(name)
         if row is None:
             raise AccountNotFound(f"no user named {name!r}")
         return bool(row.enabled)
@@ -195,8 +196,16 @@ class SqliteAccountStore:
         rows = await asyncio.to_thread(self._query, "SELECT COUNT(*) FROM users", ())
         return int(rows[0][0])
 
+    def authenticate_cached(self, name: str, password: str) -> User | None:
+        """The user, when this exact name and password were verified before and the stored hash
+        is unchanged; None means "not known from the cache: call authenticate()"."""
+        row = self._fetch(name)
+        if row is None or not row.enabled:
+            return None
+        return row.user() if self._cache.check(name, password, row.password_hash) else None
+
     async def authenticate(self, name: str, password: str) -> User | None:
-        row = await self._fetch(name)
+        row = self._fetch(name)
         if row is None or not row.enabled:
             await asyncio.to_thread(self._burn, password)
             return None

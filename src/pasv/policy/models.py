@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 
@@ -27,22 +28,28 @@ class Perm(enum.Flag):
     @classmethod
     def parse(cls, text: str) -> Perm:
         """Parse ``"read,write"`` or ``"LIST RETR STOR"``; RNFR/RNTO name RENAME."""
-        result = cls.NONE
-        for word in text.replace(",", " ").split():
-            name = word.strip().upper()
-            if name in ("RNFR", "RNTO"):
-                name = "RENAME"
-            try:
-                result |= cls[name]
-            except KeyError:
-                raise ValueError(f"unknown permission {word!r}") from None
-        return result
+        return _parse_perm(text)
 
     def describe(self) -> str:
         """Names of the single flags set, e.g. ``"LIST,RETR"``; ``"ALL"`` when all are set."""
         if self == Perm.ALL:
             return "ALL"
         return ",".join(str(flag.name) for flag in self) or "NONE"
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_perm(text: str) -> Perm:
+    """Perm.parse, memoised: every login reads a stored permission string."""
+    result = Perm.NONE
+    for word in text.replace(",", " ").split():
+        name = word.strip().upper()
+        if name in ("RNFR", "RNTO"):
+            name = "RENAME"
+        try:
+            result |= Perm[name]
+        except KeyError:
+            raise ValueError(f"unknown permission {word!r}") from None
+    return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,21 @@ class LineBuffer:
 
     def feed(self, data: bytes) -> list[Command | FtpError]:
         """Consume ``data`` and return one item per completed line."""
+        if (  # the common case: exactly one whole, plain line arrives in one read
+            data
+            and not self._buf
+            and self._telnet == _NORMAL
+            and not self._discarding
+            and data.find(b"\n") == len(data) - 1
+            and len(data) <= self._max_line + 2
+            and b"\xff" not in data
+        ):
+            raw = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+            if len(raw) <= self._max_line:
+                try:
+                    return [parse_command(_decode(raw))]
+                except FtpError as exc:
+                    return [exc]
         out: list[Command | FtpError] = []
         view = memoryview(data)
         i, n = 0, len(data)

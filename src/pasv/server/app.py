@@ -15,6 +15,7 @@ from pasv.protocol.codes import ReplyCode
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.control import ControlProtocol
 from pasv.server.datachannel import PassivePortPool
+from pasv.server.listcache import ChangeCounter, ListingCache
 from pasv.server.xferlog import XferLog
 from pasv.storage.local import LocalStorage
 
@@ -24,9 +25,14 @@ log = logging.getLogger("pasv.server")
 class FtpServer:
     """Everything the sessions of one process share."""
 
-    def __init__(self, settings: Settings, accounts: AccountStore) -> None:
+    def __init__(
+        self, settings: Settings, accounts: AccountStore, changes: ChangeCounter | None = None
+    ) -> None:
         self.settings = settings
         self.accounts = accounts
+        self.changes = changes if changes is not None else ChangeCounter()
+        self.listings = ListingCache(self.changes, settings.server.listing_cache_ttl)
+        self.uploads = 0  # uploads running in this process: listings are not cached meanwhile
         low, high = settings.passive.ports
         self.passive_pool = PassivePortPool(low, high)
         self.passive_overrides = tuple((o.network, o.address) for o in settings.passive.overrides)
@@ -34,7 +40,7 @@ class FtpServer:
         self.xferlog = XferLog(settings.xferlog_path)
         self._listeners: list[asyncio.Server] = []
         self._reaper: asyncio.Task[None] | None = None
-        self._storages: dict[Path, LocalStorage] = {}
+        self._storages: dict[str, LocalStorage] = {}
         self._anonymous: User | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -56,6 +62,9 @@ class FtpServer:
                     backlog=cfg.backlog,
                 )
             )
+        for listener in self._listeners:
+            for sock in listener.sockets:  # accepted control connections inherit it
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         if self.settings.anonymous.enabled:
             self.settings.anonymous_root.mkdir(parents=True, exist_ok=True)
         self._reaper = asyncio.ensure_future(self._reap())
@@ -109,6 +118,10 @@ class FtpServer:
             )
         return None
 
+    def changed(self) -> None:
+        """Something was written through this server: cached listings are stale (every worker)."""
+        self.changes.bump()
+
     # --- users and their storage ----------------------------------------------------------
     def anonymous_user(self) -> User:
         if self._anonymous is None:
@@ -120,10 +133,14 @@ class FtpServer:
         home = Path(user.home) if user.home else Path()
         return home if home.is_absolute() else self.settings.files_root / home
 
+    def cached_storage(self, user: User) -> LocalStorage | None:
+        """The jail of a home seen before (the common case of a repeat login), else None."""
+        return self._storages.get(user.home)
+
     async def storage_for(self, user: User) -> LocalStorage:
-        root = self.home_of(user)
-        storage = self._storages.get(root)
+        storage = self._storages.get(user.home)
         if storage is None:
+            root = self.home_of(user)
             await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
-            storage = self._storages[root] = LocalStorage(root)
+            storage = self._storages[user.home] = LocalStorage(root)
         return storage

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import socket
 import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
@@ -61,13 +60,7 @@ class ControlProtocol(asyncio.Protocol):
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:  # so an ABOR sent as urgent data (Telnet Synch) arrives inline
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        # SO_OOBINLINE (ABOR sent as urgent data arrives inline) is inherited from the listener.
         # creating the session starts the login timer (Session.reset calls restart_login_timer)
         self.session = Session(
             self.server,

@@ -80,6 +80,8 @@ def tune(sock: socket.socket) -> None:
 
 def same_host(a: str, b: str) -> bool:
     """Compare addresses, treating ``::ffff:1.2.3.4`` as ``1.2.3.4``."""
+    if a == b:
+        return True
     try:
         ia, ib = ipaddress.ip_address(a.split("%")[0]), ipaddress.ip_address(b.split("%")[0])
     except ValueError:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.config import Settings
 from pasv.server.app import FtpServer
+from pasv.server.listcache import ChangeCounter
 
 log = logging.getLogger("pasv.server")
 
@@ -69,10 +70,15 @@ def listening_socket(settings: Settings) -> socket.socket:
     return sock
 
 
-async def serve(settings: Settings, sock: socket.socket | None, say: Callable[[str], None]) -> None:
+async def serve(
+    settings: Settings,
+    sock: socket.socket | None,
+    say: Callable[[str], None],
+    changes: ChangeCounter | None = None,
+) -> None:
     """Serve until SIGINT or SIGTERM."""
     accounts = SqliteAccountStore(settings.accounts_db)
-    server = FtpServer(settings, accounts)
+    server = FtpServer(settings, accounts, changes)
     try:
         bound = await server.start([sock] if sock is not None else None)
         low, high = settings.passive.ports
@@ -100,9 +106,10 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
             runner.run(serve(settings, None, say))
         return
     sock = listening_socket(settings)
+    changes = ChangeCounter()  # shared by the workers: a write in one invalidates all caches
     children: dict[int, int] = {}
     for index in range(workers):
-        children[_spawn(settings, sock, say)] = index
+        children[_spawn(settings, sock, say, changes)] = index
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -122,10 +129,12 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
         children.pop(pid, None)
         if not stopping:
             log.error("worker %d ended (status %d); starting a replacement", pid, status)
-            children[_spawn(settings, sock, say)] = 0
+            children[_spawn(settings, sock, say, changes)] = 0
 
 
-def _spawn(settings: Settings, sock: socket.socket, say: Callable[[str], None]) -> int:
+def _spawn(
+    settings: Settings, sock: socket.socket, say: Callable[[str], None], changes: ChangeCounter
+) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -134,7 +143,7 @@ def _spawn(settings: Settings, sock: socket.socket, say: Callable[[str], None]) 
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve(settings, sock, say))
+            runner.run(serve(settings, sock, say, changes))
     except BaseException:
         log.exception("worker failed")
         code = 1

@@ -46,18 +46,27 @@ class Transfer:
         return f"{self.verb} {self.path}: {part}, {rate:.1f} MB/s, {elapsed:.0f}s elapsed"
 
 
-async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    waiter: asyncio.Future[None] = loop.create_future()
-    loop.add_writer(fd, _wake, waiter)
-    try:
-        await waiter
-    finally:
-        loop.remove_writer(fd)
+class _Writable:
+    """Wakes a sender when the socket has room: registered once per transfer, not per wait
+    (with uvloop, adding and removing a writer each time costs as much as the sendfile)."""
 
+    __slots__ = ("_fd", "_loop", "_waiter")
 
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        self._loop, self._fd = loop, fd
+        self._waiter: asyncio.Future[None] | None = None
+        loop.add_writer(fd, self._wake)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        self._waiter = self._loop.create_future()
+        await self._waiter
+
+    def close(self) -> None:
+        self._loop.remove_writer(self._fd)
 
 
 async def sendfile(
@@ -65,19 +74,25 @@ async def sendfile(
 ) -> None:
     """Zero-copy: the kernel moves file pages to the socket; we only wait for room."""
     assert handle.file is not None
-    loop = asyncio.get_running_loop()
     out, source = sock.fileno(), handle.file.fileno()
     end = handle.size
-    while offset < end:
-        try:
-            sent = os.sendfile(out, source, offset, min(end - offset, _SENDFILE_MAX))
-        except BlockingIOError:
-            await _writable(loop, out)
-            continue
-        if sent == 0:
-            break  # the file shrank under us
-        offset += sent
-        transfer.done += sent
+    writable: _Writable | None = None
+    try:
+        while offset < end:
+            try:
+                sent = os.sendfile(out, source, offset, min(end - offset, _SENDFILE_MAX))
+            except BlockingIOError:
+                if writable is None:
+                    writable = _Writable(asyncio.get_running_loop(), out)
+                await writable.wait()
+                continue
+            if sent == 0:
+                break  # the file shrank under us
+            offset += sent
+            transfer.done += sent
+    finally:
+        if writable is not None:
+            writable.close()
 
 
 async def send_stream(
@@ -122,8 +137,8 @@ async def receive(
             if got:
                 filled += got
                 transfer.done += got
-                if filled < CHUNK // 2:
-                    continue
+                if filled < CHUNK // 2 and pending is not None and not pending.done():
+                    continue  # the disk is still busy with the last chunk: gather more first
             if filled:
                 data: bytes | memoryview = view[:filled]
                 if decoder is not None:

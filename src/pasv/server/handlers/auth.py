@@ -9,8 +9,9 @@ from pasv.policy.models import User
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import BadSequence, FtpError, NotLoggedIn, ServiceUnavailable
 from pasv.protocol.replies import Reply, make_reply
-from pasv.server.handlers import command
+from pasv.server.handlers import HandlerResult, command
 from pasv.server.session import Session
+from pasv.storage.base import Storage
 
 log = logging.getLogger("pasv.auth")
 
@@ -35,7 +36,7 @@ def user(s: Session, arg: str) -> Reply:
 
 
 @command("PASS")
-async def password(s: Session, arg: str) -> Reply:
+def password(s: Session, arg: str) -> HandlerResult:
     name = s.pending_user
     assert name is not None
     s.pending_user = None
@@ -45,6 +46,17 @@ async def password(s: Session, arg: str) -> Reply:
         found = server.anonymous_user()
         log.info("[%d] %s anonymous login, e-mail given: %r", s.id, s.peer_ip, arg[:100])
     else:
+        found = server.accounts.authenticate_cached(name, arg)
+    if found is not None:
+        storage = server.cached_storage(found)
+        if storage is not None:  # a repeat login: answered at once, no task, no thread
+            return _welcome(s, found, storage)
+    return _check_password(s, name, arg, found)
+
+
+async def _check_password(s: Session, name: str, arg: str, found: User | None) -> Reply:
+    server = s.server
+    if found is None:
         found = await server.accounts.authenticate(name, arg)
     if found is None:
         s.failures += 1
@@ -56,13 +68,17 @@ async def password(s: Session, arg: str) -> Reply:
                 f"Too many failed login attempts ({s.failures}); closing the connection."
             )
         raise NotLoggedIn("Login incorrect: unknown user name or wrong password.")
-    s.storage = await server.storage_for(found)
-    s.user = found
+    return _welcome(s, found, await server.storage_for(found))
+
+
+def _welcome(s: Session, user: User, storage: Storage) -> Reply:
+    s.storage = storage
+    s.user = user
     s.cwd = "/"
-    log.info("[%d] %s logged in as %s", s.id, s.peer_ip, found.name)
-    if found.anonymous:
+    log.info("[%d] %s logged in as %s", s.id, s.peer_ip, user.name)
+    if user.anonymous:
         return make_reply(ReplyCode.LOGGED_IN, "Guest login ok, access restrictions apply.")
-    return make_reply(ReplyCode.LOGGED_IN, f"User {found.name} logged in, proceed.")
+    return make_reply(ReplyCode.LOGGED_IN, f"User {user.name} logged in, proceed.")
 
 
 @command("ACCT")

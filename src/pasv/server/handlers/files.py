@@ -61,6 +61,7 @@ async def mkd(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.MKD, target)
     await s.fs.mkdir(target)
+    s.server.changed()
     return make_reply(ReplyCode.PATH_CREATED, f"{quote_path(target)} created.")
 
 
@@ -71,6 +72,7 @@ async def rmd(s: Session, arg: str) -> Reply:
     if target == "/":
         raise FileUnavailable("Refusing to remove your root directory.")
     await s.fs.rmdir(target)
+    s.server.changed()
     return make_reply(ReplyCode.FILE_ACTION_OK, f"Directory removed: {target}")
 
 
@@ -79,6 +81,7 @@ async def dele(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.DELE, target)
     await s.fs.delete(target)
+    s.server.changed()
     return make_reply(ReplyCode.FILE_ACTION_OK, f"File deleted: {target}")
 
 
@@ -98,6 +101,7 @@ async def rnto(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.RENAME, target)
     await s.fs.rename(source, target)
+    s.server.changed()
     return make_reply(ReplyCode.FILE_ACTION_OK, f"Renamed {source} to {target}")
 
 
@@ -128,6 +132,7 @@ async def mfmt(s: Session, arg: str) -> Reply:
     target = s.resolve(name)
     s.check(Perm.MFMT, target)
     await s.fs.set_mtime(target, when)
+    s.server.changed()
     return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_time(when)}; {target}")
 
 
@@ -162,5 +167,6 @@ async def site(s: Session, arg: str) -> Reply:
         target = s.resolve(name)
         s.check(Perm.SITE, target)
         await s.fs.chmod(target, mode)
+        s.server.changed()
         return make_reply(ReplyCode.OK, f"SITE CHMOD {mode:o} {paths.basename(target)} done.")
     raise ArgumentError(f"Unknown SITE command {verb[:20]}; try SITE HELP.")

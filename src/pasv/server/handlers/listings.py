@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from collections.abc import Callable
 
 from pasv.policy.models import Perm, User
 from pasv.protocol.codes import ReplyCode
@@ -14,6 +15,7 @@ from pasv.protocol.replies import Reply, make_reply
 from pasv.server import transfers
 from pasv.server.handlers import command
 from pasv.server.handlers.transfer import run_transfer
+from pasv.server.listcache import signature
 from pasv.server.session import Session
 from pasv.server.transfers import Transfer
 
@@ -57,14 +59,39 @@ async def _split_flags(s: Session, arg: str) -> str:
     return " ".join(words)
 
 
-async def _entries(s: Session, arg: str) -> tuple[str, bool, list[FileFacts]]:
-    """The listing of a directory, or of a single file; and whether it was a directory."""
+Render = Callable[[list[FileFacts]], str]
+
+
+async def _listing_data(
+    s: Session, arg: str, verb: str, render: Render, on_file: Render | None, variant: object = None
+) -> tuple[str, bytes]:
+    """The listing of a directory (from the listing cache when it is unchanged), or of a file."""
     path = s.resolve(arg)
     s.check(Perm.LIST, path)
+    server = s.server
+    counter = server.changes.value  # read before looking, so a write meanwhile invalidates
     facts = await s.fs.stat(path)
-    if facts.kind == "dir":
-        return path, True, await s.fs.listdir(path)
-    return path, False, [facts]
+    if facts.kind != "dir":
+        if on_file is None:
+            raise NotADirectory(f"{path} is not a directory; use MLST for a single entry.")
+        return path, on_file([facts]).encode("utf-8", "surrogateescape")
+    key = (s.fs, path, verb, variant)
+    sig = signature(facts)
+    cached = None if server.uploads else server.listings.get(key, sig)
+    if cached is not None:
+        return path, cached
+    data = render(await s.fs.listdir(path)).encode("utf-8", "surrogateescape")
+    server.listings.put(key, sig, counter, data)
+    return path, data
+
+
+def _list_lines(entries: list[FileFacts]) -> str:
+    now = time.time()
+    return "".join(format_list_line(f, now) + "\r\n" for f in entries)
+
+
+def _names(entries: list[FileFacts]) -> str:
+    return "".join(f.name + "\r\n" for f in entries)
 
 
 async def _listing(s: Session, verb: str, path: str, data: bytes) -> Reply:
@@ -87,34 +114,29 @@ async def _listing(s: Session, verb: str, path: str, data: bytes) -> Reply:
 
 @command("LIST")
 async def list_(s: Session, arg: str) -> Reply:
-    path, _, entries = await _entries(s, await _split_flags(s, arg))
-    now = time.time()
-    text = "".join(format_list_line(f, now) + "\r\n" for f in entries)
-    return await _listing(s, "LIST", path, text.encode("utf-8", "surrogateescape"))
+    arg = await _split_flags(s, arg)
+    path, data = await _listing_data(s, arg, "LIST", _list_lines, _list_lines)
+    return await _listing(s, "LIST", path, data)
 
 
 @command("NLST")
 async def nlst(s: Session, arg: str) -> Reply:
     arg = await _split_flags(s, arg)
-    path, is_dir, entries = await _entries(s, arg)
-    names = [f.name for f in entries] if is_dir else [arg]
-    text = "".join(name + "\r\n" for name in names)
-    return await _listing(s, "NLST", path, text.encode("utf-8", "surrogateescape"))
+    path, data = await _listing_data(s, arg, "NLST", _names, lambda _: arg + "\r\n")
+    return await _listing(s, "NLST", path, data)
 
 
 @command("MLSD")
 async def mlsd(s: Session, arg: str) -> Reply:
-    path = s.resolve(arg)
-    s.check(Perm.LIST, path)
-    facts = await s.fs.stat(path)
-    if facts.kind != "dir":
-        raise NotADirectory(f"{path} is not a directory; use MLST for a single entry.")
-    entries = await s.fs.listdir(path)
     user = s.user
     assert user is not None
     wanted = s.mlst_facts
-    text = "".join(format_mlsx_facts(f, mlsx_perm(f, user), wanted) + "\r\n" for f in entries)
-    return await _listing(s, "MLSD", path, text.encode("utf-8", "surrogateescape"))
+
+    def render(entries: list[FileFacts]) -> str:
+        return "".join(format_mlsx_facts(f, mlsx_perm(f, user), wanted) + "\r\n" for f in entries)
+
+    path, data = await _listing_data(s, arg, "MLSD", render, None, (user.perms, wanted))
+    return await _listing(s, "MLSD", path, data)
 
 
 @command("MLST")
@@ -137,9 +159,13 @@ async def stat(s: Session, arg: str) -> Reply:
         return make_reply(ReplyCode.SYSTEM_STATUS, _session_status(s))
     if s.user is None:
         return make_reply(ReplyCode.NOT_LOGGED_IN, "Please log in with USER and PASS first.")
-    path, _, entries = await _entries(s, await _split_flags(s, arg))
-    now = time.time()
-    lines = [f"Status of {path}:", *(format_list_line(f, now) for f in entries), "End of status."]
+    arg = await _split_flags(s, arg)
+    path, data = await _listing_data(s, arg, "LIST", _list_lines, _list_lines)
+    lines = [
+        f"Status of {path}:",
+        *data.decode("utf-8", "surrogateescape").splitlines(),
+        "End of status.",
+    ]
     return make_reply(ReplyCode.FILE_STATUS, "\n".join(lines))
 
 

@@ -172,6 +172,9 @@ async def _store(
     offset = s.take_rest()
     handle = await s.fs.open_write(path, offset=offset, append=append, exclusive=exclusive)
     decoder = FromNetwork() if s.ascii else None
+    server = s.server
+    server.uploads += 1
+    server.changed()
     try:
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
@@ -192,7 +195,9 @@ async def _store(
             done_text=done_text,
         )
     finally:
+        server.uploads -= 1
         await handle.close()
+        server.changed()
 
 
 @command("STOR")
