@@ -45,7 +45,7 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
     try:
         return load_settings(config, sections)
     except ConfigError as exc:
-        err.print(f"[red]Configuration error[/red]\n{exc}", highlight=False)
+        err.print(f"[red]Configuration error[/red]\n{exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -99,7 +99,7 @@ def serve(
     try:
         run(settings, lambda line: out.print(line, highlight=False, soft_wrap=True))
     except OSError as exc:
-        err.print(f"[red]Cannot start:[/red] {exc}", highlight=False)
+        err.print(f"[red]Cannot start:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -128,7 +128,7 @@ def _account_call(config: Path | None, data_dir: Path | None, action: Any) -> An
     try:
         return asyncio.run(call())
     except (AccountError, ValueError) as exc:
-        err.print(f"[red]Error:[/red] {exc}", highlight=False)
+        err.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -154,16 +154,16 @@ def user_add(
         raise typer.Exit(2) from None
     secret = _ask_password(password)
     _account_call(config, data_dir, lambda s: s.add(name, secret, home=home, perms=flags))
-    out.print(f"Added user {name!r}.", highlight=False)
+    out.print(f"Added user {name!r}.", highlight=False, soft_wrap=True)
 
 
 @user_app.command("del")
 def user_del(name: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Delete an account (its files stay)."""
     if not _account_call(config, data_dir, lambda s: s.delete(name)):
-        err.print(f"[red]Error:[/red] no user {name!r}.", highlight=False)
+        err.print(f"[red]Error:[/red] no user {name!r}.", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
-    out.print(f"Deleted user {name!r}.", highlight=False)
+    out.print(f"Deleted user {name!r}.", highlight=False, soft_wrap=True)
 
 
 @user_app.command("passwd")
@@ -173,7 +173,7 @@ def user_passwd(
     """Set a new password."""
     secret = _ask_password(password)
     _account_call(config, data_dir, lambda s: s.set_password(name, secret))
-    out.print(f"Password of {name!r} changed.", highlight=False)
+    out.print(f"Password of {name!r} changed.", highlight=False, soft_wrap=True)
 
 
 @user_app.command("list")
@@ -191,7 +191,7 @@ def user_show(name: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) 
     """Show one account."""
     found = _account_call(config, data_dir, lambda s: s.get(name))
     if found is None:
-        err.print(f"[red]Error:[/red] no user {name!r}.", highlight=False)
+        err.print(f"[red]Error:[/red] no user {name!r}.", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     out.print(
         f"user:        {found.name}\nhome:        {found.home or '(files root)'}\n"

@@ -1,0 +1,154 @@
+"""`pasv serve` and `pasv user` as a person runs them: real processes, real ports."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.support.live import passive_range
+
+PASV = [sys.executable, "-m", "pasv"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _read_until(proc: subprocess.Popen[str], pattern: str, timeout: float = 20) -> list[str]:
+    """Lines of the server's stdout up to the first that matches (bounded in time)."""
+    deadline = time.monotonic() + timeout
+    lines: list[str] = []
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if re.search(pattern, line):
+            return lines
+    raise AssertionError(f"no line matching {pattern!r} in: {lines}")
+
+
+def _serve(data: Path, port: int, *extra: str) -> subprocess.Popen[str]:
+    argv = [*PASV, "serve", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--passive-ports", passive_range(), "--log-level", "warning", *extra]
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+
+
+@pytest.fixture
+def stop() -> Iterator[list[subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_first_start_prints_a_ready_url_once(tmp_path: Path, stop: list) -> None:
+    port = _free_port()
+    proc = _serve(tmp_path / "data", port)
+    stop.append(proc)
+    lines = _read_until(proc, r"listening on")
+    url = next(line.strip() for line in lines if line.strip().startswith("ftp://"))
+    user, password = re.match(r"ftp://([^:]+):([^@]+)@", url).groups()  # type: ignore[union-attr]
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        ftp.login(user, password)
+        ftp.storbinary("STOR hello.txt", io.BytesIO(b"hi"))
+    assert (tmp_path / "data" / "files" / "hello.txt").read_bytes() == b"hi"
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(10)
+    again = _serve(tmp_path / "data", port)
+    stop.append(again)
+    lines = _read_until(again, r"listening on")
+    assert not any("ftp://" in line for line in lines)  # the password is shown only once
+
+
+def test_user_commands_manage_accounts(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+
+    def pasv(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*PASV, "user", *args, "--data-dir", data], capture_output=True, text=True, timeout=60
+        )
+
+    assert pasv("add", "bob", "--password", "pw-1", "--perms", "read").returncode == 0
+    assert pasv("add", "bob", "--password", "pw-2").returncode == 1  # exists
+    shown = pasv("show", "bob")
+    assert "LIST,RETR" in shown.stdout
+    assert "pw-1" not in shown.stdout
+    assert pasv("passwd", "bob", "--password", "pw-3").returncode == 0
+    assert "bob" in pasv("list").stdout
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("accounts.sqlite3*"))
+    assert b"pw-3" not in stored and b"pw-1" not in stored and b"$argon2id$" in stored
+    assert pasv("add", "eve", "--password", "x", "--perms", "fly").returncode == 2
+    assert pasv("del", "bob").returncode == 0
+    assert pasv("del", "bob").returncode == 1
+
+
+def test_bad_config_names_file_key_and_problem(tmp_path: Path) -> None:
+    config = tmp_path / "pasv.toml"
+    config.write_text('[passive]\naddress = "not-an-ip"\n[server]\nprot = 1\n')
+    result = subprocess.run(
+        [*PASV, "serve", "--config", str(config), "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"{config}: passive.address:" in result.stderr
+    assert f"{config}: server.prot: unknown setting" in result.stderr
+    assert not (tmp_path / "d").exists()  # nothing was created
+
+
+def _login_and_transfer(port: int, user: str, password: str, name: str) -> bytes:
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        ftp.login(user, password)
+        payload = name.encode() * 1000
+        ftp.storbinary(f"STOR {name}", io.BytesIO(payload))
+        out = io.BytesIO()
+        ftp.retrbinary(f"RETR {name}", out.write)
+        return out.getvalue()
+
+
+def test_workers_share_the_port_and_a_dead_worker_is_replaced(tmp_path: Path, stop: list) -> None:
+    port = _free_port()
+    proc = _serve(tmp_path / "data", port, "--workers", "2")
+    stop.append(proc)
+    lines = _read_until(proc, r"listening on")
+    url = next(line.strip() for line in lines if line.strip().startswith("ftp://"))
+    user, password = re.match(r"ftp://([^:]+):([^@]+)@", url).groups()  # type: ignore[union-attr]
+    lines += _read_until(proc, r"listening on")  # the second worker
+    pids = {int(m.group(1)) for line in lines if (m := re.search(r"pid (\d+)", line))}
+    assert len(pids) == 2
+    for index in range(6):  # sessions land on either worker; all of them work
+        assert _login_and_transfer(port, user, password, f"f{index}") == f"f{index}".encode() * 1000
+    victim = min(pids)
+    os.kill(victim, signal.SIGKILL)
+    replacement = _read_until(proc, r"listening on")
+    new_pid = int(re.search(r"pid (\d+)", replacement[-1]).group(1))  # type: ignore[union-attr]
+    assert new_pid not in pids
+    for index in range(6):
+        assert _login_and_transfer(port, user, password, f"g{index}") == f"g{index}".encode() * 1000
