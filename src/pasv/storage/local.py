@@ -189,6 +189,14 @@ class LocalWriteHandle:
                     pos += n
                     self._written += n
 
+    def write_now(self, data: bytes | memoryview) -> None:
+        """Write on the calling thread: for callers that measure and fall back to ``write``."""
+        if len(data):
+            try:
+                self._write(data)
+            except OSError as exc:
+                raise translate_os_error(exc) from None
+
     async def write(self, data: bytes | memoryview) -> None:
         if len(data):
             await _run(self._write, data)
