@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -65,8 +66,19 @@ def retr_rounds(
     return raws, out
 
 
+def _read_through(path: str) -> None:
+    buf = bytearray(MIB)
+    with open(path, "rb", buffering=0) as f:
+        while f.readinto(buf):
+            pass
+
+
 def stor(srv: Server, sizes: Sizes, tpl: str) -> Result:
     """STOR of the big file from local disk with sendfile: throughput."""
+    # Every server starts from the same page-cache state: dirty pages left by an earlier upload
+    # would otherwise throttle whichever server happens to write next to disk speed.
+    os.sync()
+    _read_through(f"{tpl}/{BIG}")  # and the client's source is in the page cache for everyone
     c = _client(srv, timeout=120)
     try:
         t0 = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -101,6 +102,20 @@ async def test_cache_hit_skips_argon2(store: SqliteAccountStore, hasher: Countin
     assert hasher.verify_calls == 1
     assert await store.authenticate("alice", "wrong") is None  # a wrong one is never cached
     assert await store.authenticate("alice", "wrong") is None
+    assert hasher.verify_calls == 3
+
+
+async def test_concurrent_logins_share_one_verification(
+    store: SqliteAccountStore, hasher: CountingHasher
+) -> None:
+    await store.add("alice", "right")
+    right = await asyncio.gather(*(store.authenticate("alice", "right") for _ in range(20)))
+    assert all(user is not None and user.name == "alice" for user in right)
+    assert hasher.verify_calls == 1
+    wrong = await asyncio.gather(*(store.authenticate("alice", "nope") for _ in range(5)))
+    assert wrong == [None] * 5
+    assert hasher.verify_calls == 2  # shared too, and never cached
+    assert await store.authenticate("alice", "nope") is None
     assert hasher.verify_calls == 3
 
 

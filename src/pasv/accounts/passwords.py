@@ -73,14 +73,15 @@ class VerifiedCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _key(self, name: str, password: str) -> bytes:
+    def key(self, name: str, password: str) -> bytes:
+        """The MAC that stands for this name and password (never the password itself)."""
         message = name.encode("utf-8", "surrogatepass") + b"\0" + _encode(password)
         # Keyed BLAKE2b is a MAC by design, and several times cheaper than HMAC-SHA256 here.
         return hashlib.blake2b(message, key=self._secret, digest_size=32).digest()
 
     def check(self, name: str, password: str, stored_hash: str) -> bool:
         """True if this name and password were verified against exactly ``stored_hash``."""
-        key = self._key(name, password)
+        key = self.key(name, password)
         with self._lock:
             cached = self._entries.get(key)
             if cached is None:
@@ -93,7 +94,7 @@ class VerifiedCache:
 
     def add(self, name: str, password: str, stored_hash: str) -> None:
         """Remember a successful verification of ``password`` against ``stored_hash``."""
-        key = self._key(name, password)
+        key = self.key(name, password)
         with self._lock:
             self._entries[key] = stored_hash
             self._entries.move_to_end(key)

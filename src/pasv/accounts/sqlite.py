@@ -69,6 +69,7 @@ class SqliteAccountStore:
         self._cache = cache if cache is not None else VerifiedCache()
         self._lock = threading.Lock()
         self._dummy_hash: str | None = None
+        self._inflight: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
         conn = sqlite3.connect(
             os.fspath(path), timeout=10.0, isolation_level=None, check_same_thread=False
         )
@@ -211,17 +212,28 @@ class SqliteAccountStore:
             return None
         if self._cache.check(name, password, row.password_hash):
             return row.user()
+        # Concurrent logins with the same name and password (a client opening ten connections,
+        # a crowd after a restart) share one argon2 verification instead of paying one each.
+        key = (self._cache.key(name, password), row.password_hash)
+        running = self._inflight.get(key)
+        if running is None:
+            running = asyncio.ensure_future(self._verify(row, password))
+            self._inflight[key] = running
+            running.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return row.user() if await asyncio.shield(running) else None
+
+    async def _verify(self, row: _Row, password: str) -> bool:
         result = await asyncio.to_thread(verify_password, row.password_hash, password, self._hasher)
         if not result.ok:
-            return None
+            return False
         stored = row.password_hash
         if result.needs_rehash:
             fresh = await asyncio.to_thread(hash_password, password, self._hasher)
             sql = "UPDATE users SET password_hash = ? WHERE name = ? AND password_hash = ?"
-            if await asyncio.to_thread(self._modify, sql, (fresh, name, stored)):
+            if await asyncio.to_thread(self._modify, sql, (fresh, row.name, stored)):
                 stored = fresh
-        self._cache.add(name, password, stored)
-        return row.user()
+        self._cache.add(row.name, password, stored)
+        return True
 
     def _close(self) -> None:
         with self._lock:

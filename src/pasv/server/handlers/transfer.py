@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import time
@@ -22,10 +21,9 @@ from pasv.protocol.errors import (
 )
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import transfers
-from pasv.server.datachannel import DataChannel
 from pasv.server.handlers import command
 from pasv.server.session import Session
-from pasv.server.transfers import Transfer
+from pasv.server.transfers import Aborted, Transfer
 
 log = logging.getLogger("pasv.transfer")
 
@@ -55,28 +53,39 @@ async def run_transfer(
     transfer = Transfer(verb, direction, path, total)
     s.transfer = transfer  # from here ABOR, STAT and NOOP are answered at once
     try:
-        sock = await _connect(channel, transfer, s.server.settings.timeouts.data_connect)
+        sock = await transfer.guard(channel.connect(s.server.settings.timeouts.data_connect))
+    except Aborted:
+        s.transfer = None
+        raise TransferAborted(
+            f"Transfer aborted ({transfer.reason}) before the data connection opened."
+        ) from None
     except BaseException:
         s.transfer = None
         raise
+    finally:
+        channel.close()
     transfer.started = time.monotonic()
     s.control.send(make_reply(ReplyCode.FILE_STATUS_OK, opening))
-    transfer.io = io = asyncio.ensure_future(body(sock, transfer))
+    error: Exception | None = None
+    aborted = False
     try:
-        await asyncio.wait([io])
+        await transfer.guard(body(sock, transfer))
+    except Aborted:
+        aborted = True
+    except Exception as exc:  # mapped to a reply below
+        error = exc
     finally:
         sock.close()
         s.transfer = None
     seconds = time.monotonic() - transfer.started
-    complete = not io.cancelled() and io.exception() is None
+    complete = not aborted and error is None
     if log_transfer:
         _account(s, transfer, seconds, complete)
-    if io.cancelled():
+    if aborted:
         return make_reply(
             ReplyCode.TRANSFER_ABORTED,
-            f"Transfer aborted ({transfer.reason or 'cancelled'}) after {transfer.done} bytes.",
+            f"Transfer aborted ({transfer.reason}) after {transfer.done} bytes.",
         )
-    error = io.exception()
     if error is None:
         rate = transfer.done / max(seconds, 1e-6) / 1e6
         text = done_text or "Transfer complete"
@@ -94,21 +103,6 @@ async def run_transfer(
         )
     log.error("[%d] %s %s failed", s.id, verb, path, exc_info=error)
     raise LocalError("Transfer failed with an internal error; it was logged.")
-
-
-async def _connect(channel: DataChannel, transfer: Transfer, timeout: float) -> socket.socket:
-    """Wait for the data connection; ABOR (or a lost control connection) cancels the wait."""
-    transfer.io = connecting = asyncio.ensure_future(channel.connect(timeout))
-    try:
-        await asyncio.wait([connecting])
-    finally:
-        if not connecting.done():
-            connecting.cancel()
-        channel.close()
-    if connecting.cancelled():
-        reason = transfer.reason or "cancelled"
-        raise TransferAborted(f"Transfer aborted ({reason}) before the data connection opened.")
-    return connecting.result()
 
 
 def _account(s: Session, transfer: Transfer, seconds: float, complete: bool) -> None:
