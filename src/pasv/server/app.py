@@ -16,6 +16,7 @@ from pasv.protocol.replies import Reply, make_reply
 from pasv.server.control import ControlProtocol
 from pasv.server.datachannel import PassivePortPool
 from pasv.server.listcache import ChangeCounter, ListingCache
+from pasv.server.transfers import FairShare
 from pasv.server.xferlog import XferLog
 from pasv.storage.local import LocalStorage
 
@@ -33,6 +34,7 @@ class FtpServer:
         self.changes = changes if changes is not None else ChangeCounter()
         self.listings = ListingCache(self.changes, settings.server.listing_cache_ttl)
         self.uploads = 0  # uploads running in this process: listings are not cached meanwhile
+        self.downloads = FairShare()  # sendfile downloads running here share each loop turn
         low, high = settings.passive.ports
         self.passive_pool = PassivePortPool(low, high)
         self.passive_overrides = tuple((o.network, o.address) for o in settings.passive.overrides)

@@ -143,7 +143,7 @@ async def retr(s: Session, arg: str) -> Reply:
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
             if handle.file is not None and not ascii_mode:
-                await transfers.sendfile(sock, handle, offset, transfer)
+                await transfers.sendfile(sock, handle, offset, transfer, s.server.downloads)
             else:
                 await transfers.send_stream(
                     sock, handle, transfer, ToNetwork() if ascii_mode else None
