@@ -247,6 +247,7 @@ async def receive(
             transfer.done += got
             if filled >= CHUNK // 2:
                 await flush()
+                await asyncio.sleep(0)  # a fast sender never blocks us: give other sessions a turn
         if filled:
             await flush()
         if decoder is not None:
