@@ -94,16 +94,32 @@ def stor(srv: Server, sizes: Sizes, tpl: str) -> Result:
     return {"value": n / dt, "unit": "B/s"}
 
 
+def listen_drops() -> int:
+    """The kernel's count of connections dropped at a full listen queue (TcpExt, all sockets)."""
+    try:
+        lines = open("/proc/net/netstat").read().splitlines()
+    except OSError:
+        return 0
+    for header, values in zip(lines[::2], lines[1::2], strict=False):
+        if header.startswith("TcpExt:"):
+            row = dict(zip(header.split()[1:], values.split()[1:], strict=False))
+            return int(row.get("ListenOverflows", 0)) + int(row.get("ListenDrops", 0))
+    return 0
+
+
 def concurrent(srv: Server, sizes: Sizes, tpl: str) -> Result:
-    """Many clients each downloading the same file at once: aggregate throughput."""
+    """Many clients each downloading the same file at once: aggregate throughput, and how many
+    of their connection attempts the kernel dropped because the listen queue was full."""
     n = sizes.conc_clients
     args = (HOST, srv.port, srv.user, srv.password, CONC, sizes.conc_size)
+    drops = listen_drops()
     r = parallel.run("download", args, n, procs=4, timeout=120 + n * sizes.conc_size / 20e6)
+    drops = listen_drops() - drops
     if "seconds" not in r:
         return {"value": 0.0, "unit": "B/s", "failures": n, "errors": r["errors"]}
     value = r["bytes"] / r["seconds"] if r["seconds"] > 0 else 0.0
     out = {"value": value, "unit": "B/s", "failures": r["failures"], "clients": n}
-    return out | {"seconds": r["seconds"], "errors": r["errors"]}
+    return out | {"seconds": r["seconds"], "errors": r["errors"], "syn_dropped": drops}
 
 
 def logins(srv: Server, sizes: Sizes, tpl: str) -> Result:

@@ -34,6 +34,8 @@ def fmt(r: dict[str, Any] | None) -> str:
         text += f" (PSS {pss:,.2f})"
     if r.get("failures"):
         text += f" [red]({r['failures']} failed)[/red]"
+    if r.get("syn_dropped"):
+        text += f" [red]({r['syn_dropped']} SYN dropped)[/red]"
     return text
 
 
@@ -50,8 +52,10 @@ def _vs(measure: str, other: str, zero_fail: bool = False) -> Check:
         if mine is None or theirs is None:
             return None
         fails = results[measure]["pasv"].get("failures", 0)
-        met = mine >= theirs and (not zero_fail or fails == 0)
-        return met, f"{mine / theirs:.3f}× {other}" + (f", {fails} failed" if zero_fail else "")
+        drops = results[measure]["pasv"].get("syn_dropped", 0)
+        met = mine >= theirs and (not zero_fail or (fails == 0 and drops == 0))
+        detail = f", {fails} failed, {drops} SYN dropped" if zero_fail else ""
+        return met, f"{mine / theirs:.3f}× {other}{detail}"
 
     return check
 
@@ -71,7 +75,11 @@ def _mem(results: Results, raw: float | None) -> tuple[bool, str] | None:
 TARGETS: list[tuple[str, str, Check]] = [
     ("retr", "RETR >= 0.9 × raw limit", _retr_raw),
     ("stor", "STOR >= vsftpd", _vs("stor", "vsftpd")),
-    ("concurrent", "concurrent >= pyftpdlib, 0 failures", _vs("concurrent", "pyftpdlib", True)),
+    (
+        "concurrent",
+        "concurrent >= pyftpdlib, 0 failures, 0 SYN dropped",
+        _vs("concurrent", "pyftpdlib", True),
+    ),
     ("logins", "logins/s >= pyftpdlib", _vs("logins", "pyftpdlib")),
     ("small", "small RETR/s >= vsftpd", _vs("small", "vsftpd")),
     ("list", "LIST/s >= vsftpd", _vs("list", "vsftpd")),
