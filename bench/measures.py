@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bench import parallel
@@ -97,7 +98,7 @@ def stor(srv: Server, sizes: Sizes, tpl: str) -> Result:
 def listen_drops() -> int:
     """The kernel's count of connections dropped at a full listen queue (TcpExt, all sockets)."""
     try:
-        lines = open("/proc/net/netstat").read().splitlines()
+        lines = Path("/proc/net/netstat").read_text().splitlines()
     except OSError:
         return 0
     for header, values in zip(lines[::2], lines[1::2], strict=False):
