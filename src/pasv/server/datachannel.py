@@ -94,45 +94,73 @@ def same_host(a: str, b: str) -> bool:
 
 
 class PassiveChannel:
-    """PASV/EPSV: we listen; only a connection from the control peer's address is accepted."""
+    """PASV/EPSV: we listen; only a connection from the control peer's address is accepted.
+
+    Connections are accepted as soon as they arrive (not when the transfer command comes), so a
+    RETR or LIST usually finds its data connection ready and answers at once. One from any other
+    address is closed and logged, and the listener keeps waiting (data-connection theft).
+    """
 
     def __init__(self, pool: PassivePortPool, bind_ip: str, peer_ip: str) -> None:
         self.pool = pool
         self.peer_ip = peer_ip
         self.sock, self.port = pool.open(bind_ip)
         self.description = f"passive, port {self.port}"
+        self._loop = asyncio.get_running_loop()
+        self._ready: asyncio.Future[socket.socket] = self._loop.create_future()
+        self._loop.add_reader(self.sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        while not self._ready.done():
+            try:
+                conn, address = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. out of file descriptors: say so at the transfer
+                self._stop_listening()
+                self._ready.set_exception(
+                    DataConnectionFailed(f"Can't accept the data connection: {exc.strerror}.")
+                )
+                return
+            if not same_host(address[0], self.peer_ip):
+                log.warning(
+                    "refused data connection to port %d from %s: the control connection is from %s",
+                    self.port,
+                    address[0],
+                    self.peer_ip,
+                )
+                conn.close()
+                continue
+            conn.setblocking(False)
+            tune(conn)
+            self._stop_listening()
+            self._ready.set_result(conn)
 
     async def connect(self, timeout: float) -> socket.socket:
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                while True:
-                    conn, address = await loop.sock_accept(self.sock)
-                    if same_host(address[0], self.peer_ip):
-                        break
-                    log.warning(
-                        "refused data connection to port %d from %s: "
-                        "the control connection is from %s",
-                        self.port,
-                        address[0],
-                        self.peer_ip,
-                    )
-                    conn.close()
+                conn = await asyncio.shield(self._ready)
         except TimeoutError:
             raise DataConnectionFailed(
                 f"Can't open data connection: nothing connected to passive port {self.port} within "
                 f"{timeout:g} seconds. A firewall or NAT between you and the server may block it."
             ) from None
-        finally:
-            self.close()
-        conn.setblocking(False)
-        tune(conn)
+        self._ready = self._loop.create_future()  # handed over: close() must not close it
         return conn
 
-    def close(self) -> None:
+    def _stop_listening(self) -> None:
         if self.sock.fileno() >= 0:
+            self._loop.remove_reader(self.sock.fileno())
             self.sock.close()
             self.pool.release(self.port)
+
+    def close(self) -> None:
+        self._stop_listening()
+        ready = self._ready
+        if ready.done() and not ready.cancelled() and ready.exception() is None:
+            ready.result().close()  # accepted but never used
+        elif not ready.done():
+            ready.cancel()
 
 
 class ActiveChannel:
