@@ -23,6 +23,9 @@ CHUNK = 1024 * 1024
 # upload is written from a worker thread. (Single writes of 5-10 ms happen under memory reclaim
 # without any lasting pressure; switching on those cost 40% of the speed in a third of uploads.)
 _SLOW_WRITE = 0.05
+# A fast upload yields to other sessions after this many buffer flushes (8 MiB); yielding after
+# every flush halved upload speed.
+_FLUSHES_PER_TURN = 16
 
 
 class Aborted(Exception):
@@ -247,6 +250,7 @@ async def receive(
         which ^= 1
         view = memoryview(buffers[which])
 
+    since_yield = 0
     try:
         while True:
             try:
@@ -261,7 +265,10 @@ async def receive(
             transfer.done += got
             if filled >= CHUNK // 2:
                 await flush()
-                await asyncio.sleep(0)  # a fast sender never blocks us: give other sessions a turn
+                since_yield += 1
+                if since_yield >= _FLUSHES_PER_TURN:  # a fast sender never blocks us: let
+                    since_yield = 0  # other sessions have a turn now and then
+                    await asyncio.sleep(0)
         if filled:
             await flush()
         if decoder is not None:
