@@ -1,6 +1,7 @@
 """The seed's two FileZilla sessions (passive and active upload of 404.htm), replayed exactly.
 
-The transcripts (Serv-U server, FileZilla client) are in ../shared/seed (the project's seed document). After its login
+The transcripts (Serv-U server, FileZilla client) are in the project's seed document
+(../shared/seed). After its login
 connection (USER, PASS, PWD) FileZilla opens a second connection for the upload: USER, PASS,
 CWD /, TYPE A, PASV|PORT, STOR 404.htm (2,052 bytes), TYPE I, PASV|PORT, MLSD. We send the same
 commands and expect the same reply codes in the same order.
