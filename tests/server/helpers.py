@@ -172,3 +172,18 @@ def retr_ascii(ftp: ftplib.FTP, name: str) -> bytes:
 
 def code_of(exc: ftplib.Error) -> int:
     return int(str(exc)[:3])
+
+
+def big_download_started(live: LiveServer) -> tuple[ftplib.FTP, socket.socket]:
+    """A logged-in client whose RETR of a file too big to finish is under way (150 seen, the
+    first bytes read, the client not reading on: the server is mid-transfer)."""
+    big_file(live)
+    ftp = live.login()
+    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
+    try:
+        assert ftp.sendcmd("RETR big.bin").startswith("150")
+        assert conn.recv(65536)
+    except BaseException:
+        conn.close()
+        raise
+    return ftp, conn

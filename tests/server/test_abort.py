@@ -15,6 +15,7 @@ from tests.server.helpers import (
     BIG,
     SMALL_RCVBUF,
     Raw,
+    big_download_started,
     big_file,
     data_socket,
     read_until_closed,
@@ -93,12 +94,8 @@ def test_control_stays_responsive_during_paused_download(live: LiveServer) -> No
 
 def test_rfc959_synch_abor_during_retr(live: LiveServer) -> None:
     """Telnet IP, then IAC as urgent data, then DM and ABOR (what RFC 959 clients send)."""
-    big_file(live)
-    ftp = live.login()
-    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
+    ftp, conn = big_download_started(live)
     try:
-        assert ftp.sendcmd("RETR big.bin").startswith("150")
-        assert conn.recv(65536)
         ftp.sock.sendall(b"\xff\xf4")
         ftp.sock.sendall(b"\xff", socket.MSG_OOB)
         ftp.sock.sendall(b"\xf2ABOR\r\n")
@@ -110,12 +107,8 @@ def test_rfc959_synch_abor_during_retr(live: LiveServer) -> None:
 
 
 def test_commands_pipelined_after_abor_answer_in_order(live: LiveServer) -> None:
-    big_file(live)
-    ftp = live.login()
-    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
+    ftp, conn = big_download_started(live)
     try:
-        assert ftp.sendcmd("RETR big.bin").startswith("150")
-        assert conn.recv(65536)
         ftp.sock.sendall(b"ABOR\r\nNOOP\r\nPWD\r\n")
         codes = [ftp.getline()[:3] for _ in range(4)]
     finally:
@@ -140,12 +133,8 @@ def test_abor_during_stor_keeps_what_arrived(live: LiveServer) -> None:
 
 
 def test_pipelined_stat_and_noop_during_transfer(live: LiveServer) -> None:
-    big_file(live)
-    ftp = live.login()
-    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
+    ftp, conn = big_download_started(live)
     try:
-        assert ftp.sendcmd("RETR big.bin").startswith("150")
-        assert conn.recv(65536)
         ftp.sock.sendall(b"STAT\r\nNOOP\r\nSTAT\r\n")
         assert ftp.getmultiline().startswith("213 Status: RETR")
         assert ftp.getmultiline().startswith("200")

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.helpers import BIG, SMALL_RCVBUF, Raw, big_file, data_socket, retr_bytes
+from tests.server.helpers import (
+    BIG,
+    Raw,
+    big_download_started,
+    retr_bytes,
+)
 from tests.support.live import PASSWORD, USER, LiveServer, start_server
 
 XFERLOG = re.compile(
@@ -132,12 +137,8 @@ def test_xferlog_ascii_and_names_with_spaces(live: LiveServer) -> None:
 
 
 def test_xferlog_aborted_download_is_incomplete(live: LiveServer) -> None:
-    big_file(live)
-    ftp = live.login()
-    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
+    ftp, conn = big_download_started(live)
     try:
-        assert ftp.sendcmd("RETR big.bin").startswith("150")
-        assert conn.recv(65536)
         assert ftp.abort().startswith("426")
         assert ftp.voidresp().startswith("226")
     finally:

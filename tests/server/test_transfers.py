@@ -16,7 +16,7 @@ import pytest
 from tests.server.helpers import (
     SMALL_RCVBUF,
     Raw,
-    big_file,
+    big_download_started,
     code_of,
     data_socket,
     read_until_closed,
@@ -320,12 +320,8 @@ def test_listing_of_empty_directory(live: LiveServer) -> None:
 
 
 def test_client_dropping_a_download(live: LiveServer) -> None:
-    big_file(live)
-    ftp = live.login()
-    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
+    ftp, conn = big_download_started(live)
     try:
-        assert ftp.sendcmd("RETR big.bin").startswith("150")
-        assert conn.recv(65536)
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     finally:
         conn.close()
