@@ -50,9 +50,9 @@ lint: $(STAMP)
 bench: $(STAMP) debs-bench
 	$(BIN)/python -m bench
 
-## soak: slow, long-running tests (marked slow)
+## soak: slow, long-running tests (marked slow; none yet: exit 5 "no tests" is not a failure)
 soak: $(STAMP) debs-test
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -m slow || [ $$? -eq 5 ]
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
