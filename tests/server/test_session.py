@@ -13,9 +13,8 @@ import pytest
 
 from pasv.server.handlers import HANDLERS
 from tests.server.helpers import (
-    SMALL_RCVBUF,
     Raw,
-    big_file,
+    big_download_started,
     data_socket,
     read_until_closed,
     readable,
@@ -73,12 +72,8 @@ def test_commands_keep_a_session_alive(quick: LiveServer) -> None:
 
 
 def test_no_idle_timeout_during_a_transfer(quick: LiveServer) -> None:
-    big_file(quick)
-    ftp = quick.login()
-    conn = data_socket(ftp, rcvbuf=SMALL_RCVBUF)
+    ftp, conn = big_download_started(quick)
     try:
-        assert ftp.sendcmd("RETR big.bin").startswith("150")
-        assert conn.recv(65536)
         # the download is paused for twice the idle timeout: the session must survive it
         assert not readable(ftp.sock, 1.0)
         got = read_until_closed(conn, timeout=30)
