@@ -26,10 +26,14 @@ USER, PASSWORD = "alice", "s3cret-pw"
 
 
 def passive_range() -> str:
-    """A passive range per xdist worker, so parallel test processes rarely compete for ports."""
+    """A passive range per xdist worker, so parallel test processes rarely compete for ports.
+
+    PASV_TEST_PASSIVE_BASE moves the whole block, for several checkouts testing at once.
+    """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) if worker[2:].isdigit() else 0
-    low = 40000 + 1000 * (index % 20)
+    base = int(os.environ.get("PASV_TEST_PASSIVE_BASE", "40000"))
+    low = base + 1000 * (index % 8)
     return f"{low}-{low + 999}"
 
 
