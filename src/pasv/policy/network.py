@@ -1,0 +1,80 @@
+"""IP rules: the longest matching prefix decides, deny wins a tie; an allow list admits only it."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pasv.policy.models import Action, IpNetwork, IpRule
+
+__all__ = ["IpDecision", "IpRules", "in_networks", "parse_ip"]
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_ip(ip: str) -> IpAddress | None:
+    """The address in ``ip`` (zone suffix ignored, IPv4-mapped IPv6 as IPv4); None if unparsable."""
+    try:
+        address = ipaddress.ip_address(ip.partition("%")[0].strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+@dataclass(frozen=True, slots=True)
+class IpDecision:
+    """Whether an address may go on, and the IP rule that said so (None: no rule matched)."""
+
+    allowed: bool
+    rule: IpRule | None
+    reason: str = ""
+
+    def explain(self) -> str:
+        verdict = "allowed" if self.allowed else "denied"
+        if self.rule is not None:
+            return f"{verdict} by {self.rule.describe()}"
+        return f"{verdict}: {self.reason}" if self.reason else verdict
+
+
+_NO_RULES = IpDecision(True, None, "no IP rule applies")
+
+
+class IpRules:
+    """IP rules grouped by scope (``""`` server-wide, ``"user:NAME"``, ``"group:NAME"``)."""
+
+    __slots__ = ("_by_scope", "rules")
+
+    def __init__(self, rules: Sequence[IpRule]) -> None:
+        self.rules = tuple(rules)
+        self._by_scope: dict[str, list[IpRule]] = {}
+        for rule in self.rules:
+            self._by_scope.setdefault(rule.scope, []).append(rule)
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self._by_scope
+
+    def check(self, ip: str, scopes: Iterable[str]) -> IpDecision:
+        """May ``ip`` go on under the rules of ``scopes``?"""
+        rules = [rule for scope in scopes for rule in self._by_scope.get(scope, ())]
+        if not rules:
+            return _NO_RULES
+        address = parse_ip(ip)
+        if address is None:
+            return IpDecision(False, None, f"{ip!r} is not an IP address")
+        matching = [rule for rule in rules if address in rule.network]
+        if matching:
+            # longest prefix; on a tie the first deny (max keeps the first of equal keys)
+            best = max(matching, key=lambda r: (r.network.prefixlen, r.action is Action.DENY))
+            return IpDecision(best.action is Action.ALLOW, best)
+        if any(rule.action is Action.ALLOW for rule in rules):
+            return IpDecision(False, None, f"{address} is in no allowed network (an allow list)")
+        return IpDecision(True, None, f"no IP rule matches {address}")
+
+
+def in_networks(ip: str, networks: Iterable[IpNetwork]) -> bool:
+    """True when ``ip`` lies in one of ``networks`` (False for an unparsable address)."""
+    address = parse_ip(ip)
+    return address is not None and any(address in network for network in networks)
