@@ -9,10 +9,10 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, TypeVar
 
 from argon2 import PasswordHasher
 
@@ -34,8 +34,53 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created REAL NOT NULL
         )""",
     ),
+    (
+        """CREATE TABLE groups (
+            name TEXT PRIMARY KEY,
+            description TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE memberships (
+            user TEXT NOT NULL,
+            grp TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (user, grp)
+        )""",
+        """CREATE TABLE options (
+            scope TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (scope, key)
+        )""",
+        """CREATE TABLE rules (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            action TEXT NOT NULL,
+            subjects TEXT NOT NULL,
+            path TEXT NOT NULL,
+            perms TEXT NOT NULL
+        )""",
+        """CREATE TABLE ip_rules (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            action TEXT NOT NULL,
+            network TEXT NOT NULL,
+            scope TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE bans (
+            ip TEXT PRIMARY KEY,
+            until REAL NOT NULL,
+            reason TEXT NOT NULL,
+            offences INTEGER NOT NULL DEFAULT 1,
+            created REAL NOT NULL
+        )""",
+        """CREATE TABLE usage (
+            user TEXT PRIMARY KEY,
+            credit INTEGER NOT NULL DEFAULT 0,
+            bytes_used INTEGER NOT NULL DEFAULT 0,
+            files_used INTEGER NOT NULL DEFAULT 0
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+T = TypeVar("T")
 _COLUMNS = "name, password_hash, home, perms, enabled"
 
 
@@ -119,6 +164,29 @@ class SqliteAccountStore:
                 raise AccountError("account store is closed")
             return self._conn.execute(sql, params).rowcount
 
+    def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on the connection under the store's lock, inside one transaction."""
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise AccountError("account store is closed")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[Any]:
+        """Rows of one query, run inline (reads never wait for writers in WAL mode)."""
+        return self._query(sql, params)
+
+    def data_version(self) -> int:
+        """Changes when another connection (a CLI command, another worker) wrote the database."""
+        return int(self._query("PRAGMA data_version", ())[0][0])
+
     def _fetch(self, name: str) -> _Row | None:
         """One primary-key lookup, run inline: in WAL mode a reader never waits for a writer, and
         a thread hop would cost more than the query (it is on every login's path)."""
@@ -162,9 +230,14 @@ class SqliteAccountStore:
         return User(name=name, home=home, perms=perms)
 
     async def delete(self, name: str) -> bool:
-        return bool(
-            await asyncio.to_thread(self._modify, "DELETE FROM users WHERE name = ?", (name,))
-        )
+        def work(conn: sqlite3.Connection) -> bool:
+            gone = conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount
+            conn.execute("DELETE FROM memberships WHERE user = ?", (name,))
+            conn.execute("DELETE FROM options WHERE scope = ?", (f"user:{name}",))
+            conn.execute("DELETE FROM usage WHERE user = ?", (name,))
+            return bool(gone)
+
+        return await asyncio.to_thread(self.run, work)
 
     async def set_password(self, name: str, password: str) -> None:
         _check_password(password)

@@ -42,6 +42,7 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("ACCT", _R, "<account>", needs_login=False),
     _spec("ALLO", _R, "<bytes> (allocate storage; not needed here)"),
     _spec("APPE", _R, "<file> (append to file)", data=True),
+    _spec("AVBL", _O, "[<dir>] (bytes you may still store)"),
     _spec("CDUP", _A, "(go to parent directory)"),
     _spec("CWD", _R, "<dir> (change working directory)"),
     _spec("DELE", _R, "<file> (delete file)"),
@@ -72,7 +73,7 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("RMD", _R, "<dir> (remove directory)"),
     _spec("RNFR", _R, "<path> (rename from)"),
     _spec("RNTO", _R, "<path> (rename to)"),
-    _spec("SITE", _R, "<HELP|CHMOD> [<args>]"),
+    _spec("SITE", _R, "<HELP|CHMOD|QUOTA|RATIO> [<args>]"),
     _spec("SIZE", _R, "<file> (file size)"),
     _spec("SMNT", _R, "<path> (not supported)"),
     _spec(
@@ -106,6 +107,7 @@ for _alias, _target in _ALIASES.items():
     )
 
 FEATURES: tuple[str, ...] = (
+    "AVBL",
     "EPRT",
     "EPSV",
     "HASH SHA-256*;SHA-1;MD5;CRC32",
@@ -122,6 +124,8 @@ FEATURES: tuple[str, ...] = (
 SITE_COMMANDS: dict[str, str] = {
     "HELP": "SITE HELP (this list)",
     "CHMOD": "SITE CHMOD <octal mode> <path> (change permission bits)",
+    "QUOTA": "SITE QUOTA (your storage allocation and what is left)",
+    "RATIO": "SITE RATIO (your upload:download ratio and download credit)",
 }
 
 

@@ -137,3 +137,24 @@ class ExceededStorage(FtpError):
 class NameNotAllowed(FtpError):
     code = ReplyCode.NAME_NOT_ALLOWED
     default_text = "Requested action not taken. File name not allowed."
+
+
+# --- policy refusals ------------------------------------------------------------------------
+class Refused(ServiceUnavailable):
+    """421 at connect or login: banned, address not allowed, too many users."""
+
+
+class LoginRefused(NotLoggedIn):
+    """530 for a reason other than the password: address, session limits, anonymous off."""
+
+
+class ProhibitedName(NameNotAllowed):
+    """553: the name matches a forbidden pattern."""
+
+
+class InsufficientCredit(FileUnavailable):
+    """550: a download costs more credit than the user has."""
+
+
+class QuotaExceeded(ExceededStorage):
+    """552: the upload would pass the user's byte or file quota."""

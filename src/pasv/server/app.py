@@ -8,15 +8,21 @@ import socket
 import time
 from pathlib import Path
 
-from pasv.accounts.base import AccountStore
+from pasv.accounts.policy_store import PolicyStore
+from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.config import Settings
 from pasv.policy.models import Perm, User
+from pasv.policy.options import PolicySettings
 from pasv.protocol.codes import ReplyCode
+from pasv.protocol.errors import FtpError
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.control import ControlProtocol
 from pasv.server.datachannel import PassivePortPool
+from pasv.server.gate import Gate
 from pasv.server.listcache import ChangeCounter, ListingCache
+from pasv.server.shared import SharedState
 from pasv.server.transfers import FairShare
+from pasv.server.usage import UsageBook
 from pasv.server.xferlog import XferLog
 from pasv.storage.local import LocalStorage
 
@@ -27,11 +33,24 @@ class FtpServer:
     """Everything the sessions of one process share."""
 
     def __init__(
-        self, settings: Settings, accounts: AccountStore, changes: ChangeCounter | None = None
+        self,
+        settings: Settings,
+        accounts: SqliteAccountStore,
+        changes: ChangeCounter | None = None,
+        shared: SharedState | None = None,
+        policy_changes: ChangeCounter | None = None,
     ) -> None:
         self.settings = settings
         self.accounts = accounts
         self.changes = changes if changes is not None else ChangeCounter()
+        self.shared = shared if shared is not None else SharedState()
+        self.gate = Gate(
+            PolicyStore(accounts),
+            base_policy(settings),
+            self.shared,
+            policy_changes if policy_changes is not None else ChangeCounter(),
+        )
+        self.usage = UsageBook(self.gate.store)
         self.listings = ListingCache(self.changes, settings.server.listing_cache_ttl)
         self.uploads = 0  # uploads running in this process: listings are not cached meanwhile
         self.downloads = FairShare()  # sendfile downloads running here share each loop turn
@@ -99,26 +118,33 @@ class FtpServer:
     async def _reap(self) -> None:
         timeouts = self.settings.timeouts
         interval = max(0.05, min(1.0, timeouts.login / 4, timeouts.idle / 4))
+        sweep_at = 0.0
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
             for control in list(self.sessions):
                 control.expire(now)
+            if now >= sweep_at:  # forget rate windows that ended
+                sweep_at = now + 30.0
+                with self.shared.locked():
+                    self.shared.common.sweep(now)
 
     # --- sessions -------------------------------------------------------------------------
-    def session_opened(self, control: ControlProtocol) -> None:
+    def session_opened(self, control: ControlProtocol) -> Reply | None:
+        """Register a new connection; a refusal (421) for it, or None to greet it."""
         self.sessions.add(control)
+        try:
+            self.gate.connect(control.session.peer_ip)
+        except FtpError as exc:
+            log.info("%s refused at connect: %s", control.session.peer_ip, exc.text)
+            return make_reply(exc.code, exc.text)
+        return None
 
     def session_closed(self, control: ControlProtocol) -> None:
-        self.sessions.discard(control)
-
-    def admission(self, control: ControlProtocol) -> Reply | None:
-        """A refusal for a new connection, or None to greet it."""
-        if len(self.sessions) > self.settings.server.max_sessions:
-            return make_reply(
-                ReplyCode.SERVICE_UNAVAILABLE, "Too many users - please try again later."
-            )
-        return None
+        if control in self.sessions:
+            self.sessions.discard(control)
+            self.gate.logout(control.session)
+            self.gate.disconnect()
 
     def changed(self) -> None:
         """Something was written through this server: cached listings are stale (every worker)."""
@@ -146,3 +172,13 @@ class FtpServer:
             await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
             storage = self._storages[user.home] = LocalStorage(root)
         return storage
+
+
+def base_policy(settings: Settings) -> PolicySettings:
+    """The policy defaults the configuration file sets; stored policy overrides them."""
+    return PolicySettings(
+        max_clients=settings.server.max_sessions,
+        login_timeout=settings.timeouts.login,
+        idle_timeout=settings.timeouts.idle,
+        data_timeout=settings.timeouts.data_connect,
+    )

@@ -68,8 +68,7 @@ class ControlProtocol(asyncio.Protocol):
             transport.get_extra_info("peername"),
             transport.get_extra_info("sockname"),
         )
-        self.server.session_opened(self)
-        refusal = self.server.admission(self)
+        refusal = self.server.session_opened(self)
         if refusal is not None:
             self.send(refusal)
             self.close()
@@ -190,7 +189,7 @@ class ControlProtocol(asyncio.Protocol):
                 )
         self.transport.write(reply.encode())
         if self.current is None and self.session.transfer is None:
-            self.deadline = time.monotonic() + self.server.settings.timeouts.idle
+            self.deadline = time.monotonic() + self.session.settings.idle_timeout
         if reply.code == ReplyCode.SERVICE_UNAVAILABLE or reply.code == ReplyCode.CLOSING:
             self.close()
 
@@ -204,17 +203,23 @@ class ControlProtocol(asyncio.Protocol):
 
     def restart_login_timer(self) -> None:
         """A new login (connect, REIN, or USER while logged in) gets the full login time."""
-        self.login_deadline = time.monotonic() + self.server.settings.timeouts.login
+        self.login_deadline = time.monotonic() + self.server.gate.policy.server.login_timeout
 
     def expire(self, now: float) -> None:
-        """Called by the reaper: say why and close when the login or idle time is up."""
-        if self.closing or self.current is not None or self.session.transfer is not None:
+        """Called by the reaper: say why and close when the login or idle time is up; stop a
+        transfer that moved nothing for the stall timeout."""
+        transfer = self.session.transfer
+        if transfer is not None:
+            transfer.check_stall(now, self.session.settings.stall_timeout)
             return
-        timeouts = self.server.settings.timeouts
+        if self.closing or self.current is not None:
+            return
         if self.session.user is None and now >= self.login_deadline:
-            text = f"Login timeout ({timeouts.login:g} seconds): closing control connection."
+            limit = self.server.gate.policy.server.login_timeout
+            text = f"Login timeout ({limit:g} seconds): closing control connection."
         elif self.session.user is not None and now >= self.deadline:
-            text = f"Idle timeout ({timeouts.idle:g} seconds): closing control connection."
+            limit = self.session.settings.idle_timeout
+            text = f"Idle timeout ({limit:g} seconds): closing control connection."
         else:
             return
         self.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, text))

@@ -16,6 +16,7 @@ from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.config import Settings
 from pasv.server.app import FtpServer
 from pasv.server.listcache import ChangeCounter
+from pasv.server.shared import SharedState
 
 log = logging.getLogger("pasv.server")
 
@@ -70,15 +71,27 @@ def listening_socket(settings: Settings) -> socket.socket:
     return sock
 
 
+class Shared:
+    """What the supervisor makes before forking, for all its workers."""
+
+    def __init__(self, workers: int) -> None:
+        self.changes = ChangeCounter()  # a write in one worker invalidates every listing cache
+        self.policy_changes = ChangeCounter()  # a ban made in one worker reloads them all
+        self.state = SharedState(workers)  # session counts, rate windows, bandwidth buckets
+
+
 async def serve(
     settings: Settings,
     sock: socket.socket | None,
     say: Callable[[str], None],
-    changes: ChangeCounter | None = None,
+    shared: Shared | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM."""
     accounts = SqliteAccountStore(settings.accounts_db)
-    server = FtpServer(settings, accounts, changes)
+    if shared is None:
+        server = FtpServer(settings, accounts)
+    else:
+        server = FtpServer(settings, accounts, shared.changes, shared.state, shared.policy_changes)
     try:
         bound = await server.start([sock] if sock is not None else None)
         low, high = settings.passive.ports
@@ -106,10 +119,10 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
             runner.run(serve(settings, None, say))
         return
     sock = listening_socket(settings)
-    changes = ChangeCounter()  # shared by the workers: a write in one invalidates all caches
+    shared = Shared(workers)
     children: dict[int, int] = {}
     for index in range(workers):
-        children[_spawn(settings, sock, say, changes)] = index
+        children[_spawn(settings, sock, say, shared, index)] = index
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -126,24 +139,30 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
             pid, status = os.wait()
         except ChildProcessError:
             break
-        children.pop(pid, None)
-        if not stopping:
+        index = children.pop(pid, -1)
+        if not stopping and index >= 0:
             log.error("worker %d ended (status %d); starting a replacement", pid, status)
-            children[_spawn(settings, sock, say, changes)] = 0
+            shared.state.wipe_worker(index)  # its sessions ended with it
+            children[_spawn(settings, sock, say, shared, index)] = index
 
 
 def _spawn(
-    settings: Settings, sock: socket.socket, say: Callable[[str], None], changes: ChangeCounter
+    settings: Settings,
+    sock: socket.socket,
+    say: Callable[[str], None],
+    shared: Shared,
+    index: int,
 ) -> int:
     pid = os.fork()
     if pid:
         return pid
     code = 0
+    shared.state.bind(index)
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve(settings, sock, say, changes))
+            runner.run(serve(settings, sock, say, shared))
     except BaseException:
         log.exception("worker failed")
         code = 1

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pasv.policy.models import Perm, User
+from pasv.policy.options import PolicySettings
 from pasv.protocol import paths
 from pasv.protocol.errors import PermissionDenied
 from pasv.protocol.listing import ALL_MLST_FACTS
@@ -39,6 +40,7 @@ class Session:
     __slots__ = (
         "ascii",
         "control",
+        "counted",
         "counters",
         "cwd",
         "data",
@@ -55,6 +57,7 @@ class Session:
         "rename_from",
         "rest",
         "server",
+        "settings",
         "started",
         "storage",
         "transfer",
@@ -78,11 +81,15 @@ class Session:
         self.counters = Counters()
         self.data: DataChannel | None = None
         self.transfer: Transfer | None = None
+        self.counted: list[int] = []  # shared session counters this login added to
         self.reset()
 
     def reset(self) -> None:
         """Back to the state of a fresh connection (REIN), keeping the counters."""
+        if self.counted:
+            self.server.gate.logout(self)
         self.user: User | None = None
+        self.settings: PolicySettings = self.server.gate.policy.server
         self.storage: Storage | None = None
         self.pending_user: str | None = None
         self.cwd = "/"
@@ -102,15 +109,24 @@ class Session:
         return self.storage
 
     def resolve(self, arg: str) -> str:
-        """The absolute virtual path an argument names, relative to the working directory."""
-        return paths.resolve(self.cwd, arg)
+        """The absolute virtual path an argument names, relative to the working directory;
+        a path through a hidden name does not exist (550)."""
+        path = paths.resolve(self.cwd, arg)
+        if self.user is not None:
+            self.server.gate.policy.check_reachable(self.user, path)
+        return path
 
     def check(self, perm: Perm, path: str) -> None:
-        """Refuse with 550 when the user may not do ``perm`` at ``path``."""
+        """Refuse (550) when the rules deny ``perm`` at ``path`` or a hidden name is in it."""
         user = self.user
-        if user is None or perm not in user.perms:
-            what = perm.name or "that"
-            raise PermissionDenied(f"Permission denied: {what} is not allowed for you at {path}.")
+        if user is None:
+            raise PermissionDenied(f"Permission denied at {path}: not logged in.")
+        self.server.gate.policy.check(user, perm, path)
+
+    def check_new_name(self, path: str) -> None:
+        """Refuse (553) a forbidden name for something new: an upload, directory, rename."""
+        assert self.user is not None
+        self.server.gate.policy.check_name(self.user, path)
 
     def take_rest(self) -> int:
         offset, self.rest = self.rest, 0

@@ -11,6 +11,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from pasv.protocol.ascii import FromNetwork, ToNetwork
+from pasv.server.metering import QuotaWatch, Throttle
 from pasv.storage.base import ReadHandle, WriteHandle
 
 log = logging.getLogger("pasv.transfer")
@@ -46,6 +47,7 @@ class Transfer:
         "guarded",
         "path",
         "reason",
+        "seen",
         "started",
         "task",
         "total",
@@ -62,6 +64,14 @@ class Transfer:
         self.task: asyncio.Task[Any] | None = asyncio.current_task()
         self.guarded = False
         self.reason = ""
+        self.seen = (-1, self.started)  # bytes done when the reaper last looked, and when
+
+    def check_stall(self, now: float, limit: float) -> None:
+        """Abort when no byte moved for ``limit`` seconds (the reaper calls this)."""
+        if self.done != self.seen[0]:
+            self.seen = (self.done, now)
+        elif limit and now - self.seen[1] >= limit:
+            self.abort(f"stalled: no data moved for {limit:g} seconds")
 
     def abort(self, reason: str) -> None:
         self.reason = self.reason or reason
@@ -115,7 +125,17 @@ class _SendfilePump:
     socket has room, and no coroutine step in between (per-call Python work is what limits many
     concurrent downloads)."""
 
-    __slots__ = ("_end", "_loop", "_out", "_share", "_source", "done", "offset", "transfer")
+    __slots__ = (
+        "_end",
+        "_loop",
+        "_out",
+        "_share",
+        "_source",
+        "_throttle",
+        "done",
+        "offset",
+        "transfer",
+    )
 
     def __init__(
         self,
@@ -125,15 +145,18 @@ class _SendfilePump:
         end: int,
         transfer: Transfer,
         share: FairShare,
+        throttle: Throttle | None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._out, self._source, self.offset, self._end = sock.fileno(), source, offset, end
-        self.transfer, self._share = transfer, share
+        self.transfer, self._share, self._throttle = transfer, share, throttle
         self.done: asyncio.Future[None] = self._loop.create_future()
         self._loop.add_writer(self._out, self._step)
 
     def _step(self) -> None:
         count = min(self._end - self.offset, self._share.turn())
+        if self._throttle is not None:
+            count = min(count, self._throttle.chunk)
         try:
             sent = os.sendfile(self._out, self._source, self.offset, count)
         except (BlockingIOError, InterruptedError):
@@ -145,6 +168,15 @@ class _SendfilePump:
         self.transfer.done += sent
         if sent == 0 or self.offset >= self._end:  # done, or the file shrank under us
             self._finish(None)
+        elif self._throttle is not None:
+            wait = self._throttle.wait(sent)
+            if wait > 0:  # over the rate: stop writing until the budget has refilled
+                self._loop.remove_writer(self._out)
+                self._loop.call_later(wait, self._resume)
+
+    def _resume(self) -> None:
+        if self._out >= 0:
+            self._loop.add_writer(self._out, self._step)
 
     def _finish(self, error: OSError | None) -> None:
         self.stop()
@@ -161,7 +193,12 @@ class _SendfilePump:
 
 
 async def sendfile(
-    sock: socket.socket, handle: ReadHandle, offset: int, transfer: Transfer, share: FairShare
+    sock: socket.socket,
+    handle: ReadHandle,
+    offset: int,
+    transfer: Transfer,
+    share: FairShare,
+    throttle: Throttle | None = None,
 ) -> None:
     """Zero-copy: the kernel moves file pages to the socket.
 
@@ -173,7 +210,7 @@ async def sendfile(
     assert handle.file is not None
     if offset >= handle.size:
         return
-    pump = _SendfilePump(sock, handle.file.fileno(), offset, handle.size, transfer, share)
+    pump = _SendfilePump(sock, handle.file.fileno(), offset, handle.size, transfer, share, throttle)
     share.active += 1
     try:
         await pump.done
@@ -183,16 +220,23 @@ async def sendfile(
 
 
 async def send_stream(
-    sock: socket.socket, handle: ReadHandle, transfer: Transfer, encoder: ToNetwork | None
+    sock: socket.socket,
+    handle: ReadHandle,
+    transfer: Transfer,
+    encoder: ToNetwork | None,
+    throttle: Throttle | None = None,
 ) -> None:
     """Read and send chunks: TYPE A, or storage without a real file."""
     loop = asyncio.get_running_loop()
+    size = CHUNK if throttle is None else throttle.chunk
     while True:
-        chunk = await handle.read(CHUNK)
+        chunk = await handle.read(size)
         if not chunk:
             break
         transfer.done += len(chunk)
         await loop.sock_sendall(sock, encoder.feed(chunk) if encoder else chunk)
+        if throttle is not None:
+            await _pause(throttle.wait(len(chunk)))
     if encoder is not None:
         tail = encoder.flush()
         if tail:
@@ -205,8 +249,19 @@ async def send_bytes(sock: socket.socket, data: bytes, transfer: Transfer) -> No
     transfer.done += len(data)
 
 
+async def _pause(seconds: float) -> None:
+    """Hold a rate-limited transfer until its byte budget has refilled."""
+    if seconds > 0:
+        await asyncio.sleep(seconds)
+
+
 async def receive(
-    sock: socket.socket, handle: WriteHandle, transfer: Transfer, decoder: FromNetwork | None
+    sock: socket.socket,
+    handle: WriteHandle,
+    transfer: Transfer,
+    decoder: FromNetwork | None,
+    throttle: Throttle | None = None,
+    quota: QuotaWatch | None = None,
 ) -> None:
     """Receive into two alternating buffers; with threaded writes one is written while the
     other fills.
@@ -251,18 +306,27 @@ async def receive(
         view = memoryview(buffers[which])
 
     since_yield = 0
+    step = CHUNK if throttle is None else throttle.chunk
     try:
         while True:
             try:
-                got = sock.recv_into(view[filled:])  # non-blocking: what is there already
+                got = sock.recv_into(view[filled : filled + step])  # what is there already
             except BlockingIOError:
                 if filled:
                     await flush()  # the sender paused: write what we have
-                got = await loop.sock_recv_into(sock, view[filled:])
+                got = await loop.sock_recv_into(sock, view[filled : filled + step])
             if not got:
                 break
+            if quota is not None:
+                fits = quota.add(got)
+                if fits < got:  # keep what fits in the quota, then stop
+                    filled += fits
+                    transfer.done += fits
+                    raise quota.error()
             filled += got
             transfer.done += got
+            if throttle is not None:
+                await _pause(throttle.wait(got))
             if filled >= CHUNK // 2:
                 await flush()
                 since_yield += 1

@@ -27,12 +27,21 @@ def command(*names: str) -> Callable[[Handler], Handler]:
     return register
 
 
-from pasv.server.handlers import auth, data, files, info, listings, transfer  # noqa: E402
+from pasv.server.handlers import (  # noqa: E402
+    account,
+    auth,
+    data,
+    files,
+    info,
+    listings,
+    transfer,
+)
 
 __all__ = [
     "HANDLERS",
     "Handler",
     "HandlerResult",
+    "account",
     "auth",
     "command",
     "data",

@@ -63,6 +63,7 @@ async def _check_password(s: Session, name: str, arg: str, found: User | None) -
         limit = server.settings.login.max_failures
         log.info("[%d] %s login failed for %r (%d of %d)", s.id, s.peer_ip, name, s.failures, limit)
         await asyncio.sleep(server.settings.login.failure_delay)
+        server.gate.login_failed(s.peer_ip)  # too many from this address: banned, 421
         if s.failures >= limit:
             raise ServiceUnavailable(
                 f"Too many failed login attempts ({s.failures}); closing the connection."
@@ -72,6 +73,7 @@ async def _check_password(s: Session, name: str, arg: str, found: User | None) -
 
 
 def _welcome(s: Session, user: User, storage: Storage) -> Reply:
+    user, s.settings = s.server.gate.login(s, user)  # IP rules and session limits
     s.storage = storage
     s.user = user
     s.cwd = "/"

@@ -11,8 +11,9 @@ from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import SITE_COMMANDS
 from pasv.protocol.errors import ArgumentError, FileUnavailable, NotADirectory
 from pasv.protocol.replies import Reply, make_reply
-from pasv.server.handlers import command
+from pasv.server.handlers import account, command
 from pasv.server.session import Session
+from pasv.server.usage import needs_usage
 
 
 def quote_path(path: str) -> str:
@@ -60,6 +61,7 @@ async def _change_dir(s: Session, arg: str) -> Reply:
 async def mkd(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.MKD, target)
+    s.check_new_name(target)
     await s.fs.mkdir(target)
     s.server.changed()
     return make_reply(ReplyCode.PATH_CREATED, f"{quote_path(target)} created.")
@@ -80,8 +82,12 @@ async def rmd(s: Session, arg: str) -> Reply:
 async def dele(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.DELE, target)
+    size = (await s.fs.stat(target)).size if needs_usage(s.settings) else 0
     await s.fs.delete(target)
     s.server.changed()
+    if size or needs_usage(s.settings):
+        assert s.user is not None
+        await s.server.usage.removed(s.user, s.settings, size)
     return make_reply(ReplyCode.FILE_ACTION_OK, f"File deleted: {target}")
 
 
@@ -100,6 +106,7 @@ async def rnto(s: Session, arg: str) -> Reply:
     assert source is not None
     target = s.resolve(arg)
     s.check(Perm.RENAME, target)
+    s.check_new_name(target)
     await s.fs.rename(source, target)
     s.server.changed()
     return make_reply(ReplyCode.FILE_ACTION_OK, f"Renamed {source} to {target}")
@@ -169,4 +176,8 @@ async def site(s: Session, arg: str) -> Reply:
         await s.fs.chmod(target, mode)
         s.server.changed()
         return make_reply(ReplyCode.OK, f"SITE CHMOD {mode:o} {paths.basename(target)} done.")
+    if verb == "QUOTA":
+        return await account.site_quota(s)
+    if verb == "RATIO":
+        return await account.site_ratio(s)
     raise ArgumentError(f"Unknown SITE command {verb[:20]}; try SITE HELP.")

@@ -75,12 +75,18 @@ async def _listing_data(
         if on_file is None:
             raise NotADirectory(f"{path} is not a directory; use MLST for a single entry.")
         return path, on_file([facts]).encode("utf-8", "surrogateescape")
-    key = (s.fs, path, verb, variant)
+    assert s.user is not None
+    visible = server.gate.policy.entry_filter(s.user, path)
+    # a filtered listing is the user's own: the cache key says whose
+    key = (s.fs, path, verb, variant, None if visible is None else (s.user.name, s.user.anonymous))
     sig = signature(facts)
     cached = None if server.uploads else server.listings.get(key, sig)
     if cached is not None:
         return path, cached
-    data = render(await s.fs.listdir(path)).encode("utf-8", "surrogateescape")
+    entries = await s.fs.listdir(path)
+    if visible is not None:
+        entries = [entry for entry in entries if visible(entry.name)]
+    data = render(entries).encode("utf-8", "surrogateescape")
     server.listings.put(key, sig, counter, data)
     return path, data
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from pasv.policy.models import Perm
@@ -22,8 +23,10 @@ from pasv.protocol.errors import (
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import transfers
 from pasv.server.handlers import command
+from pasv.server.metering import throttle_for
 from pasv.server.session import Session
 from pasv.server.transfers import Aborted, Transfer
+from pasv.server.usage import UploadPlan
 
 log = logging.getLogger("pasv.transfer")
 
@@ -41,6 +44,7 @@ async def run_transfer(
     body: Body,
     log_transfer: bool = True,
     done_text: str = "",
+    on_done: Callable[[Transfer, bool], Awaitable[None]] | None = None,
 ) -> Reply:
     """Open the data connection, say 150, move the bytes, and give the final reply."""
     channel = s.data
@@ -53,7 +57,7 @@ async def run_transfer(
     transfer = Transfer(verb, direction, path, total)
     s.transfer = transfer  # from here ABOR, STAT and NOOP are answered at once
     try:
-        sock = await transfer.guard(channel.connect(s.server.settings.timeouts.data_connect))
+        sock = await transfer.guard(channel.connect(s.settings.data_timeout))
     except Aborted:
         s.transfer = None
         raise TransferAborted(
@@ -81,6 +85,8 @@ async def run_transfer(
     complete = not aborted and error is None
     if log_transfer:
         _account(s, transfer, seconds, complete)
+    if on_done is not None:
+        await on_done(transfer, complete)
     if aborted:
         return make_reply(
             ReplyCode.TRANSFER_ABORTED,
@@ -140,22 +146,48 @@ async def retr(s: Session, arg: str) -> Reply:
             )
         remaining = handle.size - offset
         ascii_mode = s.ascii
+        user, server = s.user, s.server
+        assert user is not None
+        policy = server.gate.policy
+        reserved = await server.usage.reserve(
+            user, s.settings, server.home_of(user), remaining, policy.messages
+        )
+        throttle = throttle_for(server.shared, policy, user, s.settings, upload=False)
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
             if handle.file is not None and not ascii_mode:
-                await transfers.sendfile(sock, handle, offset, transfer, s.server.downloads)
+                await transfers.sendfile(sock, handle, offset, transfer, server.downloads, throttle)
             else:
                 await transfers.send_stream(
-                    sock, handle, transfer, ToNetwork() if ascii_mode else None
+                    sock, handle, transfer, ToNetwork() if ascii_mode else None, throttle
                 )
+
+        settled = False
+
+        async def settle(transfer: Transfer, complete: bool) -> None:
+            nonlocal settled
+            settled = True
+            await server.usage.settle(user, reserved, transfer.done)
 
         opening = (
             f"Opening {s.type_name} mode data connection for {paths.basename(path)} "
             f"({remaining} bytes)."
         )
-        return await run_transfer(
-            s, verb="RETR", path=path, direction="o", total=remaining, opening=opening, body=body
-        )
+        try:
+            return await run_transfer(
+                s,
+                verb="RETR",
+                path=path,
+                direction="o",
+                total=remaining,
+                opening=opening,
+                body=body,
+                on_done=settle if reserved else None,
+            )
+        except BaseException:
+            if reserved and not settled:  # refused before any byte moved: all of it back
+                await asyncio.shield(server.usage.settle(user, reserved, 0))
+            raise
     finally:
         await handle.close()
 
@@ -163,16 +195,39 @@ async def retr(s: Session, arg: str) -> Reply:
 async def _store(
     s: Session, path: str, *, append: bool, verb: str, exclusive: bool = False, done_text: str = ""
 ) -> Reply:
+    s.check_new_name(path)
     offset = s.take_rest()
+    server, user = s.server, s.user
+    assert user is not None
+    policy = server.gate.policy
+    plan = await UploadPlan.start(
+        server.usage,
+        server.shared,
+        s.fs,
+        user,
+        s.settings,
+        server.home_of(user),
+        policy.messages,
+        path=path,
+        offset=offset,
+        append=append,
+    )
+    throttle = throttle_for(server.shared, policy, user, s.settings, upload=True)
     handle = await s.fs.open_write(path, offset=offset, append=append, exclusive=exclusive)
     decoder = FromNetwork() if s.ascii else None
-    server = s.server
     server.uploads += 1
     server.changed()
+    outcome = (0, False)
+
+    async def done(transfer: Transfer, complete: bool) -> None:
+        nonlocal outcome
+        outcome = (transfer.done, complete)
+
     try:
+        watch = plan.watch if plan is not None else None
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
-            await transfers.receive(sock, handle, transfer, decoder)
+            await transfers.receive(sock, handle, transfer, decoder, throttle, watch)
 
         if verb == "STOU":
             opening = f"FILE: {paths.basename(path)}"
@@ -187,10 +242,13 @@ async def _store(
             opening=opening,
             body=body,
             done_text=done_text,
+            on_done=done,
         )
     finally:
         server.uploads -= 1
         await handle.close()
+        if plan is not None:
+            await asyncio.shield(plan.finish(*outcome))
         server.changed()
 
 

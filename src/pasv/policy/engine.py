@@ -1,0 +1,178 @@
+"""The policy engine: every check in one order, each refusal a typed error with its text."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pasv.policy.limits import minutes_left
+from pasv.policy.models import Ban, Group, IpRule, Member, Perm, Rule, User
+from pasv.policy.names import NamePatterns
+from pasv.policy.network import IpRules, in_networks
+from pasv.policy.options import Messages, PolicySettings, resolve
+from pasv.policy.permissions import Decision, RuleBook
+from pasv.protocol import paths
+from pasv.protocol.errors import (
+    LoginRefused,
+    PathNotFound,
+    PermissionDenied,
+    ProhibitedName,
+    Refused,
+)
+
+__all__ = ["Policy", "PolicyData", "SessionCounts"]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyData:
+    """Everything an operator configured, as stored."""
+
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    messages: Messages = field(default_factory=Messages)
+    groups: Mapping[str, Group] = field(default_factory=dict)
+    members: Mapping[str, Member] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
+    ip_rules: tuple[IpRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCounts:
+    """Logged-in sessions elsewhere (all workers), counted before this login is added."""
+
+    same_ip: int = 0
+    same_user: int = 0
+    groups: Mapping[str, int] = field(default_factory=dict)
+
+
+class Policy:
+    """A compiled, immutable policy; rebuilt when the stored policy changes."""
+
+    def __init__(self, data: PolicyData, base: PolicySettings) -> None:
+        self.data = data
+        self.messages = data.messages
+        self.server = resolve(base, data.settings)
+        self.rules = RuleBook(data.rules)
+        self.ip = IpRules(data.ip_rules)
+        self._settings: dict[tuple[str, bool], PolicySettings] = {}
+        self.counts_logins = self._any_login_limit()
+
+    def _any_login_limit(self) -> bool:
+        keys = ("max_sessions_per_ip", "max_sessions_per_user", "max_users")
+        layers = [self.data.settings]
+        layers += [g.options for g in self.data.groups.values()]
+        layers += [m.options for m in self.data.members.values()]
+        return any(layer.get(key) for layer in layers for key in keys) or any(
+            getattr(self.server, key) for key in keys
+        )
+
+    # --- who is who ------------------------------------------------------------------------
+    def groups_of(self, name: str) -> tuple[str, ...]:
+        member = self.data.members.get(name)
+        return member.groups if member is not None else ()
+
+    def with_groups(self, user: User) -> User:
+        groups = () if user.anonymous else self.groups_of(user.name)
+        return user if groups == user.groups else dataclasses.replace(user, groups=groups)
+
+    def settings_for(self, user: User) -> PolicySettings:
+        """Global, then the user's groups (the first listed wins), then the user's own."""
+        key = (user.name, user.anonymous)
+        found = self._settings.get(key)
+        if found is None:
+            member = None if user.anonymous else self.data.members.get(user.name)
+            layers: list[Mapping[str, Any]] = []
+            for name in reversed(member.groups if member else ()):
+                group = self.data.groups.get(name)
+                if group is not None:
+                    layers.append(group.options)
+            if member is not None:
+                layers.append(member.options)
+            found = self._settings[key] = resolve(self.server, *layers)
+        return found
+
+    # --- connect ---------------------------------------------------------------------------
+    def check_connect(self, ip: str, *, clients: int, ban: Ban | None, now: float) -> None:
+        """Banned, then server-wide IP rules, then the number of clients (this one included)."""
+        if ban is not None and ban.until > now and not self.never_banned(ip):
+            minutes = minutes_left(ban.until, now)
+            raise Refused(self.messages.banned.format(reason=ban.reason, minutes=minutes))
+        if not self.ip.check(ip, ("",)).allowed:
+            raise Refused(self.messages.server_ip_denied.format(ip=ip))
+        if clients > self.server.max_clients:
+            raise Refused(self.messages.too_many_users.format(limit=self.server.max_clients))
+
+    def never_banned(self, ip: str) -> bool:
+        return in_networks(ip, self.server.ban_allowlist)
+
+    # --- login -----------------------------------------------------------------------------
+    def check_login(self, user: User, ip: str, counts: SessionCounts) -> None:
+        """IP rules of the user and its groups, then per-IP, per-user and per-group sessions."""
+        settings = self.settings_for(user)
+        scopes = [f"group:{g}" for g in user.groups]
+        scopes.append(f"user:{user.name}")
+        if not self.ip.check(ip, scopes).allowed:
+            raise LoginRefused(self.messages.unauthorized_ip)
+        limit = settings.max_sessions_per_ip
+        if limit and counts.same_ip >= limit:
+            raise LoginRefused(self.messages.per_ip.format(limit=limit))
+        limit = settings.max_sessions_per_user
+        if limit and counts.same_user >= limit:
+            raise LoginRefused(self.messages.per_user.format(limit=limit, user=user.name))
+        for name in user.groups:
+            group = self.data.groups.get(name)
+            group_limit = group.options.get("max_users", 0) if group else 0
+            if group_limit and counts.groups.get(name, 0) >= group_limit:
+                raise Refused(self.messages.group_full.format(group=name, limit=group_limit))
+
+    # --- per command -----------------------------------------------------------------------
+    def decide(self, user: User, perm: Perm, path: str) -> Decision:
+        return self.rules.for_user(user).decide(perm, path)
+
+    def check_reachable(self, user: User, path: str) -> None:
+        """Hidden names are not there at all: 550, as for a path that does not exist."""
+        names = self.names_for(self.settings_for(user))
+        if not names.empty and names.hidden_path(path):
+            raise PathNotFound(f"No such file or directory: {path}")
+
+    def check(self, user: User, perm: Perm, path: str) -> None:
+        """Refuse (550) what the rules do not allow."""
+        if not self.rules.for_user(user).allows(perm, path):
+            what = perm.describe() if perm else "that"
+            raise PermissionDenied(self.messages.permission.format(perm=what, path=path))
+
+    def check_name(self, user: User, path: str) -> None:
+        """A new name (upload, rename target, new directory) must not be forbidden."""
+        names = self.names_for(self.settings_for(user))
+        if names.empty:
+            return
+        name = paths.basename(path)
+        if names.forbidden(path) is not None or names.hidden(name):
+            raise ProhibitedName(self.messages.prohibited_name.format(name=name))
+
+    def entry_filter(self, user: User, directory: str) -> Callable[[str], bool] | None:
+        """Which entries of ``directory`` a listing shows (hidden names never; with
+        hide_denied, nothing the user may not LIST); None when everything is shown."""
+        settings = self.settings_for(user)
+        names = self.names_for(settings)
+        book = self.rules.for_user(user)
+        by_rules = settings.hide_denied and book.may_differ_below(directory)
+        if names.empty and not by_rules:
+            return None
+
+        def visible(name: str) -> bool:
+            if not names.empty and names.hidden(name):
+                return False
+            return not by_rules or book.allows(Perm.LIST, paths.join(directory, name))
+
+        return visible
+
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def _patterns(forbidden: tuple[str, ...], hidden: tuple[str, ...]) -> NamePatterns:
+        return NamePatterns(forbidden, hidden)
+
+    def names_for(self, settings: PolicySettings) -> NamePatterns:
+        return self._patterns(settings.forbidden_names, settings.hidden_names)
