@@ -6,7 +6,7 @@ import ipaddress
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pasv.accounts.base import AccountNotFound
@@ -63,6 +63,19 @@ class PolicyStore:
             self.rules(),
             self.ip_rules(),
         )
+
+    def atomically(self, work: Callable[[], None]) -> None:
+        """Run several changes as one transaction: all of them happen, or none."""
+        self.accounts.run(lambda _: work())
+
+    def clear_policy(self) -> None:
+        """Forget groups, memberships, settings, texts and rules (not users, bans or usage)."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            for table in ("groups", "memberships", "options", "rules", "ip_rules"):
+                conn.execute(f"DELETE FROM {table}")
+
+        self.accounts.run(work)
 
     # --- groups and memberships -----------------------------------------------------------
     def add_group(self, name: str, description: str = "") -> None:

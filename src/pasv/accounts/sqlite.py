@@ -112,7 +112,8 @@ class SqliteAccountStore:
     ) -> None:
         self._hasher = hasher if hasher is not None else PasswordHasher()
         self._cache = cache if cache is not None else VerifiedCache()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._depth = 0  # run() calls nested in one transaction
         self._dummy_hash: str | None = None
         self._inflight: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
         conn = sqlite3.connect(
@@ -165,17 +166,23 @@ class SqliteAccountStore:
             return self._conn.execute(sql, params).rowcount
 
     def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` on the connection under the store's lock, inside one transaction."""
+        """Run ``work`` on the connection under the store's lock, inside one transaction (a
+        call made from inside ``work`` joins that transaction)."""
         with self._lock:
             conn = self._conn
             if conn is None:
                 raise AccountError("account store is closed")
+            if self._depth:  # already inside a transaction: part of it
+                return work(conn)
             conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 result = work(conn)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth -= 1
             conn.execute("COMMIT")
             return result
 

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from pasv.accounts.base import AccountError
-from pasv.accounts.sqlite import SqliteAccountStore
-from pasv.config import ConfigError, Settings, load_settings
+from pasv.accounts.policy_store import PolicyStore
+from pasv.cli.access_commands import ban_app, ip_app, rule_app
+from pasv.cli.common import (
+    ConfigOpt,
+    DataDirOpt,
+    err,
+    open_store,
+    out,
+    settings_from,
+    setup_logging,
+)
+from pasv.cli.policy_commands import (
+    group_app,
+    policy_app,
+    set_options,
+    split_pairs,
+    unset_options,
+    with_policy,
+)
 from pasv.policy.models import Perm
 
 app = typer.Typer(
@@ -26,35 +40,6 @@ user_app = typer.Typer(
     help="Manage FTP accounts (stored in <data_dir>/accounts.sqlite3).", no_args_is_help=True
 )
 app.add_typer(user_app, name="user")
-
-out = Console()
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML configuration file.")]
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (accounts, files).")
-]
-
-
-def _settings(config: Path | None, **overrides: Any) -> Settings:
-    sections: dict[str, dict[str, Any]] = {}
-    for key, value in overrides.items():
-        if value is not None:
-            section, _, name = key.partition("__")
-            sections.setdefault(section, {})[name] = value
-    try:
-        return load_settings(config, sections)
-    except ConfigError as exc:
-        err.print(f"[red]Configuration error[/red]\n{exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 @app.command()
@@ -84,7 +69,7 @@ def serve(
     """Run the FTP server (embedded defaults: ./pasv-data, port 2121, passive 50000-50100)."""
     from pasv.server.runner import run
 
-    settings = _settings(
+    settings = settings_from(
         config,
         server__data_dir=data_dir,
         server__host=host,
@@ -95,18 +80,12 @@ def serve(
         anonymous__enabled=anonymous,
         logging__level=log_level,
     )
-    _setup_logging(settings.logging.level)
+    setup_logging(settings.logging.level)
     try:
         run(settings, lambda line: out.print(line, highlight=False, soft_wrap=True))
     except OSError as exc:
         err.print(f"[red]Cannot start:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-
-
-def _store(config: Path | None, data_dir: Path | None) -> SqliteAccountStore:
-    settings = _settings(config, server__data_dir=data_dir)
-    settings.server.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteAccountStore(settings.accounts_db)
 
 
 def _ask_password(given: str | None) -> str:
@@ -117,7 +96,7 @@ def _ask_password(given: str | None) -> str:
 
 
 def _account_call(config: Path | None, data_dir: Path | None, action: Any) -> Any:
-    store = _store(config, data_dir)
+    store = open_store(config, data_dir)
 
     async def call() -> Any:
         try:
@@ -198,3 +177,65 @@ def user_show(name: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) 
         f"permissions: {found.perms.describe()}",
         highlight=False,
     )
+
+
+@user_app.command("set")
+def user_set(
+    name: str,
+    pairs: Annotated[
+        list[str],
+        typer.Argument(
+            help="KEY=VALUE pairs: groups=a,b (in order of precedence), home=DIR, "
+            "perms=read,write, enabled=false, or any policy setting (see `pasv policy show`)."
+        ),
+    ],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Change an account and its own settings (these win over its groups' and global ones)."""
+    account_keys = {"home", "perms", "enabled", "groups"}
+    parsed = split_pairs(pairs)
+    own = [(k, v) for k, v in parsed if k not in account_keys]
+    for key, value in parsed:
+        if key == "home":
+            _account_call(config, data_dir, lambda s, v=value: s.set_home(name, v))
+        elif key == "perms":
+            try:
+                flags = Perm.parse(value)
+            except ValueError as exc:
+                err.print(f"[red]Error:[/red] {exc}", highlight=False)
+                raise typer.Exit(2) from None
+            _account_call(config, data_dir, lambda s, f=flags: s.set_perms(name, f))
+        elif key == "enabled":
+            on = value.lower() in ("1", "true", "yes", "on")
+            _account_call(config, data_dir, lambda s, e=on: s.set_enabled(name, e))
+        elif key == "groups":
+            wanted = [g.strip() for g in value.split(",") if g.strip()]
+
+            def join(store: PolicyStore, groups: list[str] = wanted) -> None:
+                store.set_groups(name, groups)
+
+            with_policy(config, data_dir, join)
+        else:
+            continue
+        out.print(f"user {name}: {key} = {value}", highlight=False)
+    if own:
+        set_options(config, data_dir, f"user:{name}", own)
+
+
+@user_app.command("unset")
+def user_unset(
+    name: str,
+    keys: Annotated[list[str], typer.Argument(help="Setting names to remove.")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Remove settings of a user (its groups' or the global value applies again)."""
+    unset_options(config, data_dir, f"user:{name}", keys)
+
+
+app.add_typer(policy_app, name="policy")
+app.add_typer(group_app, name="group")
+app.add_typer(rule_app, name="rule")
+app.add_typer(ip_app, name="ip")
+app.add_typer(ban_app, name="ban")

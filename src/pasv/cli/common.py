@@ -1,0 +1,49 @@
+"""What every `pasv` subcommand shares: consoles, the settings and the account store."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from pasv.accounts.sqlite import SqliteAccountStore
+from pasv.config import ConfigError, Settings, load_settings
+
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML configuration file.")]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (accounts, files).")
+]
+
+
+def settings_from(config: Path | None, **overrides: Any) -> Settings:
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        if value is not None:
+            section, _, name = key.partition("__")
+            sections.setdefault(section, {})[name] = value
+    try:
+        return load_settings(config, sections)
+    except ConfigError as exc:
+        err.print(f"[red]Configuration error[/red]\n{exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def open_store(config: Path | None, data_dir: Path | None) -> SqliteAccountStore:
+    settings = settings_from(config, server__data_dir=data_dir)
+    settings.server.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteAccountStore(settings.accounts_db)
