@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import uvloop
 
 from pasv.accounts.passwords import light_hasher
+from pasv.accounts.policy_store import PolicyStore
 from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.config import Settings, load_settings
 from pasv.policy.models import Perm
@@ -77,6 +78,17 @@ class LiveServer:
 
     def add_user(self, name: str, password: str, *, home: str = "", perms: Perm = Perm.ALL) -> None:
         self.call(self.accounts.add(name, password, home=home, perms=perms))
+
+    @property
+    def policy(self) -> PolicyStore:
+        """The server's policy storage; call ``reload_policy`` after changing it."""
+        return PolicyStore(self.accounts)
+
+    def reload_policy(self) -> None:
+        async def reload() -> None:
+            self.server.gate.reload()
+
+        self.call(reload())
 
     def stop(self) -> None:
         for ftp in self.clients:

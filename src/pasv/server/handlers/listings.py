@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import os
 import time
 from collections.abc import Callable
 
@@ -181,6 +182,7 @@ def _session_status(s: Session) -> str:
     lines = [
         "pasv FTP server status:",
         f" Connected to {s.local_ip} port {s.local_port} from {s.peer_ip} port {s.peer_port}",
+        f" Served by process {os.getpid()}",
         f" Logged in as {s.user.name}" if s.user else " Not logged in",
         f" TYPE: {s.type_name}, STRUcture: File, MODE: Stream",
         f" Working directory: {s.cwd}",
