@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
-import os
 import time
 from collections.abc import Callable
 
