@@ -7,62 +7,13 @@ import io
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from tests.support.live import passive_range
+from tests.cli import support
+from tests.cli.support import PASV, _free_port, _read_until, _serve
 
-PASV = [sys.executable, "-m", "pasv"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _read_until(proc: subprocess.Popen[str], pattern: str, timeout: float = 20) -> list[str]:
-    """Lines of the server's stdout up to the first that matches (bounded in time)."""
-    deadline = time.monotonic() + timeout
-    lines: list[str] = []
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if re.search(pattern, line):
-            return lines
-    raise AssertionError(f"no line matching {pattern!r} in: {lines}")
-
-
-def _serve(data: Path, port: int, *extra: str) -> subprocess.Popen[str]:
-    argv = [*PASV, "serve", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)]
-    argv += ["--passive-ports", passive_range(), "--log-level", "warning", *extra]
-    return subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-
-
-@pytest.fixture
-def stop() -> Iterator[list[subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+stop = support.stop
 
 
 def test_first_start_prints_a_ready_url_once(tmp_path: Path, stop: list) -> None:
