@@ -1,4 +1,4 @@
-"""Each connect and login refusal of the policy engine, provoked with ftplib: exact code and text."""
+"""Each connect and login refusal, provoked with ftplib: the exact code and default text."""
 
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ def test_server_wide_ip_deny_refuses_at_connect(live: LiveServer) -> None:
     live.reload_policy()
     with Raw.to(live) as raw:
         assert raw.greeting.code == 421
-        assert raw.greeting.text == "Your address 127.0.0.1 is not allowed to connect to this server."
+        assert (
+            raw.greeting.text == "Your address 127.0.0.1 is not allowed to connect to this server."
+        )
     # another source address outside the denied network is served
     with Raw(live.host, live.port, source="127.0.0.9") as raw:
         assert raw.greeting.code == 220
@@ -79,9 +81,7 @@ def test_group_ip_rule_refuses_at_login(live: LiveServer) -> None:
     store = live.policy
     store.add_group("partners")
     store.set_groups(USER, ["partners"])
-    store.add_ip_rule(
-        IpRule(Action.DENY, ipaddress.ip_network("127.0.0.1/32"), "group:partners")
-    )
+    store.add_ip_rule(IpRule(Action.DENY, ipaddress.ip_network("127.0.0.1/32"), "group:partners"))
     live.reload_policy()
     assert _refusal(live) == "530 Not logged in, unauthorized IP address."
 
@@ -150,9 +150,7 @@ def test_failed_logins_ban_the_address(live: LiveServer) -> None:
     store.set_option("", "ban_allowlist", "")
     store.set_option("", "hammer_failures", 3)
     live.reload_policy()
-    banned = re.compile(
-        r"421 Too many failed logins from your address; banned for 1[45] minutes\."
-    )
+    banned = re.compile(r"421 Too many failed logins from your address; banned for 1[45] minutes\.")
     ftp = live.connect()
     for attempt in range(3):
         try:

@@ -115,7 +115,7 @@ def test_hidden_names_are_not_listed_nor_reachable(live: LiveServer) -> None:
     ):
         args = (ftp, arg) if call is retr_bytes else (arg,)
         with pytest.raises(ftplib.error_perm) as caught:
-            call(*args)  # type: ignore[operator]
+            call(*args)
         assert code_of(caught.value) == 550
         assert "No such file or directory" in str(caught.value)
 

@@ -1,0 +1,63 @@
+"""The shared counter table: a dict's behaviour in shared memory, across processes."""
+
+from __future__ import annotations
+
+import mmap
+import os
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pasv.server.shared import SharedState, Table, digest
+
+
+def _table(slots: int = 16) -> Table:
+    return Table(mmap.mmap(-1, Table.size(slots)), 0, slots)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 40), st.integers(-2, 2)), max_size=120))
+def test_behaves_like_a_dict_of_counts(ops: list[tuple[int, int]]) -> None:
+    """Keys chosen to collide (40 keys in 64 slots, clustered) so probing and backward-shift
+    deletion are exercised; zero counts are deleted."""
+    table = _table(64)
+    model: dict[int, int] = {}
+    for key, delta in ops:
+        if delta == 0:
+            continue
+        model[key] = model.get(key, 0) + delta
+        assert table.add(key * 64 % 61 + 1, delta) == model[key]
+        if model[key] == 0:
+            del model[key]
+        for k, v in model.items():
+            assert table.get(k * 64 % 61 + 1) == v
+    for k in range(1, 41):
+        assert table.get(k * 64 % 61 + 1) == model.get(k, 0)
+
+
+def test_expiry_and_sweep() -> None:
+    table = _table()
+    table.add(digest("w:1"), 3, expiry=10.0, now=5.0)
+    assert table.get(digest("w:1"), now=9.0) == 3
+    assert table.get(digest("w:1"), now=10.0) == 0
+    assert table.add(digest("w:1"), 1, expiry=20.0, now=11.0) == 1  # an expired value restarts
+    table.add(digest("other"), 1)
+    assert table.sweep(now=25.0) == 1
+    assert table.get(digest("other")) == 1
+
+
+def test_worker_tables_are_summed_and_wiped() -> None:
+    state = SharedState(workers=2)
+    key = digest("ip:192.0.2.1")
+    pid = os.fork()
+    if pid == 0:  # a worker: counts one session in its own table
+        state.bind(1)
+        with state.locked():
+            state.mine.add(key, 1)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    state.bind(0)
+    state.mine.add(key, 2)
+    assert state.sessions(key) == 3  # the child's count is visible here
+    state.wipe_worker(1)  # the supervisor, after worker 1 died
+    assert state.sessions(key) == 2
