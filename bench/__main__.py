@@ -16,7 +16,7 @@ from rich.text import Text
 
 from bench import files, measures, rawlimit, report, runner, servers
 
-SERVER_NAMES = ("pasv", "pyftpdlib", "vsftpd")
+SERVER_NAMES = ("pasv", "pyftpdlib", "vsftpd", "pasv-policy")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME",
-        help=f"server (pasv, pyftpdlib, vsftpd), measure ({', '.join(measures.MEASURES)}) "
+        help=f"server (pasv, pyftpdlib, vsftpd, pasv-policy), measure ({', '.join(measures.MEASURES)}) "
         "or raw; repeat or comma-separate",
     )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -69,9 +69,9 @@ def start(
     workers: int | None = args.workers
     passive = servers.passive_ranges(args.passive_base, args.passive_span)[name]
     try:
-        if name == "pasv":
+        if name in ("pasv", "pasv-policy"):
             cmd = shlex.split(args.pasv_command) if args.pasv_command else None
-            return servers.start_pasv(work, tpl, sizes, passive, workers, cmd)
+            return servers.start_pasv(work, tpl, sizes, passive, workers, cmd, name)
         if name == "pyftpdlib":
             return servers.start_pyftpdlib(work, tpl, sizes, passive, workers)
         return servers.start_vsftpd(work, tpl, sizes, passive)

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-SERVERS = ("pasv", "pyftpdlib", "vsftpd")
+SERVERS = ("pasv", "pyftpdlib", "vsftpd", "pasv-policy")
 Results = dict[str, dict[str, dict[str, Any]]]
 
 
@@ -72,6 +72,16 @@ def _mem(results: Results, raw: float | None) -> tuple[bool, str] | None:
     return None if mine is None else (mine <= 4.0, f"{mine:.2f} KiB")
 
 
+def _policy_cost(measure: str) -> Check:
+    def check(results: Results, raw: float | None) -> tuple[bool, str] | None:
+        plain, loaded = _value(results, measure, "pasv"), _value(results, measure, "pasv-policy")
+        if plain is None or loaded is None:
+            return None
+        return loaded >= 0.95 * plain, f"{loaded / plain:.3f}× pasv without policy"
+
+    return check
+
+
 TARGETS: list[tuple[str, str, Check]] = [
     ("retr", "RETR >= 0.9 × raw limit", _retr_raw),
     ("stor", "STOR >= vsftpd", _vs("stor", "vsftpd")),
@@ -84,6 +94,8 @@ TARGETS: list[tuple[str, str, Check]] = [
     ("small", "small RETR/s >= vsftpd", _vs("small", "vsftpd")),
     ("list", "LIST/s >= vsftpd", _vs("list", "vsftpd")),
     ("memory", "memory per idle session <= 4 KiB", _mem),
+    ("logins", "with 50 rules: logins/s within 5% of no policy", _policy_cost("logins")),
+    ("small", "with 50 rules: small RETR/s within 5% of no policy", _policy_cost("small")),
 ]
 
 
@@ -115,14 +127,20 @@ def render(
     console.print(st)
     caption = f"raw limit (sendfile -> recv_into, best run): {raw / 1e6:,.1f} MB/s" if raw else None
     t = Table(title="results (all on 127.0.0.1; best of the rounds)", caption=caption)
-    for col in ("measure", *SERVERS, "pasv/pyftpdlib", "pasv/vsftpd"):
+    for col in ("measure", *SERVERS, "pasv/pyftpdlib", "pasv/vsftpd", "policy/pasv"):
         t.add_column(col, justify="left" if col == "measure" else "right")
     for measure, rows in results.items():
         cells = [fmt(rows.get(s)) for s in SERVERS]
         v = [_value(results, measure, s) for s in SERVERS]
-        t.add_row(labels.get(measure, measure), *cells, ratio(v[0], v[1]), ratio(v[0], v[2]))
+        t.add_row(
+            labels.get(measure, measure),
+            *cells,
+            ratio(v[0], v[1]),
+            ratio(v[0], v[2]),
+            ratio(v[3], v[0]),
+        )
         if measure == "retr" and raw:
-            t.add_row("  RETR / raw limit", *[ratio(x, raw) for x in v], "", "")
+            t.add_row("  RETR / raw limit", *[ratio(x, raw) for x in v], "", "", "")
     console.print(t)
     tt = Table(title="targets (pasv)")
     for col in ("target", "status", "detail"):

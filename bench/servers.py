@@ -16,11 +16,12 @@ from pathlib import Path
 
 from bench.files import Sizes, populate
 from bench.ftpclient import FtpClient
+from bench.policy import write_policy
 
 HOST = "127.0.0.1"
 USER, PASSWORD = "bench", "benchpw"
 VSFTPD_USER = "pasvbench"
-ORDER = ("pasv", "pyftpdlib", "vsftpd")
+ORDER = ("pasv", "pyftpdlib", "vsftpd", "pasv-policy")
 
 
 def passive_ranges(base: int, span: int) -> dict[str, tuple[int, int]]:
@@ -131,24 +132,30 @@ def start_pasv(
     passive: tuple[int, int],
     workers: int | None,
     command: list[str] | None = None,
+    name: str = "pasv",
 ) -> Server:
-    """`python -m pasv serve` (or `command`) in its own data dir, with user bench/benchpw."""
-    srv = Server("pasv", port=free_port(), passive=passive)
-    data = workdir / "pasv-data"
+    """`python -m pasv serve` (or `command`) in its own data dir, with user bench/benchpw;
+    as ``pasv-policy``, with the bench policy (50 rules, groups, IP rules) loaded."""
+    srv = Server(name, port=free_port(), passive=passive)
+    data = workdir / f"{name}-data"
     data.mkdir()
     cmd = command or [sys.executable, "-m", "pasv"]
-    add = [*cmd, "user", "add", USER, "--password", PASSWORD, "--data-dir", str(data)]
-    try:
-        r = subprocess.run(
-            add, cwd=MAIN, capture_output=True, timeout=60, check=False, env=_pasv_env()
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        srv.status, srv.reason = "failed to start", f"user add: {e}"
-        return srv
-    if r.returncode != 0:
-        tail = (r.stderr or r.stdout).decode(errors="replace").strip().splitlines()[-8:]
-        srv.status, srv.reason = "failed to start", "user add failed: " + " | ".join(tail)
-        return srv
+    setup = [[*cmd, "user", "add", USER, "--password", PASSWORD, "--data-dir", str(data)]]
+    if name == "pasv-policy":
+        document = write_policy(workdir / "policy.toml", USER)
+        setup.append([*cmd, "policy", "import", str(document), "--data-dir", str(data)])
+    for step in setup:
+        try:
+            r = subprocess.run(
+                step, cwd=MAIN, capture_output=True, timeout=60, check=False, env=_pasv_env()
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            srv.status, srv.reason = "failed to start", f"{step[3]}: {e}"
+            return srv
+        if r.returncode != 0:
+            tail = (r.stderr or r.stdout).decode(errors="replace").strip().splitlines()[-8:]
+            srv.status, srv.reason = "failed to start", f"{step[3]} failed: " + " | ".join(tail)
+            return srv
     srv.root = data / "files"
     populate(tpl, srv.root, sizes)
     low, high = passive

@@ -57,6 +57,8 @@ class Policy:
         self.rules = RuleBook(data.rules)
         self.ip = IpRules(data.ip_rules)
         self._settings: dict[tuple[str, bool], PolicySettings] = {}
+        self._allowlisted: dict[str, bool] = {}
+        self._grouped: dict[User, User] = {}
         self.counts_logins = self._any_login_limit()
 
     def _any_login_limit(self) -> bool:
@@ -74,8 +76,15 @@ class Policy:
         return member.groups if member is not None else ()
 
     def with_groups(self, user: User) -> User:
-        groups = () if user.anonymous else self.groups_of(user.name)
-        return user if groups == user.groups else dataclasses.replace(user, groups=groups)
+        """The user with its groups filled in (memoised: the same users log in again)."""
+        found = self._grouped.get(user)
+        if found is None:
+            groups = () if user.anonymous else self.groups_of(user.name)
+            found = user if groups == user.groups else dataclasses.replace(user, groups=groups)
+            if len(self._grouped) >= 4096:
+                self._grouped.clear()
+            self._grouped[user] = found
+        return found
 
     def settings_for(self, user: User) -> PolicySettings:
         """Global, then the user's groups (the first listed wins), then the user's own."""
@@ -105,7 +114,12 @@ class Policy:
             raise Refused(self.messages.too_many_users.format(limit=self.server.max_clients))
 
     def never_banned(self, ip: str) -> bool:
-        return in_networks(ip, self.server.ban_allowlist)
+        found = self._allowlisted.get(ip)
+        if found is None:
+            if len(self._allowlisted) >= 4096:
+                self._allowlisted.clear()
+            found = self._allowlisted[ip] = in_networks(ip, self.server.ban_allowlist)
+        return found
 
     # --- login -----------------------------------------------------------------------------
     def check_login(self, user: User, ip: str, counts: SessionCounts) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,8 +14,11 @@ __all__ = ["IpDecision", "IpRules", "in_networks", "parse_ip"]
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_ip(ip: str) -> IpAddress | None:
-    """The address in ``ip`` (zone suffix ignored, IPv4-mapped IPv6 as IPv4); None if unparsable."""
+    """The address in ``ip`` (zone suffix ignored, IPv4-mapped IPv6 as IPv4); None if unparsable.
+
+    Memoised: the same addresses connect and log in again and again."""
     try:
         address = ipaddress.ip_address(ip.partition("%")[0].strip())
     except ValueError:
@@ -45,10 +49,13 @@ _NO_RULES = IpDecision(True, None, "no IP rule applies")
 class IpRules:
     """IP rules grouped by scope (``""`` server-wide, ``"user:NAME"``, ``"group:NAME"``)."""
 
-    __slots__ = ("_by_scope", "rules")
+    __slots__ = ("_by_scope", "_memo", "rules")
+
+    MEMO = 4096  # decisions remembered per (address, scopes); the rules never change
 
     def __init__(self, rules: Sequence[IpRule]) -> None:
         self.rules = tuple(rules)
+        self._memo: dict[tuple[str, tuple[str, ...]], IpDecision] = {}
         self._by_scope: dict[str, list[IpRule]] = {}
         for rule in self.rules:
             self._by_scope.setdefault(rule.scope, []).append(rule)
@@ -61,6 +68,15 @@ class IpRules:
         rules = [rule for scope in scopes for rule in self._by_scope.get(scope, ())]
         if not rules:
             return _NO_RULES
+        key = (ip, tuple(scopes))
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= self.MEMO:
+                self._memo.clear()
+            found = self._memo[key] = self._decide(ip, rules)
+        return found
+
+    def _decide(self, ip: str, rules: list[IpRule]) -> IpDecision:
         address = parse_ip(ip)
         if address is None:
             return IpDecision(False, None, f"{ip!r} is not an IP address")

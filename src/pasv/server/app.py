@@ -124,10 +124,9 @@ class FtpServer:
             now = time.monotonic()
             for control in list(self.sessions):
                 control.expire(now)
-            if now >= sweep_at:  # forget rate windows that ended
+            if now >= sweep_at:  # forget rate windows that ended and zero counts
                 sweep_at = now + 30.0
-                with self.shared.locked():
-                    self.shared.common.sweep(now)
+                self.shared.sweep(now)
 
     # --- sessions -------------------------------------------------------------------------
     def session_opened(self, control: ControlProtocol) -> Reply | None:

@@ -9,12 +9,14 @@ writes that must agree (check a limit, then count the session) run under one pro
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import mmap
 import multiprocessing
 import struct
 from collections.abc import Iterator
+from typing import Any
 
 log = logging.getLogger("pasv.server")
 
@@ -22,7 +24,9 @@ _SLOT = struct.Struct("=Qqd")  # key digest (0 = empty), value, expiry (monotoni
 _EMPTY = (0, 0, 0.0)
 
 
+@functools.lru_cache(maxsize=8192)
 def digest(key: str) -> int:
+    """The 64-bit table key of a name (memoised: the same addresses and users come back)."""
     value = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
     return value or 1
 
@@ -77,10 +81,7 @@ class Table:
             if old_expiry and now >= old_expiry:
                 value = 0
         value += delta
-        if value == 0 and not expiry:
-            self._delete(index)
-        else:
-            self._write(index, (key, value, expiry))
+        self._write(index, (key, value, expiry))  # a zero stays until swept: no delete churn
         return value
 
     def put(self, key: int, value: int, expiry: float = 0.0) -> None:
@@ -89,12 +90,12 @@ class Table:
             self._write(index, (key, value, expiry))
 
     def sweep(self, now: float) -> int:
-        """Drop expired entries; returns how many."""
+        """Drop expired entries and zero counts; returns how many."""
         dropped = 0
         index = 0
         while index < self._slots:
-            key, _, expiry = self._read(index)
-            if key and expiry and now >= expiry:
+            key, value, expiry = self._read(index)
+            if key and ((expiry and now >= expiry) or (not expiry and value == 0)):
                 self._delete(index)
                 dropped += 1
                 continue  # the slot now holds a shifted entry: look at it again
@@ -124,6 +125,40 @@ class Table:
         self._write(hole, _EMPTY)
 
 
+class LocalTable:
+    """The same table in a plain dict, for a server of one process (nothing to share)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[int, tuple[int, float]] = {}
+
+    def get(self, key: int, now: float = 0.0) -> int:
+        value, expiry = self._values.get(key, (0, 0.0))
+        return 0 if expiry and now >= expiry else value
+
+    def add(self, key: int, delta: int, expiry: float = 0.0, now: float = 0.0) -> int:
+        value = self.get(key, now) + delta
+        self._values[key] = (value, expiry)
+        return value
+
+    def put(self, key: int, value: int, expiry: float = 0.0) -> None:
+        self._values[key] = (value, expiry)
+
+    def sweep(self, now: float) -> int:
+        gone = [
+            key
+            for key, (value, expiry) in self._values.items()
+            if (expiry and now >= expiry) or (not expiry and value == 0)
+        ]
+        for key in gone:
+            del self._values[key]
+        return len(gone)
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
 class SharedState:
     """The counters of one server, shared by its worker processes (or used by one alone)."""
 
@@ -132,25 +167,33 @@ class SharedState:
 
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
-        per = Table.size(self.SLOTS_PER_WORKER)
-        total = per * workers + Table.size(self.GLOBAL_SLOTS)
-        self._memory = mmap.mmap(-1, total)
-        self._tables = [Table(self._memory, i * per, self.SLOTS_PER_WORKER) for i in range(workers)]
-        self.common = Table(self._memory, per * workers, self.GLOBAL_SLOTS)
-        self._lock = multiprocessing.get_context("fork").Lock()
         self.index = 0
+        self._lock: Any = None
+        self._tables: list[Table | LocalTable]
+        self.common: Table | LocalTable
+        if workers == 1:  # one process: plain dicts, no lock
+            self._tables, self.common = [LocalTable()], LocalTable()
+            return
+        per = Table.size(self.SLOTS_PER_WORKER)
+        memory = mmap.mmap(-1, per * workers + Table.size(self.GLOBAL_SLOTS))
+        self._tables = [Table(memory, i * per, self.SLOTS_PER_WORKER) for i in range(workers)]
+        self.common = Table(memory, per * workers, self.GLOBAL_SLOTS)
+        self._lock = multiprocessing.get_context("fork").Lock()
 
     def bind(self, index: int) -> None:
         """In a worker: which of the per-worker tables is this process's own."""
         self.index = index
 
     @property
-    def mine(self) -> Table:
+    def mine(self) -> Table | LocalTable:
         return self._tables[self.index]
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the cross-process lock; a lock held by a worker that died is broken after 1 s."""
+        if self._lock is None:
+            yield
+            return
         got = self._lock.acquire(timeout=1.0)
         if not got:
             log.warning("shared counter lock not released by its holder; proceeding without it")
@@ -162,7 +205,15 @@ class SharedState:
 
     def sessions(self, key: int) -> int:
         """Sessions counted under ``key`` by all workers."""
+        if len(self._tables) == 1:
+            return self._tables[0].get(key)
         return sum(table.get(key) for table in self._tables)
+
+    def sweep(self, now: float) -> None:
+        """Forget ended rate windows and zero counts (this worker's own table and the common)."""
+        with self.locked():
+            self.mine.sweep(now)
+            self.common.sweep(now)
 
     def wipe_worker(self, index: int) -> None:
         """The supervisor, after worker ``index`` died: its sessions are gone."""
