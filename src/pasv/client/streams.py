@@ -13,6 +13,7 @@ import ssl
 __all__ = ["DataStream"]
 
 CHUNK = 256 * 1024
+SHUTDOWN_WAIT = 5.0
 
 
 class DataStream:
@@ -113,12 +114,29 @@ class DataStream:
         await self._writer.drain()
 
     async def close(self) -> None:
-        """End the data: TLS close_notify first, then the TCP close."""
+        """End the data: TLS close_notify both ways first (see _shutdown), then the TCP close."""
         if self._tls is not None:
-            with contextlib.suppress(ssl.SSLError, OSError):
-                self._tls.unwrap()
-            with contextlib.suppress(OSError):
-                await self._flush()
+            with contextlib.suppress(ssl.SSLError, OSError, TimeoutError):
+                async with asyncio.timeout(min(self._timeout, SHUTDOWN_WAIT)):
+                    await self._shutdown()
         self._writer.close()
         with contextlib.suppress(OSError, ssl.SSLError):
             await self._writer.wait_closed()
+
+    async def _shutdown(self) -> None:
+        """Send close_notify and wait for the server's (or its close).
+
+        Closing at once would leave the server's session tickets unread, and a socket closed
+        with unread data sends a reset: vsftpd then fails an upload with "426 Failure reading
+        network stream".
+        """
+        assert self._tls is not None
+        for _ in range(64):
+            try:
+                self._tls.unwrap()
+                await self._flush()
+                return
+            except ssl.SSLWantReadError:
+                await self._flush()
+                if not await self._fill():
+                    return
