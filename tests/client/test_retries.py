@@ -44,11 +44,9 @@ async def test_421_twice_then_success_is_retried_with_growing_delays() -> None:
 
 async def test_wrong_password_530_is_not_retried() -> None:
     sleeps = Sleeps()
-    with ScriptedFtp(pass_replies=("530 Login incorrect.",)) as server:
-        with pytest.raises(LoginFailed) as caught:
-            await run_session(
-                _target(server), ClientOptions(), lambda c: c.pwd(), POLICY, sleep=sleeps
-            )
+    refusing = ScriptedFtp(pass_replies=("530 Login incorrect.",))
+    with refusing as server, pytest.raises(LoginFailed) as caught:
+        await run_session(_target(server), ClientOptions(), lambda c: c.pwd(), POLICY, sleep=sleeps)
     assert caught.value.code == 530
     assert server.connections == 1
     assert sleeps.waits == []
