@@ -36,12 +36,17 @@ def _summary(common: Common, verb: str, what: str, result: TransferResult) -> No
     err.print(f"{verb} {what}: {result.size} bytes{resumed}{checked}.", markup=False)
 
 
+def _shown(name: str) -> str:
+    """A name fit for the terminal: bytes the encoding could not decode appear as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _row(facts: FileFacts) -> tuple[str, str, str, str]:
     kind = {"dir": "d", "link": "l"}.get(facts.kind, "-")
     mode = kind + (stat.filemode(facts.mode)[1:] if facts.mode else "?????????")
     when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(facts.mtime)) if facts.mtime else ""
     size = "" if facts.kind == "dir" else str(facts.size)
-    return mode, size, when, facts.name + ("/" if facts.kind == "dir" else "")
+    return mode, size, when, _shown(facts.name) + ("/" if facts.kind == "dir" else "")
 
 
 def register(app: typer.Typer) -> None:
@@ -59,7 +64,7 @@ def register(app: typer.Typer) -> None:
         entries.sort(key=lambda f: (f.kind != "dir", f.name))
         if not long:
             for facts in entries:
-                out.print(facts.name, markup=False)
+                out.print(_shown(facts.name), markup=False)
             return
         table = Table("mode", "size", "modified (UTC)", "name", box=None, pad_edge=False)
         table.columns[1].justify = "right"
