@@ -72,7 +72,7 @@ async def get_file(
     if offset and progress is not None:
         progress(offset)
     moved = 0
-    if size is None or offset < size or (size == 0 and not local.is_file()):
+    if size is None or offset < size or size == 0:
         with local.open("r+b" if offset else "wb") as out:
             out.seek(offset)
             out.truncate()
