@@ -8,7 +8,7 @@ from pasv.client import ClientOptions, FtpClient
 from pasv.client.addressing import passive_host
 from pasv.client.trace import Kind
 from tests.client.fakes import DataBreaker, dead_port
-from tests.support.live import PASSWORD, USER, start_server
+from tests.support.live import PASSWORD, USER, LiveServer, start_server
 
 
 def test_private_or_unroutable_227_address_becomes_the_control_peer() -> None:
@@ -94,3 +94,19 @@ async def test_active_port_refused_falls_back_to_passive(tmp_path: Path) -> None
     assert b"".join(chunks) == b"passive works"
     assert any(k == "Response" and t.startswith("425") for k, t in events)
     assert any("Active data connection failed" in t and "passive mode" in t for _, t in events)
+
+
+async def test_ipv6_passive_and_active(live_any: LiveServer) -> None:
+    (live_any.files / "six.txt").write_bytes(b"over v6")
+    for passive in (True, False):
+        events: list[tuple[Kind, str]] = []
+        options = ClientOptions(passive=passive, trace=lambda k, t, log=events: log.append((k, t)))
+        async with FtpClient(options) as client:
+            await client.connect(live_any.host, live_any.port)
+            await client.login(USER, PASSWORD)
+            chunks: list[bytes] = []
+            await client.download("/six.txt", chunks.append)
+        assert b"".join(chunks) == b"over v6"
+        verbs = {t.split()[0] for k, t in events if k == "Command"}
+        expected = "EPSV" if passive else ("EPRT" if ":" in live_any.host else "PORT")
+        assert expected in verbs
