@@ -72,3 +72,11 @@ def test_get_in_both_data_modes(peer: Peer, tmp_path: Path, mode: str) -> None:
     assert code == 0, err
     assert (tmp_path / "m.bin").read_bytes() == data
     assert ("Command:  PORT" in err) == (mode == "--active")
+
+
+def test_get_of_a_missing_file_leaves_nothing_behind(peer: Peer, tmp_path: Path) -> None:
+    target = tmp_path / "missing.bin"
+    code, _, err = pasv_cli("get", peer.url("/missing.bin"), str(target))
+    assert code == 1
+    assert "550" in err
+    assert not target.exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["passive_host"]
+__all__ = ["is_ipv6", "passive_host"]
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -15,6 +15,12 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     return ip
+
+
+def is_ipv6(host: str) -> bool:
+    """True for an IPv6 address that is not an IPv4-mapped one (those take PORT/PASV)."""
+    ip = _ip(host)
+    return ip is not None and ip.version == 6
 
 
 def passive_host(announced: str, control_peer: str) -> tuple[str, str | None]:

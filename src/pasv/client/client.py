@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-from pasv.client.addressing import passive_host
+from pasv.client.addressing import is_ipv6, passive_host
 from pasv.client.control import ControlConnection
 from pasv.client.datachannel import ActiveListener, DataOpener, DataSetupFailed, connect_passive
 from pasv.client.errors import (
@@ -18,6 +18,7 @@ from pasv.client.errors import (
     LoginFailed,
     ReplyError,
 )
+from pasv.client.listings import parse_listing
 from pasv.client.options import ClientOptions
 from pasv.client.streams import DataStream
 from pasv.client.trace import Kind
@@ -28,21 +29,14 @@ from pasv.protocol.addresses import (
     parse_229,
 )
 from pasv.protocol.errors import FtpError
-from pasv.protocol.listing import FileFacts, parse_list_line, parse_mlsx_line
+from pasv.protocol.listing import FileFacts
 from pasv.protocol.replies import Reply
 
 __all__ = ["FtpClient", "Progress"]
 
 Progress = Callable[[int], None]
+DRAIN_WAIT = 5.0
 StreamJob = Callable[[DataStream], Awaitable[int]]
-
-
-def _is_ipv6(host: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    return ip.version == 6 and getattr(ip, "ipv4_mapped", None) is None
 
 
 def _quote(path: str) -> str:
@@ -212,29 +206,6 @@ class FtpClient:
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(mtime))
         return (await self.command(f"MFMT {stamp} {path}")).code in (213, 250, 200)
 
-    async def checksum(self, path: str) -> tuple[str, str] | None:
-        """(hashlib name, hex digest) by HASH, XSHA256 or XMD5 when offered; else None."""
-        hash_feature = self.features.get("HASH")
-        if hash_feature is not None:
-            algorithms = {a.rstrip("*").upper(): a.endswith("*") for a in hash_feature.split(";")}
-            for name, hashlib_name in (("SHA-256", "sha256"), ("SHA-1", "sha1"), ("MD5", "md5")):
-                if name not in algorithms:
-                    continue
-                if not algorithms[name] and (await self.command(f"OPTS HASH {name}")).code != 200:
-                    continue
-                reply = await self.command(f"HASH {path}")
-                parts = reply.lines[0].split(" ", 3)
-                if reply.code == 213 and len(parts) >= 3:
-                    return hashlib_name, parts[2].lower()
-                return None
-        for verb, hashlib_name in (("XSHA256", "sha256"), ("XMD5", "md5")):
-            if verb in self.features:
-                reply = await self.command(f"{verb} {path}")
-                words = reply.lines[-1].split()
-                if reply.code in (213, 250) and words:
-                    return hashlib_name, words[0].lower()
-        return None
-
     # --- listings --------------------------------------------------------------------------
 
     @property
@@ -242,44 +213,7 @@ class FtpClient:
         """Listings come from MLSD (times to the second), not LIST (often to the minute)."""
         return "MLST" in self.features
 
-    async def listdir(self, path: str = "") -> list[FileFacts]:
-        """Entries of a directory, from MLSD when offered, else parsed from LIST."""
-        use_mlsd = self.uses_mlsd
-        chunks: list[bytes] = []
-
-        async def collect(stream: DataStream) -> int:
-            total = 0
-            while data := await stream.read():
-                chunks.append(data)
-                total += len(data)
-            return total
-
-        verb = "MLSD" if use_mlsd else "LIST"
-        await self._transfer(f"{verb} {path}".rstrip(), collect)
-        text = b"".join(chunks).decode(self.options.encoding, "surrogateescape")
-        entries: list[FileFacts] = []
-        for line in text.splitlines():
-            facts = self._parse_listing_line(line, use_mlsd)
-            if facts is not None and facts.name not in (".", ".."):
-                entries.append(facts)
-        return entries
-
-    def _parse_listing_line(self, line: str, mlsd: bool) -> FileFacts | None:
-        if not line.strip():
-            return None
-        if not mlsd:
-            return parse_list_line(line)
-        lowered = line.split(" ", 1)[0].lower()
-        if "type=cdir;" in lowered or "type=pdir;" in lowered:
-            return None
-        try:
-            return parse_mlsx_line(line)
-        except FtpError:
-            self._trace("Status", f"Skipped an unreadable MLSD line: {line[:80]!r}")
-            return None
-
-    async def names(self, path: str = "") -> list[str]:
-        """NLST: names only."""
+    async def _listing_text(self, command: str) -> str:
         chunks: list[bytes] = []
 
         async def collect(stream: DataStream) -> int:
@@ -287,9 +221,18 @@ class FtpClient:
                 chunks.append(data)
             return sum(map(len, chunks))
 
-        await self._transfer(f"NLST {path}".rstrip(), collect)
-        text = b"".join(chunks).decode(self.options.encoding, "surrogateescape")
-        return [line for line in text.splitlines() if line]
+        await self._transfer(command.rstrip(), collect)
+        return b"".join(chunks).decode(self.options.encoding, "surrogateescape")
+
+    async def listdir(self, path: str = "") -> list[FileFacts]:
+        """Entries of a directory, from MLSD when offered, else parsed from LIST."""
+        mlsd = self.uses_mlsd
+        text = await self._listing_text(f"{'MLSD' if mlsd else 'LIST'} {path}")
+        return parse_listing(text, mlsd, self._trace)
+
+    async def names(self, path: str = "") -> list[str]:
+        """NLST: names only."""
+        return [line for line in (await self._listing_text(f"NLST {path}")).splitlines() if line]
 
     # --- transfers -------------------------------------------------------------------------
 
@@ -345,7 +288,7 @@ class FtpClient:
         ctrl = self.ctrl
         if not self.passive:
             listener = await ActiveListener.listen(ctrl.local_host, ctrl.peer_host)
-            if _is_ipv6(listener.host):
+            if is_ipv6(listener.host):
                 line = f"EPRT {format_eprt_argument(listener.host, listener.port)}"
             else:
                 line = f"PORT {format_port_argument(listener.host, listener.port)}"
@@ -370,7 +313,7 @@ class FtpClient:
                 raise ReplyError("EPSV", reply)
             self._epsv = False
             self._trace("Status", "EPSV refused; using PASV.")
-        if _is_ipv6(peer):
+        if is_ipv6(peer):
             raise DataSetupFailed("the server refused EPSV and PASV cannot carry IPv6")
         reply = await self.command("PASV")
         if reply.code != 227:
@@ -397,8 +340,12 @@ class FtpClient:
                 raise DataSetupFailed(f"{reply.code} {reply.text}")
             if reply.code not in (125, 150):
                 raise ReplyError(verb, reply)
-            pair = await opener.connected(self.options.timeout)
-            moved = await self._run_job(pair, job, verb)
+            try:
+                pair = await opener.connected(self.options.timeout)
+                moved = await self._run_job(pair, job, verb)
+            except Exception:
+                await self._drain_final_reply()
+                raise
             final = await self.ctrl.reply()
             if final.code in (425, 426) and moved == 0:
                 raise DataSetupFailed(f"{final.code} {final.text}")
@@ -407,6 +354,11 @@ class FtpClient:
             return final, moved
         finally:
             opener.close()
+
+    async def _drain_final_reply(self) -> None:
+        """After a failed transfer, read the server's 425/426/226 so the session stays in step."""
+        with contextlib.suppress(FtpClientError):
+            await self.ctrl.reply(timeout=min(self.options.timeout, DRAIN_WAIT))
 
     async def _run_job(
         self, pair: tuple[asyncio.StreamReader, asyncio.StreamWriter], job: StreamJob, verb: str

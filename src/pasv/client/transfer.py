@@ -6,7 +6,9 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+from pasv.client.checksums import server_checksum
 from pasv.client.client import FtpClient, Progress
 from pasv.client.errors import IntegrityError, ReplyError
 
@@ -28,6 +30,20 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else 0
 
 
+def _open_target(path: Path, offset: int) -> tuple[BinaryIO, bool]:
+    """The local file to download into, positioned at ``offset``; and whether it is new."""
+    new = not path.exists()
+    out = path.open("r+b" if offset else "wb")
+    out.seek(offset)
+    out.truncate()
+    return out, new
+
+
+def _discard_if_empty(path: Path) -> None:
+    if _size(path) == 0:
+        path.unlink()
+
+
 def _local_digest(path: Path, algorithm: str) -> str:
     digest = hashlib.new(algorithm)
     with path.open("rb") as f:
@@ -42,7 +58,7 @@ async def verify(client: FtpClient, remote: str, local: Path) -> str:
     Returns how it was checked ("sha256", "size" …); raises IntegrityError on a mismatch.
     """
     local_size = _size(local)
-    remote_sum = await client.checksum(remote)
+    remote_sum = await server_checksum(client, remote)
     if remote_sum is not None:
         algorithm, expected = remote_sum
         if await asyncio.to_thread(_local_digest, local, algorithm) != expected:
@@ -73,10 +89,14 @@ async def get_file(
         progress(offset)
     moved = 0
     if size is None or offset < size or size == 0:
-        with local.open("r+b" if offset else "wb") as out:
-            out.seek(offset)
-            out.truncate()
-            moved = await client.download(remote, out.write, offset=offset, progress=progress)
+        out, new = _open_target(local, offset)
+        try:
+            with out:
+                moved = await client.download(remote, out.write, offset=offset, progress=progress)
+        except ReplyError:
+            if new:
+                _discard_if_empty(local)  # refused before any byte: leave nothing behind
+            raise
     checked = await verify(client, remote, local) if check else "none"
     return TransferResult(offset + moved, moved, offset, checked)
 
