@@ -4,8 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests drive as real clients (and vsftpd, which the bench compares against).
-TEST_DEBS  := curl lftp
+# Debian packages the tests drive as real clients and servers (vsftpd: client tests and the bench).
+TEST_DEBS  := curl lftp vsftpd
 BENCH_DEBS := curl vsftpd
 
 .PHONY: run test lint bench soak debs-test debs-bench clean

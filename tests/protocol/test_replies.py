@@ -162,3 +162,10 @@ def test_round_trip_in_small_chunks(replies: list[Reply], size: int) -> None:
         out += parser.feed(data[i : i + size])
     assert out == replies
     assert not parser.in_reply
+
+
+def test_parser_decodes_with_the_chosen_encoding() -> None:
+    wire = '257 "/Привет" created.\r\n'.encode("cp1251")
+    assert ReplyParser(encoding="cp1251").feed(wire) == [Reply(257, ('"/Привет" created.',))]
+    # The default (UTF-8) cannot decode cp1251 and falls back to latin-1 instead of failing.
+    assert ReplyParser().feed(wire)[0].text == wire[4:-2].decode("latin-1")

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from pasv.accounts.base import AccountError
 from pasv.accounts.policy_store import PolicyStore
+from pasv.cli import client as client_commands
 from pasv.cli.access_commands import ban_app, ip_app, rule_app
 from pasv.cli.common import (
     ConfigOpt,
@@ -40,6 +41,7 @@ user_app = typer.Typer(
     help="Manage FTP accounts (stored in <data_dir>/accounts.sqlite3).", no_args_is_help=True
 )
 app.add_typer(user_app, name="user")
+client_commands.register(app)
 
 
 @app.command()

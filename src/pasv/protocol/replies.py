@@ -61,19 +61,24 @@ def make_reply(code: int, text: str | None = None) -> Reply:
     return Reply(int(code), tuple(lines))
 
 
-def _decode(raw: bytes) -> str:
+def _decode(raw: bytes, encoding: str = "utf-8") -> str:
     try:
-        return raw.decode("utf-8")
+        return raw.decode(encoding)
     except UnicodeDecodeError:
         return raw.decode("latin-1")
 
 
 class ReplyParser:
-    """Incremental parser of server replies; ``feed`` returns every reply completed so far."""
+    """Incremental parser of server replies; ``feed`` returns every reply completed so far.
 
-    __slots__ = ("_buf", "_code", "_lines")
+    Lines are decoded with ``encoding`` (for servers that do not speak UTF-8), falling back to
+    latin-1 for a line that does not decode.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_buf", "_code", "_encoding", "_lines")
+
+    def __init__(self, encoding: str = "utf-8") -> None:
+        self._encoding = encoding
         self._buf = bytearray()
         self._code: str | None = None  # set while inside a multi-line reply
         self._lines: list[str] = []
@@ -98,7 +103,7 @@ class ReplyParser:
             start = lf + 1
             if raw.endswith(b"\r"):
                 raw = raw[:-1]
-            reply = self._line(_decode(raw))
+            reply = self._line(_decode(raw, self._encoding))
             if reply is not None:
                 out.append(reply)
         del self._buf[:start]

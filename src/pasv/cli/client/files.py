@@ -1,0 +1,156 @@
+"""pasv ls, get, put, cat, rm, mkdir, rmdir, mv."""
+
+from __future__ import annotations
+
+import posixpath
+import stat
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pasv.cli.client.options import Common, client_command
+from pasv.cli.client.progress import progress_bar
+from pasv.cli.client.run import err, execute, url_argument
+from pasv.client import FtpClient, TransferResult, get_file, put_file
+from pasv.protocol.listing import FileFacts
+
+__all__ = ["register"]
+
+out = Console(highlight=False, soft_wrap=True)
+UrlArg = Annotated[str, typer.Argument(help="ftp://user@host[:port]/path or ftps://…")]
+NoResume = Annotated[
+    bool, typer.Option("--no-resume", help="Start again from byte 0 instead of resuming.")
+]
+
+
+def _summary(common: Common, verb: str, what: str, result: TransferResult) -> None:
+    if common.quiet:
+        return
+    resumed = f", resumed at byte {result.resumed_from}" if result.resumed_from else ""
+    checked = "" if result.verified_by == "none" else f", verified by {result.verified_by}"
+    err.print(f"{verb} {what}: {result.size} bytes{resumed}{checked}.", markup=False)
+
+
+def _shown(name: str) -> str:
+    """A name fit for the terminal: bytes the encoding could not decode appear as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _row(facts: FileFacts) -> tuple[str, str, str, str]:
+    kind = {"dir": "d", "link": "l"}.get(facts.kind, "-")
+    mode = kind + (stat.filemode(facts.mode)[1:] if facts.mode else "?????????")
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(facts.mtime)) if facts.mtime else ""
+    size = "" if facts.kind == "dir" else str(facts.size)
+    return mode, size, when, _shown(facts.name) + ("/" if facts.kind == "dir" else "")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the file commands to ``app``."""
+
+    @client_command(app, "ls")
+    def ls(
+        common: Common,
+        url: UrlArg,
+        long: Annotated[bool, typer.Option("--long", "-l", help="A table with details.")] = False,
+    ) -> None:
+        """List a directory on an FTP server."""
+        target = url_argument(url)
+        entries = execute(target, common, lambda c: c.listdir(target.path))
+        entries.sort(key=lambda f: (f.kind != "dir", f.name))
+        if not long:
+            for facts in entries:
+                out.print(_shown(facts.name), markup=False)
+            return
+        table = Table("mode", "size", "modified (UTC)", "name", box=None, pad_edge=False)
+        table.columns[1].justify = "right"
+        for facts in entries:
+            table.add_row(*_row(facts))
+        out.print(table, markup=False)
+
+    @client_command(app, "get")
+    def get(
+        common: Common,
+        url: UrlArg,
+        local: Annotated[Path | None, typer.Argument(help="File or directory.")] = None,
+        no_resume: NoResume = False,
+    ) -> None:
+        """Download a file (resuming a partial one), then verify it."""
+        source = url_argument(url)
+        name = posixpath.basename(source.path.rstrip("/")) or "download"
+        dest = local or Path(name)
+        if dest.is_dir():
+            dest = dest / name
+
+        async def run(client: FtpClient) -> TransferResult:
+            size = await client.size(source.path)
+            with progress_bar(name, size, common.quiet) as advance:
+                return await get_file(
+                    client, source.path, dest, resume=not no_resume, progress=advance
+                )
+
+        _summary(common, "Downloaded", f"{source.path} to {dest}", execute(source, common, run))
+
+    @client_command(app, "put")
+    def put(
+        common: Common,
+        local: Annotated[Path, typer.Argument(help="Local file to upload.", exists=True)],
+        url: UrlArg,
+        no_resume: NoResume = False,
+    ) -> None:
+        """Upload a file (resuming after what the server already has), then verify it."""
+        target = url_argument(url)
+        if not local.is_file():
+            err.print(f"Error: {local} is not a file.", markup=False)
+            raise typer.Exit(2)
+        remote = target.path
+        if remote.endswith("/"):
+            remote += local.name
+
+        async def run(client: FtpClient) -> TransferResult:
+            size = local.stat().st_size
+            with progress_bar(local.name, size, common.quiet) as advance:
+                return await put_file(client, local, remote, resume=not no_resume, progress=advance)
+
+        _summary(common, "Uploaded", f"{local} to {remote}", execute(target, common, run))
+
+    @client_command(app, "cat")
+    def cat(common: Common, url: UrlArg) -> None:
+        """Print a remote file to standard output."""
+        source = url_argument(url)
+        sink = sys.stdout.buffer
+        execute(source, common, lambda c: c.download(source.path, sink.write))
+        sink.flush()
+
+    @client_command(app, "rm")
+    def rm(common: Common, url: UrlArg) -> None:
+        """Delete a remote file."""
+        target = url_argument(url)
+        execute(target, common, lambda c: c.delete(target.path))
+
+    @client_command(app, "mkdir")
+    def mkdir(common: Common, url: UrlArg) -> None:
+        """Create a remote directory."""
+        target = url_argument(url)
+        execute(target, common, lambda c: c.mkdir(target.path))
+
+    @client_command(app, "rmdir")
+    def rmdir(common: Common, url: UrlArg) -> None:
+        """Remove an empty remote directory."""
+        target = url_argument(url)
+        execute(target, common, lambda c: c.rmdir(target.path))
+
+    @client_command(app, "mv")
+    def mv(
+        common: Common,
+        url: UrlArg,
+        new_path: Annotated[str, typer.Argument(help="New path (relative to the old one's).")],
+    ) -> None:
+        """Rename or move a remote file or directory."""
+        target = url_argument(url)
+        new = posixpath.join(posixpath.dirname(target.path.rstrip("/")), new_path)
+        execute(target, common, lambda c: c.rename(target.path, new))

@@ -1,0 +1,94 @@
+"""pasv mirror: a tree down (URL LOCALDIR) or up (LOCALDIR URL), only what changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pasv.cli.client.options import Common, client_command
+from pasv.cli.client.progress import progress_bar
+from pasv.cli.client.run import Exit, err, execute, fail, prepare, url_argument
+from pasv.client import FtpClient, FtpClientError
+from pasv.client.mirror import MirrorPlan, local_tree, plan, remote_tree, run_plan
+
+__all__ = ["register"]
+
+
+def _is_url(text: str) -> bool:
+    return text.lower().startswith(("ftp://", "ftps://"))
+
+
+def _describe(the_plan: MirrorPlan) -> list[str]:
+    verb = "put" if the_plan.direction == "upload" else "get"
+    lines = ["mkdir (root)"] if the_plan.create_root else []
+    lines += [f"delete {rel}" for rel, _ in the_plan.deletes]
+    lines += [f"mkdir {rel}" for rel in the_plan.mkdirs]
+    lines += [f"{verb} {rel} ({entry.size} bytes)" for rel, entry in the_plan.copies]
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``mirror`` to ``app``."""
+
+    @client_command(app, "mirror")
+    def mirror(
+        common: Common,
+        source: Annotated[str, typer.Argument(help="URL to download, or local directory.")],
+        dest: Annotated[str, typer.Argument(help="Local directory, or URL to upload to.")],
+        delete: Annotated[
+            bool, typer.Option("--delete", help="Delete what the source does not have.")
+        ] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", "-n", help="Only say what would be done.")
+        ] = False,
+        jobs: Annotated[
+            int, typer.Option("--jobs", "-j", min=1, max=16, help="Parallel connections.")
+        ] = 1,
+    ) -> None:
+        """Mirror a tree: `mirror URL LOCALDIR` downloads, `mirror LOCALDIR URL` uploads."""
+        if _is_url(source) == _is_url(dest):
+            fail("give one ftp:// URL and one local directory", Exit.USAGE)
+        upload = _is_url(dest)
+        url = url_argument(dest if upload else source)
+        local = Path(source if upload else dest)
+        if upload and not local.is_dir():
+            fail(f"{local} is not a directory", Exit.USAGE)
+        prepared = prepare(url, common)
+
+        async def run(client: FtpClient) -> MirrorPlan:
+            remote = await remote_tree(client, url.path)
+            here = local_tree(local)
+            tolerance = 2.0 if client.uses_mlsd else 60.0
+            if upload:
+                the_plan = plan("upload", here, remote or {}, delete=delete, tolerance=tolerance)
+                the_plan.create_root = remote is None
+            else:
+                if remote is None:
+                    raise FtpClientError(f"{url.path}: no such directory on the server")
+                the_plan = plan("download", remote, here, delete=delete, tolerance=tolerance)
+            if dry_run:
+                return the_plan
+            with progress_bar("mirror", the_plan.bytes, common.quiet) as advance:
+                await run_plan(
+                    the_plan, url.path, local, client, prepared.connect, jobs=jobs,
+                    progress=advance,
+                )  # fmt: skip
+            return the_plan
+
+        done = execute(url, common, run, prepared)
+        if dry_run:
+            for line in _describe(done):
+                typer.echo(line)
+        if common.quiet:
+            return
+        if done.empty:
+            err.print("Mirror: nothing to do; the trees are the same.", markup=False)
+            return
+        would = "would copy" if dry_run else "copied"
+        err.print(
+            f"Mirror: {would} {len(done.copies)} files ({done.bytes} bytes), "
+            f"{len(done.mkdirs)} directories, {len(done.deletes)} deletions.",
+            markup=False,
+        )

@@ -1,0 +1,44 @@
+"""Where to open a passive data connection: the 227 address, or the control peer (pure decision)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+__all__ = ["is_ipv6", "passive_host"]
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_ipv6(host: str) -> bool:
+    """True for an IPv6 address that is not an IPv4-mapped one (those take PORT/PASV)."""
+    ip = _ip(host)
+    return ip is not None and ip.version == 6
+
+
+def passive_host(announced: str, control_peer: str) -> tuple[str, str | None]:
+    """The host to connect to for a 227 reply naming ``announced``, and a note when it is not it.
+
+    A server behind NAT that is set up wrong announces its private address (10.x, 192.168.x,
+    0.0.0.0 …), which the client cannot reach. When the announced address is not globally
+    routable and differs from the control connection's peer, the peer is used instead (as
+    FileZilla and curl do). A routable address that differs is kept: some servers send data
+    from another interface on purpose.
+    """
+    peer, named = _ip(control_peer), _ip(announced)
+    if named is None or peer is None or named == peer:
+        return announced, None
+    if named.is_global and not named.is_unspecified:
+        return announced, None
+    note = (
+        f"Server sent passive reply with unroutable address {announced}; "
+        f"using the server's address {control_peer} instead."
+    )
+    return control_peer, note

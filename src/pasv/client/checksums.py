@@ -1,0 +1,33 @@
+"""Asking the server for a file's hash: HASH (draft-bryan-ftpext-hash), else XSHA256 or XMD5."""
+
+from __future__ import annotations
+
+from pasv.client.client import FtpClient
+
+__all__ = ["server_checksum"]
+
+_HASH_PREFERENCE = (("SHA-256", "sha256"), ("SHA-1", "sha1"), ("MD5", "md5"))
+
+
+async def server_checksum(client: FtpClient, path: str) -> tuple[str, str] | None:
+    """(hashlib name, hex digest) by the best command the server offers; None if none works."""
+    hash_feature = client.features.get("HASH")
+    if hash_feature is not None:
+        offered = {a.rstrip("*").upper(): a.endswith("*") for a in hash_feature.split(";")}
+        for name, hashlib_name in _HASH_PREFERENCE:
+            if name not in offered:
+                continue
+            if not offered[name] and (await client.command(f"OPTS HASH {name}")).code != 200:
+                continue
+            reply = await client.command(f"HASH {path}")
+            parts = reply.lines[0].split(" ", 3)  # "SHA-256 0-1234 <hex> <path>"
+            if reply.code == 213 and len(parts) >= 3:
+                return hashlib_name, parts[2].lower()
+            return None
+    for verb, hashlib_name in (("XSHA256", "sha256"), ("XMD5", "md5")):
+        if verb in client.features:
+            reply = await client.command(f"{verb} {path}")
+            words = reply.lines[-1].split()
+            if reply.code in (213, 250) and words:
+                return hashlib_name, words[0].lower()
+    return None

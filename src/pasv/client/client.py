@@ -1,0 +1,383 @@
+"""FtpClient: the async FTP client (login, TLS, file commands, listings, transfers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+from pasv.client.addressing import is_ipv6, passive_host
+from pasv.client.control import ControlConnection
+from pasv.client.datachannel import ActiveListener, DataOpener, DataSetupFailed, connect_passive
+from pasv.client.errors import (
+    ConnectionFailed,
+    DataChannelError,
+    FtpClientError,
+    LoginFailed,
+    ReplyError,
+)
+from pasv.client.listings import parse_listing
+from pasv.client.options import ClientOptions
+from pasv.client.streams import DataStream
+from pasv.client.trace import Kind
+from pasv.protocol.addresses import (
+    format_eprt_argument,
+    format_port_argument,
+    parse_227,
+    parse_229,
+)
+from pasv.protocol.errors import FtpError
+from pasv.protocol.listing import FileFacts
+from pasv.protocol.replies import Reply
+
+__all__ = ["FtpClient", "Progress"]
+
+Progress = Callable[[int], None]
+DRAIN_WAIT = 5.0
+StreamJob = Callable[[DataStream], Awaitable[int]]
+
+
+def _quote(path: str) -> str:
+    if "\r" in path or "\n" in path:
+        raise ValueError(f"a path cannot contain a line break: {path!r}")
+    return path
+
+
+class FtpClient:
+    """One FTP session: ``connect``, ``login``, then commands and transfers; ``quit`` at the end."""
+
+    def __init__(self, options: ClientOptions | None = None) -> None:
+        self.options = options or ClientOptions()
+        self._ctrl: ControlConnection | None = None
+        self._host = ""
+        self.features: dict[str, str] = {}
+        self.welcome: Reply | None = None
+        self.passive = self.options.passive
+        self._epsv = self.options.epsv
+        self._fell_back = False
+        self._prot_p = False
+        self.last_data_session_reused = False
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _trace(self, kind: Kind, text: str) -> None:
+        if self.options.trace is not None:
+            self.options.trace(kind, text)
+
+    @property
+    def ctrl(self) -> ControlConnection:
+        if self._ctrl is None:
+            raise ConnectionFailed("not connected")
+        return self._ctrl
+
+    async def command(self, line: str) -> Reply:
+        """Send any command and return its reply, whatever the code."""
+        return await self.ctrl.command(_quote(line))
+
+    async def expect(self, line: str, *codes: int) -> Reply:
+        """Send a command; raise ReplyError unless the reply is one of ``codes`` (default: 2xx)."""
+        reply = await self.command(line)
+        ok = reply.code in codes if codes else 200 <= reply.code < 300
+        if not ok:
+            raise ReplyError(line.split(" ", 1)[0].upper(), reply)
+        return reply
+
+    # --- session ---------------------------------------------------------------------------
+
+    async def connect(self, host: str, port: int = 21) -> Reply:
+        """Open the control connection, read the greeting, and run AUTH TLS when asked to."""
+        opts = self.options
+        context = opts.ssl_context if opts.implicit_tls else None
+        if opts.any_tls and opts.ssl_context is None:
+            raise ValueError("TLS needs an ssl_context (see pasv.client.tls_context)")
+        self._host = host
+        self._ctrl = await ControlConnection.open(
+            host,
+            port,
+            context=context,
+            server_hostname=host,
+            encoding=opts.encoding,
+            timeout=opts.timeout,
+            trace=opts.trace,
+        )
+        reply = await self._ctrl.reply()
+        while reply.code == 120:
+            reply = await self._ctrl.reply()
+        if reply.code != 220:
+            await self.close()
+            raise ReplyError("", reply)
+        self.welcome = reply
+        if opts.tls:
+            await self.expect("AUTH TLS", 234)
+            assert opts.ssl_context is not None
+            await self.ctrl.start_tls(opts.ssl_context, host)
+        return reply
+
+    async def login(self, user: str, password: str) -> None:
+        """USER/PASS, then FEAT, UTF-8, binary type, and PBSZ/PROT P on TLS."""
+        reply = await self.command(f"USER {user}")
+        if reply.code == 331:
+            reply = await self.command(f"PASS {password}")
+        if reply.code != 230:
+            raise LoginFailed("PASS" if reply.code != 331 else "USER", reply)
+        await self._read_features()
+        if "UTF8" in self.features and self.options.encoding.lower().replace("-", "") == "utf8":
+            await self.command("OPTS UTF8 ON")
+        await self.expect("TYPE I")
+        if self.ctrl.is_tls:
+            await self.expect("PBSZ 0")
+            await self.expect("PROT P")
+            self._prot_p = True
+
+    async def _read_features(self) -> None:
+        reply = await self.command("FEAT")
+        if reply.code != 211:
+            return
+        for line in reply.lines[1:-1]:
+            name, _, args = line.strip().partition(" ")
+            if name:
+                self.features[name.upper()] = args.strip()
+
+    async def quit(self) -> None:
+        """QUIT politely, then close; never raises."""
+        if self._ctrl is None:
+            return
+        try:
+            await self._ctrl.send("QUIT")
+            await self._ctrl.reply(timeout=5)
+        except FtpClientError:
+            pass
+        await self.close()
+
+    async def close(self) -> None:
+        if self._ctrl is not None:
+            await self._ctrl.close()
+            self._ctrl = None
+
+    async def __aenter__(self) -> FtpClient:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if t is None:
+            await self.quit()
+        else:
+            await self.close()
+
+    # --- file commands --------------------------------------------------------------------
+
+    async def pwd(self) -> str:
+        text = (await self.expect("PWD", 257)).lines[0]
+        first, last = text.find('"'), text.rfind('"')
+        return text[first + 1 : last].replace('""', '"') if 0 <= first < last else text
+
+    async def cwd(self, path: str) -> None:
+        await self.expect(f"CWD {path}")
+
+    async def mkdir(self, path: str) -> None:
+        await self.expect(f"MKD {path}", 257, 250)
+
+    async def rmdir(self, path: str) -> None:
+        await self.expect(f"RMD {path}", 250, 200)
+
+    async def delete(self, path: str) -> None:
+        await self.expect(f"DELE {path}", 250, 200)
+
+    async def rename(self, source: str, target: str) -> None:
+        await self.expect(f"RNFR {source}", 350)
+        await self.expect(f"RNTO {target}", 250, 200)
+
+    async def size(self, path: str) -> int | None:
+        """The size in bytes; None when the server does not say (no SIZE, or not a file)."""
+        reply = await self.command(f"SIZE {path}")
+        if reply.code == 213 and reply.lines[0].strip().isdigit():
+            return int(reply.lines[0].strip())
+        if reply.code in (421, 530):
+            raise ReplyError("SIZE", reply)
+        return None
+
+    async def set_mtime(self, path: str, mtime: float) -> bool:
+        """MFMT when offered; True when the server accepted it."""
+        if "MFMT" not in self.features:
+            return False
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(mtime))
+        return (await self.command(f"MFMT {stamp} {path}")).code in (213, 250, 200)
+
+    # --- listings --------------------------------------------------------------------------
+
+    @property
+    def uses_mlsd(self) -> bool:
+        """Listings come from MLSD (times to the second), not LIST (often to the minute)."""
+        return "MLST" in self.features
+
+    async def _listing_text(self, command: str) -> str:
+        chunks: list[bytes] = []
+
+        async def collect(stream: DataStream) -> int:
+            while data := await stream.read():
+                chunks.append(data)
+            return sum(map(len, chunks))
+
+        await self._transfer(command.rstrip(), collect)
+        return b"".join(chunks).decode(self.options.encoding, "surrogateescape")
+
+    async def listdir(self, path: str = "") -> list[FileFacts]:
+        """Entries of a directory, from MLSD when offered, else parsed from LIST."""
+        mlsd = self.uses_mlsd
+        text = await self._listing_text(f"{'MLSD' if mlsd else 'LIST'} {path}")
+        return parse_listing(text, mlsd, self._trace)
+
+    async def names(self, path: str = "") -> list[str]:
+        """NLST: names only."""
+        return [line for line in (await self._listing_text(f"NLST {path}")).splitlines() if line]
+
+    # --- transfers -------------------------------------------------------------------------
+
+    async def download(
+        self, path: str, write: Callable[[bytes], object], *, offset: int = 0,
+        progress: Progress | None = None,
+    ) -> int:  # fmt: skip
+        """RETR ``path`` from ``offset`` (REST), handing each chunk to ``write``; bytes received."""
+
+        async def pump(stream: DataStream) -> int:
+            total = 0
+            while data := await stream.read():
+                write(data)
+                total += len(data)
+                if progress is not None:
+                    progress(len(data))
+            return total
+
+        return (await self._transfer(f"RETR {path}", pump, rest=offset))[1]
+
+    async def upload(
+        self, path: str, read: Callable[[int], bytes], *, offset: int = 0, append: bool = False,
+        progress: Progress | None = None,
+    ) -> int:  # fmt: skip
+        """STOR (REST ``offset`` first) or APPE ``path`` from ``read(n)`` until b""; bytes sent."""
+
+        async def pump(stream: DataStream) -> int:
+            total = 0
+            while data := read(256 * 1024):
+                await stream.write(data)
+                total += len(data)
+                if progress is not None:
+                    progress(len(data))
+            return total
+
+        verb = "APPE" if append else "STOR"
+        return (await self._transfer(f"{verb} {path}", pump, rest=0 if append else offset))[1]
+
+    async def _transfer(self, command: str, job: StreamJob, rest: int = 0) -> tuple[Reply, int]:
+        """Run one data transfer, falling back once from passive to active (or back)."""
+        try:
+            return await self._transfer_once(command, job, rest)
+        except DataSetupFailed as exc:
+            if not self.options.fallback or self._fell_back:
+                raise
+            self._fell_back = True
+            before, self.passive = self.passive, not self.passive
+            was, now = ("Passive", "active mode") if before else ("Active", "passive mode")
+            self._trace("Status", f"{was} data connection failed ({exc}); falling back to {now}.")
+            return await self._transfer_once(command, job, rest)
+
+    async def _open_data(self) -> DataOpener:
+        ctrl = self.ctrl
+        if not self.passive:
+            listener = await ActiveListener.listen(ctrl.local_host, ctrl.peer_host)
+            if is_ipv6(listener.host):
+                line = f"EPRT {format_eprt_argument(listener.host, listener.port)}"
+            else:
+                line = f"PORT {format_port_argument(listener.host, listener.port)}"
+            reply = await self.command(line)
+            if reply.code != 200:
+                listener.close()
+                raise DataSetupFailed(f"{line.split()[0]} refused: {reply.code} {reply.text}")
+            return listener
+        host, port = await self._passive_address()
+        return await connect_passive(host, port, self.options.timeout)
+
+    async def _passive_address(self) -> tuple[str, int]:
+        peer = self.ctrl.peer_host
+        if self._epsv:
+            reply = await self.command("EPSV")
+            if reply.code == 229:
+                try:
+                    return peer, parse_229(reply.text)
+                except FtpError as exc:
+                    raise DataSetupFailed(f"unreadable 229 reply: {exc}") from None
+            if reply.code in (421, 530):
+                raise ReplyError("EPSV", reply)
+            self._epsv = False
+            self._trace("Status", "EPSV refused; using PASV.")
+        if is_ipv6(peer):
+            raise DataSetupFailed("the server refused EPSV and PASV cannot carry IPv6")
+        reply = await self.command("PASV")
+        if reply.code != 227:
+            if reply.code in (421, 530):
+                raise ReplyError("PASV", reply)
+            raise DataSetupFailed(f"PASV refused: {reply.code} {reply.text}")
+        try:
+            announced, port = parse_227(reply.text)
+        except FtpError as exc:
+            raise DataSetupFailed(f"unreadable 227 reply: {exc}") from None
+        host, note = passive_host(announced, peer)
+        if note:
+            self._trace("Status", note)
+        return host, port
+
+    async def _transfer_once(self, command: str, job: StreamJob, rest: int) -> tuple[Reply, int]:
+        opener = await self._open_data()
+        try:
+            if rest:
+                await self.expect(f"REST {rest}", 350)
+            reply = await self.command(command)
+            verb = command.split(" ", 1)[0]
+            if reply.code in (425, 426):
+                raise DataSetupFailed(f"{reply.code} {reply.text}")
+            if reply.code not in (125, 150):
+                raise ReplyError(verb, reply)
+            try:
+                pair = await opener.connected(self.options.timeout)
+                moved = await self._run_job(pair, job, verb)
+            except Exception:
+                await self._drain_final_reply()
+                raise
+            final = await self.ctrl.reply()
+            if final.code in (425, 426) and moved == 0:
+                raise DataSetupFailed(f"{final.code} {final.text}")
+            if not 200 <= final.code < 300:
+                raise ReplyError(verb, final)
+            return final, moved
+        finally:
+            opener.close()
+
+    async def _drain_final_reply(self) -> None:
+        """After a failed transfer, read the server's 425/426/226 so the session stays in step."""
+        with contextlib.suppress(FtpClientError):
+            await self.ctrl.reply(timeout=min(self.options.timeout, DRAIN_WAIT))
+
+    async def _run_job(
+        self, pair: tuple[asyncio.StreamReader, asyncio.StreamWriter], job: StreamJob, verb: str
+    ) -> int:
+        context = self.options.ssl_context if self._prot_p else None
+        try:
+            async with asyncio.timeout(self.options.timeout):
+                stream = await DataStream.open(
+                    pair[0], pair[1], context, self._host, self.ctrl.tls_session,
+                    timeout=self.options.timeout,
+                )  # fmt: skip
+        except (OSError, TimeoutError) as exc:
+            pair[1].close()
+            raise DataChannelError(f"{verb}: TLS on the data connection failed: {exc}") from None
+        self.last_data_session_reused = stream.session_reused
+        try:
+            return await job(stream)
+        except (OSError, TimeoutError) as exc:
+            reason = str(exc) or "timed out"
+            raise DataChannelError(f"{verb}: data connection broke: {reason}") from None
+        finally:
+            await stream.close()

@@ -1,0 +1,143 @@
+"""The control connection: send one command, read its reply; TLS upgrade; every line traced."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+
+from pasv.client.errors import ConnectionFailed
+from pasv.client.trace import Kind, Tracer, censor
+from pasv.protocol.errors import ProtocolViolation
+from pasv.protocol.replies import Reply, ReplyParser
+
+__all__ = ["ControlConnection"]
+
+
+def _quiet(kind: Kind, text: str) -> None:
+    """The default tracer: says nothing."""
+
+
+class ControlConnection:
+    """One control connection; ``command`` sends a line and returns the next reply."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        encoding: str = "utf-8",
+        timeout: float = 30.0,
+        trace: Tracer | None = None,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.encoding = encoding
+        self.timeout = timeout
+        self.trace: Tracer = trace or _quiet
+        self._parser = ReplyParser(encoding)
+        self._pending: list[Reply] = []
+
+    @classmethod
+    async def open(
+        cls,
+        host: str,
+        port: int,
+        *,
+        context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        encoding: str = "utf-8",
+        timeout: float = 30.0,
+        trace: Tracer | None = None,
+    ) -> ControlConnection:
+        """Connect (with TLS from the first byte when ``context`` is given: implicit FTPS)."""
+        tracer = trace or _quiet
+        tracer("Status", f"Connecting to {host}:{port}{' (implicit TLS)' if context else ''}...")
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    host, port, ssl=context, server_hostname=server_hostname if context else None
+                )
+        except TimeoutError:
+            raise ConnectionFailed(f"connection to {host}:{port} timed out") from None
+        except ssl.SSLError as exc:
+            raise ConnectionFailed(f"TLS with {host}:{port} failed: {exc.reason or exc}") from None
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise ConnectionFailed(f"cannot connect to {host}:{port}: {reason}") from None
+        return cls(reader, writer, encoding=encoding, timeout=timeout, trace=trace)
+
+    def _address(self, key: str) -> str:
+        info = self._writer.get_extra_info(key)
+        return str(info[0]).split("%", 1)[0] if info else ""
+
+    @property
+    def peer_host(self) -> str:
+        return self._address("peername")
+
+    @property
+    def local_host(self) -> str:
+        return self._address("sockname")
+
+    @property
+    def tls_session(self) -> ssl.SSLSession | None:
+        obj = self._writer.get_extra_info("ssl_object")
+        return obj.session if isinstance(obj, ssl.SSLObject | ssl.SSLSocket) else None
+
+    @property
+    def is_tls(self) -> bool:
+        return self._writer.get_extra_info("ssl_object") is not None
+
+    async def send(self, line: str) -> None:
+        self.trace("Command", censor(line))
+        try:
+            self._writer.write(line.encode(self.encoding, "surrogateescape") + b"\r\n")
+            await self._writer.drain()
+        except OSError as exc:
+            raise ConnectionFailed(f"connection lost while sending: {exc}") from None
+
+    async def reply(self, timeout: float | None = None) -> Reply:
+        """The next complete reply (multi-line replies joined)."""
+        try:
+            async with asyncio.timeout(self.timeout if timeout is None else timeout):
+                while not self._pending:
+                    data = await self._reader.read(65536)
+                    if not data:
+                        raise ConnectionFailed("the server closed the control connection")
+                    self._pending.extend(self._parser.feed(data))
+        except TimeoutError:
+            raise ConnectionFailed("timed out waiting for the server's reply") from None
+        except ProtocolViolation as exc:
+            raise ConnectionFailed(str(exc)) from None
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectionFailed(f"connection lost: {exc}") from None
+        reply = self._pending.pop(0)
+        for i, line in enumerate(reply.lines):
+            sep = " " if i == len(reply.lines) - 1 else "-"
+            self.trace("Response", f"{reply.code}{sep}{line}" if i == 0 else line)
+        return reply
+
+    async def command(self, line: str) -> Reply:
+        await self.send(line)
+        return await self.reply()
+
+    async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> None:
+        """Upgrade after ``AUTH TLS`` was accepted."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._writer.start_tls(context, server_hostname=server_hostname)
+        except TimeoutError:
+            raise ConnectionFailed("TLS handshake timed out") from None
+        except ssl.SSLError as exc:
+            raise ConnectionFailed(f"TLS handshake failed: {exc.reason or exc}") from None
+        except OSError as exc:
+            raise ConnectionFailed(f"connection lost during TLS handshake: {exc}") from None
+        version = self._writer.get_extra_info("ssl_object")
+        shown = version.version() if isinstance(version, ssl.SSLObject) else "TLS"
+        self.trace("Status", f"TLS connection established ({shown}).")
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+            async with asyncio.timeout(2):
+                await self._writer.wait_closed()

@@ -1,0 +1,32 @@
+"""A directory listing's text as entries: MLSD lines, or LIST lines (Unix ls -l, MS-DOS/IIS)."""
+
+from __future__ import annotations
+
+from pasv.client.trace import Tracer
+from pasv.protocol.errors import FtpError
+from pasv.protocol.listing import FileFacts, parse_list_line, parse_mlsx_line
+
+__all__ = ["parse_listing"]
+
+
+def _mlsd_line(line: str, trace: Tracer) -> FileFacts | None:
+    facts_text = line.split(" ", 1)[0].lower()
+    if "type=cdir;" in facts_text or "type=pdir;" in facts_text:
+        return None  # the directory itself and its parent
+    try:
+        return parse_mlsx_line(line)
+    except FtpError:
+        trace("Status", f"Skipped an unreadable MLSD line: {line[:80]!r}")
+        return None
+
+
+def parse_listing(text: str, mlsd: bool, trace: Tracer) -> list[FileFacts]:
+    """The entries of a listing, without "." and ".."; unreadable lines are skipped."""
+    entries: list[FileFacts] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        facts = _mlsd_line(line, trace) if mlsd else parse_list_line(line)
+        if facts is not None and facts.name not in (".", ".."):
+            entries.append(facts)
+    return entries

@@ -1,0 +1,194 @@
+"""mirror: copy a directory tree down or up, only what changed (size, or a newer mtime)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import posixpath
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pasv.client.client import FtpClient, Progress
+from pasv.client.errors import FtpClientError, ReplyError
+from pasv.client.transfer import get_file, put_file
+
+__all__ = ["Entry", "MirrorPlan", "local_tree", "plan", "remote_tree", "run_plan"]
+
+Direction = Literal["download", "upload"]
+ClientFactory = Callable[[], Awaitable[FtpClient]]
+MAX_ENTRIES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One tree entry, by its path relative to the tree's root ("a/b.txt")."""
+
+    kind: Literal["file", "dir"]
+    size: int = 0
+    mtime: float = 0.0
+
+
+@dataclass
+class MirrorPlan:
+    """What a run would do; ``copies`` are relative file paths with their source entries."""
+
+    direction: Direction
+    create_root: bool = False
+    mkdirs: list[str] = field(default_factory=list)
+    copies: list[tuple[str, Entry]] = field(default_factory=list)
+    deletes: list[tuple[str, Entry]] = field(default_factory=list)
+
+    @property
+    def bytes(self) -> int:
+        return sum(entry.size for _, entry in self.copies)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.create_root or self.mkdirs or self.copies or self.deletes)
+
+
+async def remote_tree(client: FtpClient, root: str) -> dict[str, Entry] | None:
+    """Every file and directory below ``root`` on the server (breadth first); None if no root."""
+    found: dict[str, Entry] = {}
+    try:
+        await client.cwd(root)
+    except ReplyError as exc:
+        if exc.code == 550:
+            return None
+        raise
+    todo = [""]
+    while todo:
+        rel = todo.pop(0)
+        for facts in await client.listdir(posixpath.join(root, rel) if rel else root):
+            if len(found) >= MAX_ENTRIES:
+                raise FtpClientError(f"more than {MAX_ENTRIES} entries below {root}")
+            path = posixpath.join(rel, facts.name) if rel else facts.name
+            if facts.kind == "dir":
+                found[path] = Entry("dir", 0, facts.mtime)
+                todo.append(path)
+            elif facts.kind == "file":
+                found[path] = Entry("file", facts.size, facts.mtime)
+    return found
+
+
+def local_tree(root: Path) -> dict[str, Entry]:
+    """Every regular file and directory below ``root`` (symbolic links are not followed)."""
+    found: dict[str, Entry] = {}
+    if not root.is_dir():
+        return found
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath).relative_to(root).as_posix()
+        for name in dirnames:
+            rel = name if base == "." else f"{base}/{name}"
+            if not (Path(dirpath) / name).is_symlink():
+                found[rel] = Entry("dir", 0, (Path(dirpath) / name).stat().st_mtime)
+        for name in filenames:
+            full = Path(dirpath) / name
+            if full.is_symlink() or not full.is_file():
+                continue
+            info = full.stat()
+            found[name if base == "." else f"{base}/{name}"] = Entry(
+                "file", info.st_size, info.st_mtime
+            )
+    return found
+
+
+def _changed(source: Entry, target: Entry | None, tolerance: float) -> bool:
+    if target is None or target.kind != "file":
+        return True
+    return source.size != target.size or source.mtime > target.mtime + tolerance
+
+
+def plan(
+    direction: Direction,
+    source: dict[str, Entry],
+    target: dict[str, Entry],
+    *,
+    delete: bool = False,
+    tolerance: float = 2.0,
+) -> MirrorPlan:
+    """Directories to make, files to copy (new, other size, or newer), extra entries to delete.
+
+    ``tolerance`` absorbs timestamps shown to the minute (LIST) instead of the second (MLSD).
+    """
+    result = MirrorPlan(direction)
+    for rel in sorted(source):
+        entry = source[rel]
+        have = target.get(rel)
+        if entry.kind == "dir":
+            if have is None or have.kind != "dir":
+                result.mkdirs.append(rel)
+        elif _changed(entry, have, tolerance):
+            result.copies.append((rel, entry))
+    if delete:
+        extra = [rel for rel in target if rel not in source or source[rel].kind != target[rel].kind]
+        # deepest first, so a directory is empty when its turn comes
+        for rel in sorted(extra, key=lambda r: (-r.count("/"), r)):
+            result.deletes.append((rel, target[rel]))
+    return result
+
+
+def _apply_locally(the_plan: MirrorPlan, root: Path) -> None:
+    """Deletions and new directories of a download, on the local disk."""
+    for rel, entry in the_plan.deletes:
+        if entry.kind == "dir":
+            (root / rel).rmdir()
+        else:
+            (root / rel).unlink()
+    root.mkdir(parents=True, exist_ok=True)
+    for rel in the_plan.mkdirs:
+        (root / rel).mkdir(parents=True, exist_ok=True)
+
+
+async def _delete(client: FtpClient, path: str, entry: Entry) -> None:
+    if entry.kind == "dir":
+        await client.rmdir(path)
+    else:
+        await client.delete(path)
+
+
+async def run_plan(
+    the_plan: MirrorPlan,
+    remote_root: str,
+    local_root: Path,
+    first: FtpClient,
+    connect: ClientFactory,
+    *,
+    jobs: int = 1,
+    progress: Progress | None = None,
+) -> int:
+    """Carry out a plan in ``first`` and ``jobs - 1`` more sessions; returns files copied."""
+    upload = the_plan.direction == "upload"
+    clients = [first]
+    try:
+        if upload:
+            for rel, entry in the_plan.deletes:
+                await _delete(first, posixpath.join(remote_root, rel), entry)
+            if the_plan.create_root:
+                await first.mkdir(remote_root)
+            for rel in the_plan.mkdirs:
+                await first.mkdir(posixpath.join(remote_root, rel))
+        else:
+            _apply_locally(the_plan, local_root)
+        queue = list(the_plan.copies)
+        for _ in range(min(jobs, len(queue)) - 1):
+            clients.append(await connect())
+
+        async def worker(client: FtpClient) -> None:
+            while queue:
+                rel, entry = queue.pop(0)
+                local, remote = local_root / rel, posixpath.join(remote_root, rel)
+                if upload:
+                    await put_file(client, local, remote, resume=False, progress=progress)
+                    await client.set_mtime(remote, entry.mtime)
+                else:
+                    await get_file(client, remote, local, resume=False, progress=progress)
+                    if entry.mtime:
+                        os.utime(local, (entry.mtime, entry.mtime))
+
+        await asyncio.gather(*(worker(c) for c in clients))
+    finally:
+        await asyncio.gather(*(c.quit() for c in clients[1:]))
+    return len(the_plan.copies)

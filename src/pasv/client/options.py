@@ -1,0 +1,39 @@
+"""How a client connects: TLS, data-connection mode, encoding, timeouts, tracing."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from pasv.client.trace import Tracer
+
+__all__ = ["ClientOptions", "tls_context"]
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """``tls`` is explicit FTPS (AUTH TLS); ``implicit_tls`` is ftps:// (TLS from the start)."""
+
+    tls: bool = False
+    implicit_tls: bool = False
+    ssl_context: ssl.SSLContext | None = None
+    passive: bool = True
+    epsv: bool = True
+    fallback: bool = True
+    encoding: str = "utf-8"
+    timeout: float = 30.0
+    trace: Tracer | None = None
+
+    @property
+    def any_tls(self) -> bool:
+        return self.tls or self.implicit_tls
+
+
+def tls_context(ca: Path | None = None, insecure: bool = False) -> ssl.SSLContext:
+    """A client context: system CAs (or ``ca``), hostname checked, unless ``insecure``."""
+    context = ssl.create_default_context(cafile=str(ca) if ca else None)
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

@@ -1,0 +1,149 @@
+"""Scripted servers for what real servers will not do on demand: busy replies, broken passive."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pasv.protocol.addresses import format_227, format_port_argument
+
+BUSY = "421 Too many users - please try again later."
+
+
+class ScriptedFtp:
+    """A tiny FTP server: ``busy`` connections get 421, then logins answer ``pass_reply``."""
+
+    def __init__(self, busy: int = 0, pass_replies: tuple[str, ...] = ("230 Logged in.",)) -> None:
+        self.busy = busy
+        self.pass_replies = list(pass_replies)
+        self.connections = 0
+        self.commands: list[str] = []
+        self._lock = threading.Lock()
+        script = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                script._session(self)
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
+
+    def _answer(self, verb: str, arg: str) -> str:
+        if verb == "USER":
+            return "331 Password please."
+        if verb == "PASS":
+            with self._lock:
+                return (
+                    self.pass_replies.pop(0) if len(self.pass_replies) > 1 else self.pass_replies[0]
+                )
+        if verb == "FEAT":
+            return "211-Features:\r\n UTF8\r\n211 End"
+        if verb in ("OPTS", "TYPE"):
+            return "200 OK."
+        if verb == "MKD":
+            return f'257 "{arg}" created.'
+        if verb == "RMD":
+            return "550 No such directory."
+        if verb == "QUIT":
+            return "221 Bye."
+        return "502 Not implemented here."
+
+    def _session(self, conn: socketserver.StreamRequestHandler) -> None:
+        with self._lock:
+            self.connections += 1
+            refuse = self.connections <= self.busy
+        if refuse:
+            conn.wfile.write(f"{BUSY}\r\n".encode())
+            return
+        conn.wfile.write(b"220 Scripted server ready.\r\n")
+        for _ in range(100):
+            line = conn.rfile.readline().decode().rstrip("\r\n")
+            if not line:
+                return
+            verb, _, arg = line.partition(" ")
+            self.commands.append(verb.upper())
+            conn.wfile.write(f"{self._answer(verb.upper(), arg)}\r\n".encode())
+            if verb.upper() == "QUIT":
+                return
+
+    def __enter__(self) -> ScriptedFtp:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+
+
+@contextmanager
+def dead_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound, never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+class DataBreaker:
+    """A control-connection proxy that points one data mode at a port where nothing listens.
+
+    ``breaks="passive"`` rewrites 227/229 replies: a server whose passive ports a firewall
+    blocks (active still works: the server connects to the client directly).
+    ``breaks="active"`` rewrites PORT/EPRT commands: a client whose active port is blocked.
+    """
+
+    def __init__(self, upstream: tuple[str, int], refused_port: int, breaks: str) -> None:
+        self.breaks = breaks
+        self.upstream = upstream
+        self.refused_port = refused_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    def _rewrite_command(self, line: bytes) -> bytes:
+        if self.breaks == "active" and line.startswith(b"PORT "):
+            return f"PORT {format_port_argument('127.0.0.1', self.refused_port)}\r\n".encode()
+        if self.breaks == "active" and line.startswith(b"EPRT "):
+            return f"EPRT |1|127.0.0.1|{self.refused_port}|\r\n".encode()
+        return line
+
+    def _rewrite(self, line: bytes) -> bytes:
+        if self.breaks != "passive":
+            return line
+        if line.startswith(b"229 "):
+            return f"229 Entering Extended Passive Mode (|||{self.refused_port}|)\r\n".encode()
+        if line.startswith(b"227 "):
+            return f"227 {format_227('127.0.0.1', self.refused_port)}\r\n".encode()
+        return line
+
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rewrite: bool
+    ) -> None:
+        try:
+            while line := await reader.readline():
+                writer.write(self._rewrite(line) if rewrite else self._rewrite_command(line))
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        await asyncio.gather(
+            self._pump(reader, up_writer, False), self._pump(up_reader, writer, True)
+        )
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()

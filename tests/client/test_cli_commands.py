@@ -1,0 +1,82 @@
+"""Every client command, run as a person runs it, against pasv, pyftpdlib and vsftpd."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pasv.cli.main import app
+from tests.client.peers import Peer
+
+runner = CliRunner()
+
+
+def pasv_cli(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, [*args, "--retries", "0"], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_every_command(peer: Peer, tmp_path: Path) -> None:
+    data = os.urandom(300_000)
+    local = tmp_path / "a.bin"
+    local.write_bytes(data)
+
+    assert pasv_cli("mkdir", peer.url("/d"))[0] == 0
+    assert (peer.root / "d").is_dir()
+    code, _, err = pasv_cli("put", str(local), peer.url("/d/"))
+    assert code == 0, err
+    assert (peer.root / "d" / "a.bin").read_bytes() == data
+    assert "verified by" in err
+
+    code, out, _ = pasv_cli("ls", peer.url("/d"))
+    assert (code, out.split()) == (0, ["a.bin"])
+    code, out, _ = pasv_cli("ls", "-l", peer.url("/d"))
+    assert code == 0
+    assert "300000" in out and "a.bin" in out and out.lstrip().startswith("mode")
+
+    shown = runner.invoke(app, ["cat", peer.url("/d/a.bin")])
+    assert (shown.exit_code, shown.stdout_bytes) == (0, data)
+
+    fetched = tmp_path / "fetched.bin"
+    code, _, err = pasv_cli("get", peer.url("/d/a.bin"), str(fetched))
+    assert code == 0, err
+    assert fetched.read_bytes() == data
+
+    assert pasv_cli("mv", peer.url("/d/a.bin"), "b.bin")[0] == 0
+    assert sorted(p.name for p in (peer.root / "d").iterdir()) == ["b.bin"]
+    assert pasv_cli("rm", peer.url("/d/b.bin"))[0] == 0
+    assert not (peer.root / "d" / "b.bin").exists()
+    assert pasv_cli("rmdir", peer.url("/d"))[0] == 0
+    assert not (peer.root / "d").exists()
+
+
+def test_cat_writes_the_bytes_to_stdout(peer: Peer) -> None:
+    text = "línea uno\nzwei\n"
+    peer.put("notes.txt", text.encode())
+    result = runner.invoke(app, ["cat", peer.url("/notes.txt")])
+    assert result.exit_code == 0
+    assert result.stdout_bytes == text.encode()
+
+
+@pytest.mark.parametrize("mode", ["--active", "--passive-default"])
+def test_get_in_both_data_modes(peer: Peer, tmp_path: Path, mode: str) -> None:
+    data = os.urandom(100_000)
+    peer.put("m.bin", data)
+    args = ["get", peer.url("/m.bin"), str(tmp_path / "m.bin"), "-v"]
+    if mode == "--active":
+        args.append("--active")
+    code, _, err = pasv_cli(*args)
+    assert code == 0, err
+    assert (tmp_path / "m.bin").read_bytes() == data
+    assert ("Command:  PORT" in err) == (mode == "--active")
+
+
+def test_get_of_a_missing_file_leaves_nothing_behind(peer: Peer, tmp_path: Path) -> None:
+    target = tmp_path / "missing.bin"
+    code, _, err = pasv_cli("get", peer.url("/missing.bin"), str(target))
+    assert code == 1
+    assert "550" in err
+    assert not target.exists()

@@ -1,0 +1,49 @@
+"""Listing texts as the client reads them: MLSD, Unix ls -l and MS-DOS/IIS."""
+
+from __future__ import annotations
+
+from pasv.client.listings import parse_listing
+from pasv.client.trace import Kind
+
+NOW_LIST = """\
+drwxr-xr-x   2 ftp      ftp          4096 Jan 02  2024 pub
+-rw-r--r--   1 ftp      ftp          1234 Mar 05  2024 read me.txt
+lrwxrwxrwx   1 ftp      ftp             7 Mar 05  2024 latest -> pub/v2
+"""
+
+IIS_LIST = """\
+01-02-24  03:04PM       <DIR>          Reports
+12-31-23  11:59AM            1,048,576 big file.bin
+"""
+
+MLSD = """\
+type=cdir;modify=20240102030405; /pub
+type=pdir;modify=20240102030405; /
+type=file;size=10;modify=20240102030405;perm=r; a.txt
+type=dir;modify=20240102030405; sub
+this line is not MLSD
+"""
+
+
+def test_unix_list() -> None:
+    entries = parse_listing("total 3\n" + NOW_LIST, mlsd=False, trace=lambda k, t: None)
+    assert [(e.name, e.kind, e.size) for e in entries] == [
+        ("pub", "dir", 4096),
+        ("read me.txt", "file", 1234),
+        ("latest", "link", 7),
+    ]
+
+
+def test_ms_dos_iis_list() -> None:
+    entries = parse_listing(IIS_LIST, mlsd=False, trace=lambda k, t: None)
+    assert [(e.name, e.kind, e.size) for e in entries] == [
+        ("Reports", "dir", 0),
+        ("big file.bin", "file", 1_048_576),
+    ]
+
+
+def test_mlsd_skips_the_directory_itself_and_unreadable_lines() -> None:
+    said: list[tuple[Kind, str]] = []
+    entries = parse_listing(MLSD, mlsd=True, trace=lambda k, t: said.append((k, t)))
+    assert [(e.name, e.kind, e.size) for e in entries] == [("a.txt", "file", 10), ("sub", "dir", 0)]
+    assert len(said) == 1 and "unreadable MLSD line" in said[0][1]

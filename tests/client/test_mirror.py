@@ -1,0 +1,86 @@
+"""mirror: a 300-file tree with UTF-8 names goes up and comes back; a second run copies nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from pasv.cli.main import app
+from pasv.client.mirror import Entry, plan
+from tests.client.peers import Peer
+
+runner = CliRunner()
+DIRS = ["", "données", "données/été", "日本語", "日本語/子", "with space", "Ωmega", "a/b/c"]
+
+
+def make_tree(root: Path, count: int = 300) -> None:
+    for i in range(count):
+        folder = root / DIRS[i % len(DIRS)]
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"fïle-{i:03d}-{'ü' * (i % 3)}名.txt" if i % 5 else f"plain {i}.bin"
+        (folder / name).write_bytes(os.urandom(i * 37 % 5000))  # i = 0 makes an empty file
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def mirror(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["mirror", *args, "--retries", "0"], catch_exceptions=False)
+    return result.exit_code, result.stdout + result.stderr
+
+
+def test_tree_round_trip_and_second_runs_copy_nothing(peer: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    make_tree(source)
+    original = snapshot(source)
+    assert len(original) == 300
+
+    code, text = mirror(str(source), peer.url("/tree"), "-j", "4")
+    assert code == 0, text
+    assert "copied 300 files" in text
+    assert snapshot(peer.root / "tree") == original
+    code, text = mirror(str(source), peer.url("/tree"), "-j", "4")
+    assert (code, "nothing to do" in text) == (0, True), text
+
+    back = tmp_path / "back"
+    code, text = mirror(peer.url("/tree"), str(back), "-j", "3")
+    assert code == 0, text
+    assert snapshot(back) == original
+    code, text = mirror(peer.url("/tree"), str(back))
+    assert (code, "nothing to do" in text) == (0, True), text
+
+
+def test_dry_run_changes_nothing_and_delete_removes_extras(pasv: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    make_tree(source, count=12)
+    assert mirror(str(source), pasv.url("/t"))[0] == 0
+    (source / "données" / "fïle-001-ü名.txt").unlink()
+    (source / "new.txt").write_bytes(b"new")
+
+    code, text = mirror(str(source), pasv.url("/t"), "--delete", "--dry-run")
+    assert code == 0
+    assert "delete données/fïle-001-ü名.txt" in text and "put new.txt (3 bytes)" in text
+    assert (pasv.root / "t" / "données" / "fïle-001-ü名.txt").exists()
+    assert not (pasv.root / "t" / "new.txt").exists()
+
+    code, text = mirror(str(source), pasv.url("/t"), "--delete")
+    assert code == 0, text
+    assert snapshot(pasv.root / "t") == snapshot(source)
+
+
+def test_plan_compares_size_and_newer_time() -> None:
+    source = {"d": Entry("dir"), "d/a": Entry("file", 5, 1000.0), "b": Entry("file", 3, 1000.0)}
+    same = {"d": Entry("dir"), "d/a": Entry("file", 5, 1000.0), "b": Entry("file", 3, 1000.0)}
+    assert plan("download", source, same).empty
+    older_copy = {**same, "b": Entry("file", 3, 900.0)}
+    assert [rel for rel, _ in plan("download", source, older_copy).copies] == ["b"]
+    within_tolerance = {**same, "b": Entry("file", 3, 990.0)}
+    assert plan("download", source, within_tolerance, tolerance=60).empty
+    other_size = {**same, "d/a": Entry("file", 6, 2000.0)}
+    assert [rel for rel, _ in plan("upload", source, other_size).copies] == ["d/a"]
+    extra = {**same, "x": Entry("dir"), "x/y": Entry("file", 1, 1.0)}
+    assert [rel for rel, _ in plan("upload", source, extra, delete=True).deletes] == ["x/y", "x"]
+    assert plan("upload", source, extra).deletes == []

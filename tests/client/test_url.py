@@ -1,0 +1,50 @@
+"""URLs and netrc: what the CLI understands, and that a password never shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pasv.client.trace import censor, format_event
+from pasv.client.url import FtpUrl, UrlError, netrc_credentials, parse_url
+
+
+def test_parse_full_url() -> None:
+    url = parse_url("ftp://bob:s%40cret@example.org:2121/dir/f%C3%BC.txt")
+    assert url == FtpUrl("example.org", 2121, "/dir/fü.txt", "bob", "s@cret", False)
+    assert url.display == "ftp://bob@example.org:2121/dir/fü.txt"
+    assert "s@cret" not in url.display + repr(url.display)
+
+
+def test_defaults_and_ftps_and_ipv6() -> None:
+    assert parse_url("ftp://host").port == 21
+    assert parse_url("ftp://host").path == "/"
+    implicit = parse_url("ftps://[::1]/x")
+    assert (implicit.host, implicit.port, implicit.implicit_tls) == ("::1", 990, True)
+    assert implicit.display == "ftps://[::1]:990/x"
+
+
+@pytest.mark.parametrize("text", ["http://host/", "host/path", "ftp:///nohost", "ftp://h:99999/"])
+def test_bad_urls(text: str) -> None:
+    with pytest.raises(UrlError):
+        parse_url(text)
+
+
+def test_netrc_lookup(tmp_path: Path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text(
+        "machine a.example login ann password pw1\ndefault login anonymous password x\n"
+    )
+    netrc.chmod(0o600)
+    assert netrc_credentials("a.example", None, netrc) == ("ann", "pw1")
+    assert netrc_credentials("a.example", "ann", netrc) == ("ann", "pw1")
+    assert netrc_credentials("a.example", "bob", netrc) is None
+    assert netrc_credentials("a.example", None, tmp_path / "missing") is None
+
+
+def test_censor_hides_pass_only() -> None:
+    assert censor("PASS hunter2") == "PASS ****"
+    assert censor("pass hunter2") == "pass ****"
+    assert censor("USER hunter2") == "USER hunter2"
+    assert format_event("Command", censor("PASS x")) == "Command:  PASS ****"
