@@ -319,6 +319,17 @@ class PolicyStore:
             )
         )
 
+    def set_storage_used(self, user: str, bytes_used: int, files: int) -> None:
+        """Record what a user's home holds (measured again), keeping its credit."""
+        self.accounts.run(
+            lambda c: c.execute(
+                "INSERT INTO usage (user, bytes_used, files_used) VALUES (?, ?, ?)"
+                " ON CONFLICT(user) DO UPDATE SET bytes_used = excluded.bytes_used,"
+                " files_used = excluded.files_used",
+                (user, bytes_used, files),
+            )
+        )
+
     def set_credit(self, user: str, credit: int) -> None:
         self.accounts.run(
             lambda c: c.execute(

@@ -31,6 +31,8 @@ from pasv.cli.policy_commands import (
     with_policy,
 )
 from pasv.policy.models import Perm
+from pasv.policy.options import parse_size
+from pasv.server.usage import measure_home
 
 app = typer.Typer(
     help="pasv: an FTP server, client and diagnostics toolkit.",
@@ -234,6 +236,41 @@ def user_unset(
 ) -> None:
     """Remove settings of a user (its groups' or the global value applies again)."""
     unset_options(config, data_dir, f"user:{name}", keys)
+
+
+@user_app.command("usage")
+def user_usage(
+    name: str,
+    rescan: Annotated[
+        bool, typer.Option(help="Measure what the home directory holds now.")
+    ] = False,
+    credit: Annotated[str | None, typer.Option(help="Set the download credit, e.g. 10M.")] = None,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Show (or reset) a user's storage used and download credit."""
+
+    settings = settings_from(config, server__data_dir=data_dir)
+
+    def work(store: PolicyStore) -> str:
+        account = asyncio.run(store.accounts.get(name))
+        if account is None:
+            raise AccountError(f"no user named {name!r}")
+        if credit is not None:
+            store.set_credit(name, parse_size(credit))
+        if rescan:
+            home = Path(account.home) if account.home else Path()
+            root = home if home.is_absolute() else settings.files_root / home
+            store.set_storage_used(name, *measure_home(root))
+        usage = store.usage(name)
+        if usage is None:
+            return f"user {name}: no usage recorded (measured at its next transfer)"
+        return (
+            f"user {name}: {usage.bytes_used} bytes in {usage.files_used} files, "
+            f"credit {usage.credit} bytes"
+        )
+
+    out.print(with_policy(config, data_dir, work), highlight=False)
 
 
 app.add_typer(policy_app, name="policy")

@@ -21,7 +21,7 @@ def needs_usage(settings: PolicySettings) -> bool:
     return credit_applies(settings) or bool(settings.quota_bytes or settings.quota_files)
 
 
-def _scan(root: Path) -> tuple[int, int]:
+def measure_home(root: Path) -> tuple[int, int]:
     """Bytes and files under a home directory (the first time a quota applies to it)."""
     size = files = 0
     for folder, _, names in os.walk(root):
@@ -46,7 +46,7 @@ class UsageBook:
             return found
         used, files = (0, 0)
         if settings.quota_bytes or settings.quota_files:
-            used, files = await asyncio.to_thread(_scan, home)
+            used, files = await asyncio.to_thread(measure_home, home)
         return await asyncio.to_thread(
             self.store.start_usage, user.name, settings.initial_credit, used, files
         )

@@ -7,7 +7,13 @@ import logging
 
 from pasv.policy.models import User
 from pasv.protocol.codes import ReplyCode
-from pasv.protocol.errors import BadSequence, FtpError, NotLoggedIn, ServiceUnavailable
+from pasv.protocol.errors import (
+    BadSequence,
+    FtpError,
+    LoginRefused,
+    NotLoggedIn,
+    ServiceUnavailable,
+)
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import HandlerResult, command
 from pasv.server.session import Session
@@ -26,7 +32,7 @@ def user(s: Session, arg: str) -> Reply:
     name = arg.strip()
     if name.lower() in ANONYMOUS_NAMES:
         if not s.server.settings.anonymous.enabled:
-            raise NotLoggedIn("Sorry, no ANONYMOUS access allowed.")
+            raise LoginRefused(s.server.gate.policy.messages.no_anonymous)
         s.pending_user = "anonymous"
         return make_reply(
             ReplyCode.NEED_PASSWORD, "Guest login ok, send your e-mail address as password."
