@@ -16,6 +16,7 @@ from pasv.protocol.replies import Reply, make_reply
 from pasv.server.control import ControlProtocol
 from pasv.server.datachannel import PassivePortPool
 from pasv.server.listcache import ChangeCounter, ListingCache
+from pasv.server.tls import Certificate, CertificateError, TlsContexts
 from pasv.server.transfers import FairShare
 from pasv.server.xferlog import XferLog
 from pasv.storage.local import LocalStorage
@@ -40,13 +41,19 @@ class FtpServer:
         self.passive_overrides = tuple((o.network, o.address) for o in settings.passive.overrides)
         self.sessions: set[ControlProtocol] = set()
         self.xferlog = XferLog(settings.xferlog_path)
+        self.tls = TlsContexts(settings) if settings.tls.enabled else None
         self._listeners: list[asyncio.Server] = []
+        self._implicit: list[asyncio.Server] = []
         self._reaper: asyncio.Task[None] | None = None
         self._storages: dict[str, LocalStorage] = {}
         self._anonymous: User | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
-    async def start(self, sockets: list[socket.socket] | None = None) -> list[tuple[str, int]]:
+    async def start(
+        self,
+        sockets: list[socket.socket] | None = None,
+        implicit_sockets: list[socket.socket] | None = None,
+    ) -> list[tuple[str, int]]:
         """Listen (on the given sockets, or as configured) and return the bound addresses."""
         loop = asyncio.get_running_loop()
         cfg = self.settings.server
@@ -64,7 +71,9 @@ class FtpServer:
                     backlog=cfg.backlog,
                 )
             )
-        for listener in self._listeners:
+        if self.tls is not None and self.settings.tls.implicit:
+            await self._listen_implicit(implicit_sockets)
+        for listener in self._listeners + self._implicit:
             for sock in listener.sockets:  # accepted control connections inherit it
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         if self.settings.anonymous.enabled:
@@ -73,24 +82,54 @@ class FtpServer:
         bound = self.addresses
         for host, port in bound:
             log.info("listening on %s port %d", host, port)
+        for host, port in self.implicit_addresses:
+            log.info("listening for implicit FTPS on %s port %d", host, port)
         return bound
+
+    async def _listen_implicit(self, sockets: list[socket.socket] | None) -> None:
+        loop = asyncio.get_running_loop()
+        cfg = self.settings.server
+        if sockets:
+            for sock in sockets:
+                self._implicit.append(
+                    await loop.create_server(lambda: ControlProtocol(self, implicit=True), sock=sock)
+                )
+            return
+        self._implicit.append(
+            await loop.create_server(
+                lambda: ControlProtocol(self, implicit=True),
+                host=cfg.host,
+                port=self.settings.tls.implicit_port,
+                backlog=cfg.backlog,
+            )
+        )
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
-        result = []
-        for listener in self._listeners:
-            for sock in listener.sockets:
-                name = sock.getsockname()
-                result.append((name[0], name[1]))
-        return result
+        return _bound(self._listeners)
+
+    @property
+    def implicit_addresses(self) -> list[tuple[str, int]]:
+        """Where implicit FTPS (ftps://) is served."""
+        return _bound(self._implicit)
+
+    def reload_tls(self) -> Certificate | None:
+        """SIGHUP: new sessions get the certificate and key now on disk; open ones keep theirs."""
+        if self.tls is None:
+            return None
+        try:
+            return self.tls.reload()
+        except CertificateError:
+            return None  # logged; the current certificate stays in service
 
     async def close(self) -> None:
-        for listener in self._listeners:
+        listeners = self._listeners + self._implicit
+        for listener in listeners:
             listener.close()
         for control in list(self.sessions):
             control.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, "Server shutting down."))
             control.close()
-        for listener in self._listeners:
+        for listener in listeners:
             await listener.wait_closed()
         if self._reaper is not None:
             self._reaper.cancel()
@@ -146,3 +185,12 @@ class FtpServer:
             await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
             storage = self._storages[user.home] = LocalStorage(root)
         return storage
+
+
+def _bound(listeners: list[asyncio.Server]) -> list[tuple[str, int]]:
+    result = []
+    for listener in listeners:
+        for sock in listener.sockets:
+            name = sock.getsockname()
+            result.append((name[0], name[1]))
+    return result

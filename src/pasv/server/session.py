@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import ssl
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -51,12 +52,15 @@ class Session:
         "mlst_facts",
         "peer_ip",
         "peer_port",
+        "pbsz",
         "pending_user",
+        "protected",
         "rename_from",
         "rest",
         "server",
         "started",
         "storage",
+        "tls",
         "transfer",
         "user",
     )
@@ -78,6 +82,10 @@ class Session:
         self.counters = Counters()
         self.data: DataChannel | None = None
         self.transfer: Transfer | None = None
+        # TLS state survives REIN (the control connection cannot drop TLS)
+        self.tls: ssl.SSLContext | None = None  # the context of this control connection's TLS
+        self.pbsz = False
+        self.protected = False  # PROT P: data connections use TLS
         self.reset()
 
     def reset(self) -> None:

@@ -27,7 +27,15 @@ def command(*names: str) -> Callable[[Handler], Handler]:
     return register
 
 
-from pasv.server.handlers import auth, data, files, info, listings, transfer  # noqa: E402
+from pasv.server.handlers import (  # noqa: E402
+    auth,
+    data,
+    files,
+    info,
+    listings,
+    security,
+    transfer,
+)
 
 __all__ = [
     "HANDLERS",
@@ -39,5 +47,6 @@ __all__ = [
     "files",
     "info",
     "listings",
+    "security",
     "transfer",
 ]

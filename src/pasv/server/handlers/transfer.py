@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -23,6 +24,7 @@ from pasv.protocol.replies import Reply, make_reply
 from pasv.server import transfers
 from pasv.server.handlers import command
 from pasv.server.session import Session
+from pasv.server.tlspolicy import check_data_protection, secure_data
 from pasv.server.transfers import Aborted, Transfer
 
 log = logging.getLogger("pasv.transfer")
@@ -49,6 +51,7 @@ async def run_transfer(
             "Use PASV, EPSV, PORT or EPRT first to set up the data connection.",
             code=ReplyCode.CANNOT_OPEN_DATA,
         )
+    check_data_protection(s)
     s.data = None
     transfer = Transfer(verb, direction, path, total)
     s.transfer = transfer  # from here ABOR, STAT and NOOP are answered at once
@@ -69,13 +72,15 @@ async def run_transfer(
     error: Exception | None = None
     aborted = False
     try:
+        if s.protected:
+            sock = await transfer.guard(secure_data(s, sock))
         await transfer.guard(body(sock, transfer))
     except Aborted:
         aborted = True
     except Exception as exc:  # mapped to a reply below
         error = exc
     finally:
-        sock.close()
+        transfers.close(sock)
         s.transfer = None
     seconds = time.monotonic() - transfer.started
     complete = not aborted and error is None
@@ -142,7 +147,9 @@ async def retr(s: Session, arg: str) -> Reply:
         ascii_mode = s.ascii
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
-            if handle.file is not None and not ascii_mode:
+            if handle.file is not None and not ascii_mode and isinstance(sock, ssl.SSLSocket):
+                await transfers.send_file_tls(sock, handle, offset, transfer)
+            elif handle.file is not None and not ascii_mode:
                 await transfers.sendfile(sock, handle, offset, transfer, s.server.downloads)
             else:
                 await transfers.send_stream(
