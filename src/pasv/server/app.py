@@ -92,7 +92,9 @@ class FtpServer:
         if sockets:
             for sock in sockets:
                 self._implicit.append(
-                    await loop.create_server(lambda: ControlProtocol(self, implicit=True), sock=sock)
+                    await loop.create_server(
+                        lambda: ControlProtocol(self, implicit=True), sock=sock
+                    )
                 )
             return
         self._implicit.append(

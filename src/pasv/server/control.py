@@ -136,7 +136,8 @@ class ControlProtocol(asyncio.Protocol):
         """
         if self.queue or self.urgent or self.lines.pending:
             raise ServiceUnavailable(
-                "Commands were sent after AUTH TLS before the TLS handshake; closing the connection."
+                "Commands were sent after AUTH TLS, before the TLS handshake; closing the "
+                "connection."
             )
         self.transport.pause_reading()
         self.current = asyncio.ensure_future(self._upgrade(context))
@@ -158,7 +159,7 @@ class ControlProtocol(asyncio.Protocol):
             return
         if transport is None or self.gone:
             return
-        self.transport = cast(asyncio.Transport, transport)
+        self.transport = transport
         self.session.tls = context
         self.current = None
         if self.implicit:

@@ -98,7 +98,7 @@ def locate(settings: Settings) -> Certificate:
     try:
         pem = cert_path.read_bytes()
     except OSError as exc:
-        raise CertificateError(f"{cert_path}: cannot read the certificate: {exc.strerror}") from None
+        raise CertificateError(f"{cert_path}: cannot read: {exc.strerror}") from None
     try:
         fingerprint = fingerprint_of(pem)
     except ValueError:

@@ -92,7 +92,7 @@ async def sendall(sock: ssl.SSLSocket, data: bytes | bytearray | memoryview) -> 
             await wait_ready(sock, write=False)
 
 
-def try_recv_into(sock: ssl.SSLSocket, view: memoryview) -> int | None:
+def try_recv_into(sock: socket.socket, view: memoryview) -> int | None:
     """What has arrived already (0 at the end), or None when nothing is there yet."""
     try:
         return sock.recv_into(view)
@@ -100,7 +100,7 @@ def try_recv_into(sock: ssl.SSLSocket, view: memoryview) -> int | None:
         return None
 
 
-async def recv_into(sock: ssl.SSLSocket, view: memoryview) -> int:
+async def recv_into(sock: socket.socket, view: memoryview) -> int:
     """Receive at least one byte into ``view`` (0 at the end)."""
     while True:
         got = try_recv_into(sock, view)

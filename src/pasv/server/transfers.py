@@ -8,7 +8,7 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pasv.protocol.ascii import FromNetwork, ToNetwork
@@ -303,10 +303,10 @@ async def receive(
         which ^= 1
         view = memoryview(buffers[which])
 
+    try_recv: Callable[[socket.socket, memoryview], int | None] = _try_recv_plain
+    recv: Callable[[socket.socket, memoryview], Awaitable[int]] = loop.sock_recv_into
     if isinstance(sock, ssl.SSLSocket):
         try_recv, recv = tlsdata.try_recv_into, tlsdata.recv_into
-    else:
-        try_recv, recv = _try_recv_plain, loop.sock_recv_into
     since_yield = 0
     try:
         while True:
