@@ -87,22 +87,31 @@ class FtpServer:
         return bound
 
     async def _listen_implicit(self, sockets: list[socket.socket] | None) -> None:
+        """Implicit FTPS: the handshake comes first, then the greeting (over TLS)."""
+        assert self.tls is not None
         loop = asyncio.get_running_loop()
         cfg = self.settings.server
+        context, timeout = self.tls.context, self.settings.tls.handshake_timeout
+
+        def factory() -> ControlProtocol:
+            return ControlProtocol(self, implicit=True)
+
         if sockets:
             for sock in sockets:
                 self._implicit.append(
                     await loop.create_server(
-                        lambda: ControlProtocol(self, implicit=True), sock=sock
+                        factory, sock=sock, ssl=context, ssl_handshake_timeout=timeout
                     )
                 )
             return
         self._implicit.append(
             await loop.create_server(
-                lambda: ControlProtocol(self, implicit=True),
+                factory,
                 host=cfg.host,
                 port=self.settings.tls.implicit_port,
                 backlog=cfg.backlog,
+                ssl=context,
+                ssl_handshake_timeout=timeout,
             )
         )
 

@@ -49,7 +49,7 @@ class ControlProtocol(asyncio.Protocol):
 
     def __init__(self, server: FtpServer, *, implicit: bool = False) -> None:
         self.server = server
-        self.implicit = implicit  # implicit FTPS: TLS from the first byte, then the greeting
+        self.implicit = implicit  # implicit FTPS: the transport is TLS from the first byte
         self.lines = LineBuffer(server.settings.server.max_line_length)
         self.queue: collections.deque[Command | FtpError] = collections.deque()
         self.current: asyncio.Task[None] | None = None
@@ -74,18 +74,13 @@ class ControlProtocol(asyncio.Protocol):
             transport.get_extra_info("sockname"),
         )
         self.server.session_opened(self)
+        if self.implicit and self.server.tls is not None:  # the handshake is done already
+            self.session.tls = self.server.tls.context
         refusal = self.server.admission(self)
         if refusal is not None:
-            if not self.implicit:  # an implicit-TLS client could not read it in clear
-                self.send(refusal)
+            self.send(refusal)
             self.close()
             return
-        if self.implicit and self.server.tls is not None:
-            self.begin_tls(self.server.tls.context)
-            return
-        self.greet()
-
-    def greet(self) -> None:
         self.send(make_reply(ReplyCode.SERVICE_READY, self.server.settings.server.banner))
 
     def data_received(self, data: bytes) -> None:
@@ -162,8 +157,6 @@ class ControlProtocol(asyncio.Protocol):
         self.transport = transport
         self.session.tls = context
         self.current = None
-        if self.implicit:
-            self.greet()
         self._drive()
 
     # --- command pipeline -----------------------------------------------------------------

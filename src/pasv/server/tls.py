@@ -131,22 +131,36 @@ def server_context(cert: Certificate) -> ssl.SSLContext:
 
 
 class TlsContexts:
-    """The context new sessions get. ``reload`` swaps it; open sessions keep the one they have
-    (a data connection must resume its control connection's session, which needs that context)."""
+    """One server context for the whole process, and the certificate it presents.
+
+    Every TLS connection — control (AUTH TLS or implicit) and data — starts on ``context``, so
+    its session cache and ticket keys never change and a data connection can always resume its
+    control connection's session, even across a reload. The certificate is chosen during each
+    handshake (the SNI callback runs for every ClientHello, with or without a server name):
+    ``reload`` swaps the certificate context, so new handshakes get the new certificate while
+    established connections carry on untouched.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.certificate = locate(settings)
+        self._serving = server_context(self.certificate)
         self.context = server_context(self.certificate)
+        self.context.sni_callback = self._present
+
+    def _present(
+        self, conn: ssl.SSLSocket | ssl.SSLObject, server_name: str | None, ctx: ssl.SSLContext
+    ) -> None:
+        conn.context = self._serving
 
     def reload(self) -> Certificate:
         """Read the certificate and key again; on any problem keep serving the current ones."""
         try:
             cert = locate(self.settings)
-            context = server_context(cert)
+            serving = server_context(cert)
         except CertificateError as exc:
             log.error("TLS reload failed, still serving %s: %s", self.certificate.fingerprint, exc)
             raise
-        self.certificate, self.context = cert, context
+        self.certificate, self._serving = cert, serving
         log.info("TLS certificate reloaded: SHA-256 %s", cert.fingerprint)
         return cert
