@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 import logging
 import os
 import socket
@@ -41,9 +40,9 @@ class Certificate:
 
 
 def fingerprint_of(pem: bytes) -> str:
-    """SHA-256 fingerprint of the first certificate in a PEM file."""
-    der = ssl.PEM_cert_to_DER_cert(pem.decode("ascii", "replace"))
-    digest = hashlib.sha256(der).hexdigest().upper()
+    """SHA-256 fingerprint of the first certificate in a PEM file (a key may come before it)."""
+    leaf = x509.load_pem_x509_certificates(pem)[0]
+    digest = leaf.fingerprint(hashes.SHA256()).hex().upper()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
