@@ -11,10 +11,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from tests.support.live import passive_range
 
 PASV = [sys.executable, "-m", "pasv"]
@@ -50,22 +48,6 @@ def _serve(data: Path, port: int, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
-
-
-@pytest.fixture
-def stop() -> Iterator[list[subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def test_first_start_prints_a_ready_url_once(tmp_path: Path, stop: list) -> None:
