@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.helpers import WAIT, Raw, code_of, read_until_closed
+from tests.server.helpers import WAIT, Raw, big_file, code_of, read_until_closed
 from tests.support.ftps import (
     ftps_login,
     implicit_login,
@@ -235,3 +235,24 @@ def test_auth_after_login_asks_for_a_new_login(live: LiveServer) -> None:
     with pytest.raises(ftplib.error_perm) as info:
         ftp.sendcmd("PWD")
     assert code_of(info.value) == 530
+
+
+def test_tls_over_ipv4_and_ipv6(live_any: LiveServer) -> None:
+    ftp = ftps_login(live_any)
+    ftp.storbinary("STOR v.bin", io.BytesIO(b"v" * 70_000))
+    assert download(ftp, "v.bin") == b"v" * 70_000
+
+
+def test_abor_stops_a_tls_download_and_the_session_goes_on(live: LiveServer) -> None:
+    big_file(live)
+    ftp = ftps_login(live)
+    conn = ftp.transfercmd("RETR big.bin")  # 150 seen, TLS data connection up
+    try:
+        assert conn.recv(65536)
+        ftp.putcmd("ABOR")  # ftplib's abort() cannot send urgent data on a TLS socket
+        assert ftp.getmultiline().startswith("426")
+        assert ftp.getmultiline().startswith("226")
+    finally:
+        conn.close()
+    assert ftp.voidcmd("NOOP").startswith("200")
+    assert ftp.nlst() == ["big.bin"]
