@@ -46,7 +46,7 @@ def fingerprint_of(pem: bytes) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path, bool]:
+def self_signed(directory: Path) -> tuple[Path, Path, bool]:
     """The self-signed certificate in ``directory``, created on first use."""
     cert_path, key_path = directory / "self-signed.pem", directory / "self-signed.key"
     if cert_path.exists() and key_path.exists():
@@ -85,15 +85,9 @@ def locate(settings: Settings) -> Certificate:
     """The configured certificate, or the self-signed one in the data directory (made if needed)."""
     cfg = settings.tls
     if cfg.certificate is not None:
-        cert_path, key_path, created, self_signed = (
-            cfg.certificate,
-            cfg.key or cfg.certificate,
-            False,
-            False,
-        )
+        cert_path, key_path, created = cfg.certificate, cfg.key or cfg.certificate, False
     else:
-        cert_path, key_path, created = _self_signed(settings.tls_dir)
-        self_signed = True
+        cert_path, key_path, created = self_signed(settings.tls_dir)
     try:
         pem = cert_path.read_bytes()
     except OSError as exc:
@@ -102,7 +96,7 @@ def locate(settings: Settings) -> Certificate:
         fingerprint = fingerprint_of(pem)
     except ValueError:
         raise CertificateError(f"{cert_path}: not a PEM certificate") from None
-    return Certificate(cert_path, key_path, fingerprint, self_signed, created)
+    return Certificate(cert_path, key_path, fingerprint, cfg.certificate is None, created)
 
 
 def server_context(cert: Certificate) -> ssl.SSLContext:

@@ -27,6 +27,9 @@ CHUNK = 1024 * 1024
 _SLOW_WRITE = 0.05
 # Downloads under TLS read inline likewise, until one read takes longer than this.
 _SLOW_READ = 0.05
+# TLS hands over one 16 KiB record per read and the socket runs empty far more often than in
+# clear: writing whatever is in hand at each such pause meant many small writes (-30% speed).
+_TLS_FLUSH_AT_PAUSE = 128 * 1024
 # A fast upload yields to other sessions after this many buffer flushes (8 MiB); yielding after
 # every flush halved upload speed.
 _FLUSHES_PER_TURN = 16
@@ -305,15 +308,17 @@ async def receive(
 
     try_recv: Callable[[socket.socket, memoryview], int | None] = _try_recv_plain
     recv: Callable[[socket.socket, memoryview], Awaitable[int]] = loop.sock_recv_into
+    flush_at_pause = 1  # plain: the sender paused, write what we have
     if isinstance(sock, ssl.SSLSocket):
         try_recv, recv = tlsdata.try_recv_into, tlsdata.recv_into
+        flush_at_pause = _TLS_FLUSH_AT_PAUSE
     since_yield = 0
     try:
         while True:
             got = try_recv(sock, view[filled:])  # non-blocking: what is there already
             if got is None:
-                if filled:
-                    await flush()  # the sender paused: write what we have
+                if filled >= flush_at_pause:
+                    await flush()
                 got = await recv(sock, view[filled:])
             if not got:
                 break
