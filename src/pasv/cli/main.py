@@ -110,7 +110,7 @@ def serve(
     )
     _setup_logging(settings.logging.level)
     try:
-        run(settings, lambda line: out.print(line, highlight=False, soft_wrap=True))
+        run(settings, lambda line: out.print(line, highlight=False, soft_wrap=True, emoji=False))
     except (OSError, CertificateError) as exc:
         err.print(f"[red]Cannot start:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
