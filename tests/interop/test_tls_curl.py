@@ -105,3 +105,17 @@ def test_curl_rejects_a_certificate_its_ca_did_not_sign(live: LiveServer, pki: P
     """The default self-signed certificate is not trusted by a verifying client."""
     code, log = curl(explicit_url(live), pki, "--ssl-reqd", "--list-only", ok=False)
     assert code == 60, log  # CURLE_PEER_FAILED_VERIFICATION
+
+
+def test_curl_verifies_the_self_signed_certificate_given_as_its_ca(
+    live: LiveServer, tmp_path: Path
+) -> None:
+    """What the README tells users: --cacert with the printed file verifies 127.0.0.1."""
+    ca = live.settings.tls_dir / "self-signed.pem"
+    served = write_random(live.files / "f.bin", 100_000, seed=9)
+    local = tmp_path / "f.bin"
+    command = [require("curl"), "-sS", "--ssl-reqd", "--cacert", str(ca), "-u"]
+    command += [f"{USER}:{PASSWORD}", "-o", str(local), explicit_url(live, "f.bin")]
+    done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    assert sha256_file(local) == served

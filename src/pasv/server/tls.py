@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import ipaddress
 import logging
 import os
 import socket
@@ -46,8 +48,12 @@ def fingerprint_of(pem: bytes) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-def self_signed(directory: Path) -> tuple[Path, Path, bool]:
-    """The self-signed certificate in ``directory``, created on first use."""
+def self_signed(directory: Path, address: str | None = None) -> tuple[Path, Path, bool]:
+    """The self-signed certificate in ``directory``, created on first use.
+
+    It names the host name, localhost, the loopback addresses and ``address`` (the configured
+    listening address), so a client given the file as its CA can verify the usual names.
+    """
     cert_path, key_path = directory / "self-signed.pem", directory / "self-signed.key"
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path, False
@@ -57,6 +63,9 @@ def self_signed(directory: Path) -> tuple[Path, Path, bool]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
     now = datetime.datetime.now(datetime.UTC)
     names: list[x509.GeneralName] = [x509.DNSName(host), x509.DNSName("localhost")]
+    for ip in {"127.0.0.1", "::1", address or "127.0.0.1"}:
+        with contextlib.suppress(ValueError):
+            names.append(x509.IPAddress(ipaddress.ip_address(ip)))
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -87,7 +96,7 @@ def locate(settings: Settings) -> Certificate:
     if cfg.certificate is not None:
         cert_path, key_path, created = cfg.certificate, cfg.key or cfg.certificate, False
     else:
-        cert_path, key_path, created = self_signed(settings.tls_dir)
+        cert_path, key_path, created = self_signed(settings.tls_dir, settings.server.host)
     try:
         pem = cert_path.read_bytes()
     except OSError as exc:
