@@ -112,9 +112,11 @@ class TlsSection(_Section):
     handshake_timeout: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
-    def _key_needs_certificate(self) -> TlsSection:
+    def _consistent(self) -> TlsSection:
         if self.key is not None and self.certificate is None:
             raise ValueError("tls.key is set without tls.certificate")
+        if not self.enabled and (self.require_login_tls or self.require_data_tls):
+            raise ValueError("TLS is required (require_login_tls/require_data_tls) but disabled")
         return self
 
 

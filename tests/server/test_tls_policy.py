@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pasv.config import TlsSection
+from pasv.config import ConfigError, TlsSection, load_settings
 from pasv.server.tlspolicy import TlsRequirement, tls_required
 from tests.server.helpers import Raw, code_of
 from tests.support.ftps import ftps_login
@@ -119,3 +119,9 @@ def test_data_tls_alone_lets_plain_logins_in(tmp_path: Path) -> None:
         assert code_of(info.value) == 534
     finally:
         server.stop()
+
+
+def test_requiring_tls_while_it_is_off_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, {"tls": {"enabled": False, "require_login_tls": True}}, environ={})
+    assert "tls:" in str(info.value) and "disabled" in str(info.value)
