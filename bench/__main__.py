@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME",
-        help=f"server (pasv, pyftpdlib, vsftpd, pasv-policy), measure ({', '.join(measures.MEASURES)}) "
+        help=f"server ({', '.join(SERVER_NAMES)}), measure ({', '.join(measures.MEASURES)}) "
         "or raw; repeat or comma-separate",
     )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import parallel
+from bench import ftps, parallel
 from bench.files import BIG, CONC, LISTDIR, SMALL, UPLOAD, Sizes
 from bench.ftpclient import MIB, FtpClient
 from bench.rawlimit import RawSender
@@ -217,4 +217,6 @@ MEASURES: dict[str, tuple[str, Measure]] = {
     "logins4": ("logins/s (parallel loops)", logins_parallel),
     "small": ("small-file RETR/s", small_retr),
     "list": ("LIST 1000 entries/s", list_dir),
+    "tls_retr": ("FTPS RETR big file", ftps.tls_retr),
+    "tls_stor": ("FTPS STOR big file", ftps.tls_stor),
 }

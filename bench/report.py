@@ -94,6 +94,8 @@ TARGETS: list[tuple[str, str, Check]] = [
     ("small", "small RETR/s >= vsftpd", _vs("small", "vsftpd")),
     ("list", "LIST/s >= vsftpd", _vs("list", "vsftpd")),
     ("memory", "memory per idle session <= 4 KiB", _mem),
+    ("tls_retr", "FTPS RETR >= pyftpdlib", _vs("tls_retr", "pyftpdlib")),
+    ("tls_stor", "FTPS STOR >= pyftpdlib", _vs("tls_stor", "pyftpdlib")),
     ("logins", "with 50 rules: logins/s within 5% of no policy", _policy_cost("logins")),
     ("small", "with 50 rules: small RETR/s within 5% of no policy", _policy_cost("small")),
 ]

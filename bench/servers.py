@@ -49,6 +49,7 @@ class Server:
 
     name: str
     port: int = 0
+    tls_port: int = 0  # where AUTH TLS works (pasv: the same port); 0 = no FTPS measures
     passive: tuple[int, int] = (0, 0)
     user: str = USER
     password: str = PASSWORD
@@ -81,6 +82,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
+
+
+def tls_files(workdir: Path) -> tuple[Path, Path]:
+    """One self-signed EC P-256 certificate and key that every FTPS server under test uses."""
+    try:
+        from pasv.server.tls import self_signed
+    except ImportError:  # pasv not installed: its source tree
+        sys.path.insert(0, str(MAIN / "src"))
+        from pasv.server.tls import self_signed
+
+    cert, key, _ = self_signed(workdir / "tls")
+    return cert, key
 
 
 def _pasv_env() -> dict[str, str]:
@@ -162,6 +175,9 @@ def start_pasv(
     argv = [*cmd, "serve", "--data-dir", str(data), "--host", HOST]
     argv += ["--port", str(srv.port), "--passive-ports", f"{low}-{high}"]
     argv += ["--log-level", "warning"]  # as pyftpdlib runs here: no per-login/transfer log lines
+    cert, key = tls_files(workdir)
+    argv += ["--certificate", str(cert), "--key", str(key), "--implicit-port", str(free_port())]
+    srv.tls_port = srv.port
     if workers is not None:
         argv += ["--workers", str(workers)]
     _spawn(srv, argv, workdir, env=_pasv_env())
@@ -180,6 +196,9 @@ def start_pyftpdlib(
     argv = [sys.executable, "-m", "bench.pyftpd_server", "--dir", str(srv.root)]
     argv += ["--port", str(srv.port), "--passive-ports", f"{low}-{high}"]
     argv += ["--workers", str(workers or 1)]
+    cert, key = tls_files(workdir)
+    srv.tls_port = free_port()
+    argv += ["--tls-port", str(srv.tls_port), "--certfile", str(cert), "--keyfile", str(key)]
     _spawn(srv, argv, workdir)
     _wait_ready(srv)
     return srv

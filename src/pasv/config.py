@@ -95,6 +95,31 @@ class LoggingSection(_Section):
     xferlog: Path | None = Field(None, description="default: <data_dir>/xferlog")
 
 
+class TlsSection(_Section):
+    enabled: bool = Field(True, description="offer AUTH TLS and the implicit-TLS listener")
+    certificate: Path | None = Field(
+        None, description="PEM certificate chain; none = a self-signed one in <data_dir>/tls/"
+    )
+    key: Path | None = Field(None, description="PEM private key (default: in the certificate file)")
+    implicit: bool = Field(True, description="listen for implicit TLS (ftps://) as well")
+    implicit_port: int = Field(9990, ge=0, le=65535)
+    require_login_tls: bool = Field(False, description="refuse USER/PASS on a plain connection")
+    require_data_tls: bool = Field(False, description="refuse transfers without PROT P")
+    anonymous_exempt: bool = Field(True, description="anonymous logins need no TLS")
+    require_session_reuse: bool = Field(
+        True, description="a TLS data connection must resume the control connection's session"
+    )
+    handshake_timeout: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TlsSection:
+        if self.key is not None and self.certificate is None:
+            raise ValueError("tls.key is set without tls.certificate")
+        if not self.enabled and (self.require_login_tls or self.require_data_tls):
+            raise ValueError("TLS is required (require_login_tls/require_data_tls) but disabled")
+        return self
+
+
 class Settings(_Section):
     server: ServerSection = ServerSection()
     passive: PassiveSection = PassiveSection()
@@ -102,6 +127,7 @@ class Settings(_Section):
     timeouts: TimeoutSection = TimeoutSection()
     login: LoginSection = LoginSection()
     logging: LoggingSection = LoggingSection()
+    tls: TlsSection = TlsSection()
 
     @property
     def files_root(self) -> Path:
@@ -114,6 +140,10 @@ class Settings(_Section):
     @property
     def accounts_db(self) -> Path:
         return self.server.data_dir / "accounts.sqlite3"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.server.data_dir / "tls"
 
     @property
     def xferlog_path(self) -> Path:

@@ -44,7 +44,10 @@ def _read_until(proc: subprocess.Popen[str], pattern: str, timeout: float = 20) 
 
 def _serve(data: Path, port: int, *extra: str) -> subprocess.Popen[str]:
     argv = [*PASV, "serve", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)]
-    argv += ["--passive-ports", passive_range(), "--log-level", "warning", *extra]
+    argv += ["--passive-ports", passive_range(), "--log-level", "warning"]
+    if "--implicit-port" not in extra:  # never the shared default 9990 in tests
+        argv += ["--implicit-port", str(_free_port())]
+    argv += extra
     return subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )

@@ -111,6 +111,7 @@ def start_server(data_dir: Path, host: str = "127.0.0.1", **overrides: Any) -> L
     base: dict[str, Any] = {
         "server": {"data_dir": str(data_dir), "host": host, "port": 0},
         "passive": {"ports": passive_range()},
+        "tls": {"implicit_port": 0},
         "login": {"failure_delay": 0.05},
         "logging": {"level": "debug"},
     }

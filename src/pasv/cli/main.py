@@ -69,9 +69,19 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="debug shows every command and reply.")
     ] = None,
+    implicit_port: Annotated[
+        int | None, typer.Option(help="Implicit FTPS (ftps://) port (default 9990).")
+    ] = None,
+    certificate: Annotated[
+        Path | None, typer.Option(help="TLS certificate chain, PEM (default: self-signed).")
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option(help="TLS private key, PEM (default: in the certificate file).")
+    ] = None,
 ) -> None:
     """Run the FTP server (embedded defaults: ./pasv-data, port 2121, passive 50000-50100)."""
     from pasv.server.runner import run
+    from pasv.server.tls import CertificateError
 
     settings = settings_from(
         config,
@@ -83,11 +93,14 @@ def serve(
         server__workers=workers,
         anonymous__enabled=anonymous,
         logging__level=log_level,
+        tls__implicit_port=implicit_port,
+        tls__certificate=certificate,
+        tls__key=key,
     )
     setup_logging(settings.logging.level)
     try:
-        run(settings, lambda line: out.print(line, highlight=False, soft_wrap=True))
-    except OSError as exc:
+        run(settings, lambda line: out.print(line, highlight=False, soft_wrap=True, emoji=False))
+    except (OSError, CertificateError) as exc:
         err.print(f"[red]Cannot start:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 

@@ -1,4 +1,4 @@
-"""FTP reply codes (RFC 959, 2228, 2389, 2428, 3659) as an IntEnum carrying their phrases."""
+"""FTP reply codes (RFC 959, 2228, 2389, 2428, 3659, 4217) as an IntEnum carrying their phrases."""
 
 from __future__ import annotations
 
@@ -55,6 +55,9 @@ class ReplyCode(IntEnum):
     UNSUPPORTED_NETWORK_PROTOCOL = 522, "Network protocol not supported."
     NOT_LOGGED_IN = 530, "Not logged in."
     NEED_ACCOUNT_FOR_STORING = 532, "Need account for storing files."
+    PROTECTION_DENIED = 533, "Command protection level denied for policy reasons."
+    POLICY_DENIED = 534, "Request denied for policy reasons."
+    PROT_LEVEL_NOT_SUPPORTED = 536, "Requested PROT level not supported by mechanism."
     FILE_UNAVAILABLE = 550, "Requested action not taken. File unavailable."
     PAGE_TYPE_UNKNOWN = 551, "Requested action aborted. Page type unknown."
     EXCEEDED_STORAGE = 552, "Requested file action aborted. Exceeded storage allocation."

@@ -42,7 +42,9 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("ACCT", _R, "<account>", needs_login=False),
     _spec("ALLO", _R, "<bytes> (allocate storage; not needed here)"),
     _spec("APPE", _R, "<file> (append to file)", data=True),
+    _spec("AUTH", _R, "TLS|SSL (secure the control connection)", needs_login=False),
     _spec("AVBL", _O, "[<dir>] (bytes you may still store)"),
+    _spec("CCC", _A, "(clear command channel; refused: the connection stays encrypted)"),
     _spec("CDUP", _A, "(go to parent directory)"),
     _spec("CWD", _R, "<dir> (change working directory)"),
     _spec("DELE", _R, "<file> (delete file)"),
@@ -64,7 +66,9 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("OPTS", _R, "<option> [<value>] (UTF8, MLST, HASH)", needs_login=False),
     _spec("PASS", _O, "<password>", needs_login=False),
     _spec("PASV", _A, "(passive mode)"),
+    _spec("PBSZ", _R, "0 (protection buffer size; always 0 with TLS)", needs_login=False),
     _spec("PORT", _R, "h1,h2,h3,h4,p1,p2 (active mode)"),
+    _spec("PROT", _R, "C|P (data connections in clear or private, i.e. TLS)", needs_login=False),
     _spec("PWD", _A, "(print working directory)"),
     _spec("QUIT", _A, "(end the session)", needs_login=False),
     _spec("REIN", _A, "(log out, keep the connection)", needs_login=False),
@@ -107,6 +111,7 @@ for _alias, _target in _ALIASES.items():
     )
 
 FEATURES: tuple[str, ...] = (
+    "AUTH TLS",
     "AVBL",
     "EPRT",
     "EPSV",
@@ -115,11 +120,16 @@ FEATURES: tuple[str, ...] = (
     "MDTM",
     "MFMT",
     "MLST type*;size*;modify*;perm*;unique*;unix.mode*;",
+    "PBSZ",
+    "PROT",
     "REST STREAM",
     "SIZE",
     "TVFS",
     "UTF8",
 )
+
+# advertised only while the server offers TLS
+TLS_FEATURES = frozenset({"AUTH TLS", "PBSZ", "PROT"})
 
 SITE_COMMANDS: dict[str, str] = {
     "HELP": "SITE HELP (this list)",

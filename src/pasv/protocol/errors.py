@@ -94,6 +94,20 @@ class NotLoggedIn(FtpError):
     default_text = "Not logged in."
 
 
+class PolicyDenied(FtpError):
+    """534 (RFC 2228): e.g. TLS is required and the client did not use it."""
+
+    code = ReplyCode.POLICY_DENIED
+    default_text = "Request denied for policy reasons."
+
+
+class DataTlsFailed(FtpError):
+    """522, as vsftpd answers: the TLS handshake on a data connection failed or was refused."""
+
+    code = ReplyCode.UNSUPPORTED_NETWORK_PROTOCOL
+    default_text = "TLS on the data connection failed."
+
+
 class FileUnavailable(FtpError):
     """550 and its specific reasons below."""
 

@@ -21,6 +21,7 @@ from pasv.server.datachannel import PassivePortPool
 from pasv.server.gate import Gate
 from pasv.server.listcache import ChangeCounter, ListingCache
 from pasv.server.shared import SharedState
+from pasv.server.tls import Certificate, CertificateError, TlsContexts
 from pasv.server.transfers import FairShare
 from pasv.server.usage import UsageBook
 from pasv.server.xferlog import XferLog
@@ -59,13 +60,19 @@ class FtpServer:
         self.passive_overrides = tuple((o.network, o.address) for o in settings.passive.overrides)
         self.sessions: set[ControlProtocol] = set()
         self.xferlog = XferLog(settings.xferlog_path)
+        self.tls = TlsContexts(settings) if settings.tls.enabled else None
         self._listeners: list[asyncio.Server] = []
+        self._implicit: list[asyncio.Server] = []
         self._reaper: asyncio.Task[None] | None = None
         self._storages: dict[str, LocalStorage] = {}
         self._anonymous: User | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
-    async def start(self, sockets: list[socket.socket] | None = None) -> list[tuple[str, int]]:
+    async def start(
+        self,
+        sockets: list[socket.socket] | None = None,
+        implicit_sockets: list[socket.socket] | None = None,
+    ) -> list[tuple[str, int]]:
         """Listen (on the given sockets, or as configured) and return the bound addresses."""
         loop = asyncio.get_running_loop()
         cfg = self.settings.server
@@ -83,7 +90,9 @@ class FtpServer:
                     backlog=cfg.backlog,
                 )
             )
-        for listener in self._listeners:
+        if self.tls is not None and self.settings.tls.implicit:
+            await self._listen_implicit(implicit_sockets)
+        for listener in self._listeners + self._implicit:
             for sock in listener.sockets:  # accepted control connections inherit it
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         if self.settings.anonymous.enabled:
@@ -92,24 +101,65 @@ class FtpServer:
         bound = self.addresses
         for host, port in bound:
             log.info("listening on %s port %d", host, port)
+        for host, port in self.implicit_addresses:
+            log.info("listening for implicit FTPS on %s port %d", host, port)
         return bound
+
+    async def _listen_implicit(self, sockets: list[socket.socket] | None) -> None:
+        """Implicit FTPS: the handshake comes first, then the greeting (over TLS)."""
+        assert self.tls is not None
+        loop = asyncio.get_running_loop()
+        cfg = self.settings.server
+        context, timeout = self.tls.context, self.settings.tls.handshake_timeout
+
+        def factory() -> ControlProtocol:
+            return ControlProtocol(self, implicit=True)
+
+        if sockets:
+            for sock in sockets:
+                self._implicit.append(
+                    await loop.create_server(
+                        factory, sock=sock, ssl=context, ssl_handshake_timeout=timeout
+                    )
+                )
+            return
+        self._implicit.append(
+            await loop.create_server(
+                factory,
+                host=cfg.host,
+                port=self.settings.tls.implicit_port,
+                backlog=cfg.backlog,
+                ssl=context,
+                ssl_handshake_timeout=timeout,
+            )
+        )
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
-        result = []
-        for listener in self._listeners:
-            for sock in listener.sockets:
-                name = sock.getsockname()
-                result.append((name[0], name[1]))
-        return result
+        return _bound(self._listeners)
+
+    @property
+    def implicit_addresses(self) -> list[tuple[str, int]]:
+        """Where implicit FTPS (ftps://) is served."""
+        return _bound(self._implicit)
+
+    def reload_tls(self) -> Certificate | None:
+        """SIGHUP: new sessions get the certificate and key now on disk; open ones keep theirs."""
+        if self.tls is None:
+            return None
+        try:
+            return self.tls.reload()
+        except CertificateError:
+            return None  # logged; the current certificate stays in service
 
     async def close(self) -> None:
-        for listener in self._listeners:
+        listeners = self._listeners + self._implicit
+        for listener in listeners:
             listener.close()
         for control in list(self.sessions):
             control.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, "Server shutting down."))
             control.close()
-        for listener in self._listeners:
+        for listener in listeners:
             await listener.wait_closed()
         if self._reaper is not None:
             self._reaper.cancel()
@@ -181,3 +231,12 @@ def base_policy(settings: Settings) -> PolicySettings:
         idle_timeout=settings.timeouts.idle,
         data_timeout=settings.timeouts.data_connect,
     )
+
+
+def _bound(listeners: list[asyncio.Server]) -> list[tuple[str, int]]:
+    result = []
+    for listener in listeners:
+        for sock in listener.sockets:
+            name = sock.getsockname()
+            result.append((name[0], name[1]))
+    return result

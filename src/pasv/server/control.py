@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import ssl
 import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import lookup
-from pasv.protocol.errors import FtpError
+from pasv.protocol.errors import FtpError, ServiceUnavailable
 from pasv.protocol.parser import Command, LineBuffer
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.dispatch import dispatch, run_guarded
@@ -32,6 +33,8 @@ class ControlProtocol(asyncio.Protocol):
         "closing",
         "current",
         "deadline",
+        "gone",
+        "implicit",
         "lines",
         "login_deadline",
         "queue",
@@ -44,8 +47,9 @@ class ControlProtocol(asyncio.Protocol):
         "write_paused",
     )
 
-    def __init__(self, server: FtpServer) -> None:
+    def __init__(self, server: FtpServer, *, implicit: bool = False) -> None:
         self.server = server
+        self.implicit = implicit  # implicit FTPS: the transport is TLS from the first byte
         self.lines = LineBuffer(server.settings.server.max_line_length)
         self.queue: collections.deque[Command | FtpError] = collections.deque()
         self.current: asyncio.Task[None] | None = None
@@ -53,6 +57,7 @@ class ControlProtocol(asyncio.Protocol):
         self.urgent: collections.deque[Command] = collections.deque()
         self.urgent_task: asyncio.Task[None] | None = None
         self.closing = False
+        self.gone = False
         self.read_paused = False
         self.write_paused = False
         self.deadline = 0.0
@@ -68,6 +73,8 @@ class ControlProtocol(asyncio.Protocol):
             transport.get_extra_info("peername"),
             transport.get_extra_info("sockname"),
         )
+        if self.implicit and self.server.tls is not None:  # the handshake is done already
+            self.session.tls = self.server.tls.context
         refusal = self.server.session_opened(self)
         if refusal is not None:
             self.send(refusal)
@@ -95,6 +102,9 @@ class ControlProtocol(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.gone:  # a failed TLS handshake already cleaned up
+            return
+        self.gone = True
         self.closing = True
         self.queue.clear()
         self.urgent.clear()
@@ -109,6 +119,43 @@ class ControlProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        self._drive()
+
+    # --- TLS ------------------------------------------------------------------------------
+    def begin_tls(self, context: ssl.SSLContext) -> None:
+        """Start the TLS handshake once the reply in hand (AUTH's 234) is written.
+
+        Nothing sent in clear after AUTH TLS may be taken as coming through TLS (the STARTTLS
+        command-injection attack), so pipelined bytes refuse the upgrade.
+        """
+        if self.queue or self.urgent or self.lines.pending:
+            raise ServiceUnavailable(
+                "Commands were sent after AUTH TLS, before the TLS handshake; closing the "
+                "connection."
+            )
+        self.transport.pause_reading()
+        self.current = asyncio.ensure_future(self._upgrade(context))
+
+    async def _upgrade(self, context: ssl.SSLContext) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            transport = await loop.start_tls(
+                self.transport,
+                self,
+                context,
+                server_side=True,
+                ssl_handshake_timeout=self.server.settings.tls.handshake_timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
+            log.info("[%d] %s TLS handshake failed: %s", self.session.id, self.session.peer_ip, exc)
+            self.transport.abort()
+            self.connection_lost(exc)
+            return
+        if transport is None or self.gone:
+            return
+        self.transport = transport
+        self.session.tls = context
+        self.current = None
         self._drive()
 
     # --- command pipeline -----------------------------------------------------------------

@@ -17,6 +17,7 @@ from pasv.config import Settings
 from pasv.server.app import FtpServer
 from pasv.server.listcache import ChangeCounter
 from pasv.server.shared import SharedState
+from pasv.server.tls import Certificate, locate
 
 log = logging.getLogger("pasv.server")
 
@@ -51,11 +52,24 @@ def prepare(settings: Settings, say: Callable[[str], None]) -> None:
             await store.close()
 
     asyncio.run(ensure_user())
+    if settings.tls.enabled:
+        announce_certificate(locate(settings), say)
 
 
-def listening_socket(settings: Settings) -> socket.socket:
+def announce_certificate(cert: Certificate, say: Callable[[str], None]) -> None:
+    """Where the certificate is and its fingerprint, so users can check what their client shows."""
+    if cert.created:
+        say(f"Created a self-signed TLS certificate: {cert.certificate}")
+        say("  Clients will warn that it is not trusted; set tls.certificate and tls.key")
+        say("  to a real one (e.g. from Let's Encrypt), then send SIGHUP to reload it.")
+    kind = "self-signed" if cert.self_signed else "configured"
+    say(f"TLS certificate ({kind}) SHA-256 fingerprint: {cert.fingerprint}")
+
+
+def listening_socket(settings: Settings, port: int | None = None) -> socket.socket:
     """One listening socket for all workers: the configured address, or dual-stack '::'."""
     cfg = settings.server
+    port = cfg.port if port is None else port
     host = cfg.host
     if host is None:
         family, host = (socket.AF_INET6, "::") if socket.has_ipv6 else (socket.AF_INET, "0.0.0.0")
@@ -65,7 +79,7 @@ def listening_socket(settings: Settings) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if family == socket.AF_INET6 and cfg.host is None:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    sock.bind((host, cfg.port))
+    sock.bind((host, port))
     sock.listen(cfg.backlog)
     sock.setblocking(False)
     return sock
@@ -82,28 +96,34 @@ class Shared:
 
 async def serve(
     settings: Settings,
-    sock: socket.socket | None,
+    socks: tuple[socket.socket, socket.socket | None] | None,
     say: Callable[[str], None],
     shared: Shared | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM."""
+    """Serve until SIGINT or SIGTERM; SIGHUP reloads the TLS certificate."""
     accounts = SqliteAccountStore(settings.accounts_db)
     if shared is None:
         server = FtpServer(settings, accounts)
     else:
         server = FtpServer(settings, accounts, shared.changes, shared.state, shared.policy_changes)
     try:
-        bound = await server.start([sock] if sock is not None else None)
+        plain, implicit = socks if socks is not None else (None, None)
+        bound = await server.start(
+            [plain] if plain is not None else None, [implicit] if implicit is not None else None
+        )
         low, high = settings.passive.ports
         for host, port in bound:
             say(
                 f"pasv listening on {host} port {port} "
                 f"(passive ports {low}-{high}, pid {os.getpid()})"
             )
+        for host, port in server.implicit_addresses:
+            say(f"pasv listening for implicit FTPS (ftps://) on {host} port {port}")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
         await stop.wait()
     finally:
         await server.close()
@@ -118,7 +138,11 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(serve(settings, None, say))
         return
-    sock = listening_socket(settings)
+    tls = settings.tls
+    implicit = (
+        listening_socket(settings, tls.implicit_port) if tls.enabled and tls.implicit else None
+    )
+    sock = (listening_socket(settings), implicit)
     shared = Shared(workers)
     children: dict[int, int] = {}
     for index in range(workers):
@@ -132,8 +156,14 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
+    def reload(signum: int, frame: object) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, reload)
     while children:
         try:
             pid, status = os.wait()
@@ -148,7 +178,7 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
 
 def _spawn(
     settings: Settings,
-    sock: socket.socket,
+    sock: tuple[socket.socket, socket.socket | None],
     say: Callable[[str], None],
     shared: Shared,
     index: int,
@@ -161,6 +191,7 @@ def _spawn(
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(serve(settings, sock, say, shared))
     except BaseException:

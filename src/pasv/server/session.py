@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import ssl
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -51,15 +52,18 @@ class Session:
         "local_ip",
         "local_port",
         "mlst_facts",
+        "pbsz",
         "peer_ip",
         "peer_port",
         "pending_user",
+        "protected",
         "rename_from",
         "rest",
         "server",
         "settings",
         "started",
         "storage",
+        "tls",
         "transfer",
         "user",
     )
@@ -82,6 +86,10 @@ class Session:
         self.data: DataChannel | None = None
         self.transfer: Transfer | None = None
         self.counted: list[int] = []  # shared session counters this login added to
+        # TLS state survives REIN (the control connection cannot drop TLS)
+        self.tls: ssl.SSLContext | None = None  # the context of this control connection's TLS
+        self.pbsz = False
+        self.protected = False  # PROT P: data connections use TLS
         self.reset()
 
     def reset(self) -> None:

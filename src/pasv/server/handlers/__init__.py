@@ -34,6 +34,7 @@ from pasv.server.handlers import (  # noqa: E402
     files,
     info,
     listings,
+    security,
     transfer,
 )
 
@@ -48,5 +49,6 @@ __all__ = [
     "files",
     "info",
     "listings",
+    "security",
     "transfer",
 ]

@@ -17,6 +17,7 @@ from pasv.protocol.errors import (
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import HandlerResult, command
 from pasv.server.session import Session
+from pasv.server.tlspolicy import check_login
 from pasv.storage.base import Storage
 
 log = logging.getLogger("pasv.auth")
@@ -30,7 +31,9 @@ def user(s: Session, arg: str) -> Reply:
         # RFC 959 allows a change of user; we ask for a fresh login instead of mixing identities.
         s.reset()
     name = arg.strip()
-    if name.lower() in ANONYMOUS_NAMES:
+    anonymous = name.lower() in ANONYMOUS_NAMES
+    check_login(s, anonymous=anonymous)
+    if anonymous:
         if not s.server.settings.anonymous.enabled:
             raise LoginRefused(s.server.gate.policy.messages.no_anonymous)
         s.pending_user = "anonymous"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pasv.protocol.codes import ReplyCode
-from pasv.protocol.commands import FEATURES, help_lines, lookup
+from pasv.protocol.commands import FEATURES, TLS_FEATURES, help_lines, lookup
 from pasv.protocol.errors import ArgumentError, NotImplementedCommand, ParameterNotImplemented
 from pasv.protocol.listing import ALL_MLST_FACTS
 from pasv.protocol.replies import Reply, make_reply
@@ -27,6 +27,8 @@ def noop(s: Session, arg: str) -> Reply:
 def feat(s: Session, arg: str) -> Reply:
     lines = ["Features:"]
     for feature in FEATURES:
+        if feature in TLS_FEATURES and s.server.tls is None:
+            continue
         if feature.startswith("HASH "):
             feature = "HASH " + ";".join(
                 a + ("*" if a == s.hash_algorithm else "") for a in HASH_ALGORITHMS

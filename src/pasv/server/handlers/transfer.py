@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -25,6 +26,7 @@ from pasv.server import transfers
 from pasv.server.handlers import command
 from pasv.server.metering import throttle_for
 from pasv.server.session import Session
+from pasv.server.tlspolicy import check_data_protection, secure_data
 from pasv.server.transfers import Aborted, Transfer
 from pasv.server.usage import UploadPlan
 
@@ -53,6 +55,7 @@ async def run_transfer(
             "Use PASV, EPSV, PORT or EPRT first to set up the data connection.",
             code=ReplyCode.CANNOT_OPEN_DATA,
         )
+    check_data_protection(s)
     s.data = None
     transfer = Transfer(verb, direction, path, total)
     s.transfer = transfer  # from here ABOR, STAT and NOOP are answered at once
@@ -73,13 +76,15 @@ async def run_transfer(
     error: Exception | None = None
     aborted = False
     try:
+        if s.protected:
+            sock = await transfer.guard(secure_data(s, sock))
         await transfer.guard(body(sock, transfer))
     except Aborted:
         aborted = True
     except Exception as exc:  # mapped to a reply below
         error = exc
     finally:
-        sock.close()
+        transfers.close(sock)
         s.transfer = None
     seconds = time.monotonic() - transfer.started
     complete = not aborted and error is None
@@ -155,7 +160,9 @@ async def retr(s: Session, arg: str) -> Reply:
         throttle = throttle_for(server.shared, policy, user, s.settings, upload=False)
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
-            if handle.file is not None and not ascii_mode:
+            if handle.file is not None and not ascii_mode and isinstance(sock, ssl.SSLSocket):
+                await transfers.send_file_tls(sock, handle, offset, transfer, throttle)
+            elif handle.file is not None and not ascii_mode:
                 await transfers.sendfile(sock, handle, offset, transfer, server.downloads, throttle)
             else:
                 await transfers.send_stream(

@@ -1,0 +1,82 @@
+"""AUTH, PBSZ, PROT and CCC (RFC 2228, RFC 4217): explicit FTPS."""
+
+from __future__ import annotations
+
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.errors import (
+    ArgumentError,
+    BadSequence,
+    FtpError,
+    NotImplementedCommand,
+    ParameterNotImplemented,
+    PolicyDenied,
+)
+from pasv.protocol.replies import Reply, make_reply
+from pasv.server.handlers import command
+from pasv.server.session import Session
+from pasv.server.tlspolicy import data_protection_required
+
+AUTH_MECHANISMS = frozenset({"TLS", "TLS-C", "SSL"})
+
+
+@command("AUTH")
+def auth(s: Session, arg: str) -> Reply:
+    tls = s.server.tls
+    if tls is None:
+        raise NotImplementedCommand("AUTH not available: TLS is turned off on this server.")
+    mechanism = arg.strip().upper()
+    if mechanism not in AUTH_MECHANISMS:
+        raise ParameterNotImplemented(f"AUTH {mechanism[:20]} not supported; use AUTH TLS.")
+    if s.tls is not None:
+        raise BadSequence("The control connection is already protected by TLS.")
+    # RFC 4217: the login that follows happens under TLS; an earlier one does not carry over.
+    if s.user is not None or s.pending_user is not None:
+        s.reset()
+    s.control.begin_tls(tls.context)
+    return make_reply(ReplyCode.AUTH_OK, f"AUTH {mechanism} successful; start the TLS handshake.")
+
+
+@command("PBSZ")
+def pbsz(s: Session, arg: str) -> Reply:
+    if s.tls is None:
+        raise BadSequence("PBSZ needs AUTH TLS first.")
+    value = arg.strip()
+    if not value.isdigit() or len(value) > 10:
+        raise ArgumentError(f"PBSZ needs a number (0 with TLS), not {value[:20]!r}.")
+    s.pbsz = True
+    return make_reply(ReplyCode.OK, "PBSZ=0")
+
+
+@command("PROT")
+def prot(s: Session, arg: str) -> Reply:
+    level = arg.strip().upper()
+    if s.tls is None:
+        raise BadSequence("PROT needs AUTH TLS first.")
+    if not s.pbsz:
+        raise BadSequence("PROT needs PBSZ first (send PBSZ 0).")
+    if level == "C":
+        if data_protection_required(s):
+            raise PolicyDenied(
+                "PROT C refused: data connections must be encrypted here; use PROT P."
+            )
+        s.protected = False
+        return make_reply(ReplyCode.OK, "Protection level set to Clear.")
+    if level == "P":
+        s.protected = True
+        return make_reply(ReplyCode.OK, "Protection level set to Private (TLS).")
+    if level in ("S", "E"):
+        raise FtpError(
+            f"PROT {level} is not supported with TLS; use PROT P or PROT C.",
+            code=ReplyCode.PROT_LEVEL_NOT_SUPPORTED,
+        )
+    raise ParameterNotImplemented(f"Unknown protection level {level[:20]!r}; use P or C.")
+
+
+@command("CCC")
+def ccc(s: Session, arg: str) -> Reply:
+    if s.tls is None:
+        raise BadSequence("CCC: the control connection is not protected by TLS.")
+    raise FtpError(
+        "CCC refused: the control connection stays encrypted on this server.",
+        code=ReplyCode.PROTECTION_DENIED,
+    )

@@ -1,0 +1,116 @@
+"""TLS on data connections: the handshake with session-reuse check, and non-blocking I/O.
+
+The TLS socket is an ``ssl.SSLSocket`` in non-blocking mode: OpenSSL encrypts straight into the
+socket, a whole 1 MiB buffer per call, and the event loop is only asked to wait when the socket
+is full (or empty). asyncio's ``sock_*`` helpers refuse TLS sockets, hence these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+
+from pasv.protocol.errors import DataTlsFailed
+
+
+async def wait_ready(sock: socket.socket, *, write: bool) -> None:
+    """Wait until ``sock`` is readable (or writable)."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    fd = sock.fileno()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    if write:
+        loop.add_writer(fd, wake)
+    else:
+        loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        if write:
+            loop.remove_writer(fd)
+        else:
+            loop.remove_reader(fd)
+
+
+async def secure(
+    sock: socket.socket, context: ssl.SSLContext, *, require_reuse: bool, timeout: float
+) -> ssl.SSLSocket:
+    """Run the server side of the TLS handshake on an accepted data connection.
+
+    With ``require_reuse`` the client must resume the control connection's TLS session (as
+    vsftpd's require_ssl_reuse): only the client that did the control handshake holds it, so a
+    third party that raced to the data port cannot take over the transfer.
+    """
+    tls = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    await wait_ready(tls, write=False)
+                except ssl.SSLWantWriteError:
+                    await wait_ready(tls, write=True)
+    except TimeoutError:
+        tls.close()
+        raise DataTlsFailed(
+            f"TLS handshake on the data connection did not complete within {timeout:g} seconds."
+        ) from None
+    except (ssl.SSLError, OSError) as exc:
+        tls.close()
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        raise DataTlsFailed(f"TLS handshake on the data connection failed: {reason}.") from None
+    except BaseException:
+        tls.close()
+        raise
+    if require_reuse and not tls.session_reused:
+        close(tls)  # a clean TLS end: the client reads no data, then our reply
+        raise DataTlsFailed(
+            "TLS session reuse required: the data connection must resume the TLS session of "
+            "the control connection. Use a client that reuses it (curl, lftp, FileZilla, "
+            "WinSCP), or ask the administrator to set tls.require_session_reuse = false."
+        )
+    return tls
+
+
+async def sendall(sock: ssl.SSLSocket, data: bytes | bytearray | memoryview) -> None:
+    """Encrypt and send all of ``data`` (after 'would block', OpenSSL needs the same buffer)."""
+    while True:
+        try:
+            sock.send(data)
+            return
+        except ssl.SSLWantWriteError:
+            await wait_ready(sock, write=True)
+        except ssl.SSLWantReadError:
+            await wait_ready(sock, write=False)
+
+
+def try_recv_into(sock: socket.socket, view: memoryview) -> int | None:
+    """What has arrived already (0 at the end), or None when nothing is there yet."""
+    try:
+        return sock.recv_into(view)
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        return None
+
+
+async def recv_into(sock: socket.socket, view: memoryview) -> int:
+    """Receive at least one byte into ``view`` (0 at the end)."""
+    while True:
+        got = try_recv_into(sock, view)
+        if got is not None:
+            return got
+        await wait_ready(sock, write=False)
+
+
+def close(sock: ssl.SSLSocket) -> None:
+    """Send our close_notify (clients wait for it after an upload), then close; never waits."""
+    with contextlib.suppress(OSError, ValueError):
+        sock.unwrap()
+    sock.close()

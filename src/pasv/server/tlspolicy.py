@@ -1,0 +1,60 @@
+"""When TLS is required, and the checks that enforce it at login and on data connections."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass
+
+from pasv.config import TlsSection
+from pasv.protocol.errors import NotLoggedIn, PolicyDenied
+from pasv.server import tlsdata
+from pasv.server.session import Session
+
+
+@dataclass(frozen=True, slots=True)
+class TlsRequirement:
+    login: bool  # USER/PASS only on a TLS control connection
+    data: bool  # transfers only with PROT P
+
+
+def tls_required(tls: TlsSection, *, anonymous: bool) -> TlsRequirement:
+    """The one decision: what this login must protect. Pure; per-group and per-user values
+    (the policy engine) feed in here."""
+    exempt = anonymous and tls.anonymous_exempt
+    return TlsRequirement(
+        login=tls.require_login_tls and not exempt, data=tls.require_data_tls and not exempt
+    )
+
+
+def check_login(s: Session, *, anonymous: bool) -> None:
+    """Refuse USER in clear where TLS is required (so no password is ever sent or processed)."""
+    if s.tls is None and tls_required(s.server.settings.tls, anonymous=anonymous).login:
+        raise NotLoggedIn(
+            "TLS required: this server does not accept logins in clear text. Connect with "
+            "explicit FTPS (AUTH TLS, e.g. curl --ssl-reqd, lftp set ftp:ssl-force true) or "
+            "implicit FTPS (ftps://)."
+        )
+
+
+def data_protection_required(s: Session) -> bool:
+    user = s.user
+    anonymous = user is not None and user.anonymous
+    return tls_required(s.server.settings.tls, anonymous=anonymous).data
+
+
+def check_data_protection(s: Session) -> None:
+    """Before a transfer: refuse a clear data connection where PROT P is required."""
+    if not s.protected and data_protection_required(s):
+        raise PolicyDenied(
+            "Data connections must be encrypted here: send PBSZ 0 and PROT P (after AUTH TLS)."
+        )
+
+
+async def secure_data(s: Session, sock: socket.socket) -> ssl.SSLSocket:
+    """TLS on a PROT P data connection, with the control connection's context."""
+    assert s.tls is not None, "PROT P needs AUTH TLS first"
+    cfg = s.server.settings.tls
+    return await tlsdata.secure(
+        sock, s.tls, require_reuse=cfg.require_session_reuse, timeout=cfg.handshake_timeout
+    )
