@@ -14,6 +14,7 @@ from rich.table import Table
 
 from pasv.accounts.base import AccountError
 from pasv.accounts.sqlite import SqliteAccountStore
+from pasv.cli.diagnostics_commands import register as register_diagnostics
 from pasv.config import ConfigError, Settings, load_settings
 from pasv.policy.models import Perm
 
@@ -26,6 +27,7 @@ user_app = typer.Typer(
     help="Manage FTP accounts (stored in <data_dir>/accounts.sqlite3).", no_args_is_help=True
 )
 app.add_typer(user_app, name="user")
+register_diagnostics(app)
 
 out = Console()
 err = Console(stderr=True)

@@ -1,0 +1,97 @@
+"""`pasv explain` and `pasv pcap`: argument parsing and rich rendering of the diagnostics."""
+
+from __future__ import annotations
+
+import json
+import locale
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from pasv.diagnostics.classify import language_from_locale
+from pasv.diagnostics.explain import explain
+from pasv.diagnostics.knowledge import LANGS, Lang, knowledge
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _lang(ctx: typer.Context, value: str | None) -> Lang:
+    """--lang as given, else the locale (LC_ALL, LC_MESSAGES, LANG, then the process locale)."""
+    source = ctx.get_parameter_source("lang")
+    if source is not None and source.name == "COMMANDLINE":
+        if value not in LANGS:
+            raise typer.BadParameter(f"choose one of: {', '.join(LANGS)}")
+        return "zh" if value == "zh" else "en"
+    return language_from_locale(value, locale.getlocale()[0])
+
+
+LangOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="en or zh (default: from the locale, LC_ALL / LC_MESSAGES / LANG).",
+        envvar=["LC_ALL", "LC_MESSAGES", "LANG"],
+        show_envvar=False,
+        callback=_lang,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _section(title: str, meaning: str, causes: list[str], fixes: list[str], lang: Lang) -> None:
+    kb = knowledge()
+    if title:
+        out.print(f"[bold]{escape(title)}[/bold]")
+    out.print(f"  [cyan]{kb.note(lang, 'meaning')}:[/cyan] {escape(meaning)}", highlight=False)
+    for label, items in (("causes", causes), ("fixes", fixes)):
+        if items:
+            out.print(f"  [cyan]{kb.note(lang, label)}:[/cyan]")
+            for item in items:
+                out.print(f"    • {escape(item)}", highlight=False)
+
+
+def _print(result: dict[str, Any], lang: Lang) -> None:
+    out.rule(escape(result["input"]) or "?", align="left")
+    if "unknown" in result:
+        out.print(escape(result["unknown"]), highlight=False)
+    if "decoded" in result:
+        out.print(f"[bold]{knowledge().note(lang, 'decoded')}[/bold]")
+        for line in result["decoded"]["explanation"]:
+            out.print(f"  {escape(line)}", highlight=False)
+    if "specific" in result:
+        spec = result["specific"]
+        _section(spec["title"], spec["meaning"], spec["causes"], spec["fixes"], lang)
+    if "general" in result:
+        gen = result["general"]
+        _section(str(result["code"]), gen["meaning"], gen["causes"], gen["fixes"], lang)
+
+
+def explain_command(
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='A reply code (425), a reply line ("530 Login incorrect."), a PORT/EPRT '
+            'command, a client error ("Connection refused"), or several lines of a log.'
+        ),
+    ],
+    lang: LangOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Explain an FTP reply or error: what it means, likely causes, how to fix it."""
+    language: Lang = lang  # type: ignore[assignment]  # the callback turned it into a Lang
+    results = [e.render(language) for e in explain(query)]
+    if as_json:
+        out.print_json(json.dumps(results, ensure_ascii=False))
+    else:
+        for result in results:
+            _print(result, language)
+    if not any(r["recognised"] for r in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the diagnostics commands to the `pasv` application."""
+    app.command("explain")(explain_command)
