@@ -6,9 +6,11 @@ server (the committed fixtures are checked against the same functions).
 
 from __future__ import annotations
 
+import contextlib
 import ftplib
 import hashlib
 import io
+import itertools
 import socket
 from dataclasses import dataclass, field
 
@@ -60,7 +62,7 @@ def _segmented_download(ftp: ftplib.FTP, name: str, size: int) -> bytes:
     cuts = [0, size // 3, 2 * size // 3, size]
     got = bytearray()
     ftp.voidcmd("TYPE I")
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in itertools.pairwise(cuts):
         if end == size:
             ftp.retrbinary(f"RETR {name}", got.extend, rest=start)
             break
@@ -72,10 +74,8 @@ def _segmented_download(ftp: ftplib.FTP, name: str, size: int) -> bytes:
                 break
             part += chunk
         conn.close()
-        try:
+        with contextlib.suppress(ftplib.error_temp):  # 426 when the server was still sending
             ftp.voidresp()
-        except ftplib.error_temp:
-            pass  # 426: we closed the data connection before the end, as intended
         got += part
     return bytes(got)
 
