@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import locale
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from pasv.diagnostics.classify import language_from_locale
 from pasv.diagnostics.explain import explain
 from pasv.diagnostics.knowledge import LANGS, Lang, knowledge
+from pasv.diagnostics.pcap.packets import CaptureError
+from pasv.diagnostics.pcap.report import analyse, extract, summary
 
 out = Console()
 err = Console(stderr=True)
@@ -92,6 +96,85 @@ def explain_command(
         raise typer.Exit(1)
 
 
+def _print_session(session: dict[str, Any]) -> None:
+    title = f"Session {session['session']}: {session['client']} -> {session['server']}"
+    out.rule(f"{escape(title)}  ({session['start']})", align="left")
+    if session["passwords"]:
+        shown = ", ".join(repr(p) for p in session["passwords"])
+        err.print(
+            f"[yellow]Warning:[/yellow] FTP sent the credentials in clear: user "
+            f"{session['user']!r}, password {escape(shown)}. Anyone on the path could read them;"
+            " use FTPS (AUTH TLS) and change this password.",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if session["encrypted_after_auth"]:
+        out.print("[yellow]AUTH TLS: the rest of this session is encrypted.[/yellow]")
+    for event in session["events"]:
+        arrow = {"client": "[cyan]>[/cyan]", "server": "[green]<[/green]"}.get(event["from"], "?")
+        for line in event["text"].splitlines() or [""]:
+            out.print(f"{event['t']:10.3f}s {arrow} {escape(line)}", highlight=False)
+
+
+def _files_table(files: list[dict[str, Any]]) -> Table:
+    table = Table("#", "session", "kind", "name", "bytes", "sha256", "status", title="Transfers")
+    for number, f in enumerate(files, 1):
+        status = (
+            "[green]complete[/green]"
+            if f["complete"]
+            else "[red]INCOMPLETE[/red]: " + escape("; ".join(f["problems"]))
+        )
+        if f["notes"]:
+            status += "\n" + escape("; ".join(f["notes"]))
+        name = f["written"] or f["path"]
+        table.add_row(
+            str(number),
+            str(f["session"]),
+            f["kind"],
+            escape(name),
+            f"{f['bytes']:,}",
+            f["sha256"][:16] + "…",
+            status,
+        )
+    return table
+
+
+def pcap_command(
+    capture: Annotated[Path, typer.Argument(help="A pcap or pcapng file.", exists=True)],
+    extract_dir: Annotated[
+        Path | None,
+        typer.Option("--extract", help="Write every transferred file and listing here."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rebuild the FTP sessions of a capture: commands, replies, files (with sha256)."""
+    try:
+        analysis = analyse(capture)
+    except CaptureError as exc:
+        err.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if extract_dir is not None:
+        extract(analysis, extract_dir)
+    data = summary(analysis)
+    if as_json:
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    if not data["sessions"]:
+        out.print("No FTP control session in this capture.")
+    for session in data["sessions"]:
+        _print_session(session)
+    if data["files"]:
+        out.print(_files_table(data["files"]))
+    incomplete = [f for f in data["files"] if not f["complete"]]
+    if incomplete:
+        out.print(
+            f"[red]{len(incomplete)} of {len(data['files'])} transfers are incomplete in this"
+            " capture[/red] (written with the suffix .incomplete; missing parts are zero bytes).",
+            highlight=False,
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add the diagnostics commands to the `pasv` application."""
     app.command("explain")(explain_command)
+    app.command("pcap")(pcap_command)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from pasv.diagnostics.pcap.control import Event
 from pasv.diagnostics.pcap.files import RebuiltFile, rebuild_files
 from pasv.diagnostics.pcap.packets import read_segments
 from pasv.diagnostics.pcap.sessions import Session, rebuild_sessions
 from pasv.diagnostics.pcap.tcp import Connection, reassemble
 
-__all__ = ["Analysis", "analyse", "extract"]
+__all__ = ["Analysis", "analyse", "extract", "summary"]
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\:*?\"<>|]")
 
@@ -66,3 +69,56 @@ def extract(analysis: Analysis, directory: Path) -> None:
         target.write_bytes(bytes(item.content))
         used.add(target)
         analysis.written[id(item)] = target
+
+
+def _event_dict(event: Event, origin: float) -> dict[str, Any]:
+    if event.command is not None:
+        text = f"{event.command.name} {event.command.arg}".rstrip()
+        return {"t": round(event.ts - origin, 6), "from": "client", "text": text}
+    if event.reply is not None:
+        lines = event.reply.lines
+        last = len(lines) - 1
+        text = "\n".join(
+            f"{event.reply.code}{' ' if i == last else '-'}{line}" for i, line in enumerate(lines)
+        )
+        return {"t": round(event.ts - origin, 6), "from": "server", "text": text}
+    return {"t": round(event.ts - origin, 6), "from": "?", "text": event.raw}
+
+
+def summary(analysis: Analysis) -> dict[str, Any]:
+    """The analysis as plain data (for --json and for the table)."""
+    sessions = []
+    for number, s in enumerate(analysis.sessions, 1):
+        origin = s.conn.first_ts
+        sessions.append(
+            {
+                "session": number,
+                "client": f"{s.conn.client[0]} port {s.conn.client[1]}",
+                "server": f"{s.conn.server[0]} port {s.conn.server[1]}",
+                "start": datetime.fromtimestamp(origin, UTC).isoformat(),
+                "user": s.user,
+                "passwords": s.passwords,
+                "encrypted_after_auth": s.encrypted,
+                "events": [_event_dict(e, origin) for e in s.events],
+            }
+        )
+    files = [
+        {
+            "session": f.session,
+            "kind": f.kind,
+            "path": f.path,
+            "command": " ".join(sorted({t.verb for t in f.transfers})),
+            "bytes": len(f.content),
+            "sha256": f.sha256,
+            "complete": f.complete,
+            "problems": f.status(),
+            "notes": f.notes,
+            "written": str(analysis.written[id(f)]) if id(f) in analysis.written else None,
+        }
+        for f in analysis.files
+    ]
+    return {
+        "sessions": sessions,
+        "files": files,
+        "other_connections": len(analysis.other_connections),
+    }

@@ -94,6 +94,7 @@ class _Half:
             out += new
         if self.fin_abs is not None and self.fin_abs - origin > len(out):
             missing.append((len(out), self.fin_abs - origin))
+            out += bytes(self.fin_abs - origin - len(out))
         return Stream(
             bytes(out),
             tuple(missing),
