@@ -25,6 +25,9 @@ def test_transcript_warning_and_table(tmp_path: Path) -> None:
     assert "Transfers" in result.output and "complete" in result.output
     assert (tmp_path / "down.bin").read_bytes() == payload(*DOWNLOAD)
     assert len(list((tmp_path / "listings").iterdir())) == 1
+    sums = (tmp_path / "SHA256SUMS").read_text().splitlines()
+    assert f"{hashlib.sha256(payload(*DOWNLOAD)).hexdigest()}  down.bin" in sums
+    assert len(sums) == 3
 
 
 def test_json(tmp_path: Path) -> None:

@@ -175,3 +175,11 @@ def test_not_a_capture(tmp_path: Path) -> None:
     path.write_text("220 hello\r\n")
     with pytest.raises(CaptureError, match="not a pcap or pcapng file"):
         list(read_segments(path))
+
+
+def test_segments_cut_by_the_snapshot_length_leave_gaps(tmp_path: Path) -> None:
+    opening, segments, fin = connection_frames(DATA[:2100])
+    cut = [(ts, buf[:-100]) for ts, buf in segments]  # as a capture with a small snaplen
+    conn = only(write_pcap(tmp_path / "i.pcap", [*opening, *cut, fin]))
+    assert conn.c2s.missing == ((600, 700), (1300, 1400), (2000, 2100))
+    assert len(conn.c2s.data) == 2100 and not conn.c2s.complete

@@ -126,7 +126,7 @@ def _files_table(files: list[dict[str, Any]]) -> Table:
         )
         if f["notes"]:
             status += "\n" + escape("; ".join(f["notes"]))
-        name = f["written"] or f["path"]
+        name = f["path"]
         table.add_row(
             str(number),
             str(f["session"]),
@@ -165,6 +165,12 @@ def pcap_command(
         _print_session(session)
     if data["files"]:
         out.print(_files_table(data["files"]))
+    if extract_dir is not None:
+        out.print(
+            f"Files written under {escape(str(extract_dir))}; their SHA-256 sums are in "
+            f"{escape(str(extract_dir / 'SHA256SUMS'))} (check with sha256sum -c).",
+            highlight=False,
+        )
     incomplete = [f for f in data["files"] if not f["complete"]]
     if incomplete:
         out.print(

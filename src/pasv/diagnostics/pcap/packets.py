@@ -29,6 +29,7 @@ class Segment:
     seq: int
     flags: int
     payload: bytes
+    length: int  # the payload's length on the wire (more than len(payload) when snaplen cut it)
 
 
 def _ip_from_raw(buf: bytes) -> Any:
@@ -80,7 +81,15 @@ def _segment(ts: float, ip: Any) -> Segment | None:
         return None
     src = str(ipaddress.ip_address(ip.src))
     dst = str(ipaddress.ip_address(ip.dst))
-    return Segment(float(ts), (src, tcp.sport), (dst, tcp.dport), tcp.seq, tcp.flags, tcp.data)
+    if isinstance(ip, dpkt.ip6.IP6):
+        # without extension headers (the usual case) the payload length tells what was sent
+        total = ip.plen if ip.nxt == dpkt.ip.IP_PROTO_TCP else 0
+    else:
+        total = ip.len - ip.hl * 4
+    length = max(len(tcp.data), total - tcp.off * 4)
+    return Segment(
+        float(ts), (src, tcp.sport), (dst, tcp.dport), tcp.seq, tcp.flags, tcp.data, length
+    )
 
 
 def read_segments(path: Path) -> Iterator[Segment]:

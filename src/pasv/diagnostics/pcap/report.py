@@ -51,9 +51,13 @@ def _output_name(item: RebuiltFile, index: int) -> Path:
 
 
 def extract(analysis: Analysis, directory: Path) -> None:
-    """Write each file and listing under ``directory``; incomplete ones end in .incomplete."""
+    """Write each file and listing under ``directory``, and SHA256SUMS for `sha256sum -c`.
+
+    Incomplete files end in .incomplete, with zero bytes where the capture has none.
+    """
     root = directory.resolve()
     used: set[Path] = set()
+    sums: list[str] = []
     for index, item in enumerate(analysis.files, 1):
         if not item.transfers or all(t.data is None for t in item.transfers):
             continue
@@ -69,6 +73,9 @@ def extract(analysis: Analysis, directory: Path) -> None:
         target.write_bytes(bytes(item.content))
         used.add(target)
         analysis.written[id(item)] = target
+        sums.append(f"{item.sha256}  {target.relative_to(root)}\n")
+    if sums:
+        (root / "SHA256SUMS").write_text("".join(sums), encoding="utf-8")
 
 
 def _event_dict(event: Event, origin: float) -> dict[str, Any]:

@@ -69,7 +69,7 @@ class _Half:
         if seg.payload:
             self.pieces.append((pos, seg.ts, seg.payload))
         if seg.flags & FIN:
-            self.fin_abs = pos + len(seg.payload)
+            self.fin_abs = pos + seg.length
         if seg.flags & RST:
             self.reset = True
 
