@@ -49,8 +49,37 @@ class Recorded:
     listing_names: list[str] = field(default_factory=list)
 
 
+class RangeFTP(ftplib.FTP):
+    """ftplib whose active-mode (PORT/EPRT) listener takes a port from a known range.
+
+    On ::1 the capture filter can only name ports, and ftplib's own choice is any free port.
+    """
+
+    data_ports = range(0)
+
+    def makeport(self) -> socket.socket:
+        host = self.sock.getsockname()[0]
+        for port in self.data_ports:
+            try:
+                sock = socket.create_server((host, port), family=self.af, backlog=1)
+            except OSError:
+                continue  # in use: try the next one
+            if self.af == socket.AF_INET6:
+                self.sendeprt(host, port)
+            else:
+                self.sendport(host, port)
+            sock.settimeout(self.timeout)
+            return sock
+        raise OSError(f"no free port in {self.data_ports}")
+
+
 def _login(live: LiveServer, *, passive: bool, epsv: bool = False) -> ftplib.FTP:
-    ftp = live.login(USER, PASSWORD)
+    ftp = RangeFTP(timeout=10, encoding="utf-8")
+    high = live.settings.passive.ports[1]
+    ftp.data_ports = range(high - 49, high + 1)  # the top of the passive range: inside the filter
+    ftp.connect(live.host, live.port)
+    live.clients.append(ftp)
+    ftp.login(USER, PASSWORD)
     ftp.set_pasv(passive)
     if epsv:
         ftp.af = socket.AF_INET6  # ftplib asks for EPSV only on IPv6; this makes it ask on IPv4

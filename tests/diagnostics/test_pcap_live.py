@@ -79,3 +79,11 @@ def test_ipv6_session(tmp_path: Path) -> None:
     capture, recorded = record(tmp_path, "::1", lambda s: full_session(s, passive=True))
     analysis = check_capture(capture, recorded, tmp_path / "out")
     assert ":" in analysis.sessions[0].conn.server[0]
+
+
+@pytest.mark.skipif(not HAS_IPV6, reason="this machine has no IPv6 loopback")
+def test_ipv6_active_session(tmp_path: Path) -> None:
+    capture, recorded = record(tmp_path, "::1", lambda s: simple_session(s, passive=False))
+    analysis = check_capture(capture, recorded, tmp_path / "out")
+    forms = {t.announcement.form for t in analysis.sessions[0].transfers if t.announcement}
+    assert forms == {"EPRT"}

@@ -165,6 +165,12 @@ def pcap_command(
         _print_session(session)
     if data["files"]:
         out.print(_files_table(data["files"]))
+    if data["other_connections"]:
+        out.print(
+            f"{data['other_connections']} other TCP connection(s) belong to no FTP session "
+            "(another protocol, or data connections whose announcement is not in the capture).",
+            highlight=False,
+        )
     if extract_dir is not None:
         out.print(
             f"Files written under {escape(str(extract_dir))}; their SHA-256 sums are in "
