@@ -38,6 +38,7 @@ class RebuiltFile:
     content: bytearray = field(default_factory=bytearray)
     spans: list[tuple[int, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
     expected: int | None = None
     ends_cleanly: bool = False  # the transfer that wrote the last byte finished and was whole
 
@@ -51,7 +52,7 @@ class RebuiltFile:
 
     @property
     def complete(self) -> bool:
-        if self.holes:
+        if self.holes or self.conflicts:
             return False
         if self.expected is not None:
             return len(self.content) == self.expected
@@ -59,7 +60,7 @@ class RebuiltFile:
 
     def status(self) -> list[str]:
         """Why the file is incomplete (empty when it is whole)."""
-        out = [f"bytes {a}-{b} are missing" for a, b in self.holes]
+        out = [f"bytes {a}-{b} are missing" for a, b in self.holes] + self.conflicts
         if self.expected is not None and len(self.content) != self.expected:
             out.append(f"{len(self.content)} bytes rebuilt, the server announced {self.expected}")
         elif self.expected is None and not self.ends_cleanly and not out:
@@ -69,22 +70,46 @@ class RebuiltFile:
     def write(
         self, transfer: Transfer, offset: int, data: bytes, missing: list[tuple[int, int]]
     ) -> None:
-        if transfer.verb == "STOR":
-            del self.content[offset + len(data) :]  # STOR replaces what was there
-            self.spans = [
-                (a, min(b, offset + len(data))) for a, b in self.spans if a < offset + len(data)
-            ]
-        if len(self.content) < offset + len(data):
-            self.content.extend(bytes(offset + len(data) - len(self.content)))
-        self.content[offset : offset + len(data)] = data
-        cursor = offset
+        """Place a transfer's bytes at ``offset``; its gaps leave what is already there."""
+        end = offset + len(data)
+        if transfer.verb == "STOR":  # STOR replaces the file from its offset on
+            del self.content[end:]
+            self.spans = [(a, min(b, offset)) for a, b in self.spans if a < offset]
+        grows = end > len(self.content)
+        if grows:
+            self.content.extend(bytes(end - len(self.content)))
+        cursor = 0
         for a, b in [*missing, (len(data), len(data))]:
-            if a > cursor - offset:
-                self.spans.append((cursor, offset + a))
-            cursor = offset + b
+            if a > cursor:
+                self._place(offset + cursor, data[cursor:a])
+            cursor = max(cursor, b)
         self.transfers.append(transfer)
-        if offset + len(data) >= len(self.content):
+        if grows or transfer.verb == "STOR":
             self.ends_cleanly = not transfer.problems
+        elif end == len(self.content):  # another transfer to the end: one clean one suffices
+            self.ends_cleanly = self.ends_cleanly or not transfer.problems
+
+    def _place(self, start: int, part: bytes) -> None:
+        end = start + len(part)
+        for a, b in self.spans:
+            lo, hi = max(a, start), min(b, end)
+            if lo < hi and self.content[lo:hi] != part[lo - start : hi - start]:
+                first, last = _differing(self.content[lo:hi], part[lo - start : hi - start])
+                self.conflicts.append(
+                    f"transfers disagree on bytes {lo + first}-{lo + last} (changed file?)"
+                )
+        self.content[start:end] = part
+        self.spans.append((start, end))
+
+
+def _differing(a: bytes | bytearray, b: bytes) -> tuple[int, int]:
+    """The first differing offset and the end of the last difference of two equal-size runs."""
+    step = 65536
+    chunks = [i for i in range(0, len(a), step) if a[i : i + step] != b[i : i + step]]
+    head, tail = chunks[0], chunks[-1]
+    first = next(i for i in range(head, min(head + step, len(a))) if a[i] != b[i])
+    last = next(i for i in reversed(range(tail, min(tail + step, len(a)))) if a[i] != b[i])
+    return first, last + 1
 
 
 def _payload(transfer: Transfer) -> tuple[bytes, list[tuple[int, int]]]:
@@ -110,12 +135,13 @@ def _expected(session: Session, item: RebuiltFile, transfer: Transfer) -> int | 
 
 def rebuild_files(sessions: list[Session]) -> list[RebuiltFile]:
     """Every file and listing the capture shows, in order of first transfer."""
-    files: dict[tuple[str, str, int], RebuiltFile] = {}
+    files: dict[tuple[str, str, str, int], RebuiltFile] = {}
     order: list[RebuiltFile] = []
     for number, session in enumerate(sessions, 1):
         for index, transfer in enumerate(session.transfers):
             key_path = f"{transfer.path}#{index}" if transfer.kind == "listing" else transfer.path
-            key = (transfer.kind, key_path, number if transfer.kind == "listing" else 0)
+            server = session.conn.server[0]
+            key = (transfer.kind, server, key_path, number if transfer.kind == "listing" else 0)
             item = files.get(key)
             if item is None:
                 item = files[key] = RebuiltFile(transfer.kind, transfer.path, number)
