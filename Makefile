@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests drive as real clients and servers (vsftpd: client tests and the bench).
-TEST_DEBS  := curl lftp vsftpd
+# Debian packages the tests drive as real clients and servers (vsftpd: client tests and the bench);
+# tcpdump records the loopback sessions that the `pasv pcap` tests read back.
+TEST_DEBS  := curl lftp vsftpd tcpdump
 BENCH_DEBS := curl vsftpd
 
 .PHONY: run test lint bench soak debs-test debs-bench clean
@@ -35,7 +36,7 @@ debs-bench:
 run: $(STAMP)
 	$(BIN)/pasv serve
 
-## test: the whole suite (unit, loopback server, interop with curl/lftp/aioftp)
+## test: the whole suite (unit, loopback server, interop with curl/lftp/aioftp, tcpdump captures)
 test: $(STAMP) debs-test
 	$(BIN)/pytest -n 2 -q
 

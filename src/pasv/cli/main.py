@@ -22,6 +22,7 @@ from pasv.cli.common import (
     settings_from,
     setup_logging,
 )
+from pasv.cli.diagnostics_commands import register as register_diagnostics
 from pasv.cli.policy_commands import (
     group_app,
     policy_app,
@@ -44,6 +45,7 @@ user_app = typer.Typer(
 )
 app.add_typer(user_app, name="user")
 client_commands.register(app)
+register_diagnostics(app)
 
 
 @app.command()

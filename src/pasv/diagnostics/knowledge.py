@@ -1,0 +1,104 @@
+"""The explanation knowledge base: loads data/*.toml into typed, immutable values."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal, get_args
+
+Lang = Literal["en", "zh"]
+LANGS: tuple[Lang, ...] = get_args(Lang)
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """What something means, why it happens and what to do, in one language."""
+
+    meaning: str
+    causes: tuple[str, ...]
+    fixes: tuple[str, ...]
+    title: str = ""
+
+    def filled(self, values: dict[str, str]) -> Advice:
+        """The advice with {placeholders} replaced (unknown ones shown as "?")."""
+
+        def fill(text: str) -> str:
+            return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1)) or "?", text)
+
+        return Advice(
+            fill(self.meaning),
+            tuple(fill(c) for c in self.causes),
+            tuple(fill(f) for f in self.fixes),
+            fill(self.title),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KnownText:
+    """A failure kind recognised by its text (a server reply text or a client error message)."""
+
+    kind: str
+    codes: frozenset[int]
+    patterns: tuple[re.Pattern[str], ...]
+    advice: dict[Lang, Advice]
+
+    def match(self, code: int | None, text: str) -> dict[str, str] | None:
+        """The placeholder values when this entry matches ``text`` (sent with ``code``)."""
+        if (code is None) != (not self.codes) or (code is not None and code not in self.codes):
+            return None
+        for pattern in self.patterns:
+            m = pattern.search(text)
+            if m is not None:
+                return {k: v.strip() for k, v in m.groupdict().items() if v}
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """Everything `pasv explain` knows."""
+
+    codes: dict[int, dict[Lang, Advice]]
+    texts: tuple[KnownText, ...]
+    notes: dict[Lang, dict[str, Any]]
+
+    def note(self, lang: Lang, key: str, **values: object) -> str:
+        """A note or heading of ``lang``, with its placeholders filled."""
+        text: str = self.notes[lang][key]
+        return text.format(**values) if values else text
+
+
+def _advice(raw: dict[str, Any]) -> Advice:
+    return Advice(
+        meaning=raw["meaning"],
+        causes=tuple(raw["causes"]),
+        fixes=tuple(raw["fixes"]),
+        title=raw.get("title", ""),
+    )
+
+
+def _load(name: str) -> dict[str, Any]:
+    data = resources.files("pasv.diagnostics").joinpath("data", name).read_bytes()
+    return tomllib.loads(data.decode("utf-8"))
+
+
+@cache
+def knowledge() -> Knowledge:
+    """The knowledge base, read once from the package's data files."""
+    codes = {
+        int(code): {lang: _advice(entry[lang]) for lang in LANGS}
+        for code, entry in _load("codes.toml")["codes"].items()
+    }
+    texts = tuple(
+        KnownText(
+            kind=entry["kind"],
+            codes=frozenset(entry["codes"]),
+            patterns=tuple(re.compile(p, re.IGNORECASE) for p in entry["patterns"]),
+            advice={lang: _advice(entry[lang]) for lang in LANGS},
+        )
+        for entry in _load("texts.toml")["texts"]
+    )
+    notes = _load("notes.toml")
+    return Knowledge(codes, texts, {lang: notes[lang] for lang in LANGS})

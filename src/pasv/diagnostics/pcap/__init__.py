@@ -1,0 +1,1 @@
+"""`pasv pcap`: FTP sessions and their files rebuilt from a packet capture."""

@@ -1,0 +1,207 @@
+"""`pasv explain`: the knowledge base covers the seed, recognises texts and decodes addresses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pasv.diagnostics.explain import explain
+from pasv.diagnostics.knowledge import LANGS, knowledge
+
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seed"
+# The reply codes that start a line in the seed document (`grep -oE '^[0-9]{3} '`).
+SEED_CODES = (
+    "110 120 125 150 200 202 211 212 213 214 215 220 221 225 226 227 230 250 257 331 332 350 "
+    "421 425 426 450 451 452 500 501 502 503 504 530 532 550 551 552 553"
+)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def seed_codes() -> list[int]:
+    return [int(c) for c in SEED_CODES.split()]
+
+
+@pytest.mark.skipif(not SEED.is_dir(), reason="the seed document is not beside this checkout")
+def test_the_code_list_is_the_seeds() -> None:
+    text = "\n".join(p.read_text(encoding="utf-8") for p in SEED.glob("*.txt"))
+    assert sorted({int(c) for c in re.findall(r"^([1-5]\d\d) ", text, re.M)}) == seed_codes()
+
+
+@pytest.mark.parametrize("code", seed_codes())
+def test_every_seed_code_has_meaning_causes_and_fixes_in_both_languages(code: int) -> None:
+    entry = knowledge().codes[code]
+    for lang in LANGS:
+        advice = entry[lang]
+        assert advice.meaning and advice.causes and advice.fixes
+        assert all(item.strip() for item in (*advice.causes, *advice.fixes))
+    assert not CJK.search(entry["en"].meaning + "".join(entry["en"].fixes))
+    assert CJK.search(entry["zh"].meaning) and all(CJK.search(f) for f in entry["zh"].fixes)
+
+
+def test_every_known_text_has_both_languages() -> None:
+    for entry in knowledge().texts:
+        for lang in LANGS:
+            advice = entry.advice[lang]
+            assert advice.title and advice.meaning and advice.causes and advice.fixes, entry.kind
+        assert CJK.search(entry.advice["zh"].title), entry.kind
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "values"),
+    [
+        ("421 Too many users - please try again later.", "too_many_users", {}),
+        ("530 Sorry, no ANONYMOUS access allowed.", "anonymous_refused", {}),
+        ("530 Not logged in, unauthorized IP address.", "unauthorized_ip", {}),
+        (
+            "530 Not logged in, only 1 session(s) from same IP allowed at a time.",
+            "session_limit_per_ip",
+            {"n": "1"},
+        ),
+        (
+            "530 Not logged in, only one session from same IP allowed at a time.",
+            "session_limit_per_ip",
+            {"n": "1"},
+        ),
+        ("550 Sorry, insufficient credit for download - upload first.", "insufficient_credit", {}),
+        ("553 Prohibited file name: secret.txt", "prohibited_name", {"name": "secret.txt"}),
+        ("552 Exceeded storage allocation.", "storage_exceeded", {}),
+        (
+            "421 Too many connection attempts from your address; banned for 15 minutes.",
+            "banned",
+            {"minutes": "15"},
+        ),
+        ("530 not logged in.", "login_incorrect", {}),
+        ("530 Login incorrect.", "login_incorrect", {}),
+        ("ERROR: [Data]: Connection refused", "connection_refused", {}),
+        ("error: connection timed out", "connection_timed_out", {}),
+        ("Disconnected from server.", "disconnected_at_connect", {}),
+        ("Connection attempt failed. Waiting for retry...", "disconnected_at_connect", {}),
+        ("響應: 530 Not logged in, unauthorized IP address", "unauthorized_ip", {}),
+    ],
+)
+def test_well_known_texts_are_recognised(line: str, kind: str, values: dict[str, str]) -> None:
+    [found] = explain(line)
+    assert found.diagnosis is not None
+    assert found.diagnosis.kind == kind
+    assert found.diagnosis.values == values
+
+
+def test_placeholders_are_filled_from_the_text() -> None:
+    [found] = explain("421 Too many connection attempts from your address; banned for 15 minutes.")
+    for lang in LANGS:
+        rendered = found.render(lang)["specific"]
+        texts = [rendered["title"], rendered["meaning"], *rendered["causes"], *rendered["fixes"]]
+        assert "15" in rendered["meaning"] and not any("{" in t for t in texts)
+
+
+def test_a_bare_code_gives_its_general_entry_without_a_specific_one() -> None:
+    [found] = explain("425")
+    rendered = found.render("zh")
+    assert rendered["code"] == 425 and "specific" not in rendered
+    assert rendered["general"]["meaning"] == knowledge().codes[425]["zh"].meaning
+
+
+def test_a_code_without_an_entry_is_explained_by_its_digits() -> None:
+    rendered = explain("431 Need some unavailable resource.")[0].render("en")
+    assert rendered["recognised"]
+    assert rendered["general"]["causes"][0].startswith("4xx")
+    assert rendered["general"]["causes"][1].startswith("x3x")
+
+
+def test_nonsense_is_not_recognised() -> None:
+    [found] = explain("the printer is on fire")
+    assert not found.recognised
+    assert "unknown" in found.render("en")
+
+
+def test_a_pasted_log_explains_each_meaningful_line() -> None:
+    log = (
+        "Connecting to 192.0.2.7, Port 21 (#1)\n"
+        "227 Entering Passive Mode (60,165,133,154,13,31)\n"
+        "ERROR: [Data]: Connection refused\n"
+    )
+    found = explain(log)
+    assert [e.code for e in found] == [227, None]
+    assert found[1].diagnosis is not None and found[1].diagnosis.kind == "connection_refused"
+
+
+def test_227_is_decoded_with_the_arithmetic() -> None:
+    [found] = explain("227 Entering Passive Mode (60,165,133,154,13,31)")
+    decoded = found.render("en")["decoded"]
+    assert (decoded["host"], decoded["port"], decoded["category"]) == (
+        "60.165.133.154",
+        3359,
+        "public",
+    )
+    assert "13*256+31 = 3359" in decoded["explanation"][0]
+    assert "13*256+31 = 3359" in found.render("zh")["decoded"]["explanation"][0]
+
+
+def test_227_with_a_private_address_names_the_nat_setting() -> None:
+    [found] = explain("227 Entering Passive Mode (172,16,101,104,7,254)")
+    decoded = found.render("en")["decoded"]
+    assert decoded["port"] == 7 * 256 + 254 == 2046
+    assert decoded["category"] == "private"
+    assert "passive.address" in decoded["explanation"][1]
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        ("227 Entering Passive Mode (0,0,0,0,195,80)", "unspecified"),
+        ("227 Entering Passive Mode (127,0,0,1,195,80)", "loopback"),
+        ("227 Entering Passive Mode (100,64,1,2,195,80)", "shared"),
+        ("227 Entering Passive Mode (192,0,2,10,195,80)", "reserved"),
+        ("227 Entering Passive Mode (169,254,3,4,195,80)", "link_local"),
+        ("227 Entering Passive Mode (10,1,2,3,195,80)", "private"),
+    ],
+)
+def test_address_categories(line: str, category: str) -> None:
+    [found] = explain(line)
+    assert found.decoding is not None and found.decoding.category == category
+    assert found.decoding.port == 195 * 256 + 80
+
+
+def test_229_is_decoded() -> None:
+    [found] = explain("229 Entering Extended Passive Mode (|||50123|)")
+    assert found.decoding is not None
+    assert (found.decoding.host, found.decoding.port) == (None, 50123)
+    assert "50123" in found.render("en")["decoded"]["explanation"][0]
+
+
+def test_port_is_decoded_as_the_clients_address() -> None:
+    [found] = explain("PORT 192,168,1,20,4,17")
+    decoded = found.render("en")["decoded"]
+    assert (decoded["host"], decoded["port"]) == ("192.168.1.20", 4 * 256 + 17)
+    assert "4*256+17 = 1041" in decoded["explanation"][0]
+    assert "passive mode" in decoded["explanation"][1]
+
+
+def test_port_to_a_privileged_port_is_flagged() -> None:
+    [found] = explain("命令: PORT 203,0,113,5,0,25")
+    assert found.decoding is not None and found.decoding.port == 25
+    assert any("below 1024" in line for line in found.decoding.lines("en"))
+
+
+def test_eprt_is_decoded_for_ipv6_and_ipv4() -> None:
+    [v6] = explain("EPRT |2|2001:db8::7|50001|")
+    [v4] = explain("EPRT |1|10.0.0.9|50002|")
+    assert v6.decoding is not None and v4.decoding is not None
+    assert (v6.decoding.host, v6.decoding.port, v6.decoding.category) == (
+        "2001:db8::7",
+        50001,
+        "reserved",
+    )
+    assert (v4.decoding.host, v4.decoding.port, v4.decoding.category) == (
+        "10.0.0.9",
+        50002,
+        "private",
+    )
+    assert "IPv6" in v6.decoding.lines("en")[0]
+
+
+def test_a_malformed_227_still_gets_the_code_entry() -> None:
+    [found] = explain("227 Entering Passive Mode (999,1,2,3,4,5)")
+    assert found.decoding is None and found.render("en")["general"]
