@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pasv.config import ConfigError, TlsSection, load_settings
+from pasv.policy.options import PolicySettings
 from pasv.server.tlspolicy import TlsRequirement, tls_required
 from tests.server.helpers import Raw, code_of
 from tests.support.ftps import ftps_login
@@ -49,7 +50,36 @@ def strict(tmp_path: Path) -> Iterator[LiveServer]:
 def test_tls_required_decision(
     settings: dict[str, bool], anonymous: bool, expected: TlsRequirement
 ) -> None:
-    assert tls_required(TlsSection(**settings), anonymous=anonymous) == expected
+    tls = TlsSection(**settings)
+    policy = PolicySettings(
+        require_tls_login=tls.require_login_tls, require_tls_data=tls.require_data_tls
+    )
+    assert tls_required(policy, tls, anonymous=anonymous) == expected
+
+
+def test_tls_required_per_group_and_per_user(live: LiveServer) -> None:
+    """The global default is off; a group requires TLS for login, one user for data too."""
+    store = live.policy
+    live.add_user("bob", "pw-bob")
+    store.add_group("partners")
+    store.set_groups("bob", ["partners"])
+    store.set_option("group:partners", "require_tls_login", True)
+    store.set_option("user:bob", "require_tls_data", True)
+    live.reload_policy()
+    with Raw.to(live) as raw:
+        reply = raw.cmd("USER bob")  # refused before any password is sent
+        assert reply.code == 530 and "TLS required" in reply.text
+        raw.login()  # alice (no group) still logs in in clear
+    ftp = ftps_login(live, user="bob", password="pw-bob", prot_p=False)
+    with pytest.raises(ftplib.error_perm) as info:
+        ftp.nlst()  # bob's data must be protected
+    assert code_of(info.value) == 534
+    ftp.prot_p()
+    assert ftp.nlst() == []
+    store.set_option("user:bob", "require_tls_login", False)  # the user's own value wins
+    live.reload_policy()
+    with Raw.to(live) as raw:
+        assert raw.cmd("USER bob").code == 331
 
 
 def test_plaintext_login_is_refused_and_the_password_never_checked(strict: LiveServer) -> None:

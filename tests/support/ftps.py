@@ -86,14 +86,16 @@ def ftps_login(
     *,
     reuse: bool = True,
     prot_p: bool = True,
+    user: str = USER,
+    password: str = PASSWORD,
 ) -> ftplib.FTP_TLS:
-    """AUTH TLS, login as alice, PBSZ 0 + PROT P."""
+    """AUTH TLS, login (as alice unless told), PBSZ 0 + PROT P."""
     cls = ReusingFTP_TLS if reuse else ftplib.FTP_TLS
     ftp = cls(context=context or insecure_context(), timeout=10, encoding="utf-8")
     live.clients.append(ftp)
     ftp.connect(live.host, live.port)
     ftp.auth()
-    ftp.login(USER, PASSWORD)
+    ftp.login(user, password)
     if prot_p:
         ftp.prot_p()
     return ftp

@@ -86,6 +86,10 @@ class Policy:
             self._grouped[user] = found
         return found
 
+    def settings_for_name(self, name: str, *, anonymous: bool = False) -> PolicySettings:
+        """Settings by user name alone (at USER, before the password is known)."""
+        return self.settings_for(User(name, "", Perm.NONE, anonymous))
+
     def settings_for(self, user: User) -> PolicySettings:
         """Global, then the user's groups (the first listed wins), then the user's own."""
         key = (user.name, user.anonymous)

@@ -82,6 +82,9 @@ class PolicySettings:
     group_download_rate: int = 0
     server_upload_rate: int = 0
     server_download_rate: int = 0
+    # TLS (FTPS): USER/PASS only over TLS; transfers only with PROT P
+    require_tls_login: bool = False
+    require_tls_data: bool = False
     # timeouts in seconds
     login_timeout: float = 60.0
     idle_timeout: float = 300.0

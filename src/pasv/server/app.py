@@ -230,6 +230,8 @@ def base_policy(settings: Settings) -> PolicySettings:
         login_timeout=settings.timeouts.login,
         idle_timeout=settings.timeouts.idle,
         data_timeout=settings.timeouts.data_connect,
+        require_tls_login=settings.tls.require_login_tls,
+        require_tls_data=settings.tls.require_data_tls,
     )
 
 

@@ -7,6 +7,7 @@ import ssl
 from dataclasses import dataclass
 
 from pasv.config import TlsSection
+from pasv.policy.options import PolicySettings
 from pasv.protocol.errors import NotLoggedIn, PolicyDenied
 from pasv.server import tlsdata
 from pasv.server.session import Session
@@ -18,18 +19,24 @@ class TlsRequirement:
     data: bool  # transfers only with PROT P
 
 
-def tls_required(tls: TlsSection, *, anonymous: bool) -> TlsRequirement:
-    """The one decision: what this login must protect. Pure; per-group and per-user values
-    (the policy engine) feed in here."""
+def tls_required(
+    settings: PolicySettings, tls: TlsSection, *, anonymous: bool
+) -> TlsRequirement:
+    """The one decision: what this login must protect. ``settings`` are the user's resolved
+    policy settings (global, then its groups, then its own), which start from the [tls]
+    section's require_login_tls/require_data_tls."""
     exempt = anonymous and tls.anonymous_exempt
     return TlsRequirement(
-        login=tls.require_login_tls and not exempt, data=tls.require_data_tls and not exempt
+        login=settings.require_tls_login and not exempt,
+        data=settings.require_tls_data and not exempt,
     )
 
 
-def check_login(s: Session, *, anonymous: bool) -> None:
-    """Refuse USER in clear where TLS is required (so no password is ever sent or processed)."""
-    if s.tls is None and tls_required(s.server.settings.tls, anonymous=anonymous).login:
+def check_login(s: Session, name: str, *, anonymous: bool) -> None:
+    """Refuse USER in clear where TLS is required for that user (so no password is ever sent
+    or processed)."""
+    settings = s.server.gate.policy.settings_for_name(name, anonymous=anonymous)
+    if s.tls is None and tls_required(settings, s.server.settings.tls, anonymous=anonymous).login:
         raise NotLoggedIn(
             "TLS required: this server does not accept logins in clear text. Connect with "
             "explicit FTPS (AUTH TLS, e.g. curl --ssl-reqd, lftp set ftp:ssl-force true) or "
@@ -40,7 +47,7 @@ def check_login(s: Session, *, anonymous: bool) -> None:
 def data_protection_required(s: Session) -> bool:
     user = s.user
     anonymous = user is not None and user.anonymous
-    return tls_required(s.server.settings.tls, anonymous=anonymous).data
+    return tls_required(s.settings, s.server.settings.tls, anonymous=anonymous).data
 
 
 def check_data_protection(s: Session) -> None:

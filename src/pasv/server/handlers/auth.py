@@ -32,7 +32,7 @@ def user(s: Session, arg: str) -> Reply:
         s.reset()
     name = arg.strip()
     anonymous = name.lower() in ANONYMOUS_NAMES
-    check_login(s, anonymous=anonymous)
+    check_login(s, name, anonymous=anonymous)
     if anonymous:
         if not s.server.settings.anonymous.enabled:
             raise LoginRefused(s.server.gate.policy.messages.no_anonymous)
