@@ -37,3 +37,11 @@ def live_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveSer
     server = start_server(tmp_path / "data", host=request.param)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def anon(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server with anonymous login on."""
+    server = start_server(tmp_path / "data", anonymous={"enabled": True})
+    yield server
+    server.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ftplib
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -128,13 +127,6 @@ def test_anonymous_is_off_by_default(live: LiveServer) -> None:
             assert (reply.code, reply.text) == (530, "Sorry, no ANONYMOUS access allowed.")
         assert raw.cmd("PASS guest@example.com").code == 503
         assert raw.cmd("PWD").code == 530
-
-
-@pytest.fixture
-def anon(tmp_path: Path) -> Iterator[LiveServer]:
-    server = start_server(tmp_path / "data", anonymous={"enabled": True})
-    yield server
-    server.stop()
 
 
 def test_anonymous_read_only_in_own_root(anon: LiveServer) -> None:

@@ -7,8 +7,6 @@ import io
 import logging
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +16,7 @@ from tests.server.helpers import (
     big_download_started,
     retr_bytes,
 )
-from tests.support.live import PASSWORD, USER, LiveServer, start_server
+from tests.support.live import PASSWORD, USER, LiveServer
 
 XFERLOG = re.compile(
     r"(?P<date>\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}) (?P<seconds>\d+) (?P<host>\S+) "
@@ -147,13 +145,6 @@ def test_xferlog_aborted_download_is_incomplete(live: LiveServer) -> None:
     assert entry["completion"] == "i"
     assert entry["direction"] == "o"
     assert 0 < int(entry["size"]) < BIG
-
-
-@pytest.fixture
-def anon(tmp_path: Path) -> Iterator[LiveServer]:
-    server = start_server(tmp_path / "data", anonymous={"enabled": True})
-    yield server
-    server.stop()
 
 
 def test_xferlog_anonymous(anon: LiveServer) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import ftplib
 import io
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from pasv.policy.models import Action, Perm, Rule, Subject
 from tests.server.helpers import Raw, big_download_started, code_of, retr_bytes
-from tests.support.live import USER, LiveServer, start_server
+from tests.support.live import USER, LiveServer
 
 
 def _rule(action: str, path: str, perms: str, to: str = "*") -> Rule:
@@ -118,13 +116,6 @@ def test_hidden_names_are_not_listed_nor_reachable(live: LiveServer) -> None:
             call(*args)
         assert code_of(caught.value) == 550
         assert "No such file or directory" in str(caught.value)
-
-
-@pytest.fixture
-def anon(tmp_path: Path) -> Iterator[LiveServer]:
-    server = start_server(tmp_path / "data", anonymous={"enabled": True})
-    yield server
-    server.stop()
 
 
 def test_anonymous_upload_only_incoming(anon: LiveServer) -> None:
