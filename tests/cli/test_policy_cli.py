@@ -13,6 +13,8 @@ import pytest
 import tomli_w
 from tests.cli.support import PASV, Pasv
 
+from pasv.policy.options import parse_option
+
 
 @pytest.fixture
 def pasv(tmp_path: Path) -> Pasv:
@@ -94,6 +96,7 @@ def test_policy_show_says_where_each_value_comes_from(pasv: Pasv) -> None:
 def test_empty_ban_allowlist_parses_to_no_networks(pasv: Pasv) -> None:
     assert "ban_allowlist = []" in pasv.ok("policy", "set", "ban_allowlist=")
     assert _source(pasv.ok("policy", "show"), "ban_allowlist") == ("", "global")
+    assert parse_option("ban_allowlist", "") == ()
 
 
 def test_policy_message_replaces_a_reply_text(pasv: Pasv) -> None:
