@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pasv.policy.credits import Usage, credit_applies, earned, files_full, quota_room
-from pasv.policy.limits import ban_seconds, gcra, minutes_left, sliding_count
+from pasv.policy.limits import ban_seconds, gcra, minutes_left, window_slices
 from pasv.policy.options import PolicySettings, Ratio
 
 
@@ -20,10 +20,35 @@ def test_minutes_left_rounds_up() -> None:
     assert minutes_left(1000.0 + 900, 1000.0) == 15
 
 
-def test_sliding_window_weights_the_previous_window() -> None:
-    assert sliding_count(3, 10, now=100.0, window=10.0) == 13  # at the window's start
-    assert sliding_count(3, 10, now=105.0, window=10.0) == pytest.approx(8)
-    assert sliding_count(3, 10, now=109.9, window=10.0) == pytest.approx(3.1)
+@pytest.mark.parametrize(
+    "times",
+    [
+        [59.0, 59.9, 60.6],  # straddling a window boundary
+        [44.9, 45.0, 45.1],  # straddling a slice boundary
+        [0.0, 30.0, 59.9],  # spread over the whole window
+        [100.0, 100.0, 100.0],
+    ],
+)
+def test_events_within_the_window_are_never_undercounted(times: list[float]) -> None:
+    window = 60.0
+    counts: dict[int, int] = {}
+    seen = 0
+    for now in times:
+        current, slices, _ = window_slices(now, window)
+        counts[current] = counts.get(current, 0) + 1
+        seen = sum(counts.get(index, 0) for index in slices)
+    assert seen == len(times)
+
+
+def test_old_events_leave_the_window() -> None:
+    window = 60.0
+    counts: dict[int, int] = {}
+    for now in (0.0, 1.0):
+        current, _, forget_at = window_slices(now, window)
+        counts[current] = counts.get(current, 0) + 1
+    assert forget_at == 75.0  # the slice [0, 15) is of no use after 75 s
+    _, slices, _ = window_slices(76.0, window)  # 76 s later: both events are out
+    assert sum(counts.get(index, 0) for index in slices) == 0
 
 
 def test_gcra_lets_a_burst_through_then_paces() -> None:

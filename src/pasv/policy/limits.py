@@ -18,15 +18,20 @@ def minutes_left(until: float, now: float) -> int:
     return max(1, math.ceil((until - now) / 60.0))
 
 
-def sliding_count(current: int, previous: int, now: float, window: float) -> float:
-    """Events in the last ``window`` seconds, estimated from two fixed windows (current and
-    previous): the previous one counts for the part of it still inside the sliding window."""
-    into = (now % window) / window
-    return current + previous * (1.0 - into)
+BUCKETS = 4  # a counting window is kept in this many slices
 
 
-def window_index(now: float, window: float) -> int:
-    return int(now // window)
+def window_slices(now: float, window: float) -> tuple[int, list[int], float]:
+    """The slices that cover the last ``window`` seconds: the current slice's number, the
+    numbers to add up (current first), and when the current slice may be forgotten.
+
+    Whole slices are counted, so every event of the last ``window`` seconds is counted (never
+    fewer: three failures in two seconds are three, whichever boundary they straddle); events
+    up to ``window / BUCKETS`` seconds older may count too.
+    """
+    width = window / BUCKETS
+    current = int(now // width)
+    return current, list(range(current, current - BUCKETS - 1, -1)), (current + BUCKETS + 1) * width
 
 
 def gcra(tat: float, now: float, cost: int, rate: int, burst: float) -> tuple[float, float]:

@@ -174,9 +174,17 @@ def _parse_number(value: object, kind: type[int] | type[float]) -> int | float:
 
 
 def parse_option(key: str, value: object) -> Any:
-    """Validate one setting from TOML or the command line; raises ValueError saying why."""
+    """Validate one setting from TOML or the command line; raises ValueError naming the
+    setting and saying what is wrong."""
     if key not in KEYS:
         raise ValueError(f"unknown setting {key!r}")
+    try:
+        return _parse(key, value)
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+
+
+def _parse(key: str, value: object) -> Any:
     default = getattr(DEFAULTS, key)
     if key in _BYTE_KEYS:
         return parse_size(value)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pasv.accounts.policy_store import PolicyStore
 from pasv.policy.engine import Policy, SessionCounts
-from pasv.policy.limits import ban_seconds, minutes_left, sliding_count, window_index
+from pasv.policy.limits import ban_seconds, minutes_left, window_slices
 from pasv.policy.models import Ban, User
 from pasv.policy.options import PolicySettings
 from pasv.protocol.errors import Refused
@@ -88,13 +88,14 @@ class Gate:
             settings.hammer_connections
         )
 
-    def _window(self, name: str, window: float, now: float) -> float:
-        """Add one event to a sliding window shared by all workers; return the count."""
-        index = window_index(now, window)
+    def _window(self, name: str, window: float, now: float) -> int:
+        """Add one event to a counting window shared by all workers; return the events in it."""
+        current, slices, forget_at = window_slices(now, window)
         common = self.shared.common
-        current = common.add(digest(f"{name}:{index}"), 1, (index + 2) * window, now)
-        previous = common.get(digest(f"{name}:{index - 1}"), now)
-        return sliding_count(current, previous, now, window)
+        total = common.add(digest(f"{name}:{current}"), 1, forget_at, now)
+        for index in slices[1:]:
+            total += common.get(digest(f"{name}:{index}"), now)
+        return total
 
     # --- login ----------------------------------------------------------------------------
     def login_failed(self, ip: str) -> None:

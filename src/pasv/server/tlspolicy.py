@@ -19,9 +19,7 @@ class TlsRequirement:
     data: bool  # transfers only with PROT P
 
 
-def tls_required(
-    settings: PolicySettings, tls: TlsSection, *, anonymous: bool
-) -> TlsRequirement:
+def tls_required(settings: PolicySettings, tls: TlsSection, *, anonymous: bool) -> TlsRequirement:
     """The one decision: what this login must protect. ``settings`` are the user's resolved
     policy settings (global, then its groups, then its own), which start from the [tls]
     section's require_login_tls/require_data_tls."""
