@@ -8,18 +8,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pasv.policy.access import Access, RateLimits
 from pasv.policy.limits import minutes_left
 from pasv.policy.models import Ban, Group, IpRule, Member, Perm, Rule, User
 from pasv.policy.names import NamePatterns
 from pasv.policy.network import IpRules, in_networks
 from pasv.policy.options import Messages, PolicySettings, resolve
 from pasv.policy.permissions import Decision, RuleBook
-from pasv.protocol import paths
 from pasv.protocol.errors import (
     LoginRefused,
-    PathNotFound,
-    PermissionDenied,
-    ProhibitedName,
     Refused,
 )
 
@@ -59,6 +56,7 @@ class Policy:
         self._settings: dict[tuple[str, bool], PolicySettings] = {}
         self._allowlisted: dict[str, bool] = {}
         self._grouped: dict[User, User] = {}
+        self._access: dict[User, Access] = {}
         self.counts_logins = self._any_login_limit()
 
     def _any_login_limit(self) -> bool:
@@ -146,46 +144,54 @@ class Policy:
                 raise Refused(self.messages.group_full.format(group=name, limit=group_limit))
 
     # --- per command -----------------------------------------------------------------------
+    def access(self, user: User) -> Access:
+        """The user's compiled access (memoised; sessions keep theirs until the policy changes)."""
+        found = self._access.get(user)
+        if found is None:
+            settings = self.settings_for(user)
+            found = Access(
+                user,
+                settings,
+                self.rules.for_user(user),
+                self.names_for(settings),
+                self.messages,
+                (self._rates(user, settings, "upload"), self._rates(user, settings, "download")),
+            )
+            if len(self._access) >= 4096:
+                self._access.clear()
+            self._access[user] = found
+        return found
+
+    def _rates(self, user: User, settings: PolicySettings, way: str) -> RateLimits:
+        """Bandwidth buckets for one direction: the user's, each group's, the server's."""
+        limits: list[tuple[str, int]] = []
+        own = getattr(settings, f"{way}_rate")
+        if own:
+            limits.append((f"u:{user.name}", own))
+        for name in user.groups:
+            group = self.data.groups.get(name)
+            rate = group.options.get(f"group_{way}_rate", 0) if group else 0
+            if rate:
+                limits.append((f"g:{name}", rate))
+        server = getattr(self.server, f"server_{way}_rate")
+        if server:
+            limits.append(("s", server))
+        return tuple(limits)
+
     def decide(self, user: User, perm: Perm, path: str) -> Decision:
-        return self.rules.for_user(user).decide(perm, path)
+        return self.access(user).decide(perm, path)
 
     def check_reachable(self, user: User, path: str) -> None:
-        """Hidden names are not there at all: 550, as for a path that does not exist."""
-        names = self.names_for(self.settings_for(user))
-        if not names.empty and names.hidden_path(path):
-            raise PathNotFound(f"No such file or directory: {path}")
+        self.access(user).check_reachable(path)
 
     def check(self, user: User, perm: Perm, path: str) -> None:
-        """Refuse (550) what the rules do not allow."""
-        if not self.rules.for_user(user).allows(perm, path):
-            what = perm.describe() if perm else "that"
-            raise PermissionDenied(self.messages.permission.format(perm=what, path=path))
+        self.access(user).check(perm, path)
 
     def check_name(self, user: User, path: str) -> None:
-        """A new name (upload, rename target, new directory) must not be forbidden."""
-        names = self.names_for(self.settings_for(user))
-        if names.empty:
-            return
-        name = paths.basename(path)
-        if names.forbidden(path) is not None or names.hidden(name):
-            raise ProhibitedName(self.messages.prohibited_name.format(name=name))
+        self.access(user).check_name(path)
 
     def entry_filter(self, user: User, directory: str) -> Callable[[str], bool] | None:
-        """Which entries of ``directory`` a listing shows (hidden names never; with
-        hide_denied, nothing the user may not LIST); None when everything is shown."""
-        settings = self.settings_for(user)
-        names = self.names_for(settings)
-        book = self.rules.for_user(user)
-        by_rules = settings.hide_denied and book.may_differ_below(directory)
-        if names.empty and not by_rules:
-            return None
-
-        def visible(name: str) -> bool:
-            if not names.empty and names.hidden(name):
-                return False
-            return not by_rules or book.allows(Perm.LIST, paths.join(directory, name))
-
-        return visible
+        return self.access(user).entry_filter(directory)
 
     @staticmethod
     @functools.lru_cache(maxsize=64)

@@ -114,11 +114,10 @@ class Gate:
                 )
             )
 
-    def login(self, session: Session, user: User) -> tuple[User, PolicySettings]:
+    def login(self, session: Session, user: User) -> User:
         """Check the login's IP rules and session limits, then count the session."""
         policy = self.policy
         user = policy.with_groups(user)
-        settings = policy.settings_for(user)
         keys: list[int] = []
         if policy.counts_logins:
             ip_key, user_key = digest(f"ip:{session.peer_ip}"), digest(f"user:{user.name}")
@@ -136,7 +135,7 @@ class Gate:
         else:
             policy.check_login(user, session.peer_ip, SessionCounts())
         session.counted = keys
-        return user, settings
+        return user
 
     def logout(self, session: Session) -> None:
         if session.counted:

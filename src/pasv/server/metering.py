@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import time
 
-from pasv.policy.engine import Policy
+from pasv.policy.access import Access
 from pasv.policy.limits import gcra
-from pasv.policy.models import User
-from pasv.policy.options import PolicySettings
 from pasv.protocol.errors import QuotaExceeded
 from pasv.server.shared import SharedState, digest
 
@@ -41,25 +39,13 @@ class Throttle:
         return longest
 
 
-def throttle_for(
-    shared: SharedState, policy: Policy, user: User, settings: PolicySettings, upload: bool
-) -> Throttle | None:
+def throttle_for(shared: SharedState, access: Access, *, upload: bool) -> Throttle | None:
     """The buckets that limit this user's transfers in one direction; None when unlimited."""
+    limits = access.upload_limits if upload else access.download_limits
+    if not limits:
+        return None
     way = "up" if upload else "down"
-    buckets: list[tuple[int, int]] = []
-    rate = settings.upload_rate if upload else settings.download_rate
-    if rate:
-        buckets.append((digest(f"bw:u:{user.name}:{way}"), rate))
-    for name in user.groups:
-        group = policy.data.groups.get(name)
-        if group is not None:
-            rate = group.options.get("group_upload_rate" if upload else "group_download_rate", 0)
-            if rate:
-                buckets.append((digest(f"bw:g:{name}:{way}"), rate))
-    rate = policy.server.server_upload_rate if upload else policy.server.server_download_rate
-    if rate:
-        buckets.append((digest(f"bw:s:{way}"), rate))
-    return Throttle(shared, buckets) if buckets else None
+    return Throttle(shared, [(digest(f"bw:{name}:{way}"), rate) for name, rate in limits])
 
 
 class QuotaWatch:

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pasv.policy.access import Access
 from pasv.policy.models import Perm, User
 from pasv.policy.options import PolicySettings
 from pasv.protocol import paths
@@ -15,6 +16,7 @@ from pasv.protocol.errors import PermissionDenied
 from pasv.protocol.listing import ALL_MLST_FACTS
 
 if TYPE_CHECKING:
+    from pasv.policy.engine import Policy
     from pasv.server.app import FtpServer
     from pasv.server.control import ControlProtocol
     from pasv.server.datachannel import DataChannel
@@ -56,11 +58,11 @@ class Session:
         "peer_ip",
         "peer_port",
         "pending_user",
+        "policy_view",
         "protected",
         "rename_from",
         "rest",
         "server",
-        "settings",
         "started",
         "storage",
         "tls",
@@ -86,6 +88,7 @@ class Session:
         self.data: DataChannel | None = None
         self.transfer: Transfer | None = None
         self.counted: list[int] = []  # shared session counters this login added to
+        self.policy_view: tuple[Policy, Access] | None = None
         # TLS state survives REIN (the control connection cannot drop TLS)
         self.tls: ssl.SSLContext | None = None  # the context of this control connection's TLS
         self.pbsz = False
@@ -97,7 +100,6 @@ class Session:
         if self.counted:
             self.server.gate.logout(self)
         self.user: User | None = None
-        self.settings: PolicySettings = self.server.gate.policy.server
         self.storage: Storage | None = None
         self.pending_user: str | None = None
         self.cwd = "/"
@@ -116,25 +118,40 @@ class Session:
         assert self.storage is not None, "handlers that need storage require login"
         return self.storage
 
+    @property
+    def settings(self) -> PolicySettings:
+        """The policy settings that apply now: the user's, or the server's before login."""
+        if self.user is None:
+            return self.server.gate.policy.server
+        return self.access.settings
+
+    @property
+    def access(self) -> Access:
+        """The logged-in user's access under the current policy (kept until it changes)."""
+        policy = self.server.gate.policy
+        view = self.policy_view
+        if view is None or view[0] is not policy or view[1].user is not self.user:
+            assert self.user is not None, "access checks need a login"
+            view = self.policy_view = (policy, policy.access(self.user))
+        return view[1]
+
     def resolve(self, arg: str) -> str:
         """The absolute virtual path an argument names, relative to the working directory;
         a path through a hidden name does not exist (550)."""
         path = paths.resolve(self.cwd, arg)
         if self.user is not None:
-            self.server.gate.policy.check_reachable(self.user, path)
+            self.access.check_reachable(path)
         return path
 
     def check(self, perm: Perm, path: str) -> None:
         """Refuse (550) when the rules deny ``perm`` at ``path`` or a hidden name is in it."""
-        user = self.user
-        if user is None:
+        if self.user is None:
             raise PermissionDenied(f"Permission denied at {path}: not logged in.")
-        self.server.gate.policy.check(user, perm, path)
+        self.access.check(perm, path)
 
     def check_new_name(self, path: str) -> None:
         """Refuse (553) a forbidden name for something new: an upload, directory, rename."""
-        assert self.user is not None
-        self.server.gate.policy.check_name(self.user, path)
+        self.access.check_name(path)
 
     def take_rest(self) -> int:
         offset, self.rest = self.rest, 0

@@ -82,7 +82,7 @@ async def _check_password(s: Session, name: str, arg: str, found: User | None) -
 
 
 def _welcome(s: Session, user: User, storage: Storage) -> Reply:
-    user, s.settings = s.server.gate.login(s, user)  # IP rules and session limits
+    user = s.server.gate.login(s, user)  # IP rules and session limits
     s.storage = storage
     s.user = user
     s.cwd = "/"

@@ -77,7 +77,7 @@ async def _listing_data(
             raise NotADirectory(f"{path} is not a directory; use MLST for a single entry.")
         return path, on_file([facts]).encode("utf-8", "surrogateescape")
     assert s.user is not None
-    visible = server.gate.policy.entry_filter(s.user, path)
+    visible = s.access.entry_filter(path)
     # a filtered listing is the user's own: the cache key says whose
     key = (s.fs, path, verb, variant, None if visible is None else (s.user.name, s.user.anonymous))
     sig = signature(facts)

@@ -157,7 +157,7 @@ async def retr(s: Session, arg: str) -> Reply:
         reserved = await server.usage.reserve(
             user, s.settings, server.home_of(user), remaining, policy.messages
         )
-        throttle = throttle_for(server.shared, policy, user, s.settings, upload=False)
+        throttle = throttle_for(server.shared, s.access, upload=False)
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
             if handle.file is not None and not ascii_mode and isinstance(sock, ssl.SSLSocket):
@@ -219,7 +219,7 @@ async def _store(
         offset=offset,
         append=append,
     )
-    throttle = throttle_for(server.shared, policy, user, s.settings, upload=True)
+    throttle = throttle_for(server.shared, s.access, upload=True)
     handle = await s.fs.open_write(path, offset=offset, append=append, exclusive=exclusive)
     decoder = FromNetwork() if s.ascii else None
     server.uploads += 1

@@ -1,0 +1,82 @@
+"""One user's access under one policy: the rules, names and texts its commands are checked by."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pasv.policy.models import Perm, User
+from pasv.policy.names import NamePatterns
+from pasv.policy.options import Messages, PolicySettings
+from pasv.policy.permissions import Decision, UserRules
+from pasv.protocol import paths
+from pasv.protocol.errors import PathNotFound, PermissionDenied, ProhibitedName
+
+RateLimits = tuple[tuple[str, int], ...]
+
+
+class Access:
+    """Built once per user and policy (a session keeps it), so a command's checks are a few
+    lookups: no settings to resolve, no patterns to find."""
+
+    __slots__ = (
+        "_hidden",
+        "_names",
+        "_rules",
+        "download_limits",
+        "messages",
+        "settings",
+        "upload_limits",
+        "user",
+    )
+
+    def __init__(
+        self,
+        user: User,
+        settings: PolicySettings,
+        rules: UserRules,
+        names: NamePatterns,
+        messages: Messages,
+        limits: tuple[RateLimits, RateLimits] = ((), ()),
+    ) -> None:
+        self.user, self.settings, self.messages = user, settings, messages
+        self._rules, self._names = rules, names
+        self._hidden = bool(settings.hidden_names)
+        # (bucket name, bytes per second): the user's own, its groups', the server's
+        self.upload_limits, self.download_limits = limits
+
+    def decide(self, perm: Perm, path: str) -> Decision:
+        return self._rules.decide(perm, path)
+
+    def check_reachable(self, path: str) -> None:
+        """Hidden names are not there at all: 550, as for a path that does not exist."""
+        if self._hidden and self._names.hidden_path(path):
+            raise PathNotFound(f"No such file or directory: {path}")
+
+    def check(self, perm: Perm, path: str) -> None:
+        """Refuse (550) what the rules do not allow."""
+        if not self._rules.allows(perm, path):
+            what = perm.describe() if perm else "that"
+            raise PermissionDenied(self.messages.permission.format(perm=what, path=path))
+
+    def check_name(self, path: str) -> None:
+        """A new name (upload, rename target, new directory) must not be forbidden."""
+        if self._names.empty:
+            return
+        name = paths.basename(path)
+        if self._names.forbidden(path) is not None or self._names.hidden(name):
+            raise ProhibitedName(self.messages.prohibited_name.format(name=name))
+
+    def entry_filter(self, directory: str) -> Callable[[str], bool] | None:
+        """Which entries of ``directory`` a listing shows (hidden names never; with
+        hide_denied, nothing the user may not LIST); None when everything is shown."""
+        names, rules = self._names, self._rules
+        by_rules = self.settings.hide_denied and rules.may_differ_below(directory)
+        if not self._hidden and not by_rules:
+            return None
+
+        def visible(name: str) -> bool:
+            if self._hidden and names.hidden(name):
+                return False
+            return not by_rules or rules.allows(Perm.LIST, paths.join(directory, name))
+
+        return visible
