@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,3 +269,27 @@ def test_verbose_session_log_censors_the_password(live: LiveServer) -> None:
     assert result.exit_code == 0
     assert "PASS ****" in result.stderr and "SITE PASVINFO" in result.stderr
     assert PASSWORD not in result.output + result.stderr
+
+
+def test_self_signed_certificate_with_insecure_is_shown_not_verified(live: LiveServer) -> None:
+    run = doctor(url_of(live, USER, PASSWORD), "--tls", "--insecure")
+    assert run.exit_code == 0  # a warning, not a failure
+    tls = run.stage("tls")
+    assert tls["status"] == "warn" and tls["kind"] == "certificate_unverified"
+    assert any("self-signed" in line for line in tls["details"])
+    assert run.statuses()["listing"] == "ok"
+
+
+def test_certificate_about_to_expire(tmp_path: Path, pki: Pki) -> None:
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=5)
+    chain = tmp_path / "soon.pem"
+    cert = pki.ca.issue_cert("127.0.0.1", not_after=soon)
+    cert.private_key_and_cert_chain_pem.write_to_path(str(chain))
+    live = start_server(tmp_path / "data", tls={"certificate": str(chain)})
+    try:
+        run = doctor(url_of(live, USER, PASSWORD), "--tls", "--ca", str(pki.ca_file))
+    finally:
+        live.stop()
+    tls = run.stage("tls")
+    assert tls["status"] == "warn" and tls["kind"] == "certificate_expiring"
+    assert tls["data"]["days_left"] in (4, 5)

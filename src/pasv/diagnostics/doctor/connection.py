@@ -13,7 +13,7 @@ from pasv.client.control import ControlConnection
 from pasv.client.errors import ConnectionFailed
 from pasv.diagnostics.classify import Diagnosis, classify_os_error
 from pasv.diagnostics.doctor.certificate import read_certificate
-from pasv.diagnostics.doctor.report import Stage, reply_advice
+from pasv.diagnostics.doctor.report import Stage, Status, reply_advice
 from pasv.diagnostics.doctor.target import DoctorTarget
 from pasv.diagnostics.doctor.texts import advice, say
 from pasv.diagnostics.knowledge import Lang
@@ -109,7 +109,7 @@ async def _handshake(t: DoctorTarget, lang: Lang, writer: asyncio.StreamWriter) 
     details = [say(lang, "tls_version", version=tls.version(), cipher=cipher[0] if cipher else "?")]
     data: dict[str, object] = {"version": tls.version(), "mode": t.tls}
     der = tls.getpeercert(binary_form=True)
-    status, kind = "ok", None
+    kind: str | None = None
     if der is not None:
         facts = read_certificate(der)
         days = facts.days_left(datetime.datetime.now(datetime.UTC))
@@ -120,19 +120,22 @@ async def _handshake(t: DoctorTarget, lang: Lang, writer: asyncio.StreamWriter) 
         details.append(say(lang, "tls_expiry", date=f"{facts.not_after:%Y-%m-%d}", days=days))
         data.update(subject=facts.subject, issuer=facts.issuer, names=list(facts.names))
         data.update(not_after=facts.not_after.isoformat(), days_left=days)
-        if days < 0:
-            status, kind = "fail", "certificate_expired"
-        elif days < EXPIRY_WARNING_DAYS:
-            status, kind = "warn", "certificate_expiring"
-        elif not t.verify:
-            status, kind = "warn", "certificate_unverified"
+        kind = _certificate_problem(days, t.verify)
         if facts.self_signed:
             details.append(say(lang, "tls_self_signed"))
     summary = say(lang, f"tls_{t.tls}_ok", version=tls.version())
-    found = advice(lang, kind, host=t.host) if kind else None
-    stage = Stage("tls", "ok", summary, details, kind, found, data)
-    stage.status = "fail" if status == "fail" else "warn" if status == "warn" else "ok"
-    return stage
+    if kind is None:
+        return Stage("tls", "ok", summary, details, data=data)
+    status: Status = "fail" if kind == "certificate_expired" else "warn"
+    return Stage("tls", status, summary, details, kind, advice(lang, kind, host=t.host), data)
+
+
+def _certificate_problem(days_left: int, verified: bool) -> str | None:
+    if days_left < 0:
+        return "certificate_expired"
+    if days_left < EXPIRY_WARNING_DAYS:
+        return "certificate_expiring"
+    return None if verified else "certificate_unverified"
 
 
 async def implicit_tls_stage(t: DoctorTarget, lang: Lang, writer: asyncio.StreamWriter) -> Stage:
