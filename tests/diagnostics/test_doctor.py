@@ -11,6 +11,7 @@ import pytest
 
 from pasv.cli.main import app
 from pasv.policy.models import Action, IpRule
+from tests.conftest import HAS_IPV6
 from tests.diagnostics.doctor_support import (
     RewritingRouter,
     closed_port,
@@ -141,7 +142,10 @@ def test_227_rewritten_on_the_way_is_detected_and_named(live: LiveServer) -> Non
     received, said = pasv["data"]["announced"], pasv["data"]["server_announced"]
     assert received == ["127.0.0.1", router.port_to_announce]
     assert said[0] == "127.0.0.1" and said[1] != router.port_to_announce
-    assert "rewritten on the way" in pasv["summary"]
+    assert "227 reply was rewritten on the way" in pasv["summary"]
+    epsv = run.stage("epsv")  # the 229 is rewritten too, and pasv says which port it sent
+    assert epsv["kind"] == "passive_rewritten" and "229 reply" in epsv["summary"]
+    assert epsv["data"]["port"] == router.port_to_announce != epsv["data"]["server_port"]
     assert "ALG" in pasv["advice"]["meaning"]
 
 
@@ -293,3 +297,29 @@ def test_certificate_about_to_expire(tmp_path: Path, pki: Pki) -> None:
     tls = run.stage("tls")
     assert tls["status"] == "warn" and tls["kind"] == "certificate_expiring"
     assert tls["data"]["days_left"] in (4, 5)
+
+
+def test_ipv6_uses_epsv_and_eprt(tmp_path: Path) -> None:
+    if not HAS_IPV6:
+        pytest.skip("this machine has no IPv6 loopback")
+    live = start_server(tmp_path / "data", host="::1")
+    try:
+        run = doctor(f"ftp://{USER}:{PASSWORD}@[::1]:{live.port}/")
+    finally:
+        live.stop()
+    assert run.exit_code == 0, run.report
+    assert run.statuses()["epsv"] == "ok" and run.statuses()["pasv"] == "skip"
+    assert run.stage("port")["details"][0].startswith("EPRT |2|::1|")
+
+
+def test_write_refused_for_read_only_anonymous(tmp_path: Path) -> None:
+    live = start_server(tmp_path / "data", anonymous={"enabled": True})
+    try:
+        run = doctor(url_of(live), "--write")
+    finally:
+        live.stop()
+    assert run.exit_code == 1
+    assert run.statuses()["login"] == run.statuses()["listing"] == "ok"
+    write = run.stage("write")
+    assert write["status"] == "fail" and write["summary"].startswith("Writing failed.")
+    assert "550" in write["summary"] and write["advice"]["fixes"]

@@ -12,7 +12,7 @@ from pasv.diagnostics.doctor.link import Link, Mode, Moved, StepFailed
 from pasv.diagnostics.doctor.report import Stage, Status, reply_advice
 from pasv.diagnostics.doctor.texts import advice, say
 from pasv.diagnostics.knowledge import Lang
-from pasv.protocol.addresses import parse_227
+from pasv.protocol.addresses import parse_227, parse_229
 from pasv.protocol.errors import FtpError
 from pasv.protocol.replies import Reply
 
@@ -25,8 +25,7 @@ _UNSUPPORTED = frozenset({500, 501, 502, 504})
 
 def step_failure(key: str, exc: StepFailed, lang: Lang, **values: object) -> Stage:
     """A stage that failed at one step of a transfer, with the advice for that step."""
-    detail = say(lang, f"step_{exc.step}", detail=exc.detail)
-    details = [detail]
+    details = []
     if exc.reply is not None and exc.step in ("accept", "tls", "transfer"):
         details.append(say(lang, "server_said", reply=f"{exc.reply.code} {exc.reply.text}"))
     status: Status = "warn" if key == "port" else "fail"
@@ -45,8 +44,8 @@ def step_failure(key: str, exc: StepFailed, lang: Lang, **values: object) -> Sta
         kind, found = reply_advice(exc.reply, lang)  # type: ignore[assignment]
     else:
         kind, found = "disconnected_at_connect", code_advice(426, lang)  # type: ignore[assignment]
-    summary = say(lang, f"{key}_failed", detail=exc.detail)
-    return Stage(key, status, summary, details, kind, found)
+    step = say(lang, f"step_{exc.step}", detail=exc.detail)
+    return Stage(key, status, say(lang, f"{key}_failed", detail=step), details, kind, found)
 
 
 def _moved_details(lang: Lang, moved: Moved) -> list[str]:
@@ -67,26 +66,60 @@ async def epsv_stage(link: Link, lang: Lang) -> tuple[Stage, Moved | None]:
         summary = say(lang, "epsv_refused_v6" if ipv6 else "epsv_refused", reply=line)
         return Stage("epsv", status, summary, kind=kind, advice=found), None
     details = [say(lang, "server_said", reply=line), *AddressDecoding("229", port).lines(lang)]
-    values = {"host": link.peer, "port": port}
+    values: dict[str, object] = {"host": link.peer, "port": port, "peer": link.peer, "code": 229}
+    said = await _server_port(link)
+    if said is not None:
+        details.append(say(lang, "pasvinfo_port", port=said))
+    rewritten = said is not None and said != port
+    if rewritten:
+        values.update(server_host=link.peer, server_port=said)
+    data = {"port": port, "server_port": said}
     try:
         moved = await link.transfer(await link.connect(link.peer, port), PROBE)
     except StepFailed as exc:
         stage = step_failure("epsv", exc, lang, **values)
+        if rewritten:
+            _blame(stage, lang, "passive_rewritten", values)
         stage.details = details + stage.details
+        stage.data = data
         return stage, None
-    summary = say(lang, "epsv_ok", host=link.peer, port=port)
     details += _moved_details(lang, moved)
-    return Stage("epsv", "ok", summary, details, data=values), moved
+    if rewritten:
+        kind = "passive_rewritten"
+        summary = say(lang, f"{kind}_summary", **values)
+        return Stage(
+            "epsv", "warn", summary, details, kind, advice(lang, kind, **values), data
+        ), moved
+    summary = say(lang, "epsv_ok", host=link.peer, port=port)
+    return Stage("epsv", "ok", summary, details, data=data), moved
+
+
+def _blame(stage: Stage, lang: Lang, kind: str, values: dict[str, object]) -> None:
+    """The announced address is the cause of a failed data connection, not a firewall."""
+    stage.details.append(stage.summary)
+    stage.kind, stage.advice = kind, advice(lang, kind, **values)
+    stage.summary = say(lang, f"{kind}_summary", **values)
+
+
+async def _server_said(link: Link, code: str) -> str | None:
+    """The 227/229 text a pasv server says it sent (SITE PASVINFO); None from other servers."""
+    reply = await link.command("SITE PASVINFO")
+    m = _ANNOUNCED.search(reply.text) if reply.code == 200 else None
+    return m.group(2) if m is not None and m.group(1) == code else None
 
 
 async def _server_announced(link: Link) -> tuple[str, int] | None:
-    """What a pasv server says it announced (SITE PASVINFO); None from other servers."""
-    reply = await link.command("SITE PASVINFO")
-    m = _ANNOUNCED.search(reply.text) if reply.code == 200 else None
-    if m is None or m.group(1) != "227":
-        return None
+    said = await _server_said(link, "227")
     try:
-        return parse_227(m.group(2))
+        return parse_227(said) if said is not None else None
+    except FtpError:
+        return None
+
+
+async def _server_port(link: Link) -> int | None:
+    said = await _server_said(link, "229")
+    try:
+        return parse_229(said) if said is not None else None
     except FtpError:
         return None
 
@@ -100,7 +133,7 @@ def _pasv_verdict(
         "category": classify_address(received[0]),
     }  # fmt: skip
     if said is not None and said != received:
-        values.update(server_host=said[0], server_port=said[1])
+        values.update(server_host=said[0], server_port=said[1], code=227)
         return "passive_rewritten", values
     if passive_host(received[0], peer)[1] is not None:
         return "passive_nat_address", values
@@ -134,9 +167,8 @@ async def pasv_stage(link: Link, lang: Lang, epsv_ok: bool) -> tuple[Stage, Move
         moved = await link.transfer(await link.connect(host, received[1]), PROBE)
     except StepFailed as exc:
         stage = step_failure("pasv", exc, lang, host=host, port=received[1], peer=link.peer)
-        if kind is not None:  # the address is the cause, not the firewall
-            stage.kind, stage.advice = kind, advice(lang, kind, **values)
-            stage.summary = say(lang, f"{kind}_summary", **values)
+        if kind is not None:
+            _blame(stage, lang, kind, values)
         stage.details = details + stage.details
         stage.data = data
         return stage, None
