@@ -8,6 +8,7 @@ import contextlib
 import json
 import re
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,3 +134,29 @@ class RewritingRouter:
             task.cancel()
         writer.close()
         up_writer.close()
+
+
+@contextlib.contextmanager
+def one_shot_server(hang_up: bool) -> Iterator[int]:
+    """A loopback port that accepts one connection, then hangs up at once or says nothing."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(10)
+        accepted: list[socket.socket] = []
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                conn, _ = listener.accept()
+                accepted.append(conn)
+                if hang_up:
+                    conn.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            yield int(listener.getsockname()[1])
+        finally:
+            thread.join(10)
+            for conn in accepted:
+                conn.close()

@@ -16,6 +16,7 @@ from tests.diagnostics.doctor_support import (
     RewritingRouter,
     closed_port,
     doctor,
+    one_shot_server,
     runner,
     url_of,
 )
@@ -323,3 +324,21 @@ def test_write_refused_for_read_only_anonymous(tmp_path: Path) -> None:
     write = run.stage("write")
     assert write["status"] == "fail" and write["summary"].startswith("Writing failed.")
     assert "550" in write["summary"] and write["advice"]["fixes"]
+
+
+def test_disconnected_at_once() -> None:
+    with one_shot_server(hang_up=True) as port:
+        run = doctor(f"ftp://{USER}:{PASSWORD}@127.0.0.1:{port}/")
+    assert run.exit_code == 4
+    banner = run.stage("banner")
+    assert banner["kind"] == "disconnected_at_connect"
+    assert any("ban" in cause for cause in banner["advice"]["causes"])
+
+
+def test_no_greeting_suggests_implicit_tls() -> None:
+    with one_shot_server(hang_up=False) as port:
+        run = doctor(f"ftp://{USER}:{PASSWORD}@127.0.0.1:{port}/", "--timeout", "0.5")
+    assert run.exit_code == 4
+    banner = run.stage("banner")
+    assert banner["kind"] == "implicit_expected"
+    assert any("ftps://" in fix for fix in banner["advice"]["fixes"])
