@@ -283,3 +283,27 @@ def test_small_port_range_is_respected_and_exhaustion_is_425(tmp_path: Path) -> 
                 raw.close()
     finally:
         live.stop()
+
+
+def test_site_pasvinfo_repeats_the_last_passive_reply(tmp_path: Path) -> None:
+    live = start_server(tmp_path / "data", passive={"address": "127.0.0.9"})
+    try:
+        with Raw.to(live) as raw:
+            raw.login()
+            none_yet = raw.cmd("SITE PASVINFO")
+            assert none_yet.code == 200 and "none" in none_yet.text
+            pasv = raw.cmd("PASV")
+            assert pasv.code == 227
+            info = raw.cmd("site pasvinfo")
+            assert (info.code, info.text) == (200, f"PASVINFO 227 {pasv.text}")
+            assert parse_227(info.text) == ("127.0.0.9", parse_227(pasv.text)[1])
+            epsv = raw.cmd("EPSV")
+            assert raw.cmd("SITE PASVINFO").text == f"PASVINFO 229 {epsv.text}"
+            assert any("PASVINFO" in line for line in raw.cmd("SITE HELP").lines)
+    finally:
+        live.stop()
+
+
+def test_site_pasvinfo_needs_login(live: LiveServer) -> None:
+    with Raw.to(live) as raw:
+        assert raw.cmd("SITE PASVINFO").code == 530

@@ -23,6 +23,7 @@ from pasv.cli.common import (
     setup_logging,
 )
 from pasv.cli.diagnostics_commands import register as register_diagnostics
+from pasv.cli.doctor_command import register as register_doctor
 from pasv.cli.policy_commands import (
     group_app,
     policy_app,
@@ -46,6 +47,7 @@ user_app = typer.Typer(
 app.add_typer(user_app, name="user")
 client_commands.register(app)
 register_diagnostics(app)
+register_doctor(app)
 
 
 @app.command()

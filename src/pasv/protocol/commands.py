@@ -77,7 +77,7 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("RMD", _R, "<dir> (remove directory)"),
     _spec("RNFR", _R, "<path> (rename from)"),
     _spec("RNTO", _R, "<path> (rename to)"),
-    _spec("SITE", _R, "<HELP|CHMOD|QUOTA|RATIO> [<args>]"),
+    _spec("SITE", _R, "<HELP|CHMOD|QUOTA|RATIO|PASVINFO> [<args>]"),
     _spec("SIZE", _R, "<file> (file size)"),
     _spec("SMNT", _R, "<path> (not supported)"),
     _spec(
@@ -136,6 +136,7 @@ SITE_COMMANDS: dict[str, str] = {
     "CHMOD": "SITE CHMOD <octal mode> <path> (change permission bits)",
     "QUOTA": "SITE QUOTA (your storage allocation and what is left)",
     "RATIO": "SITE RATIO (your upload:download ratio and download credit)",
+    "PASVINFO": "SITE PASVINFO (the last 227/229 reply as the server sent it)",
 }
 
 

@@ -41,6 +41,7 @@ class Session:
     """The state one control connection carries between commands."""
 
     __slots__ = (
+        "announced",
         "ascii",
         "control",
         "counted",
@@ -107,6 +108,7 @@ class Session:
         self.rest = 0
         self.rename_from: str | None = None
         self.epsv_all = False
+        self.announced = ""  # the last 227/229 reply sent, for SITE PASVINFO
         self.mlst_facts = ALL_MLST_FACTS
         self.hash_algorithm = "SHA-256"
         self.close_data()

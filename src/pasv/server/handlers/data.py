@@ -30,6 +30,19 @@ def _open_passive(s: Session) -> PassiveChannel:
     return channel
 
 
+def _announce(s: Session, reply: Reply) -> Reply:
+    s.announced = f"{reply.code} {reply.text}"
+    return reply
+
+
+def site_pasvinfo(s: Session) -> Reply:
+    """SITE PASVINFO: the 227/229 reply exactly as this server sent it, so a client can tell
+    whether a router or firewall on the way rewrote the address or port it received."""
+    if not s.announced:
+        return make_reply(ReplyCode.OK, "PASVINFO none: no PASV or EPSV in this session yet.")
+    return make_reply(ReplyCode.OK, f"PASVINFO {s.announced}")
+
+
 @command("PASV")
 def pasv(s: Session, arg: str) -> Reply:
     _refuse_after_epsv_all(s, "PASV")
@@ -41,7 +54,7 @@ def pasv(s: Session, arg: str) -> Reply:
             code=ReplyCode.CANNOT_OPEN_DATA,
         )
     channel = _open_passive(s)
-    return make_reply(ReplyCode.PASSIVE, addresses.format_227(host, channel.port))
+    return _announce(s, make_reply(ReplyCode.PASSIVE, addresses.format_227(host, channel.port)))
 
 
 @command("EPSV")
@@ -59,7 +72,7 @@ def epsv(s: Session, arg: str) -> Reply:
             )
         raise ArgumentError(f"Unknown EPSV argument {value[:20]}; use 1, 2 or ALL.")
     channel = _open_passive(s)
-    return make_reply(ReplyCode.EXTENDED_PASSIVE, addresses.format_229(channel.port))
+    return _announce(s, make_reply(ReplyCode.EXTENDED_PASSIVE, addresses.format_229(channel.port)))
 
 
 def _active(s: Session, host: str, port: int) -> Reply:

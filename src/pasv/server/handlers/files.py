@@ -11,7 +11,7 @@ from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import SITE_COMMANDS
 from pasv.protocol.errors import ArgumentError, FileUnavailable, NotADirectory
 from pasv.protocol.replies import Reply, make_reply
-from pasv.server.handlers import account, command
+from pasv.server.handlers import account, command, data
 from pasv.server.session import Session
 from pasv.server.usage import needs_usage
 
@@ -180,4 +180,6 @@ async def site(s: Session, arg: str) -> Reply:
         return await account.site_quota(s)
     if verb == "RATIO":
         return await account.site_ratio(s)
+    if verb == "PASVINFO":
+        return data.site_pasvinfo(s)
     raise ArgumentError(f"Unknown SITE command {verb[:20]}; try SITE HELP.")

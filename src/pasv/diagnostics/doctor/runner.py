@@ -1,0 +1,107 @@
+"""Run the stages in order; a stage that fails stops the ones that depend on it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from pasv.client.control import ControlConnection
+from pasv.client.errors import FtpClientError
+from pasv.diagnostics.doctor.connection import (
+    banner_stage,
+    dns_stage,
+    explicit_tls_stage,
+    implicit_tls_stage,
+    tcp_stage,
+)
+from pasv.diagnostics.doctor.data import active_stage, epsv_stage, pasv_stage, reuse_stage
+from pasv.diagnostics.doctor.files import Sample, listing_stage, throughput_stage, write_stage
+from pasv.diagnostics.doctor.link import Link, Mode, Moved
+from pasv.diagnostics.doctor.login import login_stage
+from pasv.diagnostics.doctor.report import Report, Stage
+from pasv.diagnostics.doctor.target import DoctorTarget
+from pasv.diagnostics.doctor.texts import say
+from pasv.diagnostics.knowledge import Lang
+
+__all__ = ["run_doctor"]
+
+
+async def _connected(t: DoctorTarget, lang: Lang, report: Report) -> Link | None:
+    """DNS, TCP, TLS and the greeting; the logged-out link when all of them passed."""
+    add = report.stages.append
+    stage, addresses = await dns_stage(t, lang)
+    add(stage)
+    if not addresses:
+        return None
+    stage, streams = await tcp_stage(t, lang, addresses)
+    add(stage)
+    if streams is None:
+        return None
+    reader, writer = streams
+    ctrl = ControlConnection(reader, writer, timeout=t.timeout, trace=t.trace)
+    link = Link(ctrl, t.host, t.ssl_context, t.timeout)
+    steps: list[Callable[[], Awaitable[Stage]]] = [lambda: banner_stage(t, lang, ctrl)]
+    if t.tls == "implicit":
+        steps.insert(0, lambda: implicit_tls_stage(t, lang, writer))
+    elif t.tls == "explicit":
+        steps.append(lambda: explicit_tls_stage(t, lang, ctrl, writer))
+    for step in steps:
+        stage = await step()
+        add(stage)
+        if stage.status == "fail":
+            await ctrl.close()
+            return None
+    if t.tls == "none":
+        add(Stage("tls", "skip", say(lang, "tls_not_asked")))
+    return link
+
+
+async def _data(t: DoctorTarget, lang: Lang, report: Report, link: Link) -> None:
+    """The data channel in each mode, then listing, --write and throughput in one that works."""
+    add = report.stages.append
+    stage, epsv = await epsv_stage(link, lang)
+    add(stage)
+    stage, pasv = await pasv_stage(link, lang, epsv is not None)
+    add(stage)
+    stage, active = await active_stage(link, lang)
+    add(stage)
+    tried: list[tuple[Mode, Moved | None]] = [("epsv", epsv), ("pasv", pasv), ("active", active)]
+    working = [(mode, moved) for mode, moved in tried if moved is not None]
+    if not working:
+        add(Stage("listing", "skip", say(lang, "no_data_channel")))
+        return
+    mode, first = working[0]
+    if link.prot_p:
+        add(await reuse_stage(link, lang, mode, first))
+    stage, entries = await listing_stage(t, lang, link, mode)
+    add(stage)
+    samples: list[Sample] = []
+    if t.write:
+        stage, samples = await write_stage(t, lang, link, mode)
+        add(stage)
+    else:
+        add(Stage("write", "skip", say(lang, "write_not_asked")))
+    add(await throughput_stage(t, lang, link, mode, samples, entries))
+
+
+async def run_doctor(t: DoctorTarget, lang: Lang) -> Report:
+    """Every stage that can run against ``t``, with verdicts and advice in ``lang``."""
+    report = Report(t.display or f"{t.host}:{t.port}", lang)
+    link = await _connected(t, lang, report)
+    if link is None:
+        return report
+    try:
+        login = await login_stage(t, lang, link)
+        report.stages.append(login)
+        if login.status != "fail":
+            await _data(t, lang, report, link)
+    except FtpClientError as exc:  # the server hung up in the middle of a stage
+        report.stages.append(Stage("control", "fail", say(lang, "control_lost", reason=str(exc))))
+    finally:
+        with contextlib.suppress(FtpClientError, OSError):
+            async with asyncio.timeout(2):
+                await link.ctrl.send("QUIT")
+                await link.ctrl.reply()
+        await link.ctrl.close()
+    return report
