@@ -244,6 +244,16 @@ class Messages:
     insufficient_credit: str = "Sorry, insufficient credit for download - upload first."
     quota: str = "Exceeded storage allocation."
     quota_files: str = "Exceeded storage allocation: at most {limit} files."
+    login_incorrect: str = "Login incorrect: unknown user name or wrong password."
+    too_many_failures: str = "Too many failed login attempts ({count}); closing the connection."
+    tls_required: str = (
+        "TLS required: this server does not accept logins in clear text. Connect with "
+        "explicit FTPS (AUTH TLS, e.g. curl --ssl-reqd, lftp set ftp:ssl-force true) or "
+        "implicit FTPS (ftps://)."
+    )
+    login_timeout: str = "Login timeout ({seconds:g} seconds): closing control connection."
+    idle_timeout: str = "Idle timeout ({seconds:g} seconds): closing control connection."
+    stalled: str = "stalled: no data moved for {seconds:g} seconds"
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> Messages:

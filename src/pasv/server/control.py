@@ -256,17 +256,18 @@ class ControlProtocol(asyncio.Protocol):
         """Called by the reaper: say why and close when the login or idle time is up; stop a
         transfer that moved nothing for the stall timeout."""
         transfer = self.session.transfer
+        texts = self.server.gate.policy.messages
         if transfer is not None:
-            transfer.check_stall(now, self.session.settings.stall_timeout)
+            limit = self.session.settings.stall_timeout
+            transfer.check_stall(now, limit, texts.stalled.format(seconds=limit))
             return
         if self.closing or self.current is not None:
             return
         if self.session.user is None and now >= self.login_deadline:
             limit = self.server.gate.policy.server.login_timeout
-            text = f"Login timeout ({limit:g} seconds): closing control connection."
+            text = texts.login_timeout.format(seconds=limit)
         elif self.session.user is not None and now >= self.deadline:
-            limit = self.session.settings.idle_timeout
-            text = f"Idle timeout ({limit:g} seconds): closing control connection."
+            text = texts.idle_timeout.format(seconds=self.session.settings.idle_timeout)
         else:
             return
         self.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, text))

@@ -35,11 +35,7 @@ def check_login(s: Session, name: str, *, anonymous: bool) -> None:
     or processed)."""
     settings = s.server.gate.policy.settings_for_name(name, anonymous=anonymous)
     if s.tls is None and tls_required(settings, s.server.settings.tls, anonymous=anonymous).login:
-        raise NotLoggedIn(
-            "TLS required: this server does not accept logins in clear text. Connect with "
-            "explicit FTPS (AUTH TLS, e.g. curl --ssl-reqd, lftp set ftp:ssl-force true) or "
-            "implicit FTPS (ftps://)."
-        )
+        raise NotLoggedIn(s.server.gate.policy.messages.tls_required)
 
 
 def data_protection_required(s: Session) -> bool:

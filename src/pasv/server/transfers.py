@@ -73,12 +73,13 @@ class Transfer:
         self.reason = ""
         self.seen = (-1, self.started)  # bytes done when the reaper last looked, and when
 
-    def check_stall(self, now: float, limit: float) -> None:
-        """Abort when no byte moved for ``limit`` seconds (the reaper calls this)."""
+    def check_stall(self, now: float, limit: float, reason: str) -> None:
+        """Abort (for ``reason``) when no byte moved for ``limit`` seconds (the reaper calls
+        this)."""
         if self.done != self.seen[0]:
             self.seen = (self.done, now)
         elif limit and now - self.seen[1] >= limit:
-            self.abort(f"stalled: no data moved for {limit:g} seconds")
+            self.abort(reason)
 
     def abort(self, reason: str) -> None:
         self.reason = self.reason or reason

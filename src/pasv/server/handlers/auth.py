@@ -73,11 +73,10 @@ async def _check_password(s: Session, name: str, arg: str, found: User | None) -
         log.info("[%d] %s login failed for %r (%d of %d)", s.id, s.peer_ip, name, s.failures, limit)
         await asyncio.sleep(server.settings.login.failure_delay)
         server.gate.login_failed(s.peer_ip)  # too many from this address: banned, 421
+        texts = server.gate.policy.messages
         if s.failures >= limit:
-            raise ServiceUnavailable(
-                f"Too many failed login attempts ({s.failures}); closing the connection."
-            )
-        raise NotLoggedIn("Login incorrect: unknown user name or wrong password.")
+            raise ServiceUnavailable(texts.too_many_failures.format(count=s.failures))
+        raise NotLoggedIn(texts.login_incorrect)
     return _welcome(s, found, await server.storage_for(found))
 
 
