@@ -19,9 +19,7 @@ class TlsRequirement:
     data: bool  # transfers only with PROT P
 
 
-def tls_required(
-    settings: PolicySettings, tls: TlsSection, *, anonymous: bool
-) -> TlsRequirement:
+def tls_required(settings: PolicySettings, tls: TlsSection, *, anonymous: bool) -> TlsRequirement:
     """The one decision: what this login must protect. ``settings`` are the user's resolved
     policy settings (global, then its groups, then its own), which start from the [tls]
     section's require_login_tls/require_data_tls."""
@@ -36,7 +34,10 @@ def check_login(s: Session, name: str, *, anonymous: bool) -> None:
     """Refuse USER in clear where TLS is required for that user (so no password is ever sent
     or processed)."""
     settings = s.server.gate.policy.settings_for_name(name, anonymous=anonymous)
-    if s.tls is None and tls_required(settings, s.server.settings.tls, anonymous=anonymous).login:
+    if (
+        not s.control.encrypted
+        and tls_required(settings, s.server.settings.tls, anonymous=anonymous).login
+    ):
         raise NotLoggedIn(
             "TLS required: this server does not accept logins in clear text. Connect with "
             "explicit FTPS (AUTH TLS, e.g. curl --ssl-reqd, lftp set ftp:ssl-force true) or "

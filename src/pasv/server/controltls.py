@@ -1,0 +1,123 @@
+"""TLS on an explicit-FTPS control connection, driven through memory buffers so that it can end.
+
+asyncio's TLS transports (``loop.start_tls``) cannot hand the clear connection back, which CCC
+(RFC 2228/4217: clear command channel) needs. Here OpenSSL works on two ``ssl.MemoryBIO``: the
+control protocol feeds it the bytes that arrive and gets back plain text; replies are encrypted
+and written to the same TCP transport. After CCC's 200 reply the server sends its close_notify
+and waits for the client's (RFC 4217 §6); bytes that follow the client's close_notify are plain
+text already. curl's default ("passive") CCC mode never answers our close_notify and goes on in
+clear at once: a first byte that cannot start a TLS record ends TLS just as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Callable
+
+# TLS record content types: change_cipher_spec, alert, handshake, application_data. No FTP
+# command starts with one of these bytes.
+_RECORD_TYPES = frozenset(range(20, 24))
+_READ = 64 * 1024
+
+
+class PeerClosed(Exception):
+    """The client ended TLS (its close_notify) without CCC: the connection ends."""
+
+
+class ControlTls:
+    """The server side of one control connection's TLS: bytes in, plain text out."""
+
+    __slots__ = ("_in", "_obj", "_out", "_write", "cleared", "clearing", "ready")
+
+    def __init__(self, context: ssl.SSLContext, write: Callable[[bytes], None]) -> None:
+        self._in = ssl.MemoryBIO()
+        self._out = ssl.MemoryBIO()
+        self._obj = context.wrap_bio(self._in, self._out, server_side=True)
+        self._write = write  # the TCP transport's write
+        # done when the handshake is: with None, or with the exception that failed it
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.clearing = False  # CCC: our close_notify is sent, the client's is awaited
+        self.cleared = False  # TLS is over; everything from here on is plain text
+
+    @property
+    def handshaken(self) -> bool:
+        return self.ready.done() and self.ready.exception() is None
+
+    def feed(self, data: bytes) -> bytes:
+        """Take bytes from the wire; return the plain text they carry (maybe none yet).
+
+        A failed handshake completes ``ready`` with its error; after the handshake a broken
+        record raises ``ssl.SSLError`` and the client's close_notify outside CCC raises
+        ``PeerClosed``.
+        """
+        if self.ready.done() and not self.handshaken:
+            return b""  # the handshake failed: the connection is being closed
+        if self.clearing and not self._in.pending and data[:1] and data[0] not in _RECORD_TYPES:
+            self.cleared = True  # the client went on in clear without its close_notify
+            return data
+        self._in.write(data)
+        if not self.ready.done():
+            self._handshake()
+            if not self.handshaken:
+                return b""
+        return self._read()
+
+    def _handshake(self) -> None:
+        try:
+            self._obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        except (ssl.SSLError, OSError) as exc:
+            self.ready.set_exception(exc)
+        else:
+            self.ready.set_result(None)
+        self._flush()  # our handshake messages, TLS 1.3 session tickets, or an alert
+
+    def _read(self) -> bytes:
+        chunks: list[bytes] = []
+        try:
+            while chunk := self._obj.read(_READ):
+                chunks.append(chunk)
+        except ssl.SSLWantReadError:
+            self._flush()
+            return b"".join(chunks)
+        except ssl.SSLZeroReturnError:
+            pass
+        # the client's close_notify
+        if not self.clearing:
+            self.close()
+            raise PeerClosed
+        self._obj.unwrap()  # both close_notify seen: TLS is over
+        self.cleared = True
+        chunks.append(self._in.read())  # what came after it is plain text
+        return b"".join(chunks)
+
+    def send(self, data: bytes) -> None:
+        """Encrypt and write ``data``; once our close_notify is out, write it in clear."""
+        if self.clearing:
+            self._write(data)
+            return
+        self._obj.write(data)
+        self._flush()
+
+    def clear(self) -> None:
+        """CCC: send our close_notify; ``feed`` sees the client's (or its first clear byte)."""
+        self.clearing = True
+        with contextlib.suppress(ssl.SSLWantReadError):
+            self._obj.unwrap()
+        self._flush()
+
+    def close(self) -> None:
+        """Our close_notify before the connection closes; never waits for the client's."""
+        if not self.clearing and self.handshaken:
+            self.clearing = True
+            with contextlib.suppress(ssl.SSLError):
+                self._obj.unwrap()
+            self._flush()
+
+    def _flush(self) -> None:
+        pending = self._out.read()
+        if pending:
+            self._write(pending)
