@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("pasv.session")
 
 _MAX_QUEUE = 64  # pipelined commands held before we stop reading from the client
+# After CCC's 200: how long the client has to send its close_notify before we send ours first.
+# Any pause keeps ours out of the read that brings the 200 (where lftp takes it for a close).
+_CCC_GRACE = 0.2
 
 
 class ControlProtocol(asyncio.Protocol):
@@ -180,6 +183,11 @@ class ControlProtocol(asyncio.Protocol):
             raise BadSequence("CCC must be sent alone: wait for its reply before the next command.")
         self.cleared = True
 
+    def _ccc_close_notify(self) -> None:
+        """The client did not end TLS itself soon after CCC's 200 (curl waits for us)."""
+        if self.tls is not None and not self.closing:
+            self.tls.send_close_notify()
+
     def _decrypt(self, data: bytes) -> bytes:
         """The plain text in ``data``; a broken TLS stream or the client's TLS end closes."""
         tls = self.tls
@@ -275,8 +283,9 @@ class ControlProtocol(asyncio.Protocol):
                 )
         if self.tls is not None:
             self.tls.send(reply.encode())
-            if self.cleared and not self.tls.clearing:
-                self.tls.clear()  # right after CCC's 200
+            if self.cleared and not self.tls.clearing:  # CCC's 200 went out
+                self.tls.clearing = True
+                asyncio.get_running_loop().call_later(_CCC_GRACE, self._ccc_close_notify)
         else:
             self.transport.write(reply.encode())
         if self.current is None and self.session.transfer is None:
@@ -291,7 +300,7 @@ class ControlProtocol(asyncio.Protocol):
             self.queue.clear()
             self.urgent.clear()
             if self.tls is not None:
-                self.tls.close()
+                self.tls.send_close_notify()
             self.transport.close()
 
     def restart_login_timer(self) -> None:

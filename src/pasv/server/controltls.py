@@ -3,10 +3,15 @@
 asyncio's TLS transports (``loop.start_tls``) cannot hand the clear connection back, which CCC
 (RFC 2228/4217: clear command channel) needs. Here OpenSSL works on two ``ssl.MemoryBIO``: the
 control protocol feeds it the bytes that arrive and gets back plain text; replies are encrypted
-and written to the same TCP transport. After CCC's 200 reply the server sends its close_notify
-and waits for the client's (RFC 4217 §6); bytes that follow the client's close_notify are plain
-text already. curl's default ("passive") CCC mode never answers our close_notify and goes on in
-clear at once: a first byte that cannot start a TLS record ends TLS just as well.
+and written to the same TCP transport.
+
+After CCC's 200 reply the client's close_notify is answered with ours (RFC 4217 §6); bytes that
+follow the client's close_notify are plain text already. Clients differ in who closes first:
+ftplib, lftp and curl's "active" CCC mode send theirs first (lftp fails if ours comes in the same
+read as the 200), curl's default "passive" mode waits for ours, never answers it, and goes on in
+clear. So the control connection waits a moment for the client's close_notify before it sends
+its own unasked (``send_close_notify``), and a first byte that cannot start a TLS record ends TLS
+just as well as a close_notify.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ class PeerClosed(Exception):
 class ControlTls:
     """The server side of one control connection's TLS: bytes in, plain text out."""
 
-    __slots__ = ("_in", "_obj", "_out", "_write", "cleared", "clearing", "ready")
+    __slots__ = ("_in", "_obj", "_out", "_write", "cleared", "clearing", "notified", "ready")
 
     def __init__(self, context: ssl.SSLContext, write: Callable[[bytes], None]) -> None:
         self._in = ssl.MemoryBIO()
@@ -38,7 +43,8 @@ class ControlTls:
         self._write = write  # the TCP transport's write
         # done when the handshake is: with None, or with the exception that failed it
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.clearing = False  # CCC: our close_notify is sent, the client's is awaited
+        self.clearing = False  # CCC answered: TLS ends with the next close_notify
+        self.notified = False  # our close_notify is sent
         self.cleared = False  # TLS is over; everything from here on is plain text
 
     @property
@@ -87,35 +93,29 @@ class ControlTls:
             pass
         # the client's close_notify
         if not self.clearing:
-            self.close()
             raise PeerClosed
-        self._obj.unwrap()  # both close_notify seen: TLS is over
-        self.cleared = True
+        self._obj.unwrap()  # ours goes out now if it has not yet: TLS is over
+        self._flush()
+        self.notified = self.cleared = True
         chunks.append(self._in.read())  # what came after it is plain text
         return b"".join(chunks)
 
     def send(self, data: bytes) -> None:
-        """Encrypt and write ``data``; once our close_notify is out, write it in clear."""
+        """Encrypt and write ``data``; after CCC, write it in clear."""
         if self.clearing:
             self._write(data)
             return
         self._obj.write(data)
         self._flush()
 
-    def clear(self) -> None:
-        """CCC: send our close_notify; ``feed`` sees the client's (or its first clear byte)."""
-        self.clearing = True
-        with contextlib.suppress(ssl.SSLWantReadError):
+    def send_close_notify(self) -> None:
+        """Our close_notify, unless TLS is over or it went out already."""
+        if self.notified or self.cleared or not self.handshaken:
+            return
+        self.notified = True
+        with contextlib.suppress(ssl.SSLError):  # WantRead: the client's is not in yet
             self._obj.unwrap()
         self._flush()
-
-    def close(self) -> None:
-        """Our close_notify before the connection closes; never waits for the client's."""
-        if not self.clearing and self.handshaken:
-            self.clearing = True
-            with contextlib.suppress(ssl.SSLError):
-                self._obj.unwrap()
-            self._flush()
 
     def _flush(self) -> None:
         pending = self._out.read()
