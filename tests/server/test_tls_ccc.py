@@ -3,6 +3,7 @@ and the session goes on in clear while PROT P data connections stay encrypted.""
 
 from __future__ import annotations
 
+import asyncio
 import ftplib
 import io
 import socket
@@ -13,8 +14,15 @@ from typing import TypeVar
 
 import pytest
 
+from pasv.server.controltls import ControlTls
 from tests.server.helpers import Raw, code_of, read_until_closed
-from tests.support.ftps import ReusingFTP_TLS, ftps_login, implicit_login, insecure_context
+from tests.support.ftps import (
+    ReusingFTP_TLS,
+    ftps_login,
+    implicit_login,
+    insecure_context,
+    make_pki,
+)
 from tests.support.live import PASSWORD, USER, LiveServer, start_server
 
 CCC_OK = "200 CCC ok; the control connection continues in clear."
@@ -287,3 +295,38 @@ def test_data_connections_resume_the_control_session_before_ccc(ccc_live: LiveSe
         assert isinstance(conn, ssl.SSLSocket) and conn.session_reused
         assert read_until_closed(conn) == b"r" * 5000
     assert ftp.voidresp().startswith("226")
+
+
+def test_the_tls_layer_fed_one_byte_at_a_time_through_ccc(tmp_path: Path) -> None:
+    """Records split at every byte, the client's close_notify and the first plain command in
+    one stream: nothing is lost, nothing of the close_notify leaks into the plain text."""
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(make_pki(tmp_path).chain_file)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = insecure_context().wrap_bio(incoming, outgoing, server_hostname="localhost")
+
+    def trickle(layer: ControlTls, data: bytes) -> bytes:
+        return b"".join(layer.feed(data[i : i + 1]) for i in range(len(data)))
+
+    async def run() -> None:
+        layer = ControlTls(server_context, incoming.write)
+        for _ in range(10):
+            try:
+                client.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                assert trickle(layer, outgoing.read()) == b""
+        assert trickle(layer, outgoing.read()) == b""  # the client's Finished
+        assert layer.handshaken and layer.ready.done()
+        client.write(b"CCC\r\n")
+        assert trickle(layer, outgoing.read()) == b"CCC\r\n"
+        layer.send(b"200 CCC ok\r\n")
+        assert client.read(100) == b"200 CCC ok\r\n"
+        layer.clearing = True  # what the control connection does once the 200 is out
+        with pytest.raises(ssl.SSLWantReadError):
+            client.unwrap()
+        assert trickle(layer, outgoing.read() + b"PWD\r\n") == b"PWD\r\n"
+        assert layer.cleared and layer.notified
+        client.unwrap()  # the server's close_notify answered ours
+
+    asyncio.run(run())

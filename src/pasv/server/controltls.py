@@ -34,7 +34,18 @@ class PeerClosed(Exception):
 class ControlTls:
     """The server side of one control connection's TLS: bytes in, plain text out."""
 
-    __slots__ = ("_in", "_obj", "_out", "_write", "cleared", "clearing", "notified", "ready")
+    __slots__ = (
+        "_closing_in_tls",
+        "_in",
+        "_obj",
+        "_out",
+        "_write",
+        "cleared",
+        "clearing",
+        "handshaken",
+        "notified",
+        "ready",
+    )
 
     def __init__(self, context: ssl.SSLContext, write: Callable[[bytes], None]) -> None:
         self._in = ssl.MemoryBIO()
@@ -43,13 +54,11 @@ class ControlTls:
         self._write = write  # the TCP transport's write
         # done when the handshake is: with None, or with the exception that failed it
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.handshaken = False
         self.clearing = False  # CCC answered: TLS ends with the next close_notify
         self.notified = False  # our close_notify is sent
         self.cleared = False  # TLS is over; everything from here on is plain text
-
-    @property
-    def handshaken(self) -> bool:
-        return self.ready.done() and self.ready.exception() is None
+        self._closing_in_tls = False  # after CCC the client's first byte was a TLS record's
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the wire; return the plain text they carry (maybe none yet).
@@ -59,10 +68,12 @@ class ControlTls:
         ``PeerClosed``.
         """
         if self.ready.done() and not self.handshaken:
-            return b""  # the handshake failed: the connection is being closed
-        if self.clearing and not self._in.pending and data[:1] and data[0] not in _RECORD_TYPES:
-            self.cleared = True  # the client went on in clear without its close_notify
-            return data
+            return b""  # the handshake failed or timed out: the connection is being closed
+        if self.clearing and not self._closing_in_tls and data:
+            if data[0] not in _RECORD_TYPES:
+                self.cleared = True  # the client went on in clear without its close_notify
+                return data
+            self._closing_in_tls = True
         self._in.write(data)
         if not self.ready.done():
             self._handshake()
@@ -78,6 +89,7 @@ class ControlTls:
         except (ssl.SSLError, OSError) as exc:
             self.ready.set_exception(exc)
         else:
+            self.handshaken = True
             self.ready.set_result(None)
         self._flush()  # our handshake messages, TLS 1.3 session tickets, or an alert
 
