@@ -253,6 +253,7 @@ def test_ccc_on_implicit_tls_is_refused(ccc_live: LiveServer) -> None:
     with pytest.raises(ftplib.error_perm) as info:
         ftp.sendcmd("CCC")
     assert code_of(info.value) == 533 and "implicit" in str(info.value)
+    assert " CCC" not in ftp.sendcmd("FEAT").splitlines()
     assert ftp.voidcmd("NOOP").startswith("200")
 
 

@@ -175,7 +175,8 @@ class ControlProtocol(asyncio.Protocol):
         self._drive()
 
     def end_tls(self) -> None:
-        """CCC: the reply in hand (200) is the last one encrypted; our close_notify follows it.
+        """CCC: the reply in hand (200) is the last one encrypted; then TLS ends with the client's
+        close_notify answered by ours, or ours first after ``_CCC_GRACE`` (see ``send``).
 
         Commands the client sent through TLS after CCC, before its reply, refuse the CCC.
         """
