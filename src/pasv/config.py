@@ -110,6 +110,9 @@ class TlsSection(_Section):
         True, description="a TLS data connection must resume the control connection's session"
     )
     handshake_timeout: float = Field(30.0, gt=0)
+    allow_ccc: bool = Field(
+        False, description="accept CCC: the control connection may go back to clear text"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TlsSection:

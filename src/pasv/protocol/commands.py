@@ -44,7 +44,7 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("APPE", _R, "<file> (append to file)", data=True),
     _spec("AUTH", _R, "TLS|SSL (secure the control connection)", needs_login=False),
     _spec("AVBL", _O, "[<dir>] (bytes you may still store)"),
-    _spec("CCC", _A, "(clear command channel; refused: the connection stays encrypted)"),
+    _spec("CCC", _A, "(clear command channel: TLS ends, the session goes on in clear)"),
     _spec("CDUP", _A, "(go to parent directory)"),
     _spec("CWD", _R, "<dir> (change working directory)"),
     _spec("DELE", _R, "<file> (delete file)"),
@@ -112,6 +112,7 @@ for _alias, _target in _ALIASES.items():
 
 FEATURES: tuple[str, ...] = (
     "AUTH TLS",
+    "CCC",
     "AVBL",
     "EPRT",
     "EPSV",
@@ -129,7 +130,7 @@ FEATURES: tuple[str, ...] = (
 )
 
 # advertised only while the server offers TLS
-TLS_FEATURES = frozenset({"AUTH TLS", "PBSZ", "PROT"})
+TLS_FEATURES = frozenset({"AUTH TLS", "CCC", "PBSZ", "PROT"})
 
 SITE_COMMANDS: dict[str, str] = {
     "HELP": "SITE HELP (this list)",

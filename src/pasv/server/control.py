@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import lookup
-from pasv.protocol.errors import FtpError, ServiceUnavailable
+from pasv.protocol.errors import BadSequence, FtpError, ServiceUnavailable
 from pasv.protocol.parser import Command, LineBuffer
 from pasv.protocol.replies import Reply, make_reply
+from pasv.server.controltls import ControlTls, PeerClosed
 from pasv.server.dispatch import dispatch, run_guarded
 from pasv.server.session import Session
 
@@ -24,12 +25,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("pasv.session")
 
 _MAX_QUEUE = 64  # pipelined commands held before we stop reading from the client
+# After CCC's 200: how long the client has to send its close_notify before we send ours first.
+# Any pause keeps ours out of the read that brings the 200 (where lftp takes it for a close).
+_CCC_GRACE = 0.2
 
 
 class ControlProtocol(asyncio.Protocol):
     """One client's control connection."""
 
     __slots__ = (
+        "cleared",
         "closing",
         "current",
         "deadline",
@@ -41,6 +46,7 @@ class ControlProtocol(asyncio.Protocol):
         "read_paused",
         "server",
         "session",
+        "tls",
         "transport",
         "urgent",
         "urgent_task",
@@ -61,6 +67,8 @@ class ControlProtocol(asyncio.Protocol):
         self.read_paused = False
         self.write_paused = False
         self.deadline = 0.0
+        self.tls: ControlTls | None = None  # explicit FTPS: our TLS layer (AUTH TLS until CCC)
+        self.cleared = False  # CCC ended TLS on this connection
 
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -85,6 +93,8 @@ class ControlProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        if self.tls is not None:
+            data = self._decrypt(data)
         for item in self.lines.feed(data):
             if self._overtakes(item):
                 assert isinstance(item, Command)
@@ -106,6 +116,8 @@ class ControlProtocol(asyncio.Protocol):
             return
         self.gone = True
         self.closing = True
+        if self.tls is not None and not self.tls.ready.done():
+            self.tls.ready.set_exception(ConnectionResetError("connection closed in the handshake"))
         self.queue.clear()
         self.urgent.clear()
         session = self.session
@@ -122,6 +134,11 @@ class ControlProtocol(asyncio.Protocol):
         self._drive()
 
     # --- TLS ------------------------------------------------------------------------------
+    @property
+    def encrypted(self) -> bool:
+        """Whether commands travel under TLS now (not before AUTH TLS, nor after CCC)."""
+        return self.session.tls is not None and not self.cleared
+
     def begin_tls(self, context: ssl.SSLContext) -> None:
         """Start the TLS handshake once the reply in hand (AUTH's 234) is written.
 
@@ -137,26 +154,57 @@ class ControlProtocol(asyncio.Protocol):
         self.current = asyncio.ensure_future(self._upgrade(context))
 
     async def _upgrade(self, context: ssl.SSLContext) -> None:
-        loop = asyncio.get_running_loop()
+        """Runs after the 234 went out in clear: from now on bytes go through ``self.tls``."""
+        self.tls = tls = ControlTls(context, self.transport.write)
+        self.transport.resume_reading()
         try:
-            transport = await loop.start_tls(
-                self.transport,
-                self,
-                context,
-                server_side=True,
-                ssl_handshake_timeout=self.server.settings.tls.handshake_timeout,
-            )
+            async with asyncio.timeout(self.server.settings.tls.handshake_timeout):
+                await tls.ready
         except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
-            log.info("[%d] %s TLS handshake failed: %s", self.session.id, self.session.peer_ip, exc)
+            reason = str(exc) or "timed out"
+            log.info(
+                "[%d] %s TLS handshake failed: %s", self.session.id, self.session.peer_ip, reason
+            )
             self.transport.abort()
             self.connection_lost(exc)
             return
-        if transport is None or self.gone:
+        if self.gone:
             return
-        self.transport = transport
         self.session.tls = context
         self.current = None
         self._drive()
+
+    def end_tls(self) -> None:
+        """CCC: the reply in hand (200) is the last one encrypted; then TLS ends with the client's
+        close_notify answered by ours, or ours first after ``_CCC_GRACE`` (see ``send``).
+
+        Commands the client sent through TLS after CCC, before its reply, refuse the CCC.
+        """
+        if self.queue or self.urgent or self.lines.pending:
+            raise BadSequence("CCC must be sent alone: wait for its reply before the next command.")
+        self.cleared = True
+
+    def _ccc_close_notify(self) -> None:
+        """The client did not end TLS itself soon after CCC's 200 (curl waits for us)."""
+        if self.tls is not None and not self.closing:
+            self.tls.send_close_notify()
+
+    def _decrypt(self, data: bytes) -> bytes:
+        """The plain text in ``data``; a broken TLS stream or the client's TLS end closes."""
+        tls = self.tls
+        assert tls is not None
+        try:
+            data = tls.feed(data)
+        except PeerClosed:
+            self.close()
+            return b""
+        except ssl.SSLError as exc:
+            log.info("[%d] %s TLS error: %s", self.session.id, self.session.peer_ip, exc)
+            self.transport.abort()
+            return b""
+        if tls.cleared:
+            self.tls = None
+        return data
 
     # --- command pipeline -----------------------------------------------------------------
     def _overtakes(self, item: Command | FtpError) -> bool:
@@ -234,7 +282,13 @@ class ControlProtocol(asyncio.Protocol):
                     reply.code,
                     line,
                 )
-        self.transport.write(reply.encode())
+        if self.tls is not None:
+            self.tls.send(reply.encode())
+            if self.cleared and not self.tls.clearing:  # CCC's 200 went out
+                self.tls.clearing = True
+                asyncio.get_running_loop().call_later(_CCC_GRACE, self._ccc_close_notify)
+        else:
+            self.transport.write(reply.encode())
         if self.current is None and self.session.transfer is None:
             self.deadline = time.monotonic() + self.session.settings.idle_timeout
         if reply.code == ReplyCode.SERVICE_UNAVAILABLE or reply.code == ReplyCode.CLOSING:
@@ -246,6 +300,8 @@ class ControlProtocol(asyncio.Protocol):
             self.closing = True
             self.queue.clear()
             self.urgent.clear()
+            if self.tls is not None:
+                self.tls.send_close_notify()
             self.transport.close()
 
     def restart_login_timer(self) -> None:

@@ -34,7 +34,10 @@ def check_login(s: Session, name: str, *, anonymous: bool) -> None:
     """Refuse USER in clear where TLS is required for that user (so no password is ever sent
     or processed)."""
     settings = s.server.gate.policy.settings_for_name(name, anonymous=anonymous)
-    if s.tls is None and tls_required(settings, s.server.settings.tls, anonymous=anonymous).login:
+    if (
+        not s.control.encrypted
+        and tls_required(settings, s.server.settings.tls, anonymous=anonymous).login
+    ):
         raise NotLoggedIn(s.server.gate.policy.messages.tls_required)
 
 

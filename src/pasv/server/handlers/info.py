@@ -29,6 +29,8 @@ def feat(s: Session, arg: str) -> Reply:
     for feature in FEATURES:
         if feature in TLS_FEATURES and s.server.tls is None:
             continue
+        if feature == "CCC" and (not s.server.settings.tls.allow_ccc or s.control.implicit):
+            continue
         if feature.startswith("HASH "):
             feature = "HASH " + ";".join(
                 a + ("*" if a == s.hash_algorithm else "") for a in HASH_ALGORITHMS

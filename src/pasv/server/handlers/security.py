@@ -27,6 +27,8 @@ def auth(s: Session, arg: str) -> Reply:
     mechanism = arg.strip().upper()
     if mechanism not in AUTH_MECHANISMS:
         raise ParameterNotImplemented(f"AUTH {mechanism[:20]} not supported; use AUTH TLS.")
+    if s.control.cleared:
+        raise BadSequence("TLS on this control connection was ended by CCC; it stays in clear.")
     if s.tls is not None:
         raise BadSequence("The control connection is already protected by TLS.")
     # RFC 4217: the login that follows happens under TLS; an earlier one does not carry over.
@@ -74,9 +76,18 @@ def prot(s: Session, arg: str) -> Reply:
 
 @command("CCC")
 def ccc(s: Session, arg: str) -> Reply:
+    control = s.control
     if s.tls is None:
         raise BadSequence("CCC: the control connection is not protected by TLS.")
-    raise FtpError(
-        "CCC refused: the control connection stays encrypted on this server.",
-        code=ReplyCode.PROTECTION_DENIED,
-    )
+    if control.cleared:
+        raise BadSequence("CCC: the control connection is in clear already.")
+    if not s.server.settings.tls.allow_ccc:
+        raise FtpError(
+            "CCC refused: the control connection stays encrypted on this server "
+            "(tls.allow_ccc = false).",
+            code=ReplyCode.PROTECTION_DENIED,
+        )
+    if control.implicit:
+        raise FtpError("CCC is not available on implicit TLS.", code=ReplyCode.PROTECTION_DENIED)
+    control.end_tls()
+    return make_reply(ReplyCode.OK, "CCC ok; the control connection continues in clear.")
