@@ -1,7 +1,6 @@
 """Hypothesis runs of the fuzz targets: random bytes and inputs built from protocol fragments.
 
-FUZZ_EXAMPLES raises the example budget (``make fuzz`` without atheris would use it); the
-default keeps ``make test`` fast.
+FUZZ_EXAMPLES raises the example budget; the default keeps ``make test`` fast.
 """
 
 from __future__ import annotations
@@ -80,15 +79,17 @@ _built = st.lists(st.sampled_from(_FRAGMENTS) | st.binary(max_size=6), max_size=
 _inputs = st.binary(max_size=300) | _built
 
 
-def _run(target: Callable[[bytes], None]) -> Callable[[bytes], None]:
-    @settings(max_examples=_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def hypothesis_check(target: Callable[[bytes], None], examples: int) -> Callable[[], None]:
+    """``target`` as a hypothesis test over ``examples`` inputs (``make fuzz``'s fallback)."""
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
     @given(_inputs)
     def check(data: bytes) -> None:
         target(data)
 
-    return check
+    return check  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_only_typed_errors_and_round_trips(name: str) -> None:
-    _run(TARGETS[name])()
+    hypothesis_check(TARGETS[name], _EXAMPLES)()
