@@ -49,7 +49,7 @@ from pasv.protocol.listing import (
 from pasv.protocol.parser import Command, LineBuffer
 from pasv.protocol.replies import MAX_REPLY_LINE, Reply, ReplyParser
 
-__all__ = ["TARGETS", "addresses", "line_buffer", "listing", "reply_parser"]
+__all__ = ["SEEDS", "TARGETS", "addresses", "line_buffer", "listing", "reply_parser"]
 
 _VERB = re.compile(r"[A-Z]{1,10}")
 NOW = 1_700_000_000.0  # a fixed "now" for listings, so a run is reproducible
@@ -172,6 +172,36 @@ def listing(data: bytes) -> None:
     assert (again.kind, again.unique) == (mlsx.kind, mlsx.unique)
     assert abs(again.mtime - mlsx.mtime) < 1
 
+
+# Realistic starting inputs for atheris (the first bytes of line_buffer and reply_parser are
+# their chunking seed and, for line_buffer, the line limit).
+SEEDS: dict[str, list[bytes]] = {
+    "line_buffer": [
+        b"\xc8\x03\x05\x07\x0bUSER alice\r\nPASS x\r\nNOOP\r\n",
+        b"\x10\x01\x02\x03\x04RETR \xff\xff\xc3\x28\r\n\xff\xf4\xff\xf2ABOR\n",
+        b"\x05\x00\x00\x00\x00STOR " + b"A" * 40 + b"\r\nPWD\r\n",
+    ],
+    "reply_parser": [
+        b"\x03\x05\x07\x0b220 ready\r\n211-Features:\r\n UTF8\r\n 211 x\r\n211 End\r\n",
+        b"\x01\x01\x01\x01227 Entering Passive Mode (127,0,0,1,4,1).\r\n150-a\n150 b\n",
+    ],
+    "addresses": [
+        b"127,0,0,1,4,1",
+        b"Entering Passive Mode (192,0,2,1,255,255).",
+        b"|1|127.0.0.1|2121|",
+        b"|2|::1|21|",
+        b"Entering Extended Passive Mode (|||50000|)",
+    ],
+    "listing": [
+        b"-rw-r--r--   1 ftp      ftp          1234 Jan 02 12:34 name.txt",
+        b"drwxr-xr-x   2 ftp      ftp          4096 Jan 02  2020 dir",
+        b"lrwxrwxrwx 1 owner 7 2024-02-29 23:59 link -> target",
+        b"01-02-24  10:15AM       <DIR>          folder",
+        b"12-31-1999  11:59PM            1,234,567 file.zip",
+        b"type=file;size=12;modify=20240101000000.5;perm=r;unique=a1;unix.mode=0644; x y",
+        b" type=dir;sizd=4096;modify=20241231235960; dir",
+    ],
+}
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "line_buffer": line_buffer,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.targets import TARGETS
+from tests.fuzz.targets import SEEDS, TARGETS
 
 _EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 
@@ -88,6 +88,13 @@ def hypothesis_check(target: Callable[[bytes], None], examples: int) -> Callable
         target(data)
 
     return check  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("name", "seed"), [(name, seed) for name, seeds in SEEDS.items() for seed in seeds]
+)
+def test_seeds_are_valid_inputs(name: str, seed: bytes) -> None:
+    TARGETS[name](seed)
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
