@@ -97,6 +97,18 @@ def test_seeds_are_valid_inputs(name: str, seed: bytes) -> None:
     TARGETS[name](seed)
 
 
+# Every input that made a target fail, kept (atheris writes them to fuzz-artifacts/).
+REGRESSIONS = [
+    # an MS-DOS listing line whose size is a lone comma: ValueError from int("")
+    ("listing", b"12-31-1999  11:59PM     ,   " + b"\0" * 33 + b"\x01\0\0  7 file.zip"),
+]
+
+
+@pytest.mark.parametrize(("name", "data"), REGRESSIONS)
+def test_regressions(name: str, data: bytes) -> None:
+    TARGETS[name](data)
+
+
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_only_typed_errors_and_round_trips(name: str) -> None:
     hypothesis_check(TARGETS[name], _EXAMPLES)()

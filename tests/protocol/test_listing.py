@@ -171,6 +171,7 @@ def test_time_only_date_in_the_future_means_last_year() -> None:
         "13-45-24  12:34PM       <DIR>          baddate",
         "01-02-24  13:34PM       <DIR>          badhour",
         "-rw-r--r-- 1 a b x Jan 02 12:34 badsize",
+        "12-31-1999  11:59PM     ,   7 commasize",  # found by atheris: int("") raised
     ],
 )
 def test_parse_list_line_returns_none(line: str) -> None:

@@ -128,7 +128,7 @@ _UNIX_NO_GROUP = re.compile(
 )
 _DOS = re.compile(
     r"(?P<mo>\d{2})-(?P<d>\d{2})-(?P<y>\d{2}|\d{4})\s+(?P<hh>\d{1,2}):(?P<mm>\d{2})\s*"
-    r"(?P<ampm>[AaPp][Mm])?\s+(?:(?P<dir><DIR>)|(?P<size>[\d,]+))\s+(?P<name>.+)",
+    r"(?P<ampm>[AaPp][Mm])?\s+(?:(?P<dir><DIR>)|(?P<size>\d[\d,]*))\s+(?P<name>.+)",
     re.ASCII,
 )
 
