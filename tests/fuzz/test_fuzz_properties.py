@@ -101,6 +101,11 @@ def test_seeds_are_valid_inputs(name: str, seed: bytes) -> None:
 REGRESSIONS = [
     # an MS-DOS listing line whose size is a lone comma: ValueError from int("")
     ("listing", b"12-31-1999  11:59PM     ,   " + b"\0" * 33 + b"\x01\0\0  7 file.zip"),
+    # a modify time in the year 24 formatted as "240101000000" (strftime's %Y), unparsable
+    (
+        "listing",
+        b"type=file;size=13;modify=00240101000000.5;perm=r;unique=a1;unix\xaemode=0644; x y",
+    ),
 ]
 
 

@@ -14,6 +14,7 @@ from pasv.protocol.listing import (
     FileFacts,
     format_list_line,
     format_mlsx_facts,
+    format_timeval,
     parse_list_line,
     parse_mlsx_line,
 )
@@ -282,3 +283,14 @@ def test_list_round_trip(name: str, kind: str, size: int, mode: int, age: float)
     assert parsed is not None
     assert (parsed.name, parsed.kind, parsed.size, parsed.mode) == (name, kind, size, mode)
     assert abs(parsed.mtime - f.mtime) < DAY
+
+
+@pytest.mark.parametrize(
+    ("stamp", "year"), [("00240101000000", 24), ("09991231235959", 999), ("20240229120000", 2024)]
+)
+def test_timeval_has_four_year_digits_and_round_trips(stamp: str, year: int) -> None:
+    facts = parse_mlsx_line(f"type=file;modify={stamp}; f")
+    assert format_timeval(facts.mtime) == stamp
+    assert f"modify={stamp};" in format_mlsx_facts(facts, "r")
+    assert parse_mlsx_line(format_mlsx_facts(facts, "r")).mtime == facts.mtime
+    assert stamp.startswith(f"{year:04d}")
