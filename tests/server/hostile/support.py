@@ -17,8 +17,8 @@ _names = itertools.count()
 def assert_served(live: LiveServer, source: str | None = None) -> None:
     """A fresh session logs in, uploads, lists and downloads a file intact, then quits."""
     ftp = ftplib.FTP(timeout=10, encoding="utf-8")
-    ftp.connect(live.host, live.port, source_address=(source, 0) if source else None)
     try:
+        ftp.connect(live.host, live.port, source_address=(source, 0) if source else None)
         ftp.login(USER, PASSWORD)
         name = f"served-{os.getpid()}-{next(_names)}.bin"
         payload = os.urandom(50_000)
