@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_DEBS  := curl lftp vsftpd tcpdump
 BENCH_DEBS := curl vsftpd
 
-.PHONY: run test lint bench soak debs-test debs-bench clean
+.PHONY: run test lint bench soak fuzz debs-test debs-bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,9 +51,17 @@ lint: $(STAMP)
 bench: $(STAMP) debs-bench
 	$(BIN)/python -m bench
 
-## soak: slow, long-running tests (marked slow; none yet: exit 5 "no tests" is not a failure)
+## soak: slow, long-running tests (marked slow): 500 sessions for 60 s (SOAK_SECONDS, SOAK_SESSIONS)
 soak: $(STAMP) debs-test
-	$(BIN)/pytest -q -m slow || [ $$? -eq 5 ]
+	$(BIN)/pytest -q -m slow -p no:cacheprovider || [ $$? -eq 5 ]
+
+## fuzz: each atheris target for FUZZ_SECONDS (default 60); hypothesis with a large budget
+## when atheris has no wheel for this Python (see docs/reliability.md)
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/pip install -q --only-binary=atheris -e '.[fuzz]' || \
+	  echo "atheris cannot be installed here: falling back to hypothesis"
+	$(BIN)/python -m tests.fuzz.run --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -14,6 +14,7 @@ from pasv.protocol.listing import (
     FileFacts,
     format_list_line,
     format_mlsx_facts,
+    format_timeval,
     parse_list_line,
     parse_mlsx_line,
 )
@@ -171,6 +172,7 @@ def test_time_only_date_in_the_future_means_last_year() -> None:
         "13-45-24  12:34PM       <DIR>          baddate",
         "01-02-24  13:34PM       <DIR>          badhour",
         "-rw-r--r-- 1 a b x Jan 02 12:34 badsize",
+        "12-31-1999  11:59PM     ,   7 commasize",  # found by atheris: int("") raised
     ],
 )
 def test_parse_list_line_returns_none(line: str) -> None:
@@ -281,3 +283,14 @@ def test_list_round_trip(name: str, kind: str, size: int, mode: int, age: float)
     assert parsed is not None
     assert (parsed.name, parsed.kind, parsed.size, parsed.mode) == (name, kind, size, mode)
     assert abs(parsed.mtime - f.mtime) < DAY
+
+
+@pytest.mark.parametrize(
+    ("stamp", "year"), [("00240101000000", 24), ("09991231235959", 999), ("20240229120000", 2024)]
+)
+def test_timeval_has_four_year_digits_and_round_trips(stamp: str, year: int) -> None:
+    facts = parse_mlsx_line(f"type=file;modify={stamp}; f")
+    assert format_timeval(facts.mtime) == stamp
+    assert f"modify={stamp};" in format_mlsx_facts(facts, "r")
+    assert parse_mlsx_line(format_mlsx_facts(facts, "r")).mtime == facts.mtime
+    assert stamp.startswith(f"{year:04d}")

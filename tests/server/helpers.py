@@ -37,7 +37,11 @@ class Raw:
         address = (source, 0) if source else None
         self.sock = socket.create_connection((host, port), timeout=WAIT, source_address=address)
         self._buf = b""
-        self.greeting = self.reply()
+        try:
+            self.greeting = self.reply()
+        except BaseException:
+            self.sock.close()
+            raise
 
     @classmethod
     def to(cls, live: LiveServer) -> Raw:

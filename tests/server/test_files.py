@@ -8,6 +8,7 @@ import ftplib
 import hashlib
 import io
 import os
+import re
 import stat
 import time
 import zlib
@@ -134,6 +135,16 @@ def test_mfmt_sets_modification_time(live: LiveServer, raw: Raw) -> None:
     assert raw.cmd("MDTM m.txt").text == "20200102030405"
     assert raw.cmd("MFMT 20200102030405 missing").code == 550
     assert raw.cmd("MFMT 20201302030405 m.txt").code == 501  # month 13
+
+
+def test_times_before_the_year_1000_keep_four_digits(live: LiveServer, raw: Raw) -> None:
+    """strftime's %Y wrote the year 24 as "24", a time no client reads. (The file system may
+    keep an earlier time than asked: ext4 stops at 1901; MDTM shows what it kept.)"""
+    (live.files / "old.txt").write_bytes(b"o")
+    assert raw.cmd("MFMT 00240101000000 old.txt").text == "Modify=00240101000000; /old.txt"
+    kept = raw.cmd("MDTM old.txt").text
+    assert re.fullmatch(r"\d{14}", kept) and kept <= "19700101000000"
+    assert f"modify={kept};" in raw.cmd("MLST old.txt").lines[1]
 
 
 @pytest.mark.parametrize(

@@ -226,3 +226,81 @@ def test_nul_byte_upload_is_refused(live: LiveServer, outside: Outside) -> None:
         ftp.sendcmd("STOR evil\x00.txt")
     assert str(exc.value).startswith("550")
     assert not any(p.name.startswith("evil") for p in live.files.iterdir())
+
+
+TRAVERSAL = [
+    b"..",
+    b"../outside/secret.txt",
+    b"../../../../../../etc/passwd",
+    b"/../../etc/passwd",
+    b"//etc/passwd",
+    b"/./.././../etc/hostname",
+    b"sub/../../..",
+    b"%2e%2e/%2e%2e/etc/passwd",
+    b"%2e%2e%2fetc%2fpasswd",
+    b"..%2f..%2fetc%2fpasswd",
+    b"%252e%252e/etc/passwd",
+    b"..\\..\\etc\\passwd",
+    b"\\..\\..\\etc\\passwd",
+    b"C:\\Windows\\win.ini",
+    b"\xc0\xae\xc0\xae/\xc0\xae\xc0\xae/etc/passwd",  # overlong UTF-8 dots
+    "．．/．．/etc/passwd".encode(),  # fullwidth full stops
+    b"outdir/../../outside/secret.txt",
+    b"etc/../etc/passwd",
+    b"secret/../secret",
+    b"~/../../etc/passwd",
+    b"...//....//etc/passwd",
+]
+
+
+def _snapshot_around(tmp_path: Path, keep_out: Path) -> dict[str, tuple[int, float, int]]:
+    """Everything below ``tmp_path`` except the data directory: mode, mtime and size."""
+    found = {}
+    for path in sorted(tmp_path.rglob("*")):
+        if path == keep_out or keep_out in path.parents:
+            continue
+        st = path.lstat()
+        found[str(path)] = (st.st_mode, st.st_mtime, st.st_size)
+    return found
+
+
+def _transfer_raw(raw: Raw, line: bytes, payload: bytes = b"") -> tuple[int, bytes]:
+    port = int(raw.cmd("EPSV").text.split("|||")[1].split("|")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        raw.send(line + b"\r\n")
+        first = raw.reply()
+        if first.code != 150:
+            return first.code, b""
+        if payload:
+            conn.sendall(payload)
+            conn.shutdown(socket.SHUT_WR)
+        got = read_until_closed(conn)
+    return raw.reply().code, got
+
+
+@pytest.mark.parametrize("path", TRAVERSAL, ids=range(len(TRAVERSAL)))
+def test_traversal_corpus_stays_inside_the_root(
+    live: LiveServer, raw: Raw, outside: Outside, tmp_path: Path, path: bytes
+) -> None:
+    """Each path with every kind of command: nothing outside the root is read or changed (the
+    ``outside`` fixture compares its snapshot, this test everything else around the data dir)."""
+    data_dir = live.settings.server.data_dir
+    before = _snapshot_around(tmp_path, data_dir)
+    hostname = Path("/etc/hostname").read_bytes()
+    for verb in (b"CWD", b"SIZE", b"MDTM", b"MLST", b"HASH", b"MKD", b"RMD", b"DELE", b"RNFR"):
+        raw.send(verb + b" " + path + b"\r\n")
+        reply = raw.reply()
+        if reply.code == 350:
+            raw.send(b"RNTO " + path + b".moved\r\n")
+            reply = raw.reply()
+        assert SECRET.decode().strip() not in reply.text
+        raw.cmd("CWD /")
+    for verb in (b"RETR", b"LIST", b"NLST", b"MLSD"):
+        _, data = _transfer_raw(raw, verb + b" " + path)
+        assert SECRET not in data and b"root:x:0:0" not in data, verb
+    for verb in (b"STOR", b"APPE"):
+        code, _ = _transfer_raw(raw, verb + b" " + path, b"planted by a test")
+        assert code in (226, 550, 553), (verb, code)
+    assert _snapshot_around(tmp_path, data_dir) == before
+    assert Path("/etc/hostname").read_bytes() == hostname  # other tests may add users to /etc
+    assert not [name for name in os.listdir("/etc") if name.endswith(".moved")]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
@@ -29,7 +28,7 @@ from pasv.protocol.addresses import (
     parse_229,
 )
 from pasv.protocol.errors import FtpError
-from pasv.protocol.listing import FileFacts
+from pasv.protocol.listing import FileFacts, format_timeval
 from pasv.protocol.replies import Reply
 
 __all__ = ["FtpClient", "Progress"]
@@ -203,7 +202,7 @@ class FtpClient:
         """MFMT when offered; True when the server accepted it."""
         if "MFMT" not in self.features:
             return False
-        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(mtime))
+        stamp = format_timeval(mtime)
         return (await self.command(f"MFMT {stamp} {path}")).code in (213, 250, 200)
 
     # --- listings --------------------------------------------------------------------------

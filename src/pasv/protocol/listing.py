@@ -17,6 +17,7 @@ __all__ = [
     "Kind",
     "format_list_line",
     "format_mlsx_facts",
+    "format_timeval",
     "parse_list_line",
     "parse_mlsx_line",
 ]
@@ -61,6 +62,13 @@ def _utc(mtime: float) -> datetime:
         return _EPOCH
 
 
+def format_timeval(mtime: float) -> str:
+    """RFC 3659 time-val ``YYYYMMDDHHMMSS`` in UTC, always with four year digits (strftime's
+    ``%Y`` gives "24" for the year 24, which no parser reads back)."""
+    t = _utc(mtime)
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
+
+
 def _account(name: str) -> str:
     return re.sub(r"\s", "_", name) or "?"
 
@@ -95,7 +103,7 @@ def format_mlsx_facts(
     values = {
         "type": type_override or _MLSX_TYPE[f.kind],
         "size": str(f.size),
-        "modify": _utc(f.mtime).strftime("%Y%m%d%H%M%S"),
+        "modify": format_timeval(f.mtime),
         "perm": perm,
         "unique": f.unique,
         "unix.mode": f"0{f.mode & 0o7777:03o}",
@@ -128,7 +136,7 @@ _UNIX_NO_GROUP = re.compile(
 )
 _DOS = re.compile(
     r"(?P<mo>\d{2})-(?P<d>\d{2})-(?P<y>\d{2}|\d{4})\s+(?P<hh>\d{1,2}):(?P<mm>\d{2})\s*"
-    r"(?P<ampm>[AaPp][Mm])?\s+(?:(?P<dir><DIR>)|(?P<size>[\d,]+))\s+(?P<name>.+)",
+    r"(?P<ampm>[AaPp][Mm])?\s+(?:(?P<dir><DIR>)|(?P<size>\d[\d,]*))\s+(?P<name>.+)",
     re.ASCII,
 )
 

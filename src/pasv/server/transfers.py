@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mmap
 import os
 import socket
 import ssl
@@ -34,6 +35,15 @@ _TLS_FLUSH_AT_PAUSE = 128 * 1024
 # A fast upload yields to other sessions after this many buffer flushes (8 MiB); yielding after
 # every flush halved upload speed.
 _FLUSHES_PER_TURN = 16
+
+
+def _buffer(size: int) -> mmap.mmap:
+    """A transfer buffer whose pages cost memory only once bytes land in them.
+
+    ``bytearray(size)`` zero-fills, so each upload held 2 MiB resident from its first byte (500
+    concurrent uploads of small files: 400 MiB); an anonymous mapping starts untouched.
+    """
+    return mmap.mmap(-1, size)
 
 
 class Aborted(Exception):
@@ -265,7 +275,7 @@ async def send_file_tls(
     assert handle.file is not None
     fd, position, end = handle.file.fileno(), offset, handle.size
     size = CHUNK if throttle is None else throttle.chunk
-    buffer = bytearray(size)
+    buffer = _buffer(size)
     inline = True
     while position < end:
         view = memoryview(buffer)[: min(size, end - position)]
@@ -335,7 +345,7 @@ async def receive(
     is written even when the connection breaks, so the upload can be resumed.
     """
     loop = asyncio.get_running_loop()
-    buffers = (bytearray(CHUNK), bytearray(CHUNK))
+    buffers = (_buffer(CHUNK), _buffer(CHUNK))
     which = 0
     pending: asyncio.Future[None] | None = None
     filled = 0

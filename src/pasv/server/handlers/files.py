@@ -10,6 +10,7 @@ from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import SITE_COMMANDS
 from pasv.protocol.errors import ArgumentError, FileUnavailable, NotADirectory
+from pasv.protocol.listing import format_timeval
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import account, command, data
 from pasv.server.session import Session
@@ -19,10 +20,6 @@ from pasv.server.usage import needs_usage
 def quote_path(path: str) -> str:
     """RFC 959 quoting for 257 replies: the path in quotes, inner quotes doubled."""
     return '"' + path.replace('"', '""') + '"'
-
-
-def format_time(epoch: float) -> str:
-    return time.strftime("%Y%m%d%H%M%S", time.gmtime(epoch))
 
 
 def parse_time(text: str) -> float:
@@ -127,7 +124,7 @@ async def mdtm(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.LIST, target)
     facts = await s.fs.stat(target)
-    return make_reply(ReplyCode.FILE_STATUS, format_time(facts.mtime))
+    return make_reply(ReplyCode.FILE_STATUS, format_timeval(facts.mtime))
 
 
 @command("MFMT")
@@ -140,7 +137,7 @@ async def mfmt(s: Session, arg: str) -> Reply:
     s.check(Perm.MFMT, target)
     await s.fs.set_mtime(target, when)
     s.server.changed()
-    return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_time(when)}; {target}")
+    return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_timeval(when)}; {target}")
 
 
 @command("HASH")
