@@ -31,9 +31,14 @@ def is_transient_reply(reply: Reply) -> bool:
 
 
 class FtpClientError(Exception):
-    """Base of every error the client raises; ``transient`` says whether a retry may help."""
+    """Base of every error the client raises; ``transient`` says whether a retry may help.
+
+    ``final`` is set on an error whose retries were already spent (a mirror's file tried
+    ``attempts`` times): the session around it is not started again for it.
+    """
 
     transient = False
+    final = False
 
 
 class ReplyError(FtpClientError):

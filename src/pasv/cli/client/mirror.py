@@ -11,7 +11,8 @@ from pasv.cli.client.options import Common, client_command
 from pasv.cli.client.progress import progress_bar
 from pasv.cli.client.run import Exit, err, execute, fail, prepare, url_argument
 from pasv.client import FtpClient, FtpClientError
-from pasv.client.mirror import MirrorPlan, local_tree, plan, remote_tree, run_plan
+from pasv.client.mirror import MirrorPlan, local_tree, plan, remote_tree
+from pasv.client.mirror_run import run_plan
 
 __all__ = ["register"]
 
@@ -73,7 +74,7 @@ def register(app: typer.Typer) -> None:
             with progress_bar("mirror", the_plan.bytes, common.quiet) as advance:
                 await run_plan(
                     the_plan, url.path, local, client, prepared.connect, jobs=jobs,
-                    progress=advance,
+                    progress=advance, policy=prepared.policy, on_retry=prepared.on_retry,
                 )  # fmt: skip
             return the_plan
 

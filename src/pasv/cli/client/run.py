@@ -123,10 +123,17 @@ class Prepared:
     target: Target
     options: ClientOptions
     policy: RetryPolicy
+    common: Common
 
     def connect(self) -> Awaitable[FtpClient]:
         """Another logged-in session (mirror -j N)."""
         return open_client(self.target, self.options)
+
+    def on_retry(self, attempt: int, wait: float, exc: FtpClientError) -> None:
+        """Say why and when the next try comes (not with --quiet)."""
+        if not self.common.quiet:
+            retries = self.common.retries
+            err.print(f"{exc}; retry {attempt} of {retries} in {wait:.1f} s", markup=False)
 
 
 def prepare(url: FtpUrl, common: Common) -> Prepared:
@@ -135,7 +142,7 @@ def prepare(url: FtpUrl, common: Common) -> Prepared:
         options = _options(url, common)
     except OSError as exc:
         fail(f"cannot read the CA file {common.ca}: {exc}", Exit.USAGE)
-    return Prepared(target, options, RetryPolicy(common.retries + 1, common.retry_delay))
+    return Prepared(target, options, RetryPolicy(common.retries + 1, common.retry_delay), common)
 
 
 def execute(
@@ -146,14 +153,11 @@ def execute(
 ) -> T:
     """Run ``operation`` in a session (retried when transient); errors become exit codes."""
     ready = prepared or prepare(url, common)
-
-    def on_retry(attempt: int, wait: float, exc: FtpClientError) -> None:
-        if not common.quiet:
-            err.print(f"{exc}; retry {attempt} of {common.retries} in {wait:.1f} s", markup=False)
-
     try:
         return asyncio.run(
-            run_session(ready.target, ready.options, operation, ready.policy, on_retry=on_retry)
+            run_session(
+                ready.target, ready.options, operation, ready.policy, on_retry=ready.on_retry
+            )
         )
     except FtpClientError as exc:
         fail(str(exc), _exit_code(exc))
