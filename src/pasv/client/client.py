@@ -230,6 +230,10 @@ class FtpClient:
         text = await self._listing_text(f"{'MLSD' if mlsd else 'LIST'} {path}")
         return parse_listing(text, mlsd, self._trace)
 
+    async def list_text(self, path: str = "") -> str:
+        """The LIST output as the server wrote it (``ls -l`` or MS-DOS lines)."""
+        return await self._listing_text(f"LIST {path}")
+
     async def names(self, path: str = "") -> list[str]:
         """NLST: names only."""
         return [line for line in (await self._listing_text(f"NLST {path}")).splitlines() if line]
