@@ -193,3 +193,38 @@ class SessionKiller(LineProxy):
                 client.write(b"500 OOPS: vsf_sysutil_bind\r\n")
                 return None
         return line
+
+
+class HashLiar(LineProxy):
+    """Answers HASH with another digest: a server whose copy differs from what it sent."""
+
+    def reply(self, line: bytes) -> bytes:
+        parts = line.split(b" ", 4)  # 213 SHA-256 0-5 <hex> <path>
+        if len(parts) == 5 and parts[0] == b"213" and parts[1] == b"SHA-256":
+            parts[3] = b"0" * 64
+            return b" ".join(parts)
+        return line
+
+
+@contextmanager
+def in_thread(proxy: LineProxy) -> Iterator[LineProxy]:
+    """Run ``proxy`` on an event loop of its own, for tests that drive the blocking CLI."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="proxy", daemon=True)
+    thread.start()
+
+    async def stop() -> None:
+        await proxy.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        asyncio.run_coroutine_threadsafe(proxy.start(), loop).result(10)
+        yield proxy
+    finally:
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
