@@ -47,7 +47,7 @@ class Exit(IntEnum):
     USAGE = 2  # bad arguments, bad URL, no password available
     LOGIN = 3  # the login was refused (530 wrong user or password)
     CONNECTION = 4  # could not connect, TLS failed, or the connection kept breaking
-    TEMPORARY = 5  # the server kept answering "try later" (421, 450, 451, busy 530)
+    TEMPORARY = 5  # the server kept answering "try later" (421, 450, 451, busy 530), or banned us
     INTEGRITY = 6  # the transferred file differs from the server's
     INTERRUPTED = 130
 
@@ -105,6 +105,8 @@ def _options(url: FtpUrl, common: Common) -> ClientOptions:
 
 
 def _exit_code(exc: FtpClientError) -> Exit:
+    if isinstance(exc, ReplyError) and exc.banned:
+        return Exit.TEMPORARY
     if isinstance(exc, LoginFailed) and not exc.transient:
         return Exit.LOGIN
     if isinstance(exc, IntegrityError):
