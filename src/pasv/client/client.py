@@ -66,6 +66,10 @@ class FtpClient:
         if self.options.trace is not None:
             self.options.trace(kind, text)
 
+    def status(self, text: str) -> None:
+        """Add a ``Status:`` line to the session log."""
+        self._trace("Status", text)
+
     @property
     def ctrl(self) -> ControlConnection:
         if self._ctrl is None:

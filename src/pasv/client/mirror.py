@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -91,10 +92,15 @@ def local_tree(root: Path) -> dict[str, Entry]:
     return found
 
 
-def _changed(source: Entry, target: Entry | None, tolerance: float) -> bool:
-    if target is None or target.kind != "file":
+def _changed(
+    rel: str, source: Entry, target: Entry | None, tolerance: float,
+    same_hash: Mapping[str, bool] | None,
+) -> bool:  # fmt: skip
+    if target is None or target.kind != "file" or source.size != target.size:
         return True
-    return source.size != target.size or source.mtime > target.mtime + tolerance
+    if same_hash is not None:
+        return not same_hash.get(rel, False)
+    return source.mtime > target.mtime + tolerance
 
 
 def plan(
@@ -104,10 +110,13 @@ def plan(
     *,
     delete: bool = False,
     tolerance: float = 2.0,
+    same_hash: Mapping[str, bool] | None = None,
 ) -> MirrorPlan:
     """Directories to make, files to copy (new, other size, or newer), extra entries to delete.
 
     ``tolerance`` absorbs timestamps shown to the minute (LIST) instead of the second (MLSD).
+    With ``same_hash`` (see compare_hashes) times do not count: a file of the same size is
+    copied unless its entry there says the hashes agree.
     """
     result = MirrorPlan(direction)
     for rel in sorted(source):
@@ -116,7 +125,7 @@ def plan(
         if entry.kind == "dir":
             if have is None or have.kind != "dir":
                 result.mkdirs.append(rel)
-        elif _changed(entry, have, tolerance):
+        elif _changed(rel, entry, have, tolerance, same_hash):
             result.copies.append((rel, entry))
     if delete:
         extra = [rel for rel in target if rel not in source or source[rel].kind != target[rel].kind]
