@@ -173,14 +173,15 @@ class DataBreaker(LineProxy):
 class SessionKiller(LineProxy):
     """Ends sessions the way vsftpd does when it cannot bind a passive port.
 
-    The ``at``-th, ``at``+``every``-th … EPSV of all sessions gets ``500 OOPS: vsf_sysutil_bind``
-    and the connection is closed, as vsftpd's die() does.
+    The ``at``-th, ``at``+``every``-th … EPSV of all sessions (``times`` of them at most) gets
+    ``500 OOPS: vsf_sysutil_bind`` and the connection is closed, as vsftpd's die() does.
     """
 
-    def __init__(self, upstream: tuple[str, int], at: int, every: int = 0) -> None:
+    def __init__(self, upstream: tuple[str, int], at: int, every: int = 0, times: int = 1) -> None:
         super().__init__(upstream)
         self.at = at
         self.every = every
+        self.times = times
         self.seen = 0
         self.killed = 0
 
@@ -188,7 +189,8 @@ class SessionKiller(LineProxy):
         if line.upper().startswith(b"EPSV"):
             self.seen += 1
             n = self.seen - self.at
-            if n == 0 or (self.every and n > 0 and n % self.every == 0):
+            due = n == 0 or (self.every and n > 0 and n % self.every == 0)
+            if due and self.killed < self.times:
                 self.killed += 1
                 client.write(b"500 OOPS: vsf_sysutil_bind\r\n")
                 return None
@@ -228,3 +230,17 @@ def in_thread(proxy: LineProxy) -> Iterator[LineProxy]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+class AbortsOnce(LineProxy):
+    """Turns the first ``times`` transfer completions (226) into ``426 … transfer aborted``."""
+
+    def __init__(self, upstream: tuple[str, int], times: int = 1) -> None:
+        super().__init__(upstream)
+        self.times = times
+
+    def reply(self, line: bytes) -> bytes:
+        if line.startswith(b"226 ") and self.times > 0:
+            self.times -= 1
+            return b"426 Connection closed; transfer aborted.\r\n"
+        return line

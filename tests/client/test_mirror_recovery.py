@@ -9,12 +9,19 @@ import pytest
 from typer.testing import CliRunner
 
 from pasv.cli.main import app
-from pasv.client import ClientOptions, ConnectionFailed, FtpClientError, RetryPolicy, Target
+from pasv.client import (
+    ClientOptions,
+    ConnectionFailed,
+    FtpClientError,
+    ReplyError,
+    RetryPolicy,
+    Target,
+)
 from pasv.client.mirror import local_tree, plan
 from pasv.client.mirror_run import run_plan
 from pasv.client.session import open_client
 from pasv.client.trace import Kind
-from tests.client.fakes import SessionKiller
+from tests.client.fakes import AbortsOnce, LineProxy, SessionKiller
 from tests.client.peers import Vsftpd, vsftpd_unavailable
 from tests.client.test_mirror import make_tree, snapshot
 from tests.support.live import PASSWORD, USER, start_server
@@ -31,7 +38,7 @@ class Waits:
 
 
 async def _upload_through(
-    killer: SessionKiller, source: Path, policy: RetryPolicy, events: list[tuple[Kind, str]],
+    killer: LineProxy, source: Path, policy: RetryPolicy, events: list[tuple[Kind, str]],
     retried: list[FtpClientError], waits: Waits,
 ) -> int:  # fmt: skip
     target = Target("127.0.0.1", killer.port, USER, PASSWORD)
@@ -52,25 +59,45 @@ async def test_a_session_the_server_ends_is_replaced_and_its_file_copied(tmp_pat
     server = start_server(tmp_path / "data")
     source = tmp_path / "source"
     make_tree(source, count=20)
-    killer = SessionKiller((server.host, server.port), at=2, every=6)
+    # Three kills, four attempts per file: even one file hit every time gets through.
+    killer = SessionKiller((server.host, server.port), at=2, every=6, times=3)
     await killer.start()
     events: list[tuple[Kind, str]] = []
     retried: list[FtpClientError] = []
     waits = Waits()
     try:
         copied = await _upload_through(
-            killer, source, RetryPolicy(attempts=3, min_delay=0.5), events, retried, waits
+            killer, source, RetryPolicy(attempts=4, min_delay=0.5), events, retried, waits
         )
     finally:
         await killer.close()
         server.stop()
     assert copied == 20
     assert snapshot(server.files / "t") == snapshot(source)
-    assert killer.killed >= 3
-    assert len(retried) == killer.killed == len(waits.seconds)
+    assert killer.killed == 3
+    assert len(retried) == 3 == len(waits.seconds)
     assert all(isinstance(e, ConnectionFailed) and "500 OOPS" in str(e) for e in retried)
     assert min(waits.seconds) >= 0.5
     assert not any("falling back" in text or "EPSV refused" in text for _, text in events)
+
+
+async def test_a_426_is_retried_for_that_file_in_a_new_session(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    source = tmp_path / "source"
+    make_tree(source, count=8)
+    proxy = AbortsOnce((server.host, server.port), times=2)
+    await proxy.start()
+    retried: list[FtpClientError] = []
+    try:
+        copied = await _upload_through(
+            proxy, source, RetryPolicy(attempts=3, min_delay=0.5), [], retried, Waits()
+        )
+    finally:
+        await proxy.close()
+        server.stop()
+    assert copied == 8
+    assert snapshot(server.files / "t") == snapshot(source)
+    assert [e.code for e in retried if isinstance(e, ReplyError)] == [426, 426]
 
 
 async def test_without_retries_the_mirror_stops_at_once_with_the_reason(tmp_path: Path) -> None:
