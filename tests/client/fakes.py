@@ -90,7 +90,57 @@ def dead_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-class DataBreaker:
+class LineProxy:
+    """A control-connection proxy in front of a real server; subclasses rewrite lines.
+
+    ``command`` returns the line to pass upstream, or None to end the session there.
+    """
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    def command(self, line: bytes, client: asyncio.StreamWriter) -> bytes | None:
+        return line
+
+    def reply(self, line: bytes) -> bytes:
+        return line
+
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upward: bool,
+        other: asyncio.StreamWriter,
+    ) -> None:  # fmt: skip
+        try:
+            while line := await reader.readline():
+                out = self.command(line, other) if upward else self.reply(line)
+                if out is None:
+                    break
+                writer.write(out)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+            other.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        await asyncio.gather(
+            self._pump(reader, up_writer, True, writer),
+            self._pump(up_reader, writer, False, up_writer),
+        )
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+class DataBreaker(LineProxy):
     """A control-connection proxy that points one data mode at a port where nothing listens.
 
     ``breaks="passive"`` rewrites 227/229 replies: a server whose passive ports a firewall
@@ -99,25 +149,18 @@ class DataBreaker:
     """
 
     def __init__(self, upstream: tuple[str, int], refused_port: int, breaks: str) -> None:
+        super().__init__(upstream)
         self.breaks = breaks
-        self.upstream = upstream
         self.refused_port = refused_port
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-
-    def _rewrite_command(self, line: bytes) -> bytes:
+    def command(self, line: bytes, client: asyncio.StreamWriter) -> bytes | None:
         if self.breaks == "active" and line.startswith(b"PORT "):
             return f"PORT {format_port_argument('127.0.0.1', self.refused_port)}\r\n".encode()
         if self.breaks == "active" and line.startswith(b"EPRT "):
             return f"EPRT |1|127.0.0.1|{self.refused_port}|\r\n".encode()
         return line
 
-    def _rewrite(self, line: bytes) -> bytes:
+    def reply(self, line: bytes) -> bytes:
         if self.breaks != "passive":
             return line
         if line.startswith(b"229 "):
@@ -126,24 +169,78 @@ class DataBreaker:
             return f"227 {format_227('127.0.0.1', self.refused_port)}\r\n".encode()
         return line
 
-    async def _pump(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rewrite: bool
-    ) -> None:
-        try:
-            while line := await reader.readline():
-                writer.write(self._rewrite(line) if rewrite else self._rewrite_command(line))
-                await writer.drain()
-        except OSError:
-            pass
-        finally:
-            writer.close()
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-        await asyncio.gather(
-            self._pump(reader, up_writer, False), self._pump(up_reader, writer, True)
-        )
+class SessionKiller(LineProxy):
+    """Ends sessions the way vsftpd does when it cannot bind a passive port.
 
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+    The ``at``-th, ``at``+``every``-th … EPSV of all sessions (``times`` of them at most) gets
+    ``500 OOPS: vsf_sysutil_bind`` and the connection is closed, as vsftpd's die() does.
+    """
+
+    def __init__(self, upstream: tuple[str, int], at: int, every: int = 0, times: int = 1) -> None:
+        super().__init__(upstream)
+        self.at = at
+        self.every = every
+        self.times = times
+        self.seen = 0
+        self.killed = 0
+
+    def command(self, line: bytes, client: asyncio.StreamWriter) -> bytes | None:
+        if line.upper().startswith(b"EPSV"):
+            self.seen += 1
+            n = self.seen - self.at
+            due = n == 0 or (self.every and n > 0 and n % self.every == 0)
+            if due and self.killed < self.times:
+                self.killed += 1
+                client.write(b"500 OOPS: vsf_sysutil_bind\r\n")
+                return None
+        return line
+
+
+class HashLiar(LineProxy):
+    """Answers HASH with another digest: a server whose copy differs from what it sent."""
+
+    def reply(self, line: bytes) -> bytes:
+        parts = line.split(b" ", 4)  # 213 SHA-256 0-5 <hex> <path>
+        if len(parts) == 5 and parts[0] == b"213" and parts[1] == b"SHA-256":
+            parts[3] = b"0" * 64
+            return b" ".join(parts)
+        return line
+
+
+@contextmanager
+def in_thread(proxy: LineProxy) -> Iterator[LineProxy]:
+    """Run ``proxy`` on an event loop of its own, for tests that drive the blocking CLI."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="proxy", daemon=True)
+    thread.start()
+
+    async def stop() -> None:
+        await proxy.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        asyncio.run_coroutine_threadsafe(proxy.start(), loop).result(10)
+        yield proxy
+    finally:
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+class AbortsOnce(LineProxy):
+    """Turns the first ``times`` transfer completions (226) into ``426 … transfer aborted``."""
+
+    def __init__(self, upstream: tuple[str, int], times: int = 1) -> None:
+        super().__init__(upstream)
+        self.times = times
+
+    def reply(self, line: bytes) -> bytes:
+        if line.startswith(b"226 ") and self.times > 0:
+            self.times -= 1
+            return b"426 Connection closed; transfer aborted.\r\n"
+        return line

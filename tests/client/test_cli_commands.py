@@ -80,3 +80,19 @@ def test_get_of_a_missing_file_leaves_nothing_behind(peer: Peer, tmp_path: Path)
     assert code == 1
     assert "550" in err
     assert not target.exists()
+
+
+def test_ls_of_a_file_shows_its_one_entry(peer: Peer) -> None:
+    peer.put("dir/one.txt", b"12345")
+    peer.put("dir/other.txt", b"not shown")
+    code, out, err = pasv_cli("ls", peer.url("/dir/one.txt"), "-v")
+    assert (code, out.split()) == (0, ["one.txt"]), err
+    if peer.name != "vsftpd":  # MLSD of a file is an error there; MLST answers instead
+        assert "Command:  MLST /dir/one.txt" in err
+    code, out, _ = pasv_cli("ls", "-l", peer.url("/dir/one.txt"))
+    row = out.splitlines()[-1].split()
+    assert code == 0
+    assert (row[0][0], row[1], row[-1]) == ("-", "5", "one.txt")
+    if peer.name != "vsftpd":  # vsftpd lists nothing (226) for a missing path
+        code, out, err = pasv_cli("ls", peer.url("/dir/missing.txt"))
+        assert (code, out) == (1, ""), err

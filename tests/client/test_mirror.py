@@ -84,3 +84,57 @@ def test_plan_compares_size_and_newer_time() -> None:
     extra = {**same, "x": Entry("dir"), "x/y": Entry("file", 1, 1.0)}
     assert [rel for rel, _ in plan("upload", source, extra, delete=True).deletes] == ["x/y", "x"]
     assert plan("upload", source, extra).deletes == []
+
+
+def _same_size_and_time(path: Path, data: bytes) -> None:
+    """New content of the same length, with the modification time it had."""
+    stamp = path.stat().st_mtime
+    assert len(data) == path.stat().st_size
+    path.write_bytes(data)
+    os.utime(path, (stamp, stamp))
+
+
+def test_checksum_finds_changes_that_size_and_time_miss(pasv: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "same.txt").write_bytes(b"version one")
+    (source / "other.txt").write_bytes(b"untouched")
+    assert mirror(str(source), pasv.url("/c"))[0] == 0
+    _same_size_and_time(source / "same.txt", b"version two")
+    code, text = mirror(str(source), pasv.url("/c"))
+    assert (code, "nothing to do" in text) == (0, True), text  # size and time agree: missed
+
+    code, text = mirror(str(source), pasv.url("/c"), "--checksum", "-v")
+    assert code == 0, text
+    assert "copied 1 files" in text and "Command:  HASH /c/same.txt" in text
+    assert (pasv.root / "c" / "same.txt").read_bytes() == b"version two"
+    code, text = mirror(str(source), pasv.url("/c"), "--checksum")
+    assert (code, "nothing to do" in text) == (0, True), text
+
+    back = tmp_path / "back"
+    assert mirror(pasv.url("/c"), str(back))[0] == 0
+    _same_size_and_time(pasv.root / "c" / "other.txt", b"touched!!")
+    assert "nothing to do" in mirror(pasv.url("/c"), str(back))[1]
+    code, text = mirror(pasv.url("/c"), str(back), "--checksum")
+    assert (code, "copied 1 files" in text) == (0, True), text
+    assert (back / "other.txt").read_bytes() == b"touched!!"
+
+
+def test_checksum_without_server_hashes_falls_back_to_size_and_time(
+    pyftpd: Peer, tmp_path: Path
+) -> None:
+    source = tmp_path / "source"
+    make_tree(source, count=6)
+    code, text = mirror(str(source), pyftpd.url("/t"), "--checksum")
+    assert (code, "copied 6 files" in text) == (0, True), text
+    code, text = mirror(str(source), pyftpd.url("/t"), "--checksum")
+    assert code == 0
+    assert "offers no HASH, XSHA256 or XMD5; comparing by size and modification time" in text
+    assert "nothing to do" in text
+
+
+def test_plan_by_hash_ignores_times() -> None:
+    source = {"a": Entry("file", 3, 1000.0), "b": Entry("file", 3, 5000.0), "c": Entry("file", 4)}
+    target = {"a": Entry("file", 3, 1000.0), "b": Entry("file", 3, 1.0), "c": Entry("file", 5)}
+    copies = plan("upload", source, target, same_hash={"a": False, "b": True}).copies
+    assert [rel for rel, _ in copies] == ["a", "c"]  # a: other hash; b: same hash, newer

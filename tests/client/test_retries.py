@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import random
+import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from pasv.cli.main import app
 from pasv.client import ClientOptions, LoginFailed, ReplyError, RetryPolicy, Target, run_session
-from pasv.client.errors import is_transient_reply
+from pasv.client.errors import ban_seconds, is_transient_reply
 from pasv.protocol.replies import Reply
 from tests.client.fakes import ScriptedFtp
+from tests.support.live import PASSWORD, USER, start_server
 
 POLICY = RetryPolicy(attempts=5, min_delay=0.5, factor=2.0, max_delay=60.0, jitter=0.25)
 
@@ -111,3 +114,40 @@ def test_cli_exit_code_5_when_the_server_stays_busy() -> None:
     assert server.connections == 3
     assert result.stderr.count("retry") == 2
     assert "421 Too many users" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("421 Too many connection attempts from your address; banned for 15 minutes.", 900.0),
+        ("421 Too many failed logins from your address; banned for 1 minute.", 60.0),
+        ("530 Your host is banned for 2 hours.", 7200.0),
+        ("530 Sorry, you are banned.", 0.0),
+        ("421 Too many users - please try again later.", None),
+        ("550 Permission denied: blocked file type.", None),
+    ],
+)
+def test_which_replies_are_bans(text: str, seconds: float | None) -> None:
+    reply = Reply(int(text[:3]), (text[4:],))
+    assert ban_seconds(reply) == seconds
+    if seconds is not None:
+        assert not is_transient_reply(reply)
+
+
+def test_a_ban_by_pasv_is_not_retried_and_says_when_it_ends(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    try:
+        store = server.policy
+        store.set_option("", "ban_allowlist", "")
+        store.ban("127.0.0.1", 15 * 60, "Too many connection attempts from your address")
+        server.reload_policy()
+        url = f"ftp://{USER}:{PASSWORD}@{server.host}:{server.port}/"
+        result = CliRunner().invoke(app, ["ls", url, "-v", "--retries", "3"])
+    finally:
+        server.stop()
+    assert result.exit_code == 5, result.stderr
+    assert result.stderr.count("Status:   Connecting to") == 1  # no second attempt
+    assert "retry 1 of" not in result.stderr
+    error = result.stderr.splitlines()[-1]
+    assert re.search(r"421 Too many connection attempts .*; banned for 1[45] minutes\.", error)
+    assert re.search(r"the ban ends at about \d\d:\d\d \w+, in 1[45] minutes", error), error

@@ -6,6 +6,7 @@ import ftplib
 import os
 import ssl
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ from typer.testing import CliRunner
 
 from pasv.cli.main import app
 from pasv.client import ClientOptions, FtpClient, tls_context
-from tests.client.conftest import passive_block
+from tests.client.conftest import passive_block, pasv_peer
 from tests.client.peers import Peer, PyftpdServer, Vsftpd, pyftpd_tls, vsftpd_unavailable
+from tests.support.ftps import ftps_login
+from tests.support.live import PASSWORD, USER, LiveServer, start_server
 
 runner = CliRunner()
 Certs = tuple[Path, Path, Path]
@@ -125,3 +128,57 @@ def test_implicit_ftps_url(vsftpd_implicit: Vsftpd, certs: Certs) -> None:
     code, text = cli("cat", peer.url("/implicit.txt", scheme="ftps"), "--ca", str(certs[0]))
     assert code == 0, text
     assert "tls from the first byte" in text
+
+
+@pytest.fixture
+def pasv_tls(tmp_path: Path, certs: Certs) -> Iterator[LiveServer]:
+    """pasv with a certificate from the test CA (it requires data TLS session reuse by default)."""
+    server = start_server(tmp_path / "data", tls={"certificate": str(certs[1])})
+    yield server
+    server.stop()
+
+
+def test_pasv_explicit_tls_requiring_session_reuse(
+    pasv_tls: LiveServer, certs: Certs, tmp_path: Path
+) -> None:
+    peer = pasv_peer(pasv_tls)
+    data = os.urandom(300_000)
+    peer.put("in.bin", data)
+    # The control: a client that starts a new TLS session per data connection is refused.
+    ftp = ftps_login(pasv_tls, ssl.create_default_context(cafile=str(certs[0])), reuse=False)
+    with pytest.raises((ftplib.Error, OSError, EOFError)):
+        ftp.nlst("/")
+
+    got = tmp_path / "got.bin"
+    tls = ("--tls", "--ca", str(certs[0]))
+    code, text = cli("get", peer.url("/in.bin"), str(got), *tls, "-v")
+    assert code == 0, text
+    assert got.read_bytes() == data
+    assert "TLS connection established" in text and "Command:  PROT P" in text
+    code, text = cli("put", str(got), peer.url("/back.bin"), *tls)
+    assert code == 0, text
+    assert (peer.root / "back.bin").read_bytes() == data
+    code, text = cli("ls", peer.url("/"), *tls)
+    assert (code, sorted(text.split())) == (0, ["back.bin", "in.bin"])
+
+
+async def test_pasv_data_connections_resume_the_session(pasv_tls: LiveServer, certs: Certs) -> None:
+    (pasv_tls.files / "a.txt").write_bytes(b"hello")
+    options = ClientOptions(tls=True, ssl_context=tls_context(certs[0]))
+    async with FtpClient(options) as client:
+        await client.connect(pasv_tls.host, pasv_tls.port)
+        await client.login(USER, PASSWORD)
+        assert [f.name for f in await client.listdir("/")] == ["a.txt"]
+        assert client.last_data_session_reused
+
+
+def test_pasv_implicit_ftps(pasv_tls: LiveServer, certs: Certs) -> None:
+    host, port = pasv_tls.server.implicit_addresses[0]
+    peer = replace(pasv_peer(pasv_tls), host=host, port=port)
+    peer.put("implicit.txt", b"tls from the first byte")
+    code, text = cli("cat", peer.url("/implicit.txt", scheme="ftps"), "--ca", str(certs[0]), "-v")
+    assert code == 0, text
+    assert "tls from the first byte" in text
+    assert "(implicit TLS)" in text and "Command:  AUTH TLS" not in text
+    code, text = cli("cat", peer.url("/implicit.txt", scheme="ftps"))  # not our CA: refused
+    assert code == 4 and "certificate" in text.lower(), text

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from pasv.client.client import FtpClient
 
-__all__ = ["server_checksum"]
+__all__ = ["local_digest", "offers_checksum", "server_checksum"]
 
 _HASH_PREFERENCE = (("SHA-256", "sha256"), ("SHA-1", "sha1"), ("MD5", "md5"))
+
+
+def offers_checksum(client: FtpClient) -> bool:
+    """The server named HASH, XSHA256 or XMD5 in its FEAT reply."""
+    return any(name in client.features for name in ("HASH", "XSHA256", "XMD5"))
+
+
+def local_digest(path: Path, algorithm: str) -> str:
+    """The hex digest of a local file (blocking: run it in a thread for big files)."""
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 async def server_checksum(client: FtpClient, path: str) -> tuple[str, str] | None:

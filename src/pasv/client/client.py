@@ -65,6 +65,10 @@ class FtpClient:
         if self.options.trace is not None:
             self.options.trace(kind, text)
 
+    def status(self, text: str) -> None:
+        """Add a ``Status:`` line to the session log."""
+        self._trace("Status", text)
+
     @property
     def ctrl(self) -> ControlConnection:
         if self._ctrl is None:
@@ -228,6 +232,10 @@ class FtpClient:
         mlsd = self.uses_mlsd
         text = await self._listing_text(f"{'MLSD' if mlsd else 'LIST'} {path}")
         return parse_listing(text, mlsd, self._trace)
+
+    async def list_text(self, path: str = "") -> str:
+        """The LIST output as the server wrote it (``ls -l`` or MS-DOS lines)."""
+        return await self._listing_text(f"LIST {path}")
 
     async def names(self, path: str = "") -> list[str]:
         """NLST: names only."""

@@ -11,7 +11,9 @@ from pasv.client.trace import Kind, Tracer, censor
 from pasv.protocol.errors import ProtocolViolation
 from pasv.protocol.replies import Reply, ReplyParser
 
-__all__ = ["ControlConnection"]
+__all__ = ["FATAL_PREFIX", "ControlConnection"]
+
+FATAL_PREFIX = "OOPS: "  # "500 OOPS: vsf_sysutil_bind": a server error that ends the session
 
 
 def _quiet(kind: Kind, text: str) -> None:
@@ -115,6 +117,9 @@ class ControlConnection:
         for i, line in enumerate(reply.lines):
             sep = " " if i == len(reply.lines) - 1 else "-"
             self.trace("Response", f"{reply.code}{sep}{line}" if i == 0 else line)
+        if reply.code == 500 and reply.lines[0].startswith(FATAL_PREFIX):
+            # vsftpd's die(): the session process has exited and the connection is closing.
+            raise ConnectionFailed(f"the server failed and ended the session: 500 {reply.text}")
         return reply
 
     async def command(self, line: str) -> Reply:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from pasv.protocol.replies import Reply
 
@@ -13,27 +14,67 @@ __all__ = [
     "IntegrityError",
     "LoginFailed",
     "ReplyError",
+    "ban_seconds",
     "is_transient_reply",
 ]
 
 TRANSIENT_CODES = frozenset({421, 425, 426, 450, 451})
 # A 530 with one of these words is a busy server or a session limit, not a wrong password.
 _BUSY_530 = re.compile(
-    r"too many|try again|sessions? from|only \d+|busy|maximum|limit|banned|later", re.IGNORECASE
+    r"too many|try again|sessions? from|only \d+|busy|maximum|limit|later", re.IGNORECASE
 )
+# "421 Too many connection attempts from your address; banned for 15 minutes." (pasv, and
+# the customary wording of other servers' anti-hammering): retrying soon only extends a ban.
+_BANNED = re.compile(
+    r"\b(?:banned|blocked|blacklisted)\b(?:\D{0,20}?(\d+)\s*(second|minute|hour|day)s?)?",
+    re.IGNORECASE,
+)
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def ban_seconds(reply: Reply) -> float | None:
+    """How long the reply says this address is banned (0 if it does not say); None: no ban."""
+    if reply.code not in (421, 530):  # the codes servers refuse connections and logins with
+        return None
+    found = _BANNED.search(reply.text)
+    if found is None:
+        return None
+    amount, unit = found.group(1), found.group(2)
+    return float(amount) * _UNIT_SECONDS[unit.lower()] if amount and unit else 0.0
 
 
 def is_transient_reply(reply: Reply) -> bool:
-    """True when waiting and trying again may succeed (421, 425, 426, 450, 451, a busy 530)."""
+    """True when waiting and trying again may succeed (421, 425, 426, 450, 451, a busy 530).
+
+    A ban is not: the client stops for this run, whatever the code.
+    """
+    if ban_seconds(reply) is not None:
+        return False
     if reply.code in TRANSIENT_CODES:
         return True
     return reply.code == 530 and _BUSY_530.search(reply.text) is not None
 
 
+def _ban_note(seconds: float, now: float) -> str:
+    if not seconds:
+        return " (this address is banned; not retrying in this run)"
+    ends = time.strftime("%H:%M %Z", time.localtime(now + seconds))
+    minutes = max(1, round(seconds / 60))
+    return (
+        f" (this address is banned; not retrying: the ban ends at about {ends},"
+        f" in {minutes} minute{'s' if minutes != 1 else ''})"
+    )
+
+
 class FtpClientError(Exception):
-    """Base of every error the client raises; ``transient`` says whether a retry may help."""
+    """Base of every error the client raises; ``transient`` says whether a retry may help.
+
+    ``final`` is set on an error whose retries were already spent (a mirror's file tried
+    ``attempts`` times): the session around it is not started again for it.
+    """
 
     transient = False
+    final = False
 
 
 class ReplyError(FtpClientError):
@@ -43,8 +84,17 @@ class ReplyError(FtpClientError):
         self.command = command
         self.reply = reply
         self.transient = is_transient_reply(reply)
+        banned = ban_seconds(reply)
+        self.ban_ends = None if banned is None else time.time() + banned
         shown = " ".join(line.strip() for line in reply.lines if line.strip())
+        if banned is not None:
+            shown += _ban_note(banned, time.time())
         super().__init__(f"{command}: {reply.code} {shown}" if command else f"{reply.code} {shown}")
+
+    @property
+    def banned(self) -> bool:
+        """The server banned this address (anti-hammering): no retry in this run."""
+        return self.ban_ends is not None
 
     @property
     def code(self) -> int:

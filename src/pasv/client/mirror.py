@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import posixpath
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pasv.client.client import FtpClient, Progress
+from pasv.client.client import FtpClient
 from pasv.client.errors import FtpClientError, ReplyError
-from pasv.client.transfer import get_file, put_file
 
-__all__ = ["Entry", "MirrorPlan", "local_tree", "plan", "remote_tree", "run_plan"]
+__all__ = ["Entry", "MirrorPlan", "local_tree", "plan", "remote_tree"]
 
 Direction = Literal["download", "upload"]
-ClientFactory = Callable[[], Awaitable[FtpClient]]
 MAX_ENTRIES = 1_000_000
 
 
@@ -95,10 +92,15 @@ def local_tree(root: Path) -> dict[str, Entry]:
     return found
 
 
-def _changed(source: Entry, target: Entry | None, tolerance: float) -> bool:
-    if target is None or target.kind != "file":
+def _changed(
+    rel: str, source: Entry, target: Entry | None, tolerance: float,
+    same_hash: Mapping[str, bool] | None,
+) -> bool:  # fmt: skip
+    if target is None or target.kind != "file" or source.size != target.size:
         return True
-    return source.size != target.size or source.mtime > target.mtime + tolerance
+    if same_hash is not None:
+        return not same_hash.get(rel, False)
+    return source.mtime > target.mtime + tolerance
 
 
 def plan(
@@ -108,10 +110,13 @@ def plan(
     *,
     delete: bool = False,
     tolerance: float = 2.0,
+    same_hash: Mapping[str, bool] | None = None,
 ) -> MirrorPlan:
     """Directories to make, files to copy (new, other size, or newer), extra entries to delete.
 
     ``tolerance`` absorbs timestamps shown to the minute (LIST) instead of the second (MLSD).
+    With ``same_hash`` (see compare_hashes) times do not count: a file of the same size is
+    copied unless its entry there says the hashes agree.
     """
     result = MirrorPlan(direction)
     for rel in sorted(source):
@@ -120,7 +125,7 @@ def plan(
         if entry.kind == "dir":
             if have is None or have.kind != "dir":
                 result.mkdirs.append(rel)
-        elif _changed(entry, have, tolerance):
+        elif _changed(rel, entry, have, tolerance, same_hash):
             result.copies.append((rel, entry))
     if delete:
         extra = [rel for rel in target if rel not in source or source[rel].kind != target[rel].kind]
@@ -128,67 +133,3 @@ def plan(
         for rel in sorted(extra, key=lambda r: (-r.count("/"), r)):
             result.deletes.append((rel, target[rel]))
     return result
-
-
-def _apply_locally(the_plan: MirrorPlan, root: Path) -> None:
-    """Deletions and new directories of a download, on the local disk."""
-    for rel, entry in the_plan.deletes:
-        if entry.kind == "dir":
-            (root / rel).rmdir()
-        else:
-            (root / rel).unlink()
-    root.mkdir(parents=True, exist_ok=True)
-    for rel in the_plan.mkdirs:
-        (root / rel).mkdir(parents=True, exist_ok=True)
-
-
-async def _delete(client: FtpClient, path: str, entry: Entry) -> None:
-    if entry.kind == "dir":
-        await client.rmdir(path)
-    else:
-        await client.delete(path)
-
-
-async def run_plan(
-    the_plan: MirrorPlan,
-    remote_root: str,
-    local_root: Path,
-    first: FtpClient,
-    connect: ClientFactory,
-    *,
-    jobs: int = 1,
-    progress: Progress | None = None,
-) -> int:
-    """Carry out a plan in ``first`` and ``jobs - 1`` more sessions; returns files copied."""
-    upload = the_plan.direction == "upload"
-    clients = [first]
-    try:
-        if upload:
-            for rel, entry in the_plan.deletes:
-                await _delete(first, posixpath.join(remote_root, rel), entry)
-            if the_plan.create_root:
-                await first.mkdir(remote_root)
-            for rel in the_plan.mkdirs:
-                await first.mkdir(posixpath.join(remote_root, rel))
-        else:
-            _apply_locally(the_plan, local_root)
-        queue = list(the_plan.copies)
-        for _ in range(min(jobs, len(queue)) - 1):
-            clients.append(await connect())
-
-        async def worker(client: FtpClient) -> None:
-            while queue:
-                rel, entry = queue.pop(0)
-                local, remote = local_root / rel, posixpath.join(remote_root, rel)
-                if upload:
-                    await put_file(client, local, remote, resume=False, progress=progress)
-                    await client.set_mtime(remote, entry.mtime)
-                else:
-                    await get_file(client, remote, local, resume=False, progress=progress)
-                    if entry.mtime:
-                        os.utime(local, (entry.mtime, entry.mtime))
-
-        await asyncio.gather(*(worker(c) for c in clients))
-    finally:
-        await asyncio.gather(*(c.quit() for c in clients[1:]))
-    return len(the_plan.copies)

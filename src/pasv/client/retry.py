@@ -56,7 +56,7 @@ async def with_retries(
         try:
             return await operation()
         except FtpClientError as exc:
-            if not exc.transient or retry + 1 >= policy.attempts:
+            if not exc.transient or exc.final or retry + 1 >= policy.attempts:
                 raise
             wait = policy.delay(retry, chooser)
             if on_retry is not None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from pasv.client.checksums import server_checksum
+from pasv.client.checksums import local_digest, server_checksum
 from pasv.client.client import FtpClient, Progress
 from pasv.client.errors import IntegrityError, ReplyError
 
@@ -44,14 +43,6 @@ def _discard_if_empty(path: Path) -> None:
         path.unlink()
 
 
-def _local_digest(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 async def verify(client: FtpClient, remote: str, local: Path) -> str:
     """Compare the local file with the server's by HASH/XSHA256/XMD5, else by size.
 
@@ -61,7 +52,7 @@ async def verify(client: FtpClient, remote: str, local: Path) -> str:
     remote_sum = await server_checksum(client, remote)
     if remote_sum is not None:
         algorithm, expected = remote_sum
-        if await asyncio.to_thread(_local_digest, local, algorithm) != expected:
+        if await asyncio.to_thread(local_digest, local, algorithm) != expected:
             raise IntegrityError(f"{remote}: {algorithm} differs between server and {local}")
         return algorithm
     remote_size = await client.size(remote)

@@ -17,6 +17,7 @@ from pasv.cli.client.options import Common, client_command
 from pasv.cli.client.progress import progress_bar
 from pasv.cli.client.run import err, execute, url_argument
 from pasv.client import FtpClient, TransferResult, get_file, put_file
+from pasv.client.lookup import list_path
 from pasv.protocol.listing import FileFacts
 
 __all__ = ["register"]
@@ -58,9 +59,9 @@ def register(app: typer.Typer) -> None:
         url: UrlArg,
         long: Annotated[bool, typer.Option("--long", "-l", help="A table with details.")] = False,
     ) -> None:
-        """List a directory on an FTP server."""
+        """List a directory (or show one file) on an FTP server."""
         target = url_argument(url)
-        entries = execute(target, common, lambda c: c.listdir(target.path))
+        entries = execute(target, common, lambda c: list_path(c, target.path))
         entries.sort(key=lambda f: (f.kind != "dir", f.name))
         if not long:
             for facts in entries:

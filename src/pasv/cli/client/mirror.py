@@ -11,7 +11,9 @@ from pasv.cli.client.options import Common, client_command
 from pasv.cli.client.progress import progress_bar
 from pasv.cli.client.run import Exit, err, execute, fail, prepare, url_argument
 from pasv.client import FtpClient, FtpClientError
-from pasv.client.mirror import MirrorPlan, local_tree, plan, remote_tree, run_plan
+from pasv.client.mirror import MirrorPlan, local_tree, plan, remote_tree
+from pasv.client.mirror_hash import NO_HASH, compare_hashes
+from pasv.client.mirror_run import run_plan
 
 __all__ = ["register"]
 
@@ -46,6 +48,12 @@ def register(app: typer.Typer) -> None:
         jobs: Annotated[
             int, typer.Option("--jobs", "-j", min=1, max=16, help="Parallel connections.")
         ] = 1,
+        checksum: Annotated[
+            bool,
+            typer.Option(
+                "--checksum", "-c", help="Compare files of the same size by hash, not by time."
+            ),
+        ] = False,
     ) -> None:
         """Mirror a tree: `mirror URL LOCALDIR` downloads, `mirror LOCALDIR URL` uploads."""
         if _is_url(source) == _is_url(dest):
@@ -60,20 +68,25 @@ def register(app: typer.Typer) -> None:
         async def run(client: FtpClient) -> MirrorPlan:
             remote = await remote_tree(client, url.path)
             here = local_tree(local)
-            tolerance = 2.0 if client.uses_mlsd else 60.0
-            if upload:
-                the_plan = plan("upload", here, remote or {}, delete=delete, tolerance=tolerance)
-                the_plan.create_root = remote is None
-            else:
-                if remote is None:
-                    raise FtpClientError(f"{url.path}: no such directory on the server")
-                the_plan = plan("download", remote, here, delete=delete, tolerance=tolerance)
+            if remote is None and not upload:
+                raise FtpClientError(f"{url.path}: no such directory on the server")
+            source, target = (here, remote or {}) if upload else (remote or {}, here)
+            same_hash = None
+            if checksum:
+                same_hash = await compare_hashes(client, url.path, local, source, target)
+                if same_hash is None and not common.quiet:
+                    err.print(f"Mirror: {NO_HASH}", markup=False)
+            the_plan = plan(
+                "upload" if upload else "download", source, target, delete=delete,
+                tolerance=2.0 if client.uses_mlsd else 60.0, same_hash=same_hash,
+            )  # fmt: skip
+            the_plan.create_root = upload and remote is None
             if dry_run:
                 return the_plan
             with progress_bar("mirror", the_plan.bytes, common.quiet) as advance:
                 await run_plan(
                     the_plan, url.path, local, client, prepared.connect, jobs=jobs,
-                    progress=advance,
+                    progress=advance, policy=prepared.policy, on_retry=prepared.on_retry,
                 )  # fmt: skip
             return the_plan
 

@@ -47,7 +47,7 @@ class Exit(IntEnum):
     USAGE = 2  # bad arguments, bad URL, no password available
     LOGIN = 3  # the login was refused (530 wrong user or password)
     CONNECTION = 4  # could not connect, TLS failed, or the connection kept breaking
-    TEMPORARY = 5  # the server kept answering "try later" (421, 450, 451, busy 530)
+    TEMPORARY = 5  # the server kept answering "try later" (421, 450, 451, busy 530), or banned us
     INTEGRITY = 6  # the transferred file differs from the server's
     INTERRUPTED = 130
 
@@ -105,6 +105,8 @@ def _options(url: FtpUrl, common: Common) -> ClientOptions:
 
 
 def _exit_code(exc: FtpClientError) -> Exit:
+    if isinstance(exc, ReplyError) and exc.banned:
+        return Exit.TEMPORARY
     if isinstance(exc, LoginFailed) and not exc.transient:
         return Exit.LOGIN
     if isinstance(exc, IntegrityError):
@@ -123,10 +125,17 @@ class Prepared:
     target: Target
     options: ClientOptions
     policy: RetryPolicy
+    common: Common
 
     def connect(self) -> Awaitable[FtpClient]:
         """Another logged-in session (mirror -j N)."""
         return open_client(self.target, self.options)
+
+    def on_retry(self, attempt: int, wait: float, exc: FtpClientError) -> None:
+        """Say why and when the next try comes (not with --quiet)."""
+        if not self.common.quiet:
+            retries = self.common.retries
+            err.print(f"{exc}; retry {attempt} of {retries} in {wait:.1f} s", markup=False)
 
 
 def prepare(url: FtpUrl, common: Common) -> Prepared:
@@ -135,7 +144,7 @@ def prepare(url: FtpUrl, common: Common) -> Prepared:
         options = _options(url, common)
     except OSError as exc:
         fail(f"cannot read the CA file {common.ca}: {exc}", Exit.USAGE)
-    return Prepared(target, options, RetryPolicy(common.retries + 1, common.retry_delay))
+    return Prepared(target, options, RetryPolicy(common.retries + 1, common.retry_delay), common)
 
 
 def execute(
@@ -146,14 +155,11 @@ def execute(
 ) -> T:
     """Run ``operation`` in a session (retried when transient); errors become exit codes."""
     ready = prepared or prepare(url, common)
-
-    def on_retry(attempt: int, wait: float, exc: FtpClientError) -> None:
-        if not common.quiet:
-            err.print(f"{exc}; retry {attempt} of {common.retries} in {wait:.1f} s", markup=False)
-
     try:
         return asyncio.run(
-            run_session(ready.target, ready.options, operation, ready.policy, on_retry=on_retry)
+            run_session(
+                ready.target, ready.options, operation, ready.policy, on_retry=ready.on_retry
+            )
         )
     except FtpClientError as exc:
         fail(str(exc), _exit_code(exc))

@@ -1,0 +1,151 @@
+"""Carrying out a mirror plan in N sessions; a broken session is replaced, its file retried."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import posixpath
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from pasv.client.client import FtpClient, Progress
+from pasv.client.errors import FtpClientError
+from pasv.client.mirror import Entry, MirrorPlan
+from pasv.client.retry import OnRetry, RetryPolicy, Sleep, with_retries
+from pasv.client.transfer import get_file, put_file
+
+__all__ = ["ClientFactory", "run_plan"]
+
+ClientFactory = Callable[[], Awaitable[FtpClient]]
+
+
+def _apply_locally(the_plan: MirrorPlan, root: Path) -> None:
+    """Deletions and new directories of a download, on the local disk."""
+    for rel, entry in the_plan.deletes:
+        if entry.kind == "dir":
+            (root / rel).rmdir()
+        else:
+            (root / rel).unlink()
+    root.mkdir(parents=True, exist_ok=True)
+    for rel in the_plan.mkdirs:
+        (root / rel).mkdir(parents=True, exist_ok=True)
+
+
+async def _delete(client: FtpClient, path: str, entry: Entry) -> None:
+    if entry.kind == "dir":
+        await client.rmdir(path)
+    else:
+        await client.delete(path)
+
+
+async def _first_failure(jobs: list[Coroutine[Any, Any, None]]) -> None:
+    """Run ``jobs`` together; at the first failure cancel the others, then raise it."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            raise failure
+
+
+@dataclass
+class _Copier:
+    """Copies files in sessions of its own making; a transient failure gets a new session."""
+
+    the_plan: MirrorPlan
+    remote_root: str
+    local_root: Path
+    connect: ClientFactory
+    policy: RetryPolicy
+    progress: Progress | None
+    on_retry: OnRetry | None
+    sleep: Sleep
+    opened: list[FtpClient] = field(default_factory=list)
+
+    async def _copy(self, client: FtpClient, rel: str, entry: Entry) -> None:
+        local, remote = self.local_root / rel, posixpath.join(self.remote_root, rel)
+        if self.the_plan.direction == "upload":
+            await put_file(client, local, remote, resume=False, progress=self.progress)
+            await client.set_mtime(remote, entry.mtime)
+        else:
+            await get_file(client, remote, local, resume=False, progress=self.progress)
+            if entry.mtime:
+                os.utime(local, (entry.mtime, entry.mtime))
+
+    async def worker(self, client: FtpClient | None, queue: list[tuple[str, Entry]]) -> None:
+        """Take files from ``queue`` until it is empty; ``None``: open a session first."""
+        current = client
+
+        async def attempt(rel: str, entry: Entry) -> None:
+            nonlocal current
+            if current is None:
+                current = await self.connect()
+                self.opened.append(current)
+            try:
+                await self._copy(current, rel, entry)
+            except FtpClientError as exc:
+                if exc.transient:  # the session may be broken: the retry starts a new one
+                    await current.close()
+                    current = None
+                raise
+
+        while queue:
+            rel, entry = queue.pop(0)
+            try:
+                await with_retries(
+                    partial(attempt, rel, entry), self.policy, sleep=self.sleep,
+                    on_retry=self.on_retry,
+                )  # fmt: skip
+            except FtpClientError as exc:
+                exc.final = True  # tried policy.attempts times: not worth a whole new run
+                raise
+
+
+async def run_plan(
+    the_plan: MirrorPlan,
+    remote_root: str,
+    local_root: Path,
+    first: FtpClient,
+    connect: ClientFactory,
+    *,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    policy: RetryPolicy | None = None,
+    on_retry: OnRetry | None = None,
+    sleep: Sleep = asyncio.sleep,
+) -> int:
+    """Carry out a plan in ``first`` and ``jobs - 1`` more sessions; returns files copied.
+
+    A file whose copy fails transiently (a lost connection, 421, 426 …) is tried again in a
+    new session after the policy's wait, up to ``policy.attempts`` times (default: once).
+    """
+    if the_plan.direction == "upload":
+        for rel, entry in the_plan.deletes:
+            await _delete(first, posixpath.join(remote_root, rel), entry)
+        if the_plan.create_root:
+            await first.mkdir(remote_root)
+        for rel in the_plan.mkdirs:
+            await first.mkdir(posixpath.join(remote_root, rel))
+    else:
+        _apply_locally(the_plan, local_root)
+    queue = list(the_plan.copies)
+    copier = _Copier(
+        the_plan, remote_root, local_root, connect, policy or RetryPolicy(attempts=1), progress,
+        on_retry, sleep,
+    )  # fmt: skip
+    starts: list[FtpClient | None] = [first, *[None] * (min(jobs, len(queue)) - 1)]
+    try:
+        await _first_failure([copier.worker(client, queue) for client in starts])
+    except BaseException:
+        await asyncio.gather(*(c.close() for c in copier.opened))
+        raise
+    await asyncio.gather(*(c.quit() for c in copier.opened))
+    return len(the_plan.copies)
