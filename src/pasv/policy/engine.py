@@ -58,13 +58,21 @@ class Policy:
         self._grouped: dict[User, User] = {}
         self._access: dict[User, Access] = {}
         self.counts_logins = self._any_login_limit()
+        self.login_checks = self.counts_logins or any(rule.scope for rule in data.ip_rules)
+        # whether any login at all may need TLS (else USER skips resolving the user's settings)
+        self.tls_logins = self.server.require_tls_login or any(
+            layer.get("require_tls_login") for layer in self._layers()
+        )
 
-    def _any_login_limit(self) -> bool:
-        keys = ("max_sessions_per_ip", "max_sessions_per_user", "max_users")
+    def _layers(self) -> list[Mapping[str, Any]]:
         layers = [self.data.settings]
         layers += [g.options for g in self.data.groups.values()]
         layers += [m.options for m in self.data.members.values()]
-        return any(layer.get(key) for layer in layers for key in keys) or any(
+        return layers
+
+    def _any_login_limit(self) -> bool:
+        keys = ("max_sessions_per_ip", "max_sessions_per_user", "max_users")
+        return any(layer.get(key) for layer in self._layers() for key in keys) or any(
             getattr(self.server, key) for key in keys
         )
 
@@ -75,6 +83,8 @@ class Policy:
 
     def with_groups(self, user: User) -> User:
         """The user with its groups filled in (memoised: the same users log in again)."""
+        if not self.data.members:
+            return user
         found = self._grouped.get(user)
         if found is None:
             groups = () if user.anonymous else self.groups_of(user.name)

@@ -65,6 +65,8 @@ class IpRules:
 
     def check(self, ip: str, scopes: Iterable[str]) -> IpDecision:
         """May ``ip`` go on under the rules of ``scopes``?"""
+        if not self._by_scope:
+            return _NO_RULES
         rules = [rule for scope in scopes for rule in self._by_scope.get(scope, ())]
         if not rules:
             return _NO_RULES

@@ -75,12 +75,7 @@ class ControlProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         # SO_OOBINLINE (ABOR sent as urgent data arrives inline) is inherited from the listener.
         # creating the session starts the login timer (Session.reset calls restart_login_timer)
-        self.session = Session(
-            self.server,
-            self,
-            transport.get_extra_info("peername"),
-            transport.get_extra_info("sockname"),
-        )
+        self.session = Session(self.server, self, transport.get_extra_info("peername"))
         if self.implicit and self.server.tls is not None:  # the handshake is done already
             self.session.tls = self.server.tls.context
         refusal = self.server.session_opened(self)
@@ -290,7 +285,7 @@ class ControlProtocol(asyncio.Protocol):
         else:
             self.transport.write(reply.encode())
         if self.current is None and self.session.transfer is None:
-            self.deadline = time.monotonic() + self.session.settings.idle_timeout
+            self.deadline = time.monotonic()  # the idle time counts from the last reply
         if reply.code == ReplyCode.SERVICE_UNAVAILABLE or reply.code == ReplyCode.CLOSING:
             self.close()
 
@@ -322,7 +317,9 @@ class ControlProtocol(asyncio.Protocol):
         if self.session.user is None and now >= self.login_deadline:
             limit = self.server.gate.policy.server.login_timeout
             text = texts.login_timeout.format(seconds=limit)
-        elif self.session.user is not None and now >= self.deadline:
+        elif self.session.user is not None and now >= (
+            self.deadline + self.session.settings.idle_timeout
+        ):
             text = texts.idle_timeout.format(seconds=self.session.settings.idle_timeout)
         else:
             return

@@ -68,13 +68,15 @@ class Gate:
         ``disconnect`` must always follow."""
         now_mono = time.monotonic()
         self.refresh(now_mono)
-        with self.shared.locked():
-            self.shared.mine.add(_ALL, 1)
-            clients = self.shared.sessions(_ALL)
+        shared = self.shared
+        with shared.locked():
+            shared.mine.add(_ALL, 1)
+            clients = shared.sessions(_ALL)
             hammering = self._count_connect(ip, now_mono)
         if hammering:
             self._ban(ip, self.policy.messages.ban_connections, time.time())
-        self.policy.check_connect(ip, clients=clients, ban=self.bans.get(ip), now=time.time())
+        ban = self.bans.get(ip) if self.bans else None
+        self.policy.check_connect(ip, clients=clients, ban=ban, now=time.time() if ban else 0.0)
 
     def disconnect(self) -> None:
         with self.shared.locked():
@@ -118,6 +120,8 @@ class Gate:
         """Check the login's IP rules and session limits, then count the session."""
         policy = self.policy
         user = policy.with_groups(user)
+        if not policy.login_checks:  # no IP rule for users or groups, no session limit
+            return user
         keys: list[int] = []
         if policy.counts_logins:
             ip_key, user_key = digest(f"ip:{session.peer_ip}"), digest(f"user:{user.name}")

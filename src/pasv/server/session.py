@@ -52,8 +52,7 @@ class Session:
         "failures",
         "hash_algorithm",
         "id",
-        "local_ip",
-        "local_port",
+        "local",
         "mlst_facts",
         "pbsz",
         "peer_ip",
@@ -76,13 +75,12 @@ class Session:
         server: FtpServer,
         control: ControlProtocol,
         peer: tuple[str, int],
-        local: tuple[str, int],
     ) -> None:
         self.server = server
         self.control = control
         self.id = next(_ids)
         self.peer_ip, self.peer_port = _unmap(peer[0]), peer[1]
-        self.local_ip, self.local_port = _unmap(local[0]), local[1]
+        self.local: tuple[str, int] | None = None  # asked of the socket when first needed
         self.started = time.time()
         self.failures = 0
         self.counters = Counters()
@@ -119,6 +117,21 @@ class Session:
     def fs(self) -> Storage:
         assert self.storage is not None, "handlers that need storage require login"
         return self.storage
+
+    @property
+    def local_ip(self) -> str:
+        """The server address the client connected to (PASV, EPSV and STAT need it)."""
+        return self._local()[0]
+
+    @property
+    def local_port(self) -> int:
+        return self._local()[1]
+
+    def _local(self) -> tuple[str, int]:
+        if self.local is None:
+            name = self.control.transport.get_extra_info("sockname")
+            self.local = (_unmap(name[0]), name[1])
+        return self.local
 
     @property
     def settings(self) -> PolicySettings:

@@ -15,7 +15,6 @@ import logging
 import mmap
 import multiprocessing
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 log = logging.getLogger("pasv.server")
@@ -159,6 +158,25 @@ class LocalTable:
         self._values.clear()
 
 
+class _TimedLock:
+    """The cross-process lock; one held by a worker that died is given up on after 1 s."""
+
+    __slots__ = ("_got", "_lock")
+
+    def __init__(self, lock: Any) -> None:
+        self._lock, self._got = lock, False
+
+    def __enter__(self) -> None:
+        self._got = self._lock.acquire(timeout=1.0)
+        if not self._got:
+            log.warning("shared counter lock not released by its holder; proceeding without it")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._got:
+            self._got = False
+            self._lock.release()
+
+
 class SharedState:
     """The counters of one server, shared by its worker processes (or used by one alone)."""
 
@@ -171,6 +189,7 @@ class SharedState:
         self._lock: Any = None
         self._tables: list[Table | LocalTable]
         self.common: Table | LocalTable
+        self._guard: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         if workers == 1:  # one process: plain dicts, no lock
             self._tables, self.common = [LocalTable()], LocalTable()
             return
@@ -179,6 +198,7 @@ class SharedState:
         self._tables = [Table(memory, i * per, self.SLOTS_PER_WORKER) for i in range(workers)]
         self.common = Table(memory, per * workers, self.GLOBAL_SLOTS)
         self._lock = multiprocessing.get_context("fork").Lock()
+        self._guard = _TimedLock(self._lock)
 
     def bind(self, index: int) -> None:
         """In a worker: which of the per-worker tables is this process's own."""
@@ -188,20 +208,9 @@ class SharedState:
     def mine(self) -> Table | LocalTable:
         return self._tables[self.index]
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the cross-process lock; a lock held by a worker that died is broken after 1 s."""
-        if self._lock is None:
-            yield
-            return
-        got = self._lock.acquire(timeout=1.0)
-        if not got:
-            log.warning("shared counter lock not released by its holder; proceeding without it")
-        try:
-            yield
-        finally:
-            if got:
-                self._lock.release()
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the cross-process lock (nothing to hold in a single process)."""
+        return self._guard
 
     def sessions(self, key: int) -> int:
         """Sessions counted under ``key`` by all workers."""

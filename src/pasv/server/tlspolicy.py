@@ -33,12 +33,12 @@ def tls_required(settings: PolicySettings, tls: TlsSection, *, anonymous: bool) 
 def check_login(s: Session, name: str, *, anonymous: bool) -> None:
     """Refuse USER in clear where TLS is required for that user (so no password is ever sent
     or processed)."""
-    settings = s.server.gate.policy.settings_for_name(name, anonymous=anonymous)
-    if (
-        not s.control.encrypted
-        and tls_required(settings, s.server.settings.tls, anonymous=anonymous).login
-    ):
-        raise NotLoggedIn(s.server.gate.policy.messages.tls_required)
+    policy = s.server.gate.policy
+    if not policy.tls_logins or s.control.encrypted:
+        return
+    settings = policy.settings_for_name(name, anonymous=anonymous)
+    if tls_required(settings, s.server.settings.tls, anonymous=anonymous).login:
+        raise NotLoggedIn(policy.messages.tls_required)
 
 
 def data_protection_required(s: Session) -> bool:
