@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.interop.helpers import require, sha256_file, url_host, write_random
-from tests.support.ftps import Pki, make_pki
-from tests.support.live import PASSWORD, USER, LiveServer, start_server
+from tests.support.ftps import Pki
+from tests.support.live import PASSWORD, USER, LiveServer
 
 pytestmark = pytest.mark.interop
 
 SIZE = 2 * 1024 * 1024 + 321
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return make_pki(tmp_path / "pki")
-
-
-@pytest.fixture
-def signed(tmp_path: Path, pki: Pki) -> Iterator[LiveServer]:
-    """TLS required for login and data, session reuse required (the defaults for it)."""
-    server = start_server(
-        tmp_path / "data",
-        tls={
-            "certificate": str(pki.chain_file),
-            "require_login_tls": True,
-            "require_data_tls": True,
-        },
-    )
-    yield server
-    server.stop()
 
 
 def curl(url: str, pki: Pki, *args: str, ok: bool = True) -> tuple[int, str]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.interop.helpers import require, sha256_file, write_random
-from tests.support.ftps import Pki, make_pki
-from tests.support.live import PASSWORD, USER, LiveServer, start_server
+from tests.support.ftps import Pki
+from tests.support.live import PASSWORD, USER, LiveServer
 
 pytestmark = pytest.mark.interop
 
@@ -20,25 +19,6 @@ BASE = (
     "set ftp:ssl-force true; set ftp:ssl-protect-data true; set ftp:ssl-protect-list true; "
     "set ssl:verify-certificate yes; set ssl:check-hostname yes"
 )
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return make_pki(tmp_path / "pki")
-
-
-@pytest.fixture
-def signed(tmp_path: Path, pki: Pki) -> Iterator[LiveServer]:
-    server = start_server(
-        tmp_path / "data",
-        tls={
-            "certificate": str(pki.chain_file),
-            "require_login_tls": True,
-            "require_data_tls": True,
-        },
-    )
-    yield server
-    server.stop()
 
 
 def lftp(url: str, pki: Pki, commands: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
