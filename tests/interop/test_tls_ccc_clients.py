@@ -16,18 +16,13 @@ import pytest
 from tests.interop.helpers import sha256_file, write_random
 from tests.interop.test_tls_curl import curl, explicit_url
 from tests.interop.test_tls_lftp import lftp, output
-from tests.support.ftps import Pki, make_pki
+from tests.support.ftps import Pki
 from tests.support.live import LiveServer, start_server
 
 pytestmark = pytest.mark.interop
 
 SIZE = 1024 * 1024 + 7
 CCC_OK = "< 200 CCC ok; the control connection continues in clear."
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return make_pki(tmp_path / "pki")
 
 
 def ccc_server(directory: Path, pki: Pki, **tls: object) -> LiveServer:
