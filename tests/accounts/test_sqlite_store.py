@@ -132,6 +132,39 @@ async def test_password_change_invalidates_cache(
     assert hasher.verify_calls == calls
 
 
+async def test_repeat_login_sees_every_change_at_once(
+    store: SqliteAccountStore, db_path: Path, hasher: CountingHasher
+) -> None:
+    """authenticate_cached answers a repeat login from memory, yet a change made by another
+    connection (``pasv user`` in another process) or by this store counts from the next login."""
+    await store.add("alice", "old")
+    assert store.authenticate_cached("alice", "old") is None  # never verified yet
+    assert await store.authenticate("alice", "old") is not None
+    assert store.authenticate_cached("alice", "old") is not None
+    assert store.authenticate_cached("alice", "old") is not None  # the remembered row
+    other = SqliteAccountStore(db_path, hasher)
+    try:
+        await other.set_password("alice", "new")
+        assert store.authenticate_cached("alice", "old") is None
+        assert await store.authenticate("alice", "new") is not None
+        assert store.authenticate_cached("alice", "new") is not None
+        await other.set_enabled("alice", False)
+        assert store.authenticate_cached("alice", "new") is None
+        await other.set_enabled("alice", True)
+        assert store.authenticate_cached("alice", "new") is not None
+        await other.set_perms("alice", Perm.READ)
+        user = store.authenticate_cached("alice", "new")
+        assert user is not None and user.perms == Perm.READ
+        assert await other.delete("alice")
+        assert store.authenticate_cached("alice", "new") is None
+    finally:
+        await other.close()
+    await store.add("alice", "again")
+    assert await store.authenticate("alice", "again") is not None
+    await store.set_password("alice", "changed")  # through this store's own connection
+    assert store.authenticate_cached("alice", "again") is None
+
+
 async def test_unknown_user_still_pays_for_a_verify(
     store: SqliteAccountStore, hasher: CountingHasher
 ) -> None:

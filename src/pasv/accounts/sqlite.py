@@ -82,6 +82,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 T = TypeVar("T")
 _COLUMNS = "name, password_hash, home, perms, enabled"
+# The two copies of the WAL-index header at the start of the "-shm" file: every commit, by any
+# connection of any process, changes them (https://sqlite.org/walformat.html).
+_WAL_HEADER = 96
+_MAX_ROWS = 10_000  # users whose row is remembered for repeat logins
 
 
 class _Row(NamedTuple):
@@ -93,6 +97,14 @@ class _Row(NamedTuple):
 
     def user(self) -> User:
         return User(name=self.name, home=self.home, perms=Perm.parse(self.perms))
+
+
+def _open_shm(path: Path | str) -> int | None:
+    """A read-only descriptor of the database's WAL index, or None (in memory, no WAL)."""
+    try:
+        return os.open(f"{os.fspath(path)}-shm", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
 
 
 def _check_password(password: str) -> None:
@@ -125,6 +137,8 @@ class SqliteAccountStore:
             conn.close()
             raise
         self._conn: sqlite3.Connection | None = conn
+        self._shm = _open_shm(path)
+        self._rows: dict[str, tuple[bytes, _Row | None]] = {}
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
@@ -199,6 +213,32 @@ class SqliteAccountStore:
         a thread hop would cost more than the query (it is on every login's path)."""
         rows = self._query(f"SELECT {_COLUMNS} FROM users WHERE name = ?", (name,))
         return _Row(*rows[0]) if rows else None
+
+    def _fetch_fresh(self, name: str) -> _Row | None:
+        """``_fetch``, answered from memory while no commit happened since: a repeat login then
+        costs no query. The header is read before the query, so a row is never older than it."""
+        header = self._wal_header()
+        if header is not None:
+            seen = self._rows.get(name)
+            if seen is not None and seen[0] == header:
+                return seen[1]
+        row = self._fetch(name)
+        if header is not None:
+            if len(self._rows) >= _MAX_ROWS:
+                self._rows.clear()
+            self._rows[name] = (header, row)
+        return row
+
+    def _wal_header(self) -> bytes | None:
+        """The WAL-index header now, or None when there is none to watch (no WAL, closed)."""
+        shm = self._shm
+        if shm is None or self._conn is None:
+            return None
+        try:
+            header = os.pread(shm, _WAL_HEADER, 0)
+        except OSError:
+            return None
+        return header if len(header) == _WAL_HEADER else None
 
     async def _update(self, name: str, column: str, value: object) -> None:
         sql = f"UPDATE users SET {column} = ? WHERE name = ?"
@@ -280,7 +320,7 @@ class SqliteAccountStore:
     def authenticate_cached(self, name: str, password: str) -> User | None:
         """The user, when this exact name and password were verified before and the stored hash
         is unchanged; None means "not known from the cache: call authenticate()"."""
-        row = self._fetch(name)
+        row = self._fetch_fresh(name)
         if row is None or not row.enabled:
             return None
         return row.user() if self._cache.check(name, password, row.password_hash) else None
@@ -318,6 +358,9 @@ class SqliteAccountStore:
     def _close(self) -> None:
         with self._lock:
             conn, self._conn = self._conn, None
+            shm, self._shm = self._shm, None
+            if shm is not None:
+                os.close(shm)
             if conn is not None:
                 conn.close()
 

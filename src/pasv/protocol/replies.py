@@ -36,25 +36,33 @@ class Reply:
 
     def encode(self, encoding: str = "utf-8") -> bytes:
         """Wire form: ``NNN text`` or ``NNN-first`` … ``NNN last``, CRLF-terminated."""
+        first = self.lines[0] if len(self.lines) == 1 else "\n"
+        if "\n" not in first and "\r" not in first:  # the common case: one plain line
+            wire = f"{self.code:03d} {first}\r\n"
+        else:
+            wire = self._wire_lines()
+        try:
+            return wire.encode(encoding, "surrogateescape")
+        except UnicodeEncodeError:
+            return wire.encode(encoding, "replace")
+
+    def _wire_lines(self) -> str:
         lines = [part for line in self.lines for part in line.replace("\r", "").split("\n")]
         if not lines:
             lines = [""]
         code = f"{self.code:03d}"
         if len(lines) == 1:
-            wire = f"{code} {lines[0]}\r\n"
-        else:
-            middle = [" " + ln if _LOOKS_LIKE_CODE.match(ln) else ln for ln in lines[1:-1]]
-            wire = "\r\n".join([f"{code}-{lines[0]}", *middle, f"{code} {lines[-1]}"]) + "\r\n"
-        try:
-            return wire.encode(encoding, "surrogateescape")
-        except UnicodeEncodeError:
-            return wire.encode(encoding, "replace")
+            return f"{code} {lines[0]}\r\n"
+        middle = [" " + ln if _LOOKS_LIKE_CODE.match(ln) else ln for ln in lines[1:-1]]
+        return "\r\n".join([f"{code}-{lines[0]}", *middle, f"{code} {lines[-1]}"]) + "\r\n"
 
 
 def make_reply(code: int, text: str | None = None) -> Reply:
     """Build a Reply; ``None`` uses the code's phrase, and each "\\n" starts a new line."""
     if text is None:
         text = ReplyCode(code).phrase
+    if "\n" not in text and "\r" not in text:  # the common case: one line
+        return Reply(int(code), (text,))
     lines = text.replace("\r", "").split("\n")
     if len(lines) > 1 and lines[-1] == "":
         lines.pop()

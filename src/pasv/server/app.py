@@ -66,6 +66,7 @@ class FtpServer:
         self._reaper: asyncio.Task[None] | None = None
         self._storages: dict[str, LocalStorage] = {}
         self._anonymous: User | None = None
+        self.greeting = make_reply(ReplyCode.SERVICE_READY, settings.server.banner)
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(

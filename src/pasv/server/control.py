@@ -83,7 +83,7 @@ class ControlProtocol(asyncio.Protocol):
             self.send(refusal)
             self.close()
             return
-        self.send(make_reply(ReplyCode.SERVICE_READY, self.server.settings.server.banner))
+        self.send(self.server.greeting)
 
     def data_received(self, data: bytes) -> None:
         if self.closing:

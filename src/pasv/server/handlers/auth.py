@@ -23,6 +23,7 @@ from pasv.storage.base import Storage
 log = logging.getLogger("pasv.auth")
 
 ANONYMOUS_NAMES = frozenset({"anonymous", "ftp"})
+_GOODBYE = make_reply(ReplyCode.CLOSING, "Goodbye.")
 
 
 @command("USER")
@@ -111,7 +112,7 @@ def reinitialize(s: Session, arg: str) -> Reply:
 
 @command("QUIT")
 def quit_(s: Session, arg: str) -> Reply:
-    return make_reply(ReplyCode.CLOSING, "Goodbye.")
+    return _GOODBYE
 
 
 @command("HOST")
