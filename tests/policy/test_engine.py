@@ -101,21 +101,24 @@ def test_per_command_rules_hidden_and_forbidden_names() -> None:
         settings={"hidden_names": ("secret*",), "forbidden_names": ("*.exe",)},
         rules=(Rule(Action.DENY, (Subject.parse("*"),), "/ro", Perm.WRITE),),
     )
-    policy.check(ALICE, Perm.STOR, "/rw/file")
+    policy.access(ALICE).check(Perm.STOR, "/rw/file")
     with pytest.raises(PermissionDenied, match="STOR is not allowed for you at /ro/x"):
-        policy.check(ALICE, Perm.STOR, "/ro/x")
+        policy.access(ALICE).check(Perm.STOR, "/ro/x")
     with pytest.raises(PathNotFound):
-        policy.check_reachable(ALICE, "/docs/secret-plan/a.txt")
-    policy.check_reachable(ALICE, "/docs/plan/a.txt")
+        policy.access(ALICE).check_reachable("/docs/secret-plan/a.txt")
+    policy.access(ALICE).check_reachable("/docs/plan/a.txt")
     with pytest.raises(ProhibitedName, match=r"Prohibited file name: setup\.EXE"):
-        policy.check_name(ALICE, "/up/setup.EXE")
+        policy.access(ALICE).check_name("/up/setup.EXE")
 
 
 def test_entry_filter() -> None:
     rules = (Rule(Action.DENY, (Subject.parse("alice"),), "/d/hidden", Perm.LIST),)
-    assert _policy(rules=rules).entry_filter(ALICE, "/d") is None  # hide_denied is off
+    assert _policy(rules=rules).access(ALICE).entry_filter("/d") is None  # hide_denied is off
     policy = _policy(settings={"hide_denied": True, "hidden_names": (".*",)}, rules=rules)
-    visible = policy.entry_filter(ALICE, "/d")
+    visible = policy.access(ALICE).entry_filter("/d")
     assert visible is not None
     assert [n for n in ("a", "hidden", ".git") if visible(n)] == ["a"]
-    assert _policy(settings={"hide_denied": True}, rules=rules).entry_filter(ALICE, "/x") is None
+    assert (
+        _policy(settings={"hide_denied": True}, rules=rules).access(ALICE).entry_filter("/x")
+        is None
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,18 +190,6 @@ class Policy:
 
     def decide(self, user: User, perm: Perm, path: str) -> Decision:
         return self.access(user).decide(perm, path)
-
-    def check_reachable(self, user: User, path: str) -> None:
-        self.access(user).check_reachable(path)
-
-    def check(self, user: User, perm: Perm, path: str) -> None:
-        self.access(user).check(perm, path)
-
-    def check_name(self, user: User, path: str) -> None:
-        self.access(user).check_name(path)
-
-    def entry_filter(self, user: User, directory: str) -> Callable[[str], bool] | None:
-        return self.access(user).entry_filter(directory)
 
     @staticmethod
     @functools.lru_cache(maxsize=64)

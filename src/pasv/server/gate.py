@@ -39,8 +39,9 @@ class Gate:
         self.base = base
         self.shared = shared
         self.generation = generation  # bumped by any worker that changes policy (a new ban)
-        self.policy = Policy(store.load(), base)
-        self.bans: dict[str, Ban] = store.bans()
+        self.policy: Policy
+        self.bans: dict[str, Ban]
+        self.reload()
         self._seen_generation = generation.value
         self._seen_version = store.accounts.data_version()
         self._next_check = time.monotonic() + _RELOAD_EVERY

@@ -79,10 +79,11 @@ async def rmd(s: Session, arg: str) -> Reply:
 async def dele(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.DELE, target)
-    size = (await s.fs.stat(target)).size if needs_usage(s.settings) else 0
+    counted = needs_usage(s.settings)  # a quota or ratio: storage used goes down
+    size = (await s.fs.stat(target)).size if counted else 0
     await s.fs.delete(target)
     s.server.changed()
-    if size or needs_usage(s.settings):
+    if counted:
         assert s.user is not None
         await s.server.usage.removed(s.user, s.settings, size)
     return make_reply(ReplyCode.FILE_ACTION_OK, f"File deleted: {target}")

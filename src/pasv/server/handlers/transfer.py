@@ -153,9 +153,8 @@ async def retr(s: Session, arg: str) -> Reply:
         ascii_mode = s.ascii
         user, server = s.user, s.server
         assert user is not None
-        policy = server.gate.policy
         reserved = await server.usage.reserve(
-            user, s.settings, server.home_of(user), remaining, policy.messages
+            user, s.settings, server.home_of(user), remaining, s.access.messages
         )
         throttle = throttle_for(server.shared, s.access, upload=False)
 
@@ -169,12 +168,11 @@ async def retr(s: Session, arg: str) -> Reply:
                     sock, handle, transfer, ToNetwork() if ascii_mode else None, throttle
                 )
 
-        settled = False
+        sent = 0  # stays 0 when the transfer never started (no data connection)
 
-        async def settle(transfer: Transfer, complete: bool) -> None:
-            nonlocal settled
-            settled = True
-            await server.usage.settle(user, reserved, transfer.done)
+        async def count(transfer: Transfer, complete: bool) -> None:
+            nonlocal sent
+            sent = transfer.done
 
         opening = (
             f"Opening {s.type_name} mode data connection for {paths.basename(path)} "
@@ -189,12 +187,11 @@ async def retr(s: Session, arg: str) -> Reply:
                 total=remaining,
                 opening=opening,
                 body=body,
-                on_done=settle if reserved else None,
+                on_done=count,
             )
-        except BaseException:
-            if reserved and not settled:  # refused before any byte moved: all of it back
-                await asyncio.shield(server.usage.settle(user, reserved, 0))
-            raise
+        finally:
+            if reserved:  # what was reserved and not sent goes back
+                await asyncio.shield(server.usage.settle(user, reserved, sent))
     finally:
         await handle.close()
 
@@ -206,7 +203,6 @@ async def _store(
     offset = s.take_rest()
     server, user = s.server, s.user
     assert user is not None
-    policy = server.gate.policy
     plan = await UploadPlan.start(
         server.usage,
         server.shared,
@@ -214,7 +210,7 @@ async def _store(
         user,
         s.settings,
         server.home_of(user),
-        policy.messages,
+        s.access.messages,
         path=path,
         offset=offset,
         append=append,
