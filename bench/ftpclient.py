@@ -6,6 +6,8 @@ import contextlib
 import ipaddress
 import re
 import socket
+import time
+from pathlib import Path
 
 MIB = 1024 * 1024
 _PASV_RE = re.compile(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
@@ -142,6 +144,22 @@ class FtpClient:
             data.close()
         self.expect_226(f"STOR {name}")
         return n
+
+    def upload_rate(self, name: str, path: str, size: int, leftover: Path | None) -> float:
+        """STOR ``path`` as ``name``, DELE it and QUIT: bytes per second. ``leftover`` (the
+        server-side file) is removed whatever happens; a short upload raises ValueError."""
+        try:
+            t0 = time.perf_counter()
+            n = self.stor_file(name, path)
+            dt = time.perf_counter() - t0
+            self.cmd(f"DELE {name}")
+        finally:
+            self.quit()
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)
+        if n != size:
+            raise ValueError(f"short STOR: {n} of {size} bytes")
+        return n / dt
 
     def expect_226(self, command: str) -> None:
         code, text = self.reply()

@@ -109,16 +109,6 @@ def tls_retr(srv: Server, sizes: Sizes, tpl: str) -> Result:
 def tls_stor(srv: Server, sizes: Sizes, tpl: str) -> Result:
     """STOR of the big file over FTPS (PROT P): throughput."""
     os.sync()  # the same page-cache state for every server (see measures.stor)
-    c = _client(srv)
-    try:
-        t0 = time.perf_counter()
-        n = c.stor_file(UPLOAD, f"{tpl}/{BIG}")
-        dt = time.perf_counter() - t0
-        c.cmd(f"DELE {UPLOAD}")
-    finally:
-        c.quit()
-        if srv.root is not None:
-            (srv.root / UPLOAD).unlink(missing_ok=True)
-    if n != sizes.big:
-        raise ValueError(f"short STOR: {n} of {sizes.big} bytes")
-    return {"value": n / dt, "unit": "B/s"}
+    leftover = srv.root / UPLOAD if srv.root is not None else None
+    rate = _client(srv).upload_rate(UPLOAD, f"{tpl}/{BIG}", sizes.big, leftover)
+    return {"value": rate, "unit": "B/s"}

@@ -80,19 +80,9 @@ def stor(srv: Server, sizes: Sizes, tpl: str) -> Result:
     # would otherwise throttle whichever server happens to write next to disk speed.
     os.sync()
     _read_through(f"{tpl}/{BIG}")  # and the client's source is in the page cache for everyone
-    c = _client(srv, timeout=120)
-    try:
-        t0 = time.perf_counter()
-        n = c.stor_file(UPLOAD, f"{tpl}/{BIG}")
-        dt = time.perf_counter() - t0
-        c.cmd(f"DELE {UPLOAD}")
-    finally:
-        c.quit()
-        if srv.root is not None:
-            (srv.root / UPLOAD).unlink(missing_ok=True)
-    if n != sizes.big:
-        raise ValueError(f"short STOR: {n} of {sizes.big} bytes")
-    return {"value": n / dt, "unit": "B/s"}
+    leftover = srv.root / UPLOAD if srv.root is not None else None
+    rate = _client(srv, timeout=120).upload_rate(UPLOAD, f"{tpl}/{BIG}", sizes.big, leftover)
+    return {"value": rate, "unit": "B/s"}
 
 
 def listen_drops() -> int:
