@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from bench import files, measures, rawlimit, report, runner, servers
+from bench import files, measures, placement, rawlimit, report, runner, servers
 
 SERVER_NAMES = ("pasv", "pyftpdlib", "vsftpd", "pasv-policy")
 
@@ -32,7 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--workers", type=int, help="worker processes for pasv and pyftpdlib alike")
-    p.add_argument("--runs", type=int, help="best of N for RETR/STOR/raw (default 1)")
+    p.add_argument("--runs", type=int, help="rounds of every measure (default: 5 for transfers, 3)")
+    p.add_argument(
+        "--free-retr",
+        action="store_true",
+        help="RETR and the raw limit without pinning server and client to one CPU",
+    )
     p.add_argument(
         "--pasv-command", metavar="CMD", help="run pasv as CMD (default: python -m pasv)"
     )
@@ -86,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=None if sys.stdout.isatty() else 150)
     sizes = files.QUICK if args.quick else files.FULL
     if args.runs:
-        sizes = files.Sizes(**{**sizes.__dict__, "runs": args.runs})
+        sizes = files.Sizes(**{**sizes.__dict__, "runs": args.runs, "transfer_runs": args.runs})
+    cpu = None if args.free_retr else placement.one_cpu_available()
     server_names, measure_keys, want_raw = select(args.only)
     nofile = raise_nofile()
     work = Path(tempfile.mkdtemp(prefix="pasv-bench-"))
@@ -98,13 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         console.print(f"[bold]pasv bench[/bold] ({'quick' if args.quick else 'full'}), "
                       f"temp dir {work}, RLIMIT_NOFILE {nofile}")  # fmt: skip
+        if cpu is not None and "retr" in measure_keys:
+            console.print(f"  RETR and the raw limit: servers, sender and client on CPU {cpu}")
         ranges = servers.passive_ranges(args.passive_base, args.passive_span)
         if warning := servers.ephemeral_overlap(ranges):
             console.print(f"[yellow]warning:[/yellow] {warning}")
         tpl = files.make_template(work, sizes)
         os.sync()  # no writeback of the fresh files during the measurements
         if want_raw and "retr" not in measure_keys:
-            raw = rawlimit.measure(str(tpl / files.BIG), runs=sizes.runs)
+            raw = rawlimit.measure(str(tpl / files.BIG), runs=sizes.transfer_runs)
             console.print(f"  raw limit: {raw / 1e6:,.1f} MB/s")
         for name in server_names:
             srv = start(name, work, tpl, sizes, args)
@@ -116,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in measure_keys:
             ok = [s for s in started if s.ok]
             if key == "retr":
-                raw = runner.retr_phase(console, ok, sizes, tpl, results, raw_runs)
+                raw = runner.retr_phase(console, ok, sizes, tpl, results, raw_runs, cpu)
             else:
                 results[key] = runner.measure_rounds(console, key, ok, sizes, tpl)
     except KeyboardInterrupt:
@@ -140,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_count": os.cpu_count(),
             "raw_limit_bytes_per_s": raw,
             "raw_limit_runs": raw_runs,
+            "retr_cpu": cpu,
             "servers": info,
             "results": results,
             "targets": targets,

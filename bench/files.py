@@ -27,11 +27,15 @@ class Sizes:
     seconds: float
     idle_sessions: int
     parallel_logins: int
-    runs: int
+    runs: int  # rounds of the timed rate loops (logins, small RETR, LIST)
+    transfer_runs: int  # rounds of the byte-moving measures, noisier on a small VM
 
 
-QUICK = Sizes(64 * MIB, 2 * MIB, 50, 4096, 1000, 1.0, 100, 4, 3)
-FULL = Sizes(1024 * MIB, 10 * MIB, 200, 4096, 1000, 5.0, 500, 4, 3)
+TRANSFERS = frozenset({"retr", "stor", "concurrent", "tls_retr", "tls_stor"})
+
+
+QUICK = Sizes(64 * MIB, 2 * MIB, 50, 4096, 1000, 1.0, 100, 4, 3, 3)
+FULL = Sizes(1024 * MIB, 10 * MIB, 200, 4096, 1000, 5.0, 500, 4, 3, 5)
 
 
 def _write(path: Path, size: int) -> None:

@@ -1,4 +1,4 @@
-"""Client load spread over a few processes with threads, so the client side is not the limit."""
+"""Client load spread over a few processes, so the client side is not the limit."""
 
 from __future__ import annotations
 
@@ -8,33 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.ftpclient import MIB, FtpClient
+from bench import aiodownload
+from bench.ftpclient import FtpClient
 
 Result = dict[str, Any]
-
-
-def download_once(host: str, port: int, user: str, pw: str, name: str, size: int) -> Result:
-    """One client: log in, RETR one file to the end, QUIT."""
-    buf = bytearray(MIB)
-    start = time.monotonic()
-    out: Result = {"start": start, "bytes": 0, "count": 0, "failures": 0, "errors": []}
-    try:
-        c = FtpClient(host, port, timeout=60)
-        try:
-            c.login(user, pw)
-            n = c.retr_into(f"RETR {name}", buf)
-            out["bytes"] = n
-            if n != size:
-                raise ValueError(f"short read {n} of {size}")
-            out["count"] = 1
-            c.quit()
-        finally:
-            c.close()
-    except Exception as e:
-        out["failures"] = 1
-        out["errors"] = [f"{type(e).__name__}: {e}"]
-    out["end"] = time.monotonic()
-    return out
 
 
 def login_loop(host: str, port: int, user: str, pw: str, seconds: float, cap: int) -> Result:
@@ -62,10 +39,13 @@ def login_loop(host: str, port: int, user: str, pw: str, seconds: float, cap: in
     return out
 
 
-TASKS: dict[str, Callable[..., Result]] = {"download": download_once, "logins": login_loop}
+TASKS: dict[str, Callable[..., Result]] = {"logins": login_loop}
 
 
 def _proc_main(kind: str, args: tuple[Any, ...], threads: int, start_at: float) -> list[Result]:
+    """One process's share: downloads on one event loop, other tasks one per thread."""
+    if kind == "download":
+        return aiodownload.run_downloads(args, threads, start_at)
     results: list[Result] = [{} for _ in range(threads)]
 
     def run(i: int) -> None:

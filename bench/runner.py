@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from bench import measures, report
-from bench.files import Sizes
+from bench.files import TRANSFERS, Sizes
 from bench.servers import Server
 
 Result = dict[str, Any]
@@ -42,8 +42,9 @@ def combine(key: str, rounds: list[Result]) -> Result:
     out = dict(best)
     if len(rounds) > 1:
         out["rounds"] = [r.get("value") for r in rounds]
-    if any("failures" in r for r in rounds):
-        out["failures"] = sum(int(r.get("failures", 0)) for r in good)
+    for total in ("failures", "syn_dropped"):  # every round counts, not only the best one
+        if any(total in r for r in rounds):
+            out[total] = sum(int(r.get(total, 0)) for r in good)
     errors = [e for r in rounds for e in ([r["error"]] if "error" in r else r.get("errors", []))]
     if errors:
         out["errors"] = errors[:8]
@@ -53,10 +54,11 @@ def combine(key: str, rounds: list[Result]) -> Result:
 def measure_rounds(
     console: Console, key: str, ok: list[Server], sizes: Sizes, tpl: Path
 ) -> dict[str, Result]:
-    """`sizes.runs` rounds, each visiting every server, the starting server rotating."""
+    """Rounds (`sizes.transfer_runs` for byte-moving measures, else `sizes.runs`), each visiting
+    every server, the starting server rotating."""
     if not ok:
         return {}
-    n = 1 if key in SINGLE_ROUND else sizes.runs
+    n = 1 if key in SINGLE_ROUND else sizes.transfer_runs if key in TRANSFERS else sizes.runs
     got: dict[str, list[Result]] = {s.name: [] for s in ok}
     for i in range(n):
         for srv in ok[i % len(ok) :] + ok[: i % len(ok)]:
@@ -72,10 +74,12 @@ def retr_phase(
     tpl: Path,
     results: report.Results,
     raw_runs: list[float],
+    cpu: int | None,
 ) -> float:
-    """RETR rounds interleaved with raw-limit rounds, so both see the same machine state."""
+    """RETR rounds interleaved with raw-limit rounds, so both see the same machine state; with
+    `cpu`, all on that one CPU (see bench/placement.py)."""
     t0 = time.monotonic()
-    raws, by_server = measures.retr_rounds(ok, sizes, str(tpl), raw=True)
+    raws, by_server = measures.retr_rounds(ok, sizes, str(tpl), raw=True, cpu=cpu)
     raw = max(raws)
     results["retr"] = by_server
     raw_runs[:] = raws
