@@ -10,19 +10,17 @@ from the socket into one reused buffer with `recv_into`, as in the other measure
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 import time
 from typing import Any
 
-from bench.ftpclient import MIB, require_loopback
+from bench.ftpclient import EPSV_RE, MIB, require_loopback
 
 Result = dict[str, Any]
 # A client waits for the server to speak first; with a full listen queue the kernel may finish
 # the handshake with a SYN cookie and then drop it, and the client waits for a 220 for ever.
 GREETING_TIMEOUT = 10.0
 SESSION_TIMEOUT = 60.0
-_EPSV_RE = re.compile(rb"\(([^\d\s])\1\1(\d+)\1\)")
 
 
 class _Control:
@@ -76,7 +74,7 @@ async def _session(
     if (await c.cmd(f"USER {user}", 230, 331))[:3] == b"331":
         await c.cmd(f"PASS {pw}", 230)
     await c.cmd("TYPE I", 200)
-    m = _EPSV_RE.search(await c.cmd("EPSV", 229))
+    m = EPSV_RE.search((await c.cmd("EPSV", 229)).decode("latin-1"))
     if m is None:
         raise ConnectionError("EPSV reply without a port")
     data = await _connect(loop, c.host, int(m.group(2)))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 MIB = 1024 * 1024
 _PASV_RE = re.compile(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
-_EPSV_RE = re.compile(r"\(([^\d\s])\1\1(\d+)\1\)")
+EPSV_RE = re.compile(r"\(([^\d\s])\1\1(\d+)\1\)")
 
 
 class FtpReplyError(Exception):
@@ -107,7 +107,7 @@ class FtpClient:
         port = 0
         if self.use_epsv:
             code, text = self.cmd("EPSV")
-            m = _EPSV_RE.search(text)
+            m = EPSV_RE.search(text)
             if code == 229 and m:
                 port = int(m.group(2))
             else:
@@ -126,11 +126,15 @@ class FtpClient:
         data = self.open_data()
         try:
             self.cmd(command, (125, 150))
-            n = drain(data, buf)
+            n = self.drain_data(data, buf)
         finally:
             data.close()
         self.expect_226(command)
         return n
+
+    def drain_data(self, data: socket.socket, buf: bytearray | memoryview) -> int:
+        """Read one data connection to its end (FTPS overrides this to decrypt)."""
+        return drain(data, buf)
 
     def stor_file(self, name: str, path: str) -> int:
         """STOR a local file with socket.sendfile; return bytes sent."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import ssl
 import time
 
@@ -49,17 +50,11 @@ class FtpsClient(FtpClient):
             session=self.sock.session,
         )
 
-    def retr_into(self, command: str, buf: bytearray | memoryview) -> int:
-        data = self.open_data()
-        try:
-            self.cmd(command, (125, 150))
-            tls = self._secure(data)
-            n = drain(tls, buf)
-            with contextlib.suppress(OSError):
-                tls.unwrap()
-        finally:
-            data.close()
-        self.expect_226(command)
+    def drain_data(self, data: socket.socket, buf: bytearray | memoryview) -> int:
+        tls = self._secure(data)
+        n = drain(tls, buf)
+        with contextlib.suppress(OSError):
+            tls.unwrap()
         return n
 
     def stor_file(self, name: str, path: str) -> int:
