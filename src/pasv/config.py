@@ -113,6 +113,11 @@ class TlsSection(_Section):
     allow_ccc: bool = Field(
         False, description="accept CCC: the control connection may go back to clear text"
     )
+    require_close_notify: bool = Field(
+        True,
+        description="a TLS upload is complete only when the client ends it with close_notify "
+        "(or ALLO announced its exact size); off: 226, but logged incomplete",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TlsSection:
@@ -123,6 +128,15 @@ class TlsSection(_Section):
         return self
 
 
+class UploadsSection(_Section):
+    mode: Literal["standard", "atomic", "atomic-resume"] = Field(
+        "standard",
+        description="standard: write in place; atomic: write aside, rename over the target "
+        "when complete; atomic-resume: atomic, but a failed upload is kept to be resumed",
+    )
+    fsync: bool = Field(False, description="flush each upload to disk before its 226")
+
+
 class Settings(_Section):
     server: ServerSection = ServerSection()
     passive: PassiveSection = PassiveSection()
@@ -131,6 +145,7 @@ class Settings(_Section):
     login: LoginSection = LoginSection()
     logging: LoggingSection = LoggingSection()
     tls: TlsSection = TlsSection()
+    uploads: UploadsSection = UploadsSection()
 
     @property
     def files_root(self) -> Path:

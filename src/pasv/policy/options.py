@@ -254,6 +254,12 @@ class Messages:
     login_timeout: str = "Login timeout ({seconds:g} seconds): closing control connection."
     idle_timeout: str = "Idle timeout ({seconds:g} seconds): closing control connection."
     stalled: str = "stalled: no data moved for {seconds:g} seconds"
+    file_busy: str = "File busy: {name} is being uploaded by another session."
+    directory_busy: str = "Directory busy: a file in {name} is being uploaded."
+    upload_unconfirmed: str = (
+        "Upload incomplete: the client closed the TLS data connection without close_notify, "
+        "so the file may be cut short. Resume it with REST or APPE."
+    )
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> Messages:

@@ -19,12 +19,14 @@ from pasv.protocol.replies import Reply, make_reply
 from pasv.server.control import ControlProtocol
 from pasv.server.datachannel import PassivePortPool
 from pasv.server.gate import Gate
+from pasv.server.inuse import FilesInUse
 from pasv.server.listcache import ChangeCounter, ListingCache
 from pasv.server.shared import SharedState
 from pasv.server.tls import Certificate, CertificateError, TlsContexts
 from pasv.server.transfers import FairShare
 from pasv.server.usage import UsageBook
 from pasv.server.xferlog import XferLog
+from pasv.storage.base import WriteMode
 from pasv.storage.local import LocalStorage
 
 log = logging.getLogger("pasv.server")
@@ -53,6 +55,8 @@ class FtpServer:
         )
         self.usage = UsageBook(self.gate.store)
         self.listings = ListingCache(self.changes, settings.server.listing_cache_ttl)
+        self.in_use = FilesInUse(self.shared)
+        self.write_mode = write_mode(settings)
         self.uploads = 0  # uploads running in this process: listings are not cached meanwhile
         self.downloads = FairShare()  # sendfile downloads running here share each loop turn
         low, high = settings.passive.ports
@@ -222,6 +226,16 @@ class FtpServer:
             await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
             storage = self._storages[user.home] = LocalStorage(root)
         return storage
+
+
+def write_mode(settings: Settings) -> WriteMode:
+    """How uploads reach their names, from the [uploads] section."""
+    mode = settings.uploads.mode
+    return WriteMode(
+        atomic=mode != "standard",
+        keep_partial=mode == "atomic-resume",
+        fsync=settings.uploads.fsync,
+    )
 
 
 def base_policy(settings: Settings) -> PolicySettings:

@@ -12,7 +12,7 @@ from pasv.policy.access import Access
 from pasv.policy.models import Perm, User
 from pasv.policy.options import PolicySettings
 from pasv.protocol import paths
-from pasv.protocol.errors import PermissionDenied
+from pasv.protocol.errors import FileBusy, PermissionDenied
 from pasv.protocol.listing import ALL_MLST_FACTS
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class Session:
     """The state one control connection carries between commands."""
 
     __slots__ = (
+        "allocated",
         "announced",
         "ascii",
         "control",
@@ -104,6 +105,7 @@ class Session:
         self.cwd = "/"
         self.ascii = False
         self.rest = 0
+        self.allocated: int | None = None  # ALLO's size, for the next upload
         self.rename_from: str | None = None
         self.epsv_all = False
         self.announced = ""  # the last 227/229 reply sent, for SITE PASVINFO
@@ -171,6 +173,16 @@ class Session:
     def take_rest(self) -> int:
         offset, self.rest = self.rest, 0
         return offset
+
+    def take_allocated(self) -> int | None:
+        size, self.allocated = self.allocated, None
+        return size
+
+    def refuse_if_uploading(self, path: str) -> None:
+        """450 when another session is uploading the file at ``path``."""
+        in_use = self.server.in_use
+        if in_use.any() and in_use.uploading(self.fs.identity(path)):
+            raise FileBusy(self.access.messages.file_busy.format(name=paths.basename(path)))
 
     def close_data(self) -> None:
         if self.data is not None:

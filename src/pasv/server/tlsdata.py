@@ -3,6 +3,14 @@
 The TLS socket is an ``ssl.SSLSocket`` in non-blocking mode: OpenSSL encrypts straight into the
 socket, a whole 1 MiB buffer per call, and the event loop is only asked to wait when the socket
 is full (or empty). asyncio's ``sock_*`` helpers refuse TLS sockets, hence these.
+
+Two rules keep an upload's end honest (docs/reliability.md, "The end of an upload"):
+- A data connection gets no TLS 1.3 session ticket. A client that uploads never reads its data
+  connection; a ticket left unread there turns the client's close into a reset, and the kernel
+  drops whatever the client had not sent yet (curl lost the tail of a file this way). Clients
+  resume the control connection's session, whose tickets they read with the replies.
+- The end of the data is the client's close_notify. A FIN or a reset without one raises
+  ``RaggedEnd``: the upload may be cut short, and only the caller can tell whether it was.
 """
 
 from __future__ import annotations
@@ -13,6 +21,10 @@ import socket
 import ssl
 
 from pasv.protocol.errors import DataTlsFailed
+
+
+class RaggedEnd(Exception):
+    """The client ended the TLS data connection without its close_notify (a FIN or a reset)."""
 
 
 async def wait_ready(sock: socket.socket, *, write: bool) -> None:
@@ -47,7 +59,7 @@ async def secure(
     vsftpd's require_ssl_reuse): only the client that did the control handshake holds it, so a
     third party that raced to the data port cannot take over the transfer.
     """
-    tls = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+    tls = _wrap_without_tickets(context, sock)
     try:
         async with asyncio.timeout(timeout):
             while True:
@@ -80,6 +92,23 @@ async def secure(
     return tls
 
 
+def _wrap_without_tickets(context: ssl.SSLContext, sock: socket.socket) -> ssl.SSLSocket:
+    """The server side of a data connection's TLS: no session ticket, and ragged ends seen.
+
+    OpenSSL copies the ticket count into each connection when it is made, so the shared context
+    (whose ticket keys let the data connection resume the control session) lends its count of
+    0 for this one connection; nothing else runs in between on the event loop.
+    """
+    tickets = context.num_tickets
+    context.num_tickets = 0
+    try:
+        return context.wrap_socket(
+            sock, server_side=True, do_handshake_on_connect=False, suppress_ragged_eofs=False
+        )
+    finally:
+        context.num_tickets = tickets
+
+
 async def sendall(sock: ssl.SSLSocket, data: bytes | bytearray | memoryview) -> None:
     """Encrypt and send all of ``data`` (after 'would block', OpenSSL needs the same buffer)."""
     while True:
@@ -93,11 +122,14 @@ async def sendall(sock: ssl.SSLSocket, data: bytes | bytearray | memoryview) -> 
 
 
 def try_recv_into(sock: socket.socket, view: memoryview) -> int | None:
-    """What has arrived already (0 at the end), or None when nothing is there yet."""
+    """What has arrived already (0 after the client's close_notify), or None when nothing is
+    there yet; ``RaggedEnd`` when the connection ended without a close_notify."""
     try:
         return sock.recv_into(view)
     except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
         return None
+    except (ssl.SSLEOFError, ConnectionResetError):
+        raise RaggedEnd() from None
 
 
 async def recv_into(sock: socket.socket, view: memoryview) -> int:

@@ -59,6 +59,7 @@ class Transfer:
     """
 
     __slots__ = (
+        "confirmed",
         "direction",
         "done",
         "guarded",
@@ -77,6 +78,7 @@ class Transfer:
         self.path = path
         self.total = total
         self.done = 0
+        self.confirmed = True  # False: answered 226 for an end that could not prove the size
         self.started = time.monotonic()
         self.task: asyncio.Task[Any] | None = asyncio.current_task()
         self.guarded = False
@@ -338,9 +340,10 @@ async def receive(
     decoder: FromNetwork | None,
     throttle: Throttle | None = None,
     quota: QuotaWatch | None = None,
-) -> None:
+) -> bool:
     """Receive into two alternating buffers; with threaded writes one is written while the
-    other fills.
+    other fills. True when the data ended cleanly: a FIN in clear, a close_notify under TLS
+    (False: a TLS connection ended without one, see ``tlsdata``).
 
     A buffer is written when it is half full, or as soon as the socket has nothing more to give
     (so a slow upload reaches the disk promptly, and a fast one in large writes). Whatever arrived
@@ -389,13 +392,18 @@ async def receive(
         flush_at_pause = _TLS_FLUSH_AT_PAUSE
     since_yield = 0
     step = CHUNK if throttle is None else throttle.chunk
+    clean = True
     try:
         while True:
-            got = try_recv(sock, view[filled : filled + step])  # what is there already
-            if got is None:
-                if filled >= flush_at_pause:
-                    await flush()
-                got = await recv(sock, view[filled : filled + step])
+            try:
+                got = try_recv(sock, view[filled : filled + step])  # what is there already
+                if got is None:
+                    if filled >= flush_at_pause:
+                        await flush()
+                    got = await recv(sock, view[filled : filled + step])
+            except tlsdata.RaggedEnd:
+                clean = False
+                break
             if not got:
                 break
             if quota is not None:
@@ -420,6 +428,7 @@ async def receive(
             tail = decoder.flush()
             if tail:
                 await handle.write(tail)
+        return clean
     finally:
         if pending is not None:
             await asyncio.shield(pending)

@@ -15,6 +15,7 @@ from pasv.protocol.errors import FtpError, InsufficientCredit, PathNotFound, Quo
 from pasv.server.metering import QuotaWatch
 from pasv.server.shared import SharedState
 from pasv.storage.base import Storage
+from pasv.storage.localwrite import is_temporary
 
 
 def needs_usage(settings: PolicySettings) -> bool:
@@ -26,6 +27,8 @@ def measure_home(root: Path) -> tuple[int, int]:
     size = files = 0
     for folder, _, names in os.walk(root):
         for name in names:
+            if is_temporary(name):
+                continue  # an upload in progress is counted as its bytes arrive
             try:
                 size += os.lstat(os.path.join(folder, name)).st_size
             except OSError:
@@ -165,12 +168,20 @@ class UploadPlan:
         watch = QuotaWatch(shared, user.name, room, texts.quota) if room is not None else None
         return cls(book, fs, user, settings, path, before, watch)
 
-    async def finish(self, received: int, complete: bool) -> None:
-        """Remove a partial upload stopped by the quota (unless configured to keep it), then
-        record the change in storage used and the credit earned."""
+    @property
+    def drop_partial(self) -> bool:
+        """The quota stopped this upload, and what arrived is not to be kept."""
+        return (
+            self.watch is not None and self.watch.exceeded and not self.settings.quota_keep_partial
+        )
+
+    async def finish(self, received: int, complete: bool, *, in_place: bool) -> None:
+        """Remove a partial upload stopped by the quota (``in_place``: written in the target
+        itself; an atomic upload was discarded before it got there), then record the change
+        in storage used and the credit earned."""
         if self.watch is not None:
             self.watch.close()
-            if self.watch.exceeded and not self.settings.quota_keep_partial:
+            if in_place and self.drop_partial:
                 with contextlib.suppress(FtpError):
                     await self.fs.delete(self.path)
         try:

@@ -17,11 +17,13 @@ from pasv.protocol.listing import FileFacts
 
 __all__ = [
     "DIGEST_ALGORITHMS",
+    "IN_PLACE",
     "Capabilities",
     "Digest",
     "ReadHandle",
     "Storage",
     "WriteHandle",
+    "WriteMode",
     "check_range",
     "new_digest",
     "split_virtual",
@@ -40,6 +42,18 @@ class Capabilities:
     set_mtime: bool = True
     chmod: bool = True
     sendfile: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WriteMode:
+    """How an upload reaches its name (the server's ``[uploads]`` settings)."""
+
+    atomic: bool = False  # write aside; the target changes only at commit, in one rename
+    keep_partial: bool = False  # atomic: an upload closed uncommitted still replaces the target
+    fsync: bool = False  # commit waits until the bytes (and the new name) are on disk
+
+
+IN_PLACE = WriteMode()  # the default: write the target itself, nothing to rename
 
 
 @runtime_checkable
@@ -70,7 +84,14 @@ class WriteHandle(Protocol):
         """Write all of ``data`` (short writes are retried)."""
         ...
 
-    async def close(self) -> None: ...
+    async def commit(self) -> None:
+        """The upload is whole: make it the file under its name (see ``WriteMode``)."""
+        ...
+
+    async def close(self, *, discard: bool = False) -> None:
+        """Release the file; an uncommitted atomic upload is dropped (``discard``: even when
+        ``keep_partial`` would keep it)."""
+        ...
 
 
 @runtime_checkable
@@ -89,9 +110,20 @@ class Storage(Protocol):
     async def open_read(self, path: str, offset: int = 0) -> ReadHandle: ...
 
     async def open_write(
-        self, path: str, *, offset: int = 0, append: bool = False, exclusive: bool = False
+        self,
+        path: str,
+        *,
+        offset: int = 0,
+        append: bool = False,
+        exclusive: bool = False,
+        mode: WriteMode = IN_PLACE,
     ) -> WriteHandle:
         """Truncate (default), resume at ``offset``, append, or create only if new (STOU)."""
+        ...
+
+    def identity(self, path: str) -> str:
+        """One name for the entry at ``path`` whichever session, user or worker reaches it
+        (for files-in-use locks); raises like ``stat`` for a path outside the jail."""
         ...
 
     async def mkdir(self, path: str) -> None: ...

@@ -2,88 +2,46 @@
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import io
 import os
 import stat as st
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, ParamSpec, Self, TypeVar
+from typing import Literal, Self
 
 from pasv.protocol.errors import (
     AlreadyExists,
-    ArgumentError,
-    DirectoryNotEmpty,
-    ExceededStorage,
-    FileBusy,
-    FileUnavailable,
-    FtpError,
-    InsufficientStorage,
     IsADirectory,
-    LocalError,
     NameNotAllowed,
-    NotADirectory,
     OutsideJail,
-    PathNotFound,
     PermissionDenied,
 )
 from pasv.protocol.listing import FileFacts
-from pasv.storage.base import Capabilities, check_range, new_digest, split_virtual
+from pasv.storage.base import (
+    IN_PLACE,
+    Capabilities,
+    WriteMode,
+    check_range,
+    new_digest,
+    split_virtual,
+)
+from pasv.storage.localio import (
+    check_offset,
+    open_regular,
+    run_blocking,
+    translate_os_error,
+)
+from pasv.storage.localwrite import (
+    TEMP_PREFIX,
+    LocalWriteHandle,
+    is_temporary,
+    open_atomic,
+)
 
 __all__ = ["LocalStorage", "translate_os_error"]
 
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
 _CHUNK = 1 << 20
-_MAX_OFFSET = (1 << 63) - 1
-_OPEN_FLAGS = os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-
-_ERRNO: dict[int, Callable[[], FtpError]] = {
-    errno.ENOENT: PathNotFound,
-    errno.EACCES: PermissionDenied,
-    errno.EPERM: PermissionDenied,
-    errno.ENOTDIR: NotADirectory,
-    errno.EISDIR: IsADirectory,
-    errno.EEXIST: AlreadyExists,
-    errno.ENOTEMPTY: DirectoryNotEmpty,
-    errno.ENOSPC: InsufficientStorage,
-    errno.EDQUOT: ExceededStorage,
-    errno.ENAMETOOLONG: lambda: NameNotAllowed("File name too long."),
-    errno.EROFS: lambda: PermissionDenied("Read-only file system."),
-    errno.ELOOP: lambda: FileUnavailable("Too many levels of symbolic links."),
-    errno.EINVAL: lambda: FileUnavailable("Invalid argument."),
-    errno.EBUSY: FileBusy,
-    errno.EFBIG: lambda: ExceededStorage("File too large."),
-    errno.ENXIO: lambda: FileUnavailable("Not a regular file."),
-}
-
-
-def translate_os_error(exc: OSError) -> FtpError:
-    """Our refusal for an OSError; the text never carries a host path."""
-    make = _ERRNO.get(exc.errno or 0)
-    if make is not None:
-        return make()
-    return LocalError(f"{exc.strerror or 'Local error in processing'}.")
-
-
-async def _run(fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-    """Run a blocking call in a worker thread, translating OS errors where they enter."""
-    try:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-    except OSError as exc:
-        raise translate_os_error(exc) from exc
-    except UnicodeEncodeError as exc:
-        raise NameNotAllowed("File name cannot be encoded.") from exc
-    except OverflowError as exc:
-        raise ArgumentError("Value out of range.") from exc
-
-
-def _check_offset(offset: int) -> None:
-    if not 0 <= offset <= _MAX_OFFSET:
-        raise ArgumentError("Invalid restart position.")
 
 
 def _kind(mode: int) -> Literal["file", "dir", "link", "other"]:
@@ -106,22 +64,6 @@ def _facts(name: str, s: os.stat_result) -> FileFacts:
         nlink=s.st_nlink,
         unique=f"{s.st_dev:x}g{s.st_ino:x}",
     )
-
-
-def _open_regular(real: str, flags: int) -> tuple[int, os.stat_result]:
-    """Open without following a final symlink or blocking on a FIFO; refuse non-files."""
-    fd = os.open(real, flags | _OPEN_FLAGS, 0o666)
-    try:
-        s = os.fstat(fd)
-        if st.S_ISDIR(s.st_mode):
-            raise IsADirectory()
-        if not st.S_ISREG(s.st_mode):
-            raise FileUnavailable("Not a regular file.")
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd, s
 
 
 class LocalReadHandle:
@@ -147,67 +89,13 @@ class LocalReadHandle:
             return self._file.read(n) or b""
 
     async def read(self, n: int) -> bytes:
-        return await _run(self._read, n)
+        return await run_blocking(self._read, n)
 
     async def close(self) -> None:
         # Inline: closing a descriptor opened for reading never waits on the disk, and a thread
         # hop would cost more than the close itself (this is on every download's path).
         with self._lock:
             self._file.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-
-class LocalWriteHandle:
-    """A file opened for upload; short writes are retried until all bytes are written."""
-
-    __slots__ = ("_file", "_lock", "_written")
-
-    def __init__(self, file: io.FileIO) -> None:
-        self._file = file
-        self._written = 0
-        self._lock = threading.Lock()
-
-    @property
-    def written(self) -> int:
-        return self._written
-
-    def _write(self, data: bytes | memoryview) -> None:
-        with self._lock:
-            if self._file.closed:
-                raise LocalError("File is already closed.")
-            with memoryview(data) as whole, whole.cast("B") as view:
-                pos = 0
-                while pos < len(view):
-                    n = self._file.write(view[pos:]) or 0
-                    pos += n
-                    self._written += n
-
-    def write_now(self, data: bytes | memoryview) -> None:
-        """Write on the calling thread: for callers that measure and fall back to ``write``."""
-        if len(data):
-            try:
-                self._write(data)
-            except OSError as exc:
-                raise translate_os_error(exc) from None
-
-    async def write(self, data: bytes | memoryview) -> None:
-        if len(data):
-            await _run(self._write, data)
-
-    def _close(self) -> None:
-        with self._lock:
-            self._file.close()
-
-    async def close(self) -> None:
-        if not self._file.closed:
-            await _run(self._close)
 
     async def __aenter__(self) -> Self:
         return self
@@ -225,7 +113,10 @@ class LocalStorage:
     user racing to swap an intermediate directory for a symlink is outside this jail's threat model.
     """
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, unnamed_uploads: bool = True) -> None:
+        """``unnamed_uploads``: atomic uploads use O_TMPFILE where the file system has it (a
+        crash leaves nothing); off, or where it has not, they use hidden names."""
+        self._unnamed = unnamed_uploads
         self._root = os.path.realpath(os.fspath(root))
         self._prefix = self._root if self._root.endswith(os.sep) else self._root + os.sep
         self._capabilities = Capabilities()
@@ -256,16 +147,26 @@ class LocalStorage:
             current = os.path.realpath(candidate) if is_link else candidate
         return current
 
+    @staticmethod
+    def _parts(path: str) -> list[str]:
+        """The path's components; the names of uploads in progress are nobody's to reach."""
+        parts = split_virtual(path)
+        if TEMP_PREFIX in path and any(is_temporary(part) for part in parts):
+            raise NameNotAllowed(
+                f"Names beginning with {TEMP_PREFIX} are reserved for uploads in progress."
+            )
+        return parts
+
     def _resolve(self, path: str) -> str:
         """Host path of ``path`` with every symlink resolved; must stay inside the root."""
-        real = self._real(split_virtual(path))
+        real = self._real(self._parts(path))
         if not self._inside(real):
             raise OutsideJail()
         return real
 
     def _entry(self, path: str) -> str:
         """Host path of the directory entry itself (a final symlink is not followed)."""
-        parts = split_virtual(path)
+        parts = self._parts(path)
         if not parts:
             raise PermissionDenied("The root directory cannot be changed.")
         parent = self._real(parts[:-1])
@@ -279,7 +180,7 @@ class LocalStorage:
         return _facts(parts[-1] if parts else "/", os.stat(self._resolve(path)))
 
     async def stat(self, path: str) -> FileFacts:
-        return await _run(self._stat, path)
+        return await run_blocking(self._stat, path)
 
     def _entry_facts(self, entry: os.DirEntry[str]) -> FileFacts:
         if entry.is_symlink():
@@ -295,6 +196,8 @@ class LocalStorage:
         result: list[FileFacts] = []
         with os.scandir(self._resolve(path)) as it:
             for entry in it:
+                if is_temporary(entry.name):
+                    continue  # an upload in progress: not a file yet
                 try:
                     result.append(self._entry_facts(entry))
                 except OSError:
@@ -303,10 +206,10 @@ class LocalStorage:
         return result
 
     async def listdir(self, path: str) -> list[FileFacts]:
-        return await _run(self._listdir, path)
+        return await run_blocking(self._listdir, path)
 
     def _open_read(self, path: str, offset: int) -> LocalReadHandle:
-        fd, s = _open_regular(self._resolve(path), os.O_RDONLY)
+        fd, s = open_regular(self._resolve(path), os.O_RDONLY)
         file = open(fd, "rb", buffering=0)  # noqa: SIM115 - owned by the handle
         try:
             if offset:
@@ -317,7 +220,7 @@ class LocalStorage:
         return LocalReadHandle(file, s.st_size)
 
     async def open_read(self, path: str, offset: int = 0) -> LocalReadHandle:
-        _check_offset(offset)
+        check_offset(offset)
         # Inline, like the handle's close: an open for reading is a few system calls on a local
         # disk, cheaper than a thread hop on every download (measured: +10% small files/s).
         try:
@@ -327,7 +230,7 @@ class LocalStorage:
 
     def _digest(self, path: str, algorithm: str, start: int, end: int | None) -> str:
         hasher = new_digest(algorithm)
-        fd, _ = _open_regular(self._resolve(path), os.O_RDONLY)
+        fd, _ = open_regular(self._resolve(path), os.O_RDONLY)
         with open(fd, "rb", buffering=0) as file:
             file.seek(start)
             remaining = None if end is None else end - start
@@ -347,13 +250,26 @@ class LocalStorage:
     ) -> str:
         new_digest(algorithm)  # refuse an unknown algorithm before touching the disk
         check_range(start, end)
-        _check_offset(start)
-        return await _run(self._digest, path, algorithm, start, end)
+        check_offset(start)
+        return await run_blocking(self._digest, path, algorithm, start, end)
 
     # --- writing ---------------------------------------------------------------------------
     def _open_write(
-        self, path: str, offset: int, append: bool, exclusive: bool
+        self, path: str, offset: int, append: bool, exclusive: bool, mode: WriteMode
     ) -> LocalWriteHandle:
+        if mode.atomic:
+            parent, name = os.path.split(self._resolve(path))
+            if not name or not self._inside(parent):
+                raise PermissionDenied("The root directory cannot be changed.")
+            return open_atomic(
+                parent,
+                name,
+                offset=offset,
+                append=append,
+                exclusive=exclusive,
+                mode=mode,
+                unnamed=self._unnamed,
+            )
         flags = os.O_WRONLY | os.O_CREAT
         if exclusive:
             flags |= os.O_EXCL
@@ -361,7 +277,7 @@ class LocalStorage:
             flags |= os.O_APPEND
         elif offset == 0:
             flags |= os.O_TRUNC
-        fd, _ = _open_regular(self._resolve(path), flags)
+        fd, _ = open_regular(self._resolve(path), flags)
         file = open(fd, "wb", buffering=0)  # noqa: SIM115 - owned by the handle
         try:
             if offset and not append:
@@ -369,13 +285,22 @@ class LocalStorage:
         except BaseException:
             file.close()
             raise
-        return LocalWriteHandle(file)
+        return LocalWriteHandle(file, mode)
 
     async def open_write(
-        self, path: str, *, offset: int = 0, append: bool = False, exclusive: bool = False
+        self,
+        path: str,
+        *,
+        offset: int = 0,
+        append: bool = False,
+        exclusive: bool = False,
+        mode: WriteMode = IN_PLACE,
     ) -> LocalWriteHandle:
-        _check_offset(offset)
-        return await _run(self._open_write, path, offset, append, exclusive)
+        check_offset(offset)
+        return await run_blocking(self._open_write, path, offset, append, exclusive, mode)
+
+    def identity(self, path: str) -> str:
+        return self._resolve(path)
 
     def _mkdir(self, path: str) -> None:
         if not split_virtual(path):
@@ -383,13 +308,13 @@ class LocalStorage:
         os.mkdir(self._entry(path), 0o777)
 
     async def mkdir(self, path: str) -> None:
-        await _run(self._mkdir, path)
+        await run_blocking(self._mkdir, path)
 
     def _rmdir(self, path: str) -> None:
         os.rmdir(self._entry(path))
 
     async def rmdir(self, path: str) -> None:
-        await _run(self._rmdir, path)
+        await run_blocking(self._rmdir, path)
 
     def _delete(self, path: str) -> None:
         target = self._entry(path)
@@ -398,23 +323,23 @@ class LocalStorage:
         os.unlink(target)
 
     async def delete(self, path: str) -> None:
-        await _run(self._delete, path)
+        await run_blocking(self._delete, path)
 
     def _rename(self, src: str, dst: str) -> None:
         os.rename(self._entry(src), self._entry(dst))
 
     async def rename(self, src: str, dst: str) -> None:
-        await _run(self._rename, src, dst)
+        await run_blocking(self._rename, src, dst)
 
     def _set_mtime(self, path: str, mtime: float) -> None:
         real = self._resolve(path)
         os.utime(real, (os.stat(real).st_atime, mtime))
 
     async def set_mtime(self, path: str, mtime: float) -> None:
-        await _run(self._set_mtime, path, mtime)
+        await run_blocking(self._set_mtime, path, mtime)
 
     def _chmod(self, path: str, mode: int) -> None:
         os.chmod(self._resolve(path), mode & 0o7777)
 
     async def chmod(self, path: str, mode: int) -> None:
-        await _run(self._chmod, path, mode)
+        await run_blocking(self._chmod, path, mode)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from pasv.protocol import errors as err
 from pasv.protocol.listing import FileFacts
-from pasv.storage.base import Capabilities, check_range, new_digest, split_virtual
+from pasv.storage.base import (
+    IN_PLACE,
+    Capabilities,
+    WriteMode,
+    check_range,
+    new_digest,
+    split_virtual,
+)
 
 
 def _key(path: str) -> str:
@@ -46,12 +54,15 @@ class MemoryReadHandle:
 
 @dataclass(slots=True)
 class MemoryWriteHandle:
-    """Writes into the stored bytearray at a position (or at its end when appending)."""
+    """Writes into the stored bytearray at a position (or at its end when appending); an atomic
+    upload writes into its own bytearray, put in place by ``publish`` at commit."""
 
     buf: bytearray
     pos: int
     append: bool
     written: int = 0
+    publish: Callable[[], None] | None = None
+    keep_partial: bool = False
 
     async def write(self, data: bytes | memoryview) -> None:
         raw = bytes(data)
@@ -62,7 +73,15 @@ class MemoryWriteHandle:
         self.pos = pos + len(raw)
         self.written += len(raw)
 
-    async def close(self) -> None: ...
+    async def commit(self) -> None:
+        if self.publish is not None:
+            self.publish()
+            self.publish = None
+
+    async def close(self, *, discard: bool = False) -> None:
+        if self.publish is not None and self.keep_partial and self.written and not discard:
+            self.publish()
+        self.publish = None
 
 
 class MemoryStorage:
@@ -116,7 +135,13 @@ class MemoryStorage:
         return MemoryReadHandle(bytes(self._file(_key(path))), offset)
 
     async def open_write(
-        self, path: str, *, offset: int = 0, append: bool = False, exclusive: bool = False
+        self,
+        path: str,
+        *,
+        offset: int = 0,
+        append: bool = False,
+        exclusive: bool = False,
+        mode: WriteMode = IN_PLACE,
     ) -> MemoryWriteHandle:
         key = _key(path)
         _check_offset(offset)
@@ -125,11 +150,23 @@ class MemoryStorage:
         if key in self._files and exclusive:
             raise err.AlreadyExists()
         self._need_dir(_parent(key))
+        if mode.atomic:
+            current = self._files.get(key, bytearray())
+            aside = bytearray(current if append else current[:offset])
+
+            def publish() -> None:
+                self._files[key] = aside
+                self._mtimes[key] = time.time()
+
+            return MemoryWriteHandle(aside, offset, append, 0, publish, mode.keep_partial)
         buf = self._files.setdefault(key, bytearray())
         if offset == 0 and not append:
             buf.clear()
         self._mtimes[key] = time.time()
         return MemoryWriteHandle(buf, offset, append)
+
+    def identity(self, path: str) -> str:
+        return f"memory:{id(self):x}:{_key(path)}"
 
     async def mkdir(self, path: str) -> None:
         key = _key(path)

@@ -9,7 +9,7 @@ from pasv.policy.models import Perm
 from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import SITE_COMMANDS
-from pasv.protocol.errors import ArgumentError, FileUnavailable, NotADirectory
+from pasv.protocol.errors import ArgumentError, FileBusy, FileUnavailable, NotADirectory
 from pasv.protocol.listing import format_timeval
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import account, command, data
@@ -70,6 +70,11 @@ async def rmd(s: Session, arg: str) -> Reply:
     s.check(Perm.RMD, target)
     if target == "/":
         raise FileUnavailable("Refusing to remove your root directory.")
+    s.refuse_if_uploading(target)
+    in_use = s.server.in_use
+    if in_use.any() and in_use.uploading_into(s.fs.identity(target)):
+        name = paths.basename(target)
+        raise FileBusy(s.access.messages.directory_busy.format(name=name))
     await s.fs.rmdir(target)
     s.server.changed()
     return make_reply(ReplyCode.FILE_ACTION_OK, f"Directory removed: {target}")
@@ -79,6 +84,7 @@ async def rmd(s: Session, arg: str) -> Reply:
 async def dele(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.DELE, target)
+    s.refuse_if_uploading(target)
     counted = needs_usage(s.settings)  # a quota or ratio: storage used goes down
     size = (await s.fs.stat(target)).size if counted else 0
     await s.fs.delete(target)
@@ -93,6 +99,7 @@ async def dele(s: Session, arg: str) -> Reply:
 async def rnfr(s: Session, arg: str) -> Reply:
     source = s.resolve(arg)
     s.check(Perm.RENAME, source)
+    s.refuse_if_uploading(source)
     await s.fs.stat(source)
     s.rename_from = source
     return make_reply(ReplyCode.PENDING, f"{source} exists; ready for RNTO.")
@@ -105,6 +112,8 @@ async def rnto(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.RENAME, target)
     s.check_new_name(target)
+    s.refuse_if_uploading(source)  # an upload may have begun since RNFR
+    s.refuse_if_uploading(target)
     await s.fs.rename(source, target)
     s.server.changed()
     return make_reply(ReplyCode.FILE_ACTION_OK, f"Renamed {source} to {target}")

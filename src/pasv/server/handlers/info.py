@@ -124,6 +124,16 @@ def stru(s: Session, arg: str) -> Reply:
 
 @command("ALLO")
 def allo(s: Session, arg: str) -> Reply:
+    """No space to reserve; the size is kept: it proves a TLS upload whole when the client
+    ends it without close_notify (docs/reliability.md)."""
+    size = arg.strip().split(" ", 1)[0]
+    if size.isdigit() and len(size) < 20:
+        s.allocated = int(size)
+        return make_reply(
+            ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS,
+            f"ALLO not needed: no allocation is required; the next upload is expected to be "
+            f"{s.allocated} bytes.",
+        )
     return make_reply(
         ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS, "ALLO not needed: no allocation is required."
     )

@@ -16,6 +16,7 @@ from pasv.protocol.ascii import FromNetwork, ToNetwork
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import (
     AlreadyExists,
+    FileBusy,
     FtpError,
     LocalError,
     PathNotFound,
@@ -33,6 +34,8 @@ from pasv.server.usage import UploadPlan
 log = logging.getLogger("pasv.transfer")
 
 Body = Callable[[socket.socket, Transfer], Coroutine[Any, Any, None]]
+
+UNCONFIRMED = "Not confirmed: the client closed TLS without close_notify."
 
 
 async def run_transfer(
@@ -89,9 +92,9 @@ async def run_transfer(
     seconds = time.monotonic() - transfer.started
     complete = not aborted and error is None
     if log_transfer:
-        _account(s, transfer, seconds, complete)
+        _account(s, transfer, seconds, complete and transfer.confirmed)
     if on_done is not None:
-        await on_done(transfer, complete)
+        await on_done(transfer, complete and transfer.confirmed)
     if aborted:
         return make_reply(
             ReplyCode.TRANSFER_ABORTED,
@@ -100,9 +103,10 @@ async def run_transfer(
     if error is None:
         rate = transfer.done / max(seconds, 1e-6) / 1e6
         text = done_text or "Transfer complete"
+        caveat = "" if transfer.confirmed else f" {UNCONFIRMED}"
         return make_reply(
             ReplyCode.TRANSFER_COMPLETE,
-            f"{text}: {transfer.done} bytes in {seconds:.3f}s ({rate:.2f} MB/s).",
+            f"{text}: {transfer.done} bytes in {seconds:.3f}s ({rate:.2f} MB/s).{caveat}",
         )
     if isinstance(error, FtpError):
         return make_reply(error.code, f"{error.text} Transfer stopped after {transfer.done} bytes.")
@@ -149,6 +153,8 @@ async def retr(s: Session, arg: str) -> Reply:
                 f"REST offset {offset} is beyond the end of the file ({handle.size} bytes).",
                 code=ReplyCode.ARGUMENT_ERROR,
             )
+        if not s.server.write_mode.atomic:
+            s.refuse_if_uploading(path)  # a file half written is nobody's to read
         remaining = handle.size - offset
         ascii_mode = s.ascii
         user, server = s.user, s.server
@@ -196,11 +202,54 @@ async def retr(s: Session, arg: str) -> Reply:
         await handle.close()
 
 
+def _ragged_end(s: Session, transfer: Transfer, declared: int | None) -> None:
+    """A TLS upload ended without close_notify: complete only when ALLO announced exactly
+    the bytes that came; else 426 (or, where the operator allows it, a 226 that says so and
+    is logged incomplete)."""
+    if declared is not None and declared == transfer.done:
+        return
+    if s.server.settings.tls.require_close_notify:
+        raise TransferAborted(s.access.messages.upload_unconfirmed)
+    transfer.confirmed = False
+
+
 async def _store(
     s: Session, path: str, *, append: bool, verb: str, exclusive: bool = False, done_text: str = ""
 ) -> Reply:
     s.check_new_name(path)
     offset = s.take_rest()
+    declared = s.take_allocated()
+    server, user = s.server, s.user
+    assert user is not None
+    claim = server.in_use.claim(s.fs.identity(path))
+    if claim is None:
+        raise FileBusy(s.access.messages.file_busy.format(name=paths.basename(path)))
+    try:
+        return await _receive_file(
+            s,
+            path,
+            offset,
+            declared,
+            append=append,
+            verb=verb,
+            exclusive=exclusive,
+            done_text=done_text,
+        )
+    finally:
+        claim.release()
+
+
+async def _receive_file(
+    s: Session,
+    path: str,
+    offset: int,
+    declared: int | None,
+    *,
+    append: bool,
+    verb: str,
+    exclusive: bool,
+    done_text: str,
+) -> Reply:
     server, user = s.server, s.user
     assert user is not None
     plan = await UploadPlan.start(
@@ -216,7 +265,10 @@ async def _store(
         append=append,
     )
     throttle = throttle_for(server.shared, s.access, upload=True)
-    handle = await s.fs.open_write(path, offset=offset, append=append, exclusive=exclusive)
+    mode = server.write_mode
+    handle = await s.fs.open_write(
+        path, offset=offset, append=append, exclusive=exclusive, mode=mode
+    )
     decoder = FromNetwork() if s.ascii else None
     server.uploads += 1
     server.changed()
@@ -230,7 +282,9 @@ async def _store(
         watch = plan.watch if plan is not None else None
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
-            await transfers.receive(sock, handle, transfer, decoder, throttle, watch)
+            if not await transfers.receive(sock, handle, transfer, decoder, throttle, watch):
+                _ragged_end(s, transfer, declared)
+            await handle.commit()  # the 226 comes only once the file is in place
 
         if verb == "STOU":
             opening = f"FILE: {paths.basename(path)}"
@@ -249,9 +303,10 @@ async def _store(
         )
     finally:
         server.uploads -= 1
-        await handle.close()
+        drop = plan is not None and plan.drop_partial
+        await asyncio.shield(handle.close(discard=drop))
         if plan is not None:
-            await asyncio.shield(plan.finish(*outcome))
+            await asyncio.shield(plan.finish(*outcome, in_place=not mode.atomic))
         server.changed()
 
 

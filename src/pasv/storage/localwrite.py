@@ -1,0 +1,261 @@
+"""Upload handles on a local disk: in place, or atomic (a hidden file renamed over the target)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import secrets
+import stat as st
+import threading
+from types import TracebackType
+from typing import Self
+
+from pasv.protocol.errors import LocalError
+from pasv.storage.base import IN_PLACE, WriteMode
+from pasv.storage.localio import OPEN_FLAGS, check_regular, run_blocking, translate_os_error
+
+__all__ = [
+    "TEMP_PREFIX",
+    "AtomicWriteHandle",
+    "LocalWriteHandle",
+    "is_temporary",
+    "open_atomic",
+]
+
+# Names of uploads in progress when the file system has no O_TMPFILE (and for the instant between
+# naming an O_TMPFILE upload and renaming it onto its target). Never listed, served or creatable.
+TEMP_PREFIX = ".pasv-upload-"
+_COPY = 8 << 20
+# Where an unnamed (O_TMPFILE) file can be given a name without privileges: linkat through
+# /proc/self/fd. Without /proc, uploads in progress get hidden names instead.
+_PROC_FD = "/proc/self/fd"
+
+
+def is_temporary(name: str) -> bool:
+    return name.startswith(TEMP_PREFIX)
+
+
+def _temp_name() -> str:
+    return f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
+
+
+class LocalWriteHandle:
+    """A file opened for upload; short writes are retried until all bytes are written."""
+
+    __slots__ = ("_file", "_fsync", "_lock", "_written")
+
+    def __init__(self, file: io.FileIO, mode: WriteMode = IN_PLACE) -> None:
+        self._file = file
+        self._written = 0
+        self._fsync = mode.fsync
+        self._lock = threading.Lock()
+
+    @property
+    def written(self) -> int:
+        return self._written
+
+    def _write(self, data: bytes | memoryview) -> None:
+        with self._lock:
+            if self._file.closed:
+                raise LocalError("File is already closed.")
+            with memoryview(data) as whole, whole.cast("B") as view:
+                pos = 0
+                while pos < len(view):
+                    n = self._file.write(view[pos:]) or 0
+                    pos += n
+                    self._written += n
+
+    def write_now(self, data: bytes | memoryview) -> None:
+        """Write on the calling thread: for callers that measure and fall back to ``write``."""
+        if len(data):
+            try:
+                self._write(data)
+            except OSError as exc:
+                raise translate_os_error(exc) from None
+
+    async def write(self, data: bytes | memoryview) -> None:
+        if len(data):
+            await run_blocking(self._write, data)
+
+    def _commit(self) -> None:
+        if self._fsync:
+            os.fsync(self._file.fileno())
+
+    async def commit(self) -> None:
+        """Every byte is written: in place there is nothing to rename (``fsync`` if set)."""
+        if self._fsync:
+            await run_blocking(self._commit)
+
+    def _close(self, discard: bool) -> None:
+        with self._lock:
+            self._file.close()
+
+    async def close(self, *, discard: bool = False) -> None:
+        if not self._file.closed:
+            await run_blocking(self._close, discard)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class AtomicWriteHandle(LocalWriteHandle):
+    """An upload into a file nobody can see (O_TMPFILE, or a hidden name); ``commit`` renames it
+    over the target in one step, so readers see the old file or the new one, never a part.
+
+    Closed without a commit, the upload leaves nothing behind; with ``keep_partial`` (and at
+    least one byte received) what arrived replaces the target instead, to be resumed.
+    """
+
+    __slots__ = ("_dir", "_done", "_exclusive", "_keep", "_name", "_temp")
+
+    def __init__(
+        self,
+        file: io.FileIO,
+        mode: WriteMode,
+        dir_fd: int,
+        name: str,
+        temp: str | None,
+        exclusive: bool,
+    ) -> None:
+        super().__init__(file, mode)
+        self._dir, self._name, self._temp = dir_fd, name, temp
+        self._exclusive, self._keep = exclusive, mode.keep_partial
+        self._done = False
+
+    def _publish(self) -> None:
+        """Put the file under its name: fsync, name it (O_TMPFILE), then rename or link."""
+        if self._fsync:
+            os.fsync(self._file.fileno())
+        if self._temp is None:
+            self._temp = _temp_name()
+            os.link(
+                f"{_PROC_FD}/{self._file.fileno()}",
+                self._temp,
+                dst_dir_fd=self._dir,
+                follow_symlinks=True,
+            )
+        if self._exclusive:  # STOU: never replace a file that appeared meanwhile
+            try:
+                os.link(self._temp, self._name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
+            finally:
+                os.unlink(self._temp, dir_fd=self._dir)
+        else:
+            os.rename(self._temp, self._name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
+        self._temp = None
+        if self._fsync:
+            os.fsync(self._dir)  # the new name is on disk too
+        self._done = True
+
+    def _commit(self) -> None:
+        with self._lock:
+            self._publish()
+
+    async def commit(self) -> None:
+        await run_blocking(self._commit)
+
+    def _close(self, discard: bool) -> None:
+        with self._lock:
+            try:
+                if not self._done:
+                    if self._keep and self._written and not discard:
+                        self._publish()
+                    elif self._temp is not None:
+                        os.unlink(self._temp, dir_fd=self._dir)
+            finally:
+                self._file.close()
+                os.close(self._dir)
+
+
+def _copy_prefix(source: int, target: int, count: int) -> None:
+    """The first ``count`` bytes of ``source`` into ``target`` (a resumed atomic upload starts
+    from the file it resumes); in the kernel where it can."""
+    done = 0
+    while done < count:
+        try:
+            moved = os.copy_file_range(source, target, min(_COPY, count - done), done, done)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            moved = os.pwrite(target, os.pread(source, min(_COPY, count - done), done), done)
+        if moved == 0:
+            break
+        done += moved
+
+
+def _open_hidden(dir_fd: int) -> tuple[int, str | None]:
+    """An unnamed file in the directory, or, where the file system cannot, a hidden name."""
+    if os.path.isdir(_PROC_FD):
+        try:
+            flags = os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC
+            return os.open(".", flags, 0o666, dir_fd=dir_fd), None
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise
+    name = _temp_name()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+    return os.open(name, flags, 0o666, dir_fd=dir_fd), name
+
+
+def open_atomic(
+    parent: str,
+    name: str,
+    *,
+    offset: int,
+    append: bool,
+    exclusive: bool,
+    mode: WriteMode,
+    unnamed: bool = True,
+) -> AtomicWriteHandle:
+    """Start an atomic upload of ``parent/name`` (``parent`` a resolved host directory).
+
+    A resumed upload (``offset``, or ``append``) starts as a copy of that much of the current
+    file; a replaced file's permission bits carry over to the new one.
+    """
+    dir_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fd = -1
+    temp: str | None = None
+    try:
+        try:
+            current: os.stat_result | None = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            current = None
+        if current is not None:
+            if exclusive:
+                raise FileExistsError(errno.EEXIST, "File exists")
+            check_regular(current)
+        if unnamed:
+            fd, temp = _open_hidden(dir_fd)
+        else:
+            temp = _temp_name()
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+            fd = os.open(temp, flags, 0o666, dir_fd=dir_fd)
+        start = 0
+        if current is not None:
+            os.fchmod(fd, st.S_IMODE(current.st_mode))
+            keep = current.st_size if append else min(offset, current.st_size)
+            if keep:
+                source = os.open(name, os.O_RDONLY | OPEN_FLAGS, dir_fd=dir_fd)
+                try:
+                    _copy_prefix(source, fd, keep)
+                finally:
+                    os.close(source)
+            start = current.st_size if append else offset
+        file = open(fd, "wb", buffering=0)  # noqa: SIM115 - owned by the handle
+        fd = -1
+        file.seek(start)
+        return AtomicWriteHandle(file, mode, dir_fd, name, temp, exclusive)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=dir_fd)
+        os.close(dir_fd)
+        raise
