@@ -142,10 +142,11 @@ class AtomicWriteHandle(LocalWriteHandle):
                 follow_symlinks=True,
             )
         if self._exclusive:  # STOU: never replace a file that appeared meanwhile
+            temp, self._temp = self._temp, None
             try:
-                os.link(self._temp, self._name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
+                os.link(temp, self._name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
             finally:
-                os.unlink(self._temp, dir_fd=self._dir)
+                os.unlink(temp, dir_fd=self._dir)
         else:
             os.rename(self._temp, self._name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
         self._temp = None

@@ -282,7 +282,17 @@ async def _receive_file(
         watch = plan.watch if plan is not None else None
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
-            if not await transfers.receive(sock, handle, transfer, decoder, throttle, watch):
+            clean = await transfers.receive(sock, handle, transfer, decoder, throttle, watch)
+            if isinstance(sock, ssl.SSLSocket):
+                log.debug(
+                    "[%d] %s %s: TLS data ended %s after %d bytes",
+                    s.id,
+                    verb,
+                    path,
+                    "with close_notify" if clean else "without close_notify",
+                    transfer.done,
+                )
+            if not clean:
                 _ragged_end(s, transfer, declared)
             await handle.commit()  # the 226 comes only once the file is in place
 

@@ -1,0 +1,107 @@
+"""Files in use across `pasv serve --workers 2`: a claim made in one worker refuses in the other,
+and dies with its worker."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import os
+import signal
+import socket
+import subprocess
+
+from tests.cli import support
+from tests.cli.support import Pasv
+from tests.cli.test_policy_workers import (
+    PASSWORD,
+    USER,
+    _connect,
+    _pid,
+    _poll,
+    _start,
+    pasv,  # noqa: F401 - the fixture
+)
+
+stop = support.stop
+
+BUSY = "450 File busy: same.bin is being uploaded by another session."
+
+
+def _session_on(port: int, wanted: set[int]) -> ftplib.FTP:
+    """A logged-in session served by one of the ``wanted`` workers (bounded tries)."""
+    for _ in range(60):
+        ftp = _connect(port)
+        ftp.login(USER, PASSWORD)
+        if _pid(ftp) in wanted:
+            return ftp
+        ftp.close()
+    raise AssertionError(f"no session landed on {wanted}")
+
+
+def _upload_started(ftp: ftplib.FTP) -> socket.socket:
+    conn = ftp.transfercmd("STOR same.bin")
+    conn.sendall(b"a" * 50_000)
+    return conn
+
+
+def test_an_upload_in_one_worker_is_busy_in_the_other(
+    pasv: Pasv,  # noqa: F811
+    stop: list[subprocess.Popen[str]],
+) -> None:
+    port, pids = _start(pasv, stop, workers=2)
+    first = _connect(port)
+    first.login(USER, PASSWORD)
+    holder = _pid(first)
+    conn = _upload_started(first)
+    other = _session_on(port, pids - {holder})
+    for action in (
+        lambda: other.storbinary("STOR same.bin", io.BytesIO(b"b")),
+        lambda: other.delete("same.bin"),
+        lambda: other.sendcmd("RNFR same.bin"),
+        lambda: other.retrbinary("RETR same.bin", lambda _: None),
+    ):
+        try:
+            action()
+        except ftplib.error_temp as exc:
+            assert str(exc) == BUSY
+        else:
+            raise AssertionError("not refused")
+    conn.close()
+    assert first.voidresp().startswith("226 Transfer complete: 50000 bytes")
+    other.storbinary("STOR same.bin", io.BytesIO(b"b"))  # released across workers too
+    assert (pasv.data / "files" / "same.bin").read_bytes() == b"b"
+    first.close()
+    other.close()
+
+
+def test_a_killed_worker_releases_its_uploads(
+    pasv: Pasv,  # noqa: F811
+    stop: list[subprocess.Popen[str]],
+) -> None:
+    port, pids = _start(pasv, stop, workers=2)
+    first = _connect(port)
+    first.login(USER, PASSWORD)
+    holder = _pid(first)
+    conn = _upload_started(first)
+    other = _session_on(port, pids - {holder})
+    try:
+        other.storbinary("STOR same.bin", io.BytesIO(b"b"))
+    except ftplib.error_temp as exc:
+        assert str(exc) == BUSY
+    else:
+        raise AssertionError("not refused while the upload runs")
+    os.kill(holder, signal.SIGKILL)
+    conn.close()
+
+    def stored() -> bool:
+        try:
+            other.storbinary("STOR same.bin", io.BytesIO(b"after"))
+        except ftplib.error_temp as exc:
+            assert str(exc) == BUSY
+            return False
+        return True
+
+    _poll(stored, "the dead worker's claim ends", timeout=10)
+    assert (pasv.data / "files" / "same.bin").read_bytes() == b"after"
+    other.close()
+    first.close()
