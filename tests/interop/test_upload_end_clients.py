@@ -3,12 +3,14 @@ end-of-upload rule would refuse its uploads), over TLS 1.3 and TLS 1.2, explicit
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
+import aioftp
 import pytest
 
 from pasv.client import ClientOptions, FtpClient
@@ -96,6 +98,32 @@ def test_python_ftplib(
     with path.open("rb") as source:
         assert ftp.storbinary("STOR f.bin", source).startswith("226")
     measured(caplog, strict, "f.bin", digest)
+
+
+async def test_aioftp(
+    strict: LiveServer, pki: Pki, upload: tuple[Path, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """aioftp begins its data connection's TLS as soon as it connects, before the transfer
+    command: the server answers that handshake at once (it used to wait for the command, and
+    both sides waited for ever)."""
+    caplog.set_level(logging.DEBUG, logger="pasv.transfer")
+    path, digest = upload
+    client = aioftp.Client(socket_timeout=10, connection_timeout=10, encoding="utf-8")
+    await client.connect(strict.host, strict.port)
+    try:
+        await client.upgrade_to_tls(pki.client_context())
+        await client.login(USER, PASSWORD)
+        async with client.upload_stream("a.bin") as stream:
+            await stream.write(path.read_bytes())
+        got = bytearray()
+        async with client.download_stream("a.bin") as stream:
+            async for block in stream.iter_by_block():
+                got += block
+        assert sha256_bytes(bytes(got)) == digest
+        assert [str(p.name) for p, _ in await client.list("/")] == ["a.bin"]
+    finally:
+        await asyncio.wait_for(client.quit(), 10)
+    measured(caplog, strict, "a.bin", digest)
 
 
 async def test_pasv_client(

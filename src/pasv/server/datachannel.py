@@ -9,6 +9,8 @@ import ipaddress
 import logging
 import random
 import socket
+import ssl
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from pasv.protocol.errors import ArgumentError, DataConnectionFailed
@@ -22,6 +24,9 @@ class DataChannel(Protocol):
     """A prepared data connection: PASV/EPSV (we listen) or PORT/EPRT (we connect)."""
 
     description: str
+    # A TLS handshake the client began before its transfer command (see PassiveChannel),
+    # handed over by ``connect``; None when the client waits for the 150 reply (most do).
+    early_tls: asyncio.Task[ssl.SSLSocket] | None
 
     async def connect(self, timeout: float) -> socket.socket: ...
 
@@ -93,17 +98,35 @@ def same_host(a: str, b: str) -> bool:
     return ia == ib
 
 
+def _retrieve(task: asyncio.Future[ssl.SSLSocket]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class PassiveChannel:
     """PASV/EPSV: we listen; only a connection from the control peer's address is accepted.
 
     Connections are accepted as soon as they arrive (not when the transfer command comes), so a
     RETR or LIST usually finds its data connection ready and answers at once. One from any other
     address is closed and logged, and the listener keeps waiting (data-connection theft).
+
+    Under PROT P, ``secure`` is the data connection's TLS handshake. A client that speaks first
+    (aioftp sends its ClientHello as soon as it connects, and only then the transfer command)
+    gets that handshake at once; the others get it after the 150 reply, as usual.
     """
 
-    def __init__(self, pool: PassivePortPool, bind_ip: str, peer_ip: str) -> None:
+    def __init__(
+        self,
+        pool: PassivePortPool,
+        bind_ip: str,
+        peer_ip: str,
+        secure: Callable[[socket.socket], Awaitable[ssl.SSLSocket]] | None = None,
+    ) -> None:
         self.pool = pool
         self.peer_ip = peer_ip
+        self._secure = secure
+        self._early: asyncio.Task[ssl.SSLSocket] | None = None
+        self.early_tls: asyncio.Task[ssl.SSLSocket] | None = None
         self.sock, self.port = pool.open(bind_ip)
         self.description = f"passive, port {self.port}"
         self._loop = asyncio.get_running_loop()
@@ -135,6 +158,14 @@ class PassiveChannel:
             tune(conn)
             self._stop_listening()
             self._ready.set_result(conn)
+            if self._secure is not None:
+                self._loop.add_reader(conn.fileno(), self._client_spoke_first, conn)
+
+    def _client_spoke_first(self, conn: socket.socket) -> None:
+        self._loop.remove_reader(conn.fileno())
+        if self._secure is not None and self._early is None:
+            self._early = asyncio.ensure_future(self._secure(conn))
+            self._early.add_done_callback(_retrieve)  # a failure is reported at the transfer
 
     async def connect(self, timeout: float) -> socket.socket:
         try:
@@ -146,6 +177,9 @@ class PassiveChannel:
                 f"{timeout:g} seconds. A firewall or NAT between you and the server may block it."
             ) from None
         self._ready = self._loop.create_future()  # handed over: close() must not close it
+        if self._secure is not None and self._early is None:
+            self._loop.remove_reader(conn.fileno())  # the command came first: TLS after 150
+        self.early_tls, self._early = self._early, None
         return conn
 
     def _stop_listening(self) -> None:
@@ -156,9 +190,15 @@ class PassiveChannel:
 
     def close(self) -> None:
         self._stop_listening()
+        if self._early is not None:
+            self._early.cancel()  # closes its TLS socket, and with it the connection
+            self._early = None
         ready = self._ready
         if ready.done() and not ready.cancelled() and ready.exception() is None:
-            ready.result().close()  # accepted but never used
+            conn = ready.result()  # accepted but never used
+            if conn.fileno() >= 0:
+                self._loop.remove_reader(conn.fileno())
+            conn.close()
         elif not ready.done():
             ready.cancel()
 
@@ -169,6 +209,7 @@ class ActiveChannel:
     def __init__(self, host: str, port: int, local_ip: str) -> None:
         self.host, self.port, self.local_ip = host, port, local_ip
         self.description = f"active, to {host} port {port}"
+        self.early_tls: asyncio.Task[ssl.SSLSocket] | None = None  # we connect: we speak first
 
     async def connect(self, timeout: float) -> socket.socket:
         loop = asyncio.get_running_loop()

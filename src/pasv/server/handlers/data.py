@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from pasv.protocol import addresses
 from pasv.protocol.codes import ReplyCode
@@ -16,6 +17,7 @@ from pasv.server.datachannel import (
 )
 from pasv.server.handlers import command
 from pasv.server.session import Session
+from pasv.server.tlspolicy import secure_data
 
 
 def _refuse_after_epsv_all(s: Session, name: str) -> None:
@@ -25,7 +27,8 @@ def _refuse_after_epsv_all(s: Session, name: str) -> None:
 
 def _open_passive(s: Session) -> PassiveChannel:
     s.close_data()
-    channel = PassiveChannel(s.server.passive_pool, s.local_ip, s.peer_ip)
+    secure = partial(secure_data, s) if s.protected else None
+    channel = PassiveChannel(s.server.passive_pool, s.local_ip, s.peer_ip, secure)
     s.data = channel
     return channel
 

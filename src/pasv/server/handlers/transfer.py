@@ -64,6 +64,7 @@ async def run_transfer(
     s.transfer = transfer  # from here ABOR, STAT and NOOP are answered at once
     try:
         sock = await transfer.guard(channel.connect(s.settings.data_timeout))
+        early_tls = channel.early_tls
     except Aborted:
         s.transfer = None
         raise TransferAborted(
@@ -79,7 +80,9 @@ async def run_transfer(
     error: Exception | None = None
     aborted = False
     try:
-        if s.protected:
+        if early_tls is not None:
+            sock = await transfer.guard(early_tls)
+        elif s.protected:
             sock = await transfer.guard(secure_data(s, sock))
         await transfer.guard(body(sock, transfer))
     except Aborted:
