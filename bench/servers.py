@@ -146,9 +146,11 @@ def start_pasv(
     workers: int | None,
     command: list[str] | None = None,
     name: str = "pasv",
+    settings: dict[str, str] | None = None,
 ) -> Server:
     """`python -m pasv serve` (or `command`) in its own data dir, with user bench/benchpw;
-    as ``pasv-policy``, with the bench policy (50 rules, groups, IP rules) loaded."""
+    as ``pasv-policy``, with the bench policy (50 rules, groups, IP rules) loaded;
+    ``settings`` as PASV_<SECTION>_<KEY> environment variables."""
     srv = Server(name, port=free_port(), passive=passive)
     data = workdir / f"{name}-data"
     data.mkdir()
@@ -180,7 +182,7 @@ def start_pasv(
     srv.tls_port = srv.port
     if workers is not None:
         argv += ["--workers", str(workers)]
-    _spawn(srv, argv, workdir, env=_pasv_env())
+    _spawn(srv, argv, workdir, env=_pasv_env() | (settings or {}))
     _wait_ready(srv)
     return srv
 

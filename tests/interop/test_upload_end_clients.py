@@ -3,7 +3,6 @@ end-of-upload rule would refuse its uploads), over TLS 1.3 and TLS 1.2, explicit
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import ssl
@@ -121,8 +120,9 @@ async def test_aioftp(
                 got += block
         assert sha256_bytes(bytes(got)) == digest
         assert [str(p.name) for p, _ in await client.list("/")] == ["a.bin"]
+        await client.quit()
     finally:
-        await asyncio.wait_for(client.quit(), 10)
+        client.close()
     measured(caplog, strict, "a.bin", digest)
 
 
