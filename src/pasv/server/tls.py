@@ -163,6 +163,10 @@ class TlsContexts:
         except CertificateError as exc:
             log.error("TLS reload failed, still serving %s: %s", self.certificate.fingerprint, exc)
             raise
+        self.install(cert, serving)
+        return cert
+
+    def install(self, cert: Certificate, serving: ssl.SSLContext) -> None:
+        """Present ``serving`` (loaded by the caller: a privileged parent's copy) from now on."""
         self.certificate, self._serving = cert, serving
         log.info("TLS certificate reloaded: SHA-256 %s", cert.fingerprint)
-        return cert

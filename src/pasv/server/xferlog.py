@@ -61,6 +61,19 @@ class XferLog:
                 log.error("cannot write the transfer log %s: %s", self.path, exc)
         return line
 
+    def reopen(self, fd: int | None = None) -> None:
+        """Write to a new file from now on (after log rotation): ``fd`` opened by a privileged
+        parent, or the path opened again."""
+        if fd is None and self.path is not None:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            except OSError as exc:
+                log.error("cannot reopen the transfer log %s: %s", self.path, exc)
+                return
+        if fd is not None:
+            self.close()
+            self._fd = fd
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)

@@ -33,7 +33,7 @@ from pasv.protocol.errors import (
 from pasv.protocol.listing import FileFacts
 from pasv.storage.base import Capabilities, check_range, new_digest, split_virtual
 
-__all__ = ["LocalStorage", "translate_os_error"]
+__all__ = ["HELD_PREFIX", "LocalStorage", "real_root", "translate_os_error"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -59,6 +59,17 @@ _ERRNO: dict[int, Callable[[], FtpError]] = {
     errno.EFBIG: lambda: ExceededStorage("File too large."),
     errno.ENXIO: lambda: FileUnavailable("Not a regular file."),
 }
+
+
+# A directory held open by descriptor, reached as /proc/self/fd/N/...: a process that dropped its
+# privileges may not walk the host path to it (a mode-0700 home above the data directory).
+HELD_PREFIX = "/proc/self/fd/"
+
+
+def real_root(path: Path | str) -> str:
+    """realpath, except below a held directory (resolving it would lead to the host path)."""
+    text = os.fspath(path)
+    return text if text.startswith(HELD_PREFIX) else os.path.realpath(text)
 
 
 def translate_os_error(exc: OSError) -> FtpError:
@@ -223,10 +234,12 @@ class LocalStorage:
 
     Paths are resolved with realpath and opened with O_NOFOLLOW on the final component; a local
     user racing to swap an intermediate directory for a symlink is outside this jail's threat model.
+    Below a held directory (``HELD_PREFIX``) a symlink resolves to a host path, never inside the
+    root, so every symlink there is refused: the jail fails closed.
     """
 
     def __init__(self, root: Path | str) -> None:
-        self._root = os.path.realpath(os.fspath(root))
+        self._root = real_root(root)
         self._prefix = self._root if self._root.endswith(os.sep) else self._root + os.sep
         self._capabilities = Capabilities()
 
@@ -414,7 +427,7 @@ class LocalStorage:
         await _run(self._set_mtime, path, mtime)
 
     def _chmod(self, path: str, mode: int) -> None:
-        os.chmod(self._resolve(path), mode & 0o7777)
+        os.chmod(self._resolve(path), mode & 0o777)  # never setuid, setgid or sticky
 
     async def chmod(self, path: str, mode: int) -> None:
         await _run(self._chmod, path, mode)
