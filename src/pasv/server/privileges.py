@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import grp
+import importlib
 import logging
 import os
 import pwd
@@ -16,6 +17,10 @@ from pasv.storage.local import HELD_PREFIX
 log = logging.getLogger("pasv.server")
 
 DEFAULT_USERS = ("pasv", "nobody")  # the documented system user, else the classic fallback
+# What the standard library imports on first use (MFMT's strptime, a PORT connection's host name
+# codec): after the switch the interpreter's own files may be out of reach (Python installed
+# under a mode-0700 home, as pyenv does in /root), so they are imported before it.
+_FIRST_USE = ("_strptime", "encodings.idna")
 
 
 class PrivilegeError(Exception):
@@ -108,7 +113,7 @@ def hold(settings: Settings, account: Account) -> Settings:
     """Settings whose data directory the worker can still reach after the switch: its own path
     when the serving user may walk there, else a descriptor opened now (``/proc/self/fd/N``)."""
     data = settings.server.data_dir
-    if reachable(data, account):
+    if reachable(data.absolute(), account):  # as the jail will see it, from the host's root
         return settings
     fd = os.open(data, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     log.info("the data directory %s is held open: user %s cannot walk to it", data, account.user)
@@ -119,6 +124,8 @@ def hold(settings: Settings, account: Account) -> Settings:
 
 def drop(account: Account) -> None:
     """Switch real, effective and saved ids for good, with no supplementary groups left."""
+    for name in _FIRST_USE:
+        importlib.import_module(name)
     os.setgroups([])
     os.setresgid(account.gid, account.gid, account.gid)
     os.setresuid(account.uid, account.uid, account.uid)
