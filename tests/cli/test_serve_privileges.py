@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from tests.cli import support
-from tests.cli.support import _free_port, _read_until, _serve
+from tests.cli.support import Pasv, _free_port, _read_until, _serve
 from tests.support.ftps import ReusingFTP_TLS, make_pki, served_fingerprint
 
 import pasv
@@ -187,3 +187,26 @@ def test_allow_root_keeps_root_and_warns_once(tmp_path: Path, stop: list) -> Non
     assert len(warned) == 1 and "serves clients as root (--allow-root)" in warned[0]
     logged = [line for line in lines if "WARNING pasv.server:" in line]
     assert len(logged) == 1 and "as root" in logged[0]
+
+
+@needs_root
+@pytest.mark.parametrize("planted", ["accounts.sqlite3-wal", "xferlog", "tls/self-signed.key"])
+def test_root_never_follows_a_link_planted_in_the_data_directory(
+    tmp_path: Path, planted: str
+) -> None:
+    """The serving user owns the data directory: a link it left there (say, a compromised
+    worker) must not make the next start, as root, write through it."""
+    data = tmp_path / "data"
+    Pasv(data).ok("user", "add", "alice", "--password", "pw")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious\n")
+    os.chmod(victim, 0o600)
+    link = data / planted
+    link.parent.mkdir(exist_ok=True)
+    link.symlink_to(victim)
+    proc = _serve(data, _free_port())
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "Cannot start:" in out, out
+    assert "Traceback" not in out
+    assert victim.read_bytes() == b"precious\n"
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600 and victim.stat().st_uid == 0

@@ -94,6 +94,8 @@ def serve(
     ] = None,
 ) -> None:
     """Run the FTP server (embedded defaults: ./pasv-data, port 2121, passive 50000-50100)."""
+    import sqlite3
+
     from pasv.server.privileges import PrivilegeError
     from pasv.server.runner import run
     from pasv.server.tls import CertificateError
@@ -118,7 +120,7 @@ def serve(
     setup_logging(settings.logging.level)
     try:
         run(settings, lambda line: out.print(line, highlight=False, soft_wrap=True, emoji=False))
-    except (OSError, CertificateError, PrivilegeError) as exc:
+    except (OSError, sqlite3.Error, CertificateError, PrivilegeError) as exc:
         err.print(f"[red]Cannot start:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pasv.config import Settings
+from pasv.server import xferlog
 from pasv.storage.local import HELD_PREFIX
 
 log = logging.getLogger("pasv.server")
@@ -87,13 +88,19 @@ def hand_over(settings: Settings, account: Account) -> None:
     db = settings.accounts_db
     entries = [data, settings.files_root, db, Path(f"{db}-wal"), Path(f"{db}-shm")]
     if settings.logging.xferlog is None:  # made now, so that it is the serving user's too
-        os.close(os.open(settings.xferlog_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
+        os.close(os.open(settings.xferlog_path, xferlog.OPEN_FLAGS, 0o640))
         entries.append(settings.xferlog_path)
     if settings.anonymous.root is None:
         entries.append(settings.anonymous_root)
     for entry in entries:
         with contextlib.suppress(FileNotFoundError):
             os.chown(entry, account.uid, account.gid, follow_symlinks=False)
+
+
+def real_accounts_db(settings: Settings) -> Path:
+    """The account database by its host path, symbolic links above it resolved (so that
+    SQLite's ``nofollow`` refuses only a link planted in the data directory itself)."""
+    return Path(os.path.realpath(settings.server.data_dir)) / settings.accounts_db.name
 
 
 def reachable(path: Path, account: Account) -> bool:

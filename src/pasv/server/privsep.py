@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 
 from pasv.config import Settings
+from pasv.server import xferlog
 from pasv.server.app import FtpServer
 from pasv.server.tls import Certificate, CertificateError, locate, server_context
 
@@ -56,7 +57,7 @@ def reload_message(settings: Settings) -> tuple[bytes, list[int]]:
                 "self_signed": cert.self_signed,
             }
     try:
-        fds.append(os.open(settings.xferlog_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
+        fds.append(os.open(settings.xferlog_path, xferlog.OPEN_FLAGS, 0o640))
         header["xferlog"] = True
     except OSError as exc:
         log.error("cannot reopen the transfer log %s: %s", settings.xferlog_path, exc)

@@ -19,7 +19,14 @@ from pasv.policy.engine import Policy
 from pasv.server import privsep
 from pasv.server.app import FtpServer, base_policy
 from pasv.server.listcache import ChangeCounter
-from pasv.server.privileges import Account, drop, hand_over, hold, serving_account
+from pasv.server.privileges import (
+    Account,
+    drop,
+    hand_over,
+    hold,
+    real_accounts_db,
+    serving_account,
+)
 from pasv.server.setup_warnings import setup_warnings
 from pasv.server.shared import SharedState
 from pasv.server.tls import Certificate, locate
@@ -46,7 +53,7 @@ def prepare(settings: Settings, say: Callable[[str], None], as_root: bool = Fals
 
     async def ensure_user() -> None:
         nonlocal policy
-        store = SqliteAccountStore(settings.accounts_db)
+        store = SqliteAccountStore(settings.accounts_db, nofollow=os.geteuid() == 0)
         try:
             policy = Policy(PolicyStore(store).load(), base_policy(settings))
             if await store.count() == 0:
@@ -123,9 +130,11 @@ async def serve(
     directory, the account database, the certificate and key, the transfer log), then the
     process becomes that user before it accepts a client; the parent sends reloads over
     ``parent``."""
-    if account is not None:
+    if account is None:
+        accounts = SqliteAccountStore(settings.accounts_db)
+    else:  # as root, in a directory the serving user owns: no symbolic link is followed
+        accounts = SqliteAccountStore(real_accounts_db(settings), nofollow=True)
         settings = hold(settings, account)
-    accounts = SqliteAccountStore(settings.accounts_db)
     if shared is None:
         server = FtpServer(settings, accounts)
     else:
