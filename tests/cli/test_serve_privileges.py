@@ -81,13 +81,21 @@ def _pids(lines: list[str]) -> set[int]:
     return {int(m.group(1)) for line in lines if (m := re.search(r"pid (\d+)", line))}
 
 
-def _ftps_fingerprint(port: int, login: tuple[str, str], pki_context: ssl.SSLContext) -> str:
-    with ReusingFTP_TLS(context=pki_context, timeout=10) as ftp:
+def _ftps_fingerprint(
+    port: int, login: tuple[str, str], context: ssl.SSLContext, upload: str = "", when: str = ""
+) -> str:
+    """The certificate a new FTPS session is served; ``upload`` a file in that session (so on
+    that worker) when it is served the certificate ``when``."""
+    with ReusingFTP_TLS(context=context, timeout=10) as ftp:
         ftp.connect("127.0.0.1", port)
         ftp.auth()
         ftp.login(*login)
         assert isinstance(ftp.sock, ssl.SSLSocket)
-        return served_fingerprint(ftp.sock)
+        seen = served_fingerprint(ftp.sock)
+        if upload and seen == when:
+            ftp.prot_p()
+            ftp.storbinary(f"STOR {upload}", io.BytesIO(b"a"))
+        return seen
 
 
 @needs_root
@@ -142,10 +150,15 @@ def test_every_worker_serves_as_the_user_even_from_a_closed_home(
 
     assert _ftps_fingerprint(port, login, pki.client_context()) == first
     second = pki.issue(pki.chain_file)
+    (data / "xferlog").rename(data / "xferlog.1")  # as logrotate would
     os.kill(proc.pid, signal.SIGHUP)  # the privileged parent reads it for the workers
     deadline = time.monotonic() + 15
-    while _ftps_fingerprint(port, login, pki.client_context()) != second:
+    while _ftps_fingerprint(port, login, pki.client_context(), "after.bin", second) != second:
         assert time.monotonic() < deadline, "the new certificate was never served"
+    # the worker that served it reopened the transfer log in the same message
+    assert "/after.bin" in (data / "xferlog").read_text()
+    assert "/up.bin" in (data / "xferlog.1").read_text()
+    assert "/after.bin" not in (data / "xferlog.1").read_text()
 
     victim = min(workers)
     os.kill(victim, signal.SIGKILL)
