@@ -32,6 +32,21 @@ class ServerSection(_Section):
     listing_cache_ttl: float = Field(
         1.0, ge=0, description="seconds a listing of an unchanged directory may be reused; 0 = off"
     )
+    user: str | None = Field(None, description="started as root: serve as this user (pasv/nobody)")
+    group: str | None = Field(None, description="started as root: serve as this group (user's)")
+    allow_root: bool = Field(False, description="started as root: keep serving as root")
+    umask: int = Field(0o022, ge=0, le=0o777, description="for uploaded files and new directories")
+    chmod_mask: int = Field(0o755, ge=0, le=0o777, description="SITE CHMOD may set these bits only")
+
+    @field_validator("umask", "chmod_mask", mode="before")
+    @classmethod
+    def _octal(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "022" from the environment or a quoted TOML value
+            try:
+                return int(value.strip().removeprefix("0o"), 8)
+            except ValueError:
+                raise ValueError('expected an octal mode like "022"') from None
+        return value
 
     @field_validator("host")
     @classmethod

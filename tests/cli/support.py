@@ -42,14 +42,21 @@ def _read_until(proc: subprocess.Popen[str], pattern: str, timeout: float = 20) 
     raise AssertionError(f"no line matching {pattern!r} in: {lines}")
 
 
-def _serve(data: Path, port: int, *extra: str) -> subprocess.Popen[str]:
+def _serve(
+    data: Path, port: int, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     argv = [*PASV, "serve", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--passive-ports", passive_range(), "--log-level", "warning"]
     if "--implicit-port" not in extra:  # never the shared default 9990 in tests
         argv += ["--implicit-port", str(_free_port())]
     argv += extra
     return subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env=env,
     )
 
 

@@ -9,6 +9,7 @@ import secrets
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -99,10 +100,11 @@ class _Row(NamedTuple):
         return User(name=self.name, home=self.home, perms=Perm.parse(self.perms))
 
 
-def _open_shm(path: Path | str) -> int | None:
+def _open_shm(path: Path | str, nofollow: bool = False) -> int | None:
     """A read-only descriptor of the database's WAL index, or None (in memory, no WAL)."""
+    flags = os.O_RDONLY | os.O_CLOEXEC | (os.O_NOFOLLOW if nofollow else 0)
     try:
-        return os.open(f"{os.fspath(path)}-shm", os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(f"{os.fspath(path)}-shm", flags)
     except OSError:
         return None
 
@@ -121,15 +123,21 @@ class SqliteAccountStore:
         hasher: PasswordHasher | None = None,
         *,
         cache: VerifiedCache | None = None,
+        nofollow: bool = False,
     ) -> None:
+        """``nofollow``: refuse a database, -wal or -shm file that is a symbolic link (root
+        opening a directory another user owns)."""
         self._hasher = hasher if hasher is not None else PasswordHasher()
         self._cache = cache if cache is not None else VerifiedCache()
         self._lock = threading.RLock()
         self._depth = 0  # run() calls nested in one transaction
         self._dummy_hash: str | None = None
         self._inflight: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
+        name = os.fspath(path)
+        if nofollow:
+            name = f"file:{urllib.parse.quote(name)}?nofollow=1"
         conn = sqlite3.connect(
-            os.fspath(path), timeout=10.0, isolation_level=None, check_same_thread=False
+            name, timeout=10.0, isolation_level=None, check_same_thread=False, uri=nofollow
         )
         try:
             self._migrate(conn)
@@ -137,7 +145,7 @@ class SqliteAccountStore:
             conn.close()
             raise
         self._conn: sqlite3.Connection | None = conn
-        self._shm = _open_shm(path)
+        self._shm = _open_shm(path, nofollow)
         self._rows: dict[str, tuple[bytes, _Row | None]] = {}
 
     @staticmethod

@@ -82,8 +82,21 @@ def serve(
     key: Annotated[
         Path | None, typer.Option(help="TLS private key, PEM (default: in the certificate file).")
     ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Started as root: serve as this user (default pasv/nobody).")
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option(help="Started as root: serve as this group (default: the user's).")
+    ] = None,
+    allow_root: Annotated[
+        bool | None,
+        typer.Option("--allow-root", help="Started as root: keep serving as root (not advised)."),
+    ] = None,
 ) -> None:
     """Run the FTP server (embedded defaults: ./pasv-data, port 2121, passive 50000-50100)."""
+    import sqlite3
+
+    from pasv.server.privileges import PrivilegeError
     from pasv.server.runner import run
     from pasv.server.tls import CertificateError
 
@@ -100,11 +113,14 @@ def serve(
         tls__implicit_port=implicit_port,
         tls__certificate=certificate,
         tls__key=key,
+        server__user=user,
+        server__group=group,
+        server__allow_root=allow_root,
     )
     setup_logging(settings.logging.level)
     try:
         run(settings, lambda line: out.print(line, highlight=False, soft_wrap=True, emoji=False))
-    except (OSError, CertificateError) as exc:
+    except (OSError, sqlite3.Error, CertificateError, PrivilegeError) as exc:
         err.print(f"[red]Cannot start:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 

@@ -77,7 +77,7 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("RMD", _R, "<dir> (remove directory)"),
     _spec("RNFR", _R, "<path> (rename from)"),
     _spec("RNTO", _R, "<path> (rename to)"),
-    _spec("SITE", _R, "<HELP|CHMOD|QUOTA|RATIO|PASVINFO> [<args>]"),
+    _spec("SITE", _R, "<HELP|CHMOD|QUOTA|RATIO|PASVINFO|WARNINGS> [<args>]"),
     _spec("SIZE", _R, "<file> (file size)"),
     _spec("SMNT", _R, "<path> (not supported)"),
     _spec(
@@ -134,10 +134,11 @@ TLS_FEATURES = frozenset({"AUTH TLS", "CCC", "PBSZ", "PROT"})
 
 SITE_COMMANDS: dict[str, str] = {
     "HELP": "SITE HELP (this list)",
-    "CHMOD": "SITE CHMOD <octal mode> <path> (change permission bits)",
+    "CHMOD": "SITE CHMOD <octal mode> <path> (permission bits, within the server's mask)",
     "QUOTA": "SITE QUOTA (your storage allocation and what is left)",
     "RATIO": "SITE RATIO (your upload:download ratio and download credit)",
     "PASVINFO": "SITE PASVINFO (the last 227/229 reply as the server sent it)",
+    "WARNINGS": "SITE WARNINGS (what the operator should know about this server's setup)",
 }
 
 

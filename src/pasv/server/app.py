@@ -27,7 +27,7 @@ from pasv.server.transfers import FairShare
 from pasv.server.usage import UsageBook
 from pasv.server.xferlog import XferLog
 from pasv.storage.base import WriteMode
-from pasv.storage.local import LocalStorage
+from pasv.storage.local import LocalStorage, real_root
 
 log = logging.getLogger("pasv.server")
 
@@ -157,6 +157,11 @@ class FtpServer:
         except CertificateError:
             return None  # logged; the current certificate stays in service
 
+    def reload(self) -> None:
+        """SIGHUP: the certificate and key now on disk, and the transfer log opened again."""
+        self.reload_tls()
+        self.xferlog.reopen()
+
     async def close(self) -> None:
         listeners = self._listeners + self._implicit
         for listener in listeners:
@@ -207,7 +212,7 @@ class FtpServer:
     # --- users and their storage ----------------------------------------------------------
     def anonymous_user(self) -> User:
         if self._anonymous is None:
-            root = str(self.settings.anonymous_root.resolve())
+            root = real_root(self.settings.anonymous_root.absolute())
             self._anonymous = User("anonymous", root, Perm.READ, anonymous=True)
         return self._anonymous
 

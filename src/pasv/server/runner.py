@@ -12,10 +12,22 @@ import socket
 import sys
 from collections.abc import Callable
 
+from pasv.accounts.policy_store import PolicyStore
 from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.config import Settings
-from pasv.server.app import FtpServer
+from pasv.policy.engine import Policy
+from pasv.server import privsep
+from pasv.server.app import FtpServer, base_policy
 from pasv.server.listcache import ChangeCounter
+from pasv.server.privileges import (
+    Account,
+    drop,
+    hand_over,
+    hold,
+    real_accounts_db,
+    serving_account,
+)
+from pasv.server.setup_warnings import setup_warnings
 from pasv.server.shared import SharedState
 from pasv.server.tls import Certificate, locate
 
@@ -33,13 +45,17 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
-def prepare(settings: Settings, say: Callable[[str], None]) -> None:
-    """Create the data directory and, with no account yet, one user with a random password."""
+def prepare(settings: Settings, say: Callable[[str], None], as_root: bool = False) -> None:
+    """Create the data directory and, with no account yet, one user with a random password;
+    then say what the operator should know about this setup (once, for every worker)."""
     settings.files_root.mkdir(parents=True, exist_ok=True)
+    policy: Policy | None = None
 
     async def ensure_user() -> None:
-        store = SqliteAccountStore(settings.accounts_db)
+        nonlocal policy
+        store = SqliteAccountStore(settings.accounts_db, nofollow=os.geteuid() == 0)
         try:
+            policy = Policy(PolicyStore(store).load(), base_policy(settings))
             if await store.count() == 0:
                 password = secrets.token_urlsafe(12)
                 await store.add(FIRST_USER, password)
@@ -52,8 +68,15 @@ def prepare(settings: Settings, say: Callable[[str], None]) -> None:
             await store.close()
 
     asyncio.run(ensure_user())
+    self_signed = False
     if settings.tls.enabled:
-        announce_certificate(locate(settings), say)
+        cert = locate(settings)
+        self_signed = cert.self_signed
+        announce_certificate(cert, say)
+    assert policy is not None
+    for warning in setup_warnings(settings, policy, as_root=as_root, self_signed=self_signed):
+        log.warning("%s", warning.text)
+        say(f"Warning: {warning.text}")
 
 
 def announce_certificate(cert: Certificate, say: Callable[[str], None]) -> None:
@@ -99,14 +122,26 @@ async def serve(
     socks: tuple[socket.socket, socket.socket | None] | None,
     say: Callable[[str], None],
     shared: Shared | None = None,
+    account: Account | None = None,
+    parent: socket.socket | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; SIGHUP reloads the TLS certificate."""
-    accounts = SqliteAccountStore(settings.accounts_db)
+    """Serve until SIGINT or SIGTERM; SIGHUP reloads the TLS certificate and reopens the
+    transfer log. With ``account``, everything that needs root is opened first (the data
+    directory, the account database, the certificate and key, the transfer log), then the
+    process becomes that user before it accepts a client; the parent sends reloads over
+    ``parent``."""
+    if account is None:
+        accounts = SqliteAccountStore(settings.accounts_db)
+    else:  # as root, in a directory the serving user owns: no symbolic link is followed
+        accounts = SqliteAccountStore(real_accounts_db(settings), nofollow=True)
+        settings = hold(settings, account)
     if shared is None:
         server = FtpServer(settings, accounts)
     else:
         server = FtpServer(settings, accounts, shared.changes, shared.state, shared.policy_changes)
     try:
+        if account is not None:
+            drop(account)
         plain, implicit = socks if socks is not None else (None, None)
         bound = await server.start(
             [plain] if plain is not None else None, [implicit] if implicit is not None else None
@@ -123,7 +158,17 @@ async def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
+        if parent is None:
+            loop.add_signal_handler(signal.SIGHUP, server.reload)
+        else:  # only the privileged parent can read the key: it sends what it read
+            loop.add_signal_handler(signal.SIGHUP, lambda: None)
+            parent.setblocking(False)
+
+            def from_parent() -> None:
+                if not privsep.receive(parent, server):
+                    loop.remove_reader(parent.fileno())
+
+            loop.add_reader(parent.fileno(), from_parent)
         await stop.wait()
     finally:
         await server.close()
@@ -131,13 +176,28 @@ async def serve(
 
 
 def run(settings: Settings, say: Callable[[str], None]) -> None:
-    """`pasv serve`: one process, or a supervisor of N workers sharing one listening socket."""
-    prepare(settings, say)
+    """`pasv serve`: one process, or a supervisor of N workers sharing one listening socket.
+    Started as root, the supervisor stays (it reloads the certificate for the workers) and every
+    worker serves as an unprivileged user."""
+    os.umask(settings.server.umask)
+    account = serving_account(settings)  # PrivilegeError before anything is created
+    prepare(settings, say, as_root=account is None and os.geteuid() == 0)
+    if account is not None:
+        hand_over(settings, account)
+        say(
+            f"Serving as user {account.user} (uid {account.uid}), "
+            f"group {account.group} (gid {account.gid})."
+        )
     workers = settings.server.workers
-    if workers == 1:
+    if workers == 1 and account is None:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(serve(settings, None, say))
         return
+    _supervise(settings, say, account)
+
+
+def _supervise(settings: Settings, say: Callable[[str], None], account: Account | None) -> None:
+    workers = settings.server.workers
     tls = settings.tls
     implicit = (
         listening_socket(settings, tls.implicit_port) if tls.enabled and tls.implicit else None
@@ -145,8 +205,19 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
     sock = (listening_socket(settings), implicit)
     shared = Shared(workers)
     children: dict[int, int] = {}
+    channels: dict[int, socket.socket] = {}  # worker index -> the parent's end (after a switch)
+
+    def spawn(index: int) -> None:
+        worker_end = None
+        if account is not None:
+            channels[index], worker_end = privsep.channel()
+        pid = _spawn(settings, sock, say, shared, index, account, worker_end, channels)
+        if worker_end is not None:
+            worker_end.close()
+        children[pid] = index
+
     for index in range(workers):
-        children[_spawn(settings, sock, say, shared, index)] = index
+        spawn(index)
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -157,9 +228,18 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
                 os.kill(pid, signal.SIGTERM)
 
     def reload(signum: int, frame: object) -> None:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGHUP)
+        if account is None:
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGHUP)
+            return
+        message = privsep.reload_message(settings)
+        try:
+            for end in channels.values():
+                privsep.send(end, message)
+        finally:
+            for fd in message[1]:
+                os.close(fd)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
@@ -173,7 +253,10 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
         if not stopping and index >= 0:
             log.error("worker %d ended (status %d); starting a replacement", pid, status)
             shared.state.wipe_worker(index)  # its sessions ended with it
-            children[_spawn(settings, sock, say, shared, index)] = index
+            old = channels.pop(index, None)
+            if old is not None:
+                old.close()
+            spawn(index)
 
 
 def _spawn(
@@ -182,6 +265,9 @@ def _spawn(
     say: Callable[[str], None],
     shared: Shared,
     index: int,
+    account: Account | None,
+    parent: socket.socket | None,
+    channels: dict[int, socket.socket],
 ) -> int:
     pid = os.fork()
     if pid:
@@ -189,11 +275,13 @@ def _spawn(
     code = 0
     shared.state.bind(index)
     try:
+        for end in channels.values():  # the parent's ends: the other workers' business
+            end.close()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve(settings, sock, say, shared))
+            runner.run(serve(settings, sock, say, shared, account, parent))
     except BaseException:
         log.exception("worker failed")
         code = 1

@@ -58,6 +58,8 @@ def self_signed(directory: Path, address: str | None = None) -> tuple[Path, Path
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path, False
     directory.mkdir(parents=True, exist_ok=True)
+    if directory.is_symlink():  # written as root in a directory the serving user may own
+        raise CertificateError(f"{directory}: is a symbolic link; not writing a key there")
     key = ec.generate_private_key(ec.SECP256R1())
     host = socket.gethostname() or "localhost"
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
@@ -83,10 +85,13 @@ def self_signed(directory: Path, address: str | None = None) -> tuple[Path, Path
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(key_pem)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    for path, data, mode in (
+        (key_path, key_pem, 0o600),
+        (cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644),
+    ):
+        with os.fdopen(os.open(path, flags, mode), "wb") as out:
+            out.write(data)
     return cert_path, key_path, True
 
 
@@ -163,6 +168,10 @@ class TlsContexts:
         except CertificateError as exc:
             log.error("TLS reload failed, still serving %s: %s", self.certificate.fingerprint, exc)
             raise
+        self.install(cert, serving)
+        return cert
+
+    def install(self, cert: Certificate, serving: ssl.SSLContext) -> None:
+        """Present ``serving`` (loaded by the caller: a privileged parent's copy) from now on."""
         self.certificate, self._serving = cert, serving
         log.info("TLS certificate reloaded: SHA-256 %s", cert.fingerprint)
-        return cert

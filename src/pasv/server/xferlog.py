@@ -10,6 +10,10 @@ from pathlib import Path
 log = logging.getLogger("pasv.xferlog")
 
 
+# never a symbolic link: root opens it in a directory the serving user owns (docs/deployment.md)
+OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 class XferLog:
     """Appends xferlog lines: time, duration, host, bytes, file, type, flag, direction, mode, user,
     service, auth method, auth id, completion (c complete / i incomplete)."""
@@ -19,7 +23,7 @@ class XferLog:
         self._fd: int | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            self._fd = os.open(path, OPEN_FLAGS, 0o640)
 
     def record(
         self,
@@ -60,6 +64,19 @@ class XferLog:
             except OSError as exc:
                 log.error("cannot write the transfer log %s: %s", self.path, exc)
         return line
+
+    def reopen(self, fd: int | None = None) -> None:
+        """Write to a new file from now on (after log rotation): ``fd`` opened by a privileged
+        parent, or the path opened again."""
+        if fd is None and self.path is not None:
+            try:
+                fd = os.open(self.path, OPEN_FLAGS, 0o640)
+            except OSError as exc:
+                log.error("cannot reopen the transfer log %s: %s", self.path, exc)
+                return
+        if fd is not None:
+            self.close()
+            self._fd = fd
 
     def close(self) -> None:
         if self._fd is not None:

@@ -39,9 +39,18 @@ from pasv.storage.localwrite import (
     open_atomic,
 )
 
-__all__ = ["LocalStorage", "translate_os_error"]
+__all__ = ["HELD_PREFIX", "LocalStorage", "real_root", "translate_os_error"]
 
 _CHUNK = 1 << 20
+# A directory held open by descriptor, reached as /proc/self/fd/N/...: a process that dropped its
+# privileges may not walk the host path to it (a mode-0700 home above the data directory).
+HELD_PREFIX = "/proc/self/fd/"
+
+
+def real_root(path: Path | str) -> str:
+    """realpath, except below a held directory (resolving it would lead to the host path)."""
+    text = os.fspath(path)
+    return text if text.startswith(HELD_PREFIX) else os.path.realpath(text)
 
 
 def _kind(mode: int) -> Literal["file", "dir", "link", "other"]:
@@ -111,13 +120,15 @@ class LocalStorage:
 
     Paths are resolved with realpath and opened with O_NOFOLLOW on the final component; a local
     user racing to swap an intermediate directory for a symlink is outside this jail's threat model.
+    Below a held directory (``HELD_PREFIX``) a symlink resolves to a host path, never inside the
+    root, so every symlink there is refused: the jail fails closed.
     """
 
     def __init__(self, root: Path | str, *, unnamed_uploads: bool = True) -> None:
         """``unnamed_uploads``: atomic uploads use O_TMPFILE where the file system has it (a
         crash leaves nothing); off, or where it has not, they use hidden names."""
         self._unnamed = unnamed_uploads
-        self._root = os.path.realpath(os.fspath(root))
+        self._root = real_root(root)
         self._prefix = self._root if self._root.endswith(os.sep) else self._root + os.sep
         self._capabilities = Capabilities()
 
@@ -339,7 +350,7 @@ class LocalStorage:
         await run_blocking(self._set_mtime, path, mtime)
 
     def _chmod(self, path: str, mode: int) -> None:
-        os.chmod(self._resolve(path), mode & 0o7777)
+        os.chmod(self._resolve(path), mode & 0o777)  # never setuid, setgid or sticky
 
     async def chmod(self, path: str, mode: int) -> None:
         await run_blocking(self._chmod, path, mode)

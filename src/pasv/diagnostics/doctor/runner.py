@@ -20,6 +20,7 @@ from pasv.diagnostics.doctor.files import Sample, listing_stage, throughput_stag
 from pasv.diagnostics.doctor.link import Link, Mode, Moved
 from pasv.diagnostics.doctor.login import login_stage
 from pasv.diagnostics.doctor.report import Report, Stage
+from pasv.diagnostics.doctor.setup import setup_stage
 from pasv.diagnostics.doctor.target import DoctorTarget
 from pasv.diagnostics.doctor.texts import say
 from pasv.diagnostics.knowledge import Lang
@@ -95,6 +96,7 @@ async def run_doctor(t: DoctorTarget, lang: Lang) -> Report:
         login = await login_stage(t, lang, link)
         report.stages.append(login)
         if login.status != "fail":
+            report.stages.append(await setup_stage(link, lang))
             await _data(t, lang, report, link)
     except FtpClientError as exc:  # the server hung up in the middle of a stage
         report.stages.append(Stage("control", "fail", say(lang, "control_lost", reason=str(exc))))

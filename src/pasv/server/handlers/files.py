@@ -12,7 +12,7 @@ from pasv.protocol.commands import SITE_COMMANDS
 from pasv.protocol.errors import ArgumentError, FileBusy, FileUnavailable, NotADirectory
 from pasv.protocol.listing import format_timeval
 from pasv.protocol.replies import Reply, make_reply
-from pasv.server.handlers import account, command, data
+from pasv.server.handlers import account, chmod, command, data, info
 from pasv.server.session import Session
 from pasv.server.usage import needs_usage
 
@@ -169,20 +169,9 @@ async def site(s: Session, arg: str) -> Reply:
         lines = ["SITE commands:", *(f" {text}" for text in SITE_COMMANDS.values()), "End"]
         return make_reply(ReplyCode.HELP, "\n".join(lines))
     if verb == "CHMOD":
-        mode_text, _, name = rest.strip().partition(" ")
-        try:
-            mode = int(mode_text, 8)
-        except ValueError:
-            mode = -1
-        if not name or not 0 <= mode <= 0o7777:
-            raise ArgumentError(
-                "Usage: SITE CHMOD <octal mode> <path>, e.g. SITE CHMOD 644 notes.txt."
-            )
-        target = s.resolve(name)
-        s.check(Perm.SITE, target)
-        await s.fs.chmod(target, mode)
-        s.server.changed()
-        return make_reply(ReplyCode.OK, f"SITE CHMOD {mode:o} {paths.basename(target)} done.")
+        return await chmod.site_chmod(s, rest)
+    if verb == "WARNINGS":
+        return info.site_warnings(s)
     if verb == "QUOTA":
         return await account.site_quota(s)
     if verb == "RATIO":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import FEATURES, TLS_FEATURES, help_lines, lookup
 from pasv.protocol.errors import ArgumentError, NotImplementedCommand, ParameterNotImplemented
@@ -9,6 +11,7 @@ from pasv.protocol.listing import ALL_MLST_FACTS
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import command
 from pasv.server.session import Session
+from pasv.server.setup_warnings import setup_warnings
 
 HASH_ALGORITHMS = ("SHA-256", "SHA-1", "MD5", "CRC32")
 
@@ -142,3 +145,20 @@ def allo(s: Session, arg: str) -> Reply:
 @command("SMNT")
 def smnt(s: Session, arg: str) -> Reply:
     raise NotImplementedCommand("SMNT is not implemented: there is one file system per user.")
+
+
+def site_warnings(s: Session) -> Reply:
+    """SITE WARNINGS: what the server warned about at start, as it stands now (pasv doctor reads
+    it: one ` key: text` line per warning)."""
+    server = s.server
+    cert = server.tls.certificate if server.tls is not None else None
+    found = setup_warnings(
+        server.settings,
+        server.gate.policy,
+        as_root=os.geteuid() == 0,
+        self_signed=cert is not None and cert.self_signed,
+    )
+    if not found:
+        return make_reply(ReplyCode.OK, "WARNINGS none: nothing to warn about in this setup.")
+    lines = [f"WARNINGS {len(found)}:", *(f" {w.key}: {w.text}" for w in found), "End"]
+    return make_reply(ReplyCode.OK, "\n".join(lines))

@@ -1,0 +1,52 @@
+"""SITE CHMOD: permission bits only (never setuid, setgid or sticky), within the configured mask."""
+
+from __future__ import annotations
+
+from pasv.policy.models import Perm
+from pasv.protocol import paths
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.errors import ArgumentError, PermissionDenied
+from pasv.protocol.replies import Reply, make_reply
+from pasv.server.session import Session
+
+_SPECIAL = ((0o4000, "setuid"), (0o2000, "setgid"), (0o1000, "sticky"))
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def applied_mode(requested: int, mask: int) -> tuple[int, str]:
+    """The mode to set for ``requested`` and, when it differs, why (for the reply)."""
+    applied = requested & 0o777 & mask
+    reasons = []
+    special = [name for bit, name in _SPECIAL if requested & bit]
+    if special:
+        bits = "bit is" if len(special) == 1 else "bits are"
+        reasons.append(f"the {_listed(special)} {bits} never set")
+    removed = requested & 0o777 & ~mask
+    if removed:
+        reasons.append(f"the mask {mask:04o} removed {removed:04o}")
+    return applied, "; ".join(reasons)
+
+
+async def site_chmod(s: Session, rest: str) -> Reply:
+    mode_text, _, name = rest.strip().partition(" ")
+    try:
+        mode = int(mode_text, 8)
+    except ValueError:
+        mode = -1
+    if not name or not 0 <= mode <= 0o7777:
+        raise ArgumentError("Usage: SITE CHMOD <octal mode> <path>, e.g. SITE CHMOD 644 notes.txt.")
+    target = s.resolve(name)
+    if target == "/":
+        raise PermissionDenied("SITE CHMOD cannot change your root directory.")
+    s.check(Perm.SITE, target)
+    applied, why = applied_mode(mode, s.server.settings.server.chmod_mask)
+    await s.fs.chmod(target, applied)
+    s.server.changed()
+    shown = paths.basename(target)
+    if not why:
+        return make_reply(ReplyCode.OK, f"SITE CHMOD {mode:o} {shown} done.")
+    text = f"SITE CHMOD {mode_text} {shown}: applied {applied:04o} ({why})."
+    return make_reply(ReplyCode.OK, text)

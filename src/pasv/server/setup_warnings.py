@@ -1,0 +1,82 @@
+"""What an operator should know about a setup: shown at start and by SITE WARNINGS (pasv doctor)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from pasv.config import Settings
+from pasv.policy.engine import Policy
+from pasv.policy.models import Action, Perm, Rule, SubjectKind
+
+_WRITES = Perm.WRITE | Perm.SITE
+_EVERYONE = (SubjectKind.ALL, SubjectKind.ANONYMOUS)
+
+
+@dataclass(frozen=True, slots=True)
+class SetupWarning:
+    key: str  # plain-login, anonymous-write, root, self-signed: stable, for scripts and doctor
+    text: str
+
+
+def _loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    return ipaddress.ip_address(host).is_loopback
+
+
+def _anonymous_write_rule(rules: tuple[Rule, ...]) -> Rule | None:
+    for rule in rules:
+        if (
+            rule.action is Action.ALLOW
+            and rule.perms & _WRITES
+            and any(subject.kind in _EVERYONE for subject in rule.subjects)
+        ):
+            return rule
+    return None
+
+
+def setup_warnings(
+    settings: Settings, policy: Policy, *, as_root: bool, self_signed: bool
+) -> list[SetupWarning]:
+    """The warnings for this setup, in a fixed order; none for a careful one."""
+    found: list[SetupWarning] = []
+    host = settings.server.host
+    if not policy.server.require_tls_login and not _loopback(host):
+        where = "every interface" if host is None else host
+        found.append(
+            SetupWarning(
+                "plain-login",
+                f"plain-text logins are accepted on {where}: passwords cross the network "
+                "readable by anyone on the path (set tls.require_login_tls = true, or listen on "
+                "127.0.0.1 only).",
+            )
+        )
+    rule = _anonymous_write_rule(policy.data.rules) if settings.anonymous.enabled else None
+    if rule is not None:
+        found.append(
+            SetupWarning(
+                "anonymous-write",
+                f"anonymous write is on: rule {rule.id} allows {rule.perms.describe()} on "
+                f"{rule.path} to anonymous users (anyone may upload there).",
+            )
+        )
+    if as_root:
+        found.append(
+            SetupWarning(
+                "root",
+                "pasv serves clients as root (--allow-root): a flaw in pasv would give the "
+                "whole host away; let it switch to an unprivileged user (server.user).",
+            )
+        )
+    if settings.tls.enabled and self_signed:
+        found.append(
+            SetupWarning(
+                "self-signed",
+                "the self-signed TLS certificate is in use: clients cannot verify this server "
+                "and will warn (set tls.certificate and tls.key to a real one).",
+            )
+        )
+    return found
