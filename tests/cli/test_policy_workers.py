@@ -41,10 +41,13 @@ def _start(pasv: Pasv, stop: list[subprocess.Popen[str]], workers: int) -> tuple
         stop.append(proc)
         pids: set[int] = set()
         for _ in range(workers):
-            line = _read_until(proc, r"listening on|Cannot start")[-1]
-            if "address already in use" in line:
+            lines = _read_until(proc, r"listening on|Cannot start")
+            line = lines[-1] if lines else ""
+            if "Cannot start" in line:  # a port taken meanwhile (control or implicit TLS)
                 break
-            pids.add(int(re.search(r"pid (\d+)", line).group(1)))  # type: ignore[union-attr]
+            found = re.search(r"pid (\d+)", line)
+            assert found, f"the server did not start: {lines}"
+            pids.add(int(found.group(1)))
         if len(pids) == workers:
             return port, pids
         proc.wait(10)
