@@ -38,6 +38,16 @@ def _session_on(port: int, wanted: set[int]) -> ftplib.FTP:
     raise AssertionError(f"no session landed on {wanted}")
 
 
+def _stored(ftp: ftplib.FTP, data: bytes) -> bool:
+    """STOR same.bin: True when stored, False when refused as busy (any other reply fails)."""
+    try:
+        ftp.storbinary("STOR same.bin", io.BytesIO(data))
+    except ftplib.error_temp as exc:
+        assert str(exc) == BUSY
+        return False
+    return True
+
+
 def _upload_started(ftp: ftplib.FTP) -> socket.socket:
     conn = ftp.transfercmd("STOR same.bin")
     conn.sendall(b"a" * 50_000)
@@ -84,24 +94,11 @@ def test_a_killed_worker_releases_its_uploads(
     holder = _pid(first)
     conn = _upload_started(first)
     other = _session_on(port, pids - {holder})
-    try:
-        other.storbinary("STOR same.bin", io.BytesIO(b"b"))
-    except ftplib.error_temp as exc:
-        assert str(exc) == BUSY
-    else:
-        raise AssertionError("not refused while the upload runs")
+    assert not _stored(other, b"b"), "not refused while the upload runs"
     os.kill(holder, signal.SIGKILL)
     conn.close()
 
-    def stored() -> bool:
-        try:
-            other.storbinary("STOR same.bin", io.BytesIO(b"after"))
-        except ftplib.error_temp as exc:
-            assert str(exc) == BUSY
-            return False
-        return True
-
-    _poll(stored, "the dead worker's claim ends", timeout=10)
+    _poll(lambda: _stored(other, b"after"), "the dead worker's claim ends", timeout=10)
     assert (pasv.data / "files" / "same.bin").read_bytes() == b"after"
     other.close()
     first.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import logging
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import aioftp
@@ -17,7 +16,7 @@ from tests.interop.helpers import random_bytes, sha256_bytes, sha256_file
 from tests.interop.test_tls_curl import curl, explicit_url, implicit_url
 from tests.interop.test_tls_lftp import lftp, output
 from tests.support.ftps import Pki, ftps_login
-from tests.support.live import PASSWORD, USER, LiveServer, start_server
+from tests.support.live import PASSWORD, USER, LiveServer
 
 pytestmark = pytest.mark.interop
 
@@ -27,21 +26,12 @@ RAGGED = "TLS data ended without close_notify"
 
 
 @pytest.fixture(params=["TLSv1_3", "TLSv1_2"])
-def strict(request: pytest.FixtureRequest, tmp_path: Path, pki: Pki) -> Iterator[LiveServer]:
+def strict(request: pytest.FixtureRequest, signed: LiveServer) -> LiveServer:
     """TLS required, session reuse required, close_notify required (the defaults), at most
     the TLS version of the parameter."""
-    server = start_server(
-        tmp_path / "data",
-        tls={
-            "certificate": str(pki.chain_file),
-            "require_login_tls": True,
-            "require_data_tls": True,
-        },
-    )
-    assert server.server.tls is not None
-    server.server.tls.context.maximum_version = getattr(ssl.TLSVersion, request.param)
-    yield server
-    server.stop()
+    assert signed.server.tls is not None
+    signed.server.tls.context.maximum_version = getattr(ssl.TLSVersion, request.param)
+    return signed
 
 
 def ends(caplog: pytest.LogCaptureFixture) -> list[str]:
