@@ -14,7 +14,7 @@ from rich.table import Table
 
 from pasv.diagnostics.classify import language_from_locale
 from pasv.diagnostics.explain import explain
-from pasv.diagnostics.knowledge import LANGS, Lang, knowledge
+from pasv.diagnostics.knowledge import LANGS, Lang, knowledge, parse_lang
 from pasv.diagnostics.pcap.packets import CaptureError
 from pasv.diagnostics.pcap.report import analyse, extract, summary
 
@@ -26,9 +26,10 @@ def _lang(ctx: typer.Context, value: str | None) -> Lang:
     """--lang as given, else the locale (LC_ALL, LC_MESSAGES, LANG, then the process locale)."""
     source = ctx.get_parameter_source("lang")
     if source is not None and source.name == "COMMANDLINE":
-        if value not in LANGS:
-            raise typer.BadParameter(f"choose one of: {', '.join(LANGS)}")
-        return "zh" if value == "zh" else "en"
+        chosen = parse_lang(value or "")
+        if chosen is None:
+            raise typer.BadParameter(f"choose one of: {', '.join(LANGS)} (zh is zh-Hans)")
+        return chosen
     return language_from_locale(value, locale.getlocale()[0])
 
 
@@ -36,7 +37,7 @@ LangOpt = Annotated[
     str | None,
     typer.Option(
         "--lang",
-        help="en or zh (default: from the locale, LC_ALL / LC_MESSAGES / LANG).",
+        help="en, zh-Hans (or zh) or zh-Hant (default: from the locale, LC_ALL / LC_MESSAGES / LANG; zh_TW and zh_HK give zh-Hant).",
         envvar=["LC_ALL", "LC_MESSAGES", "LANG"],
         show_envvar=False,
         callback=_lang,

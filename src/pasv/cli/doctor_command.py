@@ -87,7 +87,7 @@ def doctor_command(
     """Probe a server stage by stage (DNS, TCP, greeting, TLS, login, data channels, listing,
     --write, throughput) and say what fails and how to fix it. Exit 0 when every stage passed,
     4 connection, 3 login, 1 data or files, 2 usage."""
-    chosen: Lang = "zh" if lang == "zh" else "en"
+    chosen: Lang = lang  # type: ignore[assignment]  # the callback turned it into a Lang
     parsed = url_argument(url)
     common = Common(
         tls=tls, ca=ca, insecure=insecure, timeout=timeout, netrc_file=netrc_file,

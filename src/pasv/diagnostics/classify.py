@@ -10,7 +10,7 @@ import errno
 import socket
 from dataclasses import dataclass, field
 
-from pasv.diagnostics.knowledge import Advice, Lang, knowledge
+from pasv.diagnostics.knowledge import Advice, Lang, knowledge, parse_lang
 
 __all__ = [
     "Diagnosis",
@@ -88,8 +88,9 @@ def code_advice(code: int, lang: Lang) -> Advice | None:
 
 
 def language_from_locale(*names: str | None) -> Lang:
-    """zh when the first locale name set (e.g. "zh_CN.UTF-8", "zh_TW") is Chinese, else en."""
+    """The language of the first locale name set: "zh_TW", "zh_HK" give Traditional Chinese,
+    other Chinese locales ("zh_CN.UTF-8") Simplified, anything else English."""
     for name in names:
         if name and name not in ("C", "POSIX"):
-            return "zh" if name.lower().startswith("zh") else "en"
+            return (parse_lang(name) if name.lower().startswith("zh") else None) or "en"
     return "en"

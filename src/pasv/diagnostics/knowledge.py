@@ -9,8 +9,21 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal, get_args
 
-Lang = Literal["en", "zh"]
+Lang = Literal["en", "zh-Hans", "zh-Hant"]
 LANGS: tuple[Lang, ...] = get_args(Lang)
+# Chinese regions and script tags that are written in Traditional characters.
+_HANT = ("hant", "tw", "hk", "mo")
+
+
+def parse_lang(name: str) -> Lang | None:
+    """The language a tag or locale name stands for: "zh-TW", "zh_HK.UTF-8", "zh-Hant" and
+    "zh_Hant_TW" are Traditional Chinese, other "zh…" names ("zh", "zh_CN", "zh-Hans")
+    Simplified, "en…" English; None for anything else."""
+    base = name.split(".")[0].split("@")[0].replace("_", "-").lower()
+    parts = base.split("-")
+    if parts[0] == "zh":
+        return "zh-Hant" if any(p in _HANT for p in parts[1:]) else "zh-Hans"
+    return "en" if parts[0] == "en" else None
 
 
 @dataclass(frozen=True, slots=True)
