@@ -76,7 +76,7 @@ def test_every_known_text_has_both_languages() -> None:
         ),
         ("530 not logged in.", "login_incorrect", {}),
         ("530 Login incorrect.", "login_incorrect", {}),
-        ("ERROR: [Data]: Connection refused", "connection_refused", {}),
+        ("ERROR: [Data]: Connection refused", "data_connection_refused", {}),
         ("error: connection timed out", "connection_timed_out", {}),
         ("Disconnected from server.", "disconnected_at_connect", {}),
         ("Connection attempt failed. Waiting for retry...", "disconnected_at_connect", {}),
@@ -126,7 +126,7 @@ def test_a_pasted_log_explains_each_meaningful_line() -> None:
     )
     found = explain(log)
     assert [e.code for e in found] == [227, None]
-    assert found[1].diagnosis is not None and found[1].diagnosis.kind == "connection_refused"
+    assert found[1].diagnosis is not None and found[1].diagnosis.kind == "data_connection_refused"
 
 
 def test_227_is_decoded_with_the_arithmetic() -> None:

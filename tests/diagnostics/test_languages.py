@@ -44,7 +44,8 @@ def _by_language(node: Any, lang: str | None = None) -> Iterator[tuple[str, str]
         yield lang, node
 
 
-FILES = sorted(DATA.glob("*.toml"))
+# refusals.toml holds servers' literal texts; the kinds they map to are words of texts.toml.
+FILES = sorted(p for p in DATA.glob("*.toml") if p.name != "refusals.toml")
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -92,7 +93,7 @@ def test_every_text_exists_in_every_language(path: Path) -> None:
                 assert placeholders <= set(re.findall(r"\{(\w+)\}", str(holder["en"])))
 
 
-@pytest.mark.parametrize("path", [*FILES, README, DOCS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*DATA.glob("*.toml"), README, DOCS], ids=lambda p: p.name)
 def test_no_text_names_where_the_knowledge_came_from(path: Path) -> None:
     text = path.read_text("utf-8")
     for word in ("seed", "资料中", "資料中"):
