@@ -37,7 +37,8 @@ LangOpt = Annotated[
     str | None,
     typer.Option(
         "--lang",
-        help="en, zh-Hans (or zh) or zh-Hant (default: from the locale, LC_ALL / LC_MESSAGES / LANG; zh_TW and zh_HK give zh-Hant).",
+        help="en, zh-Hans (or zh) or zh-Hant (default: from the locale, LC_ALL / "
+        "LC_MESSAGES / LANG; zh_TW and zh_HK give zh-Hant).",
         envvar=["LC_ALL", "LC_MESSAGES", "LANG"],
         show_envvar=False,
         callback=_lang,
@@ -69,6 +70,8 @@ def _print(result: dict[str, Any], lang: Lang) -> None:
     if "specific" in result:
         spec = result["specific"]
         _section(spec["title"], spec["meaning"], spec["causes"], spec["fixes"], lang)
+    if "unknown_text" in result:
+        out.print(f"[yellow]{escape(result['unknown_text'])}[/yellow]", highlight=False)
     if "general" in result:
         gen = result["general"]
         _section(str(result["code"]), gen["meaning"], gen["causes"], gen["fixes"], lang)

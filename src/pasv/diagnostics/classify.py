@@ -73,6 +73,7 @@ class Diagnosis:
             values["ban_end"] = kb.note(lang, "ban_until", until=values["until"])
         else:
             values["ban_end"] = ""
+        values["count"] = kb.note(lang, "count", n=values["n"]) if "n" in values else ""
         found = kb.kind(self.kind).advice[lang].filled(values)
         if not self.server:
             return found

@@ -36,10 +36,10 @@ class Advice:
     title: str = ""
 
     def filled(self, values: dict[str, str]) -> Advice:
-        """The advice with {placeholders} replaced (unknown ones shown as "?")."""
+        """The advice with {placeholders} replaced (missing ones shown as "?")."""
 
         def fill(text: str) -> str:
-            return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1)) or "?", text)
+            return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "?"), text)
 
         return Advice(
             fill(self.meaning),
