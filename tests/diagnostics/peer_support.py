@@ -1,0 +1,104 @@
+"""Other servers, misconfigured one fault each, for the doctor and the log reader: pyftpdlib in
+a thread, vsftpd as a child process (tests/client/peers.py), and a relay that plays a NAT."""
+
+from __future__ import annotations
+
+import contextlib
+import ftplib
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.client.conftest import passive_block
+from tests.client.peers import Peer, PyftpdServer, Vsftpd, vsftpd_unavailable
+
+
+@contextlib.contextmanager
+def pyftpd(
+    root: Path, server: dict[str, int] | None = None, **handler: object
+) -> Iterator[PyftpdServer]:
+    """pyftpdlib with handler attributes (permit_foreign_addresses …) and server limits
+    (max_cons, max_cons_per_ip)."""
+    root.mkdir(parents=True, exist_ok=True)
+    running = PyftpdServer(root, **handler)
+    for name, value in (server or {}).items():
+        setattr(running.server, name, value)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@contextlib.contextmanager
+def vsftpd(extra: str) -> Iterator[Vsftpd]:
+    """vsftpd with ``extra`` config lines; skipped with the reason where it cannot run."""
+    reason = vsftpd_unavailable()
+    if reason:
+        pytest.skip(reason)
+    running = Vsftpd(passive_block(), extra=extra)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@contextlib.contextmanager
+def session_of(peer: Peer) -> Iterator[ftplib.FTP]:
+    """A logged-in session that holds one of the server's slots while the test runs."""
+    ftp = ftplib.FTP()
+    ftp.connect(peer.host, peer.port, timeout=10)
+    ftp.login(peer.user, peer.password)
+    try:
+        yield ftp
+    finally:
+        with contextlib.suppress(OSError, EOFError, ftplib.Error):
+            ftp.quit()
+        ftp.close()
+
+
+class NatRelay:
+    """A control-connection relay on 127.0.0.1 that reaches the server from 127.0.0.2, as a
+    NAT router does: the server sees another address than the one the client announces in
+    PORT. Data connections do not pass through it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self._threads: list[threading.Thread] = []
+        self._sockets: list[socket.socket] = [self.listener]
+        accept = threading.Thread(target=self._accept, daemon=True)
+        accept.start()
+        self._threads.append(accept)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target, source_address=("127.0.0.2", 0))
+            self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                pump = threading.Thread(target=self._pump, args=(a, b), daemon=True)
+                pump.start()
+                self._threads.append(pump)
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for thread in self._threads:
+            thread.join(5)
