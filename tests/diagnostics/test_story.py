@@ -121,7 +121,7 @@ FORMATS = {
         "*cmd* 'USER bob'\n*resp* '331 Username ok, send password.'\n*cmd* 'PASS *****'\n"
         "*resp* '230 Login successful.'\n*cmd* 'PASV'\n"
         "*resp* '227 Entering Passive Mode (10,0,0,5,195,80).'\n*cmd* 'NLST'\n"
-        "Traceback (most recent call last):\n  File \"x.py\", line 5, in <module>\n"
+        'Traceback (most recent call last):\n  File "x.py", line 5, in <module>\n'
         "ConnectionRefusedError: [Errno 111] Connection refused\n",
         "data_connection_refused",
     ),

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from pasv.client.trace import censor
+
 __all__ = ["Event", "EventKind", "read_log"]
 
 EventKind = Literal["status", "command", "reply", "error"]
@@ -33,12 +35,19 @@ _LABELLED = re.compile(
 # WinSCP: ". 2024-05-01 10:00:00.123 Connecting to …", "> … USER x", "< … 331 …", "! …", "* …".
 _WINSCP = re.compile(r"^([.<>!*])\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?\s+(.*)$")
 _WINSCP_KINDS: dict[str, EventKind] = {
-    ".": "status", ">": "command", "<": "reply", "!": "status", "*": "error"
+    ".": "status",
+    ">": "command",
+    "<": "reply",
+    "!": "status",
+    "*": "error",
 }
 # lftp debug: "---- Connecting to …", "---> USER x", "<--- 331 …", "**** Socket error …".
 _LFTP = re.compile(r"^(----|--->|<---|\*\*\*\*)\s?(.*)$")
 _LFTP_KINDS: dict[str, EventKind] = {
-    "----": "status", "--->": "command", "<---": "reply", "****": "error"
+    "----": "status",
+    "--->": "command",
+    "<---": "reply",
+    "****": "error",
 }
 # ftplib debug: "*cmd* 'USER x'", "*resp* '331 …'", "*put* '…\r\n'", "*get* '…\n'".
 _FTPLIB = re.compile(r"^\*(cmd|resp|put|get)\*\s+['\"](.*?)(?:\\r)?(?:\\n)?['\"]$")
@@ -54,9 +63,58 @@ _FTP_PROMPT = re.compile(r"^ftp>\s*(.*)$")
 _FTP_EXE_ERROR = re.compile(r"^>?\s*ftp:\s*(.*)$")
 _REPLY = re.compile(r"^(\d{3})([ -])(.*)$")
 _VERBS = frozenset(
-    "USER PASS ACCT CWD CDUP QUIT REIN PORT PASV EPRT EPSV TYPE STRU MODE RETR STOR STOU APPE "
-    "ALLO REST RNFR RNTO ABOR DELE RMD MKD PWD LIST NLST MLSD MLST SITE SYST STAT HELP NOOP "
-    "FEAT OPTS AUTH PBSZ PROT CCC SIZE MDTM MFMT HOST CLNT XPWD XMKD XRMD".split()
+    [
+        "USER",
+        "PASS",
+        "ACCT",
+        "CWD",
+        "CDUP",
+        "QUIT",
+        "REIN",
+        "PORT",
+        "PASV",
+        "EPRT",
+        "EPSV",
+        "TYPE",
+        "STRU",
+        "MODE",
+        "RETR",
+        "STOR",
+        "STOU",
+        "APPE",
+        "ALLO",
+        "REST",
+        "RNFR",
+        "RNTO",
+        "ABOR",
+        "DELE",
+        "RMD",
+        "MKD",
+        "PWD",
+        "LIST",
+        "NLST",
+        "MLSD",
+        "MLST",
+        "SITE",
+        "SYST",
+        "STAT",
+        "HELP",
+        "NOOP",
+        "FEAT",
+        "OPTS",
+        "AUTH",
+        "PBSZ",
+        "PROT",
+        "CCC",
+        "SIZE",
+        "MDTM",
+        "MFMT",
+        "HOST",
+        "CLNT",
+        "XPWD",
+        "XMKD",
+        "XRMD",
+    ]
 )
 _ERROR_WORDS = re.compile(
     r"refused|timed? ?out|failed|failure|error|unreachable|no route|disconnected|reset|"
@@ -94,7 +152,7 @@ class Event:
         return self.text.split(" ", 1)[0].upper() if self.kind == "command" else ""
 
 
-def _bare(text: str) -> EventKind | None:
+def _bare(text: str) -> EventKind:
     """A line without any client's prefix: a reply, a command, or a status/error message."""
     if _REPLY.match(text):
         return "reply"
@@ -123,17 +181,18 @@ def _one(line: str) -> tuple[EventKind, str] | None:
         return "error", m.group(1).strip()
     if m := _CURL.match(line):
         text = m.group(2).strip()
-        kind = {"<": "reply", ">": "command"}.get(m.group(1))
-        if kind is None:
-            return ("error" if _ERROR_WORDS.search(text) else "status"), text
-        return kind, text  # type: ignore[return-value]
+        if m.group(1) == "<":
+            return "reply", text
+        if m.group(1) == ">":
+            return "command", text
+        return ("error" if _ERROR_WORDS.search(text) else "status"), text
     if m := _FTP_PROMPT.match(line):
         return "status", m.group(1).strip()
     if line.startswith("Traceback") or line.startswith("File ") or line.startswith("^"):
         return None  # the frames of a Python traceback say nothing about the session
     if m := _FTP_EXE_ERROR.match(line):
         return "error", m.group(1).strip()
-    if m := _PY_ERROR.match(line):
+    if _PY_ERROR.match(line):
         return "error", line
     return _bare(line), line
 
@@ -150,5 +209,7 @@ def read_log(lines: Iterable[str]) -> list[Event]:
             kind, text = found
             if kind == "command" and text.upper().startswith("---> "):
                 text = text[5:]
+            if kind == "command":
+                text = censor(text)  # lftp's debug output shows the password: never repeat it
             events.append(Event(number, kind, text))
     return events

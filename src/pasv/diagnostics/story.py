@@ -25,7 +25,24 @@ _STAGE_OF_VERB = {
 }
 # Refusals clients expect and work around (a feature the server lacks): not the failure.
 _OPTIONAL = frozenset(
-    "FEAT SYST OPTS CLNT SITE HOST LANG ALLO XPWD MLST MLSD SIZE MDTM EPSV PBSZ PROT".split()
+    [
+        "FEAT",
+        "SYST",
+        "OPTS",
+        "CLNT",
+        "SITE",
+        "HOST",
+        "LANG",
+        "ALLO",
+        "XPWD",
+        "MLST",
+        "MLSD",
+        "SIZE",
+        "MDTM",
+        "EPSV",
+        "PBSZ",
+        "PROT",
+    ]
 )
 _TRANSFER = frozenset(("LIST", "NLST", "MLSD", "RETR", "STOR", "STOU", "APPE"))
 _CONNECTING = re.compile(
@@ -34,7 +51,8 @@ _CONNECTING = re.compile(
     re.IGNORECASE,
 )
 _CONNECTED = re.compile(
-    r"^connected\b|waiting for (response|welcome)|連接建立|连接建立|連線建立|等待歡迎|等待欢迎", re.I
+    r"^connected\b|waiting for (response|welcome)|連接建立|连接建立|連線建立|等待歡迎|等待欢迎",
+    re.I,
 )
 _DISCONNECTED = re.compile(
     r"disconnected|connection attempt failed|connection closed|reset by peer|斷開|断开", re.I
