@@ -4,9 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests drive as real clients and servers (vsftpd: client tests and the bench);
-# tcpdump records the loopback sessions that the `pasv pcap` tests read back.
-TEST_DEBS  := curl lftp vsftpd tcpdump
+# Debian packages the tests drive as real clients and servers (vsftpd: client tests, the bench and
+# `pasv doctor`); tcpdump records the loopback sessions that the `pasv pcap` tests read back.
+# Pure-FTPd conflicts with vsftpd as a Debian package (both are "ftp-server"), so its package is
+# only unpacked into the venv (PURE_FTPD) and run from there; its libraries are installed.
+# The tests start the servers themselves on loopback ports; installing must not start one as a
+# system service on port 21, so apt_install runs with a policy-rc.d that forbids it.
+TEST_DEBS  := curl lftp vsftpd tcpdump libsodium23 libcap2 libpam0g
+PURE_FTPD  := $(VENV)/debs/pure-ftpd/usr/sbin/pure-ftpd
 BENCH_DEBS := curl vsftpd
 
 .PHONY: run test lint bench soak fuzz debs-test debs-bench clean
@@ -21,13 +26,24 @@ define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
+	  made=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null && \
+	    $(SUDO) chmod 755 /usr/sbin/policy-rc.d && made=1; \
+	  fi; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  status=$$?; [ -z "$$made" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; \
+	  [ $$status = 0 ]; \
 	fi
 endef
 
-debs-test:
+debs-test: $(PURE_FTPD)
 	$(call apt_install,$(TEST_DEBS))
+
+$(PURE_FTPD): $(STAMP)
+	rm -rf $(VENV)/debs/pure-ftpd && mkdir -p $(VENV)/debs/pure-ftpd
+	cd $(VENV)/debs && apt-get download pure-ftpd >/dev/null && \
+	  dpkg-deb -x pure-ftpd_*.deb pure-ftpd && rm -f pure-ftpd_*.deb
 
 debs-bench:
 	$(call apt_install,$(BENCH_DEBS))

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import ftplib
+import os
+import signal
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +16,20 @@ from pathlib import Path
 import pytest
 
 from tests.client.conftest import passive_block
-from tests.client.peers import Peer, PyftpdServer, Vsftpd, vsftpd_unavailable
+from tests.client.peers import (
+    VSFTPD_PASSWORD,
+    VSFTPD_USER,
+    Peer,
+    PyftpdServer,
+    Vsftpd,
+    _free_port,
+    _unix_user,
+    vsftpd_unavailable,
+    wait_listening,
+)
+
+# Unpacked from its Debian package by `make test` (it conflicts with vsftpd as a package).
+PURE_FTPD = Path(__file__).resolve().parents[2] / ".venv/debs/pure-ftpd/usr/sbin/pure-ftpd"
 
 
 @contextlib.contextmanager
@@ -102,3 +118,30 @@ class NatRelay:
             sock.close()
         for thread in self._threads:
             thread.join(5)
+
+
+@contextlib.contextmanager
+def pure_ftpd(*flags: str) -> Iterator[Peer]:
+    """Pure-FTPd in the foreground on a loopback port, system users (-l unix), no anonymous
+    logins (-E), with ``flags`` (e.g. "-C", "1": one connection per IP)."""
+    if not PURE_FTPD.exists():
+        pytest.skip("pure-ftpd is not unpacked (make test does it into .venv/debs)")
+    if os.geteuid() != 0:
+        pytest.skip("pure-ftpd tests need root (system users)")
+    uid, _ = _unix_user()
+    port = _free_port()
+    low, high = passive_block()
+    command = [str(PURE_FTPD), "-S", f"127.0.0.1,{port}", "-l", "unix", "-E",
+               "-p", f"{low}:{high}", *flags]  # fmt: skip
+    proc = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_listening(proc, port, "pure-ftpd")
+        home = Path(f"~{VSFTPD_USER}").expanduser()
+        yield Peer("Pure-FTPd", "127.0.0.1", port, VSFTPD_USER, VSFTPD_PASSWORD, home)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)

@@ -11,7 +11,7 @@ import pytest
 from pasv.cli.main import app
 from tests.client.peers import Peer
 from tests.diagnostics.doctor_support import Doctor, runner
-from tests.diagnostics.peer_support import NatRelay, pyftpd, session_of, vsftpd
+from tests.diagnostics.peer_support import NatRelay, pure_ftpd, pyftpd, session_of, vsftpd
 
 
 def run(url: str, *args: str, lang: str = "en") -> Doctor:
@@ -142,3 +142,26 @@ def test_nothing_listening_is_explained_as_the_control_connection(tmp_path: Path
     said = " ".join([tcp["advice"]["meaning"], *tcp["advice"]["causes"], *tcp["advice"]["fixes"]])
     assert tcp["kind"] == "connection_refused"
     assert "227" not in said and "passive" not in said.lower()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_pure_ftpd_per_ip_limit(lang: str) -> None:
+    with pure_ftpd("-C", "1") as peer, session_of(peer):
+        doctor = run(_url(peer), lang=lang)
+    assert doctor.exit_code == 5
+    banner = doctor.stage("banner")
+    assert banner["kind"] == "session_limit_per_ip"
+    assert "Pure-FTPd" in banner["advice"]["causes"][-1]
+    assert "(1)" in banner["advice"]["meaning"] or "1 個" in banner["advice"]["meaning"]
+    assert doctor.report["probe"]["connections"] == 1
+
+
+def test_pure_ftpd_wrong_password() -> None:
+    with pure_ftpd() as peer:
+        # Pure-FTPd delays a failed login's reply by a random few seconds (against password
+        # guessing): the doctor waits for it as a client would.
+        doctor = run(_url(peer, password="wrong"), "--timeout", "20", lang="zh-Hans")
+    assert doctor.exit_code == 3
+    login = doctor.stage("login")
+    assert login["kind"] == "login_incorrect" and "Pure-FTPd" in login["advice"]["causes"][-1]
+    assert login["advice"]["title"] == "用户名或密码错误"
