@@ -128,7 +128,7 @@ def pure_ftpd(*flags: str) -> Iterator[Peer]:
         pytest.skip("pure-ftpd is not unpacked (make test does it into .venv/debs)")
     if os.geteuid() != 0:
         pytest.skip("pure-ftpd tests need root (system users)")
-    uid, _ = _unix_user()
+    _unix_user()  # the system user the tests log in as
     port = _free_port()
     low, high = passive_block()
     command = [str(PURE_FTPD), "-S", f"127.0.0.1,{port}", "-l", "unix", "-E",
