@@ -17,9 +17,10 @@ SERVERS = {"pyftpdlib", "vsftpd", "ProFTPD", "Pure-FTPd", "FileZilla Server", "S
 CLASSES = {
     "session_limit_per_ip", "session_limit_per_user", "too_many_users", "group_limit", "banned",
     "login_timeout", "idle_timeout", "shutting_down", "tls_required", "unauthorized_ip",
-    "anonymous_refused", "login_incorrect", "storage_exceeded", "insufficient_credit", "prohibited_name",
-    "active_refused", "active_foreign_address", "passive_refused", "data_tls_required",
-    "tls_session_reuse_required", "data_connection_failed", "transfer_aborted", "disk_full",
+    "anonymous_refused", "login_incorrect", "storage_exceeded", "insufficient_credit",
+    "prohibited_name", "active_refused", "active_foreign_address", "passive_refused",
+    "data_tls_required", "tls_session_reuse_required", "data_connection_failed",
+    "transfer_aborted", "disk_full",
 }  # fmt: skip
 DATA_WORDS = re.compile(r"\b(227|229|PASV|EPSV|PORT|EPRT|(?i:passive|active mode|data connection))")
 CONTROL_STAGES = {"dns", "tcp", "greeting", "tls", "login"}
