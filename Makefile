@@ -6,12 +6,15 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests drive as real clients and servers (vsftpd: client tests, the bench and
 # `pasv doctor`); tcpdump records the loopback sessions that the `pasv pcap` tests read back.
-# Pure-FTPd conflicts with vsftpd as a Debian package (both are "ftp-server"), so its package is
-# only unpacked into the venv (PURE_FTPD) and run from there; its libraries are installed.
-# The tests start the servers themselves on loopback ports; installing must not start one as a
-# system service on port 21, so apt_install runs with a policy-rc.d that forbids it.
-TEST_DEBS  := curl lftp vsftpd tcpdump libsodium23 libcap2 libpam0g
-PURE_FTPD  := $(VENV)/debs/pure-ftpd/usr/sbin/pure-ftpd
+# Pure-FTPd and ProFTPD conflict with vsftpd as Debian packages (all are "ftp-server"), so their
+# packages are only unpacked into the venv (UNPACK_DEBS -> .venv/debs/root) and run from there;
+# the libraries they need are installed. The tests start every server themselves on loopback
+# ports; installing must not start one as a system service on port 21, so apt_install runs with
+# a policy-rc.d that forbids it.
+TEST_DEBS   := curl lftp vsftpd tcpdump libsodium23 libcap2 libpam0g libhiredis0.14 \
+               libmemcached11 libmemcachedutil2 libpcre2-posix3 libidn2-0 libacl1
+UNPACK_DEBS := pure-ftpd proftpd-core
+UNPACKED    := $(VENV)/debs/.unpacked
 BENCH_DEBS := curl vsftpd
 
 .PHONY: run test lint bench soak fuzz debs-test debs-bench clean
@@ -37,13 +40,13 @@ define apt_install
 	fi
 endef
 
-debs-test: $(PURE_FTPD)
+debs-test:
 	$(call apt_install,$(TEST_DEBS))
-
-$(PURE_FTPD): $(STAMP)
-	rm -rf $(VENV)/debs/pure-ftpd && mkdir -p $(VENV)/debs/pure-ftpd
-	cd $(VENV)/debs && apt-get download pure-ftpd >/dev/null && \
-	  dpkg-deb -x pure-ftpd_*.deb pure-ftpd && rm -f pure-ftpd_*.deb
+	@[ -e $(UNPACKED) ] || { \
+	  rm -rf $(VENV)/debs && mkdir -p $(VENV)/debs && cd $(VENV)/debs && \
+	  { apt-get download $(UNPACK_DEBS) 2>/dev/null || \
+	    { $(SUDO) apt-get update -qq && apt-get download $(UNPACK_DEBS) 2>/dev/null; }; } && \
+	  for deb in *.deb; do dpkg-deb -x $$deb root; done && rm -f *.deb && touch .unpacked; }
 
 debs-bench:
 	$(call apt_install,$(BENCH_DEBS))

@@ -28,8 +28,26 @@ from tests.client.peers import (
     wait_listening,
 )
 
-# Unpacked from its Debian package by `make test` (it conflicts with vsftpd as a package).
-PURE_FTPD = Path(__file__).resolve().parents[2] / ".venv/debs/pure-ftpd/usr/sbin/pure-ftpd"
+# Unpacked from their Debian packages by `make test` (they conflict with vsftpd as packages).
+UNPACKED = Path(__file__).resolve().parents[2] / ".venv/debs/root/usr/sbin"
+PROFTPD_CONF = """\
+ServerType standalone
+ServerName "pasv-test"
+Port {port}
+DefaultAddress 127.0.0.1
+SocketBindTight on
+User nobody
+Group nogroup
+ScoreboardFile {workdir}/scoreboard
+PidFile {workdir}/proftpd.pid
+DelayTable none
+WtmpLog off
+UseReverseDNS off
+RequireValidShell off
+TransferLog none
+PassivePorts {low} {high}
+{extra}
+"""
 
 
 @contextlib.contextmanager
@@ -120,28 +138,56 @@ class NatRelay:
             thread.join(5)
 
 
-@contextlib.contextmanager
-def pure_ftpd(*flags: str) -> Iterator[Peer]:
-    """Pure-FTPd in the foreground on a loopback port, system users (-l unix), no anonymous
-    logins (-E), with ``flags`` (e.g. "-C", "1": one connection per IP)."""
-    if not PURE_FTPD.exists():
-        pytest.skip("pure-ftpd is not unpacked (make test does it into .venv/debs)")
+def _unpacked(name: str) -> Path:
+    binary = UNPACKED / name
+    if not binary.exists():
+        pytest.skip(f"{name} is not unpacked (make test does it into .venv/debs)")
     if os.geteuid() != 0:
-        pytest.skip("pure-ftpd tests need root (system users)")
+        pytest.skip(f"{name} tests need root (system users)")
     _unix_user()  # the system user the tests log in as
-    port = _free_port()
-    low, high = passive_block()
-    command = [str(PURE_FTPD), "-S", f"127.0.0.1,{port}", "-l", "unix", "-E",
-               "-p", f"{low}:{high}", *flags]  # fmt: skip
+    return binary
+
+
+@contextlib.contextmanager
+def _child(command: list[str], port: int, name: str) -> Iterator[Peer]:
+    """A server run in the foreground by the test, stopped with its process group."""
     proc = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
-        wait_listening(proc, port, "pure-ftpd")
+        wait_listening(proc, port, name)
         home = Path(f"~{VSFTPD_USER}").expanduser()
-        yield Peer("Pure-FTPd", "127.0.0.1", port, VSFTPD_USER, VSFTPD_PASSWORD, home)
+        yield Peer(name, "127.0.0.1", port, VSFTPD_USER, VSFTPD_PASSWORD, home)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+
+
+@contextlib.contextmanager
+def pure_ftpd(*flags: str) -> Iterator[Peer]:
+    """Pure-FTPd on a loopback port, system users (-l unix), no anonymous logins (-E), with
+    ``flags`` (e.g. "-C", "1": one connection per IP)."""
+    binary = _unpacked("pure-ftpd")
+    port = _free_port()
+    low, high = passive_block()
+    command = [str(binary), "-S", f"127.0.0.1,{port}", "-l", "unix", "-E",
+               "-p", f"{low}:{high}", *flags]  # fmt: skip
+    with _child(command, port, "Pure-FTPd") as peer:
+        yield peer
+
+
+@contextlib.contextmanager
+def proftpd(extra: str, workdir: Path) -> Iterator[Peer]:
+    """ProFTPD on a loopback port with system users and ``extra`` directives
+    (e.g. "MaxClientsPerHost 1")."""
+    binary = _unpacked("proftpd")
+    port = _free_port()
+    low, high = passive_block()
+    workdir.mkdir(parents=True, exist_ok=True)
+    conf = workdir / "proftpd.conf"
+    conf.write_text(PROFTPD_CONF.format(port=port, workdir=workdir, low=low, high=high,
+                                        extra=extra))  # fmt: skip
+    with _child([str(binary), "-n", "-c", str(conf)], port, "ProFTPD") as peer:
+        yield peer

@@ -11,7 +11,14 @@ import pytest
 from pasv.cli.main import app
 from tests.client.peers import Peer
 from tests.diagnostics.doctor_support import Doctor, runner
-from tests.diagnostics.peer_support import NatRelay, pure_ftpd, pyftpd, session_of, vsftpd
+from tests.diagnostics.peer_support import (
+    NatRelay,
+    proftpd,
+    pure_ftpd,
+    pyftpd,
+    session_of,
+    vsftpd,
+)
 
 
 def run(url: str, *args: str, lang: str = "en") -> Doctor:
@@ -165,3 +172,18 @@ def test_pure_ftpd_wrong_password() -> None:
     login = doctor.stage("login")
     assert login["kind"] == "login_incorrect" and "Pure-FTPd" in login["advice"]["causes"][-1]
     assert login["advice"]["title"] == "用户名或密码错误"
+
+
+def test_proftpd_per_host_limit_and_wrong_password(tmp_path: Path) -> None:
+    with proftpd("MaxClientsPerHost 1", tmp_path / "proftpd") as peer:
+        with session_of(peer):
+            limited = run(_url(peer), lang="zh-Hant")
+        wrong = run(_url(peer, password="wrong"))
+    assert limited.exit_code == 5
+    login = limited.stage("login")  # ProFTPD answers the limit to USER, after its greeting
+    assert login["kind"] == "session_limit_per_ip"
+    assert "MaxClientsPerHost" in login["advice"]["causes"][-1]
+    assert limited.report["probe"]["connections"] == 1
+    assert wrong.exit_code == 3
+    assert wrong.stage("login")["kind"] == "login_incorrect"
+    assert "ProFTPD" in wrong.stage("login")["advice"]["causes"][-1]
