@@ -74,6 +74,20 @@ def test_a_227_then_refused_names_nat_or_the_firewall() -> None:
     assert "firewall" in " ".join(firewall.render("en")["context"])
 
 
+def test_a_425_in_active_mode_blames_the_clients_side() -> None:
+    story = read_story(
+        "Response: 220 ready\nCommand: USER a\nResponse: 331 pw\nCommand: PASS ****\n"
+        "Response: 230 ok\nCommand: PORT 192,168,1,20,4,17\n"
+        "Response: 200 PORT command successful\nCommand: LIST\n"
+        "Response: 425 Can't open data connection.\n"
+    )
+    assert story.diagnosis is not None and story.diagnosis.kind == "data_connection_failed"
+    assert story.stage == "data"
+    context = " ".join(story.render("en")["context"])
+    assert "192.168.1.20 port 1041" in context and "passive mode" in context
+    assert "1041" in " ".join(story.render("zh-Hant")["context"])
+
+
 def test_a_refusal_the_client_works_around_is_not_the_failure() -> None:
     story = read_story(
         "Response: 220 ready\nCommand: AUTH TLS\nResponse: 500 unknown command\n"

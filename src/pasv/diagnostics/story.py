@@ -208,7 +208,19 @@ class _Reader:
             stage = "data"
         found = classify_reply(code, event.reply_text, command=self.command or None, stage=stage)
         found = found or classify_reply(code, event.reply_text, command=self.command or None)
+        if stage == "data" and code in (425, 426) and verb not in ("PORT", "EPRT"):
+            self._blame_data_connection()
         return self._fail(event, found, stage)
+
+    def _blame_data_connection(self) -> None:
+        """A 425/426: in active mode the server could not reach the client, else the 227."""
+        announced = self.story.announced
+        if announced is not None and announced.form in ("PORT", "EPRT"):
+            self.story.context.append(
+                ("story_active", {"host": announced.host, "port": announced.port})
+            )
+        else:
+            self._blame_address()
 
     def _error(self, index: int, event: Event) -> bool:
         if not self.greeted and self.connected and _DISCONNECTED.search(event.text):
