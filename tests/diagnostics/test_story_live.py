@@ -7,8 +7,10 @@ import contextlib
 import ftplib
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,19 @@ def test_ftplib_with_a_wrong_password(tmp_path: Path) -> None:
     story = explain_log(log, "zh-Hans")
     assert story["kind"] == "login_incorrect" and story["failed"]["stage"] == "login"  # type: ignore[index]
     assert "pyftpdlib" in " ".join(story["advice"]["causes"])  # type: ignore[index]
+
+
+def test_pasv_client_log_against_a_server_refusing_anonymous(tmp_path: Path) -> None:
+    """pasv's own `-v` session log, as a user of `pasv ls` would paste it."""
+    with pyftpd(tmp_path / "root") as server:
+        url = f"ftp://{server.peer().host}:{server.port}/"
+        run = subprocess.run(
+            [sys.executable, "-m", "pasv", "ls", "-v", "--retries", "0", "--netrc-file", "/none",
+             url],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "PASV_PASSWORD": ""},
+        )  # fmt: skip
+    assert "530 Anonymous access not allowed." in run.stderr
+    story = explain_log(run.stderr, "zh-Hant")
+    assert story["kind"] == "anonymous_refused"
+    assert story["failed"]["stage"] == "login"  # type: ignore[index]
