@@ -145,6 +145,13 @@ FORMATS = {
         "Response: 530 Not logged in, only 1 session(s) from same IP allowed at a time.\n",
         "session_limit_per_ip",
     ),
+    "filezilla-3": (
+        "Status:\tResolving address of ftp.example.org\n"
+        "Status:\tConnecting to 198.51.100.7:21...\n"
+        'Status:\tConnection attempt failed with "ETIMEDOUT - Connection attempt timed out".\n'
+        "Error:\tCould not connect to server\n",
+        "connection_timed_out",
+    ),
     "filezilla-file": (
         "2024-05-01 10:00:00 1234 1 Status: Connecting to 198.51.100.7:21...\n"
         "2024-05-01 10:00:00 1234 1 Response: 220 ready\n"

@@ -116,6 +116,9 @@ _VERBS = frozenset(
         "XRMD",
     ]
 )
+_FAILED_STATUS = re.compile(
+    r"attempt failed|failed with|refused|timed out|\bE(CONN\w+|TIMEDOUT|HOSTUNREACH|NETUNREACH)\b"
+)
 _ERROR_WORDS = re.compile(
     r"refused|timed? ?out|failed|failure|error|unreachable|no route|disconnected|reset|"
     r"could not|can'?t|cannot|not connected|waiting for retry|连接失败|連接失敗|連線失敗|超时|逾時",
@@ -164,7 +167,10 @@ def _bare(text: str) -> EventKind:
 def _one(line: str) -> tuple[EventKind, str] | None:
     if m := _LABELLED.match(line):
         kind = _LABELS[m.group(1).lower()]
-        return kind, m.group(2).strip()
+        text = m.group(2).strip()
+        if kind == "status" and _FAILED_STATUS.search(text):
+            kind = "error"  # FileZilla 3: 'Status: Connection attempt failed with "ECONNREFUSED …'
+        return kind, text
     if m := _WINSCP.match(line):
         return _WINSCP_KINDS[m.group(1)], m.group(2).strip()
     if m := _LFTP.match(line):
