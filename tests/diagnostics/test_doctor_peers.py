@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pasv.cli.main import app
+from tests.client.fakes import ScriptedFtp
 from tests.client.peers import Peer
 from tests.diagnostics.doctor_support import Doctor, runner
 from tests.diagnostics.peer_support import (
@@ -187,3 +188,23 @@ def test_proftpd_per_host_limit_and_wrong_password(tmp_path: Path) -> None:
     assert wrong.exit_code == 3
     assert wrong.stage("login")["kind"] == "login_incorrect"
     assert "ProFTPD" in wrong.stage("login")["advice"]["causes"][-1]
+
+
+class FullAtData(ScriptedFtp):
+    """Answers EPSV as pyftpdlib does once its max_cons counts the data connection too."""
+
+    def _answer(self, verb: str, arg: str) -> str:
+        if verb in ("EPSV", "PASV", "PORT", "EPRT"):
+            return "425 Too many connections. Can't open data channel."
+        return super()._answer(verb, arg)
+
+
+def test_a_limit_met_at_the_data_connection_stops_the_doctor() -> None:
+    with FullAtData() as server:
+        doctor = run(f"ftp://bob:pw@127.0.0.1:{server.port}/", lang="zh-Hant")
+    assert doctor.exit_code == 5
+    epsv = doctor.stage("epsv")
+    assert epsv["kind"] == "server_connections_full" and "pyftpdlib" in epsv["advice"]["causes"][-1]
+    # Nothing more was tried once the server said it is full.
+    assert "PASV" not in server.commands and "PORT" not in server.commands
+    assert server.connections == 1 and list(doctor.statuses())[-1] == "stopped"

@@ -58,34 +58,45 @@ async def _connected(t: DoctorTarget, lang: Lang, report: Report, probe: Probe) 
     return link
 
 
+def _limited(report: Report) -> bool:
+    """The last stage met a ban or a connection limit: nothing more may be tried."""
+    last = report.stages[-1] if report.stages else None
+    return last is not None and last.status == "fail" and last.kind in LIMIT_KINDS
+
+
 async def _modes(
     t: DoctorTarget, lang: Lang, report: Report, link: Link
 ) -> list[tuple[Mode, Moved]]:
-    """The data channel in each requested mode, passive (EPSV, then PASV) before active."""
-    add = report.stages.append
-    tried: list[tuple[Mode, Moved | None]] = []
+    """The data channel in each requested mode, passive (EPSV, then PASV) before active;
+    nothing more after a reply that names a limit."""
+    steps: list[tuple[Mode, Callable[[], Awaitable[tuple[Stage, Moved | None]]]]] = []
+    moved_by: dict[Mode, Moved] = {}
     if "passive" in t.modes:
-        stage, epsv = await epsv_stage(link, lang)
-        add(stage)
-        stage, pasv = await pasv_stage(link, lang, epsv is not None)
-        add(stage)
-        tried += [("epsv", epsv), ("pasv", pasv)]
+        steps.append(("epsv", lambda: epsv_stage(link, lang)))
+        steps.append(("pasv", lambda: pasv_stage(link, lang, "epsv" in moved_by)))
     else:
-        add(Stage("epsv", "skip", say(lang, "mode_not_asked", mode="--active")))
-        add(Stage("pasv", "skip", say(lang, "mode_not_asked", mode="--active")))
+        report.stages += [Stage(key, "skip", say(lang, "mode_not_asked", mode="--active"))
+                          for key in ("epsv", "pasv")]  # fmt: skip
     if "active" in t.modes:
-        stage, active = await active_stage(link, lang)
-        add(stage)
-        tried.append(("active", active))
+        steps.append(("active", lambda: active_stage(link, lang)))
     else:
-        add(Stage("port", "skip", say(lang, "mode_not_asked", mode="--passive")))
-    return [(mode, moved) for mode, moved in tried if moved is not None]
+        report.stages.append(Stage("port", "skip", say(lang, "mode_not_asked", mode="--passive")))
+    for mode, step in steps:
+        stage, moved = await step()
+        report.stages.append(stage)
+        if _limited(report):
+            return []
+        if moved is not None:
+            moved_by[mode] = moved
+    return list(moved_by.items())
 
 
 async def _data(t: DoctorTarget, lang: Lang, report: Report, link: Link) -> None:
     """The data channel in each mode, then listing, --write and throughput in one that works."""
     add = report.stages.append
     working = await _modes(t, lang, report, link)
+    if _limited(report):
+        return
     if not working:
         add(Stage("listing", "skip", say(lang, "no_data_channel")))
         return
