@@ -4,9 +4,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests drive as real clients and servers (vsftpd: client tests and the bench);
-# tcpdump records the loopback sessions that the `pasv pcap` tests read back.
-TEST_DEBS  := curl lftp vsftpd tcpdump
+# Debian packages the tests drive as real clients and servers (vsftpd: client tests, the bench and
+# `pasv doctor`); tcpdump records the loopback sessions that the `pasv pcap` tests read back.
+# Pure-FTPd and ProFTPD conflict with vsftpd as Debian packages (all are "ftp-server"), so their
+# packages are only unpacked into the venv (UNPACK_DEBS -> .venv/debs/root) and run from there;
+# the libraries they need are installed. The tests start every server themselves on loopback
+# ports; installing must not start one as a system service on port 21, so apt_install runs with
+# a policy-rc.d that forbids it.
+TEST_DEBS   := curl lftp vsftpd tcpdump libsodium23 libcap2 libpam0g libhiredis0.14 \
+               libmemcached11 libmemcachedutil2 libpcre2-posix3 libidn2-0 libacl1
+UNPACK_DEBS := pure-ftpd proftpd-core
+UNPACKED    := $(VENV)/debs/.unpacked
 BENCH_DEBS := curl vsftpd
 
 .PHONY: run test lint bench soak fuzz debs-test debs-bench clean
@@ -21,13 +29,24 @@ define apt_install
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
+	  made=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null && \
+	    $(SUDO) chmod 755 /usr/sbin/policy-rc.d && made=1; \
+	  fi; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  status=$$?; [ -z "$$made" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; \
+	  [ $$status = 0 ]; \
 	fi
 endef
 
 debs-test:
 	$(call apt_install,$(TEST_DEBS))
+	@[ -e $(UNPACKED) ] || { \
+	  rm -rf $(VENV)/debs && mkdir -p $(VENV)/debs && cd $(VENV)/debs && \
+	  { apt-get download $(UNPACK_DEBS) 2>/dev/null || \
+	    { $(SUDO) apt-get update -qq && apt-get download $(UNPACK_DEBS) 2>/dev/null; }; } && \
+	  for deb in *.deb; do dpkg-deb -x $$deb root; done && rm -f *.deb && touch .unpacked; }
 
 debs-bench:
 	$(call apt_install,$(BENCH_DEBS))

@@ -156,14 +156,33 @@ def _unix_user() -> tuple[int, int]:
     return pw.pw_uid, pw.pw_gid
 
 
+def wait_listening(proc: subprocess.Popen[bytes], port: int, name: str) -> None:
+    """Until a server child process listens on 127.0.0.1:``port``. Read from /proc/net/tcp
+    rather than by connecting: a probe connection would hold one of the server's session slots
+    (max_clients, max_per_ip) for a moment after it closed."""
+    wanted = f"0100007F:{port:04X}"
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}")
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1] == wanted and fields[3] == "0A":  # 0A: LISTEN
+                return
+        time.sleep(0.02)  # polling for the listener, bounded by the deadline
+    raise RuntimeError(f"{name} did not start listening")
+
+
 class Vsftpd:
-    """vsftpd as a child process with a generated config; TLS when cert/key are given."""
+    """vsftpd as a child process with a generated config; TLS when cert/key are given, and
+    ``extra`` config lines (e.g. "max_per_ip=1\n") for a server misconfigured on purpose."""
 
     def __init__(
         self,
         passive: tuple[int, int],
         tls: tuple[Path, Path] | None = None,
         implicit: bool = False,
+        extra: str = "",
     ) -> None:
         self.uid, self.gid = _unix_user()
         # Not below pytest's tmp_path: vsftpd's user must be able to reach its root (0700 parents).
@@ -180,6 +199,7 @@ class Vsftpd:
         )
         if tls is not None:
             conf += VSFTPD_TLS.format(cert=tls[0], key=tls[1], implicit="YES" if implicit else "NO")
+        conf += extra  # settings of a test (a limit, a mode turned off); later lines win
         path = workdir / "vsftpd.conf"
         path.write_text(conf)
         path.chmod(0o600)
@@ -193,22 +213,10 @@ class Vsftpd:
             start_new_session=True,
         )
         try:
-            self._wait_listening()
+            wait_listening(self.proc, self.port, "vsftpd")
         except BaseException:
             self.stop()
             raise
-
-    def _wait_listening(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"vsftpd exited with {self.proc.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.02)  # polling for the listener, bounded by the deadline
-        raise RuntimeError("vsftpd did not start listening")
 
     def own(self, path: Path) -> None:
         """Give files made by the test to vsftpd's user."""

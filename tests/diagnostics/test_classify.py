@@ -37,7 +37,7 @@ def test_a_refused_connection_on_loopback_is_classified() -> None:
 def test_os_errors_map_to_kinds(exc: OSError, kind: str) -> None:
     diagnosis = classify_os_error(exc)
     assert diagnosis is not None and diagnosis.kind == kind
-    assert diagnosis.advice("zh").title
+    assert diagnosis.advice("zh-Hans").title
 
 
 def test_a_reply_text_needs_a_matching_code() -> None:
@@ -55,10 +55,13 @@ def test_code_advice() -> None:
 @pytest.mark.parametrize(
     ("names", "lang"),
     [
-        (("zh_CN.UTF-8",), "zh"),
-        (("zh_TW",), "zh"),
+        (("zh_CN.UTF-8",), "zh-Hans"),
+        (("zh_TW",), "zh-Hant"),
+        (("zh_HK.UTF-8",), "zh-Hant"),
+        (("zh_Hant_TW",), "zh-Hant"),
+        (("zh_SG",), "zh-Hans"),
         (("en_US.UTF-8", "zh_CN"), "en"),
-        ((None, "zh_CN"), "zh"),
+        ((None, "zh_CN"), "zh-Hans"),
         (("C", None), "en"),
         ((None, None), "en"),
         (("de_DE.UTF-8",), "en"),

@@ -195,9 +195,12 @@ def test_per_ip_session_limit(live: LiveServer) -> None:
     live.reload_policy()
     live.login()  # the one session this address may have
     run = doctor(url_of(live, USER, PASSWORD))
-    assert run.exit_code == 3
+    assert run.exit_code == 5  # a limit: the doctor stops there and says so
     login = run.stage("login")
     assert login["kind"] == "session_limit_per_ip" and "only 1 session" in login["summary"]
+    assert run.stage("stopped")["kind"] == "session_limit_per_ip"
+    assert run.report["probe"] == {"connections": 1, "failed_logins": 1,
+                                   "stopped_at": "session_limit_per_ip"}  # fmt: skip
 
 
 def test_too_many_users(live: LiveServer) -> None:
@@ -205,8 +208,9 @@ def test_too_many_users(live: LiveServer) -> None:
     live.reload_policy()
     live.login()
     run = doctor(url_of(live, USER, PASSWORD))
-    assert run.exit_code == 4
+    assert run.exit_code == 5
     assert run.stage("banner")["kind"] == "too_many_users"
+    assert run.report["probe"]["connections"] == 1 and "login" not in run.statuses()
 
 
 def test_banned(live: LiveServer) -> None:
@@ -214,9 +218,10 @@ def test_banned(live: LiveServer) -> None:
     live.policy.ban("127.0.0.1", 600, "test")
     live.reload_policy()
     run = doctor(url_of(live, USER, PASSWORD))
-    assert run.exit_code == 4
+    assert run.exit_code == 5
     banner = run.stage("banner")
     assert banner["status"] == "fail" and banner["kind"] == "banned"
+    assert run.stage("stopped")["kind"] == "banned"
     assert "minutes" in banner["summary"]
 
 

@@ -31,25 +31,31 @@ def _braces(texts: list[str]) -> set[str]:
     return {m for text in texts for m in re.findall(r"\{(\w+)\}", text)}
 
 
+ZH = ("zh-Hans", "zh-Hant")
+
+
+@pytest.mark.parametrize("zh", ZH)
 @pytest.mark.parametrize("section", ["stages", "say", "advice"])
-def test_both_languages_have_the_same_entries(section: str) -> None:
-    assert set(TEXTS["en"][section]) == set(TEXTS["zh"][section])
+def test_every_language_has_the_same_entries(section: str, zh: str) -> None:
+    assert set(TEXTS["en"][section]) == set(TEXTS[zh][section])
 
 
+@pytest.mark.parametrize("zh", ZH)
 @pytest.mark.parametrize("key", sorted(TEXTS["en"]["say"]))
-def test_each_line_has_the_same_placeholders_in_both_languages(key: str) -> None:
-    assert _fields(TEXTS["en"]["say"][key]) == _fields(TEXTS["zh"]["say"][key])
+def test_each_line_has_the_same_placeholders_in_every_language(key: str, zh: str) -> None:
+    assert _fields(TEXTS["en"]["say"][key]) == _fields(TEXTS[zh]["say"][key])
 
 
+@pytest.mark.parametrize("zh", ZH)
 @pytest.mark.parametrize("kind", sorted(TEXTS["en"]["advice"]))
-def test_each_advice_is_complete_in_both_languages(kind: str) -> None:
-    en, zh = TEXTS["en"]["advice"][kind], TEXTS["zh"]["advice"][kind]
-    for entry in (en, zh):
+def test_each_advice_is_complete_in_every_language(kind: str, zh: str) -> None:
+    en, chinese = TEXTS["en"]["advice"][kind], TEXTS[zh]["advice"][kind]
+    for entry in (en, chinese):
         assert entry["title"] and entry["meaning"] and entry["causes"] and entry["fixes"]
     flatten = lambda e: [e["meaning"], *e["causes"], *e["fixes"]]  # noqa: E731
-    assert _braces(flatten(en)) == _braces(flatten(zh))
-    filled = advice("zh", kind, host="h", port=1, peer="p", reason="r", server_host="s",
-                    server_port=2)  # fmt: skip
+    assert _braces(flatten(en)) == _braces(flatten(chinese))
+    filled = advice(zh, kind, host="h", port=1, peer="p", reason="r", server_host="s",
+                    server_port=2, mode="active", setting="x")  # fmt: skip
     assert "{" not in filled.meaning + "".join(filled.fixes)
 
 
@@ -67,8 +73,9 @@ def test_every_key_the_code_names_exists() -> None:
     assert kinds and kinds <= known
     stages = set(re.findall(r'Stage\(\s*"(\w+)"', SOURCE))
     assert stages <= set(TEXTS["en"]["stages"])
-    assert say("zh", "tcp_ok", address="127.0.0.1", port=21, ms="1.0").startswith("已在")
-    assert stage_title("zh", "login") == "登录"
+    assert say("zh-Hans", "tcp_ok", address="127.0.0.1", port=21, ms="1.0").startswith("已在")
+    assert stage_title("zh-Hans", "login") == "登录"
+    assert stage_title("zh-Hant", "login") == "登入"
 
 
 def _report(*stages: tuple[str, Status]) -> Report:

@@ -37,7 +37,8 @@ def test_every_seed_code_has_meaning_causes_and_fixes_in_both_languages(code: in
         assert advice.meaning and advice.causes and advice.fixes
         assert all(item.strip() for item in (*advice.causes, *advice.fixes))
     assert not CJK.search(entry["en"].meaning + "".join(entry["en"].fixes))
-    assert CJK.search(entry["zh"].meaning) and all(CJK.search(f) for f in entry["zh"].fixes)
+    for zh in ("zh-Hans", "zh-Hant"):
+        assert CJK.search(entry[zh].meaning) and all(CJK.search(f) for f in entry[zh].fixes)
 
 
 def test_every_known_text_has_both_languages() -> None:
@@ -45,7 +46,8 @@ def test_every_known_text_has_both_languages() -> None:
         for lang in LANGS:
             advice = entry.advice[lang]
             assert advice.title and advice.meaning and advice.causes and advice.fixes, entry.kind
-        assert CJK.search(entry.advice["zh"].title), entry.kind
+        assert CJK.search(entry.advice["zh-Hans"].title), entry.kind
+        assert CJK.search(entry.advice["zh-Hant"].title), entry.kind
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,7 @@ def test_every_known_text_has_both_languages() -> None:
         ),
         ("530 not logged in.", "login_incorrect", {}),
         ("530 Login incorrect.", "login_incorrect", {}),
-        ("ERROR: [Data]: Connection refused", "connection_refused", {}),
+        ("ERROR: [Data]: Connection refused", "data_connection_refused", {}),
         ("error: connection timed out", "connection_timed_out", {}),
         ("Disconnected from server.", "disconnected_at_connect", {}),
         ("Connection attempt failed. Waiting for retry...", "disconnected_at_connect", {}),
@@ -98,9 +100,9 @@ def test_placeholders_are_filled_from_the_text() -> None:
 
 def test_a_bare_code_gives_its_general_entry_without_a_specific_one() -> None:
     [found] = explain("425")
-    rendered = found.render("zh")
+    rendered = found.render("zh-Hans")
     assert rendered["code"] == 425 and "specific" not in rendered
-    assert rendered["general"]["meaning"] == knowledge().codes[425]["zh"].meaning
+    assert rendered["general"]["meaning"] == knowledge().codes[425]["zh-Hans"].meaning
 
 
 def test_a_code_without_an_entry_is_explained_by_its_digits() -> None:
@@ -124,7 +126,7 @@ def test_a_pasted_log_explains_each_meaningful_line() -> None:
     )
     found = explain(log)
     assert [e.code for e in found] == [227, None]
-    assert found[1].diagnosis is not None and found[1].diagnosis.kind == "connection_refused"
+    assert found[1].diagnosis is not None and found[1].diagnosis.kind == "data_connection_refused"
 
 
 def test_227_is_decoded_with_the_arithmetic() -> None:
@@ -136,7 +138,7 @@ def test_227_is_decoded_with_the_arithmetic() -> None:
         "public",
     )
     assert "13*256+31 = 3359" in decoded["explanation"][0]
-    assert "13*256+31 = 3359" in found.render("zh")["decoded"]["explanation"][0]
+    assert "13*256+31 = 3359" in found.render("zh-Hans")["decoded"]["explanation"][0]
 
 
 def test_227_with_a_private_address_names_the_nat_setting() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import locale
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,9 +15,10 @@ from rich.table import Table
 
 from pasv.diagnostics.classify import language_from_locale
 from pasv.diagnostics.explain import explain
-from pasv.diagnostics.knowledge import LANGS, Lang, knowledge
+from pasv.diagnostics.knowledge import LANGS, Lang, knowledge, parse_lang
 from pasv.diagnostics.pcap.packets import CaptureError
 from pasv.diagnostics.pcap.report import analyse, extract, summary
+from pasv.diagnostics.story import read_story
 
 out = Console()
 err = Console(stderr=True)
@@ -26,9 +28,10 @@ def _lang(ctx: typer.Context, value: str | None) -> Lang:
     """--lang as given, else the locale (LC_ALL, LC_MESSAGES, LANG, then the process locale)."""
     source = ctx.get_parameter_source("lang")
     if source is not None and source.name == "COMMANDLINE":
-        if value not in LANGS:
-            raise typer.BadParameter(f"choose one of: {', '.join(LANGS)}")
-        return "zh" if value == "zh" else "en"
+        chosen = parse_lang(value or "")
+        if chosen is None:
+            raise typer.BadParameter(f"choose one of: {', '.join(LANGS)} (zh is zh-Hans)")
+        return chosen
     return language_from_locale(value, locale.getlocale()[0])
 
 
@@ -36,7 +39,8 @@ LangOpt = Annotated[
     str | None,
     typer.Option(
         "--lang",
-        help="en or zh (default: from the locale, LC_ALL / LC_MESSAGES / LANG).",
+        help="en, zh-Hans (or zh) or zh-Hant (default: from the locale, LC_ALL / "
+        "LC_MESSAGES / LANG; zh_TW and zh_HK give zh-Hant).",
         envvar=["LC_ALL", "LC_MESSAGES", "LANG"],
         show_envvar=False,
         callback=_lang,
@@ -68,25 +72,78 @@ def _print(result: dict[str, Any], lang: Lang) -> None:
     if "specific" in result:
         spec = result["specific"]
         _section(spec["title"], spec["meaning"], spec["causes"], spec["fixes"], lang)
+    if "unknown_text" in result:
+        out.print(f"[yellow]{escape(result['unknown_text'])}[/yellow]", highlight=False)
     if "general" in result:
         gen = result["general"]
         _section(str(result["code"]), gen["meaning"], gen["causes"], gen["fixes"], lang)
 
 
+def _print_story(story: dict[str, Any], lang: Lang) -> None:
+    kb = knowledge()
+    out.rule(kb.note(lang, "story_heading"), align="left")
+    marks = {"command": "[cyan]>[/cyan]", "reply": "[green]<[/green]", "error": "[red]![/red]"}
+    failed = story.get("failed", {}).get("line")
+    for step in story["steps"]:
+        line = f"{step['line']:4} {marks.get(step['kind'], ' ')} {escape(step['text'])}"
+        out.print(f"[bold red]{line}[/bold red]" if step["line"] == failed else line,
+                  highlight=False)  # fmt: skip
+    out.print(f"[bold]{escape(story['summary'])}[/bold]", highlight=False)
+    for line in story.get("context", []):
+        out.print(f"  {escape(line)}", highlight=False)
+    if "decoded" in story:
+        out.print(f"[bold]{kb.note(lang, 'decoded')}[/bold]")
+        for line in story["decoded"]:
+            out.print(f"  {escape(line)}", highlight=False)
+    if "advice" in story:
+        found = story["advice"]
+        _section(found["title"], found["meaning"], found["causes"], found["fixes"], lang)
+
+
+def _read_log(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text("utf-8", errors="replace")
+    except OSError as exc:
+        raise typer.BadParameter(f"{path}: {exc.strerror or exc}") from None
+
+
 def explain_command(
     query: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help='A reply code (425), a reply line ("530 Login incorrect."), a PORT/EPRT '
             'command, a client error ("Connection refused"), or several lines of a log.'
         ),
-    ],
+    ] = None,
+    log: Annotated[
+        str | None,
+        typer.Option(
+            "--log",
+            help="A client's log (FILE, or - for standard input), read as one session: the "
+            "first step that failed, explained in the light of the steps before it.",
+        ),
+    ] = None,
     lang: LangOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Explain an FTP reply or error: what it means, likely causes, how to fix it."""
+    """Explain an FTP reply or error, or a whole client log: what it means, likely causes, how
+    to fix it."""
     language: Lang = lang  # type: ignore[assignment]  # the callback turned it into a Lang
-    results = [e.render(language) for e in explain(query)]
+    if log is None and query is None:
+        raise typer.BadParameter("give a reply, an error message, or --log FILE")
+    text = _read_log(log) if log is not None else query or ""
+    if log is not None or len([line for line in text.splitlines() if line.strip()]) > 1:
+        story = read_story(text).render(language)
+        if as_json:
+            out.print_json(json.dumps(story, ensure_ascii=False))
+        else:
+            _print_story(story, language)
+        if not story["recognised"]:
+            raise typer.Exit(1)
+        return
+    results = [e.render(language) for e in explain(text)]
     if as_json:
         out.print_json(json.dumps(results, ensure_ascii=False))
     else:

@@ -16,6 +16,7 @@ from pasv.cli.client.run import prepare, url_argument
 from pasv.cli.diagnostics_commands import JsonOpt, LangOpt
 from pasv.client.trace import Kind, format_event
 from pasv.diagnostics.doctor import DoctorTarget, Report, run_doctor
+from pasv.diagnostics.doctor.target import TransferMode
 from pasv.diagnostics.knowledge import Lang, knowledge
 from pasv.policy.options import parse_size
 
@@ -58,6 +59,12 @@ def _size(text: str) -> int:
         raise typer.BadParameter(str(exc)) from None
 
 
+def _modes(passive: bool, active: bool) -> tuple[TransferMode, ...]:
+    if passive == active:
+        return ("passive", "active")
+    return ("passive",) if passive else ("active",)
+
+
 def doctor_command(
     url: Annotated[str, typer.Argument(help="ftp://user[:pass]@host[:port]/dir or ftps://…")],
     lang: LangOpt = None,
@@ -74,6 +81,12 @@ def doctor_command(
         str, typer.Option("--sample-size", help="Bytes for --write and the throughput sample.")
     ] = "1M",
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait per step.")] = 10.0,
+    passive: Annotated[
+        bool, typer.Option("--passive", help="Test passive mode (EPSV, PASV) only.")
+    ] = False,
+    active: Annotated[
+        bool, typer.Option("--active", help="Test active mode (PORT/EPRT) only.")
+    ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Print the session (Command/Response).")
     ] = False,
@@ -85,9 +98,11 @@ def doctor_command(
     ] = None,
 ) -> None:
     """Probe a server stage by stage (DNS, TCP, greeting, TLS, login, data channels, listing,
-    --write, throughput) and say what fails and how to fix it. Exit 0 when every stage passed,
-    4 connection, 3 login, 1 data or files, 2 usage."""
-    chosen: Lang = "zh" if lang == "zh" else "en"
+    --write, throughput) and say what fails and how to fix it. Both transfer modes are tested
+    (passive first) unless --passive or --active names the one your client uses. Exit 0 when
+    every stage passed, 1 a requested transfer mode, the listing or --write failed, 2 usage,
+    3 login, 4 connection, 5 stopped at a ban or connection limit."""
+    chosen: Lang = lang  # type: ignore[assignment]  # the callback turned it into a Lang
     parsed = url_argument(url)
     common = Common(
         tls=tls, ca=ca, insecure=insecure, timeout=timeout, netrc_file=netrc_file,
@@ -109,6 +124,7 @@ def doctor_command(
         verify=not insecure,
         timeout=timeout,
         write=write,
+        modes=_modes(passive, active),
         sample_bytes=_size(sample_size),
         display=parsed.display,
         trace=trace if verbose else None,

@@ -59,7 +59,12 @@ class Explanation:
             }
         if self.code is not None:
             general = code_advice(self.code, lang)
-            if general is not None:
+            if general is not None and self.diagnosis is not None:
+                # The text said which of the code's causes it is: only what the code means.
+                out["general"] = {"meaning": general.meaning, "causes": [], "fixes": []}
+            elif general is not None:
+                if self.text and self.decoding is None:
+                    out["unknown_text"] = kb.note(lang, "unknown_text", code=self.code)
                 out["general"] = {
                     "meaning": general.meaning,
                     "causes": list(general.causes),

@@ -13,6 +13,7 @@ from pasv.client.control import ControlConnection
 from pasv.client.errors import ConnectionFailed
 from pasv.diagnostics.classify import Diagnosis, classify_os_error
 from pasv.diagnostics.doctor.certificate import read_certificate
+from pasv.diagnostics.doctor.probe import Probe
 from pasv.diagnostics.doctor.report import Stage, Status, reply_advice
 from pasv.diagnostics.doctor.target import DoctorTarget
 from pasv.diagnostics.doctor.texts import advice, say
@@ -25,7 +26,7 @@ EXPIRY_WARNING_DAYS = 14
 
 
 def _os_stage(key: str, summary: str, exc: OSError, lang: Lang) -> Stage:
-    found = classify_os_error(exc) or Diagnosis("connection_refused")
+    found = classify_os_error(exc, key) or Diagnosis("connection_refused")
     return Stage(key, "fail", summary, kind=found.kind, advice=found.advice(lang))
 
 
@@ -52,12 +53,13 @@ async def dns_stage(t: DoctorTarget, lang: Lang) -> tuple[Stage, list[str]]:
 
 
 async def tcp_stage(
-    t: DoctorTarget, lang: Lang, addresses: list[str]
+    t: DoctorTarget, lang: Lang, addresses: list[str], probe: Probe
 ) -> tuple[Stage, Streams | None]:
     """Connect to each address in turn, as a client would; the first that answers is used."""
     details: list[str] = []
     last: OSError = ConnectionRefusedError()
     for address in addresses:
+        probe.connections += 1
         started = time.perf_counter()
         try:
             async with asyncio.timeout(t.timeout):
@@ -179,6 +181,6 @@ async def banner_stage(t: DoctorTarget, lang: Lang, ctrl: ControlConnection) -> 
     line = f"{reply.code} {reply.text}"
     if reply.code == 220:
         return Stage("banner", "ok", say(lang, "banner_ok", reply=line), data={"reply": line})
-    known, found = reply_advice(reply, lang)
+    known, found = reply_advice(reply, lang, "banner")
     summary = say(lang, "banner_refused", reply=line)
     return Stage("banner", "fail", summary, kind=known, advice=found, data={"reply": line})

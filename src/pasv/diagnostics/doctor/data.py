@@ -28,7 +28,7 @@ def step_failure(key: str, exc: StepFailed, lang: Lang, **values: object) -> Sta
     details = []
     if exc.reply is not None and exc.step in ("accept", "tls", "transfer"):
         details.append(say(lang, "server_said", reply=f"{exc.reply.code} {exc.reply.text}"))
-    status: Status = "warn" if key == "port" else "fail"
+    status: Status = "fail"
     if exc.step == "connect":
         kind = "passive_ports_closed"
         found = advice(lang, kind, **values)
@@ -41,7 +41,7 @@ def step_failure(key: str, exc: StepFailed, lang: Lang, **values: object) -> Sta
         kind = "data_tls_failed"
         found = advice(lang, kind, **values)
     elif exc.reply is not None:
-        kind, found = reply_advice(exc.reply, lang)  # type: ignore[assignment]
+        kind, found = reply_advice(exc.reply, lang, key)  # type: ignore[assignment]
     else:
         kind, found = "disconnected_at_connect", code_advice(426, lang)  # type: ignore[assignment]
     step = say(lang, f"step_{exc.step}", detail=exc.detail)
@@ -62,7 +62,7 @@ async def epsv_stage(link: Link, lang: Lang) -> tuple[Stage, Moved | None]:
     if port is None:
         ipv6 = is_ipv6(link.peer)
         status: Status = "fail" if ipv6 or reply.code not in _UNSUPPORTED else "warn"
-        kind, found = reply_advice(reply, lang)
+        kind, found = reply_advice(reply, lang, "epsv", "EPSV")
         summary = say(lang, "epsv_refused_v6" if ipv6 else "epsv_refused", reply=line)
         return Stage("epsv", status, summary, kind=kind, advice=found), None
     details = [say(lang, "server_said", reply=line), *AddressDecoding("229", port).lines(lang)]
@@ -147,7 +147,7 @@ async def pasv_stage(link: Link, lang: Lang, epsv_ok: bool) -> tuple[Stage, Move
     reply, received = await link.pasv()
     line = f"{reply.code} {reply.text}"
     if received is None:
-        kind, found = reply_advice(reply, lang)
+        kind, found = reply_advice(reply, lang, "pasv", "PASV")
         status: Status = "warn" if epsv_ok else "fail"
         return Stage("pasv", status, say(lang, "pasv_refused", reply=line), [], kind, found), None
     details = [say(lang, "server_said", reply=line)]
@@ -182,7 +182,8 @@ async def pasv_stage(link: Link, lang: Lang, epsv_ok: bool) -> tuple[Stage, Move
 
 
 async def active_stage(link: Link, lang: Lang) -> tuple[Stage, Moved | None]:
-    """PORT/EPRT: the server connects to us; a failure is this side's firewall or NAT."""
+    """PORT/EPRT: the server connects to us. A refused command is the server refusing active
+    mode; a connection that never comes is this side's firewall or NAT."""
     try:
         listener, line = await link.listen()
     except StepFailed as exc:
@@ -191,9 +192,9 @@ async def active_stage(link: Link, lang: Lang) -> tuple[Stage, Moved | None]:
     reply = await link.command(line)
     if reply.code != 200:
         listener.close()
-        kind, found = reply_advice(reply, lang)
+        kind, found = reply_advice(reply, lang, "port", line)
         summary = say(lang, "port_refused", reply=f"{reply.code} {reply.text}")
-        return Stage("port", "warn", summary, [line], kind, found), None
+        return Stage("port", "fail", summary, [line], kind, found), None
     try:
         moved = await link.transfer(listener, PROBE)
     except StepFailed as exc:

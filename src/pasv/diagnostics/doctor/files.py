@@ -95,7 +95,7 @@ async def write_stage(
         return Stage("write", "fail", summary, details, "write_mismatch", mismatch, data), samples
     details.append(say(lang, "write_sha_same", sha=digest))
     if deleted.code != 250:
-        kind, found = reply_advice(deleted, lang)
+        kind, found = reply_advice(deleted, lang, "write")
         summary = say(lang, "write_left_behind", name=name, reply=f"{deleted.code} {deleted.text}")
         return Stage("write", "warn", summary, details, kind, found, data), samples
     return Stage("write", "ok", say(lang, "write_ok", name=name), details, data=data), samples

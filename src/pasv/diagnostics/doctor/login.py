@@ -7,6 +7,7 @@ import dataclasses
 from pasv.client.errors import ConnectionFailed
 from pasv.diagnostics.classify import Diagnosis
 from pasv.diagnostics.doctor.link import Link
+from pasv.diagnostics.doctor.probe import Probe
 from pasv.diagnostics.doctor.report import Stage, reply_advice
 from pasv.diagnostics.doctor.target import DoctorTarget
 from pasv.diagnostics.doctor.texts import say
@@ -32,12 +33,14 @@ async def _settings(link: Link) -> list[str]:
     return sorted(link.features)
 
 
-async def login_stage(t: DoctorTarget, lang: Lang, link: Link) -> Stage:
-    """Log in as the URL's user (anonymous without one); the password is never shown."""
+async def login_stage(t: DoctorTarget, lang: Lang, link: Link, probe: Probe) -> Stage:
+    """Log in once as the URL's user (anonymous without one); the password is never shown."""
     try:
         reply = await link.command(f"USER {t.user}")
         if reply.code == 331:
             reply = await link.command(f"PASS {t.password}")
+            if reply.code >= 400:
+                probe.failed_logins += 1
         if reply.code == 230:
             features = await _settings(link)
     except ConnectionFailed as exc:
@@ -51,7 +54,7 @@ async def login_stage(t: DoctorTarget, lang: Lang, link: Link) -> Stage:
         if t.tls != "none" and not link.prot_p:
             details.append(say(lang, "login_no_prot_p"))
         return Stage("login", "ok", summary, details, data={"features": features})
-    kind, found = reply_advice(reply, lang)
+    kind, found = reply_advice(reply, lang, "login")
     summary = say(lang, "login_refused", user=t.user, reply=line)
     if kind == "tls_required" and t.tls == "none":
         summary = say(lang, "login_tls_required", reply=line)

@@ -8,9 +8,10 @@ from typing import Literal
 
 from pasv.client.trace import Tracer
 
-__all__ = ["DoctorTarget", "TlsMode"]
+__all__ = ["DoctorTarget", "TlsMode", "TransferMode"]
 
 TlsMode = Literal["none", "explicit", "implicit"]
+TransferMode = Literal["passive", "active"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class DoctorTarget:
     verify: bool = True  # False with --insecure: the certificate is shown, not checked
     timeout: float = 10.0
     write: bool = False
+    modes: tuple[TransferMode, ...] = ("passive", "active")  # the modes to test, in this order
     sample_bytes: int = 1 << 20
     display: str = ""
     trace: Tracer | None = None
