@@ -11,7 +11,7 @@ import time
 import traceback
 from pathlib import Path
 
-from tests.fuzz.targets import SEEDS, TARGETS
+from tests.fuzz.targets import CORPUS, TARGETS
 from tests.fuzz.test_fuzz_properties import hypothesis_check
 
 ARTIFACTS = Path("fuzz-artifacts")
@@ -21,7 +21,7 @@ _ROUND = 5_000  # hypothesis examples per round of the fallback
 def _atheris(name: str, seconds: int) -> bool:
     corpus = ARTIFACTS / "corpus" / name
     corpus.mkdir(parents=True, exist_ok=True)
-    for number, seed in enumerate(SEEDS[name]):
+    for number, seed in enumerate(CORPUS[name]):
         (corpus / f"seed-{number}").write_bytes(seed)
     command = [
         sys.executable,

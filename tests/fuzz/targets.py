@@ -49,7 +49,7 @@ from pasv.protocol.listing import (
 from pasv.protocol.parser import Command, LineBuffer
 from pasv.protocol.replies import MAX_REPLY_LINE, Reply, ReplyParser
 
-__all__ = ["SEEDS", "TARGETS", "addresses", "line_buffer", "listing", "reply_parser"]
+__all__ = ["CORPUS", "TARGETS", "addresses", "line_buffer", "listing", "reply_parser"]
 
 _VERB = re.compile(r"[A-Z]{1,10}")
 NOW = 1_700_000_000.0  # a fixed "now" for listings, so a run is reproducible
@@ -175,7 +175,7 @@ def listing(data: bytes) -> None:
 
 # Realistic starting inputs for atheris (the first bytes of line_buffer and reply_parser are
 # their chunking seed and, for line_buffer, the line limit).
-SEEDS: dict[str, list[bytes]] = {
+CORPUS: dict[str, list[bytes]] = {
     "line_buffer": [
         b"\xc8\x03\x05\x07\x0bUSER alice\r\nPASS x\r\nNOOP\r\n",
         b"\x10\x01\x02\x03\x04RETR \xff\xff\xc3\x28\r\n\xff\xf4\xff\xf2ABOR\n",

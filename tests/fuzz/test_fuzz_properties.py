@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.targets import SEEDS, TARGETS
+from tests.fuzz.targets import CORPUS, TARGETS
 
 _EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 
@@ -91,7 +91,7 @@ def hypothesis_check(target: Callable[[bytes], None], examples: int) -> Callable
 
 
 @pytest.mark.parametrize(
-    ("name", "seed"), [(name, seed) for name, seeds in SEEDS.items() for seed in seeds]
+    ("name", "seed"), [(name, seed) for name, seeds in CORPUS.items() for seed in seeds]
 )
 def test_seeds_are_valid_inputs(name: str, seed: bytes) -> None:
     TARGETS[name](seed)
