@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 
+import pytest
 from tests.cli import support
 from tests.cli.support import Pasv
 from tests.cli.test_policy_workers import (
@@ -48,34 +49,35 @@ def _stored(ftp: ftplib.FTP, data: bytes) -> bool:
     return True
 
 
-def _upload_started(ftp: ftplib.FTP) -> socket.socket:
-    conn = ftp.transfercmd("STOR same.bin")
+def _upload_held_elsewhere(
+    admin: Pasv,
+    stop: list[subprocess.Popen[str]],
+) -> tuple[ftplib.FTP, socket.socket, ftplib.FTP, int]:
+    """Two workers; a session uploading same.bin (150 seen, bytes sent), its data connection,
+    a session on the other worker, and the uploading worker's pid."""
+    port, pids = _start(admin, stop, workers=2)
+    first = _connect(port)
+    first.login(USER, PASSWORD)
+    holder = _pid(first)
+    conn = first.transfercmd("STOR same.bin")
     conn.sendall(b"a" * 50_000)
-    return conn
+    return first, conn, _session_on(port, pids - {holder}), holder
 
 
 def test_an_upload_in_one_worker_is_busy_in_the_other(
     pasv: Pasv,  # noqa: F811
     stop: list[subprocess.Popen[str]],
 ) -> None:
-    port, pids = _start(pasv, stop, workers=2)
-    first = _connect(port)
-    first.login(USER, PASSWORD)
-    holder = _pid(first)
-    conn = _upload_started(first)
-    other = _session_on(port, pids - {holder})
+    first, conn, other, _ = _upload_held_elsewhere(pasv, stop)
+    assert not _stored(other, b"b")
     for action in (
-        lambda: other.storbinary("STOR same.bin", io.BytesIO(b"b")),
         lambda: other.delete("same.bin"),
         lambda: other.sendcmd("RNFR same.bin"),
         lambda: other.retrbinary("RETR same.bin", lambda _: None),
     ):
-        try:
+        with pytest.raises(ftplib.error_temp) as refused:
             action()
-        except ftplib.error_temp as exc:
-            assert str(exc) == BUSY
-        else:
-            raise AssertionError("not refused")
+        assert str(refused.value) == BUSY
     conn.close()
     assert first.voidresp().startswith("226 Transfer complete: 50000 bytes")
     other.storbinary("STOR same.bin", io.BytesIO(b"b"))  # released across workers too
@@ -88,12 +90,7 @@ def test_a_killed_worker_releases_its_uploads(
     pasv: Pasv,  # noqa: F811
     stop: list[subprocess.Popen[str]],
 ) -> None:
-    port, pids = _start(pasv, stop, workers=2)
-    first = _connect(port)
-    first.login(USER, PASSWORD)
-    holder = _pid(first)
-    conn = _upload_started(first)
-    other = _session_on(port, pids - {holder})
+    first, conn, other, holder = _upload_held_elsewhere(pasv, stop)
     assert not _stored(other, b"b"), "not refused while the upload runs"
     os.kill(holder, signal.SIGKILL)
     conn.close()

@@ -178,11 +178,15 @@ class Session:
         size, self.allocated = self.allocated, None
         return size
 
+    def busy(self, path: str) -> FileBusy:
+        """The 450 for a file another session is uploading."""
+        return FileBusy(self.access.messages.file_busy.format(name=paths.basename(path)))
+
     def refuse_if_uploading(self, path: str) -> None:
         """450 when another session is uploading the file at ``path``."""
         in_use = self.server.in_use
         if in_use.any() and in_use.uploading(self.fs.identity(path)):
-            raise FileBusy(self.access.messages.file_busy.format(name=paths.basename(path)))
+            raise self.busy(path)
 
     def close_data(self) -> None:
         if self.data is not None:

@@ -16,7 +16,6 @@ from pasv.protocol.ascii import FromNetwork, ToNetwork
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import (
     AlreadyExists,
-    FileBusy,
     FtpError,
     LocalError,
     PathNotFound,
@@ -222,11 +221,9 @@ async def _store(
     s.check_new_name(path)
     offset = s.take_rest()
     declared = s.take_allocated()
-    server, user = s.server, s.user
-    assert user is not None
-    claim = server.in_use.claim(s.fs.identity(path))
+    claim = s.server.in_use.claim(s.fs.identity(path))
     if claim is None:
-        raise FileBusy(s.access.messages.file_busy.format(name=paths.basename(path)))
+        raise s.busy(path)
     try:
         return await _receive_file(
             s,
