@@ -4,7 +4,7 @@ The TLS socket is an ``ssl.SSLSocket`` in non-blocking mode: OpenSSL encrypts st
 socket, a whole 1 MiB buffer per call, and the event loop is only asked to wait when the socket
 is full (or empty). asyncio's ``sock_*`` helpers refuse TLS sockets, hence these.
 
-Two rules keep an upload's end honest (docs/reliability.md, "The end of an upload"):
+Two rules keep an upload's end honest (docs/reliability.md, "Uploads: what a 226 means"):
 - A data connection gets no TLS 1.3 session ticket. A client that uploads never reads its data
   connection; a ticket left unread there turns the client's close into a reset, and the kernel
   drops whatever the client had not sent yet (curl lost the tail of a file this way). Clients
