@@ -69,6 +69,7 @@ class Session:
         "tls",
         "transfer",
         "user",
+        "via",
     )
 
     def __init__(
@@ -81,6 +82,7 @@ class Session:
         self.control = control
         self.id = next(_ids)
         self.peer_ip, self.peer_port = _unmap(peer[0]), peer[1]
+        self.via: str | None = None  # the balancer this connection came through (PROXY header)
         self.local: tuple[str, int] | None = None  # asked of the socket when first needed
         self.started = time.time()
         self.failures = 0
@@ -187,6 +189,12 @@ class Session:
         in_use = self.server.in_use
         if in_use.any() and in_use.uploading(self.fs.identity(path)):
             raise self.busy(path)
+
+    def behind(self, balancer: str, client: tuple[str, int]) -> None:
+        """The PROXY header named the client: policy, limits, bans and the data-connection
+        checks see ``client`` from now on, not the balancer."""
+        self.via = balancer
+        self.peer_ip, self.peer_port = _unmap(client[0]), client[1]
 
     def close_data(self) -> None:
         if self.data is not None:
