@@ -40,7 +40,7 @@ async def drain_sessions(
     busy = sum(1 for control in server.sessions if control.current is not None)
     log.warning(
         "draining (%s): new sessions are refused; %d session(s) open, %d with a command "
-        "running, which may take %g seconds to finish",
+        "running (given up to %g s to finish)",
         settings.reason,
         len(server.sessions),
         busy,
@@ -53,14 +53,19 @@ async def drain_sessions(
     if await _until_drained(server, settings.timeout, now):
         log.warning("drained: every session ended")
         return 0
-    reason = f"the node is shutting down and its drain time of {settings.timeout:g}s is over"
+    if now is not None and now.is_set():
+        reason = "the node was told to stop at once"
+    else:
+        reason = f"the node is shutting down and its drain time of {settings.timeout:g}s is over"
     cut, left = 0, len(server.sessions)
     for control in list(server.sessions):
         transfer = control.session.transfer
         if transfer is not None:
             transfer.abort(reason)
             cut += 1
-    log.warning("drain time over: %d transfer(s) aborted in %d session(s) left", cut, left)
+    log.warning(
+        "drain time over: %d transfer(s) aborted in %d session(s) left (%s)", cut, left, reason
+    )
     await _until_drained(server, _GRACE, None)
     return cut
 

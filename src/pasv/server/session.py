@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import ssl
 import time
@@ -194,7 +195,10 @@ class Session:
         """The PROXY header named the client: policy, limits, bans and the data-connection
         checks see ``client`` from now on, not the balancer."""
         self.via = balancer
-        self.peer_ip, self.peer_port = _unmap(client[0]), client[1]
+        address = ipaddress.ip_address(client[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        self.peer_ip, self.peer_port = str(address), client[1]
 
     def close_data(self) -> None:
         if self.data is not None:
