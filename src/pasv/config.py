@@ -194,7 +194,19 @@ class DrainSection(_Section):
     timeout: float = Field(
         30.0, ge=0, description="seconds running transfers may go on after SIGTERM; then cut"
     )
-    reason: str = Field("node draining for shutdown", min_length=1, max_length=200)
+    reason: str = Field(
+        "node draining for shutdown",
+        min_length=1,
+        max_length=200,
+        description="said in the 421: 'Service not available, closing control connection. (…)'",
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ord(char) < 32 for char in value):
+            raise ValueError("the reason is one line of text, without control characters")
+        return value
 
 
 class Settings(_Section):

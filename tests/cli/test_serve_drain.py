@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from tests.cli.nodes import Node, nodes, start_node
 from tests.cli.support import Pasv
+from typer.testing import CliRunner
+
+from pasv.cli.main import app
 
 __all__ = ["nodes"]
 
@@ -205,3 +208,27 @@ def test_sigint_twice_stops_at_once(tmp_path: Path, nodes: list[subprocess.Popen
             with pytest.raises(ftplib.error_temp, match=r"^426 Transfer aborted"):
                 ftp.getresp()
     assert node.proc.wait(30) == 0
+
+
+def _health(node: Node, *extra: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["health", HOST, "--port", str(node.port), *extra])
+    return result.exit_code, result.stdout.strip()
+
+
+def test_the_health_check_tells_ready_refusing_and_down(
+    tmp_path: Path, nodes: list[subprocess.Popen[str]]
+) -> None:
+    node, files = _node(tmp_path, nodes, timeout=60)
+    _big(files)
+    assert _health(node) == (0, "ready: 220 pasv FTP server ready.")
+    with _session(node) as ftp:
+        conn = ftp.transfercmd("RETR big.bin")
+        with conn:
+            conn.recv(PIECE)
+            _drain(node)
+            assert _health(node) == (1, f"refusing: {FAREWELL}")
+            _read_all(conn)
+        assert ftp.voidresp().startswith("226 ")
+    assert node.proc.wait(30) == 0
+    code, text = _health(node)
+    assert code == 2 and text.startswith(f"down: cannot connect to {HOST} port {node.port}: "), text

@@ -18,7 +18,9 @@ import pytest
 from tests.cli.nodes import Node, nodes, start_node, stop_all
 from tests.cli.support import Pasv
 from tests.support.proxied import ProxiedFTP, header
+from typer.testing import CliRunner
 
+from pasv.cli.main import app
 from pasv.protocol.proxyheader import V2_SIGNATURE
 
 __all__ = ["nodes"]
@@ -194,6 +196,12 @@ def test_a_ban_by_hand_on_the_header_address(policed: tuple[Pasv, Node]) -> None
         pass
     with _proxied(node, ("127.0.0.96", 40041), version=2) as ftp:
         ftp.login(USER, PASSWORD)
+
+
+def test_the_health_check_sends_a_local_header(node: Node) -> None:
+    args = ["health", HOST, "--port", str(node.port), "--proxy-header"]
+    result = CliRunner().invoke(app, args)
+    assert (result.exit_code, result.stdout.strip()) == (0, "ready: 220 pasv FTP server ready.")
 
 
 # --- refused ------------------------------------------------------------------------------
