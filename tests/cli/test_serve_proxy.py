@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from tests.cli.nodes import Node, nodes, start_node, stop_all
 from tests.cli.support import Pasv
-from tests.support.proxied import ProxiedFTP, header
+from tests.support.ftps import insecure_context
+from tests.support.proxied import ProxiedFTP, ProxiedFTPS, header
 from typer.testing import CliRunner
 
 from pasv.cli.main import app
@@ -105,9 +106,14 @@ def _proxied(node: Node, client: tuple[str, int] | None, **kw: object) -> Iterat
 
 
 def _seen_from(ftp: ftplib.FTP) -> str:
+    """The client address STAT shows (" (via load balancer B)" checked when it is not B)."""
     status = ftp.sendcmd("STAT")
-    found = re.search(r" from (\S+) port (\d+)", status)
+    found = re.search(r" from (\S+) port (\d+)( \(via load balancer ([^)]+)\))?\n", status)
     assert found, status
+    if found.group(1) != BALANCER and found.group(1) != ELSEWHERE:
+        assert found.group(4) == BALANCER, status
+    else:
+        assert found.group(3) is None, status
     return found.group(1)
 
 
@@ -299,6 +305,25 @@ def test_passive_transfers_through_the_balancer(pasv: Pasv, node: Node) -> None:
         assert hashlib.sha256(got.getvalue()).hexdigest() == digest
         assert ftp.storbinary("STOR up.bin", io.BytesIO(data)).startswith("226 ")
     assert hashlib.sha256((pasv.data / "files" / "up.bin").read_bytes()).hexdigest() == digest
+
+
+def test_explicit_ftps_through_the_balancer(pasv: Pasv, node: Node) -> None:
+    """The header in clear before the greeting, then AUTH TLS; on the data connection the
+    header, then the TLS handshake resuming the control connection's session."""
+    _, digest = _payload(pasv, "tls.bin", 2 * 1024 * 1024 + 5)
+    ftp = ProxiedFTPS(CLIENT, insecure_context())
+    try:
+        ftp.connect(HOST, node.port)
+        ftp.auth()
+        ftp.login(USER, PASSWORD)
+        ftp.prot_p()
+        got = io.BytesIO()
+        assert ftp.retrbinary("RETR tls.bin", got.write).startswith("226 ")
+        assert hashlib.sha256(got.getvalue()).hexdigest() == digest
+        assert _seen_from(ftp) == CLIENT[0]
+        ftp.quit()
+    finally:
+        ftp.close()
 
 
 def test_a_data_connection_naming_another_client_is_refused(pasv: Pasv, node: Node) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ftplib
 import socket
+import ssl
 from typing import Any
 
 from pasv.protocol.proxyheader import encode_v1, encode_v2
+from tests.support.ftps import ReusingFTP_TLS
 
 
 def header(version: int, client: tuple[str, int] | None, server: tuple[str, int]) -> bytes:
@@ -19,20 +21,20 @@ def header(version: int, client: tuple[str, int] | None, server: tuple[str, int]
     return encode_v2(client, server, tlvs=b"\x04\x00\x03abc")  # a NOOP TLV, to be skipped
 
 
-class ProxiedFTP(ftplib.FTP):
-    """An ftplib client whose control connection (and, with ``data_client``, each passive data
-    connection) starts with a PROXY header, as HAProxy's ``send-proxy`` would send it."""
+class _Proxying(ftplib.FTP):
+    """What both clients share: the header before the greeting and on passive data connections."""
 
-    def __init__(
+    client: tuple[str, int] | None
+    version: int
+    data_client: tuple[str, int] | None
+
+    def _proxy(
         self,
         client: tuple[str, int] | None,
-        *,
-        version: int = 1,
-        data_client: tuple[str, int] | None = None,
-        source: str | None = None,
-        timeout: float = 10,
+        version: int,
+        data_client: tuple[str, int] | None,
+        source: str | None,
     ) -> None:
-        super().__init__(timeout=timeout, encoding="utf-8")
         self.client, self.version, self.data_client = client, version, data_client
         self.source_address = (source, 0) if source else None
 
@@ -47,7 +49,7 @@ class ProxiedFTP(ftplib.FTP):
         self.welcome = self.getresp()
         return self.welcome
 
-    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int]:
+    def _data_connection(self, cmd: str, rest: int | str | None) -> tuple[socket.socket, int]:
         """Passive only: connect, send the data header, then the transfer command."""
         host, port = self.makepasv()
         conn = socket.create_connection(
@@ -68,3 +70,49 @@ class ProxiedFTP(ftplib.FTP):
             raise
         size = ftplib.parse150(resp) if resp[:3] == "150" else None
         return conn, size or 0
+
+
+class ProxiedFTP(_Proxying):
+    """An ftplib client whose control connection (and, with ``data_client``, each passive data
+    connection) starts with a PROXY header, as HAProxy's ``send-proxy`` would send it."""
+
+    def __init__(
+        self,
+        client: tuple[str, int] | None,
+        *,
+        version: int = 1,
+        data_client: tuple[str, int] | None = None,
+        source: str | None = None,
+        timeout: float = 10,
+    ) -> None:
+        super().__init__(timeout=timeout, encoding="utf-8")
+        self._proxy(client, version, data_client, source)
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int]:
+        return self._data_connection(cmd, rest)
+
+
+class ProxiedFTPS(_Proxying, ReusingFTP_TLS):
+    """The same for explicit FTPS: the header in clear, then AUTH TLS; on data connections the
+    header, then the TLS handshake (resuming the control connection's session)."""
+
+    def __init__(
+        self,
+        client: tuple[str, int],
+        context: ssl.SSLContext,
+        *,
+        version: int = 2,
+        timeout: float = 10,
+    ) -> None:
+        ReusingFTP_TLS.__init__(self, context=context, timeout=timeout, encoding="utf-8")
+        self._proxy(client, version, client, None)
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int]:
+        conn, size = self._data_connection(cmd, rest)
+        if self._prot_p:  # type: ignore[attr-defined]
+            conn = self.context.wrap_socket(
+                conn,
+                server_hostname=self.host,
+                session=self.sock.session,  # type: ignore[attr-defined]
+            )
+        return conn, size
