@@ -138,12 +138,14 @@ def test_sigterm_lets_a_running_upload_finish(
             conn.sendall(data[:PIECE])
             _drain(node)
             assert _refused_at_greeting(node) == FAREWELL
+            ftp.putcmd("MKD queued")  # sent behind the running upload: it must never run
             conn.sendall(data[PIECE:])
         assert ftp.voidresp().startswith("226 ")
         with pytest.raises(ftplib.error_temp, match="draining for shutdown"):
             ftp.getresp()
     assert node.proc.wait(30) == 0
     assert hashlib.sha256((files / "up.bin").read_bytes()).digest() == hashlib.sha256(data).digest()
+    assert not (files / "queued").exists()
 
 
 def test_the_drain_time_cuts_a_download_that_takes_too_long(
