@@ -22,7 +22,7 @@ from pasv.protocol.errors import (
     TransferAborted,
 )
 from pasv.protocol.replies import Reply, make_reply
-from pasv.server import transfers
+from pasv.server import datalayers, modetransfers, transfers
 from pasv.server.handlers import command
 from pasv.server.metering import throttle_for
 from pasv.server.session import Session
@@ -158,7 +158,7 @@ async def retr(s: Session, arg: str) -> Reply:
         if not s.server.write_mode.atomic:
             s.refuse_if_uploading(path)  # a file half written is nobody's to read
         remaining = handle.size - offset
-        ascii_mode = s.ascii
+        ascii_mode, mode = s.ascii, s.mode
         user, server = s.user, s.server
         assert user is not None
         reserved = await server.usage.reserve(
@@ -167,7 +167,13 @@ async def retr(s: Session, arg: str) -> Reply:
         throttle = throttle_for(server.shared, s.access, upload=False)
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
-            if handle.file is not None and not ascii_mode and isinstance(sock, ssl.SSLSocket):
+            if mode != "S":
+                stack = datalayers.build(sock, mode, ascii_mode=ascii_mode, level=s.mode_level)
+                every = server.settings.modes.marker_interval if mode == "B" else 0
+                await modetransfers.send_file(
+                    stack, handle, transfer, throttle, offset=offset, marker_every=every
+                )
+            elif handle.file is not None and not ascii_mode and isinstance(sock, ssl.SSLSocket):
                 await transfers.send_file_tls(sock, handle, offset, transfer, throttle)
             elif handle.file is not None and not ascii_mode:
                 await transfers.sendfile(sock, handle, offset, transfer, server.downloads, throttle)
@@ -270,6 +276,8 @@ async def _receive_file(
         path, offset=offset, append=append, exclusive=exclusive, mode=mode
     )
     decoder = FromNetwork() if s.ascii else None
+    mode_name = s.mode
+    start = offset if not append else await _size_before(s, path, mode_name)
     server.uploads += 1
     server.changed()
     outcome = (0, False)
@@ -282,6 +290,11 @@ async def _receive_file(
         watch = plan.watch if plan is not None else None
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
+            if mode_name != "S":
+                stack = block_stack(s, sock, mode_name, start, transfer)
+                await modetransfers.receive(stack, handle, transfer, throttle, watch)
+                await handle.commit()  # the layers' own end proved the file whole
+                return
             clean = await transfers.receive(sock, handle, transfer, decoder, throttle, watch)
             if isinstance(sock, ssl.SSLSocket):
                 log.debug(
@@ -318,6 +331,31 @@ async def _receive_file(
         if plan is not None:
             await asyncio.shield(plan.finish(*outcome, in_place=not mode.atomic))
         server.changed()
+
+
+async def _size_before(s: Session, path: str, mode: str) -> int:
+    """Where an APPE starts in the file (MODE B's 110 replies name file positions)."""
+    if mode != "B":
+        return 0
+    try:
+        return (await s.fs.stat(path)).size
+    except PathNotFound:
+        return 0
+
+
+def block_stack(
+    s: Session, sock: socket.socket, mode: str, start: int, transfer: Transfer
+) -> datalayers.Layer:
+    """The upload's layers; under MODE B each client marker is answered with RFC 959's
+    ``110 MARK yyyy = mmmm`` once the data before it is written (mmmm: our file position)."""
+
+    async def on_marker(marker: str) -> None:
+        position = start + transfer.done
+        s.control.send(make_reply(ReplyCode.RESTART_MARKER, f"MARK {marker} = {position}"))
+
+    return datalayers.build(
+        sock, mode, ascii_mode=s.ascii, level=s.mode_level, on_marker=on_marker
+    )
 
 
 @command("STOR")

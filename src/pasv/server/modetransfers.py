@@ -1,0 +1,98 @@
+"""Transfers through the layer stack (MODE Z, MODE B): file -> top layer, top layer -> file.
+
+The plain MODE S path stays in ``transfers`` (sendfile, the double-buffered receive). Here
+``transfer.done`` counts file bytes (uncompressed, without block headers), so REST offsets
+and MODE B positions are positions in the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mmap
+
+from pasv.server.datalayers import Layer
+from pasv.server.metering import QuotaWatch, Throttle
+from pasv.server.transfers import Transfer
+from pasv.storage.base import ReadHandle, WriteHandle
+
+CHUNK = 1024 * 1024
+
+
+async def _pause(seconds: float) -> None:
+    if seconds > 0:
+        await asyncio.sleep(seconds)
+
+
+async def send_file(
+    top: Layer,
+    handle: ReadHandle,
+    transfer: Transfer,
+    throttle: Throttle | None,
+    *,
+    offset: int,
+    marker_every: int = 0,
+) -> None:
+    """Send the file from ``offset`` (where ``handle`` stands); with ``marker_every`` a
+    restart marker (the file position, in decimal) after each that many bytes."""
+    size = CHUNK if throttle is None else throttle.chunk
+    position = offset
+    next_mark = offset + marker_every if marker_every else 0
+    while True:
+        want = min(size, next_mark - position) if next_mark else size
+        chunk = await handle.read(want)
+        if not chunk:
+            break
+        await top.send(chunk)
+        position += len(chunk)
+        transfer.done += len(chunk)
+        if next_mark and position >= next_mark:
+            await top.mark(str(position))
+            next_mark = position + marker_every
+        if throttle is not None:
+            await _pause(throttle.wait(len(chunk)))
+    await top.finish()
+
+
+async def send_bytes(top: Layer, data: bytes, transfer: Transfer) -> None:
+    """Send a listing."""
+    await top.send(data)
+    transfer.done += len(data)
+    await top.finish()
+
+
+async def receive(
+    top: Layer,
+    handle: WriteHandle,
+    transfer: Transfer,
+    throttle: Throttle | None = None,
+    quota: QuotaWatch | None = None,
+) -> None:
+    """Write what the top layer gives until its clean end (its errors end the upload: 426).
+
+    Each piece is written before the next is asked for, so a MODE B marker is answered only
+    when the data before it is in the file."""
+    buffer = mmap.mmap(-1, CHUNK)
+    view = memoryview(buffer)
+    write_now = getattr(handle, "write_now", None)
+    try:
+        while True:
+            got = await top.recv_into(view)
+            if not got:
+                break
+            if quota is not None:
+                fits = quota.add(got)
+                if fits < got:
+                    await handle.write(bytes(view[:fits]))
+                    transfer.done += fits
+                    raise quota.error()
+            if write_now is not None:
+                write_now(view[:got])
+            else:
+                await handle.write(bytes(view[:got]))
+            transfer.done += got
+            if throttle is not None:
+                await _pause(throttle.wait(got))
+        await top.wait_end()
+    finally:
+        view.release()
+        buffer.close()
