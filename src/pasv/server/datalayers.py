@@ -127,7 +127,12 @@ class DeflateLayer(Layer):
                 return 0
             if self._tail:
                 # max_length bounds what one call inflates: no bomb can outgrow the buffer
-                out = self._decomp.decompress(self._tail, len(view))
+                try:
+                    out = self._decomp.decompress(self._tail, len(view))
+                except zlib.error as exc:
+                    raise TransferAborted(
+                        f"Corrupt compressed (MODE Z) data: {exc}; the file is incomplete."
+                    ) from None
                 self._tail = self._decomp.unconsumed_tail
                 if self._decomp.eof:
                     self._ended = True

@@ -353,9 +353,7 @@ def block_stack(
         position = start + transfer.done
         s.control.send(make_reply(ReplyCode.RESTART_MARKER, f"MARK {marker} = {position}"))
 
-    return datalayers.build(
-        sock, mode, ascii_mode=s.ascii, level=s.mode_level, on_marker=on_marker
-    )
+    return datalayers.build(sock, mode, ascii_mode=s.ascii, level=s.mode_level, on_marker=on_marker)
 
 
 @command("STOR")
