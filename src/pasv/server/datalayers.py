@@ -110,7 +110,7 @@ async def _lower_end(lower: Layer, what: str) -> None:
 class DeflateLayer(Layer):
     """MODE Z: one zlib (RFC 1950) deflate stream per transfer, as lftp and ProFTPD use."""
 
-    __slots__ = ("_comp", "_decomp", "_ended", "_raw", "_tail")
+    __slots__ = ("_comp", "_decomp", "_ended", "_raw", "_tail", "wire")
 
     def __init__(self, lower: Layer, level: int) -> None:
         super().__init__(lower)
@@ -119,6 +119,7 @@ class DeflateLayer(Layer):
         self._raw = bytearray(READ)
         self._tail = b""  # compressed bytes the last decompress call could not use yet
         self._ended = False
+        self.wire = 0  # compressed bytes sent or received
 
     async def recv_into(self, view: memoryview) -> int:
         assert self.lower is not None
@@ -154,16 +155,20 @@ class DeflateLayer(Layer):
                     "stream; the file is incomplete."
                 )
             self._tail = bytes(self._raw[:got])
+            self.wire += got
 
     async def send(self, data: Buffer) -> None:
         assert self.lower is not None
         out = self._comp.compress(data)
         if out:
+            self.wire += len(out)
             await self.lower.send(out)
 
     async def finish(self) -> None:
         assert self.lower is not None
-        await self.lower.send(self._comp.flush(zlib.Z_FINISH))
+        tail = self._comp.flush(zlib.Z_FINISH)
+        self.wire += len(tail)
+        await self.lower.send(tail)
         await self.lower.finish()
 
     async def wait_end(self) -> None:
@@ -177,7 +182,7 @@ class BlockLayer(Layer):
     Sending, ``mark`` writes a marker block. Receiving, a marker is reported to ``on_marker``
     only once the data before it has been handed up (and so written by the caller)."""
 
-    __slots__ = ("_decoder", "_done", "_events", "_on_marker", "_pending", "_raw")
+    __slots__ = ("_decoder", "_done", "_events", "_on_marker", "_pending", "_raw", "wire")
 
     def __init__(self, lower: Layer, on_marker: OnMarker | None = None) -> None:
         super().__init__(lower)
@@ -187,6 +192,7 @@ class BlockLayer(Layer):
         self._events: list[blockmode.Event] = []
         self._pending = memoryview(b"")  # data of a block not yet handed up
         self._done = False
+        self.wire = 0  # bytes sent or received, headers included
 
     async def recv_into(self, view: memoryview) -> int:
         assert self.lower is not None
@@ -212,6 +218,7 @@ class BlockLayer(Layer):
                 got = await self.lower.recv_into(memoryview(self._raw))
             except tlsdata.RaggedEnd:
                 got = 0
+            self.wire += got
             try:
                 if got == 0:
                     self._decoder.check_end()
@@ -222,16 +229,20 @@ class BlockLayer(Layer):
     async def send(self, data: Buffer) -> None:
         assert self.lower is not None
         if data:
-            await self.lower.send(b"".join(blockmode.encode_data(data)))
+            await self._out(b"".join(blockmode.encode_data(data)))
 
     async def mark(self, marker: str) -> None:
-        assert self.lower is not None
-        await self.lower.send(blockmode.encode_marker(marker))
+        await self._out(blockmode.encode_marker(marker))
 
     async def finish(self) -> None:
         assert self.lower is not None
-        await self.lower.send(blockmode.encode_eof())
+        await self._out(blockmode.encode_eof())
         await self.lower.finish()
+
+    async def _out(self, raw: bytes) -> None:
+        assert self.lower is not None
+        self.wire += len(raw)
+        await self.lower.send(raw)
 
     async def wait_end(self) -> None:
         assert self.lower is not None
@@ -275,6 +286,16 @@ class AsciiLayer(Layer):
         if held:
             await self.lower.send(held)
         await self.lower.finish()
+
+
+def wire_bytes(top: Layer) -> int | None:
+    """The bytes the mode layer moved on the connection (compressed, or with block headers)."""
+    layer: Layer | None = top
+    while layer is not None:
+        if isinstance(layer, DeflateLayer | BlockLayer):
+            return layer.wire
+        layer = layer.lower
+    return None
 
 
 def build(

@@ -8,14 +8,37 @@ and MODE B positions are positions in the file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import mmap
+from collections.abc import AsyncIterator, Callable
 
-from pasv.server.datalayers import Layer
+from pasv.server.datalayers import Layer, wire_bytes
 from pasv.server.metering import QuotaWatch, Throttle
 from pasv.server.transfers import Transfer
 from pasv.storage.base import ReadHandle, WriteHandle
 
 CHUNK = 1024 * 1024
+
+log = logging.getLogger("pasv.transfer")
+
+
+@contextlib.asynccontextmanager
+async def _measured(top: Layer, transfer: Transfer) -> AsyncIterator[None]:
+    """Log what the mode saved (or cost): file bytes against bytes on the connection."""
+    try:
+        yield
+    finally:
+        wire = wire_bytes(top)
+        if wire is not None:
+            log.debug(
+                "%s %s: %d file bytes, %d on the data connection (%.1f%%)",
+                transfer.verb,
+                transfer.path,
+                transfer.done,
+                wire,
+                100 * wire / max(transfer.done, 1),
+            )
 
 
 async def _pause(seconds: float) -> None:
@@ -37,20 +60,21 @@ async def send_file(
     size = CHUNK if throttle is None else throttle.chunk
     position = offset
     next_mark = offset + marker_every if marker_every else 0
-    while True:
-        want = min(size, next_mark - position) if next_mark else size
-        chunk = await handle.read(want)
-        if not chunk:
-            break
-        await top.send(chunk)
-        position += len(chunk)
-        transfer.done += len(chunk)
-        if next_mark and position >= next_mark:
-            await top.mark(str(position))
-            next_mark = position + marker_every
-        if throttle is not None:
-            await _pause(throttle.wait(len(chunk)))
-    await top.finish()
+    async with _measured(top, transfer):
+        while True:
+            want = min(size, next_mark - position) if next_mark else size
+            chunk = await handle.read(want)
+            if not chunk:
+                break
+            await top.send(chunk)
+            position += len(chunk)
+            transfer.done += len(chunk)
+            if next_mark and position >= next_mark:
+                await top.mark(str(position))
+                next_mark = position + marker_every
+            if throttle is not None:
+                await _pause(throttle.wait(len(chunk)))
+        await top.finish()
 
 
 async def send_bytes(top: Layer, data: bytes, transfer: Transfer) -> None:
@@ -75,24 +99,37 @@ async def receive(
     view = memoryview(buffer)
     write_now = getattr(handle, "write_now", None)
     try:
-        while True:
-            got = await top.recv_into(view)
-            if not got:
-                break
-            if quota is not None:
-                fits = quota.add(got)
-                if fits < got:
-                    await handle.write(bytes(view[:fits]))
-                    transfer.done += fits
-                    raise quota.error()
-            if write_now is not None:
-                write_now(view[:got])
-            else:
-                await handle.write(bytes(view[:got]))
-            transfer.done += got
-            if throttle is not None:
-                await _pause(throttle.wait(got))
-        await top.wait_end()
+        async with _measured(top, transfer):
+            await _receive(top, view, handle, transfer, throttle, quota, write_now)
     finally:
         view.release()
         buffer.close()
+
+
+async def _receive(
+    top: Layer,
+    view: memoryview,
+    handle: WriteHandle,
+    transfer: Transfer,
+    throttle: Throttle | None,
+    quota: QuotaWatch | None,
+    write_now: Callable[[memoryview], None] | None,
+) -> None:
+    while True:
+        got = await top.recv_into(view)
+        if not got:
+            break
+        if quota is not None:
+            fits = quota.add(got)
+            if fits < got:
+                await handle.write(bytes(view[:fits]))
+                transfer.done += fits
+                raise quota.error()
+        if write_now is not None:
+            write_now(view[:got])
+        else:
+            await handle.write(bytes(view[:got]))
+        transfer.done += got
+        if throttle is not None:
+            await _pause(throttle.wait(got))
+    await top.wait_end()
