@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pasv.client import ClientOptions, FtpClient, get_file, put_file
-from pasv.client import checkpoint
+from pasv.client import ClientOptions, FtpClient, checkpoint, get_file, put_file
 from pasv.client.trace import Kind
 from tests.support.live import PASSWORD, USER, LiveServer, start_server
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.interop.helpers import require, sha256_file
-from tests.support.ftps import Pki
 from tests.support.live import PASSWORD, USER, LiveServer
 
 pytestmark = pytest.mark.interop

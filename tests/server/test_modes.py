@@ -94,7 +94,7 @@ def test_feat_lists_mode_z_and_mode_switches_back_and_forth(live: LiveServer) ->
 
 def test_mode_c_is_refused_with_the_reason(live: LiveServer) -> None:
     ftp = live.login()
-    with pytest.raises(ftplib.error_perm, match="504 MODE C .*not supported.*MODE Z"):
+    with pytest.raises(ftplib.error_perm, match=r"504 MODE C .*not supported.*MODE Z"):
         ftp.sendcmd("MODE C")
     with pytest.raises(ftplib.error_perm, match="501 Unknown MODE X"):
         ftp.sendcmd("MODE X")
