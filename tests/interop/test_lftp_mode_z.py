@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.helpers import require, sha256_file
+from tests.interop.helpers import require, sha256_file, write_random
 from tests.support.live import PASSWORD, USER, LiveServer
 
 pytestmark = pytest.mark.interop
@@ -70,3 +70,15 @@ def test_lftp_mode_z_download_and_upload(
         size, wire = moved[key]
         assert size == (live.files / key[1][1:]).stat().st_size
         assert wire < size // 4  # it really went deflated
+
+
+def test_lftp_reads_the_stored_blocks_of_incompressible_data(
+    live: LiveServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Random bytes (as in archives) switch the server's deflater to stored blocks after 1 MiB
+    and back to compressing for a window every 16 MiB: lftp's zlib still reads one stream."""
+    served = write_random(live.files / "noise.bin", 20 * 1024 * 1024 + 77, seed=18)
+    lftp(live, "get noise.bin -o noise.bin", tmp_path)
+    assert sha256_file(tmp_path / "noise.bin") == served
+    size, wire = measured(caplog)[("RETR", "/noise.bin")]
+    assert size < wire < size * 1.001

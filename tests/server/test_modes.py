@@ -269,3 +269,14 @@ def test_mode_b_under_tls(live: LiveServer) -> None:
     assert sha(data) == sha(TEXT) and ended
     reply = push(ftp, "STOR cut.bin", blocks(b"xyz", eof=False))  # close_notify, no EOF block
     assert reply.startswith("426 MODE B: ") and "EOF block" in reply
+
+
+def test_type_a_line_ends_sit_above_the_mode(live: LiveServer) -> None:
+    (live.files / "unix.txt").write_bytes(b"one\ntwo\nthree\n" * 1000)
+    ftp = live.login()
+    ftp.sendcmd("TYPE A")
+    ftp.sendcmd("MODE Z")
+    assert zlib.decompress(fetch(ftp, "RETR unix.txt")) == b"one\r\ntwo\r\nthree\r\n" * 1000
+    ftp.sendcmd("MODE B")
+    assert push(ftp, "STOR dos.txt", blocks(b"a\r", b"\nb\r\n")).startswith("226 ")
+    assert (live.files / "dos.txt").read_bytes() == b"a\nb\n"

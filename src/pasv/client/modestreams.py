@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pasv.client.errors import DataChannelError
 from pasv.client.streams import DataStream
 from pasv.protocol import blockmode
+from pasv.protocol.deflate import AdaptiveDeflater
 
 __all__ = ["BlockStream", "DeflateStream", "OnMarker"]
 
@@ -25,7 +26,7 @@ class DeflateStream:
 
     def __init__(self, inner: DataStream, level: int = 6) -> None:
         self._inner = inner
-        self._comp = zlib.compressobj(level)
+        self._comp = AdaptiveDeflater(level)
         self._decomp = zlib.decompressobj()
         self._tail = b""
 
@@ -63,7 +64,7 @@ class DeflateStream:
         """Restart markers exist in MODE B only."""
 
     async def finish(self) -> None:
-        await self._inner.write(self._comp.flush(zlib.Z_FINISH))
+        await self._inner.write(self._comp.finish())
 
     async def close(self) -> None:
         await self._inner.close()

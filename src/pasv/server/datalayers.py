@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 
 from pasv.protocol import blockmode
 from pasv.protocol.ascii import FromNetwork, ToNetwork
+from pasv.protocol.deflate import AdaptiveDeflater
 from pasv.protocol.errors import TransferAborted
 from pasv.server import tlsdata
 
@@ -87,14 +88,22 @@ class SocketLayer(Layer):
 class TlsLayer(Layer):
     """TLS on the data connection (``tlsdata``): the end of data is the client's close_notify."""
 
-    __slots__ = ("_sock",)
+    __slots__ = ("_sock", "ended")
 
     def __init__(self, sock: ssl.SSLSocket) -> None:
         super().__init__(None)
         self._sock = sock
+        self.ended = ""  # how the client's TLS ended, once it did (for the upload's log line)
 
     async def recv_into(self, view: memoryview) -> int:
-        return await tlsdata.recv_into(self._sock, view)
+        try:
+            got = await tlsdata.recv_into(self._sock, view)
+        except tlsdata.RaggedEnd:
+            self.ended = "without close_notify"
+            raise
+        if not got:
+            self.ended = "with close_notify"
+        return got
 
     async def send(self, data: Buffer) -> None:
         await tlsdata.sendall(self._sock, data)
@@ -111,13 +120,14 @@ async def _lower_end(lower: Layer, what: str) -> None:
 
 
 class DeflateLayer(Layer):
-    """MODE Z: one zlib (RFC 1950) deflate stream per transfer, as lftp and ProFTPD use."""
+    """MODE Z: one zlib (RFC 1950) deflate stream per transfer, as lftp and ProFTPD use; data
+    that does not shrink goes in stored blocks (``protocol.deflate``)."""
 
     __slots__ = ("_comp", "_decomp", "_ended", "_raw", "_tail", "wire")
 
     def __init__(self, lower: Layer, level: int) -> None:
         super().__init__(lower)
-        self._comp = zlib.compressobj(level)
+        self._comp = AdaptiveDeflater(level)
         self._decomp = zlib.decompressobj()
         self._raw = bytearray(READ)
         self._tail = b""  # compressed bytes the last decompress call could not use yet
@@ -172,7 +182,7 @@ class DeflateLayer(Layer):
 
     async def finish(self) -> None:
         assert self.lower is not None
-        tail = self._comp.flush(zlib.Z_FINISH)
+        tail = self._comp.finish()
         self.wire += len(tail)
         await self.lower.send(tail)
         await self.lower.finish()
@@ -292,6 +302,16 @@ class AsciiLayer(Layer):
         if held:
             await self.lower.send(held)
         await self.lower.finish()
+
+
+def tls_end(top: Layer) -> str | None:
+    """How the TLS below ended ("with close_notify" …), "" if not seen; None: no TLS."""
+    layer: Layer | None = top
+    while layer is not None:
+        if isinstance(layer, TlsLayer):
+            return layer.ended
+        layer = layer.lower
+    return None
 
 
 def wire_bytes(top: Layer) -> int | None:

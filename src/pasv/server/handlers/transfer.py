@@ -293,6 +293,17 @@ async def _receive_file(
             if mode_name != "S":
                 stack = block_stack(s, sock, mode_name, start, transfer)
                 await modetransfers.receive(stack, handle, transfer, throttle, watch)
+                ended = datalayers.tls_end(stack)
+                if ended is not None:
+                    log.debug(
+                        "[%d] %s %s: TLS data ended %s after %d bytes (MODE %s ended first)",
+                        s.id,
+                        verb,
+                        path,
+                        ended or "without close_notify within the wait",
+                        transfer.done,
+                        mode_name,
+                    )
                 await handle.commit()  # the layers' own end proved the file whole
                 return
             clean = await transfers.receive(sock, handle, transfer, decoder, throttle, watch)
