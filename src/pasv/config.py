@@ -155,7 +155,7 @@ class UploadsSection(_Section):
 class ModesSection(_Section):
     deflate: bool = Field(True, description="offer MODE Z (deflate-compressed transfers)")
     deflate_level: int = Field(
-        6, ge=0, le=9, description="MODE Z compression level until OPTS MODE Z LEVEL changes it"
+        1, ge=0, le=9, description="MODE Z compression level until OPTS MODE Z LEVEL changes it"
     )
     block: bool = Field(True, description="offer MODE B (blocks with restart markers)")
     marker_interval: int = Field(

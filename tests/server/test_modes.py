@@ -86,7 +86,7 @@ def text_file(live: LiveServer) -> bytes:
 def test_feat_lists_mode_z_and_mode_switches_back_and_forth(live: LiveServer) -> None:
     ftp = live.login()
     assert " MODE Z" in ftp.sendcmd("FEAT").splitlines()
-    assert ftp.sendcmd("MODE Z") == "200 Mode set to Z (deflate, level 6)."
+    assert ftp.sendcmd("MODE Z") == "200 Mode set to Z (deflate, level 1)."
     assert ftp.sendcmd("MODE B") == "200 Mode set to B (blocks with restart markers)."
     assert ftp.sendcmd("MODE S") == "200 Mode set to S."
     assert "MODE: Stream" in ftp.sendcmd("STAT")
