@@ -12,11 +12,21 @@ import contextlib
 import logging
 import mmap
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.errors import PathNotFound
+from pasv.protocol.replies import make_reply
+from pasv.server import datalayers
 from pasv.server.datalayers import Layer, wire_bytes
 from pasv.server.metering import QuotaWatch, Throttle
 from pasv.server.transfers import Transfer
 from pasv.storage.base import ReadHandle, WriteHandle
+
+if TYPE_CHECKING:
+    import socket
+
+    from pasv.server.session import Session
 
 CHUNK = 1024 * 1024
 
@@ -133,3 +143,26 @@ async def _receive(
         if throttle is not None:
             await _pause(throttle.wait(got))
     await top.wait_end()
+
+
+async def size_before(s: Session, path: str, mode: str) -> int:
+    """Where an APPE starts in the file (MODE B's 110 replies name file positions)."""
+    if mode != "B":
+        return 0
+    try:
+        return (await s.fs.stat(path)).size
+    except PathNotFound:
+        return 0
+
+
+def upload_stack(
+    s: Session, sock: socket.socket, mode: str, start: int, transfer: Transfer
+) -> datalayers.Layer:
+    """An upload's layers; under MODE B each client marker is answered with RFC 959's
+    ``110 MARK yyyy = mmmm`` once the data before it is written (mmmm: our file position)."""
+
+    async def on_marker(marker: str) -> None:
+        position = start + transfer.done
+        s.control.send(make_reply(ReplyCode.RESTART_MARKER, f"MARK {marker} = {position}"))
+
+    return datalayers.build(sock, mode, ascii_mode=s.ascii, level=s.mode_level, on_marker=on_marker)

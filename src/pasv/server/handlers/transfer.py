@@ -277,7 +277,7 @@ async def _receive_file(
     )
     decoder = FromNetwork() if s.ascii else None
     mode_name = s.mode
-    start = offset if not append else await _size_before(s, path, mode_name)
+    start = offset if not append else await modetransfers.size_before(s, path, mode_name)
     server.uploads += 1
     server.changed()
     outcome = (0, False)
@@ -291,7 +291,7 @@ async def _receive_file(
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
             if mode_name != "S":
-                stack = block_stack(s, sock, mode_name, start, transfer)
+                stack = modetransfers.upload_stack(s, sock, mode_name, start, transfer)
                 await modetransfers.receive(stack, handle, transfer, throttle, watch)
                 ended = datalayers.tls_end(stack)
                 if ended is not None:
@@ -342,29 +342,6 @@ async def _receive_file(
         if plan is not None:
             await asyncio.shield(plan.finish(*outcome, in_place=not mode.atomic))
         server.changed()
-
-
-async def _size_before(s: Session, path: str, mode: str) -> int:
-    """Where an APPE starts in the file (MODE B's 110 replies name file positions)."""
-    if mode != "B":
-        return 0
-    try:
-        return (await s.fs.stat(path)).size
-    except PathNotFound:
-        return 0
-
-
-def block_stack(
-    s: Session, sock: socket.socket, mode: str, start: int, transfer: Transfer
-) -> datalayers.Layer:
-    """The upload's layers; under MODE B each client marker is answered with RFC 959's
-    ``110 MARK yyyy = mmmm`` once the data before it is written (mmmm: our file position)."""
-
-    async def on_marker(marker: str) -> None:
-        position = start + transfer.done
-        s.control.send(make_reply(ReplyCode.RESTART_MARKER, f"MARK {marker} = {position}"))
-
-    return datalayers.build(sock, mode, ascii_mode=s.ascii, level=s.mode_level, on_marker=on_marker)
 
 
 @command("STOR")
