@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg.errors
 from argon2 import PasswordHasher
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from pasv.accounts.base import AccountError
 from pasv.accounts.migrations import POSTGRES, check_version
@@ -102,6 +102,7 @@ class PostgresAccountStore(SqlAccountStore):
         self.timeout = timeout
         self._local = threading.local()  # the connection of a transaction running here
         self._rows: dict[str, Row | None] = {}
+        self._lookups: dict[str, asyncio.Future[Row | None]] = {}
         self._version = 0  # bumped by every notification: data_version()
         self.available = True  # the listening connection is up (or no watch runs)
         self.reason = ""  # why not, when not
@@ -161,6 +162,8 @@ class PostgresAccountStore(SqlAccountStore):
                 yield conn
         except psycopg.errors.UniqueViolation as exc:
             raise DuplicateKey(_reason(exc)) from None
+        except PoolClosed:
+            raise AccountError("account store is closed") from None
         except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise StoreUnavailable(
                 f"the account database {safe_url(self.url)} cannot be reached: {_reason(exc)}"
@@ -178,7 +181,10 @@ class PostgresAccountStore(SqlAccountStore):
         made from inside ``work`` joins the transaction). ``notify`` False: cluster
         bookkeeping (heartbeats, sessions, locks), which nobody needs to reload for."""
         if getattr(self._local, "conn", None) is not None:
-            return work(_PgTx(self._local.conn))
+            try:
+                return work(_PgTx(self._local.conn))
+            except psycopg.errors.UniqueViolation as exc:
+                raise DuplicateKey(_reason(exc)) from None
         with self._connection() as conn, conn.transaction():
             self._local.conn = conn
             try:
@@ -205,6 +211,16 @@ class PostgresAccountStore(SqlAccountStore):
         return self._rows.get(name, False)
 
     async def _lookup(self, name: str) -> Row | None:
+        """Concurrent lookups of one name share one query (a client opening ten sessions at
+        once then also shares one argon2 verification, as on SQLite)."""
+        running = self._lookups.get(name)
+        if running is None:
+            running = asyncio.ensure_future(self._lookup_once(name))
+            self._lookups[name] = running
+            running.add_done_callback(lambda _: self._lookups.pop(name, None))
+        return await asyncio.shield(running)
+
+    async def _lookup_once(self, name: str) -> Row | None:
         version = self._version
         row = await asyncio.to_thread(self._fetch, name)
         if self._watching and self.available and version == self._version:

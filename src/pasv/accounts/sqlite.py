@@ -93,7 +93,10 @@ class SqliteAccountStore(SqlAccountStore):
             if conn is None:
                 raise AccountError("account store is closed")
             if self._depth:  # already inside a transaction: part of it
-                return work(conn)
+                try:
+                    return work(conn)
+                except sqlite3.IntegrityError as exc:
+                    raise DuplicateKey(str(exc)) from None
             conn.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
