@@ -22,6 +22,7 @@ from pasv.cli.common import (
     settings_from,
     setup_logging,
 )
+from pasv.cli.cluster_commands import cluster_app
 from pasv.cli.diagnostics_commands import register as register_diagnostics
 from pasv.cli.doctor_command import register as register_doctor
 from pasv.cli.policy_commands import (
@@ -322,6 +323,7 @@ def user_usage(
 
 
 app.add_typer(policy_app, name="policy")
+app.add_typer(cluster_app, name="cluster")
 app.add_typer(group_app, name="group")
 app.add_typer(rule_app, name="rule")
 app.add_typer(ip_app, name="ip")
