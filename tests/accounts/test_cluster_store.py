@@ -116,7 +116,9 @@ def test_the_heartbeat_mends_rows_and_reports_silent_nodes(cluster: ClusterStore
     others, reaped = cluster.beat("a", "127.0.0.1:21", 1, 3, live, [])
     assert (others, reaped) == (0, [])
     rows = cluster.sessions()
-    assert [(s.session, s.command, s.transfer) for s in rows] == [(1, "STOR /x", "STOR /x: 5 bytes")]
+    assert [(s.session, s.command, s.transfer) for s in rows] == [
+        (1, "STOR /x", "STOR /x: 5 bytes")
+    ]
     assert cluster.claim("b", 9, "/left-behind")  # the lock a lost release left went with the beat
     others, _ = cluster.beat("b", "127.0.0.1:22", 2, 4, [], [("/left-behind", 9)])
     assert others == 3  # node a's connections, as of its beat

@@ -128,5 +128,8 @@ async def test_an_unreachable_database_is_named_without_its_password() -> None:
 
 
 def test_safe_url_hides_only_the_password() -> None:
-    assert safe_url("postgresql://u:p%40ss@db.example:5433/x") == "postgresql://u:****@db.example:5433/x"
+    assert (
+        safe_url("postgresql://u:p%40ss@db.example:5433/x")
+        == "postgresql://u:****@db.example:5433/x"
+    )
     assert safe_url("postgresql://db/x") == "postgresql://db/x"

@@ -335,7 +335,6 @@ async def test_persistence_across_reopen(db_path: Path, hasher: CountingHasher) 
 
 
 async def test_wal_mode_and_schema_version(sqlite_store: SqliteAccountStore, db_path: Path) -> None:
-    store = sqlite_store
     conn = sqlite3.connect(db_path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

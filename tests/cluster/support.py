@@ -8,10 +8,10 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.cli.support import _free_port, _read_until, _serve
 from typer.testing import CliRunner
 
 from pasv.cli.main import app
+from tests.cli.support import _free_port, _read_until, _serve
 
 USER, PASSWORD = "alice", "pw-alice"
 HEARTBEAT = 3.0  # seconds: a node silent this long is dead (nodes beat every second)

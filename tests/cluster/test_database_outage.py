@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.cli import support
 from tests.cluster.support import PASSWORD, USER, pasv_cli, start_node
 from tests.support.postgres import PgCluster, started_cluster

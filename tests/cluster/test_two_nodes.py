@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tests.cli import support
 from tests.cluster.support import HEARTBEAT, PASSWORD, USER, Node, pasv_cli, start_node
 

@@ -8,6 +8,7 @@ starts a cluster of its own.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -95,7 +96,15 @@ class PgCluster:
             " -c max_connections=200 -c shared_buffers=16MB"
         )
         self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-o", options, "-w", "start"
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
         )
 
     def stop(self) -> None:
@@ -114,10 +123,8 @@ class PgCluster:
         return self.url(name)
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # already stopped
             self.stop()
-        except RuntimeError:
-            pass  # already stopped
         shutil.rmtree(self.root, ignore_errors=True)
 
 

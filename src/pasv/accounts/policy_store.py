@@ -184,13 +184,11 @@ class PolicyStore:
         subjects = ",".join(str(s) for s in rule.subjects)
         return int(
             self.accounts.run(
-                lambda c: (
-                    c.execute(
-                        "INSERT INTO rules (action, subjects, path, perms) VALUES (?, ?, ?, ?)"
-                        " RETURNING id",
-                        (str(rule.action), subjects, rule.path, rule.perms.describe()),
-                    ).fetchone()[0]
-                )
+                lambda c: c.execute(
+                    "INSERT INTO rules (action, subjects, path, perms) VALUES (?, ?, ?, ?)"
+                    " RETURNING id",
+                    (str(rule.action), subjects, rule.path, rule.perms.describe()),
+                ).fetchone()[0]
             )
             or 0
         )
@@ -221,13 +219,10 @@ class PolicyStore:
             self._check_scope(rule.scope)
         return int(
             self.accounts.run(
-                lambda c: (
-                    c.execute(
-                        "INSERT INTO ip_rules (action, network, scope) VALUES (?, ?, ?)"
-                        " RETURNING id",
-                        (str(rule.action), str(rule.network), rule.scope),
-                    ).fetchone()[0]
-                )
+                lambda c: c.execute(
+                    "INSERT INTO ip_rules (action, network, scope) VALUES (?, ?, ?) RETURNING id",
+                    (str(rule.action), str(rule.network), rule.scope),
+                ).fetchone()[0]
             )
             or 0
         )

@@ -203,7 +203,7 @@ class PostgresAccountStore(SqlAccountStore):
         self._version += 1
         self._rows.clear()
 
-    def _fetch_fresh(self, name: str) -> Row | None | bool:
+    def _fetch_fresh(self, name: str) -> Row | bool | None:
         """A row remembered since the last notification; False when not remembered (the
         caller asks the database from a thread) or when notifications cannot be trusted."""
         if not self._watching or not self.available:

@@ -66,7 +66,7 @@ class SqlAccountStore:
         """Changes when another connection (a CLI command, another worker or node) wrote."""
         raise NotImplementedError
 
-    def _fetch_fresh(self, name: str) -> Row | None | bool:
+    def _fetch_fresh(self, name: str) -> Row | bool | None:
         """The row from memory when nothing changed since it was read; False: not known
         without a query that may not be made here (the caller goes the slow way)."""
         raise NotImplementedError

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from pasv.cli.common import ConfigOpt, DataDirOpt, err, open_store, out
+from pasv.cli.common import ConfigOpt, DataDirOpt, err, open_store, out, settings_from
+
+if TYPE_CHECKING:
+    from pasv.accounts.cluster_store import ClusterStore
+    from pasv.accounts.postgres import PostgresAccountStore
 
 cluster_app = typer.Typer(
     help="The nodes sharing one PostgreSQL database (accounts.url) and their sessions.",
@@ -20,10 +25,9 @@ def _when(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _cluster(config: ConfigOpt, data_dir: DataDirOpt):  # type: ignore[no-untyped-def]
+def _cluster(config: ConfigOpt, data_dir: DataDirOpt) -> tuple[PostgresAccountStore, ClusterStore]:
     from pasv.accounts.cluster_store import ClusterStore
     from pasv.accounts.postgres import PostgresAccountStore
-    from pasv.cli.common import settings_from
 
     store = open_store(config, data_dir)
     if not isinstance(store, PostgresAccountStore):

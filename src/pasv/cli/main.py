@@ -13,6 +13,7 @@ from pasv.accounts.base import AccountError
 from pasv.accounts.policy_store import PolicyStore
 from pasv.cli import client as client_commands
 from pasv.cli.access_commands import ban_app, ip_app, rule_app
+from pasv.cli.cluster_commands import cluster_app
 from pasv.cli.common import (
     ConfigOpt,
     DataDirOpt,
@@ -22,7 +23,6 @@ from pasv.cli.common import (
     settings_from,
     setup_logging,
 )
-from pasv.cli.cluster_commands import cluster_app
 from pasv.cli.diagnostics_commands import register as register_diagnostics
 from pasv.cli.doctor_command import register as register_doctor
 from pasv.cli.policy_commands import (
