@@ -14,7 +14,7 @@ from pasv.cli.main import app
 from tests.cli.support import _free_port, _read_until, _serve
 
 USER, PASSWORD = "alice", "pw-alice"
-HEARTBEAT = 3.0  # seconds: a node silent this long is dead (nodes beat every second)
+HEARTBEAT = 6.0  # seconds: a node silent this long is dead (nodes beat every 2 s)
 
 
 def pasv_cli(url: str, data: Path, *args: str) -> str:
@@ -69,7 +69,7 @@ def start_node(
             data, port, "--db", url, "--node", name, "--log-level", "info", *extra, env=env
         )
         stop.append(proc)
-        line = _read_until(proc, r"joined the cluster as node|Cannot start")[-1]
+        line = _read_until(proc, r"joined the cluster as node|Cannot start", 60)[-1]
         if "Cannot start" not in line:
             assert re.search(rf"node {re.escape(name)}\b", line), line
             return Node(name, port, proc)
