@@ -14,9 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import parallel
 from tests.cli.support import _free_port, _read_until
 from tests.support.postgres import PgCluster, pg_binaries
+
+from bench import parallel
 
 USER, PASSWORD = "bench", "bench-pw"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
@@ -32,9 +33,9 @@ def _serve(data: Path, url: str | None) -> tuple[subprocess.Popen[str], int]:
     if url is not None:
         argv += ["--db", url, "--node", "bench"]
         env["PASV_ACCOUNTS_URL"] = url
+    add = ["user", "add", USER, "--password", PASSWORD, "--data-dir", str(data)]
     subprocess.run(
-        [sys.executable, "-m", "pasv", "user", "add", USER, "--password", PASSWORD]
-        + ["--data-dir", str(data)],
+        [sys.executable, "-m", "pasv", *add],
         check=True,
         env=env,
         capture_output=True,

@@ -7,11 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli.support import _free_port
-from tests.cluster.support import pasv_cli
 from typer.testing import CliRunner
 
 from pasv.cli.main import app
+from tests.cli.support import _free_port
+from tests.cluster.support import pasv_cli
 
 
 def test_serve_stops_with_the_reason_when_the_database_is_unreachable(tmp_path: Path) -> None:
