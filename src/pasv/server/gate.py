@@ -100,9 +100,9 @@ class Gate:
         with shared.locked():
             shared.mine.add(_ALL, 1)
             clients = shared.sessions(_ALL)
+            hammering = self._count_connect(ip, now_mono)
         if self.cluster is not None:  # the other nodes' connections, as of their last beat
             clients += self.cluster.others
-            hammering = self._count_connect(ip, now_mono)
         if hammering:
             self._ban(ip, self.policy.messages.ban_connections, time.time())
         ban = self.bans.get(ip) if self.bans else None
