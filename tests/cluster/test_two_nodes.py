@@ -91,6 +91,11 @@ def test_a_ban_made_on_one_node_refuses_on_the_other_at_once(
     assert BANNED.match(greeted), greeted
     with b.login() as other:  # the ban is of one address only
         assert other.pwd() == "/"
+    pasv_cli(pg_url, data, "ban", "lift", "127.0.0.2")  # the operator's command, on any host
+    for node in (a, b):
+        node.wait_for(r"policy reloaded \(changed by pasv command\)")
+        with node.connect("127.0.0.2") as welcome:
+            assert welcome.getwelcome().startswith("220")
 
 
 def test_a_name_being_uploaded_on_one_node_is_busy_on_the_other(
