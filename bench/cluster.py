@@ -55,7 +55,8 @@ def _serve(data: Path, url: str | None) -> tuple[subprocess.Popen[str], int]:
 def _rates(port: int) -> tuple[float, float]:
     one = parallel.login_loop("127.0.0.1", port, USER, PASSWORD, SECONDS, CAP)
     single = one["count"] / (one["end"] - one["start"])
-    many = parallel.run("logins", ("127.0.0.1", port, USER, PASSWORD, SECONDS, CAP), 4, procs=4)
+    args = ("127.0.0.1", port, USER, PASSWORD, SECONDS, CAP)
+    many = parallel.run("logins", args, 4, procs=4, timeout=SECONDS + 60)
     return single, many["count"] / many["seconds"] if many.get("seconds") else 0.0
 
 
