@@ -10,7 +10,7 @@ import pytest
 import trustme
 
 from tests.client.peers import Peer, PyftpdServer, Vsftpd, vsftpd_unavailable
-from tests.support.live import PASSWORD, USER, LiveServer, start_server
+from tests.support.live import PASSWORD, USER, LiveServer, passive_base, start_server
 
 
 def _ephemeral_ports() -> tuple[int, int]:
@@ -31,7 +31,7 @@ def passive_block() -> tuple[int, int]:
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) if worker[2:].isdigit() else 0
-    low = int(os.environ.get("PASV_TEST_PASSIVE_BASE", "40000")) + 8000 + 100 * (index % 8)
+    low = passive_base() + 8000 + 100 * (index % 8)
     ephemeral_low, ephemeral_high = _ephemeral_ports()
     if low + 99 >= ephemeral_low and low <= ephemeral_high:
         low = ephemeral_low - 800 + 100 * (index % 8)  # just below the kernel's range

@@ -4,6 +4,7 @@ proftpd-core by `make test`): MODE Z downloads, uploads checked; --block falls b
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,7 +68,7 @@ async def test_compress_upload_to_proftpd_is_whole_or_reported(
     than report an upload that is not whole."""
     local = tmp_path / "up.log"
     local.write_bytes(TEXT)
-    name = f"up-{tmp_path.name}.log"
+    name = f"up-{uuid.uuid4().hex}.log"  # the peer's home outlives this test run
     client = await connect(deflating, [], compress=True)
     try:
         await put_file(client, local, name)

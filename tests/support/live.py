@@ -26,14 +26,20 @@ T = TypeVar("T")
 USER, PASSWORD = "alice", "s3cret-pw"
 
 
-def passive_range() -> str:
-    """A passive range per xdist worker, so parallel test processes rarely compete for ports.
-
-    PASV_TEST_PASSIVE_BASE moves the whole block, for several checkouts testing at once.
+def passive_base() -> int:
+    """Where the tests' passive ports start: below the kernel's range for outgoing connections
+    and port-0 binds (32768-60999 on Linux), so a port the tests ask the kernel for is never one
+    a passive listener of another test binds a moment later. PASV_TEST_PASSIVE_BASE moves the
+    whole block (pasv's 8 x 1,000 ports, then the peers' 8 x 100), for several checkouts at once.
     """
+    return int(os.environ.get("PASV_TEST_PASSIVE_BASE", "20000"))
+
+
+def passive_range() -> str:
+    """A passive range per xdist worker, so parallel test processes never compete for ports."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) if worker[2:].isdigit() else 0
-    base = int(os.environ.get("PASV_TEST_PASSIVE_BASE", "40000"))
+    base = passive_base()
     low = base + 1000 * (index % 8)
     return f"{low}-{low + 999}"
 
