@@ -77,7 +77,7 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("RMD", _R, "<dir> (remove directory)"),
     _spec("RNFR", _R, "<path> (rename from)"),
     _spec("RNTO", _R, "<path> (rename to)"),
-    _spec("SITE", _R, "<HELP|CHMOD|QUOTA|RATIO|PASVINFO|WARNINGS> [<args>]"),
+    _spec("SITE", _R, "<HELP|CHMOD|UTIME|QUOTA|RATIO|PASVINFO|WARNINGS> [<args>]"),
     _spec("SIZE", _R, "<file> (file size)"),
     _spec("SMNT", _R, "<path> (not supported)"),
     _spec(
@@ -135,6 +135,8 @@ TLS_FEATURES = frozenset({"AUTH TLS", "CCC", "PBSZ", "PROT"})
 SITE_COMMANDS: dict[str, str] = {
     "HELP": "SITE HELP (this list)",
     "CHMOD": "SITE CHMOD <octal mode> <path> (permission bits, within the server's mask)",
+    "UTIME": "SITE UTIME <YYYYMMDDhhmmss> <path> | <path> <atime> <mtime> <ctime> UTC "
+    "(modification time, UTC)",
     "QUOTA": "SITE QUOTA (your storage allocation and what is left)",
     "RATIO": "SITE RATIO (your upload:download ratio and download credit)",
     "PASVINFO": "SITE PASVINFO (the last 227/229 reply as the server sent it)",

@@ -35,6 +35,7 @@ from pasv.server.handlers import (  # noqa: E402
     info,
     listings,
     security,
+    site,
     transfer,
 )
 
@@ -50,5 +51,6 @@ __all__ = [
     "info",
     "listings",
     "security",
+    "site",
     "transfer",
 ]

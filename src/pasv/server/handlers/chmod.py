@@ -41,7 +41,7 @@ async def site_chmod(s: Session, rest: str) -> Reply:
     target = s.resolve(name)
     if target == "/":
         raise PermissionDenied("SITE CHMOD cannot change your root directory.")
-    s.check(Perm.SITE, target)
+    s.check(Perm.SITE_CHMOD, target)
     applied, why = applied_mode(mode, s.server.settings.server.chmod_mask)
     await s.fs.chmod(target, applied)
     s.server.changed()

@@ -1,4 +1,4 @@
-"""CWD, CDUP, PWD, MKD, RMD, DELE, RNFR/RNTO, SIZE, MDTM, MFMT, HASH and SITE: the file system."""
+"""CWD, CDUP, PWD, MKD, RMD, DELE, RNFR/RNTO, SIZE, MDTM, MFMT and HASH: the file system."""
 
 from __future__ import annotations
 
@@ -8,13 +8,20 @@ import time
 from pasv.policy.models import Perm
 from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
-from pasv.protocol.commands import SITE_COMMANDS
-from pasv.protocol.errors import ArgumentError, FileBusy, FileUnavailable, NotADirectory
+from pasv.protocol.errors import (
+    ArgumentError,
+    FileBusy,
+    FileUnavailable,
+    NotADirectory,
+    NotImplementedCommand,
+)
 from pasv.protocol.listing import format_timeval
 from pasv.protocol.replies import Reply, make_reply
-from pasv.server.handlers import account, chmod, command, data, info
+from pasv.server.handlers import command
 from pasv.server.session import Session
 from pasv.server.usage import needs_usage
+
+NO_MTIME = "{command} is not available here: this storage cannot set modification times."
 
 
 def quote_path(path: str) -> str:
@@ -145,6 +152,8 @@ async def mfmt(s: Session, arg: str) -> Reply:
     when = parse_time(stamp)
     target = s.resolve(name)
     s.check(Perm.MFMT, target)
+    if not s.fs.capabilities.set_mtime:
+        raise NotImplementedCommand(NO_MTIME.format(command="MFMT"))
     await s.fs.set_mtime(target, when)
     s.server.changed()
     return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_timeval(when)}; {target}")
@@ -159,23 +168,3 @@ async def hash_(s: Session, arg: str) -> Reply:
         raise FileUnavailable(f"{target} is not a regular file; HASH is for files.")
     digest = await s.fs.digest(target, s.hash_algorithm)
     return make_reply(ReplyCode.FILE_STATUS, f"{s.hash_algorithm} 0-{facts.size} {digest} {target}")
-
-
-@command("SITE")
-async def site(s: Session, arg: str) -> Reply:
-    verb, _, rest = arg.strip().partition(" ")
-    verb = verb.upper()
-    if verb == "HELP":
-        lines = ["SITE commands:", *(f" {text}" for text in SITE_COMMANDS.values()), "End"]
-        return make_reply(ReplyCode.HELP, "\n".join(lines))
-    if verb == "CHMOD":
-        return await chmod.site_chmod(s, rest)
-    if verb == "WARNINGS":
-        return info.site_warnings(s)
-    if verb == "QUOTA":
-        return await account.site_quota(s)
-    if verb == "RATIO":
-        return await account.site_ratio(s)
-    if verb == "PASVINFO":
-        return data.site_pasvinfo(s)
-    raise ArgumentError(f"Unknown SITE command {verb[:20]}; try SITE HELP.")
