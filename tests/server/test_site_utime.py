@@ -137,7 +137,7 @@ def test_a_storage_without_modes_or_times_refuses_with_the_reason(live: LiveServ
 
     storage = Fixed()
     live.call(storage.mkdir("/d"))
-    live.server._storages[""] = storage  # alice's home (the files root) is this storage
+    live.server._storages[("", "")] = storage  # alice's home (the files root) is this storage
     ftp = live.login()
     assert _refused(ftp, "SITE CHMOD 644 d") == (
         "502 SITE CHMOD is not available here: this storage keeps no permission bits."

@@ -21,6 +21,7 @@ from pasv.server.session import Session
 
 if TYPE_CHECKING:
     from pasv.server.app import FtpServer
+    from pasv.server.vhosts import VirtualHost
 
 log = logging.getLogger("pasv.session")
 
@@ -76,14 +77,18 @@ class ControlProtocol(asyncio.Protocol):
         # SO_OOBINLINE (ABOR sent as urgent data arrives inline) is inherited from the listener.
         # creating the session starts the login timer (Session.reset calls restart_login_timer)
         self.session = Session(self.server, self, transport.get_extra_info("peername"))
+        greeting = self.server.greeting
         if self.implicit and self.server.tls is not None:  # the handshake is done already
             self.session.tls = self.server.tls.context
+            host = self._tls_host(transport.get_extra_info("ssl_object"))
+            if host is not None:
+                greeting = host.greeting
         refusal = self.server.session_opened(self)
         if refusal is not None:
             self.send(refusal)
             self.close()
             return
-        self.send(self.server.greeting)
+        self.send(greeting)
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -134,7 +139,18 @@ class ControlProtocol(asyncio.Protocol):
         """Whether commands travel under TLS now (not before AUTH TLS, nor after CCC)."""
         return self.session.tls is not None and not self.cleared
 
-    def begin_tls(self, context: ssl.SSLContext) -> None:
+    def _tls_host(self, conn: ssl.SSLObject | None) -> VirtualHost | None:
+        """After a control handshake: the virtual host it was for (the SNI name, else the host
+        HOST chose before AUTH), which becomes the session's host and stays fixed."""
+        tls, session = self.server.tls, self.session
+        assert tls is not None
+        name = tls.asked_for(conn)
+        host = self.server.hosts.find(name) if name is not None else session.host
+        if host is not None:
+            session.tls_host = session.host = host
+        return host
+
+    def begin_tls(self, context: ssl.SSLContext, serving: ssl.SSLContext | None = None) -> None:
         """Start the TLS handshake once the reply in hand (AUTH's 234) is written.
 
         Nothing sent in clear after AUTH TLS may be taken as coming through TLS (the STARTTLS
@@ -146,11 +162,11 @@ class ControlProtocol(asyncio.Protocol):
                 "connection."
             )
         self.transport.pause_reading()
-        self.current = asyncio.ensure_future(self._upgrade(context))
+        self.current = asyncio.ensure_future(self._upgrade(context, serving))
 
-    async def _upgrade(self, context: ssl.SSLContext) -> None:
+    async def _upgrade(self, context: ssl.SSLContext, serving: ssl.SSLContext | None) -> None:
         """Runs after the 234 went out in clear: from now on bytes go through ``self.tls``."""
-        self.tls = tls = ControlTls(context, self.transport.write)
+        self.tls = tls = ControlTls(context, self.transport.write, serving)
         self.transport.resume_reading()
         try:
             async with asyncio.timeout(self.server.settings.tls.handshake_timeout):
@@ -166,6 +182,7 @@ class ControlProtocol(asyncio.Protocol):
         if self.gone:
             return
         self.session.tls = context
+        self._tls_host(tls.ssl_object)
         self.current = None
         self._drive()
 

@@ -6,6 +6,7 @@ import itertools
 import ssl
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pasv.policy.access import Access
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from pasv.server.control import ControlProtocol
     from pasv.server.datachannel import DataChannel
     from pasv.server.transfers import Transfer
+    from pasv.server.vhosts import VirtualHost
     from pasv.storage.base import Storage
 
 _ids = itertools.count(1)
@@ -52,6 +54,7 @@ class Session:
         "epsv_all",
         "failures",
         "hash_algorithm",
+        "host",
         "id",
         "local",
         "mlst_facts",
@@ -67,6 +70,7 @@ class Session:
         "started",
         "storage",
         "tls",
+        "tls_host",
         "transfer",
         "user",
     )
@@ -93,6 +97,8 @@ class Session:
         self.tls: ssl.SSLContext | None = None  # the context of this control connection's TLS
         self.pbsz = False
         self.protected = False  # PROT P: data connections use TLS
+        # the virtual host TLS was set up for (SNI, or HOST before AUTH): HOST cannot change it
+        self.tls_host: VirtualHost | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -101,6 +107,8 @@ class Session:
             self.server.gate.logout(self)
         self.user: User | None = None
         self.storage: Storage | None = None
+        # RFC 7151: REIN forgets HOST (the host TLS was set up for stays)
+        self.host: VirtualHost | None = self.tls_host or self.server.hosts.default
         self.pending_user: str | None = None
         self.cwd = "/"
         self.ascii = False
@@ -192,6 +200,12 @@ class Session:
         if self.data is not None:
             self.data.close()
             self.data = None
+
+    @property
+    def home(self) -> Path:
+        """The logged-in user's home folder on disk (on this session's virtual host)."""
+        assert self.user is not None, "a home needs a login"
+        return self.server.home_of(self.user, self.host)
 
     @property
     def type_name(self) -> str:

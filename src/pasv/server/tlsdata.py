@@ -51,7 +51,12 @@ async def wait_ready(sock: socket.socket, *, write: bool) -> None:
 
 
 async def secure(
-    sock: socket.socket, context: ssl.SSLContext, *, require_reuse: bool, timeout: float
+    sock: socket.socket,
+    context: ssl.SSLContext,
+    *,
+    require_reuse: bool,
+    timeout: float,
+    serving: ssl.SSLContext | None = None,
 ) -> ssl.SSLSocket:
     """Run the server side of the TLS handshake on an accepted data connection.
 
@@ -60,6 +65,8 @@ async def secure(
     third party that raced to the data port cannot take over the transfer.
     """
     tls = _wrap_without_tickets(context, sock)
+    if serving is not None:  # a virtual host's certificate, for a client that sends no SNI
+        tls.context = serving
     try:
         async with asyncio.timeout(timeout):
             while True:

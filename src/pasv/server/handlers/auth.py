@@ -12,9 +12,11 @@ from pasv.protocol.errors import (
     FtpError,
     LoginRefused,
     NotLoggedIn,
+    ParameterNotImplemented,
     ServiceUnavailable,
 )
 from pasv.protocol.replies import Reply, make_reply
+from pasv.server import vhosts
 from pasv.server.handlers import HandlerResult, command
 from pasv.server.session import Session
 from pasv.server.tlspolicy import check_login
@@ -35,7 +37,10 @@ def user(s: Session, arg: str) -> Reply:
     anonymous = name.lower() in ANONYMOUS_NAMES
     check_login(s, name, anonymous=anonymous)
     if anonymous:
-        if not s.server.settings.anonymous.enabled:
+        host = s.host
+        if not s.server.settings.anonymous.enabled or (
+            host is not None and not host.admits_anonymous()
+        ):
             raise LoginRefused(s.server.gate.policy.messages.no_anonymous)
         s.pending_user = "anonymous"
         return make_reply(
@@ -53,21 +58,36 @@ def password(s: Session, arg: str) -> HandlerResult:
     server = s.server
     found: User | None
     if name == "anonymous":
-        found = server.anonymous_user()
+        found = server.anonymous_user(s.host)
         log.info("[%d] %s anonymous login, e-mail given: %r", s.id, s.peer_ip, arg[:100])
     else:
         found = server.accounts.authenticate_cached(name, arg)
+        if found is not None and not _on_this_host(s, found):
+            return _check_password(s, name, arg, None, elsewhere=True)
     if found is not None:
-        storage = server.cached_storage(found)
+        storage = server.cached_storage(found, s.host)
         if storage is not None:  # a repeat login: answered at once, no task, no thread
             return _welcome(s, found, storage)
     return _check_password(s, name, arg, found)
 
 
-async def _check_password(s: Session, name: str, arg: str, found: User | None) -> Reply:
+def _on_this_host(s: Session, user: User) -> bool:
+    """Whether the account may log in on the session's virtual host; logged when not."""
+    host = s.host
+    if host is None or host.admits(user):
+        return True
+    log.info("[%d] %s %r is not a user of host %s", s.id, s.peer_ip, user.name, host.name)
+    return False
+
+
+async def _check_password(
+    s: Session, name: str, arg: str, found: User | None, *, elsewhere: bool = False
+) -> Reply:
     server = s.server
-    if found is None:
+    if found is None and not elsewhere:
         found = await server.accounts.authenticate(name, arg)
+        if found is not None and not _on_this_host(s, found):
+            found = None
     if found is None:
         s.failures += 1
         limit = server.settings.login.max_failures
@@ -78,7 +98,7 @@ async def _check_password(s: Session, name: str, arg: str, found: User | None) -
         if s.failures >= limit:
             raise ServiceUnavailable(texts.too_many_failures.format(count=s.failures))
         raise NotLoggedIn(texts.login_incorrect)
-    return _welcome(s, found, await server.storage_for(found))
+    return _welcome(s, found, await server.storage_for(found, s.host))
 
 
 def _welcome(s: Session, user: User, storage: Storage) -> Reply:
@@ -117,8 +137,29 @@ def quit_(s: Session, arg: str) -> Reply:
 
 @command("HOST")
 def host(s: Session, arg: str) -> Reply:
+    """RFC 7151: choose the virtual host before login; 220 with its banner, 504 when unknown."""
     if s.user is not None or s.pending_user is not None:
         raise BadSequence("HOST must come before USER.")
-    return make_reply(
-        ReplyCode.SERVICE_READY, f"Host {arg.strip()} accepted; this server has one site."
-    )
+    wanted = arg.strip()
+    hosts = s.server.hosts
+    if not hosts:
+        return make_reply(
+            ReplyCode.SERVICE_READY, f"Host {wanted[:255]} accepted; this server has one site."
+        )
+    if vhosts.is_address(wanted):  # an IP literal names no virtual host: the default site
+        chosen = hosts.default
+    else:
+        chosen = hosts.find(wanted)
+        if chosen is None:
+            raise ParameterNotImplemented(
+                f"Unknown host {wanted[:255]}: no virtual host of that name is served here."
+            )
+    if s.tls_host is not None and chosen is not s.tls_host:
+        raise ParameterNotImplemented(
+            f"HOST {wanted[:255]} does not match {s.tls_host.name}, the host this connection's "
+            "TLS was set up for; connect again to use another host."
+        )
+    s.host = chosen
+    if chosen is None:
+        return make_reply(ReplyCode.SERVICE_READY, s.server.settings.server.banner)
+    return chosen.greeting

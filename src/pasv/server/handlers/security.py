@@ -34,7 +34,8 @@ def auth(s: Session, arg: str) -> Reply:
     # RFC 4217: the login that follows happens under TLS; an earlier one does not carry over.
     if s.user is not None or s.pending_user is not None:
         s.reset()
-    s.control.begin_tls(tls.context)
+    # HOST came first: present its certificate to a client that sends no server name (SNI)
+    s.control.begin_tls(tls.context, tls.serving_for(s.host.name if s.host else None))
     return make_reply(ReplyCode.AUTH_OK, f"AUTH {mechanism} successful; start the TLS handshake.")
 
 

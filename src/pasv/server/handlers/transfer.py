@@ -162,7 +162,7 @@ async def retr(s: Session, arg: str) -> Reply:
         user, server = s.user, s.server
         assert user is not None
         reserved = await server.usage.reserve(
-            user, s.settings, server.home_of(user), remaining, s.access.messages
+            user, s.settings, s.home, remaining, s.access.messages
         )
         throttle = throttle_for(server.shared, s.access, upload=False)
 
@@ -258,7 +258,7 @@ async def _receive_file(
         s.fs,
         user,
         s.settings,
-        server.home_of(user),
+        s.home,
         s.access.messages,
         path=path,
         offset=offset,
