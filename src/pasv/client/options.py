@@ -24,6 +24,7 @@ class ClientOptions:
     encoding: str = "utf-8"
     timeout: float = 30.0
     trace: Tracer | None = None
+    send_host: bool = True  # RFC 7151 HOST when the URL names a host and FEAT lists HOST
 
     @property
     def any_tls(self) -> bool:
