@@ -56,7 +56,7 @@ class Access:
         """Refuse (550) what the rules do not allow."""
         if not self._rules.allows(perm, path):
             what = perm.describe() if perm else "that"
-            raise PermissionDenied(self.messages.permission.format(perm=what, path=path))
+            raise PermissionDenied(self.messages.say("permission", perm=what, path=path))
 
     def check_name(self, path: str) -> None:
         """A new name (upload, rename target, new directory) must not be forbidden."""
@@ -64,7 +64,7 @@ class Access:
             return
         name = paths.basename(path)
         if self._names.forbidden(path) is not None or self._names.hidden(name):
-            raise ProhibitedName(self.messages.prohibited_name.format(name=name))
+            raise ProhibitedName(self.messages.say("prohibited_name", name=name))
 
     def entry_filter(self, directory: str) -> Callable[[str], bool] | None:
         """Which entries of ``directory`` a listing shows (hidden names never; with

@@ -327,17 +327,17 @@ class ControlProtocol(asyncio.Protocol):
         texts = self.server.gate.policy.messages
         if transfer is not None:
             limit = self.session.settings.stall_timeout
-            transfer.check_stall(now, limit, texts.stalled.format(seconds=limit))
+            transfer.check_stall(now, limit, texts.say("stalled", seconds=limit))
             return
         if self.closing or self.current is not None:
             return
         if self.session.user is None and now >= self.login_deadline:
             limit = self.server.gate.policy.server.login_timeout
-            text = texts.login_timeout.format(seconds=limit)
+            text = texts.say("login_timeout", seconds=limit)
         elif self.session.user is not None and now >= (
             self.deadline + self.session.settings.idle_timeout
         ):
-            text = texts.idle_timeout.format(seconds=self.session.settings.idle_timeout)
+            text = texts.say("idle_timeout", seconds=self.session.settings.idle_timeout)
         else:
             return
         self.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, text))

@@ -75,7 +75,7 @@ class Gate:
             clients = shared.sessions(_ALL)
             hammering = self._count_connect(ip, now_mono)
         if hammering:
-            self._ban(ip, self.policy.messages.ban_connections, time.time())
+            self._ban(ip, self.policy.messages.say("ban_connections"), time.time())
         ban = self.bans.get(ip) if self.bans else None
         self.policy.check_connect(ip, clients=clients, ban=ban, now=time.time() if ban else 0.0)
 
@@ -110,9 +110,9 @@ class Gate:
         with self.shared.locked():
             count = self._window(f"f:{ip}", settings.hammer_failure_window, now)
         if count >= settings.hammer_failures:
-            ban = self._ban(ip, self.policy.messages.ban_failures, time.time())
+            ban = self._ban(ip, self.policy.messages.say("ban_failures"), time.time())
             raise Refused(
-                self.policy.messages.banned.format(
+                self.policy.messages.say("banned", 
                     reason=ban.reason, minutes=minutes_left(ban.until, time.time())
                 )
             )

@@ -188,7 +188,7 @@ class Session:
 
     def busy(self, path: str) -> FileBusy:
         """The 450 for a file another session is uploading."""
-        return FileBusy(self.access.messages.file_busy.format(name=paths.basename(path)))
+        return FileBusy(self.access.messages.say("file_busy", name=paths.basename(path)))
 
     def refuse_if_uploading(self, path: str) -> None:
         """450 when another session is uploading the file at ``path``."""

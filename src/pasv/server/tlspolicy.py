@@ -38,7 +38,7 @@ def check_login(s: Session, name: str, *, anonymous: bool) -> None:
         return
     settings = policy.settings_for_name(name, anonymous=anonymous)
     if tls_required(settings, s.server.settings.tls, anonymous=anonymous).login:
-        raise NotLoggedIn(policy.messages.tls_required)
+        raise NotLoggedIn(policy.messages.say("tls_required"))
 
 
 def data_protection_required(s: Session) -> bool:

@@ -41,7 +41,7 @@ def user(s: Session, arg: str) -> Reply:
         if not s.server.settings.anonymous.enabled or (
             host is not None and not host.admits_anonymous()
         ):
-            raise LoginRefused(s.server.gate.policy.messages.no_anonymous)
+            raise LoginRefused(s.server.gate.policy.messages.say("no_anonymous"))
         s.pending_user = "anonymous"
         return make_reply(
             ReplyCode.NEED_PASSWORD, "Guest login ok, send your e-mail address as password."
@@ -96,8 +96,8 @@ async def _check_password(
         server.gate.login_failed(s.peer_ip)  # too many from this address: banned, 421
         texts = server.gate.policy.messages
         if s.failures >= limit:
-            raise ServiceUnavailable(texts.too_many_failures.format(count=s.failures))
-        raise NotLoggedIn(texts.login_incorrect)
+            raise ServiceUnavailable(texts.say("too_many_failures", count=s.failures))
+        raise NotLoggedIn(texts.say("login_incorrect"))
     return _welcome(s, found, await server.storage_for(found, s.host))
 
 

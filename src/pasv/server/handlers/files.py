@@ -81,7 +81,7 @@ async def rmd(s: Session, arg: str) -> Reply:
     in_use = s.server.in_use
     if in_use.any() and in_use.uploading_into(s.fs.identity(target)):
         name = paths.basename(target)
-        raise FileBusy(s.access.messages.directory_busy.format(name=name))
+        raise FileBusy(s.access.messages.say("directory_busy", name=name))
     await s.fs.rmdir(target)
     s.server.changed()
     return make_reply(ReplyCode.FILE_ACTION_OK, f"Directory removed: {target}")

@@ -211,7 +211,7 @@ def _ragged_end(s: Session, transfer: Transfer, declared: int | None) -> None:
     if declared is not None and declared == transfer.done:
         return
     if s.server.settings.tls.require_close_notify:
-        raise TransferAborted(s.access.messages.upload_unconfirmed)
+        raise TransferAborted(s.access.messages.say("upload_unconfirmed"))
     transfer.confirmed = False
 
 
