@@ -37,6 +37,12 @@ class ServerSection(_Section):
     allow_root: bool = Field(False, description="started as root: keep serving as root")
     umask: int = Field(0o022, ge=0, le=0o777, description="for uploaded files and new directories")
     chmod_mask: int = Field(0o755, ge=0, le=0o777, description="SITE CHMOD may set these bits only")
+    language: str = Field(
+        "en", description="reply language until a client sends LANG: en, or zh (Simplified)"
+    )
+    banners: dict[str, str] = Field(
+        default_factory=dict, description='the banner in other languages: {zh = "…"}'
+    )
     default_host: str | None = Field(
         None, description="the virtual host of a session that sends no HOST; none = this server"
     )
@@ -51,6 +57,16 @@ class ServerSection(_Section):
                 raise ValueError('expected an octal mode like "022"') from None
         return value
 
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        return _language_tag(value)
+
+    @field_validator("banners")
+    @classmethod
+    def _banner_languages(cls, value: dict[str, str]) -> dict[str, str]:
+        return {_language_tag(lang): text for lang, text in value.items()}
+
     @field_validator("host")
     @classmethod
     def _host_is_ip(cls, value: str | None) -> str | None:
@@ -60,6 +76,17 @@ class ServerSection(_Section):
             return value
         ipaddress.ip_address(value)
         return value
+
+
+_LANGUAGE_TAGS = {"en": "en", "zh": "zh-Hans", "zh-cn": "zh-Hans", "zh-hans": "zh-Hans",
+                  "zh-sg": "zh-Hans"}  # fmt: skip
+
+
+def _language_tag(value: str) -> str:
+    found = _LANGUAGE_TAGS.get(value.strip().lower())
+    if found is None:
+        raise ValueError(f"unknown language {value!r}; use en or zh (Simplified Chinese)")
+    return found
 
 
 class PassiveOverride(_Section):
@@ -161,6 +188,7 @@ class HostSection(_Section):
     name: str = Field(description="the DNS name clients send in HOST (and in SNI)")
     aliases: tuple[str, ...] = Field((), description="other names of the same host")
     banner: str | None = Field(None, description="the 220 reply to HOST; default: the server's")
+    banners: dict[str, str] = Field(default_factory=dict, description="in other languages")
     root: Path | None = Field(
         None,
         description="files root of this host (users' homes resolve under it); "
@@ -187,6 +215,11 @@ class HostSection(_Section):
             raise ValueError(f"{name!r} is an address; virtual hosts are named by DNS names")
 
         return tuple(clean(n) for n in value) if isinstance(value, tuple) else clean(value)
+
+    @field_validator("banners")
+    @classmethod
+    def _banner_languages(cls, value: dict[str, str]) -> dict[str, str]:
+        return {_language_tag(lang): text for lang, text in value.items()}
 
     @model_validator(mode="after")
     def _consistent(self) -> HostSection:

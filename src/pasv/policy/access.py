@@ -10,6 +10,7 @@ from pasv.policy.options import Messages, PolicySettings
 from pasv.policy.permissions import Decision, UserRules
 from pasv.protocol import paths
 from pasv.protocol.errors import PathNotFound, PermissionDenied, ProhibitedName
+from pasv.protocol.texts import Said
 
 RateLimits = tuple[tuple[str, int], ...]
 
@@ -50,7 +51,9 @@ class Access:
     def check_reachable(self, path: str) -> None:
         """Hidden names are not there at all: 550, as for a path that does not exist."""
         if self._hidden and self._names.hidden_path(path):
-            raise PathNotFound(f"No such file or directory: {path}")
+            raise PathNotFound(
+                Said("replies", "access.hidden", "No such file or directory: {path}", path=path)
+            )
 
     def check(self, perm: Perm, path: str) -> None:
         """Refuse (550) what the rules do not allow."""

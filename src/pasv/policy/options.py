@@ -298,7 +298,7 @@ class Messages:
                 found[f"{name}.{lang}"] = text
         return found
 
-    def say(self, name: str, **values: object) -> str:
+    def say(self, name: str, /, **values: object) -> str:
         """The text ``name`` with its placeholders filled, sayable in the session's language."""
         return Said("messages", name, getattr(self, name), **values)
 

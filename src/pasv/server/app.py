@@ -70,9 +70,11 @@ class FtpServer:
         self._implicit: list[asyncio.Server] = []
         self._reaper: asyncio.Task[None] | None = None
         self.hosts = HostTable(settings)
+        self.language = settings.server.language
         self._storages: dict[tuple[str, str], LocalStorage] = {}  # (host, home) -> its jail
         self._anonymous: dict[str, User] = {}  # host name ("" for none) -> the anonymous user
-        self.greeting = make_reply(ReplyCode.SERVICE_READY, settings.server.banner)
+        banner = settings.server.banners.get(self.language, settings.server.banner)
+        self.greeting = make_reply(ReplyCode.SERVICE_READY, banner)
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(

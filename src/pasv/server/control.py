@@ -17,6 +17,7 @@ from pasv.protocol.parser import Command, LineBuffer
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.controltls import ControlTls, PeerClosed
 from pasv.server.dispatch import dispatch, run_guarded
+from pasv.server.language import EN, spoken_reply
 from pasv.server.session import Session
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class ControlProtocol(asyncio.Protocol):
             self.session.tls = self.server.tls.context
             host = self._tls_host(transport.get_extra_info("ssl_object"))
             if host is not None:
-                greeting = host.greeting
+                greeting = host.greeting(self.session.lang)
         refusal = self.server.session_opened(self)
         if refusal is not None:
             self.send(refusal)
@@ -282,9 +283,12 @@ class ControlProtocol(asyncio.Protocol):
 
     # --- output ---------------------------------------------------------------------------
     def send(self, reply: Reply) -> None:
-        """Write one reply; a 421 also closes the connection."""
+        """Write one reply (in the session's language); a 421 also closes the connection."""
         if self.transport.is_closing():
             return
+        lang = self.session.lang
+        if lang != EN:
+            reply = spoken_reply(reply, lang, self.server.gate.policy.messages)
         if log.isEnabledFor(logging.DEBUG):
             for line in reply.lines:
                 log.debug(

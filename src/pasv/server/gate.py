@@ -112,8 +112,8 @@ class Gate:
         if count >= settings.hammer_failures:
             ban = self._ban(ip, self.policy.messages.say("ban_failures"), time.time())
             raise Refused(
-                self.policy.messages.say("banned", 
-                    reason=ban.reason, minutes=minutes_left(ban.until, time.time())
+                self.policy.messages.say(
+                    "banned", reason=ban.reason, minutes=minutes_left(ban.until, time.time())
                 )
             )
 

@@ -17,11 +17,20 @@ from pasv.protocol.errors import FtpError
 from pasv.protocol.replies import Reply, make_reply
 from pasv.protocol.texts import Said
 
-__all__ = ["EN", "LANGUAGES", "catalogue", "error_text", "say", "spoken", "translate"]
+__all__ = [
+    "EN",
+    "LANGUAGES",
+    "catalogue",
+    "error_text",
+    "say",
+    "session_language",
+    "spoken",
+    "translate",
+]
 
 EN = "en"
 LANGUAGES = ("en", "zh-Hans")  # what FEAT lists, in this order
-SECTIONS = ("replies", "messages", "errors")
+SECTIONS = ("replies", "messages", "errors", "texts")
 _DEFAULT_MESSAGES = Messages()
 
 
@@ -48,8 +57,10 @@ def translate(text: str, lang: str, messages: Messages) -> str:
 
     An operator's policy text: their own text in that language when they gave one, else their
     English text when they changed it, else the catalogue's."""
-    if lang == EN or not isinstance(text, Said):
+    if lang == EN:
         return text
+    if not isinstance(text, Said):  # a fixed English text: its words there, when listed
+        return catalogue(lang)["texts"].get(text, text)
     key, values = text.key, text.values
     if text.source == "messages":
         own = messages.translations.get(lang, {}).get(key)
@@ -64,7 +75,9 @@ def translate(text: str, lang: str, messages: Messages) -> str:
 def _fill(template: str, values: dict[str, Any], lang: str, messages: Messages) -> str:
     if not values:
         return template
-    shown = {k: translate(v, lang, messages) if isinstance(v, Said) else v for k, v in values.items()}
+    shown = {
+        k: translate(v, lang, messages) if isinstance(v, Said) else v for k, v in values.items()
+    }
     try:
         return template.format(**shown)
     except (KeyError, IndexError, ValueError):  # an operator's text with a wrong placeholder
@@ -80,7 +93,25 @@ def error_text(exc: FtpError, lang: str, messages: Messages) -> str:
         return translate(text, lang, messages)
     for cls in type(exc).__mro__:
         if cls.__dict__.get("default_text") is text:
-            return catalogue(lang)["errors"].get(cls.__name__, text)
+            found: str = catalogue(lang)["errors"].get(cls.__name__, text)
+            return found
+    return translate(text, lang, messages)
+
+
+def spoken_reply(reply: Reply, lang: str, messages: Messages) -> Reply:
+    """``reply`` in ``lang``: each catalogue line in its words there (the code never changes)."""
+    lines = tuple(translate(line, lang, messages) for line in reply.lines)
+    return reply if lines == reply.lines else Reply(reply.code, lines)
+
+
+def default_said(exc: FtpError) -> str:
+    """A refusal's text; its class's default text made sayable in another language."""
+    text = exc.text
+    if isinstance(text, Said):
+        return text
+    for cls in type(exc).__mro__:
+        if cls.__dict__.get("default_text") is text:
+            return Said("errors", cls.__name__, text)
     return text
 
 

@@ -15,6 +15,7 @@ from pasv.policy.options import PolicySettings
 from pasv.protocol import paths
 from pasv.protocol.errors import FileBusy, PermissionDenied
 from pasv.protocol.listing import ALL_MLST_FACTS
+from pasv.server.language import say
 
 if TYPE_CHECKING:
     from pasv.policy.engine import Policy
@@ -56,6 +57,7 @@ class Session:
         "hash_algorithm",
         "host",
         "id",
+        "lang",
         "local",
         "mlst_facts",
         "pbsz",
@@ -119,6 +121,7 @@ class Session:
         self.announced = ""  # the last 227/229 reply sent, for SITE PASVINFO
         self.mlst_facts = ALL_MLST_FACTS
         self.hash_algorithm = "SHA-256"
+        self.lang = self.server.language  # LANG (RFC 2640); REIN returns to the default
         self.close_data()
         self.control.restart_login_timer()
 
@@ -171,7 +174,7 @@ class Session:
     def check(self, perm: Perm, path: str) -> None:
         """Refuse (550) when the rules deny ``perm`` at ``path`` or a hidden name is in it."""
         if self.user is None:
-            raise PermissionDenied(f"Permission denied at {path}: not logged in.")
+            raise PermissionDenied(say("session.permission_denied_at_path", path=path))
         self.access.check(perm, path)
 
     def check_new_name(self, path: str) -> None:

@@ -21,6 +21,7 @@ import socket
 import ssl
 
 from pasv.protocol.errors import DataTlsFailed
+from pasv.server.language import say
 
 
 class RaggedEnd(Exception):
@@ -79,13 +80,11 @@ async def secure(
                     await wait_ready(tls, write=True)
     except TimeoutError:
         tls.close()
-        raise DataTlsFailed(
-            f"TLS handshake on the data connection did not complete within {timeout:g} seconds."
-        ) from None
+        raise DataTlsFailed(say("tlsdata.tls_handshake_on_the", timeout=timeout)) from None
     except (ssl.SSLError, OSError) as exc:
         tls.close()
         reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
-        raise DataTlsFailed(f"TLS handshake on the data connection failed: {reason}.") from None
+        raise DataTlsFailed(say("tlsdata.tls_handshake_on_the_2", reason=reason)) from None
     except BaseException:
         tls.close()
         raise

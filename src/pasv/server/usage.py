@@ -165,7 +165,9 @@ class UploadPlan:
             before = None
         overlap = 0 if before is None or append else max(0, before - offset)
         room = await book.upload_room(user, settings, home, overlap, before is None, texts)
-        watch = QuotaWatch(shared, user.name, room, texts.say("quota")) if room is not None else None
+        watch = (
+            QuotaWatch(shared, user.name, room, texts.say("quota")) if room is not None else None
+        )
         return cls(book, fs, user, settings, path, before, watch)
 
     @property

@@ -4,6 +4,7 @@ the accounts that may log in there."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +22,16 @@ class VirtualHost:
 
     name: str
     names: tuple[str, ...]
-    greeting: Reply  # the 220 answer to HOST (and the greeting of implicit FTPS named by SNI)
+    greetings: Mapping[str, Reply]  # per language: the 220 answer to HOST (and the greeting
+    # of implicit FTPS named by SNI); a language without its own banner gets the default's
     banner: str
     root: Path
     anonymous_root: Path
     users: frozenset[str] | None  # None: every account
     has_certificate: bool
+
+    def greeting(self, lang: str) -> Reply:
+        return self.greetings.get(lang) or self.greetings[""]
 
     def admits(self, user: User) -> bool:
         """May this account log in on this host?"""
@@ -57,11 +62,14 @@ def normalise(name: str) -> str:
 
 def _host(settings: Settings, cfg: HostSection) -> VirtualHost:
     banner = cfg.banner if cfg.banner is not None else settings.server.banner
+    banners = cfg.banners if cfg.banner is not None else settings.server.banners
     users = None if "*" in cfg.users else frozenset(cfg.users)
+    greetings = {lang: make_reply(ReplyCode.SERVICE_READY, text) for lang, text in banners.items()}
+    greetings[""] = make_reply(ReplyCode.SERVICE_READY, banner)
     return VirtualHost(
         name=cfg.name,
         names=cfg.names,
-        greeting=make_reply(ReplyCode.SERVICE_READY, banner),
+        greetings=greetings,
         banner=banner,
         root=settings.host_root(cfg),
         anonymous_root=cfg.anonymous_root or settings.anonymous_root,

@@ -10,6 +10,7 @@ from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import NotADirectory
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import command
+from pasv.server.language import say
 from pasv.server.session import Session
 
 
@@ -27,7 +28,7 @@ def human(size: int) -> str:
 async def avbl(s: Session, arg: str) -> Reply:
     target = s.resolve(arg) if arg.strip() else s.cwd
     if (await s.fs.stat(target)).kind != "dir":
-        raise NotADirectory(f"{target} is not a directory; AVBL takes a directory.")
+        raise NotADirectory(say("account.target_is_not_a", target=target))
     assert s.user is not None
     home = s.home
     free = (await asyncio.to_thread(shutil.disk_usage, home)).free

@@ -18,6 +18,7 @@ from pasv.protocol.errors import (
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import vhosts
 from pasv.server.handlers import HandlerResult, command
+from pasv.server.language import say
 from pasv.server.session import Session
 from pasv.server.tlspolicy import check_login
 from pasv.storage.base import Storage
@@ -47,7 +48,7 @@ def user(s: Session, arg: str) -> Reply:
             ReplyCode.NEED_PASSWORD, "Guest login ok, send your e-mail address as password."
         )
     s.pending_user = name
-    return make_reply(ReplyCode.NEED_PASSWORD, f"Password required for {name}.")
+    return make_reply(ReplyCode.NEED_PASSWORD, say("auth.password_required", name=name))
 
 
 @command("PASS")
@@ -109,7 +110,7 @@ def _welcome(s: Session, user: User, storage: Storage) -> Reply:
     log.info("[%d] %s logged in as %s", s.id, s.peer_ip, user.name)
     if user.anonymous:
         return make_reply(ReplyCode.LOGGED_IN, "Guest login ok, access restrictions apply.")
-    return make_reply(ReplyCode.LOGGED_IN, f"User {user.name} logged in, proceed.")
+    return make_reply(ReplyCode.LOGGED_IN, say("auth.logged_in", name=user.name))
 
 
 @command("ACCT")
@@ -143,23 +144,19 @@ def host(s: Session, arg: str) -> Reply:
     wanted = arg.strip()
     hosts = s.server.hosts
     if not hosts:
-        return make_reply(
-            ReplyCode.SERVICE_READY, f"Host {wanted[:255]} accepted; this server has one site."
-        )
+        return make_reply(ReplyCode.SERVICE_READY, say("auth.one_site", name=wanted[:255]))
     if vhosts.is_address(wanted):  # an IP literal names no virtual host: the default site
         chosen = hosts.default
     else:
         chosen = hosts.find(wanted)
         if chosen is None:
-            raise ParameterNotImplemented(
-                f"Unknown host {wanted[:255]}: no virtual host of that name is served here."
-            )
+            raise ParameterNotImplemented(say("auth.unknown_host_v_no", v1=wanted[:255]))
     if s.tls_host is not None and chosen is not s.tls_host:
         raise ParameterNotImplemented(
-            f"HOST {wanted[:255]} does not match {s.tls_host.name}, the host this connection's "
-            "TLS was set up for; connect again to use another host."
+            say("auth.host_v_does_not", v1=wanted[:255], name=s.tls_host.name)
         )
     s.host = chosen
     if chosen is None:
-        return make_reply(ReplyCode.SERVICE_READY, s.server.settings.server.banner)
-    return chosen.greeting
+        cfg = s.server.settings.server
+        return make_reply(ReplyCode.SERVICE_READY, cfg.banners.get(s.lang, cfg.banner))
+    return chosen.greeting(s.lang)

@@ -18,10 +18,9 @@ from pasv.protocol.errors import (
 from pasv.protocol.listing import format_timeval
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import command
+from pasv.server.language import say
 from pasv.server.session import Session
 from pasv.server.usage import needs_usage
-
-NO_MTIME = "{command} is not available here: this storage cannot set modification times."
 
 
 def quote_path(path: str) -> str:
@@ -33,13 +32,13 @@ def parse_time(text: str) -> float:
     try:
         parsed = time.strptime(text[:14], "%Y%m%d%H%M%S")
     except ValueError:
-        raise ArgumentError(f"Bad time {text[:20]!r}; expected YYYYMMDDHHMMSS (UTC).") from None
+        raise ArgumentError(say("files.bad_time_v_r", v1=text[:20])) from None
     return float(calendar.timegm(parsed))
 
 
 @command("PWD")
 def pwd(s: Session, arg: str) -> Reply:
-    return make_reply(ReplyCode.PATH_CREATED, f"{quote_path(s.cwd)} is the current directory.")
+    return make_reply(ReplyCode.PATH_CREATED, say("files.pwd", path=quote_path(s.cwd)))
 
 
 @command("CWD")
@@ -56,9 +55,9 @@ async def _change_dir(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     facts = await s.fs.stat(target)
     if facts.kind != "dir":
-        raise NotADirectory(f"Not a directory: {target}")
+        raise NotADirectory(say("files.not_a_directory_target", target=target))
     s.cwd = target
-    return make_reply(ReplyCode.FILE_ACTION_OK, f"Directory changed to {target}")
+    return make_reply(ReplyCode.FILE_ACTION_OK, say("files.cwd", path=target))
 
 
 @command("MKD")
@@ -68,7 +67,7 @@ async def mkd(s: Session, arg: str) -> Reply:
     s.check_new_name(target)
     await s.fs.mkdir(target)
     s.server.changed()
-    return make_reply(ReplyCode.PATH_CREATED, f"{quote_path(target)} created.")
+    return make_reply(ReplyCode.PATH_CREATED, say("files.mkd", path=quote_path(target)))
 
 
 @command("RMD")
@@ -84,7 +83,7 @@ async def rmd(s: Session, arg: str) -> Reply:
         raise FileBusy(s.access.messages.say("directory_busy", name=name))
     await s.fs.rmdir(target)
     s.server.changed()
-    return make_reply(ReplyCode.FILE_ACTION_OK, f"Directory removed: {target}")
+    return make_reply(ReplyCode.FILE_ACTION_OK, say("files.rmd", path=target))
 
 
 @command("DELE")
@@ -99,7 +98,7 @@ async def dele(s: Session, arg: str) -> Reply:
     if counted:
         assert s.user is not None
         await s.server.usage.removed(s.user, s.settings, size)
-    return make_reply(ReplyCode.FILE_ACTION_OK, f"File deleted: {target}")
+    return make_reply(ReplyCode.FILE_ACTION_OK, say("files.dele", path=target))
 
 
 @command("RNFR")
@@ -109,7 +108,7 @@ async def rnfr(s: Session, arg: str) -> Reply:
     s.refuse_if_uploading(source)
     await s.fs.stat(source)
     s.rename_from = source
-    return make_reply(ReplyCode.PENDING, f"{source} exists; ready for RNTO.")
+    return make_reply(ReplyCode.PENDING, say("files.rnfr", path=source))
 
 
 @command("RNTO")
@@ -123,7 +122,7 @@ async def rnto(s: Session, arg: str) -> Reply:
     s.refuse_if_uploading(target)
     await s.fs.rename(source, target)
     s.server.changed()
-    return make_reply(ReplyCode.FILE_ACTION_OK, f"Renamed {source} to {target}")
+    return make_reply(ReplyCode.FILE_ACTION_OK, say("files.rnto", source=source, target=target))
 
 
 @command("SIZE")
@@ -132,7 +131,7 @@ async def size(s: Session, arg: str) -> Reply:
     s.check(Perm.LIST, target)
     facts = await s.fs.stat(target)
     if facts.kind != "file":
-        raise FileUnavailable(f"{target} is not a regular file; SIZE is for files.")
+        raise FileUnavailable(say("files.target_is_not_a", target=target))
     return make_reply(ReplyCode.FILE_STATUS, str(facts.size))
 
 
@@ -153,7 +152,7 @@ async def mfmt(s: Session, arg: str) -> Reply:
     target = s.resolve(name)
     s.check(Perm.MFMT, target)
     if not s.fs.capabilities.set_mtime:
-        raise NotImplementedCommand(NO_MTIME.format(command="MFMT"))
+        raise NotImplementedCommand(say("files.no_mtime", command="MFMT"))
     await s.fs.set_mtime(target, when)
     s.server.changed()
     return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_timeval(when)}; {target}")
@@ -165,6 +164,6 @@ async def hash_(s: Session, arg: str) -> Reply:
     s.check(Perm.RETR, target)
     facts = await s.fs.stat(target)
     if facts.kind != "file":
-        raise FileUnavailable(f"{target} is not a regular file; HASH is for files.")
+        raise FileUnavailable(say("files.target_is_not_a_2", target=target))
     digest = await s.fs.digest(target, s.hash_algorithm)
     return make_reply(ReplyCode.FILE_STATUS, f"{s.hash_algorithm} 0-{facts.size} {digest} {target}")

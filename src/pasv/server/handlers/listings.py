@@ -16,6 +16,7 @@ from pasv.protocol.replies import Reply, make_reply
 from pasv.server import transfers
 from pasv.server.handlers import command
 from pasv.server.handlers.transfer import run_transfer
+from pasv.server.language import say
 from pasv.server.listcache import signature
 from pasv.server.session import Session
 from pasv.server.transfers import Transfer
@@ -74,7 +75,7 @@ async def _listing_data(
     facts = await s.fs.stat(path)
     if facts.kind != "dir":
         if on_file is None:
-            raise NotADirectory(f"{path} is not a directory; use MLST for a single entry.")
+            raise NotADirectory(say("listings.path_is_not_a", path=path))
         return path, on_file([facts]).encode("utf-8", "surrogateescape")
     assert s.user is not None
     visible = s.access.entry_filter(path)

@@ -12,6 +12,7 @@ from pasv.protocol.errors import ArgumentError, NotImplementedCommand
 from pasv.protocol.listing import format_timeval
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import account, chmod, command, data, files, info
+from pasv.server.language import say
 from pasv.server.session import Session
 
 _STAMP = re.compile(r"\d{14}|\d{12}")  # YYYYMMDDhhmmss, or YYYYMMDDhhmm (ProFTPD accepts it)
@@ -43,7 +44,7 @@ async def site(s: Session, arg: str) -> Reply:
         return await account.site_ratio(s)
     if verb == "PASVINFO":
         return data.site_pasvinfo(s)
-    raise ArgumentError(f"Unknown SITE command {verb[:20]}; try SITE HELP.")
+    raise ArgumentError(say("site.unknown_site_command_v", v1=verb[:20]))
 
 
 def site_help(s: Session) -> Reply:
@@ -85,10 +86,8 @@ async def site_utime(s: Session, rest: str) -> Reply:
     target = s.resolve(name)
     s.check(Perm.SITE_UTIME, target)
     if not s.fs.capabilities.set_mtime:
-        raise NotImplementedCommand(files.NO_MTIME.format(command="SITE UTIME"))
+        raise NotImplementedCommand(say("files.no_mtime", command="SITE UTIME"))
     await s.fs.set_mtime(target, when)
     s.server.changed()
     shown = paths.basename(target) or target
-    return make_reply(
-        ReplyCode.OK, f"SITE UTIME: modification time of {shown} set to {format_timeval(when)}."
-    )
+    return make_reply(ReplyCode.OK, say("site.utime_done", name=shown, time=format_timeval(when)))

@@ -24,6 +24,7 @@ from pasv.protocol.errors import (
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import transfers
 from pasv.server.handlers import command
+from pasv.server.language import say
 from pasv.server.metering import throttle_for
 from pasv.server.session import Session
 from pasv.server.tlspolicy import check_data_protection, secure_data
@@ -67,7 +68,7 @@ async def run_transfer(
     except Aborted:
         s.transfer = None
         raise TransferAborted(
-            f"Transfer aborted ({transfer.reason}) before the data connection opened."
+            say("transfer.transfer_aborted_reason_before", reason=transfer.reason)
         ) from None
     except BaseException:
         s.transfer = None
@@ -152,7 +153,7 @@ async def retr(s: Session, arg: str) -> Reply:
     try:
         if offset > handle.size:
             raise FtpError(
-                f"REST offset {offset} is beyond the end of the file ({handle.size} bytes).",
+                say("transfer.rest_offset_offset_is", offset=offset, size=handle.size),
                 code=ReplyCode.ARGUMENT_ERROR,
             )
         if not s.server.write_mode.atomic:
