@@ -18,7 +18,7 @@ class Said(str):
     values: dict[str, Any]
     source: str
 
-    def __new__(cls, source: str, key: str, template: str, **values: Any) -> Said:
+    def __new__(cls, source: str, key: str, template: str, /, **values: Any) -> Said:
         obj = super().__new__(cls, template.format(**values) if values else template)
         obj.source, obj.key, obj.values = source, key, values
         return obj

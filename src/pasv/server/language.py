@@ -42,7 +42,7 @@ def catalogue(lang: str) -> dict[str, dict[str, str]]:
     return {section: dict(data.get(section, {})) for section in SECTIONS}
 
 
-def say(key: str, **values: Any) -> str:
+def say(key: str, /, **values: Any) -> str:
     """The reply text ``key`` in English, sayable in any session's language."""
     return Said("replies", key, catalogue(EN)["replies"][key], **values)
 
