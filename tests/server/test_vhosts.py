@@ -242,3 +242,20 @@ def test_sni_picks_the_certificate_and_host_of_implicit_ftps(sites: Sites, sni: 
     ftp.prot_p()
     if sni is not None:
         assert _read(ftp, "where.txt") == sni.encode()
+
+
+def test_the_hosts_banner_in_the_sessions_language(tmp_path: Path) -> None:
+    live = start_server(
+        tmp_path / "data",
+        hosts=[{"name": "a.test", "banner": "Site A.", "banners": {"zh": "A 站点。"}}],
+    )
+    try:
+        ftp = live.connect()
+        assert ftp.sendcmd("HOST a.test") == "220 Site A."
+        ftp.sendcmd("LANG ZH")
+        assert ftp.sendcmd("HOST a.test") == "220 A 站点。"
+        assert _refused(ftp, "HOST b.test") == (
+            "504 未知主机 b.test:这里没有提供这个名称的虚拟主机。"
+        )
+    finally:
+        live.stop()
