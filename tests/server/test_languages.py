@@ -45,7 +45,7 @@ def _calls(path: Path) -> Iterator[tuple[str, ast.expr]]:
 
 def _said(call: ast.expr) -> tuple[str, str, str] | None:
     """(function, key, inline template) of ``say("key", …)``, ``…messages.say("key", …)`` or
-    ``Said("replies", "key", "template", …)``."""
+    ``said("replies", "key", "template", …)``."""
     if not isinstance(call, ast.Call):
         return None
     func = call.func
@@ -53,7 +53,7 @@ def _said(call: ast.expr) -> tuple[str, str, str] | None:
     consts = [a.value for a in call.args if isinstance(a, ast.Constant)]
     if name == "say" and consts:  # Messages.say is called on the messages: an attribute
         return ("messages" if isinstance(func, ast.Attribute) else "say"), str(consts[0]), ""
-    if name == "Said" and len(consts) >= 2:
+    if name == "said" and len(consts) >= 2:
         template = consts[2] if len(consts) > 2 else ""
         return name, str(consts[1]), str(template)
     return None
@@ -89,7 +89,7 @@ def test_the_english_catalogue_says_what_the_code_says() -> None:
 
 
 def test_every_refusal_text_is_in_the_catalogue() -> None:
-    """A fixed text must be listed by its words, a text with values made with say() or Said;
+    """A fixed text must be listed by its words, a text with values made with say() or said();
     anything else would reach a Chinese session in English."""
     english = catalogue("en")
     seen = 0
@@ -117,7 +117,7 @@ def test_every_catalogue_key_the_code_names_exists_and_none_is_unused() -> None:
         ours = "from pasv.server.language import" in source  # not another module's say()
         for node in ast.walk(ast.parse(source)):
             found = _said(node) if isinstance(node, ast.Call) else None
-            if found is not None and (found[0] == "Said" or (found[0] == "say" and ours)):
+            if found is not None and (found[0] == "said" or (found[0] == "say" and ours)):
                 named.add(found[1])
     replies = set(english["replies"])
     assert replies - named == set(), "unused reply texts"

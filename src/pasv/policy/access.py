@@ -10,7 +10,7 @@ from pasv.policy.options import Messages, PolicySettings
 from pasv.policy.permissions import Decision, UserRules
 from pasv.protocol import paths
 from pasv.protocol.errors import PathNotFound, PermissionDenied, ProhibitedName
-from pasv.protocol.texts import Said
+from pasv.protocol.texts import said
 
 RateLimits = tuple[tuple[str, int], ...]
 
@@ -52,7 +52,7 @@ class Access:
         """Hidden names are not there at all: 550, as for a path that does not exist."""
         if self._hidden and self._names.hidden_path(path):
             raise PathNotFound(
-                Said("replies", "access.hidden", "No such file or directory: {path}", path=path)
+                said("replies", "access.hidden", "No such file or directory: {path}", path=path)
             )
 
     def check(self, perm: Perm, path: str) -> None:

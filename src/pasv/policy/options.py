@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pasv.policy.models import IpNetwork
-from pasv.protocol.texts import Said
+from pasv.protocol.texts import said
 
 __all__ = [
     "DEFAULTS",
@@ -300,7 +300,7 @@ class Messages:
 
     def say(self, name: str, /, **values: object) -> str:
         """The text ``name`` with its placeholders filled, sayable in the session's language."""
-        return Said("messages", name, getattr(self, name), **values)
+        return said("messages", name, getattr(self, name), **values)
 
 
 LANGUAGES = {"en": "en", "zh": "zh-Hans", "zh-cn": "zh-Hans", "zh-hans": "zh-Hans",

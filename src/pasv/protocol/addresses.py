@@ -7,7 +7,7 @@ import re
 
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import ArgumentError, ParameterNotImplemented
-from pasv.protocol.texts import Said
+from pasv.protocol.texts import said
 
 __all__ = [
     "format_227",
@@ -28,7 +28,7 @@ _EPSV_BARE = re.compile(r"([!-/:-~])\1\1([0-9]{1,5})\1")
 def _check_port(port: int) -> int:
     if not 1 <= port <= 65535:
         raise ArgumentError(
-            Said(
+            said(
                 "replies",
                 "addresses.port_range",
                 "Port {port} is out of range (1-65535).",
@@ -55,7 +55,7 @@ def _six(numbers: tuple[str, ...] | list[str]) -> tuple[str, int]:
         text = raw.strip()
         if not (text.isascii() and text.isdigit()) or len(text) > 3 or int(text) > 255:
             raise ArgumentError(
-                Said(
+                said(
                     "replies",
                     "addresses.octet",
                     "Each address number must be 0-255, got {raw!r}.",
@@ -104,7 +104,7 @@ def parse_eprt_argument(arg: str) -> tuple[str, int]:
     delim = arg[0]
     if not ("!" <= delim <= "~") or delim.isdigit():
         raise ArgumentError(
-            Said(
+            said(
                 "replies",
                 "addresses.eprt_delimiter",
                 "Invalid EPRT delimiter {delim!r}.",
@@ -117,7 +117,7 @@ def parse_eprt_argument(arg: str) -> tuple[str, int]:
     proto, addr, port_text = parts[:3]
     if not (proto.isascii() and proto.isdigit()):
         raise ArgumentError(
-            Said(
+            said(
                 "replies",
                 "addresses.eprt_protocol",
                 "Invalid EPRT network protocol {proto!r}.",
@@ -137,7 +137,7 @@ def parse_eprt_argument(arg: str) -> tuple[str, int]:
     except ValueError:
         family = "IPv4" if proto == "1" else "IPv6"
         raise ArgumentError(
-            Said(
+            said(
                 "replies",
                 "addresses.eprt_address",
                 "Invalid {family} address in EPRT: {addr!r}.",
@@ -147,7 +147,7 @@ def parse_eprt_argument(arg: str) -> tuple[str, int]:
         ) from None
     if not (port_text.isascii() and port_text.isdigit()) or len(port_text) > 5:
         raise ArgumentError(
-            Said("replies", "addresses.eprt_port", "Invalid EPRT port {port!r}.", port=port_text)
+            said("replies", "addresses.eprt_port", "Invalid EPRT port {port!r}.", port=port_text)
         )
     return str(ip), _check_port(int(port_text))
 

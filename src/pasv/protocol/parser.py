@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pasv.protocol.errors import CommandUnrecognized, FtpError, LineTooLong
-from pasv.protocol.texts import Said
+from pasv.protocol.texts import said
 
 __all__ = ["Command", "LineBuffer", "parse_command"]
 
@@ -47,7 +47,7 @@ def parse_command(line: str) -> Command:
     verb, sep, arg = line.partition(" ")
     if not (0 < len(verb) <= _MAX_VERB and verb.isascii() and verb.isalpha()):
         shown = _show(verb or line)
-        raise CommandUnrecognized(Said("replies", "parser.unrecognized", _UNRECOGNIZED, verb=shown))
+        raise CommandUnrecognized(said("replies", "parser.unrecognized", _UNRECOGNIZED, verb=shown))
     return Command(verb.upper(), arg if sep else "")
 
 

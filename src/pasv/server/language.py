@@ -15,7 +15,7 @@ from typing import Any
 from pasv.policy.options import Messages, language_of
 from pasv.protocol.errors import FtpError
 from pasv.protocol.replies import Reply, make_reply
-from pasv.protocol.texts import Said
+from pasv.protocol.texts import Said, said
 
 __all__ = [
     "EN",
@@ -42,9 +42,15 @@ def catalogue(lang: str) -> dict[str, dict[str, str]]:
     return {section: dict(data.get(section, {})) for section in SECTIONS}
 
 
+_ENGLISH = catalogue(EN)["replies"]
+
+
 def say(key: str, /, **values: Any) -> str:
     """The reply text ``key`` in English, sayable in any session's language."""
-    return Said("replies", key, catalogue(EN)["replies"][key], **values)
+    template = _ENGLISH[key]
+    text = Said(template.format_map(values) if values else template)  # said(), inlined
+    text.said = ("replies", key, values)
+    return text
 
 
 def placeholders(template: str) -> frozenset[str]:
@@ -61,14 +67,14 @@ def translate(text: str, lang: str, messages: Messages) -> str:
         return text
     if not isinstance(text, Said):  # a fixed English text: its words there, when listed
         return catalogue(lang)["texts"].get(text, text)
-    key, values = text.key, text.values
-    if text.source == "messages":
+    source, key, values = text.said
+    if source == "messages":
         own = messages.translations.get(lang, {}).get(key)
         if own is not None:
             return _fill(own, values, lang, messages)
         if getattr(messages, key, None) != getattr(_DEFAULT_MESSAGES, key, None):
             return text
-    template = catalogue(lang)[text.source].get(key)
+    template = catalogue(lang)[source].get(key)
     return text if template is None else _fill(template, values, lang, messages)
 
 
@@ -111,7 +117,7 @@ def default_said(exc: FtpError) -> str:
         return text
     for cls in type(exc).__mro__:
         if cls.__dict__.get("default_text") is text:
-            return Said("errors", cls.__name__, text)
+            return said("errors", cls.__name__, text)
     return text
 
 

@@ -14,7 +14,7 @@ from pasv.protocol.errors import (
     ParameterNotImplemented,
 )
 from pasv.protocol.listing import FileFacts
-from pasv.protocol.texts import Said
+from pasv.protocol.texts import said
 
 __all__ = [
     "DIGEST_ALGORITHMS",
@@ -191,7 +191,7 @@ def new_digest(algorithm: str) -> Digest:
         return hashlib.new(_HASHLIB_NAMES[name], usedforsecurity=False)
     except KeyError:
         raise ParameterNotImplemented(
-            Said(
+            said(
                 "replies",
                 "storage.hash_unknown",
                 "Unknown hash algorithm; use one of {names}.",

@@ -18,7 +18,7 @@ from pasv.protocol.errors import (
     PermissionDenied,
 )
 from pasv.protocol.listing import FileFacts
-from pasv.protocol.texts import Said
+from pasv.protocol.texts import said
 from pasv.storage.base import (
     IN_PLACE,
     Capabilities,
@@ -167,7 +167,7 @@ class LocalStorage:
         """The path's components; the names of uploads in progress are nobody's to reach."""
         parts = split_virtual(path)
         if TEMP_PREFIX in path and any(is_temporary(part) for part in parts):
-            raise NameNotAllowed(Said("replies", "storage.reserved", _RESERVED, prefix=TEMP_PREFIX))
+            raise NameNotAllowed(said("replies", "storage.reserved", _RESERVED, prefix=TEMP_PREFIX))
         return parts
 
     def _resolve(self, path: str) -> str:
