@@ -242,3 +242,18 @@ def test_the_default_language_and_the_operators_texts_per_language(tmp_path: Pat
         )
     finally:
         live.stop()
+
+
+def test_transfer_replies_in_chinese(live: LiveServer) -> None:
+    (live.files / "f.bin").write_bytes(b"x" * 1000)
+    ftp = live.login()
+    ftp.sendcmd("LANG ZH")
+    ftp.voidcmd("TYPE I")
+    conn, _ = ftp.ntransfercmd("RETR f.bin")
+    with conn:
+        while conn.recv(65536):
+            pass
+    assert ftp.voidresp().startswith("226 传输完成:1000 字节,用时 ")
+    with pytest.raises(ftplib.error_perm) as caught:
+        ftp.retrbinary("RETR missing.bin", lambda _: None)
+    assert str(caught.value) == "550 没有这个文件或目录。"

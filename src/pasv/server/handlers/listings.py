@@ -106,7 +106,7 @@ async def _listing(s: Session, verb: str, path: str, data: bytes) -> Reply:
     async def body(sock: socket.socket, transfer: Transfer) -> None:
         await transfers.send_bytes(sock, data, transfer)
 
-    opening = f"Opening {s.type_name} mode data connection for {verb} {path}."
+    opening = say("listings.opening", type=s.type_name, verb=verb, path=path)
     return await run_transfer(
         s,
         verb=verb,
@@ -116,7 +116,7 @@ async def _listing(s: Session, verb: str, path: str, data: bytes) -> Reply:
         opening=opening,
         body=body,
         log_transfer=False,
-        done_text=f"{verb} complete",
+        done_text=say("listings.complete", verb=verb),
     )
 
 

@@ -35,8 +35,6 @@ log = logging.getLogger("pasv.transfer")
 
 Body = Callable[[socket.socket, Transfer], Coroutine[Any, Any, None]]
 
-UNCONFIRMED = "Not confirmed: the client closed TLS without close_notify."
-
 
 async def run_transfer(
     s: Session,
@@ -101,23 +99,33 @@ async def run_transfer(
     if aborted:
         return make_reply(
             ReplyCode.TRANSFER_ABORTED,
-            f"Transfer aborted ({transfer.reason}) after {transfer.done} bytes.",
+            say("transfer.aborted", reason=transfer.reason, done=transfer.done),
         )
     if error is None:
         rate = transfer.done / max(seconds, 1e-6) / 1e6
-        text = done_text or "Transfer complete"
-        caveat = "" if transfer.confirmed else f" {UNCONFIRMED}"
+        caveat = "" if transfer.confirmed else say("transfer.unconfirmed")
         return make_reply(
             ReplyCode.TRANSFER_COMPLETE,
-            f"{text}: {transfer.done} bytes in {seconds:.3f}s ({rate:.2f} MB/s).{caveat}",
+            say(
+                "transfer.complete",
+                head=done_text or say("transfer.complete_head"),
+                done=transfer.done,
+                seconds=f"{seconds:.3f}",
+                rate=f"{rate:.2f}",
+                caveat=caveat,
+            ),
         )
     if isinstance(error, FtpError):
-        return make_reply(error.code, f"{error.text} Transfer stopped after {transfer.done} bytes.")
+        text = say("transfer.stopped", reason=error.text, done=transfer.done)
+        return make_reply(error.code, text)
     if isinstance(error, OSError):
         return make_reply(
             ReplyCode.TRANSFER_ABORTED,
-            f"Data connection closed; transfer aborted after {transfer.done} bytes "
-            f"({error.strerror or type(error).__name__}).",
+            say(
+                "transfer.closed",
+                done=transfer.done,
+                reason=error.strerror or type(error).__name__,
+            ),
         )
     log.error("[%d] %s %s failed", s.id, verb, path, exc_info=error)
     raise LocalError("Transfer failed with an internal error; it was logged.")
@@ -183,9 +191,8 @@ async def retr(s: Session, arg: str) -> Reply:
             nonlocal sent
             sent = transfer.done
 
-        opening = (
-            f"Opening {s.type_name} mode data connection for {paths.basename(path)} "
-            f"({remaining} bytes)."
+        opening = say(
+            "transfer.opening_size", type=s.type_name, name=paths.basename(path), size=remaining
         )
         try:
             return await run_transfer(
@@ -300,7 +307,7 @@ async def _receive_file(
         if verb == "STOU":
             opening = f"FILE: {paths.basename(path)}"
         else:
-            opening = f"Opening {s.type_name} mode data connection for {paths.basename(path)}."
+            opening = say("transfer.opening", type=s.type_name, name=paths.basename(path))
         return await run_transfer(
             s,
             verb=verb,
@@ -351,7 +358,7 @@ async def stou(s: Session, arg: str) -> Reply:
                     append=False,
                     verb="STOU",
                     exclusive=True,
-                    done_text=f"Transfer complete, stored as {paths.basename(candidate)}",
+                    done_text=say("transfer.stored_as", name=paths.basename(candidate)),
                 )
             except AlreadyExists:
                 continue
