@@ -60,6 +60,8 @@ class Session:
         "lang",
         "local",
         "mlst_facts",
+        "mode",
+        "mode_level",
         "pbsz",
         "peer_ip",
         "peer_port",
@@ -122,6 +124,8 @@ class Session:
         self.mlst_facts = ALL_MLST_FACTS
         self.hash_algorithm = "SHA-256"
         self.lang = self.server.language  # LANG (RFC 2640); REIN returns to the default
+        self.mode = "S"  # MODE: S stream, Z deflate, B block
+        self.mode_level = self.server.settings.modes.deflate_level
         self.close_data()
         self.control.restart_login_timer()
 

@@ -1,4 +1,4 @@
-"""SYST, FEAT, OPTS, HELP, NOOP, TYPE, MODE, STRU, ALLO, SMNT: the session's settings and help."""
+"""SYST, FEAT, OPTS, HELP, NOOP, TYPE, STRU, ALLO, SMNT: the session's settings and help."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pasv.protocol.errors import ArgumentError, NotImplementedCommand, Parameter
 from pasv.protocol.listing import ALL_MLST_FACTS
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import command
+from pasv.server.handlers.modes import opts_mode
 from pasv.server.language import LANGUAGES, say, session_language
 from pasv.server.session import Session
 from pasv.server.setup_warnings import setup_warnings
@@ -32,6 +33,8 @@ def feat(s: Session, arg: str) -> Reply:
     lines = ["Features:"]
     for feature in FEATURES:
         if feature in TLS_FEATURES and s.server.tls is None:
+            continue
+        if feature == "MODE Z" and not s.server.settings.modes.deflate:
             continue
         if feature == "CCC" and (not s.server.settings.tls.allow_ccc or s.control.implicit):
             continue
@@ -72,6 +75,8 @@ def opts(s: Session, arg: str) -> Reply:
         return make_reply(ReplyCode.OK, f"MLST OPTS {shown}")
     if option == "LANG":
         return set_language(s, value)
+    if option == "MODE":
+        return opts_mode(s, value)
     if option == "HASH":
         if not value:
             return make_reply(ReplyCode.OK, s.hash_algorithm)
@@ -138,16 +143,6 @@ def type_(s: Session, arg: str) -> Reply:
     if kind in ("A", "E", "L"):
         raise ParameterNotImplemented(say("info.type_v_is_not", v1=arg.strip()))
     raise ArgumentError(say("info.unknown_type_v_use", v1=arg.strip()[:20]))
-
-
-@command("MODE")
-def mode(s: Session, arg: str) -> Reply:
-    value = arg.strip().upper()
-    if value == "S":
-        return make_reply(ReplyCode.OK, "Mode set to S.")
-    if value in ("B", "C"):
-        raise ParameterNotImplemented(say("info.mode_value_is_not", value=value))
-    raise ArgumentError(say("info.unknown_mode_v_use", v1=arg.strip()[:20]))
 
 
 @command("STRU")
