@@ -17,6 +17,7 @@ from pasv.server.datachannel import (
 )
 from pasv.server.handlers import command
 from pasv.server.language import say
+from pasv.server.proxied import DataOrigin
 from pasv.server.session import Session
 from pasv.server.tlspolicy import secure_data
 
@@ -29,7 +30,9 @@ def _refuse_after_epsv_all(s: Session, name: str) -> None:
 def _open_passive(s: Session) -> PassiveChannel:
     s.close_data()
     secure = partial(secure_data, s) if s.protected else None
-    channel = PassiveChannel(s.server.passive_pool, s.local_ip, s.peer_ip, secure)
+    balancers = s.server.balancers
+    origin = DataOrigin(balancers, s.via) if balancers is not None else None
+    channel = PassiveChannel(s.server.passive_pool, s.local_ip, s.peer_ip, secure, origin)
     s.data = channel
     return channel
 
