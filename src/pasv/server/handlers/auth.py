@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pasv.accounts.sqlbase import StoreUnavailable
 from pasv.policy.models import User
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import (
@@ -17,6 +18,7 @@ from pasv.protocol.errors import (
 )
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import vhosts
+from pasv.server.cluster import unavailable
 from pasv.server.handlers import HandlerResult, command
 from pasv.server.language import say
 from pasv.server.session import Session
@@ -67,8 +69,8 @@ def password(s: Session, arg: str) -> HandlerResult:
             return _check_password(s, name, arg, None, elsewhere=True)
     if found is not None:
         storage = server.cached_storage(found, s.host)
-        if storage is not None:  # a repeat login: answered at once, no task, no thread
-            return _welcome(s, found, storage)
+        if storage is not None and server.cluster is None:
+            return _welcome(s, found, storage)  # a repeat login: answered at once, no task
     return _check_password(s, name, arg, found)
 
 
@@ -86,7 +88,11 @@ async def _check_password(
 ) -> Reply:
     server = s.server
     if found is None and not elsewhere:
-        found = await server.accounts.authenticate(name, arg)
+        try:
+            found = await server.accounts.authenticate(name, arg)
+        except StoreUnavailable as exc:  # running sessions go on; new logins wait for it
+            log.warning("[%d] %s login refused: %s", s.id, s.peer_ip, exc)
+            raise unavailable(exc) from None
         if found is not None and not _on_this_host(s, found):
             found = None
     if found is None:
@@ -99,11 +105,15 @@ async def _check_password(
         if s.failures >= limit:
             raise ServiceUnavailable(texts.say("too_many_failures", count=s.failures))
         raise NotLoggedIn(texts.say("login_incorrect"))
-    return _welcome(s, found, await server.storage_for(found, s.host))
+    storage = await server.storage_for(found, s.host)
+    if server.cluster is not None:  # IP rules and session limits, counted on every node
+        return _welcome(s, await server.gate.admit(s, found), storage, admitted=True)
+    return _welcome(s, found, storage)
 
 
-def _welcome(s: Session, user: User, storage: Storage) -> Reply:
-    user = s.server.gate.login(s, user)  # IP rules and session limits
+def _welcome(s: Session, user: User, storage: Storage, *, admitted: bool = False) -> Reply:
+    if not admitted:
+        user = s.server.gate.login(s, user)  # IP rules and session limits
     s.storage = storage
     s.user = user
     s.cwd = "/"
