@@ -59,7 +59,7 @@ def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[An
         return error_reply(exc)
     except StoreUnavailable as exc:
         log.warning("[%d] %s failed: %s", session.id, name, exc)
-        return error_reply(LocalError(f"Requested action aborted: {exc}. Your session goes on."))
+        return error_reply(LocalError(say("dispatch.store_unavailable", reason=str(exc))))
     except Exception:
         log.exception("[%d] handler for %s failed", session.id, name)
         return error_reply(
@@ -91,7 +91,7 @@ async def run_guarded(session: Session, pending: Coroutine[Any, Any, Reply]) -> 
         return error_reply(exc)
     except StoreUnavailable as exc:  # the database is away (credits, quotas): say so, go on
         log.warning("[%d] command failed: %s", session.id, exc)
-        return error_reply(LocalError(f"Requested action aborted: {exc}. Your session goes on."))
+        return error_reply(LocalError(say("dispatch.store_unavailable", reason=str(exc))))
     except Exception:
         log.exception("[%d] command failed", session.id)
         return error_reply(
