@@ -37,6 +37,15 @@ class ServerSection(_Section):
     allow_root: bool = Field(False, description="started as root: keep serving as root")
     umask: int = Field(0o022, ge=0, le=0o777, description="for uploaded files and new directories")
     chmod_mask: int = Field(0o755, ge=0, le=0o777, description="SITE CHMOD may set these bits only")
+    language: str = Field(
+        "en", description="reply language until a client sends LANG: en, or zh (Simplified)"
+    )
+    banners: dict[str, str] = Field(
+        default_factory=dict, description='the banner in other languages: {zh = "…"}'
+    )
+    default_host: str | None = Field(
+        None, description="the virtual host of a session that sends no HOST; none = this server"
+    )
 
     @field_validator("umask", "chmod_mask", mode="before")
     @classmethod
@@ -48,6 +57,16 @@ class ServerSection(_Section):
                 raise ValueError('expected an octal mode like "022"') from None
         return value
 
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        return _language_tag(value)
+
+    @field_validator("banners")
+    @classmethod
+    def _banner_languages(cls, value: dict[str, str]) -> dict[str, str]:
+        return {_language_tag(lang): text for lang, text in value.items()}
+
     @field_validator("host")
     @classmethod
     def _host_is_ip(cls, value: str | None) -> str | None:
@@ -57,6 +76,17 @@ class ServerSection(_Section):
             return value
         ipaddress.ip_address(value)
         return value
+
+
+_LANGUAGE_TAGS = {"en": "en", "zh": "zh-Hans", "zh-cn": "zh-Hans", "zh-hans": "zh-Hans",
+                  "zh-sg": "zh-Hans"}  # fmt: skip
+
+
+def _language_tag(value: str) -> str:
+    found = _LANGUAGE_TAGS.get(value.strip().lower())
+    if found is None:
+        raise ValueError(f"unknown language {value!r}; use en or zh (Simplified Chinese)")
+    return found
 
 
 class PassiveOverride(_Section):
@@ -150,6 +180,56 @@ class UploadsSection(_Section):
         "when complete; atomic-resume: atomic, but a failed upload is kept to be resumed",
     )
     fsync: bool = Field(False, description="flush each upload to disk before its 226")
+
+
+class HostSection(_Section):
+    """One virtual host (RFC 7151 HOST; the TLS server name, SNI, picks it too)."""
+
+    name: str = Field(description="the DNS name clients send in HOST (and in SNI)")
+    aliases: tuple[str, ...] = Field((), description="other names of the same host")
+    banner: str | None = Field(None, description="the 220 reply to HOST; default: the server's")
+    banners: dict[str, str] = Field(default_factory=dict, description="in other languages")
+    root: Path | None = Field(
+        None,
+        description="files root of this host (users' homes resolve under it); "
+        "default: <data_dir>/hosts/<name>",
+    )
+    anonymous_root: Path | None = Field(None, description="default: [anonymous] root")
+    certificate: Path | None = Field(None, description="PEM chain; default: the server's")
+    key: Path | None = Field(None, description="PEM private key (default: in the certificate)")
+    users: tuple[str, ...] = Field(
+        ("*",), description='accounts that may log in here ("anonymous" included); "*" = all'
+    )
+
+    @field_validator("name", "aliases", mode="after")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        def clean(name: str) -> str:
+            name = name.strip().rstrip(".").lower()
+            if not name or " " in name or name.startswith("["):
+                raise ValueError(f"not a host name: {name!r}")
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                return name
+            raise ValueError(f"{name!r} is an address; virtual hosts are named by DNS names")
+
+        return tuple(clean(n) for n in value) if isinstance(value, tuple) else clean(value)
+
+    @field_validator("banners")
+    @classmethod
+    def _banner_languages(cls, value: dict[str, str]) -> dict[str, str]:
+        return {_language_tag(lang): text for lang, text in value.items()}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HostSection:
+        if self.key is not None and self.certificate is None:
+            raise ValueError(f"hosts {self.name}: key is set without certificate")
+        return self
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -269,6 +349,23 @@ class Settings(_Section):
     accounts: AccountsSection = AccountsSection()
     cluster: ClusterSection = ClusterSection()
     modes: ModesSection = ModesSection()
+    hosts: tuple[HostSection, ...] = ()
+
+    @model_validator(mode="after")
+    def _hosts(self) -> Settings:
+        seen: set[str] = set()
+        for host in self.hosts:
+            for name in host.names:
+                if name in seen:
+                    raise ValueError(f"hosts: the name {name} is given twice")
+                seen.add(name)
+        default = self.server.default_host
+        if default is not None and default.rstrip(".").lower() not in seen:
+            raise ValueError(f"server.default_host: {default} is not a configured host")
+        return self
+
+    def host_root(self, host: HostSection) -> Path:
+        return host.root or self.server.data_dir / "hosts" / host.name
 
     @property
     def files_root(self) -> Path:

@@ -86,7 +86,11 @@ def import_policy(store: PolicyStore, doc: Mapping[str, Any]) -> list[str]:
         for key, value in _table(doc, "settings").items():
             store.set_option("", key, value)
         for key, text in _table(doc, "messages").items():
-            store.set_message(key, str(text))
+            if isinstance(text, Mapping):  # [messages.zh-Hans]: that language's texts
+                for name, translated in text.items():
+                    store.set_message(f"{name}.{key}", str(translated))
+            else:
+                store.set_message(key, str(text))
         for name, entry in groups.items():
             entry = dict(entry)
             store.add_group(name, str(entry.pop("description", "")))

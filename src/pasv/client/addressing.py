@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["is_ipv6", "passive_host"]
+__all__ = ["is_ipv6", "names_a_host", "passive_host"]
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -42,3 +42,12 @@ def passive_host(announced: str, control_peer: str) -> tuple[str, str | None]:
         f"using the server's address {control_peer} instead."
     )
     return control_peer, note
+
+
+def names_a_host(host: str) -> bool:
+    """Whether a URL's host is a DNS name (worth a HOST command), not an address literal."""
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return bool(host)
+    return False

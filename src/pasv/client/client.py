@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-from pasv.client.addressing import is_ipv6, passive_host
+from pasv.client.addressing import is_ipv6, names_a_host, passive_host
 from pasv.client.control import ControlConnection
 from pasv.client.datachannel import ActiveListener, DataOpener, DataSetupFailed, connect_passive
 from pasv.client.errors import (
@@ -130,6 +130,26 @@ class FtpClient:
             await self.expect("AUTH TLS", 234)
             assert opts.ssl_context is not None
             await self.ctrl.start_tls(opts.ssl_context, host)
+        await self.announce_host(host)
+        return reply
+
+    async def announce_host(self, host: str) -> Reply | None:
+        """RFC 7151: name the virtual host before login, when ``host`` is a DNS name (not an
+        address) and the server's FEAT lists HOST. Under explicit TLS it follows AUTH TLS, so the
+        name is sent protected and matches the TLS server name (SNI). An unknown host (504)
+        fails the connection with the server's reason; a server that lists HOST but refuses the
+        command as unknown (500/502) is served without it."""
+        if not self.options.send_host or not names_a_host(host):
+            return None
+        await self._read_features()
+        if "HOST" not in self.features:
+            return None
+        reply = await self.command(f"HOST {host}")
+        if reply.code in (500, 502):
+            return None
+        if reply.code != 220:
+            await self.close()
+            raise ReplyError("HOST", reply)
         return reply
 
     async def login(self, user: str, password: str) -> None:

@@ -24,6 +24,7 @@ class ClientOptions:
     encoding: str = "utf-8"
     timeout: float = 30.0
     trace: Tracer | None = None
+    send_host: bool = True  # RFC 7151 HOST when the URL names a host and FEAT lists HOST
     compress: bool = False  # MODE Z when the server's FEAT lists it
     block: bool = False  # MODE B (restart markers) when the server accepts it
     marker_every: int = 1024 * 1024  # MODE B uploads: a restart marker after this many bytes

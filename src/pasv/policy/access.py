@@ -10,6 +10,7 @@ from pasv.policy.options import Messages, PolicySettings
 from pasv.policy.permissions import Decision, UserRules
 from pasv.protocol import paths
 from pasv.protocol.errors import PathNotFound, PermissionDenied, ProhibitedName
+from pasv.protocol.texts import said
 
 RateLimits = tuple[tuple[str, int], ...]
 
@@ -50,13 +51,15 @@ class Access:
     def check_reachable(self, path: str) -> None:
         """Hidden names are not there at all: 550, as for a path that does not exist."""
         if self._hidden and self._names.hidden_path(path):
-            raise PathNotFound(f"No such file or directory: {path}")
+            raise PathNotFound(
+                said("replies", "access.hidden", "No such file or directory: {path}", path=path)
+            )
 
     def check(self, perm: Perm, path: str) -> None:
         """Refuse (550) what the rules do not allow."""
         if not self._rules.allows(perm, path):
             what = perm.describe() if perm else "that"
-            raise PermissionDenied(self.messages.permission.format(perm=what, path=path))
+            raise PermissionDenied(self.messages.say("permission", perm=what, path=path))
 
     def check_name(self, path: str) -> None:
         """A new name (upload, rename target, new directory) must not be forbidden."""
@@ -64,7 +67,7 @@ class Access:
             return
         name = paths.basename(path)
         if self._names.forbidden(path) is not None or self._names.hidden(name):
-            raise ProhibitedName(self.messages.prohibited_name.format(name=name))
+            raise ProhibitedName(self.messages.say("prohibited_name", name=name))
 
     def entry_filter(self, directory: str) -> Callable[[str], bool] | None:
         """Which entries of ``directory`` a listing shows (hidden names never; with

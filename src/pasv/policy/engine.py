@@ -119,11 +119,11 @@ class Policy:
         """Banned, then server-wide IP rules, then the number of clients (this one included)."""
         if ban is not None and ban.until > now and not self.never_banned(ip):
             minutes = minutes_left(ban.until, now)
-            raise Refused(self.messages.banned.format(reason=ban.reason, minutes=minutes))
+            raise Refused(self.messages.say("banned", reason=ban.reason, minutes=minutes))
         if not self.ip.check(ip, ("",)).allowed:
-            raise Refused(self.messages.server_ip_denied.format(ip=ip))
+            raise Refused(self.messages.say("server_ip_denied", ip=ip))
         if clients > self.server.max_clients:
-            raise Refused(self.messages.too_many_users.format(limit=self.server.max_clients))
+            raise Refused(self.messages.say("too_many_users", limit=self.server.max_clients))
 
     def never_banned(self, ip: str) -> bool:
         found = self._allowlisted.get(ip)
@@ -140,18 +140,18 @@ class Policy:
         scopes = [f"group:{g}" for g in user.groups]
         scopes.append(f"user:{user.name}")
         if not self.ip.check(ip, scopes).allowed:
-            raise LoginRefused(self.messages.unauthorized_ip)
+            raise LoginRefused(self.messages.say("unauthorized_ip"))
         limit = settings.max_sessions_per_ip
         if limit and counts.same_ip >= limit:
-            raise LoginRefused(self.messages.per_ip.format(limit=limit))
+            raise LoginRefused(self.messages.say("per_ip", limit=limit))
         limit = settings.max_sessions_per_user
         if limit and counts.same_user >= limit:
-            raise LoginRefused(self.messages.per_user.format(limit=limit, user=user.name))
+            raise LoginRefused(self.messages.say("per_user", limit=limit, user=user.name))
         for name in user.groups:
             group = self.data.groups.get(name)
             group_limit = group.options.get("max_users", 0) if group else 0
             if group_limit and counts.groups.get(name, 0) >= group_limit:
-                raise Refused(self.messages.group_full.format(group=name, limit=group_limit))
+                raise Refused(self.messages.say("group_full", group=name, limit=group_limit))
 
     # --- per command -----------------------------------------------------------------------
     def access(self, user: User) -> Access:

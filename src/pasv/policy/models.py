@@ -24,22 +24,30 @@ class Perm(enum.Flag):
     MKD = enum.auto()
     RMD = enum.auto()
     RENAME = enum.auto()
-    SITE = enum.auto()
     MFMT = enum.auto()
+    SITE_CHMOD = enum.auto()
+    SITE_UTIME = enum.auto()
+    SITE = SITE_CHMOD | SITE_UTIME  # every SITE subcommand that changes something
     READ = LIST | RETR
     WRITE = STOR | APPE | DELE | MKD | RMD | RENAME | MFMT
     ALL = READ | WRITE | SITE
 
     @classmethod
     def parse(cls, text: str) -> Perm:
-        """Parse ``"read,write"`` or ``"LIST RETR STOR"``; RNFR/RNTO name RENAME."""
+        """Parse ``"read,write"`` or ``"LIST RETR STOR SITE_CHMOD"``; RNFR/RNTO name RENAME,
+        ``SITE-CHMOD`` is ``SITE_CHMOD`` and ``SITE`` is every SITE subcommand."""
         return _parse_perm(text)
 
     def describe(self) -> str:
         """Names of the single flags set, e.g. ``"LIST,RETR"``; ``"ALL"`` when all are set."""
         if self == Perm.ALL:
             return "ALL"
-        return ",".join(str(flag.name) for flag in self) or "NONE"
+        names = [str(flag.name) for flag in self & ~Perm.SITE]
+        if Perm.SITE in self:
+            names.append("SITE")
+        else:
+            names.extend(str(flag.name) for flag in self & Perm.SITE)
+        return ",".join(names) or "NONE"
 
 
 @functools.lru_cache(maxsize=256)
@@ -47,7 +55,7 @@ def _parse_perm(text: str) -> Perm:
     """Perm.parse, memoised: every login reads a stored permission string."""
     result = Perm.NONE
     for word in text.replace(",", " ").split():
-        name = word.strip().upper()
+        name = word.strip().upper().replace("-", "_")
         if name in ("RNFR", "RNTO"):
             name = "RENAME"
         try:

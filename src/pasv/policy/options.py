@@ -6,10 +6,11 @@ import dataclasses
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pasv.policy.models import IpNetwork
+from pasv.protocol.texts import said
 
 __all__ = [
     "DEFAULTS",
@@ -260,20 +261,63 @@ class Messages:
         "Upload incomplete: the client closed the TLS data connection without close_notify, "
         "so the file may be cut short. Resume it with REST or APPE."
     )
+    # the operator's texts in other languages: {"zh-Hans": {"permission": "…"}}
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> Messages:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown message {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        return cls(**{key: str(value) for key, value in values.items()})
+        """``name = text``; ``name.LANG = text`` (or a ``LANG`` table) for another language."""
+        known = {f.name for f in fields(cls)} - {"translations"}
+        plain: dict[str, str] = {}
+        translated: dict[str, dict[str, str]] = {}
+        for key, value in values.items():
+            if isinstance(value, Mapping):  # a [messages.zh-Hans] table
+                for name, text in value.items():
+                    _translated(translated, known, str(name), key, text)
+                continue
+            name, dot, lang = key.partition(".")
+            if dot:
+                _translated(translated, known, name, lang, value)
+            elif key in known:
+                plain[key] = str(value)
+            else:
+                raise ValueError(f"unknown message {key!r}; known: {', '.join(sorted(known))}")
+        plain.update(translated.pop("en", {}))
+        return cls(**plain, translations=translated)
 
     def changed(self) -> dict[str, str]:
-        """The texts that differ from the defaults."""
+        """The texts that differ from the defaults (translations as ``name.LANG``)."""
         default = Messages()
-        return {
+        found = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if getattr(self, f.name) != getattr(default, f.name)
+            if f.name != "translations" and getattr(self, f.name) != getattr(default, f.name)
         }
+        for lang, texts in sorted(self.translations.items()):
+            for name, text in sorted(texts.items()):
+                found[f"{name}.{lang}"] = text
+        return found
+
+    def say(self, name: str, /, **values: object) -> str:
+        """The text ``name`` with its placeholders filled, sayable in the session's language."""
+        return said("messages", name, getattr(self, name), **values)
+
+
+LANGUAGES = {"en": "en", "zh": "zh-Hans", "zh-cn": "zh-Hans", "zh-hans": "zh-Hans",
+             "zh-sg": "zh-Hans", "zh-hans-cn": "zh-Hans"}  # fmt: skip
+
+
+def language_of(tag: str) -> str | None:
+    """``ZH-CN`` -> ``zh-Hans``; None for a language pasv has no texts in."""
+    return LANGUAGES.get(tag.strip().lower())
+
+
+def _translated(
+    into: dict[str, dict[str, str]], known: set[str], name: str, lang: str, text: object
+) -> None:
+    language = language_of(lang)
+    if language is None:
+        raise ValueError(f"message {name}.{lang}: unknown language {lang!r}; use en or zh")
+    if name not in known:
+        raise ValueError(f"unknown message {name!r}; known: {', '.join(sorted(known))}")
+    into.setdefault(language, {})[name] = str(text)

@@ -7,6 +7,7 @@ import re
 
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import ArgumentError, ParameterNotImplemented
+from pasv.protocol.texts import said
 
 __all__ = [
     "format_227",
@@ -26,7 +27,14 @@ _EPSV_BARE = re.compile(r"([!-/:-~])\1\1([0-9]{1,5})\1")
 
 def _check_port(port: int) -> int:
     if not 1 <= port <= 65535:
-        raise ArgumentError(f"Port {port} is out of range (1-65535).")
+        raise ArgumentError(
+            said(
+                "replies",
+                "addresses.port_range",
+                "Port {port} is out of range (1-65535).",
+                port=port,
+            )
+        )
     return port
 
 
@@ -46,7 +54,14 @@ def _six(numbers: tuple[str, ...] | list[str]) -> tuple[str, int]:
     for raw in numbers:
         text = raw.strip()
         if not (text.isascii() and text.isdigit()) or len(text) > 3 or int(text) > 255:
-            raise ArgumentError(f"Each address number must be 0-255, got {raw.strip()!r}.")
+            raise ArgumentError(
+                said(
+                    "replies",
+                    "addresses.octet",
+                    "Each address number must be 0-255, got {raw!r}.",
+                    raw=raw.strip(),
+                )
+            )
         values.append(int(text))
     host = ".".join(str(v) for v in values[:4])
     return host, _check_port(values[4] * 256 + values[5])
@@ -88,13 +103,27 @@ def parse_eprt_argument(arg: str) -> tuple[str, int]:
         raise ArgumentError("EPRT needs <d>proto<d>address<d>port<d>.")
     delim = arg[0]
     if not ("!" <= delim <= "~") or delim.isdigit():
-        raise ArgumentError(f"Invalid EPRT delimiter {delim!r}.")
+        raise ArgumentError(
+            said(
+                "replies",
+                "addresses.eprt_delimiter",
+                "Invalid EPRT delimiter {delim!r}.",
+                delim=delim,
+            )
+        )
     parts = arg[1:].split(delim)
     if len(parts) != 4 or parts[3] != "":
         raise ArgumentError("EPRT needs <d>proto<d>address<d>port<d>.")
     proto, addr, port_text = parts[:3]
     if not (proto.isascii() and proto.isdigit()):
-        raise ArgumentError(f"Invalid EPRT network protocol {proto!r}.")
+        raise ArgumentError(
+            said(
+                "replies",
+                "addresses.eprt_protocol",
+                "Invalid EPRT network protocol {proto!r}.",
+                proto=proto,
+            )
+        )
     if proto not in ("1", "2"):
         raise ParameterNotImplemented(
             "Network protocol not supported, use (1,2)",
@@ -107,9 +136,19 @@ def parse_eprt_argument(arg: str) -> tuple[str, int]:
         ip = ipaddress.IPv4Address(addr) if proto == "1" else ipaddress.IPv6Address(addr)
     except ValueError:
         family = "IPv4" if proto == "1" else "IPv6"
-        raise ArgumentError(f"Invalid {family} address in EPRT: {addr!r}.") from None
+        raise ArgumentError(
+            said(
+                "replies",
+                "addresses.eprt_address",
+                "Invalid {family} address in EPRT: {addr!r}.",
+                family=family,
+                addr=addr,
+            )
+        ) from None
     if not (port_text.isascii() and port_text.isdigit()) or len(port_text) > 5:
-        raise ArgumentError(f"Invalid EPRT port {port_text!r}.")
+        raise ArgumentError(
+            said("replies", "addresses.eprt_port", "Invalid EPRT port {port!r}.", port=port_text)
+        )
     return str(ip), _check_port(int(port_text))
 
 

@@ -54,6 +54,7 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("HASH", _R, "<file> (file checksum, see OPTS HASH)"),
     _spec("HELP", _O, "[<command>]", needs_login=False),
     _spec("HOST", _R, "<hostname> (virtual host, before login)", needs_login=False),
+    _spec("LANG", _O, "[EN|ZH] (language of the replies, RFC 2640)", needs_login=False),
     _spec("LIST", _O, "[<path>] (ls -l style listing)", data=True),
     _spec("MDTM", _R, "<file> (modification time)"),
     _spec("MFMT", _R, "<YYYYMMDDHHMMSS> <file> (set modification time)"),
@@ -63,7 +64,7 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("MODE", _R, "S|Z|B (stream, deflate, block)", needs_login=False),
     _spec("NLST", _O, "[<path>] (names only)", data=True),
     _spec("NOOP", _A, "(no operation)", needs_login=False, during_transfer=True),
-    _spec("OPTS", _R, "<option> [<value>] (UTF8, MLST, HASH, MODE Z)", needs_login=False),
+    _spec("OPTS", _R, "<option> [<value>] (UTF8, MLST, HASH, LANG, MODE Z)", needs_login=False),
     _spec("PASS", _O, "<password>", needs_login=False),
     _spec("PASV", _A, "(passive mode)"),
     _spec("PBSZ", _R, "0 (protection buffer size; always 0 with TLS)", needs_login=False),
@@ -77,7 +78,7 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("RMD", _R, "<dir> (remove directory)"),
     _spec("RNFR", _R, "<path> (rename from)"),
     _spec("RNTO", _R, "<path> (rename to)"),
-    _spec("SITE", _R, "<HELP|CHMOD|QUOTA|RATIO|PASVINFO|WARNINGS> [<args>]"),
+    _spec("SITE", _R, "<HELP|CHMOD|UTIME|QUOTA|RATIO|PASVINFO|WARNINGS> [<args>]"),
     _spec("SIZE", _R, "<file> (file size)"),
     _spec("SMNT", _R, "<path> (not supported)"),
     _spec(
@@ -118,6 +119,7 @@ FEATURES: tuple[str, ...] = (
     "EPSV",
     "HASH SHA-256*;SHA-1;MD5;CRC32",
     "HOST",
+    "LANG EN*;ZH",
     "MDTM",
     "MFMT",
     "MLST type*;size*;modify*;perm*;unique*;unix.mode*;",
@@ -136,6 +138,8 @@ TLS_FEATURES = frozenset({"AUTH TLS", "CCC", "PBSZ", "PROT"})
 SITE_COMMANDS: dict[str, str] = {
     "HELP": "SITE HELP (this list)",
     "CHMOD": "SITE CHMOD <octal mode> <path> (permission bits, within the server's mask)",
+    "UTIME": "SITE UTIME <YYYYMMDDhhmmss> <path> | <path> <atime> <mtime> <ctime> UTC "
+    "(modification time, UTC)",
     "QUOTA": "SITE QUOTA (your storage allocation and what is left)",
     "RATIO": "SITE RATIO (your upload:download ratio and download credit)",
     "PASVINFO": "SITE PASVINFO (the last 227/229 reply as the server sent it)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pasv.protocol.errors import CommandUnrecognized, FtpError, LineTooLong
+from pasv.protocol.texts import said
 
 __all__ = ["Command", "LineBuffer", "parse_command"]
 
@@ -35,6 +36,9 @@ def _show(text: str) -> str:
     )
 
 
+_UNRECOGNIZED = "Syntax error, command unrecognized: {verb}"
+
+
 def parse_command(line: str) -> Command:
     """Split one line (without its line end) into verb and argument; raise CommandUnrecognized."""
     line = line.rstrip("\r")
@@ -42,9 +46,8 @@ def parse_command(line: str) -> Command:
         raise CommandUnrecognized("Syntax error, empty command line.")
     verb, sep, arg = line.partition(" ")
     if not (0 < len(verb) <= _MAX_VERB and verb.isascii() and verb.isalpha()):
-        if not verb:
-            raise CommandUnrecognized(f"Syntax error, command unrecognized: {_show(line)}")
-        raise CommandUnrecognized(f"Syntax error, command unrecognized: {_show(verb)}")
+        shown = _show(verb or line)
+        raise CommandUnrecognized(said("replies", "parser.unrecognized", _UNRECOGNIZED, verb=shown))
     return Command(verb.upper(), arg if sep else "")
 
 

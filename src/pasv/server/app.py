@@ -28,6 +28,7 @@ from pasv.server.shared import SharedState
 from pasv.server.tls import Certificate, CertificateError, TlsContexts
 from pasv.server.transfers import FairShare
 from pasv.server.usage import UsageBook
+from pasv.server.vhosts import HostTable, VirtualHost
 from pasv.server.xferlog import XferLog
 from pasv.storage.base import WriteMode
 from pasv.storage.local import LocalStorage, real_root
@@ -81,9 +82,12 @@ class FtpServer:
         self._listeners: list[asyncio.Server] = []
         self._implicit: list[asyncio.Server] = []
         self._reaper: asyncio.Task[None] | None = None
-        self._storages: dict[str, LocalStorage] = {}
-        self._anonymous: User | None = None
-        self.greeting = make_reply(ReplyCode.SERVICE_READY, settings.server.banner)
+        self.hosts = HostTable(settings)
+        self.language = settings.server.language
+        self._storages: dict[tuple[str, str], LocalStorage] = {}  # (host, home) -> its jail
+        self._anonymous: dict[str, User] = {}  # host name ("" for none) -> the anonymous user
+        banner = settings.server.banners.get(self.language, settings.server.banner)
+        self.greeting = make_reply(ReplyCode.SERVICE_READY, banner)
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(
@@ -115,6 +119,9 @@ class FtpServer:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         if self.settings.anonymous.enabled:
             self.settings.anonymous_root.mkdir(parents=True, exist_ok=True)
+            for vhost in self.hosts.hosts:
+                if vhost.admits_anonymous():
+                    vhost.anonymous_root.mkdir(parents=True, exist_ok=True)
         self._reaper = asyncio.ensure_future(self._reap())
         bound = self.addresses
         for host, port in bound:
@@ -239,26 +246,34 @@ class FtpServer:
         self.changes.bump()
 
     # --- users and their storage ----------------------------------------------------------
-    def anonymous_user(self) -> User:
-        if self._anonymous is None:
-            root = real_root(self.settings.anonymous_root.absolute())
-            self._anonymous = User("anonymous", root, Perm.READ, anonymous=True)
-        return self._anonymous
+    def anonymous_user(self, host: VirtualHost | None = None) -> User:
+        key = host.name if host is not None else ""
+        found = self._anonymous.get(key)
+        if found is None:
+            where = host.anonymous_root if host is not None else self.settings.anonymous_root
+            found = User("anonymous", real_root(where.absolute()), Perm.READ, anonymous=True)
+            self._anonymous[key] = found
+        return found
 
-    def home_of(self, user: User) -> Path:
+    def home_of(self, user: User, host: VirtualHost | None = None) -> Path:
+        """A user's folder on disk: an absolute home as it is, a relative one under the files
+        root of the session's virtual host (or the server's)."""
         home = Path(user.home) if user.home else Path()
-        return home if home.is_absolute() else self.settings.files_root / home
+        if home.is_absolute():
+            return home
+        return (host.root if host is not None else self.settings.files_root) / home
 
-    def cached_storage(self, user: User) -> LocalStorage | None:
+    def cached_storage(self, user: User, host: VirtualHost | None = None) -> LocalStorage | None:
         """The jail of a home seen before (the common case of a repeat login), else None."""
-        return self._storages.get(user.home)
+        return self._storages.get((host.name if host is not None else "", user.home))
 
-    async def storage_for(self, user: User) -> LocalStorage:
-        storage = self._storages.get(user.home)
+    async def storage_for(self, user: User, host: VirtualHost | None = None) -> LocalStorage:
+        key = (host.name if host is not None else "", user.home)
+        storage = self._storages.get(key)
         if storage is None:
-            root = self.home_of(user)
+            root = self.home_of(user, host)
             await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
-            storage = self._storages[user.home] = LocalStorage(root)
+            storage = self._storages[key] = LocalStorage(root)
         return storage
 
 

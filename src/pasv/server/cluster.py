@@ -20,6 +20,7 @@ from pasv.accounts.cluster_store import ClusterCounts, ClusterStore, Reaped, Ses
 from pasv.accounts.postgres import PostgresAccountStore
 from pasv.accounts.sqlbase import StoreUnavailable
 from pasv.protocol.errors import FtpError, LocalError, ServiceUnavailable
+from pasv.server.language import say
 
 if TYPE_CHECKING:
     from pasv.server.app import FtpServer
@@ -32,9 +33,7 @@ __all__ = ["Cluster", "unavailable"]
 
 def unavailable(exc: StoreUnavailable) -> ServiceUnavailable:
     """The 421 a new login gets while the database is away."""
-    return ServiceUnavailable(
-        f"Service not available, closing control connection: {exc}. Try again shortly."
-    )
+    return ServiceUnavailable(say("cluster.unavailable", reason=str(exc)))
 
 
 class Cluster:
@@ -169,9 +168,7 @@ class Cluster:
         try:
             got = await asyncio.to_thread(self.store.claim, self.node, session_id, identity)
         except StoreUnavailable as exc:
-            raise LocalError(
-                f"Upload not started: the cluster's file locks cannot be checked ({exc})."
-            ) from None
+            raise LocalError(say("cluster.locks_unavailable", reason=str(exc))) from None
         if not got:
             raise busy
         self.held[identity] = session_id

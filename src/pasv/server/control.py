@@ -18,11 +18,13 @@ from pasv.protocol.proxyheader import ProxyHeaderError
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.controltls import ControlTls, PeerClosed
 from pasv.server.dispatch import dispatch, run_guarded
+from pasv.server.language import EN, spoken_reply
 from pasv.server.proxied import HeaderReader, NotABalancer
 from pasv.server.session import Session
 
 if TYPE_CHECKING:
     from pasv.server.app import FtpServer
+    from pasv.server.vhosts import VirtualHost
 
 log = logging.getLogger("pasv.session")
 
@@ -84,6 +86,7 @@ class ControlProtocol(asyncio.Protocol):
         self.session = Session(self.server, self, transport.get_extra_info("peername"))
         if self.implicit and self.server.tls is not None:  # the handshake is done already
             self.session.tls = self.server.tls.context
+            self._tls_host(transport.get_extra_info("ssl_object"))  # SNI named a virtual host
         balancers = self.server.balancers
         if balancers is not None and not self.implicit:
             self.header = balancers.reader(self.session.peer_ip)
@@ -94,13 +97,14 @@ class ControlProtocol(asyncio.Protocol):
         self._open()
 
     def _open(self) -> None:
-        """Admit the connection (or refuse it) and greet."""
+        """Admit the connection (or refuse it) and greet (as the SNI-named host, if any)."""
         refusal = self.server.session_opened(self)
         if refusal is not None:
             self.send(refusal)
             self.close()
             return
-        self.send(self.server.greeting)
+        host = self.session.tls_host
+        self.send(self.server.greeting if host is None else host.greeting(self.session.lang))
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -207,7 +211,18 @@ class ControlProtocol(asyncio.Protocol):
         """Whether commands travel under TLS now (not before AUTH TLS, nor after CCC)."""
         return self.session.tls is not None and not self.cleared
 
-    def begin_tls(self, context: ssl.SSLContext) -> None:
+    def _tls_host(self, conn: ssl.SSLObject | None) -> VirtualHost | None:
+        """After a control handshake: the virtual host it was for (the SNI name, else the host
+        HOST chose before AUTH), which becomes the session's host and stays fixed."""
+        tls, session = self.server.tls, self.session
+        assert tls is not None
+        name = tls.asked_for(conn)
+        host = self.server.hosts.find(name) if name is not None else session.host
+        if host is not None:
+            session.tls_host = session.host = host
+        return host
+
+    def begin_tls(self, context: ssl.SSLContext, serving: ssl.SSLContext | None = None) -> None:
         """Start the TLS handshake once the reply in hand (AUTH's 234) is written.
 
         Nothing sent in clear after AUTH TLS may be taken as coming through TLS (the STARTTLS
@@ -219,11 +234,11 @@ class ControlProtocol(asyncio.Protocol):
                 "connection."
             )
         self.transport.pause_reading()
-        self.current = asyncio.ensure_future(self._upgrade(context))
+        self.current = asyncio.ensure_future(self._upgrade(context, serving))
 
-    async def _upgrade(self, context: ssl.SSLContext) -> None:
+    async def _upgrade(self, context: ssl.SSLContext, serving: ssl.SSLContext | None) -> None:
         """Runs after the 234 went out in clear: from now on bytes go through ``self.tls``."""
-        self.tls = tls = ControlTls(context, self.transport.write)
+        self.tls = tls = ControlTls(context, self.transport.write, serving)
         self.transport.resume_reading()
         try:
             async with asyncio.timeout(self.server.settings.tls.handshake_timeout):
@@ -239,6 +254,7 @@ class ControlProtocol(asyncio.Protocol):
         if self.gone:
             return
         self.session.tls = context
+        self._tls_host(tls.ssl_object)
         self.current = None
         self._drive()
 
@@ -341,9 +357,12 @@ class ControlProtocol(asyncio.Protocol):
 
     # --- output ---------------------------------------------------------------------------
     def send(self, reply: Reply) -> None:
-        """Write one reply; a 421 also closes the connection."""
+        """Write one reply (in the session's language); a 421 also closes the connection."""
         if self.transport.is_closing():
             return
+        lang = self.session.lang
+        if lang != EN:
+            reply = spoken_reply(reply, lang, self.server.gate.policy.messages)
         if log.isEnabledFor(logging.DEBUG):
             for line in reply.lines:
                 log.debug(
@@ -407,17 +426,17 @@ class ControlProtocol(asyncio.Protocol):
         texts = self.server.gate.policy.messages
         if transfer is not None:
             limit = self.session.settings.stall_timeout
-            transfer.check_stall(now, limit, texts.stalled.format(seconds=limit))
+            transfer.check_stall(now, limit, texts.say("stalled", seconds=limit))
             return
         if self.closing or self.current is not None:
             return
         if self.session.user is None and now >= self.login_deadline:
             limit = self.server.gate.policy.server.login_timeout
-            text = texts.login_timeout.format(seconds=limit)
+            text = texts.say("login_timeout", seconds=limit)
         elif self.session.user is not None and now >= (
             self.deadline + self.session.settings.idle_timeout
         ):
-            text = texts.idle_timeout.format(seconds=self.session.settings.idle_timeout)
+            text = texts.say("idle_timeout", seconds=self.session.settings.idle_timeout)
         else:
             return
         self.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, text))

@@ -47,10 +47,17 @@ class ControlTls:
         "ready",
     )
 
-    def __init__(self, context: ssl.SSLContext, write: Callable[[bytes], None]) -> None:
+    def __init__(
+        self,
+        context: ssl.SSLContext,
+        write: Callable[[bytes], None],
+        serving: ssl.SSLContext | None = None,
+    ) -> None:
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
         self._obj = context.wrap_bio(self._in, self._out, server_side=True)
+        if serving is not None:  # the certificate to present unless SNI names another host
+            self._obj.context = serving
         self._write = write  # the TCP transport's write
         # done when the handshake is: with None, or with the exception that failed it
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -59,6 +66,10 @@ class ControlTls:
         self.notified = False  # our close_notify is sent
         self.cleared = False  # TLS is over; everything from here on is plain text
         self._closing_in_tls = False  # after CCC the client's first byte was a TLS record's
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject:
+        return self._obj
 
     def feed(self, data: bytes) -> bytes:
         """Take bytes from the wire; return the plain text they carry (maybe none yet).

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from pasv.protocol.errors import ArgumentError, DataConnectionFailed
 from pasv.protocol.proxyheader import ProxyHeaderError
+from pasv.server.language import say
 from pasv.server.proxied import DataOrigin, read_data_header
 
 log = logging.getLogger("pasv.data")
@@ -64,14 +65,13 @@ class PassivePortPool:
                 if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                     continue
                 raise DataConnectionFailed(
-                    f"Can't open a passive port on {bind_ip}: {exc.strerror}."
+                    say("datachannel.can_t_open_a", bind_ip=bind_ip, strerror=exc.strerror)
                 ) from None
             sock.setblocking(False)
             self.in_use.add(port)
             return sock, port
         raise DataConnectionFailed(
-            f"Can't open data connection: all {size} passive ports ({self.low}-{self.high}) "
-            "are busy; try again shortly."
+            say("datachannel.can_t_open_data", size=size, low=self.low, high=self.high)
         )
 
     def release(self, port: int) -> None:
@@ -147,7 +147,7 @@ class PassiveChannel:
             except OSError as exc:  # e.g. out of file descriptors: say so at the transfer
                 self._stop_listening()
                 self._ready.set_exception(
-                    DataConnectionFailed(f"Can't accept the data connection: {exc.strerror}.")
+                    DataConnectionFailed(say("datachannel.can_t_accept_the", strerror=exc.strerror))
                 )
                 return
             origin = self.origin
@@ -218,8 +218,7 @@ class PassiveChannel:
                 conn = await asyncio.shield(self._ready)
         except TimeoutError:
             raise DataConnectionFailed(
-                f"Can't open data connection: nothing connected to passive port {self.port} within "
-                f"{timeout:g} seconds. A firewall or NAT between you and the server may block it."
+                say("datachannel.can_t_open_data_2", port=self.port, timeout=timeout)
             ) from None
         self._ready = self._loop.create_future()  # handed over: close() must not close it
         if self._secure is not None and self._early is None:
@@ -272,15 +271,19 @@ class ActiveChannel:
         except TimeoutError:
             sock.close()
             raise DataConnectionFailed(
-                f"Can't open data connection to {self.host} port {self.port}: no answer within "
-                f"{timeout:g} seconds. A firewall on your side probably blocks it; "
-                "use passive mode."
+                say(
+                    "datachannel.can_t_open_data_3", host=self.host, port=self.port, timeout=timeout
+                )
             ) from None
         except OSError as exc:
             sock.close()
             raise DataConnectionFailed(
-                f"Can't open data connection to {self.host} port {self.port}: {exc.strerror}. "
-                "A firewall or NAT on your side may block it; use passive mode."
+                say(
+                    "datachannel.can_t_open_data_4",
+                    host=self.host,
+                    port=self.port,
+                    strerror=exc.strerror,
+                )
             ) from None
         except asyncio.CancelledError:  # ABOR while connecting
             sock.close()
@@ -295,11 +298,9 @@ def check_active_target(host: str, port: int, peer_ip: str) -> None:
     """Refuse PORT/EPRT to a third party or to a privileged port (the FTP bounce attack)."""
 
     if not same_host(host, peer_ip):
-        raise ArgumentError(
-            f"Rejected PORT to {host}: data connections go only to your own address ({peer_ip})."
-        )
+        raise ArgumentError(say("datachannel.rejected_port_to_host", host=host, peer_ip=peer_ip))
     if port < 1024:
-        raise ArgumentError(f"Rejected PORT to port {port}: ports below 1024 are refused.")
+        raise ArgumentError(say("datachannel.rejected_port_to_port", port=port))
 
 
 def announced_address(

@@ -28,6 +28,7 @@ from pasv.protocol.ascii import FromNetwork, ToNetwork
 from pasv.protocol.deflate import AdaptiveDeflater
 from pasv.protocol.errors import TransferAborted
 from pasv.server import tlsdata
+from pasv.server.language import say
 
 Buffer = bytes | bytearray | memoryview
 OnMarker = Callable[[str], Awaitable[None]]
@@ -116,7 +117,7 @@ async def _lower_end(lower: Layer, what: str) -> None:
         async with asyncio.timeout(END_WAIT):
             got = await lower.recv_into(scratch)
             if got:
-                raise TransferAborted(f"Data after the end of the {what}; transfer refused.")
+                raise TransferAborted(say("datalayers.data_after_end", what=what))
 
 
 class DeflateLayer(Layer):
@@ -144,9 +145,7 @@ class DeflateLayer(Layer):
                 try:
                     out = self._decomp.decompress(self._tail, len(view))
                 except zlib.error as exc:
-                    raise TransferAborted(
-                        f"Corrupt compressed (MODE Z) data: {exc}; the file is incomplete."
-                    ) from None
+                    raise TransferAborted(say("datalayers.corrupt_z", reason=str(exc))) from None
                 self._tail = self._decomp.unconsumed_tail
                 if self._decomp.eof:
                     self._ended = True
@@ -189,7 +188,7 @@ class DeflateLayer(Layer):
 
     async def wait_end(self) -> None:
         assert self.lower is not None
-        await _lower_end(self.lower, "compressed stream")
+        await _lower_end(self.lower, say("datalayers.what_z"))
 
 
 class BlockLayer(Layer):
@@ -240,7 +239,7 @@ class BlockLayer(Layer):
                     self._decoder.check_end()
                 self._events = self._decoder.feed(memoryview(self._raw)[:got])
             except blockmode.BadBlock as exc:
-                raise TransferAborted(f"MODE B: {exc}; the file is incomplete.") from None
+                raise TransferAborted(say("datalayers.bad_block", reason=str(exc))) from None
 
     async def send(self, data: Buffer) -> None:
         assert self.lower is not None
@@ -262,7 +261,7 @@ class BlockLayer(Layer):
 
     async def wait_end(self) -> None:
         assert self.lower is not None
-        await _lower_end(self.lower, "MODE B stream (its EOF block)")
+        await _lower_end(self.lower, say("datalayers.what_b"))
 
 
 class AsciiLayer(Layer):

@@ -13,6 +13,7 @@ from pasv.protocol.errors import BadSequence, FtpError, LocalError
 from pasv.protocol.parser import Command
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import HANDLERS
+from pasv.server.language import default_said, say
 from pasv.server.session import Session
 
 log = logging.getLogger("pasv.server")
@@ -25,8 +26,8 @@ KEEPS: dict[str, frozenset[str]] = {"RNFR": frozenset({"RNTO"})}
 
 
 def error_reply(exc: FtpError) -> Reply:
-    """The reply for a refusal: its code and its reason."""
-    return make_reply(exc.code, exc.text)
+    """The reply for a refusal: its code and its reason (sayable in the session's language)."""
+    return make_reply(exc.code, default_said(exc))
 
 
 def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[Any, Any, Reply]:
@@ -36,17 +37,19 @@ def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[An
     spec = lookup(item.name)
     if spec is None:
         shown = item.name[:20]
-        return make_reply(ReplyCode.SYNTAX_ERROR, f"Unknown command: {shown}.")
+        return make_reply(ReplyCode.SYNTAX_ERROR, say("dispatch.unknown_command", name=shown))
     name = spec.alias_of or spec.name
     _drop_stale_state(session, name)
     try:
         if spec.arg is Arg.REQUIRED and not item.arg.strip():
             raise FtpError(
-                f"{spec.name} needs an argument. {spec.help}", code=ReplyCode.ARGUMENT_ERROR
+                say("dispatch.name_needs_an_argument", name=spec.name, help=spec.help),
+                code=ReplyCode.ARGUMENT_ERROR,
             )
         if spec.arg is Arg.NONE and item.arg.strip():
             raise FtpError(
-                f"{spec.name} takes no argument. {spec.help}", code=ReplyCode.ARGUMENT_ERROR
+                say("dispatch.name_takes_no_argument", name=spec.name, help=spec.help),
+                code=ReplyCode.ARGUMENT_ERROR,
             )
         if spec.needs_login and session.user is None:
             raise FtpError("Please log in with USER and PASS first.", code=ReplyCode.NOT_LOGGED_IN)
@@ -56,7 +59,7 @@ def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[An
         return error_reply(exc)
     except StoreUnavailable as exc:
         log.warning("[%d] %s failed: %s", session.id, name, exc)
-        return error_reply(LocalError(f"Requested action aborted: {exc}. Your session goes on."))
+        return error_reply(LocalError(say("dispatch.store_unavailable", reason=str(exc))))
     except Exception:
         log.exception("[%d] handler for %s failed", session.id, name)
         return error_reply(
@@ -88,7 +91,7 @@ async def run_guarded(session: Session, pending: Coroutine[Any, Any, Reply]) -> 
         return error_reply(exc)
     except StoreUnavailable as exc:  # the database is away (credits, quotas): say so, go on
         log.warning("[%d] command failed: %s", session.id, exc)
-        return error_reply(LocalError(f"Requested action aborted: {exc}. Your session goes on."))
+        return error_reply(LocalError(say("dispatch.store_unavailable", reason=str(exc))))
     except Exception:
         log.exception("[%d] command failed", session.id)
         return error_reply(

@@ -104,7 +104,7 @@ class Gate:
         if self.cluster is not None:  # the other nodes' connections, as of their last beat
             clients += self.cluster.others
         if hammering:
-            self._ban(ip, self.policy.messages.ban_connections, time.time())
+            self._ban(ip, self.policy.messages.say("ban_connections"), time.time())
         ban = self.bans.get(ip) if self.bans else None
         self.policy.check_connect(ip, clients=clients, ban=ban, now=time.time() if ban else 0.0)
 
@@ -139,10 +139,10 @@ class Gate:
         with self.shared.locked():
             count = self._window(f"f:{ip}", settings.hammer_failure_window, now)
         if count >= settings.hammer_failures:
-            ban = self._ban(ip, self.policy.messages.ban_failures, time.time())
+            ban = self._ban(ip, self.policy.messages.say("ban_failures"), time.time())
             raise Refused(
-                self.policy.messages.banned.format(
-                    reason=ban.reason, minutes=minutes_left(ban.until, time.time())
+                self.policy.messages.say(
+                    "banned", reason=ban.reason, minutes=minutes_left(ban.until, time.time())
                 )
             )
 
@@ -184,7 +184,7 @@ class Gate:
 
         def check(counts: ClusterCounts) -> None:
             if counts.total >= max_clients:
-                raise Refused(policy.messages.too_many_users.format(limit=max_clients))
+                raise Refused(policy.messages.say("too_many_users", limit=max_clients))
             policy.check_login(
                 user,
                 session.peer_ip,

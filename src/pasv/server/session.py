@@ -7,6 +7,7 @@ import itertools
 import ssl
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pasv.policy.access import Access
@@ -15,6 +16,7 @@ from pasv.policy.options import PolicySettings
 from pasv.protocol import paths
 from pasv.protocol.errors import FileBusy, PermissionDenied
 from pasv.protocol.listing import ALL_MLST_FACTS
+from pasv.server.language import say
 
 if TYPE_CHECKING:
     from pasv.policy.engine import Policy
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from pasv.server.control import ControlProtocol
     from pasv.server.datachannel import DataChannel
     from pasv.server.transfers import Transfer
+    from pasv.server.vhosts import VirtualHost
     from pasv.storage.base import Storage
 
 _ids = itertools.count(1)
@@ -53,7 +56,9 @@ class Session:
         "epsv_all",
         "failures",
         "hash_algorithm",
+        "host",
         "id",
+        "lang",
         "local",
         "mlst_facts",
         "mode",
@@ -70,6 +75,7 @@ class Session:
         "started",
         "storage",
         "tls",
+        "tls_host",
         "transfer",
         "user",
         "via",
@@ -98,6 +104,8 @@ class Session:
         self.tls: ssl.SSLContext | None = None  # the context of this control connection's TLS
         self.pbsz = False
         self.protected = False  # PROT P: data connections use TLS
+        # the virtual host TLS was set up for (SNI, or HOST before AUTH): HOST cannot change it
+        self.tls_host: VirtualHost | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -106,6 +114,8 @@ class Session:
             self.server.gate.logout(self)
         self.user: User | None = None
         self.storage: Storage | None = None
+        # RFC 7151: REIN forgets HOST (the host TLS was set up for stays)
+        self.host: VirtualHost | None = self.tls_host or self.server.hosts.default
         self.pending_user: str | None = None
         self.cwd = "/"
         self.ascii = False
@@ -116,6 +126,7 @@ class Session:
         self.announced = ""  # the last 227/229 reply sent, for SITE PASVINFO
         self.mlst_facts = ALL_MLST_FACTS
         self.hash_algorithm = "SHA-256"
+        self.lang = self.server.language  # LANG (RFC 2640); REIN returns to the default
         self.mode = "S"  # MODE: S stream, Z deflate, B block
         self.mode_level = self.server.settings.modes.deflate_level
         self.close_data()
@@ -170,7 +181,7 @@ class Session:
     def check(self, perm: Perm, path: str) -> None:
         """Refuse (550) when the rules deny ``perm`` at ``path`` or a hidden name is in it."""
         if self.user is None:
-            raise PermissionDenied(f"Permission denied at {path}: not logged in.")
+            raise PermissionDenied(say("session.permission_denied_at_path", path=path))
         self.access.check(perm, path)
 
     def check_new_name(self, path: str) -> None:
@@ -187,7 +198,7 @@ class Session:
 
     def busy(self, path: str) -> FileBusy:
         """The 450 for a file another session is uploading."""
-        return FileBusy(self.access.messages.file_busy.format(name=paths.basename(path)))
+        return FileBusy(self.access.messages.say("file_busy", name=paths.basename(path)))
 
     def refuse_if_uploading(self, path: str) -> None:
         """450 when another session is uploading the file at ``path``."""
@@ -208,6 +219,12 @@ class Session:
         if self.data is not None:
             self.data.close()
             self.data = None
+
+    @property
+    def home(self) -> Path:
+        """The logged-in user's home folder on disk (on this session's virtual host)."""
+        assert self.user is not None, "a home needs a login"
+        return self.server.home_of(self.user, self.host)
 
     @property
     def type_name(self) -> str:

@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import ssl
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from pasv.config import Settings
+from pasv.config import HostSection, Settings
 
 log = logging.getLogger("pasv.tls")
 
@@ -113,6 +114,19 @@ def locate(settings: Settings) -> Certificate:
     return Certificate(cert_path, key_path, fingerprint, cfg.certificate is None, created)
 
 
+def locate_host(host: HostSection) -> Certificate:
+    """A virtual host's own certificate (``certificate`` is set)."""
+    assert host.certificate is not None
+    cert_path, key_path = host.certificate, host.key or host.certificate
+    try:
+        fingerprint = fingerprint_of(cert_path.read_bytes())
+    except OSError as exc:
+        raise CertificateError(f"{cert_path}: cannot read: {exc.strerror}") from None
+    except ValueError:
+        raise CertificateError(f"{cert_path}: not a PEM certificate") from None
+    return Certificate(cert_path, key_path, fingerprint, False)
+
+
 def server_context(cert: Certificate) -> ssl.SSLContext:
     """A server context: TLS 1.2 and 1.3 only, modern ciphers, session resumption on."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -154,17 +168,56 @@ class TlsContexts:
         self._serving = server_context(self.certificate)
         self.context = server_context(self.certificate)
         self.context.sni_callback = self._present
+        self._names = {name for host in settings.hosts for name in host.names}
+        self._hosts: dict[str, ssl.SSLContext] = {}  # host name -> its own certificate's context
+        self.host_certificates: dict[str, Certificate] = {}
+        self._load_hosts()
+        # the virtual host name each TLS connection asked for (SNI), when it named one
+        self._asked: weakref.WeakKeyDictionary[ssl.SSLSocket | ssl.SSLObject, str] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _load_hosts(self) -> None:
+        contexts, certificates = {}, {}
+        for host in self.settings.hosts:
+            if host.certificate is None:
+                continue
+            cert = certificates[host.name] = locate_host(host)
+            serving = server_context(cert)
+            for name in host.names:
+                contexts[name] = serving
+        self._hosts, self.host_certificates = contexts, certificates
 
     def _present(
         self, conn: ssl.SSLSocket | ssl.SSLObject, server_name: str | None, ctx: ssl.SSLContext
     ) -> None:
-        conn.context = self._serving
+        """Per ClientHello: the certificate of the host the client named (SNI); without a name
+        the one chosen before the handshake (the host HOST named), else the server's."""
+        if server_name is not None:
+            name = server_name.rstrip(".").lower()
+            if name in self._names:
+                self._asked[conn] = name
+                serving = self._hosts.get(name)
+                if serving is not None:
+                    conn.context = serving
+                    return
+        if conn.context is self.context:
+            conn.context = self._serving
+
+    def asked_for(self, conn: ssl.SSLSocket | ssl.SSLObject | None) -> str | None:
+        """The virtual host name the client sent as SNI on ``conn``, when it named one."""
+        return None if conn is None else self._asked.get(conn)
+
+    def serving_for(self, host: str | None) -> ssl.SSLContext | None:
+        """The context presenting ``host``'s own certificate (None: the server's)."""
+        return None if host is None else self._hosts.get(host)
 
     def reload(self) -> Certificate:
         """Read the certificate and key again; on any problem keep serving the current ones."""
         try:
             cert = locate(self.settings)
             serving = server_context(cert)
+            self._load_hosts()
         except CertificateError as exc:
             log.error("TLS reload failed, still serving %s: %s", self.certificate.fingerprint, exc)
             raise

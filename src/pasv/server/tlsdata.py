@@ -21,6 +21,7 @@ import socket
 import ssl
 
 from pasv.protocol.errors import DataTlsFailed
+from pasv.server.language import say
 
 
 class RaggedEnd(Exception):
@@ -51,7 +52,12 @@ async def wait_ready(sock: socket.socket, *, write: bool) -> None:
 
 
 async def secure(
-    sock: socket.socket, context: ssl.SSLContext, *, require_reuse: bool, timeout: float
+    sock: socket.socket,
+    context: ssl.SSLContext,
+    *,
+    require_reuse: bool,
+    timeout: float,
+    serving: ssl.SSLContext | None = None,
 ) -> ssl.SSLSocket:
     """Run the server side of the TLS handshake on an accepted data connection.
 
@@ -60,6 +66,8 @@ async def secure(
     third party that raced to the data port cannot take over the transfer.
     """
     tls = _wrap_without_tickets(context, sock)
+    if serving is not None:  # a virtual host's certificate, for a client that sends no SNI
+        tls.context = serving
     try:
         async with asyncio.timeout(timeout):
             while True:
@@ -72,13 +80,11 @@ async def secure(
                     await wait_ready(tls, write=True)
     except TimeoutError:
         tls.close()
-        raise DataTlsFailed(
-            f"TLS handshake on the data connection did not complete within {timeout:g} seconds."
-        ) from None
+        raise DataTlsFailed(say("tlsdata.tls_handshake_on_the", timeout=timeout)) from None
     except (ssl.SSLError, OSError) as exc:
         tls.close()
         reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
-        raise DataTlsFailed(f"TLS handshake on the data connection failed: {reason}.") from None
+        raise DataTlsFailed(say("tlsdata.tls_handshake_on_the_2", reason=reason)) from None
     except BaseException:
         tls.close()
         raise

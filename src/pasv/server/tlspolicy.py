@@ -38,7 +38,7 @@ def check_login(s: Session, name: str, *, anonymous: bool) -> None:
         return
     settings = policy.settings_for_name(name, anonymous=anonymous)
     if tls_required(settings, s.server.settings.tls, anonymous=anonymous).login:
-        raise NotLoggedIn(policy.messages.tls_required)
+        raise NotLoggedIn(policy.messages.say("tls_required"))
 
 
 def data_protection_required(s: Session) -> bool:
@@ -59,6 +59,13 @@ async def secure_data(s: Session, sock: socket.socket) -> ssl.SSLSocket:
     """TLS on a PROT P data connection, with the control connection's context."""
     assert s.tls is not None, "PROT P needs AUTH TLS first"
     cfg = s.server.settings.tls
+    tls = s.server.tls
+    host = s.tls_host
+    serving = tls.serving_for(host.name) if tls is not None and host is not None else None
     return await tlsdata.secure(
-        sock, s.tls, require_reuse=cfg.require_session_reuse, timeout=cfg.handshake_timeout
+        sock,
+        s.tls,
+        require_reuse=cfg.require_session_reuse,
+        timeout=cfg.handshake_timeout,
+        serving=serving,
     )

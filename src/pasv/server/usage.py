@@ -63,7 +63,7 @@ class UsageBook:
             return 0
         await self.get(user, settings, home)
         if not await asyncio.to_thread(self.store.reserve_credit, user.name, amount):
-            raise InsufficientCredit(texts.insufficient_credit)
+            raise InsufficientCredit(texts.say("insufficient_credit"))
         return amount
 
     async def settle(self, user: User, reserved: int, sent: int) -> None:
@@ -87,10 +87,10 @@ class UsageBook:
             return None
         usage = await self.get(user, settings, home)
         if new_file and files_full(settings, usage):
-            raise QuotaExceeded(texts.quota_files.format(limit=settings.quota_files))
+            raise QuotaExceeded(texts.say("quota_files", limit=settings.quota_files))
         room = quota_room(settings, usage, replacing)
         if room is not None and room <= 0:
-            raise QuotaExceeded(texts.quota)
+            raise QuotaExceeded(texts.say("quota"))
         return room
 
     async def uploaded(
@@ -165,7 +165,9 @@ class UploadPlan:
             before = None
         overlap = 0 if before is None or append else max(0, before - offset)
         room = await book.upload_room(user, settings, home, overlap, before is None, texts)
-        watch = QuotaWatch(shared, user.name, room, texts.quota) if room is not None else None
+        watch = (
+            QuotaWatch(shared, user.name, room, texts.say("quota")) if room is not None else None
+        )
         return cls(book, fs, user, settings, path, before, watch)
 
     @property

@@ -14,6 +14,7 @@ from pasv.protocol.errors import (
     ParameterNotImplemented,
 )
 from pasv.protocol.listing import FileFacts
+from pasv.protocol.texts import said
 
 __all__ = [
     "DIGEST_ALGORITHMS",
@@ -190,7 +191,12 @@ def new_digest(algorithm: str) -> Digest:
         return hashlib.new(_HASHLIB_NAMES[name], usedforsecurity=False)
     except KeyError:
         raise ParameterNotImplemented(
-            f"Unknown hash algorithm; use one of {', '.join(DIGEST_ALGORITHMS)}."
+            said(
+                "replies",
+                "storage.hash_unknown",
+                "Unknown hash algorithm; use one of {names}.",
+                names=", ".join(DIGEST_ALGORITHMS),
+            )
         ) from None
 
 

@@ -18,6 +18,7 @@ from pasv.protocol.errors import (
     PermissionDenied,
 )
 from pasv.protocol.listing import FileFacts
+from pasv.protocol.texts import said
 from pasv.storage.base import (
     IN_PLACE,
     Capabilities,
@@ -73,6 +74,9 @@ def _facts(name: str, s: os.stat_result) -> FileFacts:
         nlink=s.st_nlink,
         unique=f"{s.st_dev:x}g{s.st_ino:x}",
     )
+
+
+_RESERVED = "Names beginning with {prefix} are reserved for uploads in progress."
 
 
 class LocalReadHandle:
@@ -163,9 +167,7 @@ class LocalStorage:
         """The path's components; the names of uploads in progress are nobody's to reach."""
         parts = split_virtual(path)
         if TEMP_PREFIX in path and any(is_temporary(part) for part in parts):
-            raise NameNotAllowed(
-                f"Names beginning with {TEMP_PREFIX} are reserved for uploads in progress."
-            )
+            raise NameNotAllowed(said("replies", "storage.reserved", _RESERVED, prefix=TEMP_PREFIX))
         return parts
 
     def _resolve(self, path: str) -> str:

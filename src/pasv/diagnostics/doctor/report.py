@@ -14,15 +14,15 @@ from pasv.protocol.replies import Reply
 __all__ = ["LIMIT_KINDS", "Exit", "Report", "Stage", "Status", "reply_advice", "stage_of"]
 
 Status = Literal["ok", "warn", "fail", "skip"]
-CONNECTION_STAGES = frozenset({"dns", "tcp", "banner", "tls"})
+CONNECTION_STAGES = frozenset({"dns", "tcp", "banner", "tls", "host"})
 # A reply of one of these kinds ends the probe: going on could turn a limit into a ban.
 LIMIT_KINDS = frozenset(
     {"banned", "too_many_users", "group_limit", "session_limit_per_ip", "session_limit_per_user",
      "server_connections_full"}
 )  # fmt: skip
 # The doctor's stages, as the places where a failure happens (classify.STAGES).
-_STAGE_OF = {"banner": "greeting", "epsv": "data", "pasv": "data", "port": "data",
-             "data_tls": "data", "throughput": "listing"}  # fmt: skip
+_STAGE_OF = {"banner": "greeting", "host": "greeting", "epsv": "data", "pasv": "data",
+             "port": "data", "data_tls": "data", "throughput": "listing"}  # fmt: skip
 
 
 def stage_of(key: str) -> str:

@@ -24,6 +24,7 @@ from pasv.diagnostics.doctor.report import LIMIT_KINDS, Report, Stage
 from pasv.diagnostics.doctor.setup import setup_stage
 from pasv.diagnostics.doctor.target import DoctorTarget
 from pasv.diagnostics.doctor.texts import say
+from pasv.diagnostics.doctor.vhost import host_stage
 from pasv.diagnostics.knowledge import Lang
 
 __all__ = ["run_doctor"]
@@ -56,6 +57,12 @@ async def _connected(t: DoctorTarget, lang: Lang, report: Report, probe: Probe) 
             return None
     if t.tls == "none":
         add(Stage("tls", "skip", say(lang, "tls_not_asked")))
+    named = await host_stage(t, lang, link)
+    if named is not None:
+        add(named)
+        if named.status == "fail":
+            await ctrl.close()
+            return None
     return link
 
 

@@ -36,6 +36,7 @@ from pasv.server.handlers import (  # noqa: E402
     listings,
     modes,
     security,
+    site,
     transfer,
 )
 
@@ -52,5 +53,6 @@ __all__ = [
     "listings",
     "modes",
     "security",
+    "site",
     "transfer",
 ]

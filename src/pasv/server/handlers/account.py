@@ -10,6 +10,7 @@ from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import NotADirectory
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import command
+from pasv.server.language import say
 from pasv.server.session import Session
 
 
@@ -27,9 +28,9 @@ def human(size: int) -> str:
 async def avbl(s: Session, arg: str) -> Reply:
     target = s.resolve(arg) if arg.strip() else s.cwd
     if (await s.fs.stat(target)).kind != "dir":
-        raise NotADirectory(f"{target} is not a directory; AVBL takes a directory.")
+        raise NotADirectory(say("account.target_is_not_a", target=target))
     assert s.user is not None
-    home = s.server.home_of(s.user)
+    home = s.home
     free = (await asyncio.to_thread(shutil.disk_usage, home)).free
     if s.settings.quota_bytes:
         usage = await s.server.usage.get(s.user, s.settings, home)
@@ -42,7 +43,7 @@ async def site_quota(s: Session) -> Reply:
     assert user is not None
     if not settings.quota_bytes and not settings.quota_files:
         return make_reply(ReplyCode.OK, "No storage allocation limit applies to you.")
-    usage = await s.server.usage.get(user, settings, s.server.home_of(user))
+    usage = await s.server.usage.get(user, settings, s.home)
     parts = []
     if settings.quota_bytes:
         left = quota_room(settings, usage) or 0
@@ -63,7 +64,7 @@ async def site_ratio(s: Session) -> Reply:
         return make_reply(
             ReplyCode.OK, f"Ratio {settings.ratio}, but you are exempt: downloads are free."
         )
-    usage = await s.server.usage.get(user, settings, s.server.home_of(user))
+    usage = await s.server.usage.get(user, settings, s.home)
     return make_reply(
         ReplyCode.OK,
         f"Ratio {settings.ratio} (upload:download); credit {human(usage.credit)} "

@@ -13,11 +13,14 @@ from pasv.protocol.errors import (
     FtpError,
     LoginRefused,
     NotLoggedIn,
+    ParameterNotImplemented,
     ServiceUnavailable,
 )
 from pasv.protocol.replies import Reply, make_reply
+from pasv.server import vhosts
 from pasv.server.cluster import unavailable
 from pasv.server.handlers import HandlerResult, command
+from pasv.server.language import say
 from pasv.server.session import Session
 from pasv.server.tlspolicy import check_login
 from pasv.storage.base import Storage
@@ -37,14 +40,17 @@ def user(s: Session, arg: str) -> Reply:
     anonymous = name.lower() in ANONYMOUS_NAMES
     check_login(s, name, anonymous=anonymous)
     if anonymous:
-        if not s.server.settings.anonymous.enabled:
-            raise LoginRefused(s.server.gate.policy.messages.no_anonymous)
+        host = s.host
+        if not s.server.settings.anonymous.enabled or (
+            host is not None and not host.admits_anonymous()
+        ):
+            raise LoginRefused(s.server.gate.policy.messages.say("no_anonymous"))
         s.pending_user = "anonymous"
         return make_reply(
             ReplyCode.NEED_PASSWORD, "Guest login ok, send your e-mail address as password."
         )
     s.pending_user = name
-    return make_reply(ReplyCode.NEED_PASSWORD, f"Password required for {name}.")
+    return make_reply(ReplyCode.NEED_PASSWORD, say("auth.password_required", name=name))
 
 
 @command("PASS")
@@ -55,25 +61,40 @@ def password(s: Session, arg: str) -> HandlerResult:
     server = s.server
     found: User | None
     if name == "anonymous":
-        found = server.anonymous_user()
+        found = server.anonymous_user(s.host)
         log.info("[%d] %s anonymous login, e-mail given: %r", s.id, s.peer_ip, arg[:100])
     else:
         found = server.accounts.authenticate_cached(name, arg)
+        if found is not None and not _on_this_host(s, found):
+            return _check_password(s, name, arg, None, elsewhere=True)
     if found is not None:
-        storage = server.cached_storage(found)
+        storage = server.cached_storage(found, s.host)
         if storage is not None and server.cluster is None:
             return _welcome(s, found, storage)  # a repeat login: answered at once, no task
     return _check_password(s, name, arg, found)
 
 
-async def _check_password(s: Session, name: str, arg: str, found: User | None) -> Reply:
+def _on_this_host(s: Session, user: User) -> bool:
+    """Whether the account may log in on the session's virtual host; logged when not."""
+    host = s.host
+    if host is None or host.admits(user):
+        return True
+    log.info("[%d] %s %r is not a user of host %s", s.id, s.peer_ip, user.name, host.name)
+    return False
+
+
+async def _check_password(
+    s: Session, name: str, arg: str, found: User | None, *, elsewhere: bool = False
+) -> Reply:
     server = s.server
-    if found is None:
+    if found is None and not elsewhere:
         try:
             found = await server.accounts.authenticate(name, arg)
         except StoreUnavailable as exc:  # running sessions go on; new logins wait for it
             log.warning("[%d] %s login refused: %s", s.id, s.peer_ip, exc)
             raise unavailable(exc) from None
+        if found is not None and not _on_this_host(s, found):
+            found = None
     if found is None:
         s.failures += 1
         limit = server.settings.login.max_failures
@@ -82,9 +103,9 @@ async def _check_password(s: Session, name: str, arg: str, found: User | None) -
         server.gate.login_failed(s.peer_ip)  # too many from this address: banned, 421
         texts = server.gate.policy.messages
         if s.failures >= limit:
-            raise ServiceUnavailable(texts.too_many_failures.format(count=s.failures))
-        raise NotLoggedIn(texts.login_incorrect)
-    storage = await server.storage_for(found)
+            raise ServiceUnavailable(texts.say("too_many_failures", count=s.failures))
+        raise NotLoggedIn(texts.say("login_incorrect"))
+    storage = await server.storage_for(found, s.host)
     if server.cluster is not None:  # IP rules and session limits, counted on every node
         return _welcome(s, await server.gate.admit(s, found), storage, admitted=True)
     return _welcome(s, found, storage)
@@ -99,7 +120,7 @@ def _welcome(s: Session, user: User, storage: Storage, *, admitted: bool = False
     log.info("[%d] %s logged in as %s", s.id, s.peer_ip, user.name)
     if user.anonymous:
         return make_reply(ReplyCode.LOGGED_IN, "Guest login ok, access restrictions apply.")
-    return make_reply(ReplyCode.LOGGED_IN, f"User {user.name} logged in, proceed.")
+    return make_reply(ReplyCode.LOGGED_IN, say("auth.logged_in", name=user.name))
 
 
 @command("ACCT")
@@ -127,8 +148,25 @@ def quit_(s: Session, arg: str) -> Reply:
 
 @command("HOST")
 def host(s: Session, arg: str) -> Reply:
+    """RFC 7151: choose the virtual host before login; 220 with its banner, 504 when unknown."""
     if s.user is not None or s.pending_user is not None:
         raise BadSequence("HOST must come before USER.")
-    return make_reply(
-        ReplyCode.SERVICE_READY, f"Host {arg.strip()} accepted; this server has one site."
-    )
+    wanted = arg.strip()
+    hosts = s.server.hosts
+    if not hosts:
+        return make_reply(ReplyCode.SERVICE_READY, say("auth.one_site", name=wanted[:255]))
+    if vhosts.is_address(wanted):  # an IP literal names no virtual host: the default site
+        chosen = hosts.default
+    else:
+        chosen = hosts.find(wanted)
+        if chosen is None:
+            raise ParameterNotImplemented(say("auth.unknown_host_v_no", v1=wanted[:255]))
+    if s.tls_host is not None and chosen is not s.tls_host:
+        raise ParameterNotImplemented(
+            say("auth.host_v_does_not", v1=wanted[:255], name=s.tls_host.name)
+        )
+    s.host = chosen
+    if chosen is None:
+        cfg = s.server.settings.server
+        return make_reply(ReplyCode.SERVICE_READY, cfg.banners.get(s.lang, cfg.banner))
+    return chosen.greeting(s.lang)

@@ -7,6 +7,7 @@ from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import ArgumentError, PermissionDenied
 from pasv.protocol.replies import Reply, make_reply
+from pasv.server.language import say
 from pasv.server.session import Session
 
 _SPECIAL = ((0o4000, "setuid"), (0o2000, "setgid"), (0o1000, "sticky"))
@@ -41,12 +42,12 @@ async def site_chmod(s: Session, rest: str) -> Reply:
     target = s.resolve(name)
     if target == "/":
         raise PermissionDenied("SITE CHMOD cannot change your root directory.")
-    s.check(Perm.SITE, target)
+    s.check(Perm.SITE_CHMOD, target)
     applied, why = applied_mode(mode, s.server.settings.server.chmod_mask)
     await s.fs.chmod(target, applied)
     s.server.changed()
     shown = paths.basename(target)
     if not why:
-        return make_reply(ReplyCode.OK, f"SITE CHMOD {mode:o} {shown} done.")
+        return make_reply(ReplyCode.OK, say("chmod.done", mode=f"{mode:o}", name=shown))
     text = f"SITE CHMOD {mode_text} {shown}: applied {applied:04o} ({why})."
     return make_reply(ReplyCode.OK, text)

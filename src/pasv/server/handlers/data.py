@@ -16,6 +16,7 @@ from pasv.server.datachannel import (
     check_active_target,
 )
 from pasv.server.handlers import command
+from pasv.server.language import say
 from pasv.server.proxied import DataOrigin
 from pasv.server.session import Session
 from pasv.server.tlspolicy import secure_data
@@ -23,7 +24,7 @@ from pasv.server.tlspolicy import secure_data
 
 def _refuse_after_epsv_all(s: Session, name: str) -> None:
     if s.epsv_all:
-        raise BadSequence(f"{name} refused: the client sent EPSV ALL, so only EPSV may follow.")
+        raise BadSequence(say("data.name_refused_the_client", name=name))
 
 
 def _open_passive(s: Session) -> PassiveChannel:
@@ -73,10 +74,10 @@ def epsv(s: Session, arg: str) -> Reply:
     if value and value != family:
         if value in ("1", "2"):
             raise FtpError(
-                f"Network protocol not supported, use ({family}).",
+                say("data.network_protocol_not_supported", family=family),
                 code=ReplyCode.UNSUPPORTED_NETWORK_PROTOCOL,
             )
-        raise ArgumentError(f"Unknown EPSV argument {value[:20]}; use 1, 2 or ALL.")
+        raise ArgumentError(say("data.unknown_epsv_argument_v", v1=value[:20]))
     channel = _open_passive(s)
     return _announce(s, make_reply(ReplyCode.EXTENDED_PASSIVE, addresses.format_229(channel.port)))
 
@@ -107,9 +108,9 @@ def eprt(s: Session, arg: str) -> Reply:
 def rest(s: Session, arg: str) -> Reply:
     text = arg.strip()
     if not text.isdigit() or len(text) > 19:
-        raise ArgumentError(f"REST needs a byte offset (a whole number), not {text[:20]!r}.")
+        raise ArgumentError(say("data.rest_needs_a_byte", v1=text[:20]))
     s.rest = int(text)
-    return make_reply(ReplyCode.PENDING, f"Restarting at {s.rest}. Send STOR or RETR to resume.")
+    return make_reply(ReplyCode.PENDING, say("data.rest", offset=s.rest))
 
 
 @command("ABOR")

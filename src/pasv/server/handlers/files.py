@@ -1,4 +1,4 @@
-"""CWD, CDUP, PWD, MKD, RMD, DELE, RNFR/RNTO, SIZE, MDTM, MFMT, HASH and SITE: the file system."""
+"""CWD, CDUP, PWD, MKD, RMD, DELE, RNFR/RNTO, SIZE, MDTM, MFMT and HASH: the file system."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ import time
 from pasv.policy.models import Perm
 from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
-from pasv.protocol.commands import SITE_COMMANDS
-from pasv.protocol.errors import ArgumentError, FileBusy, FileUnavailable, NotADirectory
+from pasv.protocol.errors import (
+    ArgumentError,
+    FileBusy,
+    FileUnavailable,
+    NotADirectory,
+    NotImplementedCommand,
+)
 from pasv.protocol.listing import format_timeval
 from pasv.protocol.replies import Reply, make_reply
-from pasv.server.handlers import account, chmod, command, data, info
+from pasv.server.handlers import command
+from pasv.server.language import say
 from pasv.server.session import Session
 from pasv.server.usage import needs_usage
 
@@ -26,13 +32,13 @@ def parse_time(text: str) -> float:
     try:
         parsed = time.strptime(text[:14], "%Y%m%d%H%M%S")
     except ValueError:
-        raise ArgumentError(f"Bad time {text[:20]!r}; expected YYYYMMDDHHMMSS (UTC).") from None
+        raise ArgumentError(say("files.bad_time_v_r", v1=text[:20])) from None
     return float(calendar.timegm(parsed))
 
 
 @command("PWD")
 def pwd(s: Session, arg: str) -> Reply:
-    return make_reply(ReplyCode.PATH_CREATED, f"{quote_path(s.cwd)} is the current directory.")
+    return make_reply(ReplyCode.PATH_CREATED, say("files.pwd", path=quote_path(s.cwd)))
 
 
 @command("CWD")
@@ -49,9 +55,9 @@ async def _change_dir(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     facts = await s.fs.stat(target)
     if facts.kind != "dir":
-        raise NotADirectory(f"Not a directory: {target}")
+        raise NotADirectory(say("files.not_a_directory_target", target=target))
     s.cwd = target
-    return make_reply(ReplyCode.FILE_ACTION_OK, f"Directory changed to {target}")
+    return make_reply(ReplyCode.FILE_ACTION_OK, say("files.cwd", path=target))
 
 
 @command("MKD")
@@ -61,7 +67,7 @@ async def mkd(s: Session, arg: str) -> Reply:
     s.check_new_name(target)
     await s.fs.mkdir(target)
     s.server.changed()
-    return make_reply(ReplyCode.PATH_CREATED, f"{quote_path(target)} created.")
+    return make_reply(ReplyCode.PATH_CREATED, say("files.mkd", path=quote_path(target)))
 
 
 @command("RMD")
@@ -74,10 +80,10 @@ async def rmd(s: Session, arg: str) -> Reply:
     in_use = s.server.in_use
     if in_use.any() and in_use.uploading_into(s.fs.identity(target)):
         name = paths.basename(target)
-        raise FileBusy(s.access.messages.directory_busy.format(name=name))
+        raise FileBusy(s.access.messages.say("directory_busy", name=name))
     await s.fs.rmdir(target)
     s.server.changed()
-    return make_reply(ReplyCode.FILE_ACTION_OK, f"Directory removed: {target}")
+    return make_reply(ReplyCode.FILE_ACTION_OK, say("files.rmd", path=target))
 
 
 @command("DELE")
@@ -92,7 +98,7 @@ async def dele(s: Session, arg: str) -> Reply:
     if counted:
         assert s.user is not None
         await s.server.usage.removed(s.user, s.settings, size)
-    return make_reply(ReplyCode.FILE_ACTION_OK, f"File deleted: {target}")
+    return make_reply(ReplyCode.FILE_ACTION_OK, say("files.dele", path=target))
 
 
 @command("RNFR")
@@ -102,7 +108,7 @@ async def rnfr(s: Session, arg: str) -> Reply:
     s.refuse_if_uploading(source)
     await s.fs.stat(source)
     s.rename_from = source
-    return make_reply(ReplyCode.PENDING, f"{source} exists; ready for RNTO.")
+    return make_reply(ReplyCode.PENDING, say("files.rnfr", path=source))
 
 
 @command("RNTO")
@@ -116,7 +122,7 @@ async def rnto(s: Session, arg: str) -> Reply:
     s.refuse_if_uploading(target)
     await s.fs.rename(source, target)
     s.server.changed()
-    return make_reply(ReplyCode.FILE_ACTION_OK, f"Renamed {source} to {target}")
+    return make_reply(ReplyCode.FILE_ACTION_OK, say("files.rnto", source=source, target=target))
 
 
 @command("SIZE")
@@ -125,7 +131,7 @@ async def size(s: Session, arg: str) -> Reply:
     s.check(Perm.LIST, target)
     facts = await s.fs.stat(target)
     if facts.kind != "file":
-        raise FileUnavailable(f"{target} is not a regular file; SIZE is for files.")
+        raise FileUnavailable(say("files.target_is_not_a", target=target))
     return make_reply(ReplyCode.FILE_STATUS, str(facts.size))
 
 
@@ -145,6 +151,8 @@ async def mfmt(s: Session, arg: str) -> Reply:
     when = parse_time(stamp)
     target = s.resolve(name)
     s.check(Perm.MFMT, target)
+    if not s.fs.capabilities.set_mtime:
+        raise NotImplementedCommand(say("files.no_mtime", command="MFMT"))
     await s.fs.set_mtime(target, when)
     s.server.changed()
     return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_timeval(when)}; {target}")
@@ -156,26 +164,6 @@ async def hash_(s: Session, arg: str) -> Reply:
     s.check(Perm.RETR, target)
     facts = await s.fs.stat(target)
     if facts.kind != "file":
-        raise FileUnavailable(f"{target} is not a regular file; HASH is for files.")
+        raise FileUnavailable(say("files.target_is_not_a_2", target=target))
     digest = await s.fs.digest(target, s.hash_algorithm)
     return make_reply(ReplyCode.FILE_STATUS, f"{s.hash_algorithm} 0-{facts.size} {digest} {target}")
-
-
-@command("SITE")
-async def site(s: Session, arg: str) -> Reply:
-    verb, _, rest = arg.strip().partition(" ")
-    verb = verb.upper()
-    if verb == "HELP":
-        lines = ["SITE commands:", *(f" {text}" for text in SITE_COMMANDS.values()), "End"]
-        return make_reply(ReplyCode.HELP, "\n".join(lines))
-    if verb == "CHMOD":
-        return await chmod.site_chmod(s, rest)
-    if verb == "WARNINGS":
-        return info.site_warnings(s)
-    if verb == "QUOTA":
-        return await account.site_quota(s)
-    if verb == "RATIO":
-        return await account.site_ratio(s)
-    if verb == "PASVINFO":
-        return data.site_pasvinfo(s)
-    raise ArgumentError(f"Unknown SITE command {verb[:20]}; try SITE HELP.")

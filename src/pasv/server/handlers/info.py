@@ -11,6 +11,7 @@ from pasv.protocol.listing import ALL_MLST_FACTS
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import command
 from pasv.server.handlers.modes import opts_mode
+from pasv.server.language import LANGUAGES, say, session_language
 from pasv.server.session import Session
 from pasv.server.setup_warnings import setup_warnings
 
@@ -41,6 +42,10 @@ def feat(s: Session, arg: str) -> Reply:
             feature = "HASH " + ";".join(
                 a + ("*" if a == s.hash_algorithm else "") for a in HASH_ALGORITHMS
             )
+        elif feature.startswith("LANG "):
+            feature = "LANG " + ";".join(
+                _TAGS[lang] + ("*" if lang == s.lang else "") for lang in LANGUAGES
+            )
         elif feature.startswith("MLST "):
             feature = "MLST " + "".join(
                 f"{f}{'*' if f in s.mlst_facts else ''};" for f in _MLST_ORDER
@@ -68,6 +73,8 @@ def opts(s: Session, arg: str) -> Reply:
         s.mlst_facts = chosen
         shown = "".join(f"{f};" for f in _MLST_ORDER if f in chosen)
         return make_reply(ReplyCode.OK, f"MLST OPTS {shown}")
+    if option == "LANG":
+        return set_language(s, value)
     if option == "MODE":
         return opts_mode(s, value)
     if option == "HASH":
@@ -76,11 +83,39 @@ def opts(s: Session, arg: str) -> Reply:
         algorithm = value.upper()
         if algorithm not in HASH_ALGORITHMS:
             raise ArgumentError(
-                f"Unknown algorithm {value}; choose one of {', '.join(HASH_ALGORITHMS)}."
+                say(
+                    "info.unknown_algorithm_value_choose",
+                    value=value,
+                    v1=", ".join(HASH_ALGORITHMS),
+                )
             )
         s.hash_algorithm = algorithm
         return make_reply(ReplyCode.OK, algorithm)
-    raise ArgumentError(f"Unknown option {option}; this server knows UTF8, MLST, HASH and MODE.")
+    raise ArgumentError(say("info.unknown_option_option_this", option=option))
+
+
+_TAGS = {"en": "EN", "zh-Hans": "ZH"}  # as FEAT lists them (RFC 2640)
+_TRADITIONAL = frozenset({"zh-tw", "zh-hk", "zh-mo", "zh-hant", "zh-hant-tw", "zh-hant-hk"})
+
+
+@command("LANG")
+def lang(s: Session, arg: str) -> Reply:
+    return set_language(s, arg)
+
+
+def set_language(s: Session, tag: str) -> Reply:
+    """RFC 2640: replies from now on in ``tag``'s language; none: back to the default."""
+    tag = tag.strip()
+    if not tag:
+        s.lang = s.server.language
+        return make_reply(ReplyCode.OK, say("info.lang_default"))
+    found = session_language(tag)
+    if found is None:
+        if tag.lower() in _TRADITIONAL:
+            raise ParameterNotImplemented(say("info.lang_traditional", tag=tag[:20]))
+        raise ParameterNotImplemented(say("info.lang_unknown", tag=tag[:20]))
+    s.lang = found
+    return make_reply(ReplyCode.OK, say("info.lang_set"))
 
 
 @command("HELP")
@@ -89,7 +124,7 @@ def help_(s: Session, arg: str) -> Reply:
     if topic:
         spec = lookup(topic)
         if spec is None:
-            raise ArgumentError(f"Unknown command {topic[:20]}.")
+            raise ArgumentError(say("info.unknown_command_v", v1=topic[:20]))
         return make_reply(ReplyCode.HELP, spec.help)
     lines = ["The following commands are recognized:", *help_lines(), "Help OK."]
     return make_reply(ReplyCode.HELP, "\n".join(lines))
@@ -106,8 +141,8 @@ def type_(s: Session, arg: str) -> Reply:
         s.ascii = False
         return make_reply(ReplyCode.OK, "Type set to I.")
     if kind in ("A", "E", "L"):
-        raise ParameterNotImplemented(f"TYPE {arg.strip()} is not supported; use A or I.")
-    raise ArgumentError(f"Unknown TYPE {arg.strip()[:20]}; use A (ASCII) or I (binary).")
+        raise ParameterNotImplemented(say("info.type_v_is_not", v1=arg.strip()))
+    raise ArgumentError(say("info.unknown_type_v_use", v1=arg.strip()[:20]))
 
 
 @command("STRU")
@@ -116,8 +151,8 @@ def stru(s: Session, arg: str) -> Reply:
     if value == "F":
         return make_reply(ReplyCode.OK, "Structure set to F.")
     if value in ("R", "P"):
-        raise ParameterNotImplemented(f"STRU {value} is not supported; only F (file).")
-    raise ArgumentError(f"Unknown STRU {arg.strip()[:20]}; use F.")
+        raise ParameterNotImplemented(say("info.stru_value_is_not", value=value))
+    raise ArgumentError(say("info.unknown_stru_v_use", v1=arg.strip()[:20]))
 
 
 @command("ALLO")

@@ -16,6 +16,7 @@ from pasv.protocol.replies import Reply, make_reply
 from pasv.server import datalayers, modetransfers, transfers
 from pasv.server.handlers import command
 from pasv.server.handlers.transfer import run_transfer
+from pasv.server.language import say
 from pasv.server.listcache import signature
 from pasv.server.session import Session
 from pasv.server.transfers import Transfer
@@ -75,7 +76,7 @@ async def _listing_data(
     facts = await s.fs.stat(path)
     if facts.kind != "dir":
         if on_file is None:
-            raise NotADirectory(f"{path} is not a directory; use MLST for a single entry.")
+            raise NotADirectory(say("listings.path_is_not_a", path=path))
         return path, on_file([facts]).encode("utf-8", "surrogateescape")
     assert s.user is not None
     visible = s.access.entry_filter(path)
@@ -110,7 +111,7 @@ async def _listing(s: Session, verb: str, path: str, data: bytes) -> Reply:
         else:
             await transfers.send_bytes(sock, data, transfer)
 
-    opening = f"Opening {s.type_name} mode data connection for {verb} {path}."
+    opening = say("listings.opening", type=s.type_name, verb=verb, path=path)
     return await run_transfer(
         s,
         verb=verb,
@@ -120,7 +121,7 @@ async def _listing(s: Session, verb: str, path: str, data: bytes) -> Reply:
         opening=opening,
         body=body,
         log_transfer=False,
-        done_text=f"{verb} complete",
+        done_text=say("listings.complete", verb=verb),
     )
 
 

@@ -6,6 +6,7 @@ from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import ArgumentError, ParameterNotImplemented
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import command
+from pasv.server.language import say
 from pasv.server.session import Session
 
 
@@ -20,7 +21,7 @@ def mode(s: Session, arg: str) -> Reply:
         if not modes.deflate:
             raise ParameterNotImplemented("MODE Z is turned off on this server; use MODE S.")
         s.mode = "Z"
-        return make_reply(ReplyCode.OK, f"Mode set to Z (deflate, level {s.mode_level}).")
+        return make_reply(ReplyCode.OK, say("modes.set_z", level=s.mode_level))
     if value == "B":
         if not modes.block:
             raise ParameterNotImplemented("MODE B is turned off on this server; use MODE S.")
@@ -31,7 +32,7 @@ def mode(s: Session, arg: str) -> Reply:
             "MODE C (compressed, RFC 959) is not supported: no client or server in use "
             "implements it; use MODE Z for compression."
         )
-    raise ArgumentError(f"Unknown MODE {arg.strip()[:20]}; use S, Z or B.")
+    raise ArgumentError(say("modes.unknown", mode=arg.strip()[:20]))
 
 
 def opts_mode(s: Session, value: str) -> Reply:
@@ -45,10 +46,8 @@ def opts_mode(s: Session, value: str) -> Reply:
     if not options:
         return make_reply(ReplyCode.OK, f"MODE Z LEVEL {s.mode_level}")
     if len(options) != 2 or options[0] != "LEVEL":
-        raise ArgumentError(
-            f"Unknown MODE Z option {' '.join(options)[:30]}; this server knows LEVEL <0-9>."
-        )
+        raise ArgumentError(say("modes.unknown_option", option=" ".join(options)[:30]))
     if not options[1].isdigit() or not 0 <= int(options[1]) <= 9:
-        raise ArgumentError(f"MODE Z LEVEL must be 0 to 9, not {options[1][:10]}.")
+        raise ArgumentError(say("modes.level_range", level=options[1][:10]))
     s.mode_level = int(options[1])
-    return make_reply(ReplyCode.OK, f"MODE Z LEVEL set to {s.mode_level}.")
+    return make_reply(ReplyCode.OK, say("modes.level_set", level=s.mode_level))

@@ -13,6 +13,7 @@ from pasv.protocol.errors import (
 )
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import command
+from pasv.server.language import say
 from pasv.server.session import Session
 from pasv.server.tlspolicy import data_protection_required
 
@@ -26,7 +27,7 @@ def auth(s: Session, arg: str) -> Reply:
         raise NotImplementedCommand("AUTH not available: TLS is turned off on this server.")
     mechanism = arg.strip().upper()
     if mechanism not in AUTH_MECHANISMS:
-        raise ParameterNotImplemented(f"AUTH {mechanism[:20]} not supported; use AUTH TLS.")
+        raise ParameterNotImplemented(say("security.auth_v_not_supported", v1=mechanism[:20]))
     if s.control.cleared:
         raise BadSequence("TLS on this control connection was ended by CCC; it stays in clear.")
     if s.tls is not None:
@@ -34,8 +35,9 @@ def auth(s: Session, arg: str) -> Reply:
     # RFC 4217: the login that follows happens under TLS; an earlier one does not carry over.
     if s.user is not None or s.pending_user is not None:
         s.reset()
-    s.control.begin_tls(tls.context)
-    return make_reply(ReplyCode.AUTH_OK, f"AUTH {mechanism} successful; start the TLS handshake.")
+    # HOST came first: present its certificate to a client that sends no server name (SNI)
+    s.control.begin_tls(tls.context, tls.serving_for(s.host.name if s.host else None))
+    return make_reply(ReplyCode.AUTH_OK, say("security.auth_ok", mechanism=mechanism))
 
 
 @command("PBSZ")
@@ -44,7 +46,7 @@ def pbsz(s: Session, arg: str) -> Reply:
         raise BadSequence("PBSZ needs AUTH TLS first.")
     value = arg.strip()
     if not value.isdigit() or len(value) > 10:
-        raise ArgumentError(f"PBSZ needs a number (0 with TLS), not {value[:20]!r}.")
+        raise ArgumentError(say("security.pbsz_needs_a_number", v1=value[:20]))
     s.pbsz = True
     return make_reply(ReplyCode.OK, "PBSZ=0")
 
@@ -68,10 +70,10 @@ def prot(s: Session, arg: str) -> Reply:
         return make_reply(ReplyCode.OK, "Protection level set to Private (TLS).")
     if level in ("S", "E"):
         raise FtpError(
-            f"PROT {level} is not supported with TLS; use PROT P or PROT C.",
+            say("security.prot_level_is_not", level=level),
             code=ReplyCode.PROT_LEVEL_NOT_SUPPORTED,
         )
-    raise ParameterNotImplemented(f"Unknown protection level {level[:20]!r}; use P or C.")
+    raise ParameterNotImplemented(say("security.unknown_protection_level_v", v1=level[:20]))
 
 
 @command("CCC")

@@ -24,6 +24,7 @@ from pasv.protocol.errors import (
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import datalayers, modetransfers, transfers
 from pasv.server.handlers import command
+from pasv.server.language import say
 from pasv.server.metering import throttle_for
 from pasv.server.session import Session
 from pasv.server.tlspolicy import check_data_protection, secure_data
@@ -33,8 +34,6 @@ from pasv.server.usage import UploadPlan
 log = logging.getLogger("pasv.transfer")
 
 Body = Callable[[socket.socket, Transfer], Coroutine[Any, Any, None]]
-
-UNCONFIRMED = "Not confirmed: the client closed TLS without close_notify."
 
 
 async def run_transfer(
@@ -67,7 +66,7 @@ async def run_transfer(
     except Aborted:
         s.transfer = None
         raise TransferAborted(
-            f"Transfer aborted ({transfer.reason}) before the data connection opened."
+            say("transfer.transfer_aborted_reason_before", reason=transfer.reason)
         ) from None
     except BaseException:
         s.transfer = None
@@ -100,23 +99,33 @@ async def run_transfer(
     if aborted:
         return make_reply(
             ReplyCode.TRANSFER_ABORTED,
-            f"Transfer aborted ({transfer.reason}) after {transfer.done} bytes.",
+            say("transfer.aborted", reason=transfer.reason, done=transfer.done),
         )
     if error is None:
         rate = transfer.done / max(seconds, 1e-6) / 1e6
-        text = done_text or "Transfer complete"
-        caveat = "" if transfer.confirmed else f" {UNCONFIRMED}"
+        caveat = "" if transfer.confirmed else say("transfer.unconfirmed")
         return make_reply(
             ReplyCode.TRANSFER_COMPLETE,
-            f"{text}: {transfer.done} bytes in {seconds:.3f}s ({rate:.2f} MB/s).{caveat}",
+            say(
+                "transfer.complete",
+                head=done_text or say("transfer.complete_head"),
+                done=transfer.done,
+                seconds=f"{seconds:.3f}",
+                rate=f"{rate:.2f}",
+                caveat=caveat,
+            ),
         )
     if isinstance(error, FtpError):
-        return make_reply(error.code, f"{error.text} Transfer stopped after {transfer.done} bytes.")
+        text = say("transfer.stopped", reason=error.text, done=transfer.done)
+        return make_reply(error.code, text)
     if isinstance(error, OSError):
         return make_reply(
             ReplyCode.TRANSFER_ABORTED,
-            f"Data connection closed; transfer aborted after {transfer.done} bytes "
-            f"({error.strerror or type(error).__name__}).",
+            say(
+                "transfer.closed",
+                done=transfer.done,
+                reason=error.strerror or type(error).__name__,
+            ),
         )
     log.error("[%d] %s %s failed", s.id, verb, path, exc_info=error)
     raise LocalError("Transfer failed with an internal error; it was logged.")
@@ -152,7 +161,7 @@ async def retr(s: Session, arg: str) -> Reply:
     try:
         if offset > handle.size:
             raise FtpError(
-                f"REST offset {offset} is beyond the end of the file ({handle.size} bytes).",
+                say("transfer.rest_offset_offset_is", offset=offset, size=handle.size),
                 code=ReplyCode.ARGUMENT_ERROR,
             )
         if not s.server.write_mode.atomic:
@@ -162,7 +171,7 @@ async def retr(s: Session, arg: str) -> Reply:
         user, server = s.user, s.server
         assert user is not None
         reserved = await server.usage.reserve(
-            user, s.settings, server.home_of(user), remaining, s.access.messages
+            user, s.settings, s.home, remaining, s.access.messages
         )
         throttle = throttle_for(server.shared, s.access, upload=False)
 
@@ -188,9 +197,8 @@ async def retr(s: Session, arg: str) -> Reply:
             nonlocal sent
             sent = transfer.done
 
-        opening = (
-            f"Opening {s.type_name} mode data connection for {paths.basename(path)} "
-            f"({remaining} bytes)."
+        opening = say(
+            "transfer.opening_size", type=s.type_name, name=paths.basename(path), size=remaining
         )
         try:
             return await run_transfer(
@@ -217,7 +225,7 @@ def _ragged_end(s: Session, transfer: Transfer, declared: int | None) -> None:
     if declared is not None and declared == transfer.done:
         return
     if s.server.settings.tls.require_close_notify:
-        raise TransferAborted(s.access.messages.upload_unconfirmed)
+        raise TransferAborted(s.access.messages.say("upload_unconfirmed"))
     transfer.confirmed = False
 
 
@@ -270,7 +278,7 @@ async def _receive_file(
         s.fs,
         user,
         s.settings,
-        server.home_of(user),
+        s.home,
         s.access.messages,
         path=path,
         offset=offset,
@@ -329,7 +337,7 @@ async def _receive_file(
         if verb == "STOU":
             opening = f"FILE: {paths.basename(path)}"
         else:
-            opening = f"Opening {s.type_name} mode data connection for {paths.basename(path)}."
+            opening = say("transfer.opening", type=s.type_name, name=paths.basename(path))
         return await run_transfer(
             s,
             verb=verb,
@@ -380,7 +388,7 @@ async def stou(s: Session, arg: str) -> Reply:
                     append=False,
                     verb="STOU",
                     exclusive=True,
-                    done_text=f"Transfer complete, stored as {paths.basename(candidate)}",
+                    done_text=say("transfer.stored_as", name=paths.basename(candidate)),
                 )
             except AlreadyExists:
                 continue
