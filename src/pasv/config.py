@@ -152,6 +152,93 @@ class UploadsSection(_Section):
     fsync: bool = Field(False, description="flush each upload to disk before its 226")
 
 
+class MetricsSection(_Section):
+    enabled: bool = Field(True, description="serve Prometheus metrics on their own listener")
+    listen: str = Field(
+        "127.0.0.1:9121", description='"host:port" of the telemetry listener ([::1]:9121 for IPv6)'
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        split_listen(value)
+        return value
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return split_listen(self.listen)
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """ "127.0.0.1:9121" or "[::1]:9121" -> (host, port); a clear error otherwise."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError('expected "host:port", e.g. "127.0.0.1:9121"')
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost":
+            raise ValueError(f"{host!r} is not an IP address (or localhost)") from None
+    return host, int(port)
+
+
+HOOK_EVENTS = (
+    "upload_complete",
+    "download_complete",
+    "login_failed",
+    "ban",
+    "quota_reached",
+    "file_deleted",
+)
+
+
+class HookSection(_Section):
+    name: str = Field("", description="shown in logs and metrics; default: hook-N")
+    events: tuple[str, ...] = Field(HOOK_EVENTS, description="events sent to this hook")
+    command: tuple[str, ...] = Field(
+        (), description="program and arguments (no shell); the event as JSON on stdin"
+    )
+    url: str = Field("", description="http(s) URL the event is POSTed to as JSON")
+    secret: str = Field("", repr=False, description="HMAC-SHA256 key for the signature header")
+    timeout: float = Field(10.0, gt=0, le=3600)
+    retries: int = Field(3, ge=0, le=100, description="attempts after the first one")
+    backoff: float = Field(1.0, ge=0, le=3600, description="first wait between attempts (doubles)")
+    queue: int = Field(1000, ge=1, le=1_000_000, description="events waiting; more are dropped")
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            import shlex
+
+            return tuple(shlex.split(value))
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(HOOK_EVENTS))
+        if unknown:
+            raise ValueError(f"unknown event {unknown[0]!r}; known: {', '.join(HOOK_EVENTS)}")
+        if not value:
+            raise ValueError("a hook needs at least one event")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HookSection:
+        if bool(self.command) == bool(self.url):
+            raise ValueError("a hook needs either command or url (not both)")
+        return self
+
+
 class Settings(_Section):
     server: ServerSection = ServerSection()
     passive: PassiveSection = PassiveSection()
@@ -161,6 +248,8 @@ class Settings(_Section):
     logging: LoggingSection = LoggingSection()
     tls: TlsSection = TlsSection()
     uploads: UploadsSection = UploadsSection()
+    metrics: MetricsSection = MetricsSection()
+    hooks: tuple[HookSection, ...] = ()
 
     @property
     def files_root(self) -> Path:
@@ -193,7 +282,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
         if not name.startswith(ENV_PREFIX) or name == "PASV_CONFIG":
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
-        if section in Settings.model_fields and key:
+        if section in Settings.model_fields and section != "hooks" and key:
             result.setdefault(section, {})[key] = value
     return result
 

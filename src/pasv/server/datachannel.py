@@ -62,14 +62,15 @@ class PassivePortPool:
                 if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                     continue
                 raise DataConnectionFailed(
-                    f"Can't open a passive port on {bind_ip}: {exc.strerror}."
+                    f"Can't open a passive port on {bind_ip}: {exc.strerror}.", kind="passive_bind"
                 ) from None
             sock.setblocking(False)
             self.in_use.add(port)
             return sock, port
         raise DataConnectionFailed(
             f"Can't open data connection: all {size} passive ports ({self.low}-{self.high}) "
-            "are busy; try again shortly."
+            "are busy; try again shortly.",
+            kind="ports_exhausted",
         )
 
     def release(self, port: int) -> None:
@@ -142,7 +143,9 @@ class PassiveChannel:
             except OSError as exc:  # e.g. out of file descriptors: say so at the transfer
                 self._stop_listening()
                 self._ready.set_exception(
-                    DataConnectionFailed(f"Can't accept the data connection: {exc.strerror}.")
+                    DataConnectionFailed(
+                        f"Can't accept the data connection: {exc.strerror}.", kind="accept"
+                    )
                 )
                 return
             if not same_host(address[0], self.peer_ip):
@@ -174,7 +177,8 @@ class PassiveChannel:
         except TimeoutError:
             raise DataConnectionFailed(
                 f"Can't open data connection: nothing connected to passive port {self.port} within "
-                f"{timeout:g} seconds. A firewall or NAT between you and the server may block it."
+                f"{timeout:g} seconds. A firewall or NAT between you and the server may block it.",
+                kind="passive_timeout",
             ) from None
         self._ready = self._loop.create_future()  # handed over: close() must not close it
         if self._secure is not None and self._early is None:
@@ -227,13 +231,15 @@ class ActiveChannel:
             raise DataConnectionFailed(
                 f"Can't open data connection to {self.host} port {self.port}: no answer within "
                 f"{timeout:g} seconds. A firewall on your side probably blocks it; "
-                "use passive mode."
+                "use passive mode.",
+                kind="active_timeout",
             ) from None
         except OSError as exc:
             sock.close()
             raise DataConnectionFailed(
                 f"Can't open data connection to {self.host} port {self.port}: {exc.strerror}. "
-                "A firewall or NAT on your side may block it; use passive mode."
+                "A firewall or NAT on your side may block it; use passive mode.",
+                kind="active_refused",
             ) from None
         except asyncio.CancelledError:  # ABOR while connecting
             sock.close()

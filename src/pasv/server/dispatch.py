@@ -8,7 +8,7 @@ from typing import Any
 
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import Arg, lookup
-from pasv.protocol.errors import BadSequence, FtpError, LocalError
+from pasv.protocol.errors import BadSequence, CommandUnrecognized, FtpError, LocalError
 from pasv.protocol.parser import Command
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import HANDLERS
@@ -28,14 +28,20 @@ def error_reply(exc: FtpError) -> Reply:
     return make_reply(exc.code, exc.text)
 
 
+def refusal(session: Session, exc: FtpError) -> Reply:
+    """A refusal's reply, counted (by code and class) on its way out."""
+    session.server.events.refused(session, exc)
+    return make_reply(exc.code, exc.text)
+
+
 def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[Any, Any, Reply]:
     """Check one command centrally and run its handler; a coroutine means 'still running'."""
     if isinstance(item, FtpError):
-        return error_reply(item)
+        return refusal(session, item)
     spec = lookup(item.name)
     if spec is None:
         shown = item.name[:20]
-        return make_reply(ReplyCode.SYNTAX_ERROR, f"Unknown command: {shown}.")
+        return refusal(session, CommandUnrecognized(f"Unknown command: {shown}."))
     name = spec.alias_of or spec.name
     _drop_stale_state(session, name)
     try:
@@ -52,11 +58,11 @@ def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[An
         _check_sequence(session, name)
         result = HANDLERS[name](session, item.arg)
     except FtpError as exc:
-        return error_reply(exc)
+        return refusal(session, exc)
     except Exception:
         log.exception("[%d] handler for %s failed", session.id, name)
-        return error_reply(
-            LocalError("Internal error; the failure was logged. Your session goes on.")
+        return refusal(
+            session, LocalError("Internal error; the failure was logged. Your session goes on.")
         )
     return result
 
@@ -81,9 +87,9 @@ async def run_guarded(session: Session, pending: Coroutine[Any, Any, Reply]) -> 
     try:
         return await pending
     except FtpError as exc:
-        return error_reply(exc)
+        return refusal(session, exc)
     except Exception:
         log.exception("[%d] command failed", session.id)
-        return error_reply(
-            LocalError("Internal error; the failure was logged. Your session goes on.")
+        return refusal(
+            session, LocalError("Internal error; the failure was logged. Your session goes on.")
         )

@@ -16,6 +16,7 @@ from pasv.server.listcache import ChangeCounter
 from pasv.server.shared import SharedState, digest
 
 if TYPE_CHECKING:
+    from pasv.server.events import Events
     from pasv.server.session import Session
 
 log = logging.getLogger("pasv.policy")
@@ -34,8 +35,10 @@ class Gate:
         base: PolicySettings,
         shared: SharedState,
         generation: ChangeCounter,
+        events: Events | None = None,
     ) -> None:
         self.store = store
+        self.events = events
         self.base = base
         self.shared = shared
         self.generation = generation  # bumped by any worker that changes policy (a new ban)
@@ -163,4 +166,6 @@ class Gate:
         log.warning(
             "banned %s for %d minutes (%s; offence %d)", ip, round(seconds / 60), reason, offences
         )
+        if self.events is not None:
+            self.events.banned(ip, ban, offences)
         return ban

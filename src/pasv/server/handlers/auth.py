@@ -33,9 +33,14 @@ def user(s: Session, arg: str) -> Reply:
         s.reset()
     name = arg.strip()
     anonymous = name.lower() in ANONYMOUS_NAMES
-    check_login(s, name, anonymous=anonymous)
+    try:
+        check_login(s, name, anonymous=anonymous)
+    except FtpError:
+        s.server.events.login_failed(s, name, "tls_required")
+        raise
     if anonymous:
         if not s.server.settings.anonymous.enabled:
+            s.server.events.login_failed(s, name, "anonymous_disabled")
             raise LoginRefused(s.server.gate.policy.messages.no_anonymous)
         s.pending_user = "anonymous"
         return make_reply(
@@ -73,6 +78,7 @@ async def _check_password(s: Session, name: str, arg: str, found: User | None) -
         limit = server.settings.login.max_failures
         log.info("[%d] %s login failed for %r (%d of %d)", s.id, s.peer_ip, name, s.failures, limit)
         await asyncio.sleep(server.settings.login.failure_delay)
+        server.events.login_failed(s, name, "password")
         server.gate.login_failed(s.peer_ip)  # too many from this address: banned, 421
         texts = server.gate.policy.messages
         if s.failures >= limit:
@@ -82,7 +88,13 @@ async def _check_password(s: Session, name: str, arg: str, found: User | None) -
 
 
 def _welcome(s: Session, user: User, storage: Storage) -> Reply:
-    user = s.server.gate.login(s, user)  # IP rules and session limits
+    events = s.server.events
+    try:
+        user = s.server.gate.login(s, user)  # IP rules and session limits
+    except FtpError:
+        events.login_failed(s, user.name, "refused")
+        raise
+    events.logged_in()
     s.storage = storage
     s.user = user
     s.cwd = "/"
