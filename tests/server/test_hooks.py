@@ -121,8 +121,8 @@ def test_a_command_hook_gets_each_event_on_stdin_and_in_its_environment(tmp_path
         assert env["PASV_EVENT"] == "upload_complete"
         assert env["PASV_EVENT_PATH"] == "/report.csv" and env["PASV_EVENT_BYTES"] == "400"
         assert env["PASV_EVENT_USER"] == USER
-        samples = _metrics(live)
-        assert value(samples, "pasv_hook_deliveries_total", hook="recorder", result="ok") == 4
+        ok = {"hook": "recorder", "result": "ok"}  # counted once each program has exited
+        wait_for(lambda: value(_metrics(live), "pasv_hook_deliveries_total", **ok) == 4)
     finally:
         live.stop()
 
@@ -218,30 +218,64 @@ def test_a_failing_webhook_is_retried_then_given_up(
         live.stop()
 
 
-def test_a_hanging_hook_does_not_hold_up_sessions(tmp_path: Path) -> None:
-    hang = [sys.executable, "-c", "import time; time.sleep(600)"]
-    live = _serve(
-        tmp_path,
-        {"name": "stuck", "command": hang, "timeout": 0.5, "retries": 0, "queue": 2},
-    )
+BLOCKED = """
+import os, sys, time
+while not os.path.exists(sys.argv[1]):  # held until the test releases it, then fails
+    time.sleep(0.01)
+sys.exit(3)
+"""
+
+
+def test_a_blocked_hook_does_not_hold_up_sessions(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="pasv.hooks")
+    release = tmp_path / "release"
+    script = tmp_path / "blocked.py"
+    script.write_text(BLOCKED)
+    command = [sys.executable, str(script), str(release)]
+    live = _serve(tmp_path, {"name": "stuck", "command": command, "retries": 0, "queue": 2})
     try:
-        for index in range(10):  # every session completes while the hook hangs
+        for index in range(10):  # every session completes while the hook is stuck
             ftp = live.login()
             ftp.storbinary(f"STOR f{index}.bin", io.BytesIO(b"x" * 1000))
             assert ftp.quit().startswith("221")
         assert len(list(live.files.glob("f*.bin"))) == 10
-
-        def accounted() -> float:
-            samples = _metrics(live)
-            return sum(
-                value(samples, "pasv_hook_deliveries_total", hook="stuck", result=r)
-                for r in ("ok", "failed", "dropped")
-            )
-
-        wait_for(lambda: accounted() == 10, timeout=30)  # each event: delivered, failed or dropped
+        # one event is with the program, two wait in the queue, the other seven were dropped
+        stuck = {"hook": "stuck"}
         samples = _metrics(live)
-        assert value(samples, "pasv_hook_deliveries_total", hook="stuck", result="ok") == 0
-        assert value(samples, "pasv_hook_deliveries_total", hook="stuck", result="failed") >= 1
+        assert value(samples, "pasv_hook_deliveries_total", **stuck, result="dropped") == 7
+        assert value(samples, "pasv_hook_deliveries_total", **stuck, result="failed") == 0
+        release.touch()
+        wait_for(
+            lambda: (
+                value(_metrics(live), "pasv_hook_deliveries_total", **stuck, result="failed") == 3
+            ),
+            timeout=30,
+        )
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("hook stuck: queue full (2 waiting)" in m for m in messages)
+        assert any("exited with status 3; given up" in m for m in messages)
+    finally:
+        live.stop()
+
+
+def test_a_hanging_hook_is_timed_out_and_given_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="pasv.hooks")
+    hang = [sys.executable, "-c", "import time; time.sleep(600)"]
+    hook = {"name": "hangs", "command": hang, "timeout": 0.3, "retries": 1, "backoff": 0.01}
+    live = _serve(tmp_path, hook)
+    try:
+        ftp = live.login()
+        ftp.storbinary("STOR a.bin", io.BytesIO(b"a"))
+        assert ftp.quit().startswith("221")
+        failed = {"hook": "hangs", "result": "failed"}
+        wait_for(lambda: value(_metrics(live), "pasv_hook_deliveries_total", **failed) == 1)
+        assert value(_metrics(live), "pasv_hook_attempts_failed_total", hook="hangs") == 2
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("hook hangs" in m and "TimeoutError; given up" in m for m in messages)
     finally:
         live.stop()
 

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import ssl
+import time
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,7 @@ log = logging.getLogger("pasv.hooks")
 
 SIGNATURE_HEADER = "X-Pasv-Signature"
 _MAX_BACKOFF = 300.0
+_DROP_WARNING_EVERY = 10.0  # seconds between warnings about a full queue
 Counted = Callable[[str, str], None]  # (hook name, result)
 
 
@@ -61,6 +63,8 @@ class Hook:
         self._failed_attempt = failed
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(config.queue)
         self._task: asyncio.Task[None] | None = None
+        self._dropped = 0  # since the last warning
+        self._warn_at = 0.0
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -77,12 +81,18 @@ class Hook:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self._counted(self.name, "dropped")
-            log.warning(
-                "hook %s: queue full (%d); event %s dropped",
-                self.name,
-                self.config.queue,
-                event["event"],
-            )
+            self._dropped += 1
+            now = time.monotonic()
+            if now >= self._warn_at:  # one line per interval, not one per event
+                self._warn_at = now + _DROP_WARNING_EVERY
+                log.warning(
+                    "hook %s: queue full (%d waiting); %d event(s) dropped, the last %s",
+                    self.name,
+                    self.config.queue,
+                    self._dropped,
+                    event["event"],
+                )
+                self._dropped = 0
 
     async def _run(self) -> None:
         while True:
@@ -104,7 +114,8 @@ class Hook:
                 reason = str(exc) or type(exc).__name__
                 self._failed_attempt(self.name)
                 last = attempt == cfg.retries
-                log.warning(
+                log.log(
+                    logging.WARNING if last else logging.INFO,
                     "hook %s: %s %s failed (attempt %d of %d): %s%s",
                     self.name,
                     event["event"],
