@@ -156,6 +156,8 @@ def test_a_webhook_gets_signed_json(tmp_path: Path, receiver: Receiver) -> None:
         assert seen["upload_complete"]["path"] == "/a.bin"
         assert seen["upload_complete"]["bytes"] == 777
         assert seen["ban"]["ip"] == "127.0.0.1" and seen["ban"]["minutes"] >= 14
+        assert seen["ban"]["kind"] == "login_failures" and seen["ban"]["offences"] == 1
+        assert seen["ban"]["reason"] == "Too many failed logins from your address"
         assert receiver.got.empty()  # the login failures were not asked for
     finally:
         live.stop()
@@ -181,6 +183,7 @@ def test_only_complete_transfers_are_events_and_quota_is_one(
         headers, body = receiver.next()
         event = json.loads(body)
         assert event["event"] == "quota_reached" and event["user"] == USER
+        assert event["path"] == "/big.bin" and event["message"] == "Exceeded storage allocation."
         assert "signature" not in " ".join(headers)  # no secret configured: no signature
         ftp.storbinary("STOR small.bin", io.BytesIO(b"s" * 100))
         _, body = receiver.next()

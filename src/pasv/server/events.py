@@ -62,27 +62,31 @@ class Events:
             )
 
     # --- refusals, bans, quotas, deletes --------------------------------------------------
-    def refused(self, s: Session | None, exc: FtpError) -> None:
-        """A refusal became a reply (counted by code and class)."""
+    def refused(self, s: Session | None, exc: FtpError, path: str = "") -> None:
+        """A refusal became a reply (counted by code and class); ``path`` when a transfer
+        was stopped."""
         self.metrics.refused(int(exc.code), type(exc).__name__)
         if isinstance(exc, DataConnectionFailed | DataTlsFailed):
             self.data_failed(data_failure_kind(exc))
         elif isinstance(exc, QuotaExceeded) and s is not None:
             self.metrics.quota.inc()
             if "quota_reached" in self.wanted:
-                self._send("quota_reached", {**_who(s), "message": exc.text})
+                where = {"path": path} if path else {}
+                self._send("quota_reached", {**_who(s), **where, "message": exc.text})
 
     def data_failed(self, kind: str) -> None:
         self.metrics.data_failures.labels(kind).inc()
 
-    def banned(self, ip: str, ban: Ban, offences: int) -> None:
-        self.metrics.bans.labels(_ban_reason(ban.reason)).inc()
+    def banned(self, ip: str, ban: Ban, offences: int, kind: str) -> None:
+        """A ban the server issued; ``kind``: connections or login_failures."""
+        self.metrics.bans.labels(kind).inc()
         if "ban" in self.wanted:
             minutes = max(0, round((ban.until - time.time()) / 60))
             self._send(
                 "ban",
                 {
                     "ip": ip,
+                    "kind": kind,
                     "reason": ban.reason,
                     "minutes": minutes,
                     "offences": offences,
@@ -98,16 +102,6 @@ class Events:
 
 def _who(s: Session) -> dict[str, Any]:
     return {"user": s.who, "ip": s.peer_ip, "session": s.id}
-
-
-def _ban_reason(reason: str) -> str:
-    """A bounded label for the ban's reason text."""
-    text = reason.lower()
-    if "login" in text or "fail" in text:
-        return "login_failures"
-    if "connect" in text:
-        return "connections"
-    return "other"
 
 
 def data_failure_kind(exc: FtpError) -> str:

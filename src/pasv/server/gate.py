@@ -78,7 +78,7 @@ class Gate:
             clients = shared.sessions(_ALL)
             hammering = self._count_connect(ip, now_mono)
         if hammering:
-            self._ban(ip, self.policy.messages.ban_connections, time.time())
+            self._ban(ip, self.policy.messages.ban_connections, time.time(), "connections")
         ban = self.bans.get(ip) if self.bans else None
         self.policy.check_connect(ip, clients=clients, ban=ban, now=time.time() if ban else 0.0)
 
@@ -113,7 +113,7 @@ class Gate:
         with self.shared.locked():
             count = self._window(f"f:{ip}", settings.hammer_failure_window, now)
         if count >= settings.hammer_failures:
-            ban = self._ban(ip, self.policy.messages.ban_failures, time.time())
+            ban = self._ban(ip, self.policy.messages.ban_failures, time.time(), "login_failures")
             raise Refused(
                 self.policy.messages.banned.format(
                     reason=ban.reason, minutes=minutes_left(ban.until, time.time())
@@ -153,7 +153,7 @@ class Gate:
             session.counted = []
 
     # --- bans -----------------------------------------------------------------------------
-    def _ban(self, ip: str, reason: str, now: float) -> Ban:
+    def _ban(self, ip: str, reason: str, now: float, kind: str) -> Ban:
         running = self.bans.get(ip)
         if running is not None and running.until > now:
             return running
@@ -167,5 +167,5 @@ class Gate:
             "banned %s for %d minutes (%s; offence %d)", ip, round(seconds / 60), reason, offences
         )
         if self.events is not None:
-            self.events.banned(ip, ban, offences)
+            self.events.banned(ip, ban, offences, kind)
         return ban

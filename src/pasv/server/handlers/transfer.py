@@ -116,7 +116,7 @@ async def run_transfer(
             f"{text}: {transfer.done} bytes in {seconds:.3f}s ({rate:.2f} MB/s).{caveat}",
         )
     if isinstance(error, FtpError):
-        events.refused(s, error)
+        events.refused(s, error, transfer.path)
         return make_reply(error.code, f"{error.text} Transfer stopped after {transfer.done} bytes.")
     if isinstance(error, OSError):
         events.data_failed("broken")
