@@ -150,6 +150,11 @@ def test_quota_and_data_connection_failures(live: LiveServer) -> None:
     ftp.sendcmd("PASV")  # and nobody connects: 425 after the data timeout
     ftp.putcmd("LIST")
     assert ftp.getline().startswith("425 ")
+    host, port = ftplib.parse227(ftp.sendcmd("PASV"))
+    with socket.create_connection((host, port), timeout=10, source_address=("127.0.0.9", 0)):
+        pass  # from another address than the client's: refused (data-connection theft)
+    foreign = {"kind": "foreign_peer"}
+    wait_for(lambda: value(_scrape(live), "pasv_data_connection_failures_total", **foreign) == 1)
     samples = _scrape(live)
     assert value(samples, "pasv_quota_reached_total") == 1
     assert value(samples, "pasv_refusals_total", code="552", **{"class": "QuotaExceeded"}) == 1

@@ -122,9 +122,11 @@ class PassiveChannel:
         bind_ip: str,
         peer_ip: str,
         secure: Callable[[socket.socket], Awaitable[ssl.SSLSocket]] | None = None,
+        foreign: Callable[[], None] | None = None,
     ) -> None:
         self.pool = pool
         self.peer_ip = peer_ip
+        self._foreign = foreign  # told of each connection refused for coming from elsewhere
         self._secure = secure
         self._early: asyncio.Task[ssl.SSLSocket] | None = None
         self.early_tls: asyncio.Task[ssl.SSLSocket] | None = None
@@ -156,6 +158,8 @@ class PassiveChannel:
                     self.peer_ip,
                 )
                 conn.close()
+                if self._foreign is not None:
+                    self._foreign()
                 continue
             conn.setblocking(False)
             tune(conn)

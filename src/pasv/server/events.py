@@ -77,6 +77,10 @@ class Events:
     def data_failed(self, kind: str) -> None:
         self.metrics.data_failures.labels(kind).inc()
 
+    def foreign_data_peer(self) -> None:
+        """A connection to a passive port from another address than the client's, refused."""
+        self.data_failed("foreign_peer")
+
     def banned(self, ip: str, ban: Ban, offences: int, kind: str) -> None:
         """A ban the server issued; ``kind``: connections or login_failures."""
         self.metrics.bans.labels(kind).inc()

@@ -28,7 +28,10 @@ def _refuse_after_epsv_all(s: Session, name: str) -> None:
 def _open_passive(s: Session) -> PassiveChannel:
     s.close_data()
     secure = partial(secure_data, s) if s.protected else None
-    channel = PassiveChannel(s.server.passive_pool, s.local_ip, s.peer_ip, secure)
+    events = s.server.events
+    channel = PassiveChannel(
+        s.server.passive_pool, s.local_ip, s.peer_ip, secure, events.foreign_data_peer
+    )
     s.data = channel
     return channel
 
