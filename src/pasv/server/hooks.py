@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import os
+import signal
 import ssl
 import time
 import urllib.parse
@@ -137,7 +138,7 @@ class Hook:
 
 async def run_command(argv: tuple[str, ...], body: bytes, event: dict[str, Any]) -> None:
     """Run the program with the event on stdin; a non-zero exit fails the attempt. A timeout
-    (the caller's) kills it."""
+    (the caller's) kills its process group."""
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.PIPE,
@@ -149,8 +150,8 @@ async def run_command(argv: tuple[str, ...], body: bytes, event: dict[str, Any])
     try:
         _, err = await proc.communicate(body)
     except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the program and whatever it started
         with contextlib.suppress(BaseException):
             await asyncio.shield(proc.wait())
         raise
