@@ -84,8 +84,10 @@ def test_one_registry_across_workers(tmp_path: Path, stop: list[subprocess.Popen
             bad.close()
         assert len(pids) == 2, "the sessions all went to one worker"
 
-        def check(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> None:
-            assert value(samples, "pasv_logins_total") == uploads
+        def check(
+            samples: dict[tuple[str, frozenset[tuple[str, str]]], float], logins: int
+        ) -> None:
+            assert value(samples, "pasv_logins_total") == logins
             assert value(samples, "pasv_login_failures_total", reason="password") == uploads
             assert value(samples, "pasv_transfer_bytes_total", direction="in") == 1000 * uploads
             assert value(samples, "pasv_transfer_bytes_total", direction="out") == 1000 * uploads
@@ -93,7 +95,24 @@ def test_one_registry_across_workers(tmp_path: Path, stop: list[subprocess.Popen
             assert value(samples, "pasv_refusals_total", **refused) == uploads
 
         for _ in range(4):  # whichever worker answers, the sums are the same
-            check(scrape(*metrics))
+            check(scrape(*metrics), uploads)
+        held: list[ftplib.FTP] = []
+        served: set[int] = set()
+        for _ in range(40):  # bounded: logged-in sessions held open on both workers
+            if len(held) >= 4 and len(served) == 2:
+                break
+            ftp = ftplib.FTP()
+            ftp.connect("127.0.0.1", port, timeout=10)
+            ftp.login(USER, PASSWORD)
+            served.add(_pid(ftp))
+            held.append(ftp)
+        assert len(served) == 2
+        wait_for(  # each worker samples its own sessions; the scrape sums them
+            lambda: value(scrape(*metrics), "pasv_sessions", state="logged_in") == len(held),
+            timeout=10,
+        )
+        for ftp in held:
+            ftp.quit()
         wait_for(  # the session gauges are sampled by each worker once a second
             lambda: (
                 sum(
@@ -115,7 +134,7 @@ def test_one_registry_across_workers(tmp_path: Path, stop: list[subprocess.Popen
         ]
         os.kill(worker, signal.SIGKILL)  # a worker dies; its counts stay counted
         assert "listening on" in _read_until(proc, r"listening on")[-1]  # its replacement
-        check(scrape(*metrics))
+        check(scrape(*metrics), uploads + len(held))
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(20) == 0
         assert not run_dir.exists()  # the per-run directory goes with the server
