@@ -52,11 +52,7 @@ class FtpServer:
         self.changes = changes if changes is not None else ChangeCounter()
         self.shared = shared if shared is not None else SharedState()
         self.metrics = metrics = Metrics()
-        hooks = Hooks(
-            settings.hooks,
-            lambda hook, result: metrics.hook_deliveries.labels(hook, result).inc(),
-            lambda hook: metrics.hook_attempts.labels(hook).inc(),
-        )
+        hooks = Hooks(settings.hooks, metrics.hook_result, metrics.hook_attempt_failed)
         self.events = Events(metrics, hooks)
         self.telemetry: Telemetry | None = None
         self.gate = Gate(

@@ -123,6 +123,13 @@ class Metrics:
     def refused(self, code: int, kind: str) -> None:
         self.refusals.labels(str(code), kind).inc()
 
+    def hook_result(self, hook: str, result: str) -> None:
+        """One event handed to a hook: ok, failed or dropped."""
+        self.hook_deliveries.labels(hook, result).inc()
+
+    def hook_attempt_failed(self, hook: str) -> None:
+        self.hook_attempts.labels(hook).inc()
+
     # --- sampled --------------------------------------------------------------------------
     def sample(self, server: FtpServer) -> None:
         """Set the gauges from this process's live state (before a scrape, and every second
