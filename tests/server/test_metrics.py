@@ -192,3 +192,42 @@ def test_metrics_can_be_turned_off(tmp_path: object) -> None:
         live.login().quit()
     finally:
         live.stop()
+
+
+def test_login_failures_by_reason(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tests.support.live import start_server
+
+    assert isinstance(tmp_path, Path)
+    live = start_server(
+        tmp_path / "data", tls={"require_login_tls": True, "anonymous_exempt": True}
+    )
+    try:
+        live.policy.set_option("", "max_sessions_per_ip", 1)
+        live.reload_policy()
+        plain = live.connect()
+        with pytest.raises(ftplib.error_perm, match=r"^530"):
+            plain.login("anonymous", "guest@example.com")  # anonymous is off
+        with pytest.raises(ftplib.error_perm, match=r"^5"):
+            plain.login(USER, PASSWORD)  # TLS is required for this login
+        first = ftplib.FTP_TLS(timeout=10)
+        first.connect(live.host, live.port)
+        first.auth()
+        first.login(USER, PASSWORD)
+        second = ftplib.FTP_TLS(timeout=10)
+        second.connect(live.host, live.port)
+        second.auth()
+        with pytest.raises(ftplib.error_perm, match=r"^530 .*only 1 session"):
+            second.login(USER, PASSWORD)  # the per-IP limit
+        samples = _scrape(live)
+        failures = "pasv_login_failures_total"
+        assert value(samples, failures, reason="anonymous_disabled") == 1
+        assert value(samples, failures, reason="tls_required") == 1
+        assert value(samples, failures, reason="refused") == 1
+        assert value(samples, failures, reason="password") == 0
+        assert value(samples, "pasv_logins_total") == 1
+        first.quit()
+        second.close()
+    finally:
+        live.stop()
