@@ -8,11 +8,13 @@ import socket
 import subprocess
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from tests.server.helpers import wait_for
-from tests.support.live import PASSWORD, USER, LiveServer
+from tests.support.ftps import ftps_login
+from tests.support.live import PASSWORD, USER, LiveServer, start_server
 from tests.support.scrape import scrape, value
 
 KIB = 1024
@@ -180,12 +182,7 @@ def test_the_listener_answers_only_metrics(live: LiveServer) -> None:
     assert value(_scrape(live), "pasv_logins_total") == 0  # still serving
 
 
-def test_metrics_can_be_turned_off(tmp_path: object) -> None:
-    from pathlib import Path
-
-    from tests.support.live import start_server
-
-    assert isinstance(tmp_path, Path)
+def test_metrics_can_be_turned_off(tmp_path: Path) -> None:
     live = start_server(tmp_path / "data", metrics={"enabled": False})
     try:
         assert live.server.metrics_address is None
@@ -194,12 +191,7 @@ def test_metrics_can_be_turned_off(tmp_path: object) -> None:
         live.stop()
 
 
-def test_login_failures_by_reason(tmp_path: object) -> None:
-    from pathlib import Path
-
-    from tests.support.live import start_server
-
-    assert isinstance(tmp_path, Path)
+def test_login_failures_by_reason(tmp_path: Path) -> None:
     live = start_server(
         tmp_path / "data", tls={"require_login_tls": True, "anonymous_exempt": True}
     )
@@ -231,3 +223,16 @@ def test_login_failures_by_reason(tmp_path: object) -> None:
         second.close()
     finally:
         live.stop()
+
+
+def test_a_refused_data_tls_handshake_is_a_tls_failure(live: LiveServer) -> None:
+    (live.files / "secret.bin").write_bytes(b"x" * 5000)
+    ftp = ftps_login(live, reuse=False)  # a fresh TLS session on the data connection
+    with pytest.raises(ftplib.error_perm, match=r"^522"):
+        ftp.retrbinary("RETR secret.bin", lambda chunk: None)
+    samples = _scrape(live)
+    assert value(samples, "pasv_data_connection_failures_total", kind="tls") == 1
+    assert value(samples, "pasv_refusals_total", code="522", **{"class": "DataTlsFailed"}) == 1
+    failed = "pasv_transfer_duration_seconds_count"
+    assert value(samples, failed, direction="out", result="failed") == 1
+    ftp.quit()
