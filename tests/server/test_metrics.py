@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ftplib
 import io
+import shutil
 import socket
 import subprocess
 import urllib.error
@@ -27,7 +28,7 @@ def _scrape(live: LiveServer) -> dict[tuple[str, frozenset[tuple[str, str]]], fl
 
 
 def _curl(live: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
-    binary = pytest.importorskip("shutil").which("curl")
+    binary = shutil.which("curl")
     if binary is None:
         pytest.skip("curl is not installed")
     return subprocess.run([binary, "-s", "-S", *args], capture_output=True, text=True, timeout=30)
