@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from pasv.config import ConfigError, load_settings
+from pasv.server.hooks import environment, sign
 from tests.server.helpers import wait_for
 from tests.support.live import USER, LiveServer, start_server
 from tests.support.scrape import scrape, value
@@ -302,3 +303,17 @@ def test_bad_hook_settings_are_named(hook: dict[str, Any], problem: str) -> None
 def test_bad_metrics_address_is_named() -> None:
     with pytest.raises(ConfigError, match=r'metrics\.listen: expected "host:port"'):
         load_settings(None, {"metrics": {"listen": "9121"}}, environ={})
+
+
+def test_the_environment_holds_plain_fields_only() -> None:
+    env = environment({"event": "login_failed", "user": "a\x00b", "failures": 2, "extra": {"x": 1}})
+    assert env["PASV_EVENT"] == "login_failed"
+    assert env["PASV_EVENT_USER"] == "ab"  # no NUL can reach execve
+    assert env["PASV_EVENT_FAILURES"] == "2"
+    assert "PASV_EVENT_EXTRA" not in env
+    assert set(env) == {"PATH", "PASV_EVENT", "PASV_EVENT_USER", "PASV_EVENT_FAILURES"}
+
+
+def test_the_signature_is_the_documented_hmac() -> None:
+    body = b'{"event":"ban"}'
+    assert sign("k", body) == "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()

@@ -47,7 +47,7 @@ def environment(event: dict[str, Any]) -> dict[str, str]:
     env = {"PATH": os.defpath, "PASV_EVENT": str(event["event"])}
     for key, value in event.items():
         if key != "event" and isinstance(value, str | int | float | bool):
-            env[f"PASV_EVENT_{key.upper()}"] = str(value)
+            env[f"PASV_EVENT_{key.upper()}"] = str(value).replace("\0", "")
     return env
 
 
@@ -98,7 +98,11 @@ class Hook:
     async def _run(self) -> None:
         while True:
             event = await self.queue.get()
-            await self._deliver(event)
+            try:
+                await self._deliver(event)
+            except Exception:  # a bug must not end the hook: later events still go out
+                log.exception("hook %s: delivering %s failed", self.name, event["event"])
+                self._counted(self.name, "failed")
 
     async def _deliver(self, event: dict[str, Any]) -> None:
         body = json.dumps(event, separators=(",", ":")).encode()
