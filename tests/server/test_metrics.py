@@ -176,10 +176,16 @@ def test_the_listener_answers_only_metrics(live: LiveServer) -> None:
     with pytest.raises(urllib.error.HTTPError) as posted:
         urllib.request.urlopen(f"{base}/metrics", data=b"x", timeout=10)
     assert posted.value.code == 405
+    asked = urllib.request.Request(
+        f"{base}/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    )
+    with urllib.request.urlopen(asked, timeout=10) as answer:
+        assert answer.headers["Content-Type"].startswith("application/openmetrics-text")
+        assert answer.read().endswith(b"# EOF\n")
     with socket.create_connection(address, timeout=10) as raw:
         raw.sendall(b"NONSENSE\r\n\r\n")
         answer = raw.recv(4096)
-    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert value(_scrape(live), "pasv_logins_total") == 0  # still serving
 
 

@@ -154,7 +154,7 @@ class FtpServer:
 
     async def _listen_metrics(self, sock: socket.socket | None) -> None:
         """The telemetry listener; a port that cannot be bound is logged, FTP goes on."""
-        telemetry = Telemetry(lambda: self.metrics.exposition(self))
+        telemetry = Telemetry(lambda accept: self.metrics.exposition(self, accept))
         host, port = self.settings.metrics.address
         try:
             await telemetry.start(host, port, sock)

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 if TYPE_CHECKING:
@@ -149,11 +150,14 @@ class Metrics:
         now = time.time()
         self.bans_active.set(sum(1 for ban in server.gate.bans.values() if ban.until > now))
 
-    def exposition(self, server: FtpServer) -> bytes:
-        """The text a scrape gets: this process's values, or every worker's summed."""
+    def exposition(self, server: FtpServer, accept: str = "") -> tuple[bytes, str]:
+        """What a scrape gets, and its content type (the Prometheus text format, or OpenMetrics
+        when the scraper's Accept header asks for it): this process's values, or every
+        worker's summed."""
         self.sample(server)
+        encoder, content_type = choose_encoder(accept)
         if not self.shared:
-            return generate_latest(self.registry)
+            return encoder(self.registry), content_type
         merged = CollectorRegistry()
         MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
-        return generate_latest(merged)
+        return encoder(merged), content_type

@@ -6,9 +6,9 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
+from http import HTTPStatus
 
 import h11
-from prometheus_client import CONTENT_TYPE_LATEST
 
 log = logging.getLogger("pasv.telemetry")
 
@@ -17,9 +17,10 @@ _MAX_HEAD = 16384  # bytes of request line and headers
 
 
 class Telemetry:
-    """Serves ``render()`` at /metrics; every other path is 404, other methods 405."""
+    """Serves ``render(accept)`` (body, content type) at /metrics; every other path is 404,
+    other methods 405."""
 
-    def __init__(self, render: Callable[[], bytes]) -> None:
+    def __init__(self, render: Callable[[str], tuple[bytes, str]]) -> None:
         self.render = render
         self._server: asyncio.Server | None = None
 
@@ -54,7 +55,9 @@ class Telemetry:
                     ("Content-Length", str(len(body))),
                     ("Connection", "close"),
                 ]
-                writer.write(conn.send(h11.Response(status_code=status, headers=headers)))
+                reason = HTTPStatus(status).phrase.encode()
+                response = h11.Response(status_code=status, headers=headers, reason=reason)
+                writer.write(conn.send(response))
                 if request.method != b"HEAD":
                     writer.write(conn.send(h11.Data(data=body)))
                 writer.write(conn.send(h11.EndOfMessage()))
@@ -74,7 +77,9 @@ class Telemetry:
             return 404, b"Not found: metrics are at /metrics\n", "text/plain; charset=utf-8"
         if request.method not in (b"GET", b"HEAD"):
             return 405, b"Only GET and HEAD\n", "text/plain; charset=utf-8"
-        return 200, self.render(), CONTENT_TYPE_LATEST
+        accept = b", ".join(value for name, value in request.headers if name == b"accept")
+        body, kind = self.render(accept.decode("latin-1"))
+        return 200, body, kind
 
 
 async def _next_request(conn: h11.Connection, reader: asyncio.StreamReader) -> h11.Request | None:
@@ -99,6 +104,7 @@ async def _bad_request(
             conn.send(
                 h11.Response(
                     status_code=exc.error_status_hint,
+                    reason=HTTPStatus(exc.error_status_hint).phrase.encode(),
                     headers=[("Content-Length", str(len(body))), ("Connection", "close")],
                 )
             )
