@@ -251,6 +251,15 @@ class Settings(_Section):
     metrics: MetricsSection = MetricsSection()
     hooks: tuple[HookSection, ...] = ()
 
+    @field_validator("hooks")
+    @classmethod
+    def _named_once(cls, hooks: tuple[HookSection, ...]) -> tuple[HookSection, ...]:
+        names = [hook.name or f"hook-{index + 1}" for index, hook in enumerate(hooks)]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two hooks are named {name!r}; names must differ")
+        return hooks
+
     @property
     def files_root(self) -> Path:
         return self.server.data_dir / "files"

@@ -300,6 +300,12 @@ def test_bad_hook_settings_are_named(hook: dict[str, Any], problem: str) -> None
     assert problem in str(refused.value)
 
 
+def test_hook_names_must_differ() -> None:
+    hook = {"name": "audit", "url": "http://127.0.0.1:1/"}
+    with pytest.raises(ConfigError, match=r"hooks: two hooks are named 'audit'"):
+        load_settings(None, {"hooks": [hook, hook]}, environ={})
+
+
 def test_bad_metrics_address_is_named() -> None:
     with pytest.raises(ConfigError, match=r'metrics\.listen: expected "host:port"'):
         load_settings(None, {"metrics": {"listen": "9121"}}, environ={})
