@@ -201,6 +201,9 @@ class HookSection(_Section):
     )
     url: str = Field("", description="http(s) URL the event is POSTed to as JSON")
     secret: str = Field("", repr=False, description="HMAC-SHA256 key for the signature header")
+    ca_file: Path | None = Field(
+        None, description="PEM CA certificates for an https url; default: the system's"
+    )
     timeout: float = Field(10.0, gt=0, le=3600)
     retries: int = Field(3, ge=0, le=100, description="attempts after the first one")
     backoff: float = Field(1.0, ge=0, le=3600, description="first wait between attempts (doubles)")
@@ -230,6 +233,13 @@ class HookSection(_Section):
     def _http(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value}: no such file")
         return value
 
     @model_validator(mode="after")

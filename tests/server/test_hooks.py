@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import queue
+import ssl
 import sys
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import pytest
 from pasv.config import ConfigError, load_settings
 from pasv.server.hooks import environment, sign
 from tests.server.helpers import wait_for
+from tests.support.ftps import make_pki
 from tests.support.live import USER, LiveServer, start_server
 from tests.support.scrape import scrape, value
 
@@ -36,9 +38,10 @@ with open(sys.argv[1], "a") as out:
 
 
 class Receiver:
-    """A local HTTP server that records each POST and answers with ``status``."""
+    """A local HTTP server that records each POST and answers with ``status``; HTTPS with
+    ``tls``."""
 
-    def __init__(self, status: int = 204) -> None:
+    def __init__(self, status: int = 204, tls: ssl.SSLContext | None = None) -> None:
         self.status = status
         self.got: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
         outer = self
@@ -55,12 +58,16 @@ class Receiver:
                 pass
 
         self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.scheme = "http"
+        if tls is not None:
+            self.http.socket = tls.wrap_socket(self.http.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.http.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http.server_address[1]}/pasv-events"
+        return f"{self.scheme}://127.0.0.1:{self.http.server_address[1]}/pasv-events"
 
     def next(self) -> tuple[dict[str, str], bytes]:
         return self.got.get(timeout=20)
@@ -284,6 +291,31 @@ def test_a_hanging_hook_is_timed_out_and_given_up(
         live.stop()
 
 
+def test_an_https_webhook_checks_the_certificate(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(str(pki.chain_file))
+    receiver = Receiver(tls=server_side)
+    trusted = {"name": "trusted", "url": receiver.url, "ca_file": str(pki.ca_file)}
+    untrusted = {"name": "untrusted", "url": receiver.url, "retries": 0}  # the system's CAs
+    live = _serve(tmp_path, trusted, untrusted)
+    try:
+        live.login().storbinary("STOR tls.bin", io.BytesIO(b"t" * 10))
+        _, body = receiver.next()
+        assert json.loads(body)["path"] == "/tls.bin"
+
+        def counted(hook: str, result: str) -> bool:
+            return (
+                value(_metrics(live), "pasv_hook_deliveries_total", hook=hook, result=result) == 1
+            )
+
+        wait_for(lambda: counted("trusted", "ok") and counted("untrusted", "failed"))
+        assert receiver.got.empty()  # the hook that does not trust the CA sent nothing
+    finally:
+        live.stop()
+        receiver.close()
+
+
 @pytest.mark.parametrize(
     ("hook", "problem"),
     [
@@ -292,6 +324,7 @@ def test_a_hanging_hook_is_timed_out_and_given_up(
         ({"url": "ftp://x/"}, "expected an http:// or https:// URL"),
         ({"url": "http://127.0.0.1:1/", "events": ["upload"]}, "unknown event 'upload'"),
         ({"url": "http://127.0.0.1:1/", "retries": -1}, "hooks.0.retries"),
+        ({"url": "https://127.0.0.1:1/", "ca_file": "/nonexistent/ca.pem"}, "no such file"),
     ],
 )
 def test_bad_hook_settings_are_named(hook: dict[str, Any], problem: str) -> None:

@@ -66,6 +66,10 @@ class Hook:
         self._task: asyncio.Task[None] | None = None
         self._dropped = 0  # since the last warning
         self._warn_at = 0.0
+        self._tls: ssl.SSLContext | None = None  # made once, for an https url
+        if config.url.startswith("https://"):
+            ca = str(config.ca_file) if config.ca_file is not None else None
+            self._tls = ssl.create_default_context(cafile=ca)
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -112,7 +116,7 @@ class Hook:
             try:
                 async with asyncio.timeout(cfg.timeout):
                     if cfg.url:
-                        await post(cfg.url, body, event, cfg.secret)
+                        await post(cfg.url, body, event, cfg.secret, self._tls)
                     else:
                         await run_command(cfg.command, body, event)
             except (HookFailed, OSError, TimeoutError, h11.ProtocolError, ssl.SSLError) as exc:
@@ -164,8 +168,11 @@ async def run_command(argv: tuple[str, ...], body: bytes, event: dict[str, Any])
         raise HookFailed(f"{argv[0]} exited with status {proc.returncode}: {tail}".rstrip(": "))
 
 
-async def post(url: str, body: bytes, event: dict[str, Any], secret: str) -> None:
-    """POST the body; a 2xx answer delivers it. HTTP/1.1 through h11, TLS for https."""
+async def post(
+    url: str, body: bytes, event: dict[str, Any], secret: str, tls: ssl.SSLContext | None = None
+) -> None:
+    """POST the body; a 2xx answer delivers it. HTTP/1.1 through h11; for https, TLS with
+    ``tls`` (the certificate and the host name checked)."""
     parts = urllib.parse.urlsplit(url)
     secure = parts.scheme == "https"
     host = parts.hostname or ""
@@ -182,7 +189,7 @@ async def post(url: str, body: bytes, event: dict[str, Any], secret: str) -> Non
     ]
     if secret:
         headers.append((SIGNATURE_HEADER, sign(secret, body)))
-    context = ssl.create_default_context() if secure else None
+    context = (tls or ssl.create_default_context()) if secure else None
     reader, writer = await asyncio.open_connection(host, port, ssl=context)
     try:
         conn = h11.Connection(h11.CLIENT)
