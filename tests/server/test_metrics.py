@@ -9,6 +9,7 @@ import socket
 import subprocess
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,25 @@ def test_a_refused_data_tls_handshake_is_a_tls_failure(live: LiveServer) -> None
     failed = "pasv_transfer_duration_seconds_count"
     assert value(samples, failed, direction="out", result="failed") == 1
     ftp.quit()
+
+
+def test_mode_z_transfers_count_file_bytes(live: LiveServer) -> None:
+    text = b"a line of a log file that compresses well\n" * 2000
+    ftp = live.login()
+    ftp.voidcmd("TYPE I")
+    assert ftp.sendcmd("MODE Z").startswith("200")
+    conn = ftp.transfercmd("STOR z.log")
+    conn.sendall(zlib.compress(text))
+    conn.close()
+    assert ftp.voidresp().startswith("226")
+    conn = ftp.transfercmd("STOR cut.log")  # a deflate stream that never ends: not complete
+    conn.sendall(zlib.compress(text)[:-20])
+    conn.close()
+    assert ftp.getline().startswith("426 ")
+    samples = _scrape(live)
+    assert (live.files / "z.log").read_bytes() == text
+    cut = value(samples, "pasv_transfer_bytes_total", direction="in") - len(text)
+    assert 0 <= cut < len(text)  # the uncompressed bytes, not the few compressed ones
+    done = "pasv_transfer_duration_seconds_count"
+    assert value(samples, done, direction="in", result="complete") == 1
+    assert value(samples, done, direction="in", result="failed") == 1
