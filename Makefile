@@ -67,11 +67,13 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
-## bench: pasv vs pyftpdlib (and vsftpd) on loopback, with ratios; the upload modes' cost; MODE Z
+## bench: pasv vs pyftpdlib (and vsftpd) on loopback, with ratios; the upload modes' cost; MODE Z;
+## what a hanging, failing or refused event hook costs sessions
 bench: $(STAMP) debs-bench
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.uploads
 	$(BIN)/python -m bench.modes
+	$(BIN)/python -m bench.hooks
 
 ## soak: slow, long-running tests (marked slow): 500 sessions for 60 s (SOAK_SECONDS, SOAK_SESSIONS);
 ## 2,000 verified uploads through four real clients and a hostile one (UPLOAD_SOAK_COUNT)

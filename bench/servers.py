@@ -99,7 +99,9 @@ def tls_files(workdir: Path) -> tuple[Path, Path]:
 def _pasv_env() -> dict[str, str]:
     """The environment for pasv: src/ on the path, in case pasv is not installed."""
     path = [str(MAIN / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    # metrics stay on (the default) but on a port from the kernel, not 9121
+    env = {"PASV_METRICS_LISTEN": "127.0.0.1:0"}
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **env}
 
 
 def _spawn(srv: Server, argv: list[str], workdir: Path, env: dict[str, str] | None = None) -> None:

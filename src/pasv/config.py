@@ -232,6 +232,103 @@ class HostSection(_Section):
         return (self.name, *self.aliases)
 
 
+class MetricsSection(_Section):
+    enabled: bool = Field(True, description="serve Prometheus metrics on their own listener")
+    listen: str = Field(
+        "127.0.0.1:9121", description='"host:port" of the telemetry listener ([::1]:9121 for IPv6)'
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        split_listen(value)
+        return value
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return split_listen(self.listen)
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """ "127.0.0.1:9121" or "[::1]:9121" -> (host, port); a clear error otherwise."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError('expected "host:port", e.g. "127.0.0.1:9121"')
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost":
+            raise ValueError(f"{host!r} is not an IP address (or localhost)") from None
+    return host, int(port)
+
+
+HOOK_EVENTS = (
+    "upload_complete",
+    "download_complete",
+    "login_failed",
+    "ban",
+    "quota_reached",
+    "file_deleted",
+)
+
+
+class HookSection(_Section):
+    name: str = Field("", description="shown in logs and metrics; default: hook-N")
+    events: tuple[str, ...] = Field(HOOK_EVENTS, description="events sent to this hook")
+    command: tuple[str, ...] = Field(
+        (), description="program and arguments (no shell); the event as JSON on stdin"
+    )
+    url: str = Field("", description="http(s) URL the event is POSTed to as JSON")
+    secret: str = Field("", repr=False, description="HMAC-SHA256 key for the signature header")
+    ca_file: Path | None = Field(
+        None, description="PEM CA certificates for an https url; default: the system's"
+    )
+    timeout: float = Field(10.0, gt=0, le=3600)
+    retries: int = Field(3, ge=0, le=100, description="attempts after the first one")
+    backoff: float = Field(1.0, ge=0, le=3600, description="first wait between attempts (doubles)")
+    queue: int = Field(1000, ge=1, le=1_000_000, description="events waiting; more are dropped")
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            import shlex
+
+            return tuple(shlex.split(value))
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(HOOK_EVENTS))
+        if unknown:
+            raise ValueError(f"unknown event {unknown[0]!r}; known: {', '.join(HOOK_EVENTS)}")
+        if not value:
+            raise ValueError("a hook needs at least one event")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value}: no such file")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HookSection:
+        if bool(self.command) == bool(self.url):
+            raise ValueError("a hook needs either command or url (not both)")
+        return self
+
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -367,6 +464,18 @@ class Settings(_Section):
     def host_root(self, host: HostSection) -> Path:
         return host.root or self.server.data_dir / "hosts" / host.name
 
+    metrics: MetricsSection = MetricsSection()
+    hooks: tuple[HookSection, ...] = ()
+
+    @field_validator("hooks")
+    @classmethod
+    def _named_once(cls, hooks: tuple[HookSection, ...]) -> tuple[HookSection, ...]:
+        names = [hook.name or f"hook-{index + 1}" for index, hook in enumerate(hooks)]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"two hooks are named {name!r}; names must differ")
+        return hooks
+
     @property
     def files_root(self) -> Path:
         return self.server.data_dir / "files"
@@ -398,7 +507,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
         if not name.startswith(ENV_PREFIX) or name == "PASV_CONFIG":
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
-        if section in Settings.model_fields and key:
+        if section in Settings.model_fields and section != "hooks" and key:
             result.setdefault(section, {})[key] = value
     return result
 

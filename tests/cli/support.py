@@ -49,6 +49,8 @@ def _serve(
     argv += ["--passive-ports", passive_range(), "--log-level", "warning"]
     if "--implicit-port" not in extra:  # never the shared default 9990 in tests
         argv += ["--implicit-port", str(_free_port())]
+    if "--metrics-listen" not in extra:  # nor the default 9121: a port from the kernel
+        argv += ["--metrics-listen", "127.0.0.1:0"]
     argv += extra
     return subprocess.Popen(
         argv,

@@ -56,6 +56,10 @@ LOOPBACK = {"server": {"host": "127.0.0.1"}}
         ({**LOOPBACK, "anonymous": {"enabled": True}}, (ALL_WRITE,), None, ["anonymous-write"]),
         ({**LOOPBACK, "anonymous": {"enabled": True}}, (BOB_WRITE, DENY_ANON), None, []),
         (LOOPBACK, (ANON_STOR,), None, []),  # the rule is there, anonymous login is not
+        ({**LOOPBACK, "metrics": {"listen": "192.0.2.10:9121"}}, (), None, ["metrics-exposed"]),
+        ({**LOOPBACK, "metrics": {"listen": "0.0.0.0:9121"}}, (), None, ["metrics-exposed"]),
+        ({**LOOPBACK, "metrics": {"listen": "[::1]:9121"}}, (), None, []),
+        ({**LOOPBACK, "metrics": {"enabled": False, "listen": "0.0.0.0:9121"}}, (), None, []),
     ],
 )
 def test_plain_login_and_anonymous_write(

@@ -120,6 +120,7 @@ def start_server(data_dir: Path, host: str = "127.0.0.1", **overrides: Any) -> L
         "tls": {"implicit_port": 0},
         "login": {"failure_delay": 0.05},
         "logging": {"level": "debug"},
+        "metrics": {"listen": "127.0.0.1:0"},
     }
     settings = load_settings(None, _merge(base, overrides), environ={})
     settings.files_root.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,12 @@ def serve(
         bool | None,
         typer.Option("--allow-root", help="Started as root: keep serving as root (not advised)."),
     ] = None,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option(
+            help='Prometheus /metrics listener "host:port" (default 127.0.0.1:9121), or off.'
+        ),
+    ] = None,
     db: Annotated[
         str | None,
         typer.Option(
@@ -132,6 +138,8 @@ def serve(
         server__user=user,
         server__group=group,
         server__allow_root=allow_root,
+        metrics__enabled=False if metrics_listen == "off" else None,
+        metrics__listen=metrics_listen if metrics_listen not in (None, "off") else None,
         accounts__url=db,
         cluster__node=node,
     )

@@ -27,8 +27,14 @@ class ServiceUnavailable(FtpError):
 
 
 class DataConnectionFailed(FtpError):
+    """425; ``kind`` names the failure for the metrics (passive_timeout, active_refused ...)."""
+
     code = ReplyCode.CANNOT_OPEN_DATA
     default_text = "Can't open data connection."
+
+    def __init__(self, text: str | None = None, *, kind: str = "other") -> None:
+        super().__init__(text)
+        self.kind = kind
 
 
 class TransferAborted(FtpError):

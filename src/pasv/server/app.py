@@ -20,11 +20,15 @@ from pasv.server.cluster import Cluster
 from pasv.server.control import ControlProtocol
 from pasv.server.datachannel import PassivePortPool
 from pasv.server.drain import drain_sessions
+from pasv.server.events import Events
 from pasv.server.gate import Gate
+from pasv.server.hooks import Hooks
 from pasv.server.inuse import FilesInUse
 from pasv.server.listcache import ChangeCounter, ListingCache
+from pasv.server.metrics import Metrics
 from pasv.server.proxied import Balancers
 from pasv.server.shared import SharedState
+from pasv.server.telemetry import Telemetry
 from pasv.server.tls import Certificate, CertificateError, TlsContexts
 from pasv.server.transfers import FairShare
 from pasv.server.usage import UsageBook
@@ -54,12 +58,17 @@ class FtpServer:
         self.accounts = accounts
         self.changes = changes if changes is not None else ChangeCounter()
         self.shared = shared if shared is not None else SharedState()
+        self.metrics = metrics = Metrics()
+        hooks = Hooks(settings.hooks, metrics.hook_result, metrics.hook_attempt_failed)
+        self.events = Events(metrics, hooks)
+        self.telemetry: Telemetry | None = None
         self.gate = Gate(
             PolicyStore(accounts),
             base_policy(settings),
             self.shared,
             policy_changes if policy_changes is not None else ChangeCounter(),
             cluster,
+            self.events,
         )
         self.cluster = cluster
         self.usage = UsageBook(self.gate.store)
@@ -94,6 +103,7 @@ class FtpServer:
         self,
         sockets: list[socket.socket] | None = None,
         implicit_sockets: list[socket.socket] | None = None,
+        metrics_socket: socket.socket | None = None,
     ) -> list[tuple[str, int]]:
         """Listen (on the given sockets, or as configured) and return the bound addresses."""
         loop = asyncio.get_running_loop()
@@ -123,6 +133,9 @@ class FtpServer:
                 if vhost.admits_anonymous():
                     vhost.anonymous_root.mkdir(parents=True, exist_ok=True)
         self._reaper = asyncio.ensure_future(self._reap())
+        self.events.hooks.start()
+        if self.settings.metrics.enabled:
+            await self._listen_metrics(metrics_socket)
         bound = self.addresses
         for host, port in bound:
             log.info("listening on %s port %d", host, port)
@@ -158,6 +171,28 @@ class FtpServer:
                 ssl_handshake_timeout=timeout,
             )
         )
+
+    async def _listen_metrics(self, sock: socket.socket | None) -> None:
+        """The telemetry listener; a port that cannot be bound is logged, FTP goes on."""
+        telemetry = Telemetry(lambda accept: self.metrics.exposition(self, accept))
+        host, port = self.settings.metrics.address
+        try:
+            await telemetry.start(host, port, sock)
+        except OSError as exc:
+            log.error(
+                "cannot serve metrics on %s: %s; FTP is served without them",
+                self.settings.metrics.listen,
+                exc.strerror or exc,
+            )
+            return
+        self.telemetry = telemetry
+        if sock is None and telemetry.address is not None:
+            log.info("metrics on http://%s/metrics", _http_host(*telemetry.address))
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where /metrics is served, or None."""
+        return self.telemetry.address if self.telemetry is not None else None
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -200,6 +235,9 @@ class FtpServer:
             await listener.wait_closed()
         if self._reaper is not None:
             self._reaper.cancel()
+        if self.telemetry is not None:
+            await self.telemetry.close()
+        await self.events.hooks.close()
         self.xferlog.close()
 
     async def _reap(self) -> None:
@@ -214,6 +252,8 @@ class FtpServer:
                 control.expire(now)
             for control in list(self.awaiting_header):
                 control.expire_header(now)
+            if self.metrics.shared:  # the other workers' scrapes read what this one sampled
+                self.metrics.sample(self)
             if now >= sweep_at:  # forget rate windows that ended and zero counts
                 sweep_at = now + 30.0
                 self.shared.sweep(now)
@@ -228,6 +268,7 @@ class FtpServer:
             self.gate.connect(control.session.peer_ip)
         except FtpError as exc:
             log.info("%s refused at connect: %s", control.session.peer_ip, exc.text)
+            self.events.refused(None, exc)
             return make_reply(exc.code, exc.text)
         return None
 
@@ -306,3 +347,7 @@ def _bound(listeners: list[asyncio.Server]) -> list[tuple[str, int]]:
             name = sock.getsockname()
             result.append((name[0], name[1]))
     return result
+
+
+def _http_host(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -328,10 +328,17 @@ class ControlProtocol(asyncio.Protocol):
             self.transport.resume_reading()
 
     async def _finish(self, pending: Coroutine[Any, Any, Reply]) -> None:
-        reply = await run_guarded(self.session, pending)
+        session = self.session
+        reply = await run_guarded(session, pending)
         self.current = None
+        finished = session.finished
         if not self.closing:
             self.send(reply)
+        if finished is not None:  # a transfer: its event once the final reply said 226
+            session.finished = None
+            if reply.code == ReplyCode.TRANSFER_COMPLETE:
+                session.server.events.transferred(session, *finished)
+        if not self.closing:
             self._drive()
 
     async def _run_urgent(self) -> None:

@@ -65,13 +65,15 @@ class PassivePortPool:
                 if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                     continue
                 raise DataConnectionFailed(
-                    say("datachannel.can_t_open_a", bind_ip=bind_ip, strerror=exc.strerror)
+                    say("datachannel.can_t_open_a", bind_ip=bind_ip, strerror=exc.strerror),
+                    kind="passive_bind",
                 ) from None
             sock.setblocking(False)
             self.in_use.add(port)
             return sock, port
         raise DataConnectionFailed(
-            say("datachannel.can_t_open_data", size=size, low=self.low, high=self.high)
+            say("datachannel.can_t_open_data", size=size, low=self.low, high=self.high),
+            kind="ports_exhausted",
         )
 
     def release(self, port: int) -> None:
@@ -124,10 +126,12 @@ class PassiveChannel:
         peer_ip: str,
         secure: Callable[[socket.socket], Awaitable[ssl.SSLSocket]] | None = None,
         origin: DataOrigin | None = None,
+        foreign: Callable[[], None] | None = None,
     ) -> None:
         self.pool = pool
         self.peer_ip = peer_ip
         self.origin = origin  # behind a balancer: who may connect, and with which header
+        self._foreign = foreign  # told of each connection refused for coming from elsewhere
         self._vetting: set[asyncio.Task[None]] = set()
         self._secure = secure
         self._early: asyncio.Task[ssl.SSLSocket] | None = None
@@ -147,7 +151,9 @@ class PassiveChannel:
             except OSError as exc:  # e.g. out of file descriptors: say so at the transfer
                 self._stop_listening()
                 self._ready.set_exception(
-                    DataConnectionFailed(say("datachannel.can_t_accept_the", strerror=exc.strerror))
+                    DataConnectionFailed(
+                        say("datachannel.can_t_accept_the", strerror=exc.strerror), kind="accept"
+                    )
                 )
                 return
             origin = self.origin
@@ -170,6 +176,8 @@ class PassiveChannel:
     def _refuse(self, conn: socket.socket, source: str, why: str) -> None:
         log.warning("refused data connection to port %d from %s: %s", self.port, source, why)
         conn.close()
+        if self._foreign is not None:
+            self._foreign()
 
     def _from_balancer(self, conn: socket.socket, balancer: str, origin: DataOrigin) -> None:
         """A data connection a balancer forwards: its header must name the control connection's
@@ -218,7 +226,8 @@ class PassiveChannel:
                 conn = await asyncio.shield(self._ready)
         except TimeoutError:
             raise DataConnectionFailed(
-                say("datachannel.can_t_open_data_2", port=self.port, timeout=timeout)
+                say("datachannel.can_t_open_data_2", port=self.port, timeout=timeout),
+                kind="passive_timeout",
             ) from None
         self._ready = self._loop.create_future()  # handed over: close() must not close it
         if self._secure is not None and self._early is None:
@@ -273,7 +282,8 @@ class ActiveChannel:
             raise DataConnectionFailed(
                 say(
                     "datachannel.can_t_open_data_3", host=self.host, port=self.port, timeout=timeout
-                )
+                ),
+                kind="active_timeout",
             ) from None
         except OSError as exc:
             sock.close()
@@ -283,7 +293,8 @@ class ActiveChannel:
                     host=self.host,
                     port=self.port,
                     strerror=exc.strerror,
-                )
+                ),
+                kind="active_refused",
             ) from None
         except asyncio.CancelledError:  # ABOR while connecting
             sock.close()

@@ -9,7 +9,7 @@ from typing import Any
 from pasv.accounts.sqlbase import StoreUnavailable
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import Arg, lookup
-from pasv.protocol.errors import BadSequence, FtpError, LocalError
+from pasv.protocol.errors import BadSequence, CommandUnrecognized, FtpError, LocalError
 from pasv.protocol.parser import Command
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import HANDLERS
@@ -30,14 +30,20 @@ def error_reply(exc: FtpError) -> Reply:
     return make_reply(exc.code, default_said(exc))
 
 
+def refusal(session: Session, exc: FtpError) -> Reply:
+    """A refusal's reply, counted (by code and class) on its way out."""
+    session.server.events.refused(session, exc)
+    return error_reply(exc)
+
+
 def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[Any, Any, Reply]:
     """Check one command centrally and run its handler; a coroutine means 'still running'."""
     if isinstance(item, FtpError):
-        return error_reply(item)
+        return refusal(session, item)
     spec = lookup(item.name)
     if spec is None:
         shown = item.name[:20]
-        return make_reply(ReplyCode.SYNTAX_ERROR, say("dispatch.unknown_command", name=shown))
+        return refusal(session, CommandUnrecognized(say("dispatch.unknown_command", name=shown)))
     name = spec.alias_of or spec.name
     _drop_stale_state(session, name)
     try:
@@ -56,14 +62,14 @@ def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[An
         _check_sequence(session, name)
         result = HANDLERS[name](session, item.arg)
     except FtpError as exc:
-        return error_reply(exc)
+        return refusal(session, exc)
     except StoreUnavailable as exc:
         log.warning("[%d] %s failed: %s", session.id, name, exc)
-        return error_reply(LocalError(say("dispatch.store_unavailable", reason=str(exc))))
+        return refusal(session, LocalError(say("dispatch.store_unavailable", reason=str(exc))))
     except Exception:
         log.exception("[%d] handler for %s failed", session.id, name)
-        return error_reply(
-            LocalError("Internal error; the failure was logged. Your session goes on.")
+        return refusal(
+            session, LocalError("Internal error; the failure was logged. Your session goes on.")
         )
     return result
 
@@ -88,12 +94,12 @@ async def run_guarded(session: Session, pending: Coroutine[Any, Any, Reply]) -> 
     try:
         return await pending
     except FtpError as exc:
-        return error_reply(exc)
+        return refusal(session, exc)
     except StoreUnavailable as exc:  # the database is away (credits, quotas): say so, go on
         log.warning("[%d] command failed: %s", session.id, exc)
-        return error_reply(LocalError(say("dispatch.store_unavailable", reason=str(exc))))
+        return refusal(session, LocalError(say("dispatch.store_unavailable", reason=str(exc))))
     except Exception:
         log.exception("[%d] command failed", session.id)
-        return error_reply(
-            LocalError("Internal error; the failure was logged. Your session goes on.")
+        return refusal(
+            session, LocalError("Internal error; the failure was logged. Your session goes on.")
         )

@@ -20,6 +20,7 @@ from pasv.server.shared import SharedState, digest
 if TYPE_CHECKING:
     from pasv.accounts.cluster_store import ClusterCounts
     from pasv.server.cluster import Cluster
+    from pasv.server.events import Events
     from pasv.server.session import Session
 
 log = logging.getLogger("pasv.policy")
@@ -40,9 +41,11 @@ class Gate:
         shared: SharedState,
         generation: ChangeCounter,
         cluster: Cluster | None = None,
+        events: Events | None = None,
     ) -> None:
         self.store = store
         self.cluster = cluster  # several nodes on PostgreSQL: counts and admissions there
+        self.events = events
         self.base = base
         self.shared = shared
         self.generation = generation  # bumped by any worker that changes policy (a new ban)
@@ -104,7 +107,7 @@ class Gate:
         if self.cluster is not None:  # the other nodes' connections, as of their last beat
             clients += self.cluster.others
         if hammering:
-            self._ban(ip, self.policy.messages.say("ban_connections"), time.time())
+            self._ban(ip, self.policy.messages.say("ban_connections"), time.time(), "connections")
         ban = self.bans.get(ip) if self.bans else None
         self.policy.check_connect(ip, clients=clients, ban=ban, now=time.time() if ban else 0.0)
 
@@ -139,7 +142,9 @@ class Gate:
         with self.shared.locked():
             count = self._window(f"f:{ip}", settings.hammer_failure_window, now)
         if count >= settings.hammer_failures:
-            ban = self._ban(ip, self.policy.messages.say("ban_failures"), time.time())
+            ban = self._ban(
+                ip, self.policy.messages.say("ban_failures"), time.time(), "login_failures"
+            )
             raise Refused(
                 self.policy.messages.say(
                     "banned", reason=ban.reason, minutes=minutes_left(ban.until, time.time())
@@ -209,7 +214,7 @@ class Gate:
             session.counted = []
 
     # --- bans -----------------------------------------------------------------------------
-    def _ban(self, ip: str, reason: str, now: float) -> Ban:
+    def _ban(self, ip: str, reason: str, now: float, kind: str) -> Ban:
         running = self.bans.get(ip)
         if running is not None and running.until > now:
             return running
@@ -228,4 +233,6 @@ class Gate:
         log.warning(
             "banned %s for %d minutes (%s; offence %d)", ip, round(seconds / 60), reason, offences
         )
+        if self.events is not None:
+            self.events.banned(ip, ban, offences, kind)
         return ban

@@ -7,16 +7,19 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 from pasv.accounts.base import AccountExists
 from pasv.accounts.policy_store import PolicyStore
 from pasv.config import Settings
 from pasv.policy.engine import Policy
-from pasv.server import privsep
+from pasv.server import metrics, privsep
 from pasv.server.app import FtpServer, base_policy
 from pasv.server.composition import is_shared, node_name, open_accounts, open_cluster
 from pasv.server.listcache import ChangeCounter
@@ -119,6 +122,35 @@ class Shared:
         self.changes = ChangeCounter()  # a write in one worker invalidates every listing cache
         self.policy_changes = ChangeCounter()  # a ban made in one worker reloads them all
         self.state = SharedState(workers)  # session counts, rate windows, bandwidth buckets
+        self.metrics_dir: Path | None = None  # every worker's metric values, one file each
+        self.metrics_socket: socket.socket | None = None  # /metrics, answered by any worker
+
+    def open_metrics(self, settings: Settings, account: Account | None) -> str | None:
+        """The per-run metrics directory and the telemetry socket, before the workers fork;
+        where /metrics is served (None when off or when the port cannot be bound)."""
+        if not settings.metrics.enabled:
+            return None
+        self.metrics_dir = Path(tempfile.mkdtemp(prefix="pasv-metrics-"))
+        if account is not None:
+            os.chown(self.metrics_dir, account.uid, account.gid)
+        metrics.use_directory(self.metrics_dir)
+        host, port = settings.metrics.address
+        try:
+            self.metrics_socket = socket.create_server(
+                (host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET
+            )
+        except OSError as exc:
+            log.error("cannot serve metrics on %s: %s", settings.metrics.listen, exc.strerror)
+            return None
+        self.metrics_socket.setblocking(False)
+        bound = self.metrics_socket.getsockname()
+        return f"[{bound[0]}]:{bound[1]}" if ":" in bound[0] else f"{bound[0]}:{bound[1]}"
+
+    def close_metrics(self) -> None:
+        if self.metrics_socket is not None:
+            self.metrics_socket.close()
+        if self.metrics_dir is not None:
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
 
 class StopSignals:
@@ -170,7 +202,9 @@ async def serve(
             drop(account)
         plain, implicit = socks if socks is not None else (None, None)
         bound = await server.start(
-            [plain] if plain is not None else None, [implicit] if implicit is not None else None
+            [plain] if plain is not None else None,
+            [implicit] if implicit is not None else None,
+            shared.metrics_socket if shared is not None else None,
         )
         low, high = settings.passive.ports
         for host, port in bound:
@@ -180,6 +214,10 @@ async def serve(
             )
         for host, port in server.implicit_addresses:
             say(f"pasv listening for implicit FTPS (ftps://) on {host} port {port}")
+        if shared is None and server.metrics_address is not None:
+            mhost, mport = server.metrics_address
+            shown = f"[{mhost}]" if ":" in mhost else mhost
+            say(f"pasv metrics on http://{shown}:{mport}/metrics")
         if cluster is not None:
             host, port = bound[0]
             await cluster.start(server, f"{host}:{port}")
@@ -235,6 +273,24 @@ def _supervise(settings: Settings, say: Callable[[str], None], account: Account 
     )
     sock = (listening_socket(settings), implicit)
     shared = Shared(workers)
+    where = shared.open_metrics(settings, account)
+    if where is not None:
+        say(f"pasv metrics on http://{where}/metrics")
+    try:
+        _watch(settings, say, account, sock, shared)
+    finally:
+        shared.close_metrics()
+
+
+def _watch(
+    settings: Settings,
+    say: Callable[[str], None],
+    account: Account | None,
+    sock: tuple[socket.socket, socket.socket | None],
+    shared: Shared,
+) -> None:
+    """Start the workers, forward signals to them, and replace one that dies."""
+    workers = settings.server.workers
     children: dict[int, int] = {}
     channels: dict[int, socket.socket] = {}  # worker index -> the parent's end (after a switch)
 
@@ -283,6 +339,8 @@ def _supervise(settings: Settings, say: Callable[[str], None], account: Account 
         except ChildProcessError:
             break
         index = children.pop(pid, -1)
+        if shared.metrics_dir is not None:
+            metrics.worker_ended(pid, shared.metrics_dir)  # its live gauges; counters stay
         if not stopping and index >= 0:
             log.error("worker %d ended (status %d); starting a replacement", pid, status)
             shared.state.wipe_worker(index)  # its sessions ended with it

@@ -55,6 +55,7 @@ class Session:
         "data",
         "epsv_all",
         "failures",
+        "finished",
         "hash_algorithm",
         "host",
         "id",
@@ -95,6 +96,8 @@ class Session:
         self.local: tuple[str, int] | None = None  # asked of the socket when first needed
         self.started = time.time()
         self.failures = 0
+        # a complete transfer (direction, path, bytes, seconds) whose event waits for its 226
+        self.finished: tuple[str, str, int, float] | None = None
         self.counters = Counters()
         self.data: DataChannel | None = None
         self.transfer: Transfer | None = None

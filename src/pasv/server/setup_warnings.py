@@ -15,7 +15,7 @@ _EVERYONE = (SubjectKind.ALL, SubjectKind.ANONYMOUS)
 
 @dataclass(frozen=True, slots=True)
 class SetupWarning:
-    key: str  # plain-login, anonymous-write, root, self-signed: stable, for scripts and doctor
+    key: str  # plain-login, anonymous-write, root, self-signed, metrics-exposed: stable keys
     text: str
 
 
@@ -77,6 +77,16 @@ def setup_warnings(
                 "self-signed",
                 "the self-signed TLS certificate is in use: clients cannot verify this server "
                 "and will warn (set tls.certificate and tls.key to a real one).",
+            )
+        )
+    metrics_host = settings.metrics.address[0] if settings.metrics.enabled else "127.0.0.1"
+    if not _loopback(metrics_host if metrics_host not in ("", "0.0.0.0", "::") else None):
+        found.append(
+            SetupWarning(
+                "metrics-exposed",
+                f"metrics are served without authentication on {settings.metrics.listen}: "
+                "anyone who reaches it sees user activity counts (keep [metrics] listen on "
+                "127.0.0.1, or let only Prometheus reach that port).",
             )
         )
     return found

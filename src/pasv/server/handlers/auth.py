@@ -38,12 +38,17 @@ def user(s: Session, arg: str) -> Reply:
         s.reset()
     name = arg.strip()
     anonymous = name.lower() in ANONYMOUS_NAMES
-    check_login(s, name, anonymous=anonymous)
+    try:
+        check_login(s, name, anonymous=anonymous)
+    except FtpError:
+        s.server.events.login_failed(s, name, "tls_required")
+        raise
     if anonymous:
         host = s.host
         if not s.server.settings.anonymous.enabled or (
             host is not None and not host.admits_anonymous()
         ):
+            s.server.events.login_failed(s, name, "anonymous_disabled")
             raise LoginRefused(s.server.gate.policy.messages.say("no_anonymous"))
         s.pending_user = "anonymous"
         return make_reply(
@@ -100,6 +105,7 @@ async def _check_password(
         limit = server.settings.login.max_failures
         log.info("[%d] %s login failed for %r (%d of %d)", s.id, s.peer_ip, name, s.failures, limit)
         await asyncio.sleep(server.settings.login.failure_delay)
+        server.events.login_failed(s, name, "password")
         server.gate.login_failed(s.peer_ip)  # too many from this address: banned, 421
         texts = server.gate.policy.messages
         if s.failures >= limit:
@@ -107,13 +113,24 @@ async def _check_password(
         raise NotLoggedIn(texts.say("login_incorrect"))
     storage = await server.storage_for(found, s.host)
     if server.cluster is not None:  # IP rules and session limits, counted on every node
-        return _welcome(s, await server.gate.admit(s, found), storage, admitted=True)
+        try:
+            counted = await server.gate.admit(s, found)
+        except FtpError:
+            server.events.login_failed(s, found.name, "refused")
+            raise
+        return _welcome(s, counted, storage, admitted=True)
     return _welcome(s, found, storage)
 
 
 def _welcome(s: Session, user: User, storage: Storage, *, admitted: bool = False) -> Reply:
+    events = s.server.events
     if not admitted:
-        user = s.server.gate.login(s, user)  # IP rules and session limits
+        try:
+            user = s.server.gate.login(s, user)  # IP rules and session limits
+        except FtpError:
+            events.login_failed(s, user.name, "refused")
+            raise
+    events.logged_in()
     s.storage = storage
     s.user = user
     s.cwd = "/"

@@ -32,7 +32,14 @@ def _open_passive(s: Session) -> PassiveChannel:
     secure = partial(secure_data, s) if s.protected else None
     balancers = s.server.balancers
     origin = DataOrigin(balancers, s.via) if balancers is not None else None
-    channel = PassiveChannel(s.server.passive_pool, s.local_ip, s.peer_ip, secure, origin)
+    channel = PassiveChannel(
+        s.server.passive_pool,
+        s.local_ip,
+        s.peer_ip,
+        secure,
+        origin,
+        s.server.events.foreign_data_peer,
+    )
     s.data = channel
     return channel
 

@@ -98,6 +98,7 @@ async def dele(s: Session, arg: str) -> Reply:
     if counted:
         assert s.user is not None
         await s.server.usage.removed(s.user, s.settings, size)
+    s.server.events.deleted(s, target)
     return make_reply(ReplyCode.FILE_ACTION_OK, say("files.dele", path=target))
 
 

@@ -92,8 +92,13 @@ async def run_transfer(
         s.transfer = None
     seconds = time.monotonic() - transfer.started
     complete = not aborted and error is None
+    events = s.server.events
     if log_transfer:
-        _account(s, transfer, seconds, complete and transfer.confirmed)
+        whole = complete and transfer.confirmed
+        _account(s, transfer, seconds, whole)
+        events.metrics.transfer(transfer.direction, transfer.done, seconds, whole)
+        if whole:  # the event goes out after the 226 (ControlProtocol._finish)
+            s.finished = (transfer.direction, transfer.path, transfer.done, seconds)
     if on_done is not None:
         await on_done(transfer, complete and transfer.confirmed)
     if aborted:
@@ -116,9 +121,11 @@ async def run_transfer(
             ),
         )
     if isinstance(error, FtpError):
+        events.refused(s, error, transfer.path)
         text = say("transfer.stopped", reason=error.text, done=transfer.done)
         return make_reply(error.code, text)
     if isinstance(error, OSError):
+        events.data_failed("broken")
         return make_reply(
             ReplyCode.TRANSFER_ABORTED,
             say(
