@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.live import LiveServer, start_server
+from tests.support.seaweed import Weed, start_weed
 
 
 def _has_ipv6_loopback() -> bool:
@@ -45,3 +47,16 @@ def anon(tmp_path: Path) -> Iterator[LiveServer]:
     server = start_server(tmp_path / "data", anonymous={"enabled": True})
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Weed]:
+    """One SeaweedFS per test process; each test uses its own key prefix in the bucket."""
+    server = start_weed(tmp_path_factory.mktemp("weed"))
+    yield server
+    if server.proc.poll() is None:
+        server.proc.terminate()
+        try:
+            server.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()  # weed may ignore SIGTERM while it flushes: SIGKILL by PID

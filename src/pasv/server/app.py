@@ -22,12 +22,13 @@ from pasv.server.gate import Gate
 from pasv.server.inuse import FilesInUse
 from pasv.server.listcache import ChangeCounter, ListingCache
 from pasv.server.shared import SharedState
+from pasv.server.storages import storage_factory
 from pasv.server.tls import Certificate, CertificateError, TlsContexts
 from pasv.server.transfers import FairShare
 from pasv.server.usage import UsageBook
 from pasv.server.xferlog import XferLog
-from pasv.storage.base import WriteMode
-from pasv.storage.local import LocalStorage, real_root
+from pasv.storage.base import Storage, WriteMode
+from pasv.storage.local import real_root
 
 log = logging.getLogger("pasv.server")
 
@@ -68,7 +69,8 @@ class FtpServer:
         self._listeners: list[asyncio.Server] = []
         self._implicit: list[asyncio.Server] = []
         self._reaper: asyncio.Task[None] | None = None
-        self._storages: dict[str, LocalStorage] = {}
+        self.storages = storage_factory(settings)
+        self._storages: dict[str, Storage] = {}
         self._anonymous: User | None = None
         self.greeting = make_reply(ReplyCode.SERVICE_READY, settings.server.banner)
 
@@ -174,6 +176,7 @@ class FtpServer:
         if self._reaper is not None:
             self._reaper.cancel()
         self.xferlog.close()
+        await self.storages.aclose()
 
     async def _reap(self) -> None:
         timeouts = self.settings.timeouts
@@ -220,16 +223,21 @@ class FtpServer:
         home = Path(user.home) if user.home else Path()
         return home if home.is_absolute() else self.settings.files_root / home
 
-    def cached_storage(self, user: User) -> LocalStorage | None:
-        """The jail of a home seen before (the common case of a repeat login), else None."""
-        return self._storages.get(user.home)
+    def _storage_key(self, user: User) -> str:
+        return f"{user.name}\0{user.home}" if self.storages.spec.per_user else user.home
 
-    async def storage_for(self, user: User) -> LocalStorage:
-        storage = self._storages.get(user.home)
+    def cached_storage(self, user: User) -> Storage | None:
+        """The jail of a home seen before (the common case of a repeat login), else None."""
+        return self._storages.get(self._storage_key(user))
+
+    async def storage_for(self, user: User) -> Storage:
+        key = self._storage_key(user)
+        storage = self._storages.get(key)
         if storage is None:
-            root = self.home_of(user)
-            await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
-            storage = self._storages[user.home] = LocalStorage(root)
+            storage = await self.storages.for_user(
+                user.name, self.home_of(user), anonymous=user.anonymous
+            )
+            self._storages[key] = storage
         return storage
 
 
