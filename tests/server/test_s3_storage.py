@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.support.live import PASSWORD, USER, LiveServer, start_server
 from tests.support.seaweed import Weed, unique_prefix
 

@@ -99,11 +99,11 @@ class Weed:
         self.proc.wait(30)
 
 
-def start_weed(workdir: Path, timeout: float = 60) -> Weed:
+def start_weed(workdir: Path, timeout: float = 60, ports: dict[str, int] | None = None) -> Weed:
     """Start SeaweedFS and wait (bounded) for its S3 gateway and volume server, then make the
-    bucket."""
+    bucket. With ``ports`` (a killed one's) it starts again on the same ports and data."""
     data = workdir / "weed-data"
-    data.mkdir(parents=True)
+    data.mkdir(parents=True, exist_ok=True)
     config = workdir / "s3.json"
     identity = {"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}
     config.write_text(
@@ -119,7 +119,8 @@ def start_weed(workdir: Path, timeout: float = 60) -> Weed:
             }
         )
     )
-    ports = dict(zip(_PORTS, _free_ports(len(_PORTS)), strict=True))
+    if ports is None:
+        ports = dict(zip(_PORTS, _free_ports(len(_PORTS)), strict=True))
     argv = [weed_binary(), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data}"]
     argv += [f"-{name}={port}" for name, port in ports.items()]
     argv += [
@@ -134,7 +135,7 @@ def start_weed(workdir: Path, timeout: float = 60) -> Weed:
         f"-filer.localSocket={workdir / 'filer.sock'}",
         f"-s3.localSocket={workdir / 's3.sock'}",
     ]
-    log = workdir / "weed.log"
+    log = workdir / f"weed-{len(list(workdir.glob('weed-*.log')))}.log"
     proc = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )

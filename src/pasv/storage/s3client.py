@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,10 @@ class S3Connection:
     forked worker makes its own."""
 
     def __init__(self, location: S3Location) -> None:
+        # imported now, while the interpreter's files can be read: a worker started as root
+        # switches users before its first request, and Python may sit in a mode-0700 home
+        for name in _FIRST_USE:
+            importlib.import_module(name)
         self.location = location
         self._client: Any = None
         self._stack: contextlib.AsyncExitStack | None = None
@@ -109,6 +114,16 @@ class S3Connection:
             await stack.aclose()
 
 
+_FIRST_USE = (
+    "aiobotocore.session",
+    "aiobotocore.client",
+    "aiobotocore.endpoint",
+    "aiobotocore.httpsession",
+    "aiobotocore.response",
+    "botocore.config",
+    "botocore.retries.standard",
+    "urllib.request",
+)
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 
 

@@ -96,10 +96,10 @@ class S3WriteHandle:
             self._buffer += view[:room]
             view = view[room:]
             if len(self._buffer) >= self._part_size:
-                await self._send(bytes(self._buffer))
-                self._buffer = bytearray()
+                part, self._buffer = self._buffer, bytearray()
+                await self._send(part)  # handed over, not copied
 
-    async def _send(self, part: bytes) -> None:
+    async def _send(self, part: bytes | bytearray) -> None:
         """Start sending one part; waits for the one before (so two parts at most are held)."""
         await self._settle()
         await self._begin()
@@ -125,10 +125,11 @@ class S3WriteHandle:
             return
         await self._settle()
         if self._upload_id is None:  # smaller than one part: one PUT
-            await self._conn.call("put_object", Key=self._key, Body=bytes(self._buffer))
+            await self._conn.call("put_object", Key=self._key, Body=self._buffer)
         else:
             if self._buffer or not self._parts:
-                await self._send(bytes(self._buffer))
+                part, self._buffer = self._buffer, bytearray()
+                await self._send(part)
                 await self._settle()
             await self._conn.call(
                 "complete_multipart_upload",
