@@ -41,7 +41,9 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_upload_and_download_through_s3_are_whole(s3live: tuple[LiveServer, str], weed: Weed) -> None:
+def test_upload_and_download_through_s3_are_whole(
+    s3live: tuple[LiveServer, str], weed: Weed
+) -> None:
     live, prefix = s3live
     data = os.urandom(20 * MIB + 12345)  # three parts of 8 MiB: a multipart upload
     ftp = live.login()
@@ -57,7 +59,9 @@ def test_upload_and_download_through_s3_are_whole(s3live: tuple[LiveServer, str]
     assert ftp.sendcmd("HASH small.txt").split()[3] == _sha(small)
 
 
-def test_curl_uploads_and_downloads_through_s3(s3live: tuple[LiveServer, str], tmp_path: Path) -> None:
+def test_curl_uploads_and_downloads_through_s3(
+    s3live: tuple[LiveServer, str], tmp_path: Path
+) -> None:
     live, _ = s3live
     source = tmp_path / "source.bin"
     source.write_bytes(os.urandom(6 * MIB + 7))
