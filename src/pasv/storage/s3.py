@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from pasv.protocol import errors as err
 from pasv.protocol.listing import FileFacts
@@ -18,37 +18,12 @@ from pasv.storage.base import (
     new_digest,
     split_virtual,
 )
-from pasv.storage.s3client import MAX_COPY_PART, S3Connection, error_code
-from pasv.storage.s3write import S3WriteHandle, copy_ranges
+from pasv.storage.s3client import S3Connection, error_code
+from pasv.storage.s3read import S3ReadHandle
+from pasv.storage.s3write import S3WriteHandle, copy_object
 
 CHUNK = 1024 * 1024
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
-
-
-class S3ReadHandle:
-    """A (ranged) GET streamed to the client; no file on disk, so ``file`` is None."""
-
-    file: BinaryIO | None = None
-
-    def __init__(self, conn: S3Connection, size: int, body: Any) -> None:
-        self._conn = conn
-        self._size = size
-        self._body = body
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    async def read(self, n: int) -> bytes:
-        if self._body is None:
-            return b""
-        data: bytes = await self._conn.guarded("get_object", self._body.read(n))
-        return data
-
-    async def close(self) -> None:
-        body, self._body = self._body, None
-        if body is not None:
-            body.close()
 
 
 def _mtime(value: Any) -> float:
@@ -298,37 +273,6 @@ class S3Storage:
         await self._keep_parent(path)
 
     # --- renames: copy, then delete ------------------------------------------------------
-    async def _copy(self, source: str, target: str, size: int) -> None:
-        bucket = self._conn.location.bucket
-        if size <= MAX_COPY_PART:
-            await self._conn.call(
-                "copy_object", Key=target, CopySource={"Bucket": bucket, "Key": source}
-            )
-            return
-        upload = await self._conn.call("create_multipart_upload", Key=target)
-        upload_id, parts = upload["UploadId"], []
-        try:
-            for number, (first, last) in enumerate(copy_ranges(size), 1):
-                result = await self._conn.call(
-                    "upload_part_copy",
-                    Key=target,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    CopySource={"Bucket": bucket, "Key": source},
-                    CopySourceRange=f"bytes={first}-{last}",
-                )
-                parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
-            await self._conn.call(
-                "complete_multipart_upload",
-                Key=target,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-            )
-        except BaseException:
-            with contextlib.suppress(err.FtpError):
-                await self._conn.call("abort_multipart_upload", Key=target, UploadId=upload_id)
-            raise
-
     async def _delete_keys(self, keys: list[str]) -> None:
         for start in range(0, len(keys), _DELETE_BATCH):
             batch = [{"Key": k} for k in keys[start : start + _DELETE_BATCH]]
@@ -351,7 +295,7 @@ class S3Storage:
         if source.kind == "file":
             if target is not None and target.kind == "dir":
                 raise err.IsADirectory()
-            await self._copy(s, d, source.size)
+            await copy_object(self._conn, s, d, source.size)
             await self._conn.call("delete_object", Key=s)
             await self._keep_parent(src)
             return
@@ -381,7 +325,7 @@ class S3Storage:
                 if key.endswith("/") and not size:  # a directory marker: made anew
                     await self._conn.call("put_object", Key=target, Body=b"")
                 else:
-                    await self._copy(key, target, size)
+                    await copy_object(self._conn, key, target, size)
                 copied.append(target)
         except BaseException:
             with contextlib.suppress(err.FtpError):

@@ -4,6 +4,7 @@ existing object (APPE, REST+STOR) copied on the server side with UploadPartCopy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -96,11 +97,13 @@ class S3WriteHandle:
             self._buffer += view[:room]
             view = view[room:]
             if len(self._buffer) >= self._part_size:
-                part, self._buffer = self._buffer, bytearray()
-                await self._send(part)  # handed over, not copied
+                part, self._buffer = bytes(self._buffer), bytearray()
+                await self._send(part)
 
-    async def _send(self, part: bytes | bytearray) -> None:
+    async def _send(self, part: bytes) -> None:
         """Start sending one part; waits for the one before (so two parts at most are held)."""
+        # bytes, not the bytearray: botocore streams bytes from a BytesIO (aiohttp warns that
+        # a large raw bytearray body is written in one go)
         await self._settle()
         await self._begin()
         number = len(self._parts) + 1
@@ -125,10 +128,10 @@ class S3WriteHandle:
             return
         await self._settle()
         if self._upload_id is None:  # smaller than one part: one PUT
-            await self._conn.call("put_object", Key=self._key, Body=self._buffer)
+            await self._conn.call("put_object", Key=self._key, Body=bytes(self._buffer))
         else:
             if self._buffer or not self._parts:
-                part, self._buffer = self._buffer, bytearray()
+                part, self._buffer = bytes(self._buffer), bytearray()
                 await self._send(part)
                 await self._settle()
             await self._conn.call(
@@ -162,3 +165,34 @@ class S3WriteHandle:
                 )
             except err.FtpError as exc:  # the store is down: its lifecycle rules reap it
                 log.warning("S3 upload %s of %s not aborted: %s", self._upload_id, self._key, exc)
+
+
+async def copy_object(conn: S3Connection, source: str, target: str, size: int) -> None:
+    """A server-side copy: one CopyObject, or a multipart copy above S3's 5 GiB limit."""
+    bucket = conn.location.bucket
+    if size <= MAX_COPY_PART:
+        await conn.call("copy_object", Key=target, CopySource={"Bucket": bucket, "Key": source})
+        return
+    upload = await conn.call("create_multipart_upload", Key=target)
+    upload_id, parts = upload["UploadId"], []
+    try:
+        for number, (first, last) in enumerate(copy_ranges(size), 1):
+            result = await conn.call(
+                "upload_part_copy",
+                Key=target,
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource={"Bucket": bucket, "Key": source},
+                CopySourceRange=f"bytes={first}-{last}",
+            )
+            parts.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
+        await conn.call(
+            "complete_multipart_upload",
+            Key=target,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},
+        )
+    except BaseException:
+        with contextlib.suppress(err.FtpError):
+            await conn.call("abort_multipart_upload", Key=target, UploadId=upload_id)
+        raise
