@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.live import start_server
-from tests.support.seaweed import start_weed, unique_prefix
+from tests.support.seaweed import SECRET_KEY, start_weed, unique_prefix
 
 MIB = 1024 * 1024
 
 
-def test_store_killed_mid_upload_gives_451_and_keeps_the_old_file(tmp_path: Path) -> None:
+def test_store_killed_mid_upload_gives_451_and_keeps_the_old_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     weed = start_weed(tmp_path / "weed")
     prefix = unique_prefix()
     live = start_server(tmp_path / "data", storage=weed.storage_settings(prefix))
@@ -30,7 +32,7 @@ def test_store_killed_mid_upload_gives_451_and_keeps_the_old_file(tmp_path: Path
         block = os.urandom(256 * 1024)
         sent = 0
         try:
-            while sent < 9 * MIB:  # one 8 MiB part is on its way to the store
+            while sent < 9 * MIB:  # more than one 8 MiB part sent to the server
                 data.sendall(block)
                 sent += len(block)
             weed.kill()
@@ -58,6 +60,8 @@ def test_store_killed_mid_upload_gives_451_and_keeps_the_old_file(tmp_path: Path
         out = io.BytesIO()
         ftp.retrbinary("RETR f.bin", out.write)  # the same session goes on
         assert hashlib.sha256(out.getvalue()).digest() == hashlib.sha256(before).digest()
+        assert "Could not connect to the endpoint URL" in caplog.text  # the reason, logged
+        assert SECRET_KEY not in caplog.text  # the reason is logged, the credentials never
     finally:
         live.stop()
         weed.kill()
