@@ -66,11 +66,12 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
-## bench: pasv vs pyftpdlib (and vsftpd) on loopback, with ratios; then the upload modes' cost;
+## bench: pasv vs pyftpdlib (and vsftpd) on loopback, with ratios; the upload modes' cost; MODE Z;
 ## then STOR/RETR through S3 (SeaweedFS) against the local disk
 bench: $(STAMP) debs-bench
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.uploads
+	$(BIN)/python -m bench.modes
 	$(BIN)/python -m bench.s3transfers
 
 ## soak: slow, long-running tests (marked slow): 500 sessions for 60 s (SOAK_SECONDS, SOAK_SESSIONS);

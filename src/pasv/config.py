@@ -221,6 +221,19 @@ class StorageSection(_Section):
         return self
 
 
+class ModesSection(_Section):
+    deflate: bool = Field(True, description="offer MODE Z (deflate-compressed transfers)")
+    deflate_level: int = Field(
+        1, ge=0, le=9, description="MODE Z compression level until OPTS MODE Z LEVEL changes it"
+    )
+    block: bool = Field(True, description="offer MODE B (blocks with restart markers)")
+    marker_interval: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="MODE B downloads: a restart marker after each this many bytes; 0 = none",
+    )
+
+
 class Settings(_Section):
     server: ServerSection = ServerSection()
     passive: PassiveSection = PassiveSection()
@@ -231,6 +244,7 @@ class Settings(_Section):
     tls: TlsSection = TlsSection()
     uploads: UploadsSection = UploadsSection()
     storage: StorageSection = StorageSection()
+    modes: ModesSection = ModesSection()
 
     @property
     def files_root(self) -> Path:
