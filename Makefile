@@ -69,11 +69,13 @@ lint: $(STAMP)
 
 ## bench: pasv vs pyftpdlib (and vsftpd) on loopback, with ratios; the upload modes' cost; MODE Z;
 ## what a hanging, failing or refused event hook costs sessions
+## then STOR/RETR through S3 (SeaweedFS) against the local disk
 bench: $(STAMP) debs-bench
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.uploads
 	$(BIN)/python -m bench.modes
 	$(BIN)/python -m bench.hooks
+	$(BIN)/python -m bench.s3transfers
 
 ## soak: slow, long-running tests (marked slow): 500 sessions for 60 s (SOAK_SECONDS, SOAK_SESSIONS);
 ## 2,000 verified uploads through four real clients and a hostile one (UPLOAD_SOAK_COUNT)

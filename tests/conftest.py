@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from tests.support.live import LiveServer, start_server
 from tests.support.postgres import PgCluster, started_cluster
+from tests.support.seaweed import Weed, start_weed
 
 
 def _has_ipv6_loopback() -> bool:
@@ -58,3 +60,16 @@ def pg_cluster() -> Iterator[PgCluster]:
 def pg_url(pg_cluster: PgCluster) -> str:
     """A fresh database on it, for one test."""
     return pg_cluster.create_database()
+
+
+@pytest.fixture(scope="session")
+def weed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Weed]:
+    """One SeaweedFS per test process; each test uses its own key prefix in the bucket."""
+    server = start_weed(tmp_path_factory.mktemp("weed"))
+    yield server
+    if server.proc.poll() is None:
+        server.proc.terminate()
+        try:
+            server.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()  # weed may ignore SIGTERM while it flushes: SIGKILL by PID

@@ -9,7 +9,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class ConfigError(Exception):
@@ -419,6 +427,67 @@ class ClusterSection(_Section):
     )
 
 
+class S3Section(_Section):
+    endpoint: str | None = Field(
+        None, description="e.g. http://127.0.0.1:8333; none = AWS's endpoint for the region"
+    )
+    region: str = "us-east-1"
+    bucket: str = Field("", description="the bucket holding the files (it must exist)")
+    prefix: str = Field("", description="users' homes are <prefix>/<home> in the bucket")
+    access_key: str | None = Field(
+        None, description="none = the AWS chain (AWS_ACCESS_KEY_ID, ~/.aws, instance role)"
+    )
+    secret_key: SecretStr | None = None
+    addressing: Literal["path", "virtual"] = "path"
+    part_size_mib: int = Field(8, ge=5, le=5120, description="multipart upload part size")
+    rename_limit: int = Field(
+        1000, ge=0, description="most objects a directory rename copies; 0 = refuse them"
+    )
+    connect_timeout: float = Field(5.0, gt=0)
+    read_timeout: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _keys_together(self) -> S3Section:
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ValueError("set both access_key and secret_key, or neither")
+        return self
+
+
+class FolderSection(_Section):
+    path: str = Field(description='where the folder appears, one name below /: "/archive"')
+    backend: Literal["local", "s3"]
+    location: str = Field(
+        description="local: a host folder; s3: a key prefix in the bucket; {user} = user name"
+    )
+    users: tuple[str, ...] = Field((), description="only these users; empty = every user")
+
+    @field_validator("path")
+    @classmethod
+    def _one_name(cls, value: str) -> str:
+        name = value.strip("/")
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError('a virtual folder is one name below /, e.g. "/archive"')
+        return "/" + name
+
+
+class StorageSection(_Section):
+    backend: Literal["local", "s3"] = Field(
+        "local", description="where homes live: the local disk or an S3 bucket"
+    )
+    s3: S3Section = S3Section()
+    folders: tuple[FolderSection, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StorageSection:
+        uses_s3 = self.backend == "s3" or any(f.backend == "s3" for f in self.folders)
+        if uses_s3 and not self.s3.bucket:
+            raise ValueError("S3 storage is used but storage.s3.bucket is not set")
+        names = [f.path for f in self.folders]
+        if len(names) != len(set(names)):
+            raise ValueError("two virtual folders have the same path")
+        return self
+
+
 class ModesSection(_Section):
     deflate: bool = Field(True, description="offer MODE Z (deflate-compressed transfers)")
     deflate_level: int = Field(
@@ -445,6 +514,7 @@ class Settings(_Section):
     drain: DrainSection = DrainSection()
     accounts: AccountsSection = AccountsSection()
     cluster: ClusterSection = ClusterSection()
+    storage: StorageSection = StorageSection()
     modes: ModesSection = ModesSection()
     hosts: tuple[HostSection, ...] = ()
 

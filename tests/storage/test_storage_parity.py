@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from tests.support.seaweed import ACCESS_KEY, BUCKET, SECRET_KEY, Weed, unique_prefix
 
 from pasv.protocol.errors import (
     AlreadyExists,
@@ -25,15 +26,39 @@ from pasv.protocol.errors import (
 from pasv.storage.base import Storage, WriteHandle
 from pasv.storage.local import LocalStorage
 from pasv.storage.memory import MemoryStorage
+from pasv.storage.s3 import S3Storage
+from pasv.storage.s3client import S3Connection, S3Location
 
 
-@pytest.fixture(params=["local", "memory"])
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    store: Storage = LocalStorage(tmp_path) if request.param == "local" else MemoryStorage()
+def s3_location(weed: Weed, **extra: object) -> S3Location:
+    return S3Location(
+        endpoint=weed.endpoint,
+        bucket=BUCKET,
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        connect_timeout=2.0,
+        read_timeout=10.0,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(params=["local", "memory", "s3"])
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+    conn = None
+    if request.param == "s3":
+        weed: Weed = request.getfixturevalue("weed")
+        conn = S3Connection(s3_location(weed))
+        store: Storage = S3Storage(conn, unique_prefix())
+    elif request.param == "local":
+        store = LocalStorage(tmp_path)
+    else:
+        store = MemoryStorage()
     await store.mkdir("/dir")
     async with _closing(await store.open_write("/dir/f.txt")) as handle:
         await handle.write(b"hello world")
-    return store
+    yield store
+    if conn is not None:
+        await conn.aclose()
 
 
 @asynccontextmanager
@@ -87,8 +112,12 @@ async def test_tree_operations(storage: Storage) -> None:
     await storage.rename("/dir", "/moved")
     assert [f.name for f in await storage.listdir("/moved")] == ["sub"]
     assert await _read_all(storage, "/moved/sub/g.txt") == b"hello world"
-    await storage.set_mtime("/moved/sub/g.txt", 1_234_567_890.0)
-    assert (await storage.stat("/moved/sub/g.txt")).mtime == pytest.approx(1_234_567_890.0)
+    if storage.capabilities.set_mtime:
+        await storage.set_mtime("/moved/sub/g.txt", 1_234_567_890.0)
+        assert (await storage.stat("/moved/sub/g.txt")).mtime == pytest.approx(1_234_567_890.0)
+    else:  # declared, and refused with a reason
+        with pytest.raises(PermissionDenied, match="modification times"):
+            await storage.set_mtime("/moved/sub/g.txt", 1_234_567_890.0)
     await storage.delete("/moved/sub/g.txt")
     await storage.rmdir("/moved/sub")
     await storage.rmdir("/moved")

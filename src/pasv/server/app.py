@@ -28,14 +28,15 @@ from pasv.server.listcache import ChangeCounter, ListingCache
 from pasv.server.metrics import Metrics
 from pasv.server.proxied import Balancers
 from pasv.server.shared import SharedState
+from pasv.server.storages import storage_factory
 from pasv.server.telemetry import Telemetry
 from pasv.server.tls import Certificate, CertificateError, TlsContexts
 from pasv.server.transfers import FairShare
 from pasv.server.usage import UsageBook
 from pasv.server.vhosts import HostTable, VirtualHost
 from pasv.server.xferlog import XferLog
-from pasv.storage.base import WriteMode
-from pasv.storage.local import LocalStorage, real_root
+from pasv.storage.base import Storage, WriteMode
+from pasv.storage.local import real_root
 
 log = logging.getLogger("pasv.server")
 
@@ -93,7 +94,8 @@ class FtpServer:
         self._reaper: asyncio.Task[None] | None = None
         self.hosts = HostTable(settings)
         self.language = settings.server.language
-        self._storages: dict[tuple[str, str], LocalStorage] = {}  # (host, home) -> its jail
+        self.storages = storage_factory(settings)
+        self._storages: dict[tuple[str, str], Storage] = {}  # (host, home) -> its storage
         self._anonymous: dict[str, User] = {}  # host name ("" for none) -> the anonymous user
         banner = settings.server.banners.get(self.language, settings.server.banner)
         self.greeting = make_reply(ReplyCode.SERVICE_READY, banner)
@@ -239,6 +241,7 @@ class FtpServer:
             await self.telemetry.close()
         await self.events.hooks.close()
         self.xferlog.close()
+        await self.storages.aclose()
 
     async def _reap(self) -> None:
         timeouts = self.settings.timeouts
@@ -304,17 +307,22 @@ class FtpServer:
             return home
         return (host.root if host is not None else self.settings.files_root) / home
 
-    def cached_storage(self, user: User, host: VirtualHost | None = None) -> LocalStorage | None:
-        """The jail of a home seen before (the common case of a repeat login), else None."""
-        return self._storages.get((host.name if host is not None else "", user.home))
+    def _storage_key(self, user: User, host: VirtualHost | None) -> tuple[str, str]:
+        home = f"{user.name}\0{user.home}" if self.storages.spec.per_user else user.home
+        return (host.name if host is not None else "", home)
 
-    async def storage_for(self, user: User, host: VirtualHost | None = None) -> LocalStorage:
-        key = (host.name if host is not None else "", user.home)
+    def cached_storage(self, user: User, host: VirtualHost | None = None) -> Storage | None:
+        """The storage of a home seen before (the common case of a repeat login), else None."""
+        return self._storages.get(self._storage_key(user, host))
+
+    async def storage_for(self, user: User, host: VirtualHost | None = None) -> Storage:
+        key = self._storage_key(user, host)
         storage = self._storages.get(key)
         if storage is None:
-            root = self.home_of(user, host)
-            await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
-            storage = self._storages[key] = LocalStorage(root)
+            storage = await self.storages.for_user(
+                user.name, self.home_of(user, host), anonymous=user.anonymous
+            )
+            self._storages[key] = storage
         return storage
 
 
