@@ -69,6 +69,7 @@ class FtpServer:
         self._implicit: list[asyncio.Server] = []
         self._reaper: asyncio.Task[None] | None = None
         self._storages: dict[str, LocalStorage] = {}
+        self._homes: dict[str, Path] = {}  # user.home -> host path (pathlib is slow per RETR)
         self._anonymous: User | None = None
         self.greeting = make_reply(ReplyCode.SERVICE_READY, settings.server.banner)
 
@@ -173,6 +174,7 @@ class FtpServer:
             await listener.wait_closed()
         if self._reaper is not None:
             self._reaper.cancel()
+        self.passive_pool.close()
         self.xferlog.close()
 
     async def _reap(self) -> None:
@@ -217,8 +219,13 @@ class FtpServer:
         return self._anonymous
 
     def home_of(self, user: User) -> Path:
-        home = Path(user.home) if user.home else Path()
-        return home if home.is_absolute() else self.settings.files_root / home
+        found = self._homes.get(user.home)
+        if found is None:
+            home = Path(user.home) if user.home else Path()
+            found = home if home.is_absolute() else self.settings.files_root / home
+            if len(self._homes) < 100_000:  # bounded: one entry per distinct home
+                self._homes[user.home] = found
+        return found
 
     def cached_storage(self, user: User) -> LocalStorage | None:
         """The jail of a home seen before (the common case of a repeat login), else None."""

@@ -230,9 +230,22 @@ async def sendfile(
     with 200 concurrent downloads, against 3 ms now).
     """
     assert handle.file is not None
-    if offset >= handle.size:
+    end, source = handle.size, handle.file.fileno()
+    if offset >= end:
         return
-    pump = _SendfilePump(sock, handle.file.fileno(), offset, handle.size, transfer, share, throttle)
+    if throttle is None:  # the first step inline: a small file goes in one call, no writer
+        try:
+            sent = os.sendfile(sock.fileno(), source, offset, min(end - offset, share.turn()))
+        except (BlockingIOError, InterruptedError):
+            sent = -1  # no room yet: the pump waits for it
+        if sent == 0:  # the file shrank under us
+            return
+        if sent > 0:
+            offset += sent
+            transfer.done += sent
+            if offset >= end:
+                return
+    pump = _SendfilePump(sock, source, offset, end, transfer, share, throttle)
     share.active += 1
     try:
         await pump.done
