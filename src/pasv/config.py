@@ -59,7 +59,7 @@ class ServerSection(_Section):
             count = int(value)
         except (TypeError, ValueError):
             raise ValueError('expected a number of workers (1-64) or "auto"') from None
-        if isinstance(value, bool) or count != value and not isinstance(value, str):
+        if isinstance(value, bool) or (count != value and not isinstance(value, str)):
             raise ValueError('expected a whole number of workers (1-64) or "auto"')
         if not 1 <= count <= 64:
             raise ValueError('expected a number of workers (1-64) or "auto"')

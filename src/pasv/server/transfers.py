@@ -346,6 +346,69 @@ def _try_recv_plain(sock: socket.socket, view: memoryview) -> int | None:
         return None
 
 
+class _Readable:
+    """Wakes one waiter each time a socket has bytes; registered once for a whole upload
+    (a registration per wait costs several system calls under uvloop)."""
+
+    __slots__ = ("_fd", "_loop", "_waiter")
+
+    def __init__(self, fd: int) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._fd = fd
+        self._waiter: asyncio.Future[None] | None = None
+        self._loop.add_reader(fd, self._wake)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        self._waiter = self._loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    def close(self) -> None:
+        self._loop.remove_reader(self._fd)
+
+
+async def _receive_spliced(
+    sock: socket.socket, splice: Callable[[int, int], int], transfer: Transfer
+) -> bool:
+    """A plain binary upload into a local file with ``os.splice``: the bytes go from the socket
+    to the page cache without being copied into Python. True at the end of the data; False when
+    one write was slow (the disk is throttling us): the caller goes on from a worker thread."""
+    fd = sock.fileno()
+    readable: _Readable | None = None
+    moves = 0
+    try:
+        while True:
+            started = time.perf_counter()
+            try:
+                got = splice(fd, CHUNK)
+            except BlockingIOError:
+                if readable is None:
+                    readable = _Readable(fd)
+                await readable.wait()
+                continue
+            if not got:
+                return True
+            transfer.done += got
+            if time.perf_counter() - started > _SLOW_WRITE:
+                log.debug("%s %s: a write was slow; writing from a thread now", transfer.verb,
+                          transfer.path)  # fmt: skip
+                return False
+            moves += 1
+            if moves >= _FLUSHES_PER_TURN:  # a fast sender never blocks us: let other
+                moves = 0  # sessions have a turn now and then
+                await asyncio.sleep(0)
+    finally:
+        if readable is not None:
+            readable.close()
+
+
 async def receive(
     sock: socket.socket,
     handle: WriteHandle,
@@ -362,14 +425,20 @@ async def receive(
     (so a slow upload reaches the disk promptly, and a fast one in large writes). Whatever arrived
     is written even when the connection breaks, so the upload can be resumed.
     """
+    write_now = getattr(handle, "write_now", None)  # a local file: page-cache writes are fast
+    splicer = getattr(handle, "splicer", None)  # a local file: os.splice into it
+    splice = splicer() if splicer is not None else None
+    plain = decoder is None and throttle is None and quota is None
+    if splice is not None and plain and not isinstance(sock, ssl.SSLSocket):
+        if await _receive_spliced(sock, splice, transfer):
+            return True
+        write_now = None  # the disk is slow: the rest from a worker thread
     loop = asyncio.get_running_loop()
     buffers = (_buffer(CHUNK), _buffer(CHUNK))
     which = 0
     pending: asyncio.Future[None] | None = None
     filled = 0
     view = memoryview(buffers[which])
-
-    write_now = getattr(handle, "write_now", None)  # a local file: page-cache writes are fast
 
     async def flush() -> None:
         nonlocal pending, filled, which, view, write_now
