@@ -112,6 +112,16 @@ def _pure_user(workdir: Path, root: Path, owner: tuple[int, int]) -> Path:
     add += ["-f", str(passwd), "-F", str(pdb), "-m"]
     subprocess.run(add, input=f"{PASSWORD}\n{PASSWORD}\n".encode(), check=True,
                    capture_output=True, timeout=30)  # fmt: skip
+    # pure-pw hashes with argon2id at 127 passes (about 1 s per login here): the password field
+    # takes any crypt(3) hash, so give it SHA-512-crypt, as Debian's shadow file had before
+    # yescrypt; logins are then bound by the server, not by the hash.
+    fast = subprocess.run(["openssl", "passwd", "-6", PASSWORD], check=True,
+                          capture_output=True, text=True, timeout=30).stdout.strip()  # fmt: skip
+    fields = passwd.read_text().strip().split(":")
+    fields[1] = fast
+    passwd.write_text(":".join(fields) + "\n")
+    subprocess.run([str(pure_pw), "mkdb", str(pdb), "-f", str(passwd)], check=True,
+                   capture_output=True, timeout=30)  # fmt: skip
     return pdb
 
 
