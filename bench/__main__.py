@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--workers", type=int, help="worker processes for pasv and pyftpdlib alike")
-    p.add_argument("--runs", type=int, help="rounds of every measure (default: 5 for transfers, 3)")
+    p.add_argument("--runs", type=int, help="rounds of every measure (default 3)")
     p.add_argument(
         "--pin-retr",
         action="store_true",
