@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from pasv.server import transfers
+from pasv.server import spliced
 from tests.support.live import LiveServer
 
 
@@ -29,7 +29,7 @@ def test_a_large_upload_is_whole(live: LiveServer) -> None:
 def test_a_slow_write_hands_the_rest_to_a_thread(
     live: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transfers, "_SLOW_WRITE", 0.0)  # every write counts as slow
+    monkeypatch.setattr(spliced, "_SLOW_WRITE", 0.0)  # every write counts as slow
     data = os.urandom(3 * 1024 * 1024 + 5)
     ftp = live.login()
     assert _upload(ftp, "slow.bin", data).startswith("226")

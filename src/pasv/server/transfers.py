@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pasv.protocol.ascii import FromNetwork, ToNetwork
 from pasv.server import tlsdata
 from pasv.server.metering import QuotaWatch, Throttle
+from pasv.server.spliced import receive_spliced
 from pasv.storage.base import ReadHandle, WriteHandle
 
 log = logging.getLogger("pasv.transfer")
@@ -346,69 +347,6 @@ def _try_recv_plain(sock: socket.socket, view: memoryview) -> int | None:
         return None
 
 
-class _Readable:
-    """Wakes one waiter each time a socket has bytes; registered once for a whole upload
-    (a registration per wait costs several system calls under uvloop)."""
-
-    __slots__ = ("_fd", "_loop", "_waiter")
-
-    def __init__(self, fd: int) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._fd = fd
-        self._waiter: asyncio.Future[None] | None = None
-        self._loop.add_reader(fd, self._wake)
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait(self) -> None:
-        self._waiter = self._loop.create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
-
-    def close(self) -> None:
-        self._loop.remove_reader(self._fd)
-
-
-async def _receive_spliced(
-    sock: socket.socket, splice: Callable[[int, int], int], transfer: Transfer
-) -> bool:
-    """A plain binary upload into a local file with ``os.splice``: the bytes go from the socket
-    to the page cache without being copied into Python. True at the end of the data; False when
-    one write was slow (the disk is throttling us): the caller goes on from a worker thread."""
-    fd = sock.fileno()
-    readable: _Readable | None = None
-    moves = 0
-    try:
-        while True:
-            started = time.perf_counter()
-            try:
-                got = splice(fd, CHUNK)
-            except BlockingIOError:
-                if readable is None:
-                    readable = _Readable(fd)
-                await readable.wait()
-                continue
-            if not got:
-                return True
-            transfer.done += got
-            if time.perf_counter() - started > _SLOW_WRITE:
-                log.debug("%s %s: a write was slow; writing from a thread now", transfer.verb,
-                          transfer.path)  # fmt: skip
-                return False
-            moves += 1
-            if moves >= _FLUSHES_PER_TURN:  # a fast sender never blocks us: let other
-                moves = 0  # sessions have a turn now and then
-                await asyncio.sleep(0)
-    finally:
-        if readable is not None:
-            readable.close()
-
-
 async def receive(
     sock: socket.socket,
     handle: WriteHandle,
@@ -430,7 +368,7 @@ async def receive(
     splice = splicer() if splicer is not None else None
     plain = decoder is None and throttle is None and quota is None
     if splice is not None and plain and not isinstance(sock, ssl.SSLSocket):
-        if await _receive_spliced(sock, splice, transfer):
+        if await receive_spliced(sock, splice, transfer):
             return True
         write_now = None  # the disk is slow: the rest from a worker thread
     loop = asyncio.get_running_loop()
