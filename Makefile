@@ -75,10 +75,11 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 ## bench: pasv vs pyftpdlib, vsftpd, ProFTPD and Pure-FTPd on loopback, each row a ratio to the
-## best of them; then the upload modes' cost and the scale curves (idle sessions, first LIST)
+## best of them; then the upload modes' cost, MODE Z, and the scale curves (idle sessions, LIST)
 bench: $(STAMP) debs-bench
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.uploads
+	$(BIN)/python -m bench.modes
 	$(BIN)/python -m bench.scale
 
 ## soak: slow, long-running tests (marked slow): 500 sessions for 60 s (SOAK_SECONDS, SOAK_SESSIONS);

@@ -180,6 +180,19 @@ class UploadsSection(_Section):
     fsync: bool = Field(False, description="flush each upload to disk before its 226")
 
 
+class ModesSection(_Section):
+    deflate: bool = Field(True, description="offer MODE Z (deflate-compressed transfers)")
+    deflate_level: int = Field(
+        1, ge=0, le=9, description="MODE Z compression level until OPTS MODE Z LEVEL changes it"
+    )
+    block: bool = Field(True, description="offer MODE B (blocks with restart markers)")
+    marker_interval: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="MODE B downloads: a restart marker after each this many bytes; 0 = none",
+    )
+
+
 class Settings(_Section):
     server: ServerSection = ServerSection()
     passive: PassiveSection = PassiveSection()
@@ -189,6 +202,7 @@ class Settings(_Section):
     logging: LoggingSection = LoggingSection()
     tls: TlsSection = TlsSection()
     uploads: UploadsSection = UploadsSection()
+    modes: ModesSection = ModesSection()
 
     @property
     def files_root(self) -> Path:

@@ -55,6 +55,8 @@ class Session:
         "id",
         "local",
         "mlst_facts",
+        "mode",
+        "mode_level",
         "pbsz",
         "peer_ip",
         "peer_port",
@@ -111,6 +113,8 @@ class Session:
         self.announced = ""  # the last 227/229 reply sent, for SITE PASVINFO
         self.mlst_facts = ALL_MLST_FACTS
         self.hash_algorithm = "SHA-256"
+        self.mode = "S"  # MODE: S stream, Z deflate, B block
+        self.mode_level = self.server.settings.modes.deflate_level
         self.close_data()
         self.control.restart_login_timer()
 
