@@ -13,6 +13,7 @@ from pasv.accounts.base import AccountError
 from pasv.accounts.policy_store import PolicyStore
 from pasv.cli import client as client_commands
 from pasv.cli.access_commands import ban_app, ip_app, rule_app
+from pasv.cli.cluster_commands import cluster_app
 from pasv.cli.common import (
     ConfigOpt,
     DataDirOpt,
@@ -24,6 +25,7 @@ from pasv.cli.common import (
 )
 from pasv.cli.diagnostics_commands import register as register_diagnostics
 from pasv.cli.doctor_command import register as register_doctor
+from pasv.cli.health_command import register as register_health
 from pasv.cli.policy_commands import (
     group_app,
     policy_app,
@@ -42,12 +44,14 @@ app = typer.Typer(
     add_completion=False,
 )
 user_app = typer.Typer(
-    help="Manage FTP accounts (stored in <data_dir>/accounts.sqlite3).", no_args_is_help=True
+    help="Manage FTP accounts (stored in <data_dir>/accounts.sqlite3, or accounts.url).",
+    no_args_is_help=True,
 )
 app.add_typer(user_app, name="user")
 client_commands.register(app)
 register_diagnostics(app)
 register_doctor(app)
+register_health(app)
 
 
 @app.command()
@@ -95,10 +99,22 @@ def serve(
         bool | None,
         typer.Option("--allow-root", help="Started as root: keep serving as root (not advised)."),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="postgresql://user:password@host/db: accounts, policy and cluster state shared "
+            "by several nodes (default: <data_dir>/accounts.sqlite3).",
+        ),
+    ] = None,
+    node: Annotated[
+        str | None, typer.Option(help="This node's name in the cluster (default: host:port).")
+    ] = None,
 ) -> None:
     """Run the FTP server (embedded defaults: ./pasv-data, port 2121, passive 50000-50100)."""
     import sqlite3
 
+    from pasv.accounts.base import AccountError
     from pasv.server.privileges import PrivilegeError
     from pasv.server.runner import run
     from pasv.server.tls import CertificateError
@@ -119,11 +135,13 @@ def serve(
         server__user=user,
         server__group=group,
         server__allow_root=allow_root,
+        accounts__url=db,
+        cluster__node=node,
     )
     setup_logging(settings.logging.level)
     try:
         run(settings, lambda line: out.print(line, highlight=False, soft_wrap=True, emoji=False))
-    except (OSError, sqlite3.Error, CertificateError, PrivilegeError) as exc:
+    except (OSError, sqlite3.Error, CertificateError, PrivilegeError, AccountError) as exc:
         err.print(f"[red]Cannot start:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
@@ -310,6 +328,7 @@ def user_usage(
 
 
 app.add_typer(policy_app, name="policy")
+app.add_typer(cluster_app, name="cluster")
 app.add_typer(group_app, name="group")
 app.add_typer(rule_app, name="rule")
 app.add_typer(ip_app, name="ip")

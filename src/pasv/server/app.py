@@ -9,18 +9,21 @@ import time
 from pathlib import Path
 
 from pasv.accounts.policy_store import PolicyStore
-from pasv.accounts.sqlite import SqliteAccountStore
+from pasv.accounts.sqlbase import AccountDatabase
 from pasv.config import Settings
 from pasv.policy.models import Perm, User
 from pasv.policy.options import PolicySettings
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import FtpError
 from pasv.protocol.replies import Reply, make_reply
+from pasv.server.cluster import Cluster
 from pasv.server.control import ControlProtocol
 from pasv.server.datachannel import PassivePortPool
+from pasv.server.drain import drain_sessions
 from pasv.server.gate import Gate
 from pasv.server.inuse import FilesInUse
 from pasv.server.listcache import ChangeCounter, ListingCache
+from pasv.server.proxied import Balancers
 from pasv.server.shared import SharedState
 from pasv.server.tls import Certificate, CertificateError, TlsContexts
 from pasv.server.transfers import FairShare
@@ -38,11 +41,14 @@ class FtpServer:
     def __init__(
         self,
         settings: Settings,
-        accounts: SqliteAccountStore,
+        accounts: AccountDatabase,
         changes: ChangeCounter | None = None,
         shared: SharedState | None = None,
         policy_changes: ChangeCounter | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
+        """``accounts`` and ``cluster`` come from ``server.composition`` (SQLite alone, or
+        PostgreSQL with this node's part in the cluster)."""
         self.settings = settings
         self.accounts = accounts
         self.changes = changes if changes is not None else ChangeCounter()
@@ -52,7 +58,9 @@ class FtpServer:
             base_policy(settings),
             self.shared,
             policy_changes if policy_changes is not None else ChangeCounter(),
+            cluster,
         )
+        self.cluster = cluster
         self.usage = UsageBook(self.gate.store)
         self.listings = ListingCache(self.changes, settings.server.listing_cache_ttl)
         self.in_use = FilesInUse(self.shared)
@@ -63,6 +71,11 @@ class FtpServer:
         self.passive_pool = PassivePortPool(low, high)
         self.passive_overrides = tuple((o.network, o.address) for o in settings.passive.overrides)
         self.sessions: set[ControlProtocol] = set()
+        # [proxy]: the trusted balancers, and their connections whose PROXY header is awaited
+        self.balancers = Balancers(settings.proxy) if settings.proxy.enabled else None
+        self.awaiting_header: set[ControlProtocol] = set()
+        self.draining: Reply | None = None  # SIGTERM: the 421 every new connection gets
+        self.drained = asyncio.Event()  # set once draining and no session is left
         self.xferlog = XferLog(settings.xferlog_path)
         self.tls = TlsContexts(settings) if settings.tls.enabled else None
         self._listeners: list[asyncio.Server] = []
@@ -163,10 +176,17 @@ class FtpServer:
         self.reload_tls()
         self.xferlog.reopen()
 
+    async def drain(self, now: asyncio.Event | None = None) -> int:
+        """Refuse new sessions, let running transfers finish for ``[drain] timeout`` seconds
+        (or until ``now`` is set), then cut the rest; how many were cut. ``close`` follows."""
+        return await drain_sessions(self, self.settings.drain, now)
+
     async def close(self) -> None:
         listeners = self._listeners + self._implicit
         for listener in listeners:
             listener.close()
+        for control in list(self.awaiting_header):
+            control.close()
         for control in list(self.sessions):
             control.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, "Server shutting down."))
             control.close()
@@ -179,13 +199,16 @@ class FtpServer:
 
     async def _reap(self) -> None:
         timeouts = self.settings.timeouts
-        interval = max(0.05, min(1.0, timeouts.login / 4, timeouts.idle / 4))
+        header = self.settings.proxy.header_timeout
+        interval = max(0.05, min(1.0, timeouts.login / 4, timeouts.idle / 4, header / 4))
         sweep_at = 0.0
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
             for control in list(self.sessions):
                 control.expire(now)
+            for control in list(self.awaiting_header):
+                control.expire_header(now)
             if now >= sweep_at:  # forget rate windows that ended and zero counts
                 sweep_at = now + 30.0
                 self.shared.sweep(now)
@@ -193,6 +216,8 @@ class FtpServer:
     # --- sessions -------------------------------------------------------------------------
     def session_opened(self, control: ControlProtocol) -> Reply | None:
         """Register a new connection; a refusal (421) for it, or None to greet it."""
+        if self.draining is not None:
+            return self.draining
         self.sessions.add(control)
         try:
             self.gate.connect(control.session.peer_ip)
@@ -206,6 +231,10 @@ class FtpServer:
             self.sessions.discard(control)
             self.gate.logout(control.session)
             self.gate.disconnect()
+            if self.draining is not None and not self.sessions:
+                self.drained.set()
+        else:
+            self.awaiting_header.discard(control)
 
     def changed(self) -> None:
         """Something was written through this server: cached listings are stale (every worker)."""

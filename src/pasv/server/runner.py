@@ -12,12 +12,13 @@ import socket
 import sys
 from collections.abc import Callable
 
+from pasv.accounts.base import AccountExists
 from pasv.accounts.policy_store import PolicyStore
-from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.config import Settings
 from pasv.policy.engine import Policy
 from pasv.server import privsep
 from pasv.server.app import FtpServer, base_policy
+from pasv.server.composition import is_shared, node_name, open_accounts, open_cluster
 from pasv.server.listcache import ChangeCounter
 from pasv.server.privileges import (
     Account,
@@ -53,12 +54,15 @@ def prepare(settings: Settings, say: Callable[[str], None], as_root: bool = Fals
 
     async def ensure_user() -> None:
         nonlocal policy
-        store = SqliteAccountStore(settings.accounts_db, nofollow=os.geteuid() == 0)
+        store = open_accounts(settings, nofollow=os.geteuid() == 0, origin="pasv serve")
         try:
             policy = Policy(PolicyStore(store).load(), base_policy(settings))
             if await store.count() == 0:
                 password = secrets.token_urlsafe(12)
-                await store.add(FIRST_USER, password)
+                try:
+                    await store.add(FIRST_USER, password)
+                except AccountExists:  # another node, starting at the same time, made it
+                    return
                 host = settings.server.host or "127.0.0.1"
                 shown = f"[{host}]" if ":" in host else host
                 say(f"Created the first user {FIRST_USER!r}; its password is shown only this once:")
@@ -145,6 +149,22 @@ class Shared:
         self.state = SharedState(workers)  # session counts, rate windows, bandwidth buckets
 
 
+class StopSignals:
+    """SIGTERM or SIGINT starts the drain; SIGINT while draining (Ctrl-C twice) cuts it short.
+    SIGTERM again changes nothing (a supervisor or systemd may send it to every process)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.drain = asyncio.Event()
+        self.now = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, self.drain.set)
+        loop.add_signal_handler(signal.SIGINT, self._interrupt)
+
+    def _interrupt(self) -> None:
+        if self.drain.is_set():
+            self.now.set()
+        self.drain.set()
+
+
 async def serve(
     settings: Settings,
     socks: tuple[socket.socket, socket.socket | None] | None,
@@ -153,20 +173,26 @@ async def serve(
     account: Account | None = None,
     parent: socket.socket | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; SIGHUP reloads the TLS certificate and reopens the
-    transfer log. With ``account``, everything that needs root is opened first (the data
-    directory, the account database, the certificate and key, the transfer log), then the
-    process becomes that user before it accepts a client; the parent sends reloads over
+    """Serve until SIGINT or SIGTERM, then drain ([drain]); SIGHUP reloads the TLS certificate
+    and reopens the transfer log. With ``account``, everything that needs root is opened first
+    (the data directory, the account database, the certificate and key, the transfer log), then
+    the process becomes that user before it accepts a client; the parent sends reloads over
     ``parent``."""
+    worker = shared.state.index if shared is not None and settings.server.workers > 1 else None
+    origin = node_name(settings, worker)
     if account is None:
-        accounts = SqliteAccountStore(settings.accounts_db)
+        accounts = open_accounts(settings, origin=origin)
     else:  # as root, in a directory the serving user owns: no symbolic link is followed
-        accounts = SqliteAccountStore(real_accounts_db(settings), nofollow=True)
+        sqlite_path = None if is_shared(settings) else real_accounts_db(settings)
+        accounts = open_accounts(settings, sqlite_path=sqlite_path, nofollow=True, origin=origin)
         settings = hold(settings, account)
+    cluster = open_cluster(settings, accounts, origin)
     if shared is None:
-        server = FtpServer(settings, accounts)
+        server = FtpServer(settings, accounts, cluster=cluster)
     else:
-        server = FtpServer(settings, accounts, shared.changes, shared.state, shared.policy_changes)
+        server = FtpServer(
+            settings, accounts, shared.changes, shared.state, shared.policy_changes, cluster
+        )
     try:
         if account is not None:
             drop(account)
@@ -182,10 +208,12 @@ async def serve(
             )
         for host, port in server.implicit_addresses:
             say(f"pasv listening for implicit FTPS (ftps://) on {host} port {port}")
-        stop = asyncio.Event()
+        if cluster is not None:
+            host, port = bound[0]
+            await cluster.start(server, f"{host}:{port}")
+            say(f"pasv node {cluster.node} joined the cluster (heartbeat {cluster.heartbeat:g}s)")
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = StopSignals(loop)
         if parent is None:
             loop.add_signal_handler(signal.SIGHUP, server.reload)
         else:  # only the privileged parent can read the key: it sends what it read
@@ -197,9 +225,12 @@ async def serve(
                     loop.remove_reader(parent.fileno())
 
             loop.add_reader(parent.fileno(), from_parent)
-        await stop.wait()
+        await stop.drain.wait()
+        await server.drain(stop.now)
     finally:
         await server.close()
+        if cluster is not None:
+            await cluster.close()
         await accounts.close()
 
 
@@ -251,11 +282,13 @@ def _supervise(settings: Settings, say: Callable[[str], None], account: Account 
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
+        """The workers drain (SIGTERM); SIGINT while they do stops them at once."""
         nonlocal stopping
+        forward = signal.SIGINT if stopping and signum == signal.SIGINT else signal.SIGTERM
         stopping = True
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, forward)
 
     def reload(signum: int, frame: object) -> None:
         if account is None:

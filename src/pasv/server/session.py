@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import ssl
 import time
@@ -71,6 +72,7 @@ class Session:
         "tls",
         "transfer",
         "user",
+        "via",
     )
 
     def __init__(
@@ -83,6 +85,7 @@ class Session:
         self.control = control
         self.id = next(_ids)
         self.peer_ip, self.peer_port = _unmap(peer[0]), peer[1]
+        self.via: str | None = None  # the balancer this connection came through (PROXY header)
         self.local: tuple[str, int] | None = None  # asked of the socket when first needed
         self.started = time.time()
         self.failures = 0
@@ -191,6 +194,15 @@ class Session:
         in_use = self.server.in_use
         if in_use.any() and in_use.uploading(self.fs.identity(path)):
             raise self.busy(path)
+
+    def behind(self, balancer: str, client: tuple[str, int]) -> None:
+        """The PROXY header named the client: policy, limits, bans and the data-connection
+        checks see ``client`` from now on, not the balancer."""
+        self.via = balancer
+        address = ipaddress.ip_address(client[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        self.peer_ip, self.peer_port = str(address), client[1]
 
     def close_data(self) -> None:
         if self.data is not None:

@@ -184,9 +184,10 @@ async def stat(s: Session, arg: str) -> Reply:
 def _session_status(s: Session) -> str:
     c = s.counters
     data = s.data.description if s.data is not None else "none"
+    via = f" (via load balancer {s.via})" if s.via is not None else ""
     lines = [
         "pasv FTP server status:",
-        f" Connected to {s.local_ip} port {s.local_port} from {s.peer_ip} port {s.peer_port}",
+        f" Connected to {s.local_ip} port {s.local_port} from {s.peer_ip} port {s.peer_port}{via}",
         f" Served by process {os.getpid()}",
         f" Logged in as {s.user.name}" if s.user else " Not logged in",
         f" TYPE: {s.type_name}, STRUcture: File, MODE: {_MODE_NAMES[s.mode]}",
