@@ -178,7 +178,7 @@ async def serve(
     (the data directory, the account database, the certificate and key, the transfer log), then
     the process becomes that user before it accepts a client; the parent sends reloads over
     ``parent``."""
-    worker = shared.state.index if shared is not None and settings.server.workers > 1 else None
+    worker = shared.state.index if shared is not None and settings.server.worker_count > 1 else None
     origin = node_name(settings, worker)
     if account is None:
         accounts = open_accounts(settings, origin=origin)
