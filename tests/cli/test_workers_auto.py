@@ -25,7 +25,8 @@ def test_default_serve_runs_a_worker_per_core(
     admin = Pasv(tmp_path / "data")
     admin.ok("user", "add", "alice", "--password", "pw")
     port = _free_port()
-    proc = _serve(admin.data, port)  # no --workers: the default
+    env = {k: v for k, v in os.environ.items() if k != "PASV_SERVER_WORKERS"}
+    proc = _serve(admin.data, port, env=env)  # no --workers: the default
     stop.append(proc)
     pids = set()
     for _ in range(cores):
