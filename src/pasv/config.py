@@ -33,7 +33,9 @@ class ServerSection(_Section):
     port: int = Field(2121, ge=0, le=65535)
     data_dir: Path = Path("pasv-data")
     banner: str = "pasv FTP server ready."
-    workers: int = Field(1, ge=1, le=64)
+    workers: int | Literal["auto"] = Field(
+        "auto", description='worker processes sharing the port; "auto" = one per CPU core'
+    )
     backlog: int = Field(4096, ge=16)
     max_line_length: int = Field(4096, ge=64, le=1_048_576)
     max_sessions: int = Field(2000, ge=1)
@@ -74,6 +76,32 @@ class ServerSection(_Section):
     @classmethod
     def _banner_languages(cls, value: dict[str, str]) -> dict[str, str]:
         return {_language_tag(lang): text for lang, text in value.items()}
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            count = int(value)
+        except (TypeError, ValueError):
+            raise ValueError('expected a number of workers (1-64) or "auto"') from None
+        if isinstance(value, bool) or (count != value and not isinstance(value, str)):
+            raise ValueError('expected a whole number of workers (1-64) or "auto"')
+        if not 1 <= count <= 64:
+            raise ValueError('expected a number of workers (1-64) or "auto"')
+        return count
+
+    @property
+    def worker_count(self) -> int:
+        """The worker processes to run: ``workers``, or one per CPU this process may use."""
+        if self.workers != "auto":
+            return self.workers
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cores = os.cpu_count() or 1
+        return max(1, min(64, cores))
 
     @field_validator("host")
     @classmethod

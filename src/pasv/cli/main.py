@@ -69,7 +69,10 @@ def serve(
             "--masquerade-address", help="Public IPv4 address to announce in 227 replies (NAT)."
         ),
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes sharing the port.")] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option(help='Worker processes sharing the port, or "auto": one per CPU core.'),
+    ] = None,
     anonymous: Annotated[
         bool | None,
         typer.Option("--anonymous/--no-anonymous", help="Allow read-only anonymous login."),

@@ -98,6 +98,7 @@ class FtpServer:
         self._storages: dict[tuple[str, str], Storage] = {}  # (host, home) -> its storage
         self._anonymous: dict[str, User] = {}  # host name ("" for none) -> the anonymous user
         banner = settings.server.banners.get(self.language, settings.server.banner)
+        self._homes: dict[tuple[str, str], Path] = {}  # (host, home) -> host path
         self.greeting = make_reply(ReplyCode.SERVICE_READY, banner)
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -240,6 +241,7 @@ class FtpServer:
         if self.telemetry is not None:
             await self.telemetry.close()
         await self.events.hooks.close()
+        self.passive_pool.close()
         self.xferlog.close()
         await self.storages.aclose()
 
@@ -301,11 +303,16 @@ class FtpServer:
 
     def home_of(self, user: User, host: VirtualHost | None = None) -> Path:
         """A user's folder on disk: an absolute home as it is, a relative one under the files
-        root of the session's virtual host (or the server's)."""
-        home = Path(user.home) if user.home else Path()
-        if home.is_absolute():
-            return home
-        return (host.root if host is not None else self.settings.files_root) / home
+        root of the session's virtual host (or the server's). Cached: pathlib is slow per RETR."""
+        key = (host.name if host is not None else "", user.home)
+        found = self._homes.get(key)
+        if found is None:
+            home = Path(user.home) if user.home else Path()
+            root = host.root if host is not None else self.settings.files_root
+            found = home if home.is_absolute() else root / home
+            if len(self._homes) < 100_000:  # bounded: one entry per distinct home
+                self._homes[key] = found
+        return found
 
     def _storage_key(self, user: User, host: VirtualHost | None) -> tuple[str, str]:
         home = f"{user.name}\0{user.home}" if self.storages.spec.per_user else user.home

@@ -96,8 +96,11 @@ def announce_certificate(cert: Certificate, say: Callable[[str], None]) -> None:
     say(f"TLS certificate ({kind}) SHA-256 fingerprint: {cert.fingerprint}")
 
 
-def listening_socket(settings: Settings, port: int | None = None) -> socket.socket:
-    """One listening socket for all workers: the configured address, or dual-stack '::'."""
+def listening_socket(
+    settings: Settings, port: int | None = None, *, reuse_port: bool = False
+) -> socket.socket:
+    """A listening socket on the configured address, or dual-stack '::'; with ``reuse_port``,
+    one of a group (SO_REUSEPORT) in which the kernel spreads new connections evenly."""
     cfg = settings.server
     port = cfg.port if port is None else port
     host = cfg.host
@@ -107,12 +110,37 @@ def listening_socket(settings: Settings, port: int | None = None) -> socket.sock
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if family == socket.AF_INET6 and cfg.host is None:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    sock.bind((host, port))
-    sock.listen(cfg.backlog)
+    try:
+        sock.bind((host, port))
+        sock.listen(cfg.backlog)
+    except BaseException:
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock
+
+
+def worker_sockets(
+    settings: Settings, workers: int, port: int | None = None
+) -> list[socket.socket]:
+    """One listening socket per worker on one port (SO_REUSEPORT): each worker accepts from
+    its own queue, so no worker is woken for a connection another one takes, and the kernel
+    spreads connections evenly. Port 0 means the port the first socket was given."""
+    first = listening_socket(settings, port, reuse_port=True)
+    socks = [first]
+    try:
+        bound = int(first.getsockname()[1])
+        for _ in range(workers - 1):
+            socks.append(listening_socket(settings, bound, reuse_port=True))
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 class Shared:
@@ -182,7 +210,7 @@ async def serve(
     (the data directory, the account database, the certificate and key, the transfer log), then
     the process becomes that user before it accepts a client; the parent sends reloads over
     ``parent``."""
-    worker = shared.state.index if shared is not None and settings.server.workers > 1 else None
+    worker = shared.state.index if shared is not None and settings.server.worker_count > 1 else None
     origin = node_name(settings, worker)
     if account is None:
         accounts = open_accounts(settings, origin=origin)
@@ -245,7 +273,8 @@ async def serve(
 
 
 def run(settings: Settings, say: Callable[[str], None]) -> None:
-    """`pasv serve`: one process, or a supervisor of N workers sharing one listening socket.
+    """`pasv serve`: one process, or a supervisor of N workers (default: one per CPU core), each
+    with its own listening socket on the shared port (SO_REUSEPORT).
     Started as root, the supervisor stays (it reloads the certificate for the workers) and every
     worker serves as an unprivileged user."""
     os.umask(settings.server.umask)
@@ -257,7 +286,7 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
             f"Serving as user {account.user} (uid {account.uid}), "
             f"group {account.group} (gid {account.gid})."
         )
-    workers = settings.server.workers
+    workers = settings.server.worker_count
     if workers == 1 and account is None:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(serve(settings, None, say))
@@ -266,18 +295,19 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
 
 
 def _supervise(settings: Settings, say: Callable[[str], None], account: Account | None) -> None:
-    workers = settings.server.workers
+    workers = settings.server.worker_count
     tls = settings.tls
-    implicit = (
-        listening_socket(settings, tls.implicit_port) if tls.enabled and tls.implicit else None
-    )
-    sock = (listening_socket(settings), implicit)
+    plain = worker_sockets(settings, workers)
+    implicit: list[socket.socket | None] = [None] * workers
+    if tls.enabled and tls.implicit:
+        implicit = list(worker_sockets(settings, workers, tls.implicit_port))
+    socks = list(zip(plain, implicit, strict=True))
     shared = Shared(workers)
     where = shared.open_metrics(settings, account)
     if where is not None:
         say(f"pasv metrics on http://{where}/metrics")
     try:
-        _watch(settings, say, account, sock, shared)
+        _watch(settings, say, account, socks, shared)
     finally:
         shared.close_metrics()
 
@@ -286,11 +316,11 @@ def _watch(
     settings: Settings,
     say: Callable[[str], None],
     account: Account | None,
-    sock: tuple[socket.socket, socket.socket | None],
+    socks: list[tuple[socket.socket, socket.socket | None]],
     shared: Shared,
 ) -> None:
     """Start the workers, forward signals to them, and replace one that dies."""
-    workers = settings.server.workers
+    workers = settings.server.worker_count
     children: dict[int, int] = {}
     channels: dict[int, socket.socket] = {}  # worker index -> the parent's end (after a switch)
 
@@ -298,7 +328,7 @@ def _watch(
         worker_end = None
         if account is not None:
             channels[index], worker_end = privsep.channel()
-        pid = _spawn(settings, sock, say, shared, index, account, worker_end, channels)
+        pid = _spawn(settings, socks, say, shared, index, account, worker_end, channels)
         if worker_end is not None:
             worker_end.close()
         children[pid] = index
@@ -352,7 +382,7 @@ def _watch(
 
 def _spawn(
     settings: Settings,
-    sock: tuple[socket.socket, socket.socket | None],
+    socks: list[tuple[socket.socket, socket.socket | None]],
     say: Callable[[str], None],
     shared: Shared,
     index: int,
@@ -368,6 +398,12 @@ def _spawn(
     try:
         for end in channels.values():  # the parent's ends: the other workers' business
             end.close()
+        for other, (plain, implicit) in enumerate(socks):  # the other workers' listeners
+            if other != index:
+                plain.close()
+                if implicit is not None:
+                    implicit.close()
+        sock = socks[index]
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
