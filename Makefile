@@ -11,7 +11,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # the libraries they need are installed. The tests start every server themselves on loopback
 # ports; installing must not start one as a system service on port 21, so apt_install runs with
 # a policy-rc.d that forbids it.
-TEST_DEBS   := curl lftp vsftpd tcpdump libsodium23 libcap2 libpam0g libhiredis0.14 \
+TEST_DEBS   := curl lftp vsftpd tcpdump chromium chromium-driver libsodium23 libcap2 libpam0g libhiredis0.14 \
                libmemcached11 libmemcachedutil2 libpcre2-posix3 libidn2-0 libacl1
 UNPACK_DEBS := pure-ftpd proftpd-core
 UNPACKED    := $(VENV)/debs/.unpacked

@@ -152,6 +152,24 @@ class UploadsSection(_Section):
     fsync: bool = Field(False, description="flush each upload to disk before its 226")
 
 
+class AdminSection(_Section):
+    enabled: bool = Field(True, description="serve the admin HTTP API and web console")
+    host: str = Field("127.0.0.1", description="address of the admin listener")
+    port: int = Field(8021, ge=0, le=65535)
+    tls: bool = Field(False, description="HTTPS with the FTP server's certificate")
+    audit_log: Path | None = Field(None, description="default: <data_dir>/admin-audit.log")
+    console_group: str = Field(
+        "admin", description="members of this group may log in to the console with a password"
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host_is_ip(cls, value: str) -> str:
+        if value != "localhost":
+            ipaddress.ip_address(value)
+        return value
+
+
 class Settings(_Section):
     server: ServerSection = ServerSection()
     passive: PassiveSection = PassiveSection()
@@ -161,6 +179,13 @@ class Settings(_Section):
     logging: LoggingSection = LoggingSection()
     tls: TlsSection = TlsSection()
     uploads: UploadsSection = UploadsSection()
+    admin: AdminSection = AdminSection()
+
+    @model_validator(mode="after")
+    def _admin_tls(self) -> Settings:
+        if self.admin.enabled and self.admin.tls and not self.tls.enabled:
+            raise ValueError("admin.tls uses the FTP server's certificate, but tls is disabled")
+        return self
 
     @property
     def files_root(self) -> Path:
@@ -181,6 +206,15 @@ class Settings(_Section):
     @property
     def xferlog_path(self) -> Path:
         return self.logging.xferlog or self.server.data_dir / "xferlog"
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.admin.audit_log or self.server.data_dir / "admin-audit.log"
+
+    @property
+    def session_log_path(self) -> Path:
+        """Logins and refusals, one JSON object a line (written while the admin API is on)."""
+        return self.server.data_dir / "sessions.log"
 
 
 ENV_PREFIX = "PASV_"

@@ -21,7 +21,7 @@ from pasv.accounts.base import AccountError, AccountExists, AccountNotFound, val
 from pasv.accounts.passwords import VerifiedCache, hash_password, verify_password
 from pasv.policy.models import Perm, User
 
-__all__ = ["SCHEMA_VERSION", "SqliteAccountStore"]
+__all__ = ["SCHEMA_VERSION", "SqliteAccountStore", "holds_store"]
 
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -107,6 +107,23 @@ def _open_shm(path: Path | str, nofollow: bool = False) -> int | None:
         return os.open(f"{os.fspath(path)}-shm", flags)
     except OSError:
         return None
+
+
+def holds_store(path: Path) -> bool:
+    """Whether ``path`` is a pasv account database (opened read-only: nothing is created)."""
+    if not path.is_file():
+        return False
+    uri = f"file:{urllib.parse.quote(os.fspath(path.absolute()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=10.0)
+    except sqlite3.Error:
+        return False
+    try:
+        return conn.execute("SELECT version FROM schema_version").fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
 
 
 def _check_password(password: str) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from pasv.accounts.sqlite import SqliteAccountStore
+from pasv.accounts.sqlite import SqliteAccountStore, holds_store
 from pasv.config import ConfigError, Settings, load_settings
 
 out = Console()
@@ -43,7 +43,27 @@ def setup_logging(level: str) -> None:
     )
 
 
-def open_store(config: Path | None, data_dir: Path | None) -> SqliteAccountStore:
+def require_store(settings: Settings) -> None:
+    """Exit 1, naming the path, when the data directory holds no pasv store: a management
+    command run from the wrong folder must not create an empty one and act on it."""
+    path = settings.accounts_db
+    if not holds_store(path):
+        err.print(
+            f"[red]Error:[/red] no pasv store at {path.absolute()} (data directory "
+            f"{settings.server.data_dir.absolute()}). Give the server's --data-dir or --config; "
+            "`pasv serve` or the first `pasv user add` creates a store.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+
+
+def open_store(
+    config: Path | None, data_dir: Path | None, *, create: bool = False
+) -> SqliteAccountStore:
+    """The account store of the configured data directory; it must exist unless ``create``."""
     settings = settings_from(config, server__data_dir=data_dir)
+    if not create:
+        require_store(settings)
     settings.server.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteAccountStore(settings.accounts_db)

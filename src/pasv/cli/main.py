@@ -13,6 +13,7 @@ from pasv.accounts.base import AccountError
 from pasv.accounts.policy_store import PolicyStore
 from pasv.cli import client as client_commands
 from pasv.cli.access_commands import ban_app, ip_app, rule_app
+from pasv.cli.admin_commands import admin_app
 from pasv.cli.common import (
     ConfigOpt,
     DataDirOpt,
@@ -92,10 +93,18 @@ def serve(
         bool | None,
         typer.Option("--allow-root", help="Started as root: keep serving as root (not advised)."),
     ] = None,
+    admin: Annotated[
+        bool | None,
+        typer.Option("--admin/--no-admin", help="Serve the admin API and web console."),
+    ] = None,
+    admin_port: Annotated[
+        int | None, typer.Option(help="Admin API and console port on 127.0.0.1 (default 8021).")
+    ] = None,
 ) -> None:
     """Run the FTP server (embedded defaults: ./pasv-data, port 2121, passive 50000-50100)."""
     import sqlite3
 
+    from pasv.admin.service import start_admin
     from pasv.server.privileges import PrivilegeError
     from pasv.server.runner import run
     from pasv.server.tls import CertificateError
@@ -116,10 +125,16 @@ def serve(
         server__user=user,
         server__group=group,
         server__allow_root=allow_root,
+        admin__enabled=admin,
+        admin__port=admin_port,
     )
     setup_logging(settings.logging.level)
     try:
-        run(settings, lambda line: out.print(line, highlight=False, soft_wrap=True, emoji=False))
+        run(
+            settings,
+            lambda line: out.print(line, highlight=False, soft_wrap=True, emoji=False),
+            start_admin,
+        )
     except (OSError, sqlite3.Error, CertificateError, PrivilegeError) as exc:
         err.print(f"[red]Cannot start:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -132,8 +147,10 @@ def _ask_password(given: str | None) -> str:
     return value
 
 
-def _account_call(config: Path | None, data_dir: Path | None, action: Any) -> Any:
-    store = open_store(config, data_dir)
+def _account_call(
+    config: Path | None, data_dir: Path | None, action: Any, *, create: bool = False
+) -> Any:
+    store = open_store(config, data_dir, create=create)
 
     async def call() -> Any:
         try:
@@ -169,7 +186,9 @@ def user_add(
         err.print(f"[red]Error:[/red] {exc}")
         raise typer.Exit(2) from None
     secret = _ask_password(password)
-    _account_call(config, data_dir, lambda s: s.add(name, secret, home=home, perms=flags))
+    _account_call(
+        config, data_dir, lambda s: s.add(name, secret, home=home, perms=flags), create=True
+    )
     out.print(f"Added user {name!r}.", highlight=False, soft_wrap=True)
 
 
@@ -311,3 +330,4 @@ app.add_typer(group_app, name="group")
 app.add_typer(rule_app, name="rule")
 app.add_typer(ip_app, name="ip")
 app.add_typer(ban_app, name="ban")
+app.add_typer(admin_app, name="admin")

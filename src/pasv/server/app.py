@@ -17,10 +17,13 @@ from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import FtpError
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.control import ControlProtocol
+from pasv.server.board import SessionBoard
 from pasv.server.datachannel import PassivePortPool
 from pasv.server.gate import Gate
 from pasv.server.inuse import FilesInUse
 from pasv.server.listcache import ChangeCounter, ListingCache
+from pasv.server.registry import describe, kick_local
+from pasv.server.sessionlog import SessionLog
 from pasv.server.shared import SharedState
 from pasv.server.tls import Certificate, CertificateError, TlsContexts
 from pasv.server.transfers import FairShare
@@ -42,8 +45,10 @@ class FtpServer:
         changes: ChangeCounter | None = None,
         shared: SharedState | None = None,
         policy_changes: ChangeCounter | None = None,
+        board: SessionBoard | None = None,
     ) -> None:
         self.settings = settings
+        self.board = board  # with workers and the admin API: sessions published for worker 0
         self.accounts = accounts
         self.changes = changes if changes is not None else ChangeCounter()
         self.shared = shared if shared is not None else SharedState()
@@ -64,6 +69,7 @@ class FtpServer:
         self.passive_overrides = tuple((o.network, o.address) for o in settings.passive.overrides)
         self.sessions: set[ControlProtocol] = set()
         self.xferlog = XferLog(settings.xferlog_path)
+        self.sessionlog = SessionLog(settings.session_log_path if settings.admin.enabled else None)
         self.tls = TlsContexts(settings) if settings.tls.enabled else None
         self._listeners: list[asyncio.Server] = []
         self._implicit: list[asyncio.Server] = []
@@ -161,6 +167,7 @@ class FtpServer:
         """SIGHUP: the certificate and key now on disk, and the transfer log opened again."""
         self.reload_tls()
         self.xferlog.reopen()
+        self.sessionlog.reopen()
 
     async def close(self) -> None:
         listeners = self._listeners + self._implicit
@@ -174,6 +181,7 @@ class FtpServer:
         if self._reaper is not None:
             self._reaper.cancel()
         self.xferlog.close()
+        self.sessionlog.close()
 
     async def _reap(self) -> None:
         timeouts = self.settings.timeouts
@@ -184,9 +192,23 @@ class FtpServer:
             now = time.monotonic()
             for control in list(self.sessions):
                 control.expire(now)
+            if self.board is not None:
+                self.publish()
             if now >= sweep_at:  # forget rate windows that ended and zero counts
                 sweep_at = now + 30.0
                 self.shared.sweep(now)
+
+    def publish(self) -> None:
+        """End the sessions the admin API asked to end, then show this worker's sessions on
+        the board."""
+        assert self.board is not None
+        index = self.shared.index
+        for number in self.board.take_kicks(index):
+            kick_local(self, number)
+        wall = time.time()
+        self.board.publish(
+            index, [describe(c, "local", index, wall).to_dict() for c in list(self.sessions)]
+        )
 
     # --- sessions -------------------------------------------------------------------------
     def session_opened(self, control: ControlProtocol) -> Reply | None:
@@ -196,6 +218,8 @@ class FtpServer:
             self.gate.connect(control.session.peer_ip)
         except FtpError as exc:
             log.info("%s refused at connect: %s", control.session.peer_ip, exc.text)
+            ip = control.session.peer_ip
+            self.sessionlog.record("connect_refused", ip, "", exc.code, exc.text)
             return make_reply(exc.code, exc.text)
         return None
 

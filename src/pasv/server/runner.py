@@ -10,7 +10,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from pasv.accounts.policy_store import PolicyStore
 from pasv.accounts.sqlite import SqliteAccountStore
@@ -18,6 +18,7 @@ from pasv.config import Settings
 from pasv.policy.engine import Policy
 from pasv.server import privsep
 from pasv.server.app import FtpServer, base_policy
+from pasv.server.board import SessionBoard
 from pasv.server.listcache import ChangeCounter
 from pasv.server.privileges import (
     Account,
@@ -32,6 +33,12 @@ from pasv.server.shared import SharedState
 from pasv.server.tls import Certificate, locate
 
 log = logging.getLogger("pasv.server")
+
+# Something served beside FTP by one process (worker 0): the admin API. Given the server and
+# the admin listening socket, it starts and returns the coroutine function that stops it.
+Addon = Callable[
+    [FtpServer, socket.socket, Callable[[str], None]], Awaitable[Callable[[], Awaitable[None]]]
+]
 
 FIRST_USER = "pasv"
 
@@ -108,10 +115,31 @@ def listening_socket(settings: Settings, port: int | None = None) -> socket.sock
     return sock
 
 
+def admin_socket(settings: Settings) -> socket.socket:
+    """Bind the admin listener (before the workers fork and before privileges are dropped)."""
+    host, port = settings.admin.host, settings.admin.port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(
+            f"the admin API cannot listen on {host} port {port}: {exc.strerror}; "
+            "set admin.port, or admin.enabled = false"
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
 class Shared:
     """What the supervisor makes before forking, for all its workers."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, board: bool = False) -> None:
+        # live sessions of every worker, for the admin API in worker 0
+        self.board = SessionBoard(workers) if board and workers > 1 else None
         self.changes = ChangeCounter()  # a write in one worker invalidates every listing cache
         self.policy_changes = ChangeCounter()  # a ban made in one worker reloads them all
         self.state = SharedState(workers)  # session counts, rate windows, bandwidth buckets
@@ -124,6 +152,7 @@ async def serve(
     shared: Shared | None = None,
     account: Account | None = None,
     parent: socket.socket | None = None,
+    addon: tuple[Addon, socket.socket] | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM; SIGHUP reloads the TLS certificate and reopens the
     transfer log. With ``account``, everything that needs root is opened first (the data
@@ -138,7 +167,15 @@ async def serve(
     if shared is None:
         server = FtpServer(settings, accounts)
     else:
-        server = FtpServer(settings, accounts, shared.changes, shared.state, shared.policy_changes)
+        server = FtpServer(
+            settings,
+            accounts,
+            shared.changes,
+            shared.state,
+            shared.policy_changes,
+            shared.board,
+        )
+    stop_addon: Callable[[], Awaitable[None]] | None = None
     try:
         if account is not None:
             drop(account)
@@ -154,6 +191,8 @@ async def serve(
             )
         for host, port in server.implicit_addresses:
             say(f"pasv listening for implicit FTPS (ftps://) on {host} port {port}")
+        if addon is not None:
+            stop_addon = await addon[0](server, addon[1], say)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -171,17 +210,22 @@ async def serve(
             loop.add_reader(parent.fileno(), from_parent)
         await stop.wait()
     finally:
+        if stop_addon is not None:
+            await stop_addon()
         await server.close()
         await accounts.close()
 
 
-def run(settings: Settings, say: Callable[[str], None]) -> None:
+def run(settings: Settings, say: Callable[[str], None], addon: Addon | None = None) -> None:
     """`pasv serve`: one process, or a supervisor of N workers sharing one listening socket.
     Started as root, the supervisor stays (it reloads the certificate for the workers) and every
     worker serves as an unprivileged user."""
     os.umask(settings.server.umask)
     account = serving_account(settings)  # PrivilegeError before anything is created
     prepare(settings, say, as_root=account is None and os.geteuid() == 0)
+    extra = None
+    if addon is not None and settings.admin.enabled:
+        extra = (addon, admin_socket(settings))
     if account is not None:
         hand_over(settings, account)
         say(
@@ -191,19 +235,24 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
     workers = settings.server.workers
     if workers == 1 and account is None:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve(settings, None, say))
+            runner.run(serve(settings, None, say, addon=extra))
         return
-    _supervise(settings, say, account)
+    _supervise(settings, say, account, extra)
 
 
-def _supervise(settings: Settings, say: Callable[[str], None], account: Account | None) -> None:
+def _supervise(
+    settings: Settings,
+    say: Callable[[str], None],
+    account: Account | None,
+    addon: tuple[Addon, socket.socket] | None = None,
+) -> None:
     workers = settings.server.workers
     tls = settings.tls
     implicit = (
         listening_socket(settings, tls.implicit_port) if tls.enabled and tls.implicit else None
     )
     sock = (listening_socket(settings), implicit)
-    shared = Shared(workers)
+    shared = Shared(workers, board=addon is not None)
     children: dict[int, int] = {}
     channels: dict[int, socket.socket] = {}  # worker index -> the parent's end (after a switch)
 
@@ -211,7 +260,10 @@ def _supervise(settings: Settings, say: Callable[[str], None], account: Account 
         worker_end = None
         if account is not None:
             channels[index], worker_end = privsep.channel()
-        pid = _spawn(settings, sock, say, shared, index, account, worker_end, channels)
+        pid = _spawn(
+            settings, sock, say, shared, index, account, worker_end, channels,
+            addon if index == 0 else None,
+        )
         if worker_end is not None:
             worker_end.close()
         children[pid] = index
@@ -253,6 +305,8 @@ def _supervise(settings: Settings, say: Callable[[str], None], account: Account 
         if not stopping and index >= 0:
             log.error("worker %d ended (status %d); starting a replacement", pid, status)
             shared.state.wipe_worker(index)  # its sessions ended with it
+            if shared.board is not None:
+                shared.board.clear(index)
             old = channels.pop(index, None)
             if old is not None:
                 old.close()
@@ -268,6 +322,7 @@ def _spawn(
     account: Account | None,
     parent: socket.socket | None,
     channels: dict[int, socket.socket],
+    addon: tuple[Addon, socket.socket] | None = None,
 ) -> int:
     pid = os.fork()
     if pid:
@@ -281,7 +336,7 @@ def _spawn(
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve(settings, sock, say, shared, account, parent))
+            runner.run(serve(settings, sock, say, shared, account, parent, addon))
     except BaseException:
         log.exception("worker failed")
         code = 1

@@ -53,7 +53,9 @@ class Session:
         "failures",
         "hash_algorithm",
         "id",
+        "last_command",
         "local",
+        "login_name",
         "mlst_facts",
         "pbsz",
         "peer_ip",
@@ -83,6 +85,8 @@ class Session:
         self.peer_ip, self.peer_port = _unmap(peer[0]), peer[1]
         self.local: tuple[str, int] | None = None  # asked of the socket when first needed
         self.started = time.time()
+        self.last_command: object = None  # the Command (or parse error) received last
+        self.login_name = ""  # the name the last PASS was for (the session log)
         self.failures = 0
         self.counters = Counters()
         self.data: DataChannel | None = None

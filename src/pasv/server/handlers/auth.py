@@ -87,6 +87,7 @@ def _welcome(s: Session, user: User, storage: Storage) -> Reply:
     s.user = user
     s.cwd = "/"
     log.info("[%d] %s logged in as %s", s.id, s.peer_ip, user.name)
+    s.server.sessionlog.record("login", s.peer_ip, user.name, ReplyCode.LOGGED_IN, "")
     if user.anonymous:
         return make_reply(ReplyCode.LOGGED_IN, "Guest login ok, access restrictions apply.")
     return make_reply(ReplyCode.LOGGED_IN, f"User {user.name} logged in, proceed.")
