@@ -47,6 +47,7 @@ def anon(tmp_path: Path) -> Iterator[LiveServer]:
     yield server
     server.stop()
 
+
 # `pasv serve` started by a test listens for the admin API only where the test asks for it
 # (--admin-port 0): the default 127.0.0.1:8021 is one port for the whole machine.
 os.environ.setdefault("PASV_ADMIN_ENABLED", "false")

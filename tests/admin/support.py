@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+
 from tests.cli.support import Pasv, _read_until, _serve
 
 T = TypeVar("T")

@@ -6,9 +6,9 @@ import ftplib
 import io
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+
 from tests.admin.support import AdminServer, admin_server_fixture, error_of, wait_for
 from tests.cli.support import Pasv
 
@@ -57,7 +57,9 @@ def test_users_are_added_changed_and_deleted(server: AdminServer) -> None:
         assert r.json()["perms"] == "LIST,RETR"
         assert api.post("/api/v1/users", json={"name": "carol", "password": "x"}).status_code == 409
         api.post("/api/v1/groups", json={"name": "staff"})
-        r = api.patch("/api/v1/users/carol", json={"groups": ["staff"], "settings": {"quota_bytes": "5M"}})
+        r = api.patch(
+            "/api/v1/users/carol", json={"groups": ["staff"], "settings": {"quota_bytes": "5M"}}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["groups"] == ["staff"] and r.json()["settings"]["quota_bytes"] == 5242880
         assert api.get("/api/v1/users/carol").json()["groups"] == ["staff"]
@@ -77,11 +79,15 @@ def test_bad_user_input_is_400_and_changes_nothing(server: AdminServer) -> None:
         assert r.status_code == 400 and "no group named 'nope'" in error_of(r)
         r = api.post("/api/v1/users", json={"name": "dave"})
         assert r.status_code == 400 and "password" in error_of(r)
-        r = api.patch("/api/v1/users/bob", json={"perms": "read", "settings": {"quota_bytes": "lots"}})
+        r = api.patch(
+            "/api/v1/users/bob", json={"perms": "read", "settings": {"quota_bytes": "lots"}}
+        )
         assert r.status_code == 400 and "quota_bytes" in error_of(r)
         r = api.patch("/api/v1/users/bob", json={"home": "x", "unset": ["no_such_setting"]})
         assert r.status_code == 400 and "no_such_setting" in error_of(r)
-        r = api.post("/api/v1/users", content=b"{not json", headers={"content-type": "application/json"})
+        r = api.post(
+            "/api/v1/users", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert r.status_code == 400
         assert api.get("/api/v1/users").json() == before  # bob still has ALL, home ""
 
@@ -99,14 +105,18 @@ def test_credits_and_quotas(server: AdminServer) -> None:
 # --- groups, settings, rules, IP lists ------------------------------------------------------
 def test_groups_and_global_settings(server: AdminServer) -> None:
     with server.api() as api:
-        assert api.post("/api/v1/groups", json={"name": "ops", "description": "d"}).status_code == 201
+        assert (
+            api.post("/api/v1/groups", json={"name": "ops", "description": "d"}).status_code == 201
+        )
         assert api.post("/api/v1/groups", json={"name": "ops"}).status_code == 409
         assert api.post("/api/v1/groups", json={"name": "a:b"}).status_code == 400
         r = api.patch("/api/v1/groups/ops", json={"settings": {"max_users": 3}})
         assert r.json()["settings"] == {"max_users": 3}
         r = api.patch("/api/v1/groups/ops", json={"settings": {"max_users": "many"}})
         assert r.status_code == 400
-        assert api.get("/api/v1/groups").json()[[g["name"] for g in api.get("/api/v1/groups").json()].index("ops")]["settings"] == {"max_users": 3}
+        assert api.get("/api/v1/groups").json()[
+            [g["name"] for g in api.get("/api/v1/groups").json()].index("ops")
+        ]["settings"] == {"max_users": 3}
         assert api.patch("/api/v1/groups/nope", json={}).status_code == 404
         assert api.delete("/api/v1/groups/ops").status_code == 200
         r = api.patch("/api/v1/policy", json={"settings": {"max_sessions_per_ip": 9}})
@@ -119,10 +129,15 @@ def test_groups_and_global_settings(server: AdminServer) -> None:
 
 def test_rules_and_why(server: AdminServer) -> None:
     with server.api() as api:
-        r = api.post("/api/v1/rules", json={"action": "deny", "path": "/secret", "perms": "read", "to": "bob"})
+        r = api.post(
+            "/api/v1/rules",
+            json={"action": "deny", "path": "/secret", "perms": "read", "to": "bob"},
+        )
         assert r.status_code == 201, r.text
         number = r.json()["id"]
-        why = api.get("/api/v1/why", params={"user": "bob", "perm": "RETR", "path": "/secret/x"}).json()
+        why = api.get(
+            "/api/v1/why", params={"user": "bob", "perm": "RETR", "path": "/secret/x"}
+        ).json()
         assert why["allowed"] is False and why["rule"]["id"] == number
         assert f"rule {number}" in why["explanation"]
 
@@ -135,28 +150,62 @@ def test_rules_and_why(server: AdminServer) -> None:
             return False
 
         wait_for(refused, what="the deny rule to apply")
-        assert api.post("/api/v1/rules", json={"action": "maybe", "path": "/", "perms": "read"}).status_code == 400
-        assert api.post("/api/v1/rules", json={"action": "deny", "path": "/", "perms": "NONE"}).status_code == 400
+        assert (
+            api.post(
+                "/api/v1/rules", json={"action": "maybe", "path": "/", "perms": "read"}
+            ).status_code
+            == 400
+        )
+        assert (
+            api.post(
+                "/api/v1/rules", json={"action": "deny", "path": "/", "perms": "NONE"}
+            ).status_code
+            == 400
+        )
         bad = api.get("/api/v1/why", params={"user": "bob", "perm": "fly", "path": "/"})
         assert bad.status_code == 400
-        assert api.get("/api/v1/why", params={"user": "ghost", "perm": "RETR", "path": "/"}).status_code == 404
+        assert (
+            api.get(
+                "/api/v1/why", params={"user": "ghost", "perm": "RETR", "path": "/"}
+            ).status_code
+            == 404
+        )
         assert api.delete(f"/api/v1/rules/{number}").status_code == 200
         assert api.delete(f"/api/v1/rules/{number}").status_code == 404
         assert api.delete("/api/v1/rules/0").status_code == 400
-        assert api.get("/api/v1/why", params={"user": "bob", "perm": "RETR", "path": "/secret/x"}).json()["allowed"]
+        assert api.get(
+            "/api/v1/why", params={"user": "bob", "perm": "RETR", "path": "/secret/x"}
+        ).json()["allowed"]
 
 
 def test_ip_rules_refuse_a_login_and_the_session_log_shows_it(server: AdminServer) -> None:
     with server.api() as api:
-        r = api.post("/api/v1/ip-rules", json={"action": "deny", "network": "127.0.0.0/8", "user": "bob"})
+        r = api.post(
+            "/api/v1/ip-rules", json={"action": "deny", "network": "127.0.0.0/8", "user": "bob"}
+        )
         assert r.status_code == 201, r.text
         number = r.json()["id"]
         assert r.json()["scope"] == "user:bob"
-        assert api.post("/api/v1/ip-rules", json={"action": "deny", "network": "300.1.1.1"}).status_code == 400
-        assert api.post("/api/v1/ip-rules", json={"action": "deny", "network": "10.0.0.0/8", "user": "bob", "group": "g"}).status_code == 400
+        assert (
+            api.post(
+                "/api/v1/ip-rules", json={"action": "deny", "network": "300.1.1.1"}
+            ).status_code
+            == 400
+        )
+        assert (
+            api.post(
+                "/api/v1/ip-rules",
+                json={"action": "deny", "network": "10.0.0.0/8", "user": "bob", "group": "g"},
+            ).status_code
+            == 400
+        )
         wait_for(lambda: not server.can_log_in(), what="the IP rule to apply")  # within a second
         log = wait_for(
-            lambda: [e for e in api.get("/api/v1/session-log").json() if e["event"] == "login_refused" and e["user"] == "bob"],
+            lambda: [
+                e
+                for e in api.get("/api/v1/session-log").json()
+                if e["event"] == "login_refused" and e["user"] == "bob"
+            ],
             what="the refused login in the session log",
         )
         assert log[0]["code"] == 530 and log[0]["ip"] == "127.0.0.1"
@@ -170,7 +219,9 @@ def test_a_ban_refuses_the_address_until_lifted(server: AdminServer) -> None:
         # loopback is never banned by default: keep only 127.0.0.1 exempt for this test
         allow = {"settings": {"ban_allowlist": "127.0.0.1/32"}}
         assert api.patch("/api/v1/policy", json=allow).status_code == 200
-        r = api.post("/api/v1/bans", json={"address": "127.0.0.7", "minutes": 5, "reason": "testing"})
+        r = api.post(
+            "/api/v1/bans", json={"address": "127.0.0.7", "minutes": 5, "reason": "testing"}
+        )
         assert r.status_code == 201, r.text
         assert [b["address"] for b in api.get("/api/v1/bans").json()] == ["127.0.0.7"]
 
@@ -184,7 +235,9 @@ def test_a_ban_refuses_the_address_until_lifted(server: AdminServer) -> None:
         assert "testing" in wait_for(refused, what="the ban to apply")  # applied within a second
         server.ftp().quit()  # other addresses are not banned
         assert api.post("/api/v1/bans", json={"address": "nobody", "minutes": 5}).status_code == 400
-        assert api.post("/api/v1/bans", json={"address": "127.0.0.8", "minutes": 0}).status_code == 400
+        assert (
+            api.post("/api/v1/bans", json={"address": "127.0.0.8", "minutes": 0}).status_code == 400
+        )
         assert api.delete("/api/v1/bans/127.0.0.7").status_code == 200
         assert api.delete("/api/v1/bans/127.0.0.7").status_code == 404
         wait_for(lambda: not refused(), what="the lifted ban")
@@ -197,7 +250,13 @@ def test_live_sessions_show_the_transfer_and_can_be_kicked(server: AdminServer) 
     with server.api() as api:
         ftp = server.ftp()
         ftp.voidcmd("NOOP")
-        mine = wait_for(lambda: [s for s in api.get("/api/v1/sessions").json() if s["user"] == "bob" and s["command"] == "NOOP"])
+        mine = wait_for(
+            lambda: [
+                s
+                for s in api.get("/api/v1/sessions").json()
+                if s["user"] == "bob" and s["command"] == "NOOP"
+            ]
+        )
         session = mine[0]
         assert session["address"] == "127.0.0.1" and session["port"] == ftp.sock.getsockname()[1]
         assert session["transfer"] is None
@@ -218,12 +277,26 @@ def test_transfer_history_is_searchable(server: AdminServer) -> None:
     ftp.retrbinary("RETR history-one.bin", lambda b: None)
     ftp.quit()
     with server.api() as api:
-        found = wait_for(lambda: api.get("/api/v1/transfers", params={"path": "history-one"}).json())
+        found = wait_for(
+            lambda: api.get("/api/v1/transfers", params={"path": "history-one"}).json()
+        )
         assert {t["direction"] for t in found} == {"upload", "download"}
-        assert all(t["user"] == "bob" and t["bytes"] == 1234 and t["result"] == "complete" for t in found)
-        assert api.get("/api/v1/transfers", params={"path": "history-one", "user": "carol"}).json() == []
-        assert api.get("/api/v1/transfers", params={"path": "history-one", "result": "incomplete"}).json() == []
-        assert api.get("/api/v1/transfers", params={"path": "history-one", "since": 4e9}).json() == []
+        assert all(
+            t["user"] == "bob" and t["bytes"] == 1234 and t["result"] == "complete" for t in found
+        )
+        assert (
+            api.get("/api/v1/transfers", params={"path": "history-one", "user": "carol"}).json()
+            == []
+        )
+        assert (
+            api.get(
+                "/api/v1/transfers", params={"path": "history-one", "result": "incomplete"}
+            ).json()
+            == []
+        )
+        assert (
+            api.get("/api/v1/transfers", params={"path": "history-one", "since": 4e9}).json() == []
+        )
         assert api.get("/api/v1/transfers", params={"result": "maybe"}).status_code == 400
         assert api.get("/api/v1/transfers", params={"limit": 0}).status_code == 400
 
@@ -254,7 +327,17 @@ def test_every_change_is_audited_without_secrets(server: AdminServer) -> None:
 def test_the_openapi_schema_is_served_at_a_fixed_path(server: AdminServer) -> None:
     with server.client() as anon:
         schema = anon.get("/api/openapi.json").json()
-    for path in ("/api/v1/users", "/api/v1/groups", "/api/v1/rules", "/api/v1/ip-rules",
-                 "/api/v1/bans", "/api/v1/sessions", "/api/v1/transfers", "/api/v1/why",
-                 "/api/v1/status", "/api/v1/config", "/api/v1/users/{name}/usage"):
+    for path in (
+        "/api/v1/users",
+        "/api/v1/groups",
+        "/api/v1/rules",
+        "/api/v1/ip-rules",
+        "/api/v1/bans",
+        "/api/v1/sessions",
+        "/api/v1/transfers",
+        "/api/v1/why",
+        "/api/v1/status",
+        "/api/v1/config",
+        "/api/v1/users/{name}/usage",
+    ):
         assert path in schema["paths"], path

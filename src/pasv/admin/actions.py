@@ -26,6 +26,11 @@ from pasv.server.usage import measure_home
 ACCOUNT_KEYS = frozenset({"home", "perms", "enabled", "groups"})
 
 
+class InvalidInput(ValueError):
+    """Input that cannot mean anything (a bad permission word, address, action): the CLI's
+    exit status 2, where a refusal by the store (an unknown group) is 1."""
+
+
 @dataclass(frozen=True, slots=True)
 class Why:
     """The answer of `policy why`."""
@@ -39,20 +44,22 @@ class Why:
 
 
 def parse_perms(text: str) -> Perm:
-    flags = Perm.parse(text)  # ValueError names the unknown word
-    return flags
+    try:
+        return Perm.parse(text)
+    except ValueError as exc:  # names the unknown word
+        raise InvalidInput(str(exc)) from None
 
 
 def parse_action(text: str) -> Action:
     try:
         return Action(text.strip().lower())
     except ValueError:
-        raise ValueError(f"action must be 'allow' or 'deny', not {text!r}") from None
+        raise InvalidInput(f"action must be 'allow' or 'deny', not {text!r}") from None
 
 
 def scope_for(user: str | None, group: str | None) -> str:
     if user and group:
-        raise ValueError("give a user or a group, not both")
+        raise InvalidInput("give a user or a group, not both")
     return f"user:{user}" if user else f"group:{group}" if group else ""
 
 
@@ -106,7 +113,7 @@ class Manager:
             if key == "perms":
                 parse_perms(value)
             elif key == "enabled" and value.lower() not in _BOOLS:
-                raise ValueError(f"enabled must be true or false, not {value!r}")
+                raise InvalidInput(f"enabled must be true or false, not {value!r}")
             elif key == "groups":
                 self._known_groups(_split(value))
         for key, value in own:
@@ -164,10 +171,13 @@ class Manager:
 
     # --- rules ----------------------------------------------------------------------------
     def add_rule(self, action: str, path: str, perms: str, to: str = "*") -> Rule:
-        subjects = tuple(Subject.parse(part) for part in to.split(","))
+        try:
+            subjects = tuple(Subject.parse(part) for part in to.split(","))
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
         rule = Rule(parse_action(action), subjects, paths.resolve("/", path), parse_perms(perms))
         if rule.perms == Perm.NONE:
-            raise ValueError("a rule needs at least one permission")
+            raise InvalidInput("a rule needs at least one permission")
         number = self.policy.add_rule(rule)
         return Rule(rule.action, rule.subjects, rule.path, rule.perms, id=number)
 
@@ -181,7 +191,7 @@ class Manager:
         try:
             net = ipaddress.ip_network(network.strip(), strict=False)
         except ValueError:
-            raise ValueError(f"{network!r} is not an IP address or network") from None
+            raise InvalidInput(f"{network!r} is not an IP address or network") from None
         rule = IpRule(parse_action(action), net, scope)
         number = self.policy.add_ip_rule(rule)
         return IpRule(rule.action, rule.network, rule.scope, id=number)
@@ -192,11 +202,11 @@ class Manager:
     # --- bans -----------------------------------------------------------------------------
     def ban(self, address: str, minutes: float, reason: str) -> Ban:
         if not minutes > 0:
-            raise ValueError("a ban lasts more than 0 minutes")
+            raise InvalidInput("a ban lasts more than 0 minutes")
         try:
             ipaddress.ip_address(address.strip())
         except ValueError:
-            raise ValueError(f"{address!r} is not an IP address") from None
+            raise InvalidInput(f"{address!r} is not an IP address") from None
         return self.policy.ban(address.strip(), minutes * 60, reason)
 
     def lift(self, address: str) -> bool:
@@ -228,7 +238,7 @@ class Manager:
     async def why(self, user: str, perm: str, path: str) -> Why:
         wanted = parse_perms(perm)
         if wanted == Perm.NONE:
-            raise ValueError("name a permission, e.g. RETR or write")
+            raise InvalidInput("name a permission, e.g. RETR or write")
         target = paths.resolve("/", path)
         account = await self.accounts.get(user)
         if account is None:
@@ -252,4 +262,4 @@ def _split(value: str) -> list[str]:
     return [g.strip() for g in value.split(",") if g.strip()]
 
 
-__all__ = ["AccountError", "Manager", "Why"]
+__all__ = ["AccountError", "InvalidInput", "Manager", "Why"]

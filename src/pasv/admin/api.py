@@ -14,7 +14,6 @@ from pasv.admin.audit import read_tail
 from pasv.admin.context import AdminContext, Principal
 from pasv.admin.history import Search, search
 from pasv.admin.security import context_of, reader, writer
-from pasv.policy.options import show_option
 from pasv.admin.views import (
     ban_view,
     config_view,
@@ -24,6 +23,7 @@ from pasv.admin.views import (
     usage_view,
     user_view,
 )
+from pasv.policy.options import show_option
 
 router = APIRouter(prefix="/api/v1")
 Ctx = Annotated[AdminContext, Depends(context_of)]
@@ -159,7 +159,9 @@ async def change_user(name: str, body: UserChange, ctx: Ctx, who: Writer) -> dic
         pairs.append(("enabled", str(body.enabled).lower()))
     if body.groups is not None:
         pairs.append(("groups", ",".join(body.groups)))
-    pairs += [(k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in body.settings.items()]
+    pairs += [
+        (k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in body.settings.items()
+    ]
     manager = ctx.manager
     await manager.user(name)
     manager.check_unset(body.unset)
@@ -181,7 +183,9 @@ async def delete_user(name: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
 
 @router.get("/users/{name}/usage", tags=["credits and quotas"])
 async def get_usage(name: str, ctx: Ctx, who: Reader) -> dict[str, Any]:
-    return usage_view(name, await ctx.manager.usage(name), ctx.manager, await ctx.manager.user(name))
+    return usage_view(
+        name, await ctx.manager.usage(name), ctx.manager, await ctx.manager.user(name)
+    )
 
 
 @router.patch("/users/{name}/usage", tags=["credits and quotas"])

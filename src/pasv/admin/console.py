@@ -239,7 +239,9 @@ async def user_add(request: Request) -> Response:
 async def user_edit(request: Request) -> Response:
     async def work(ctx: AdminContext, form: dict[str, str]) -> str:
         name = form.get("name", "")
-        pairs = [(k, form[k].strip()) for k in ("home", "perms", "groups") if k in form]
+        pairs: list[tuple[str, str]] = [
+            (k, form[k].strip()) for k in ("home", "perms", "groups") if k in form
+        ]
         if form.get("settings", "").strip():
             for pair in form["settings"].split():
                 key, sep, value = pair.partition("=")
@@ -330,7 +332,9 @@ async def rules(request: Request) -> Response:
 async def rule_add(request: Request) -> Response:
     async def work(ctx: AdminContext, form: dict[str, str]) -> str:
         rule = ctx.manager.add_rule(
-            form.get("action", ""), form.get("path", ""), form.get("perms", ""),
+            form.get("action", ""),
+            form.get("path", ""),
+            form.get("perms", ""),
             form.get("to", "").strip() or "*",
         )
         return f"{texts(_lang(request))['rule_added']}: {rule.describe()}"
@@ -393,7 +397,8 @@ async def ban_add(request: Request) -> Response:
         except ValueError:
             raise ValueError("minutes must be a number") from None
         ban = ctx.manager.ban(
-            form.get("address", ""), minutes,
+            form.get("address", ""),
+            minutes,
             form.get("reason", "").strip() or "Your address is banned by the administrator",
         )
         return f"{texts(_lang(request))['banned']}: {ban.ip}"

@@ -6,6 +6,7 @@ import asyncio
 import collections
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pasv.admin.actions import Manager
@@ -52,9 +53,7 @@ class Throughput:
             seen[key] = transfer.bytes
             moved[transfer.direction] += max(0, transfer.bytes - self._seen.get(key, 0))
         self._seen, self._at = seen, now
-        self.samples.append(
-            (time.time(), moved["upload"] / elapsed, moved["download"] / elapsed)
-        )
+        self.samples.append((time.time(), moved["upload"] / elapsed, moved["download"] / elapsed))
 
     def start(self) -> None:
         async def loop() -> None:
@@ -84,6 +83,6 @@ class AdminContext:
     started: float = field(default_factory=time.time)
 
     def audited(
-        self, who: Principal, action: str, target: str, detail: dict[str, object], ok: bool
+        self, who: Principal, action: str, target: str, detail: Mapping[str, object], ok: bool
     ) -> None:
         self.audit.record(who.actor, who.address, action, target, dict(detail), ok)

@@ -38,8 +38,9 @@ def token_principal(request: Request, scope: str) -> Principal:
         raise HTTPException(401, f"token {token.id} ({token.name}) was revoked")
     if scope not in token.scopes:
         raise HTTPException(
-            403, f"token {token.id} ({token.name}) has scope {','.join(token.scopes)}; "
-            f"this needs {scope}"
+            403,
+            f"token {token.id} ({token.name}) has scope {','.join(token.scopes)}; "
+            f"this needs {scope}",
         )
     return Principal(f"token:{token.id}:{token.name}", token.scopes, _address(request))
 

@@ -18,7 +18,6 @@ from pasv.admin.console import console_router
 from pasv.admin.context import AdminContext, Throughput
 from pasv.admin.security import ConsoleSessions
 from pasv.admin.tokens import TokenStore
-from pasv.config import Settings
 from pasv.server.app import FtpServer
 from pasv.server.registry import LocalRegistry, SessionRegistry
 

@@ -86,10 +86,12 @@ class TokenStore:
     def revoke(self, number: int) -> bool:
         return bool(
             self.accounts.run(
-                lambda c: c.execute(
-                    "UPDATE admin_tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
-                    (time.time(), number),
-                ).rowcount
+                lambda c: (
+                    c.execute(
+                        "UPDATE admin_tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
+                        (time.time(), number),
+                    ).rowcount
+                )
             )
         )
 

@@ -13,7 +13,9 @@ from pasv.admin.tokens import TokenStore, parse_scopes
 from pasv.cli.common import ConfigOpt, DataDirOpt, err, open_store, out
 
 admin_app = typer.Typer(help="The admin HTTP API and web console.", no_args_is_help=True)
-token_app = typer.Typer(help="Bearer tokens for the admin API (stored hashed).", no_args_is_help=True)
+token_app = typer.Typer(
+    help="Bearer tokens for the admin API (stored hashed).", no_args_is_help=True
+)
 admin_app.add_typer(token_app, name="token")
 
 
@@ -61,7 +63,11 @@ def token_list(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     table = Table("id", "name", "scopes", "created", "last used", "revoked")
     for t in tokens:
         table.add_row(
-            str(t.id), t.name, ",".join(t.scopes), _when(t.created), _when(t.last_used),
+            str(t.id),
+            t.name,
+            ",".join(t.scopes),
+            _when(t.created),
+            _when(t.last_used),
             _when(t.revoked),
         )
     out.print(table)

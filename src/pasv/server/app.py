@@ -16,8 +16,8 @@ from pasv.policy.options import PolicySettings
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import FtpError
 from pasv.protocol.replies import Reply, make_reply
-from pasv.server.control import ControlProtocol
 from pasv.server.board import SessionBoard
+from pasv.server.control import ControlProtocol
 from pasv.server.datachannel import PassivePortPool
 from pasv.server.gate import Gate
 from pasv.server.inuse import FilesInUse

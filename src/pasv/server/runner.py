@@ -261,7 +261,14 @@ def _supervise(
         if account is not None:
             channels[index], worker_end = privsep.channel()
         pid = _spawn(
-            settings, sock, say, shared, index, account, worker_end, channels,
+            settings,
+            sock,
+            say,
+            shared,
+            index,
+            account,
+            worker_end,
+            channels,
             addon if index == 0 else None,
         )
         if worker_end is not None:
