@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests drive as real clients and servers (vsftpd: client tests, the bench and
-# `pasv doctor`); tcpdump records the loopback sessions that the `pasv pcap` tests read back.
+# `pasv doctor`); tcpdump records the loopback sessions that the `pasv pcap` tests read back;
+# chromium + chromium-driver click through the admin console (fonts-wqy-zenhei: its Chinese).
 # Pure-FTPd and ProFTPD conflict with vsftpd as Debian packages (all are "ftp-server"), so their
 # packages are only unpacked into the venv (UNPACK_DEBS -> .venv/debs/root) and run from there;
 # the libraries they need are installed. The tests start every server themselves on loopback
 # ports; installing must not start one as a system service on port 21, so apt_install runs with
 # a policy-rc.d that forbids it.
-TEST_DEBS   := curl lftp vsftpd tcpdump chromium chromium-driver libsodium23 libcap2 libpam0g libhiredis0.14 \
+TEST_DEBS   := curl lftp vsftpd tcpdump chromium chromium-driver fonts-wqy-zenhei libsodium23 libcap2 libpam0g libhiredis0.14 \
                libmemcached11 libmemcachedutil2 libpcre2-posix3 libidn2-0 libacl1
 UNPACK_DEBS := pure-ftpd proftpd-core
 UNPACKED    := $(VENV)/debs/.unpacked
