@@ -77,9 +77,9 @@ def start_admin_server(data: Path, *extra: str) -> AdminServer:
     pasv.ok("user", "add", "bob", "--password", "pw")
     write, read = token(pasv, "ops", "read,write"), token(pasv, "viewer", "read")
     proc = _serve(data, 0, "--admin", "--admin-port", "0", "--allow-root", *extra)
-    lines = _read_until(proc, r"admin console on http://")
+    lines = _read_until(proc, r"admin console on https?://")
     ftp_port = int(next(re.search(r"port (\d+) \(passive", x) for x in lines if "passive" in x)[1])  # type: ignore[index]
-    base = re.search(r"(http://[\d.]+:\d+)/console/", lines[-1])[1]  # type: ignore[index]
+    base = re.search(r"(https?://[\d.]+:\d+)/console/", lines[-1])[1]  # type: ignore[index]
     return AdminServer(data, proc, ftp_port, base, write, read, lines)
 
 

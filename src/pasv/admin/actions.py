@@ -21,6 +21,7 @@ from pasv.policy.models import Action, Ban, IpRule, Perm, Rule, Subject, User
 from pasv.policy.options import KEYS, parse_option, parse_size, show_option
 from pasv.protocol import paths
 from pasv.server.app import base_policy
+from pasv.server.registry import BanBook
 from pasv.server.usage import measure_home
 
 ACCOUNT_KEYS = frozenset({"home", "perms", "enabled", "groups"})
@@ -66,9 +67,12 @@ def scope_for(user: str | None, group: str | None) -> str:
 class Manager:
     """The store operations a management front door (CLI, API, console) may make."""
 
-    def __init__(self, accounts: SqliteAccountStore, settings: Settings) -> None:
+    def __init__(
+        self, accounts: SqliteAccountStore, settings: Settings, bans: BanBook | None = None
+    ) -> None:
         self.accounts = accounts
         self.policy = PolicyStore(accounts)
+        self.bans: BanBook = bans if bans is not None else self.policy
         self.settings = settings
 
     # --- users ----------------------------------------------------------------------------
@@ -207,14 +211,14 @@ class Manager:
             ipaddress.ip_address(address.strip())
         except ValueError:
             raise InvalidInput(f"{address!r} is not an IP address") from None
-        return self.policy.ban(address.strip(), minutes * 60, reason)
+        return self.bans.ban(address.strip(), minutes * 60, reason)
 
     def lift(self, address: str) -> bool:
         try:
             ip = str(ipaddress.ip_address(address.strip()))
         except ValueError:
             raise ValueError(f"{address!r} is not an IP address") from None
-        return self.policy.lift(ip)
+        return self.bans.lift(ip)
 
     # --- credits and quotas ---------------------------------------------------------------
     async def usage(

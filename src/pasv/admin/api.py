@@ -114,7 +114,7 @@ async def status(ctx: Ctx, who: Reader) -> dict[str, Any]:
         "sessions": len(sessions),
         "logged_in": sum(1 for s in sessions if s.user),
         "transfers": sum(1 for s in sessions if s.transfer),
-        "bans": len(ctx.manager.policy.bans()),
+        "bans": len(ctx.manager.bans.bans()),
     }
 
 
@@ -305,7 +305,7 @@ async def delete_ip_rule(number: Id, ctx: Ctx, who: Writer) -> dict[str, Any]:
 # --- bans -----------------------------------------------------------------------------------
 @router.get("/bans", tags=["bans"])
 async def list_bans(ctx: Ctx, who: Reader) -> list[dict[str, Any]]:
-    bans = sorted(ctx.manager.policy.bans().values(), key=lambda b: b.until)
+    bans = sorted(ctx.manager.bans.bans().values(), key=lambda b: b.until)
     return [ban_view(b) for b in bans]
 
 

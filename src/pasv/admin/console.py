@@ -193,7 +193,7 @@ async def dashboard(request: Request) -> Response:
         events=events,
         chart=throughput_svg(list(ctx.throughput.samples)),
         now=time.time(),
-        bans=len(ctx.manager.policy.bans()),
+        bans=len(ctx.manager.bans.bans()),
     )
 
 
@@ -385,7 +385,7 @@ async def bans(request: Request) -> Response:
     if login is None:
         return _to_login()
     ctx = context_of(request)
-    found = sorted(ctx.manager.policy.bans().values(), key=lambda b: b.until)
+    found = sorted(ctx.manager.bans.bans().values(), key=lambda b: b.until)
     return _page(request, "bans.html", login, bans=found, now=time.time())
 
 

@@ -19,7 +19,7 @@ from pasv.admin.context import AdminContext, Throughput
 from pasv.admin.security import ConsoleSessions
 from pasv.admin.tokens import TokenStore
 from pasv.server.app import FtpServer
-from pasv.server.registry import LocalRegistry, SessionRegistry
+from pasv.server.registry import BanBook, LocalRegistry, SessionRegistry
 
 log = logging.getLogger("pasv.admin")
 OPENAPI_PATH = "/api/openapi.json"
@@ -53,15 +53,18 @@ async def start_admin(
     sock: socket.socket,
     say: Callable[[str], None],
     registry: SessionRegistry | None = None,
+    bans: BanBook | None = None,
 ) -> Callable[[], Awaitable[None]]:
-    """Serve the admin API on ``sock``; returns the function that stops it."""
+    """Serve the admin API on ``sock``; returns the function that stops it. ``registry`` and
+    ``bans`` are the seams for a cluster: by default this machine's sessions (every worker's)
+    and the bans in its account database."""
     settings = server.settings
     accounts = SqliteAccountStore(settings.accounts_db)  # its own connection, as the CLI's
     registry = registry if registry is not None else LocalRegistry(server, server.board)
     throughput = Throughput(registry)
     ctx = AdminContext(
         settings=settings,
-        manager=Manager(accounts, settings),
+        manager=Manager(accounts, settings, bans),
         tokens=TokenStore(accounts),
         audit=AuditLog(settings.audit_log_path),
         registry=registry,

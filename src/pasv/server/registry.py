@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pasv.policy.models import Ban
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.parser import Command
 from pasv.protocol.replies import make_reply
@@ -69,6 +70,19 @@ class SessionRegistry(Protocol):
     async def kick(self, session_id: str) -> bool:
         """End the session (421 to its client); False when no such session is live."""
         ...
+
+
+@runtime_checkable
+class BanBook(Protocol):
+    """Where bans are kept, as management reads and changes them. ``PolicyStore`` is the one of
+    a single machine (every worker reloads the bans from it within a second); a cluster store
+    implements the same three methods over its shared table."""
+
+    def bans(self, now: float | None = None) -> dict[str, Ban]: ...
+
+    def ban(self, ip: str, seconds: float, reason: str, offences: int = 1) -> Ban: ...
+
+    def lift(self, ip: str) -> bool: ...
 
 
 def describe(control: ControlProtocol, node: str, worker: int, now: float) -> LiveSession:
