@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -46,7 +47,7 @@ def test_no_generated_request_makes_the_server_fail(server: AdminServer) -> None
                 suppress_health_check=list(HealthCheck),
             )
             @given(st.data())
-            def run(data: st.DataObject) -> None:
+            def run(data: st.DataObject, strategy: Any = strategy) -> None:
                 nonlocal calls
                 case = data.draw(strategy)
                 case.call_and_validate(
