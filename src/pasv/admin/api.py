@@ -5,12 +5,21 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import Field
 
-from pasv.accounts.base import AccountExists, AccountNotFound
+from pasv.accounts.base import AccountExists
 from pasv.admin.audit import read_tail
+from pasv.admin.bodies import (
+    NewBan,
+    NewGroup,
+    NewIpRule,
+    NewRule,
+    NewUser,
+    SettingsChange,
+    UsageChange,
+    UserChange,
+)
 from pasv.admin.context import AdminContext, Principal
 from pasv.admin.history import Search, search
 from pasv.admin.security import context_of, reader, writer
@@ -25,70 +34,13 @@ from pasv.admin.views import (
 )
 from pasv.policy.options import show_option
 
+# Routes that only touch the store are plain functions: FastAPI runs them (and the token check,
+# a plain function too) in its thread pool, so a busy database never stalls FTP sessions.
 router = APIRouter(prefix="/api/v1")
 Ctx = Annotated[AdminContext, Depends(context_of)]
 Reader = Annotated[Principal, Depends(reader)]
 Writer = Annotated[Principal, Depends(writer)]
-Name = Annotated[str, Field(min_length=1, max_length=64)]
-Text = Annotated[str, Field(max_length=1000)]
 Id = Annotated[int, Field(ge=1, le=2**62)]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NewUser(_Body):
-    name: Name
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
-    home: Annotated[str, Field(max_length=4096)] = ""
-    perms: Annotated[str, Field(max_length=200)] = "ALL"
-    groups: list[Name] = []
-
-
-class UserChange(_Body):
-    password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
-    home: Annotated[str, Field(max_length=4096)] | None = None
-    perms: Annotated[str, Field(max_length=200)] | None = None
-    enabled: bool | None = None
-    groups: list[Name] | None = None
-    settings: dict[Name, str | int | float | bool] = {}
-    unset: list[Name] = []
-
-
-class NewGroup(_Body):
-    name: Name
-    description: Text = ""
-
-
-class SettingsChange(_Body):
-    settings: dict[Name, str | int | float | bool] = {}
-    unset: list[Name] = []
-
-
-class NewRule(_Body):
-    action: Literal["allow", "deny"]
-    path: Annotated[str, Field(min_length=1, max_length=4096)]
-    perms: Annotated[str, Field(min_length=1, max_length=200)]
-    to: Annotated[str, Field(min_length=1, max_length=1000)] = "*"
-
-
-class NewIpRule(_Body):
-    action: Literal["allow", "deny"]
-    network: Annotated[str, Field(min_length=1, max_length=100)]
-    user: Name | None = None
-    group: Name | None = None
-
-
-class NewBan(_Body):
-    address: Annotated[str, Field(min_length=1, max_length=100)]
-    minutes: Annotated[float, Field(gt=0, le=10_000_000)] = 60.0
-    reason: Text = "Your address is banned by the administrator"
-
-
-class UsageChange(_Body):
-    credit: Annotated[int, Field(ge=0, le=2**62)] | None = None
-    rescan: bool = False
 
 
 def _done(
@@ -119,7 +71,7 @@ async def status(ctx: Ctx, who: Reader) -> dict[str, Any]:
 
 
 @router.get("/config", tags=["server"])
-async def configuration(ctx: Ctx, who: Reader) -> dict[str, Any]:
+def configuration(ctx: Ctx, who: Reader) -> dict[str, Any]:
     return config_view(ctx.settings)
 
 
@@ -197,12 +149,12 @@ async def change_usage(name: str, body: UsageChange, ctx: Ctx, who: Writer) -> d
 
 # --- groups and global settings -------------------------------------------------------------
 @router.get("/groups", tags=["groups"])
-async def list_groups(ctx: Ctx, who: Reader) -> list[dict[str, Any]]:
+def list_groups(ctx: Ctx, who: Reader) -> list[dict[str, Any]]:
     return group_views(ctx.manager.policy.load())
 
 
 @router.post("/groups", status_code=201, tags=["groups"])
-async def add_group(body: NewGroup, ctx: Ctx, who: Writer) -> dict[str, Any]:
+def add_group(body: NewGroup, ctx: Ctx, who: Writer) -> dict[str, Any]:
     try:
         ctx.manager.add_group(body.name, body.description)
     except ValueError as exc:
@@ -213,7 +165,7 @@ async def add_group(body: NewGroup, ctx: Ctx, who: Writer) -> dict[str, Any]:
 
 
 @router.patch("/groups/{name}", tags=["groups"])
-async def change_group(name: str, body: SettingsChange, ctx: Ctx, who: Writer) -> dict[str, Any]:
+def change_group(name: str, body: SettingsChange, ctx: Ctx, who: Writer) -> dict[str, Any]:
     if name not in ctx.manager.policy.groups():
         raise _missing(f"no group named {name!r}")
     _change_settings(ctx, f"group:{name}", body)
@@ -222,7 +174,7 @@ async def change_group(name: str, body: SettingsChange, ctx: Ctx, who: Writer) -
 
 
 @router.delete("/groups/{name}", tags=["groups"])
-async def delete_group(name: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
+def delete_group(name: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
     if not ctx.manager.delete_group(name):
         raise _missing(f"no group named {name!r}")
     _done(ctx, who, "group.delete", name, {})
@@ -230,15 +182,15 @@ async def delete_group(name: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
 
 
 @router.get("/policy", tags=["policy"])
-async def get_policy(ctx: Ctx, who: Reader) -> dict[str, Any]:
+def get_policy(ctx: Ctx, who: Reader) -> dict[str, Any]:
     return {k: show_option(v) for k, v in ctx.manager.policy.options("").items()}
 
 
 @router.patch("/policy", tags=["policy"])
-async def change_policy(body: SettingsChange, ctx: Ctx, who: Writer) -> dict[str, Any]:
+def change_policy(body: SettingsChange, ctx: Ctx, who: Writer) -> dict[str, Any]:
     _change_settings(ctx, "", body)
     _done(ctx, who, "policy.change", "global", body.model_dump())
-    return await get_policy(ctx, who)
+    return get_policy(ctx, who)
 
 
 @router.get("/why", tags=["policy"])
@@ -263,19 +215,19 @@ async def why(
 
 # --- rules ----------------------------------------------------------------------------------
 @router.get("/rules", tags=["rules"])
-async def list_rules(ctx: Ctx, who: Reader) -> list[dict[str, Any]]:
+def list_rules(ctx: Ctx, who: Reader) -> list[dict[str, Any]]:
     return [rule_view(r) for r in ctx.manager.policy.rules()]
 
 
 @router.post("/rules", status_code=201, tags=["rules"])
-async def add_rule(body: NewRule, ctx: Ctx, who: Writer) -> dict[str, Any]:
+def add_rule(body: NewRule, ctx: Ctx, who: Writer) -> dict[str, Any]:
     rule = ctx.manager.add_rule(body.action, body.path, body.perms, body.to)
     _done(ctx, who, "rule.add", str(rule.id), body.model_dump())
     return rule_view(rule)
 
 
 @router.delete("/rules/{number}", tags=["rules"])
-async def delete_rule(number: Id, ctx: Ctx, who: Writer) -> dict[str, Any]:
+def delete_rule(number: Id, ctx: Ctx, who: Writer) -> dict[str, Any]:
     if not ctx.manager.delete_rule(number):
         raise _missing(f"no rule {number}")
     _done(ctx, who, "rule.delete", str(number), {})
@@ -283,19 +235,19 @@ async def delete_rule(number: Id, ctx: Ctx, who: Writer) -> dict[str, Any]:
 
 
 @router.get("/ip-rules", tags=["IP lists"])
-async def list_ip_rules(ctx: Ctx, who: Reader) -> list[dict[str, Any]]:
+def list_ip_rules(ctx: Ctx, who: Reader) -> list[dict[str, Any]]:
     return [ip_rule_view(r) for r in ctx.manager.policy.ip_rules()]
 
 
 @router.post("/ip-rules", status_code=201, tags=["IP lists"])
-async def add_ip_rule(body: NewIpRule, ctx: Ctx, who: Writer) -> dict[str, Any]:
+def add_ip_rule(body: NewIpRule, ctx: Ctx, who: Writer) -> dict[str, Any]:
     rule = ctx.manager.add_ip_rule(body.action, body.network, body.user, body.group)
     _done(ctx, who, "ip.add", str(rule.id), body.model_dump())
     return ip_rule_view(rule)
 
 
 @router.delete("/ip-rules/{number}", tags=["IP lists"])
-async def delete_ip_rule(number: Id, ctx: Ctx, who: Writer) -> dict[str, Any]:
+def delete_ip_rule(number: Id, ctx: Ctx, who: Writer) -> dict[str, Any]:
     if not ctx.manager.delete_ip_rule(number):
         raise _missing(f"no IP rule {number}")
     _done(ctx, who, "ip.delete", str(number), {})
@@ -304,20 +256,20 @@ async def delete_ip_rule(number: Id, ctx: Ctx, who: Writer) -> dict[str, Any]:
 
 # --- bans -----------------------------------------------------------------------------------
 @router.get("/bans", tags=["bans"])
-async def list_bans(ctx: Ctx, who: Reader) -> list[dict[str, Any]]:
+def list_bans(ctx: Ctx, who: Reader) -> list[dict[str, Any]]:
     bans = sorted(ctx.manager.bans.bans().values(), key=lambda b: b.until)
     return [ban_view(b) for b in bans]
 
 
 @router.post("/bans", status_code=201, tags=["bans"])
-async def add_ban(body: NewBan, ctx: Ctx, who: Writer) -> dict[str, Any]:
+def add_ban(body: NewBan, ctx: Ctx, who: Writer) -> dict[str, Any]:
     ban = ctx.manager.ban(body.address, body.minutes, body.reason)
     _done(ctx, who, "ban.add", ban.ip, body.model_dump())
     return ban_view(ban)
 
 
 @router.delete("/bans/{address}", tags=["bans"])
-async def lift_ban(address: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
+def lift_ban(address: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
     if not ctx.manager.lift(address):
         raise _missing(f"{address} is not banned")
     _done(ctx, who, "ban.lift", address, {})
@@ -340,7 +292,7 @@ async def kick(session_id: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
 
 
 @router.get("/transfers", tags=["history"])
-async def transfers(
+def transfers(
     ctx: Ctx,
     who: Reader,
     user: Annotated[str | None, Query(max_length=64)] = None,
@@ -356,7 +308,7 @@ async def transfers(
 
 
 @router.get("/session-log", tags=["history"])
-async def session_log(
+def session_log(
     ctx: Ctx, who: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
     """Logins, refused logins and connections, kicks; newest first."""
@@ -364,7 +316,7 @@ async def session_log(
 
 
 @router.get("/audit", tags=["history"])
-async def audit(
+def audit(
     ctx: Ctx, who: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
     """Changes made through the API and console; newest first."""
@@ -399,36 +351,3 @@ def _version() -> str:
     from importlib.metadata import version
 
     return version("pasv")
-
-
-def register_errors(app: Any) -> None:
-    """Bad input is 400 with a sentence, unknown names 404; nothing was changed."""
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
-
-    async def invalid(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
-            problems.append(f"{where}: {err['msg']}")
-        return JSONResponse({"error": "; ".join(problems)}, status_code=400)
-
-    async def refused(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=400)
-
-    async def missing(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=404)
-
-    async def http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
-
-    from pasv.accounts.base import AccountError
-
-    app.add_exception_handler(RequestValidationError, invalid)
-    app.add_exception_handler(AccountNotFound, missing)
-    app.add_exception_handler(AccountError, refused)
-    app.add_exception_handler(ValueError, refused)
-    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pasv.accounts.base import AccountError
 from pasv.admin.audit import read_tail
 from pasv.admin.chart import throughput_svg
-from pasv.admin.context import AdminContext, Principal
+from pasv.admin.context import Principal
 from pasv.admin.history import Search, search
 from pasv.admin.i18n import LANGUAGES, pick_language, texts
 from pasv.admin.security import COOKIE, ConsoleSession, ConsoleSessions, context_of, csrf_ok
@@ -44,12 +44,12 @@ def _login(request: Request) -> ConsoleSession | None:
     return found
 
 
-def _lang(request: Request) -> str:
+def lang_of(request: Request) -> str:
     return pick_language(request.cookies.get(_LANG_COOKIE), request.headers.get("accept-language"))
 
 
 def _page(request: Request, name: str, login: ConsoleSession | None, **values: Any) -> HTMLResponse:
-    lang = _lang(request)
+    lang = lang_of(request)
     flash, messages = (login.flash if login else []), []
     messages, flash[:] = list(flash), []
     html = _templates.get_template(name).render(
@@ -85,7 +85,7 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-async def _change(
+async def form_change(
     request: Request, back: str, action: str, target_field: str, work: Any
 ) -> Response:
     """A console form: logged in, CSRF token right, write scope; then ``work(ctx, form)``."""
@@ -97,7 +97,7 @@ async def _change(
         return HTMLResponse("CSRF token missing or wrong; reload the page.", status_code=403)
     ctx = context_of(request)
     who = Principal(login.actor, login.scopes, request.client.host if request.client else "-")
-    t = texts(_lang(request))
+    t = texts(lang_of(request))
     if "write" not in login.scopes:
         login.flash.append(t["need_write"])
         return _back(back)
@@ -125,7 +125,7 @@ async def login(request: Request) -> Response:
     """With a token, or the name and password of a member of the console group."""
     form = await _form(request)
     ctx = context_of(request)
-    t = texts(_lang(request))
+    t = texts(lang_of(request))
     actor: str | None = None
     scopes: tuple[str, ...] = ()
     token_id = None
@@ -197,16 +197,6 @@ async def dashboard(request: Request) -> Response:
     )
 
 
-@console_router.post("/sessions/kick")
-async def kick(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        if not await ctx.registry.kick(form.get("id", "")):
-            raise ValueError(f"no live session {form.get('id', '')!r}")
-        return f"{texts(_lang(request))['kicked']}: {form['id']}"
-
-    return await _change(request, "/console/", "session.kick", "id", work)
-
-
 # --- users and groups -----------------------------------------------------------------------
 @console_router.get("/users")
 async def users(request: Request) -> Response:
@@ -219,53 +209,6 @@ async def users(request: Request) -> Response:
     return _page(request, "users.html", login, users=shown, groups=sorted(data.groups))
 
 
-@console_router.post("/users/add")
-async def user_add(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        groups = [g.strip() for g in form.get("groups", "").split(",") if g.strip()]
-        await ctx.manager.add_user(
-            form.get("name", "").strip(),
-            form.get("password", ""),
-            home=form.get("home", "").strip(),
-            perms=form.get("perms", "").strip() or "ALL",
-            groups=groups,
-        )
-        return f"{texts(_lang(request))['user_added']}: {form.get('name')}"
-
-    return await _change(request, "/console/users", "user.add", "name", work)
-
-
-@console_router.post("/users/edit")
-async def user_edit(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        name = form.get("name", "")
-        pairs: list[tuple[str, str]] = [
-            (k, form[k].strip()) for k in ("home", "perms", "groups") if k in form
-        ]
-        if form.get("settings", "").strip():
-            for pair in form["settings"].split():
-                key, sep, value = pair.partition("=")
-                if not sep:
-                    raise ValueError(f"expected KEY=VALUE, got {pair!r}")
-                pairs.append((key, value))
-        await ctx.manager.set_user(name, pairs)
-        if form.get("password"):
-            await ctx.manager.set_password(name, form["password"])
-        return f"{texts(_lang(request))['saved']}: {name}"
-
-    return await _change(request, "/console/users", "user.change", "name", work)
-
-
-@console_router.post("/users/delete")
-async def user_delete(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        if not await ctx.manager.delete_user(form.get("name", "")):
-            raise ValueError(f"no user named {form.get('name', '')!r}")
-        return f"{texts(_lang(request))['deleted']}: {form['name']}"
-
-    return await _change(request, "/console/users", "user.delete", "name", work)
-
-
 @console_router.get("/groups")
 async def groups(request: Request) -> Response:
     login = _login(request)
@@ -273,43 +216,6 @@ async def groups(request: Request) -> Response:
         return _to_login()
     ctx = context_of(request)
     return _page(request, "groups.html", login, groups=group_views(ctx.manager.policy.load()))
-
-
-@console_router.post("/groups/add")
-async def group_add(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        ctx.manager.add_group(form.get("name", "").strip(), form.get("description", ""))
-        return f"{texts(_lang(request))['group_added']}: {form.get('name')}"
-
-    return await _change(request, "/console/groups", "group.add", "name", work)
-
-
-@console_router.post("/groups/settings")
-async def group_settings(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        name = form.get("name", "")
-        if name not in ctx.manager.policy.groups():
-            raise ValueError(f"no group named {name!r}")
-        pairs = []
-        for pair in form.get("settings", "").split():
-            key, sep, value = pair.partition("=")
-            if not sep:
-                raise ValueError(f"expected KEY=VALUE, got {pair!r}")
-            pairs.append((key, value))
-        ctx.manager.set_options(f"group:{name}", pairs)
-        return f"{texts(_lang(request))['saved']}: {name}"
-
-    return await _change(request, "/console/groups", "group.change", "name", work)
-
-
-@console_router.post("/groups/delete")
-async def group_delete(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        if not ctx.manager.delete_group(form.get("name", "")):
-            raise ValueError(f"no group named {form.get('name', '')!r}")
-        return f"{texts(_lang(request))['deleted']}: {form['name']}"
-
-    return await _change(request, "/console/groups", "group.delete", "name", work)
 
 
 # --- rules and IP lists ---------------------------------------------------------------------
@@ -328,56 +234,6 @@ async def rules(request: Request) -> Response:
     )
 
 
-@console_router.post("/rules/add")
-async def rule_add(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        rule = ctx.manager.add_rule(
-            form.get("action", ""),
-            form.get("path", ""),
-            form.get("perms", ""),
-            form.get("to", "").strip() or "*",
-        )
-        return f"{texts(_lang(request))['rule_added']}: {rule.describe()}"
-
-    return await _change(request, "/console/rules", "rule.add", "path", work)
-
-
-@console_router.post("/rules/delete")
-async def rule_delete(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        number = _number(form.get("id", ""))
-        if not ctx.manager.delete_rule(number):
-            raise ValueError(f"no rule {number}")
-        return f"{texts(_lang(request))['deleted']}: {number}"
-
-    return await _change(request, "/console/rules", "rule.delete", "id", work)
-
-
-@console_router.post("/ip/add")
-async def ip_add(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        rule = ctx.manager.add_ip_rule(
-            form.get("action", ""),
-            form.get("network", ""),
-            form.get("user", "").strip() or None,
-            form.get("group", "").strip() or None,
-        )
-        return f"{texts(_lang(request))['rule_added']}: {rule.describe()}"
-
-    return await _change(request, "/console/rules", "ip.add", "network", work)
-
-
-@console_router.post("/ip/delete")
-async def ip_delete(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        number = _number(form.get("id", ""))
-        if not ctx.manager.delete_ip_rule(number):
-            raise ValueError(f"no IP rule {number}")
-        return f"{texts(_lang(request))['deleted']}: {number}"
-
-    return await _change(request, "/console/rules", "ip.delete", "id", work)
-
-
 # --- bans -----------------------------------------------------------------------------------
 @console_router.get("/bans")
 async def bans(request: Request) -> Response:
@@ -387,33 +243,6 @@ async def bans(request: Request) -> Response:
     ctx = context_of(request)
     found = sorted(ctx.manager.bans.bans().values(), key=lambda b: b.until)
     return _page(request, "bans.html", login, bans=found, now=time.time())
-
-
-@console_router.post("/bans/add")
-async def ban_add(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        try:
-            minutes = float(form.get("minutes", "60") or 60)
-        except ValueError:
-            raise ValueError("minutes must be a number") from None
-        ban = ctx.manager.ban(
-            form.get("address", ""),
-            minutes,
-            form.get("reason", "").strip() or "Your address is banned by the administrator",
-        )
-        return f"{texts(_lang(request))['banned']}: {ban.ip}"
-
-    return await _change(request, "/console/bans", "ban.add", "address", work)
-
-
-@console_router.post("/bans/lift")
-async def ban_lift(request: Request) -> Response:
-    async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        if not ctx.manager.lift(form.get("address", "")):
-            raise ValueError(f"{form.get('address', '')} is not banned")
-        return f"{texts(_lang(request))['unbanned']}: {form['address']}"
-
-    return await _change(request, "/console/bans", "ban.lift", "address", work)
 
 
 # --- why, transfers, log --------------------------------------------------------------------
@@ -456,12 +285,6 @@ async def session_log(request: Request) -> Response:
     events = list(reversed(read_tail(ctx.settings.session_log_path, 200)))
     audit = list(reversed(ctx.audit.tail(100)))
     return _page(request, "log.html", login, events=events, audit=audit)
-
-
-def _number(text: str) -> int:
-    if not text.strip().isdigit() or len(text.strip()) > 18:
-        raise ValueError(f"{text!r} is not a rule number")
-    return int(text)
 
 
 def quoted(value: str) -> str:

@@ -12,10 +12,12 @@ from fastapi.responses import RedirectResponse
 
 from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.admin.actions import Manager
-from pasv.admin.api import register_errors, router
+from pasv.admin.api import router
 from pasv.admin.audit import AuditLog
 from pasv.admin.console import console_router
+from pasv.admin.console_edit import edit_router
 from pasv.admin.context import AdminContext, Throughput
+from pasv.admin.errors import register_errors
 from pasv.admin.security import ConsoleSessions
 from pasv.admin.tokens import TokenStore
 from pasv.server.app import FtpServer
@@ -40,6 +42,7 @@ def build_app(ctx: AdminContext) -> FastAPI:
     register_errors(app)
     app.include_router(router)
     app.include_router(console_router)
+    app.include_router(edit_router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
