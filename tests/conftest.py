@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,8 +45,3 @@ def anon(tmp_path: Path) -> Iterator[LiveServer]:
     server = start_server(tmp_path / "data", anonymous={"enabled": True})
     yield server
     server.stop()
-
-
-# `pasv serve` started by a test listens for the admin API only where the test asks for it
-# (--admin-port 0): the default 127.0.0.1:8021 is one port for the whole machine.
-os.environ.setdefault("PASV_ADMIN_ENABLED", "false")

@@ -14,14 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.admin.support import AdminServer, admin_server_fixture, wait_for
-
-pytest.importorskip("selenium")
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.admin.support import AdminServer, admin_server_fixture, wait_for
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = Path(os.environ.get("PASV_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
@@ -84,7 +85,23 @@ class Console:
         field.send_keys(text)
 
     def click(self, element_id: str) -> None:
-        self.driver.find_element(By.ID, element_id).click()
+        """Click something that loads a page, and wait for the new page."""
+        self.press(self.driver.find_element(By.ID, element_id))
+
+    def press(self, element: WebElement) -> None:
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        self.wait_for_new_page(old)
+
+    def run_and_wait(self, script: str) -> None:
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.execute_script(script)
+        self.wait_for_new_page(old)
+
+    def wait_for_new_page(self, old: WebElement) -> None:
+        wait = WebDriverWait(self.driver, 20)
+        wait.until(expected_conditions.staleness_of(old))
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def text(self, element_id: str = "") -> str:
         if not element_id:
@@ -166,7 +183,7 @@ def test_the_console_is_clicked_through(server: AdminServer, browser: WebDriver)
     field = form.find_element(By.NAME, "settings")
     field.clear()
     field.send_keys("download_rate=400K")
-    form.find_element(By.TAG_NAME, "button").click()
+    ui.press(form.find_element(By.TAG_NAME, "button"))
     assert "Saved: bob" in ui.text()
     got = bytearray()
     downloader = threading.Thread(target=_download, args=(server, got))
@@ -198,7 +215,7 @@ def test_the_console_is_clicked_through(server: AdminServer, browser: WebDriver)
     ui.click("ban-add-button")
     assert "192.0.2.7" in ui.text("bans")
     ui.shot("06-bans")
-    ui.driver.find_element(By.CSS_SELECTOR, "#bans button.unban").click()
+    ui.press(ui.driver.find_element(By.CSS_SELECTOR, "#bans button.unban"))
     assert "Unbanned: 192.0.2.7" in ui.text()
     assert "192.0.2.7" not in ui.text("bans")
 
@@ -226,11 +243,8 @@ def test_the_console_is_clicked_through(server: AdminServer, browser: WebDriver)
     ui.shot("09-why-zh-Hans")
 
     # a form posted without the CSRF token changes nothing
-    browser.execute_script(
-        "document.querySelectorAll('input[name=csrf]').forEach(e => e.value = 'forged')"
-    )
     ui.open("/console/bans")
-    browser.execute_script(
+    ui.run_and_wait(
         "document.querySelector('#ban-add input[name=csrf]').value = 'forged';"
         "document.getElementById('ban-address').value = '192.0.2.9';"
         "document.getElementById('ban-add').submit();"

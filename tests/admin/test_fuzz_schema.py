@@ -18,7 +18,7 @@ from schemathesis.generation import GenerationMode
 
 from tests.admin.support import AdminServer, admin_server_fixture
 
-EXAMPLES = 6  # per operation and mode
+EXAMPLES = 5  # per operation and mode
 BUDGET = 90.0  # seconds for the whole run (it stops generating after)
 
 

@@ -51,6 +51,8 @@ def _serve(
     argv += ["--passive-ports", passive_range(), "--log-level", "warning"]
     if "--implicit-port" not in extra:  # never the shared default 9990 in tests
         argv += ["--implicit-port", str(_free_port())]
+    if "--admin" not in extra:  # nor the admin API's 127.0.0.1:8021, one port for the machine
+        argv += ["--no-admin"]
     argv += extra
     return subprocess.Popen(
         argv,
