@@ -97,9 +97,10 @@ def tls_files(workdir: Path) -> tuple[Path, Path]:
 
 
 def _pasv_env() -> dict[str, str]:
-    """The environment for pasv: src/ on the path, in case pasv is not installed."""
+    """The environment for pasv: src/ on the path, in case pasv is not installed; no admin API
+    (its port 8021 is one for the machine, and the bench measures FTP alone)."""
     path = [str(MAIN / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), "PASV_ADMIN_ENABLED": "false"}
 
 
 def _spawn(srv: Server, argv: list[str], workdir: Path, env: dict[str, str] | None = None) -> None:
