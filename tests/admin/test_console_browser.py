@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.admin.support import AdminServer, admin_server_fixture, wait_for
@@ -89,19 +89,22 @@ class Console:
         self.press(self.driver.find_element(By.ID, element_id))
 
     def press(self, element: WebElement) -> None:
-        old = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.execute_script("window.pasvOldPage = true")
         element.click()
-        self.wait_for_new_page(old)
+        self.wait_for_new_page()
 
     def run_and_wait(self, script: str) -> None:
-        old = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.execute_script("window.pasvOldPage = true")
         self.driver.execute_script(script)
-        self.wait_for_new_page(old)
+        self.wait_for_new_page()
 
-    def wait_for_new_page(self, old: WebElement) -> None:
-        wait = WebDriverWait(self.driver, 20)
-        wait.until(expected_conditions.staleness_of(old))
-        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+    def wait_for_new_page(self) -> None:
+        """Until the page the click led to has loaded (a new document has no pasvOldPage)."""
+        WebDriverWait(self.driver, 20, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script(
+                "return !window.pasvOldPage && document.readyState === 'complete'"
+            )
+        )
 
     def text(self, element_id: str = "") -> str:
         if not element_id:
@@ -182,9 +185,15 @@ def test_the_console_is_clicked_through(server: AdminServer, browser: WebDriver)
     form = ui.driver.find_element(By.CSS_SELECTOR, "form[data-user=bob]")
     field = form.find_element(By.NAME, "settings")
     field.clear()
-    field.send_keys("download_rate=400K")
+    field.send_keys("download_rate=400K quota_bytes=1G")
     ui.press(form.find_element(By.TAG_NAME, "button"))
     assert "Saved: bob" in ui.text()
+
+    def server_has_it() -> bool:  # both settings were written together: the quota shows both
+        with server.ftp() as probe:
+            return "Quota:" in probe.sendcmd("SITE QUOTA")
+
+    wait_for(server_has_it, what="bob's new settings in the running server")
     got = bytearray()
     downloader = threading.Thread(target=_download, args=(server, got))
     downloader.start()
