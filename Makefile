@@ -67,10 +67,11 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
-## bench: pasv vs pyftpdlib (and vsftpd) on loopback, with ratios; then the upload modes' cost
+## bench: pasv vs pyftpdlib (and vsftpd) on loopback, with ratios; the upload modes' cost; MODE Z
 bench: $(STAMP) debs-bench
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.uploads
+	$(BIN)/python -m bench.modes
 
 ## soak: slow, long-running tests (marked slow): 500 sessions for 60 s (SOAK_SECONDS, SOAK_SESSIONS);
 ## 2,000 verified uploads through four real clients and a hostile one (UPLOAD_SOAK_COUNT)

@@ -170,6 +170,76 @@ class AdminSection(_Section):
         return value
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ProxySection(_Section):
+    """The PROXY protocol (HAProxy's v1 and v2) from TCP load balancers: docs/deployment.md."""
+
+    enabled: bool = Field(False, description="read a PROXY header from the `trusted` balancers")
+    trusted: tuple[Network, ...] = Field(
+        (), description="balancer addresses or networks whose connections start with a header"
+    )
+    header_timeout: float = Field(5.0, gt=0, description="seconds a balancer has to send it")
+    data_header: bool = Field(
+        True,
+        description="passive data connections from a balancer start with a header too, whose "
+        "source must be the control connection's client; off: same balancer is enough",
+    )
+
+    @field_validator("trusted", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "10.0.0.5, 10.0.1.0/24" from the environment
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if isinstance(value, list | tuple):
+            try:
+                return tuple(ipaddress.ip_network(str(item), strict=True) for item in value)
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _has_balancers(self) -> ProxySection:
+        if self.enabled and not self.trusted:
+            raise ValueError("proxy.enabled needs proxy.trusted: the balancers' addresses")
+        return self
+
+
+class DrainSection(_Section):
+    """SIGTERM: refuse new sessions, let running transfers finish, then stop."""
+
+    timeout: float = Field(
+        30.0, ge=0, description="seconds running transfers may go on after SIGTERM; then cut"
+    )
+    reason: str = Field(
+        "node draining for shutdown",
+        min_length=1,
+        max_length=200,
+        description="said in the 421: 'Service not available, closing control connection. (…)'",
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ord(char) < 32 for char in value):
+            raise ValueError("the reason is one line of text, without control characters")
+        return value
+
+
+class ModesSection(_Section):
+    deflate: bool = Field(True, description="offer MODE Z (deflate-compressed transfers)")
+    deflate_level: int = Field(
+        1, ge=0, le=9, description="MODE Z compression level until OPTS MODE Z LEVEL changes it"
+    )
+    block: bool = Field(True, description="offer MODE B (blocks with restart markers)")
+    marker_interval: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="MODE B downloads: a restart marker after each this many bytes; 0 = none",
+    )
+
+
 class Settings(_Section):
     server: ServerSection = ServerSection()
     passive: PassiveSection = PassiveSection()
@@ -179,6 +249,9 @@ class Settings(_Section):
     logging: LoggingSection = LoggingSection()
     tls: TlsSection = TlsSection()
     uploads: UploadsSection = UploadsSection()
+    proxy: ProxySection = ProxySection()
+    drain: DrainSection = DrainSection()
+    modes: ModesSection = ModesSection()
     admin: AdminSection = AdminSection()
 
     @model_validator(mode="after")

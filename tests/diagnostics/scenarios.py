@@ -12,8 +12,10 @@ import hashlib
 import io
 import itertools
 import socket
+import zlib
 from dataclasses import dataclass, field
 
+from pasv.protocol import blockmode
 from tests.support.live import PASSWORD, USER, LiveServer
 
 
@@ -161,6 +163,41 @@ def simple_session(live: LiveServer, *, passive: bool, epsv: bool = False) -> Re
     ftp.storbinary(f"STOR {UPLOAD[0]}", io.BytesIO(up))
     rec.files["/" + UPLOAD[0]] = up
     rec.listing_names = sorted(ftp.nlst())
+    ftp.quit()
+    return rec
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    chunks = []
+    while chunk := conn.recv(65536):
+        chunks.append(chunk)
+    conn.close()
+    return b"".join(chunks)
+
+
+def moded_session(live: LiveServer) -> Recorded:
+    """A MODE Z download and listing, then a MODE B upload with a restart marker."""
+    rec = Recorded()
+    text = text_payload("moded", 3000)
+    (live.files / "z.txt").write_bytes(text)
+    ftp = _login(live, passive=True)
+    ftp.voidcmd("TYPE I")
+    ftp.voidcmd("MODE Z")
+    rec.files["/z.txt"] = zlib.decompress(_read_all(ftp.transfercmd("RETR z.txt")))
+    ftp.voidresp()
+    rec.listing_names = sorted(zlib.decompress(_read_all(ftp.transfercmd("NLST"))).decode().split())
+    ftp.voidresp()
+    ftp.voidcmd("MODE B")
+    up = payload("moded-up", 150_000)
+    raw = b"".join(bytes(p) for p in blockmode.encode_data(up[:100_000]))
+    raw += blockmode.encode_marker("100000")
+    raw += b"".join(bytes(p) for p in blockmode.encode_data(up[100_000:]))
+    conn = ftp.transfercmd("STOR b.bin")
+    conn.sendall(raw + blockmode.encode_eof())
+    conn.close()
+    assert ftp.getline() == "110 MARK 100000 = 100000"
+    ftp.voidresp()
+    rec.files["/b.bin"] = up
     ftp.quit()
     return rec
 

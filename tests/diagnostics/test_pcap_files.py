@@ -1,10 +1,14 @@
-"""Putting files together from transfers: offsets, gaps, conflicts, STOR, APPE, TYPE A."""
+"""Putting files together from transfers: offsets, gaps, conflicts, STOR, APPE, TYPE A, MODE Z
+and MODE B."""
 
 from __future__ import annotations
+
+import zlib
 
 from pasv.diagnostics.pcap.files import RebuiltFile, rebuild_files
 from pasv.diagnostics.pcap.sessions import Session, Transfer
 from pasv.diagnostics.pcap.tcp import Connection, Stream
+from pasv.protocol import blockmode
 from pasv.protocol.replies import Reply
 from tests.diagnostics.scenarios import payload
 
@@ -96,3 +100,29 @@ def test_appe_after_content_outside_the_capture_leaves_a_hole() -> None:
 def test_type_a_line_ends_become_lf() -> None:
     item = one(transfer("RETR", b"one\r\ntwo\r\nthree\r\n", kind="A"))
     assert bytes(item.content) == b"one\ntwo\nthree\n" and item.complete
+
+
+def moded(verb: str, raw: bytes, mode: str, reply: Reply = DONE) -> Transfer:
+    found = transfer(verb, raw, reply=reply)
+    found.mode = mode
+    return found
+
+
+def test_mode_z_and_mode_b_transfers_are_decoded() -> None:
+    item = one(moded("RETR", zlib.compress(DATA), "Z"), sizes={"/f": [(0.5, len(DATA))]})
+    assert bytes(item.content) == DATA and item.complete
+    blocks = b"".join(bytes(p) for p in blockmode.encode_data(DATA[:4000]))
+    blocks += blockmode.encode_marker("4000")
+    blocks += b"".join(bytes(p) for p in blockmode.encode_data(DATA[4000:]))
+    item = one(moded("STOR", blocks + blockmode.encode_eof(), "B"))
+    assert bytes(item.content) == DATA and item.complete and not item.notes
+
+
+def test_a_mode_z_stream_cut_short_or_a_block_stream_without_eof_is_said() -> None:
+    item = one(moded("STOR", zlib.compress(DATA)[:-30], "Z", ABORTED))
+    assert not item.complete
+    assert any("does not end in the capture" in note for note in item.notes)
+    cut = b"".join(bytes(p) for p in blockmode.encode_data(DATA[:3000]))
+    item = one(moded("STOR", cut, "B", ABORTED))
+    assert bytes(item.content) == DATA[:3000] and not item.complete
+    assert any("without the EOF block" in note for note in item.notes)

@@ -13,7 +13,13 @@ from pasv.diagnostics.pcap.report import Analysis
 from tests.conftest import HAS_IPV6
 from tests.diagnostics.capture import capture_skip_reason, sessions_closed, tcpdump, wait_until
 from tests.diagnostics.pcap_checks import check_capture
-from tests.diagnostics.scenarios import Recorded, full_session, server_filter, simple_session
+from tests.diagnostics.scenarios import (
+    Recorded,
+    full_session,
+    moded_session,
+    server_filter,
+    simple_session,
+)
 from tests.support.live import PASSWORD, USER, LiveServer, start_server
 
 pytestmark = pytest.mark.skipif(
@@ -54,6 +60,13 @@ def test_passive_session_with_every_kind_of_transfer(tmp_path: Path) -> None:
     assert {"RETR", "STOR", "APPE", "STOU", "NLST"} <= set(verbs)
     rests = [t.rest for t in analysis.sessions[0].transfers if t.path == "/segmented.bin"]
     assert rests == [0, 4000, 8000]
+
+
+def test_mode_z_and_mode_b_session(tmp_path: Path) -> None:
+    capture, recorded = record(tmp_path, unique_loopback(), moded_session)
+    analysis = check_capture(capture, recorded, tmp_path / "out")
+    modes = [(t.verb, t.mode) for t in analysis.sessions[0].transfers]
+    assert modes == [("RETR", "Z"), ("NLST", "Z"), ("STOR", "B")]
 
 
 def test_active_session(tmp_path: Path) -> None:

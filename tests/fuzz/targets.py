@@ -10,6 +10,8 @@ Allowed errors, per target:
   ``ValueError`` for an address or port they cannot encode.
 - ``listing``: ``parse_list_line`` never raises (unknown lines give ``None``);
   ``parse_mlsx_line`` raises ``ArgumentError`` only.
+- ``block_mode``: MODE B data from a hostile peer; ``BlockDecoder`` raises ``BadBlock`` only,
+  however the bytes are cut, and what it decoded encodes and decodes to the same events.
 Where a format exists for what was parsed, formatting it and parsing again gives the same facts.
 """
 
@@ -19,6 +21,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
+from pasv.protocol import blockmode
 from pasv.protocol.addresses import (
     format_227,
     format_229,
@@ -173,6 +176,42 @@ def listing(data: bytes) -> None:
     assert abs(again.mtime - mlsx.mtime) < 1
 
 
+def _decode(pieces: list[bytes]) -> tuple[list[blockmode.Event], str | None]:
+    decoder = blockmode.BlockDecoder()
+    events: list[blockmode.Event] = []
+    try:
+        for piece in pieces:
+            events += decoder.feed(piece)
+        decoder.check_end()
+    except blockmode.BadBlock as exc:
+        return events, str(exc)
+    return events, None
+
+
+def _joined(events: list[blockmode.Event]) -> tuple[bytes, list[str], bool]:
+    data = b"".join(e.data for e in events if isinstance(e, blockmode.Data))
+    markers = [e.marker for e in events if isinstance(e, blockmode.Marker)]
+    return data, markers, any(isinstance(e, blockmode.End) for e in events)
+
+
+def block_mode(data: bytes) -> None:
+    """MODE B blocks as an upload's data connection delivers them, cut anywhere."""
+    seed, body = data[:4], data[4:]
+    cut, error = _decode(_cuts(body, seed))
+    whole, whole_error = _decode([body])
+    assert (error is None) == (whole_error is None), (error, whole_error)
+    if error is None:
+        assert _joined(cut) == _joined(whole), "chunking changed the result"
+        payload, markers, ended = _joined(whole)
+        assert ended
+        again = [bytes(p) for p in blockmode.encode_data(payload[:1000])]
+        again += [blockmode.encode_marker(m) for m in markers]
+        again += [bytes(p) for p in blockmode.encode_data(payload[1000:])]
+        again.append(blockmode.encode_eof())
+        events, problem = _decode([b"".join(again)])
+        assert problem is None and _joined(events) == (payload, markers, True)
+
+
 # Realistic starting inputs for atheris (the first bytes of line_buffer and reply_parser are
 # their chunking seed and, for line_buffer, the line limit).
 CORPUS: dict[str, list[bytes]] = {
@@ -201,6 +240,11 @@ CORPUS: dict[str, list[bytes]] = {
         b"type=file;size=12;modify=20240101000000.5;perm=r;unique=a1;unix.mode=0644; x y",
         b" type=dir;sizd=4096;modify=20241231235960; dir",
     ],
+    "block_mode": [
+        b"\x02\x03\x01\x05\x00\x00\x05hello\x10\x00\x015\x40\x00\x00",
+        b"\x00\x00\x00\x00\x80\x00\x02ab\xc0\x00\x00",
+        b"\x01\x01\x01\x01\x10\x00\x07r100000\x40\x00\x03end",
+    ],
 }
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
@@ -208,4 +252,5 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "reply_parser": reply_parser,
     "addresses": addresses,
     "listing": listing,
+    "block_mode": block_mode,
 }

@@ -25,6 +25,7 @@ from pasv.cli.common import (
 )
 from pasv.cli.diagnostics_commands import register as register_diagnostics
 from pasv.cli.doctor_command import register as register_doctor
+from pasv.cli.health_command import register as register_health
 from pasv.cli.policy_commands import (
     group_app,
     policy_app,
@@ -46,6 +47,7 @@ app.add_typer(user_app, name="user")
 client_commands.register(app)
 register_diagnostics(app)
 register_doctor(app)
+register_health(app)
 
 
 @app.command()

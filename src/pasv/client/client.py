@@ -18,6 +18,7 @@ from pasv.client.errors import (
     ReplyError,
 )
 from pasv.client.listings import parse_listing
+from pasv.client.modestreams import BlockStream, DeflateStream
 from pasv.client.options import ClientOptions
 from pasv.client.streams import DataStream
 from pasv.client.trace import Kind
@@ -31,11 +32,21 @@ from pasv.protocol.errors import FtpError
 from pasv.protocol.listing import FileFacts, format_timeval
 from pasv.protocol.replies import Reply
 
-__all__ = ["FtpClient", "Progress"]
+__all__ = ["FtpClient", "MarkSeen", "Progress"]
 
 Progress = Callable[[int], None]
 DRAIN_WAIT = 5.0
-StreamJob = Callable[[DataStream], Awaitable[int]]
+AnyStream = DataStream | DeflateStream | BlockStream
+StreamJob = Callable[[AnyStream], Awaitable[int]]
+MarkSeen = Callable[[str, str], None]  # (client's marker, server's marker) of a 110 reply
+
+
+def parse_mark(text: str) -> tuple[str, str] | None:
+    """RFC 959's ``MARK yyyy = mmmm`` (the text of a 110 reply): (yyyy, mmmm)."""
+    words = text.split()
+    if len(words) == 4 and words[0] == "MARK" and words[2] == "=":
+        return words[1], words[3]
+    return None
 
 
 def _quote(path: str) -> str:
@@ -58,6 +69,9 @@ class FtpClient:
         self._fell_back = False
         self._prot_p = False
         self.last_data_session_reused = False
+        self.mode = "S"  # the transfer mode in use: S stream, Z deflate, B block
+        self._data_marker: Callable[[str], None] | None = None  # MODE B markers we receive
+        self._control_mark: MarkSeen | None = None  # 110 MARK replies to our markers
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -133,6 +147,22 @@ class FtpClient:
             await self.expect("PBSZ 0")
             await self.expect("PROT P")
             self._prot_p = True
+        await self._choose_mode()
+
+    async def _choose_mode(self) -> None:
+        """MODE B when asked and accepted; else MODE Z when asked and FEAT lists it."""
+        opts = self.options
+        if opts.block:
+            reply = await self.command("MODE B")
+            if reply.code == 200:
+                self.mode = "B"
+                return
+            self._trace("Status", f"MODE B refused ({reply.code} {reply.text}); stream mode.")
+        if opts.compress:
+            if "Z" not in self.features.get("MODE", "").upper().split():
+                self._trace("Status", "The server's FEAT does not list MODE Z; not compressing.")
+            elif (await self.command("MODE Z")).code == 200:
+                self.mode = "Z"
 
     async def _read_features(self) -> None:
         reply = await self.command("FEAT")
@@ -219,7 +249,7 @@ class FtpClient:
     async def _listing_text(self, command: str) -> str:
         chunks: list[bytes] = []
 
-        async def collect(stream: DataStream) -> int:
+        async def collect(stream: AnyStream) -> int:
             while data := await stream.read():
                 chunks.append(data)
             return sum(map(len, chunks))
@@ -245,12 +275,21 @@ class FtpClient:
 
     async def download(
         self, path: str, write: Callable[[bytes], object], *, offset: int = 0,
-        progress: Progress | None = None,
+        progress: Progress | None = None, rest: str | None = None,
+        on_marker: Callable[[str, int], None] | None = None,
     ) -> int:  # fmt: skip
-        """RETR ``path`` from ``offset`` (REST), handing each chunk to ``write``; bytes received."""
+        """RETR ``path`` from ``offset`` (REST), handing each chunk to ``write``; bytes received.
 
-        async def pump(stream: DataStream) -> int:
-            total = 0
+        ``rest`` sends that REST argument instead (a MODE B server marker); in MODE B each
+        marker the server embeds is given to ``on_marker`` with the bytes written before it."""
+        total = 0
+
+        def marker_seen(marker: str) -> None:
+            if on_marker is not None:
+                on_marker(marker, total)
+
+        async def pump(stream: AnyStream) -> int:
+            nonlocal total
             while data := await stream.read():
                 write(data)
                 total += len(data)
@@ -258,27 +297,51 @@ class FtpClient:
                     progress(len(data))
             return total
 
-        return (await self._transfer(f"RETR {path}", pump, rest=offset))[1]
+        self._data_marker = marker_seen
+        try:
+            return (await self._transfer(f"RETR {path}", pump, rest=rest or offset))[1]
+        finally:
+            self._data_marker = None
 
     async def upload(
         self, path: str, read: Callable[[int], bytes], *, offset: int = 0, append: bool = False,
-        progress: Progress | None = None,
+        progress: Progress | None = None, rest: str | None = None,
+        on_mark: MarkSeen | None = None,
     ) -> int:  # fmt: skip
-        """STOR (REST ``offset`` first) or APPE ``path`` from ``read(n)`` until b""; bytes sent."""
+        """STOR (REST ``offset`` first) or APPE ``path`` from ``read(n)`` until b""; bytes sent.
 
-        async def pump(stream: DataStream) -> int:
+        ``offset`` is the local position ``read`` starts at; ``rest`` sends that REST argument
+        instead of it (a MODE B server marker). In MODE B a restart marker (our position, in
+        decimal) goes out after each ``options.marker_every`` bytes, and the server's
+        ``110 MARK yyyy = mmmm`` replies are given to ``on_mark``."""
+        every = self.options.marker_every if self.mode == "B" else 0
+
+        async def pump(stream: AnyStream) -> int:
             total = 0
-            while data := read(256 * 1024):
+            step = min(256 * 1024, every) if every else 256 * 1024
+            next_mark = every
+            while data := read(step if not every else min(step, next_mark - total)):
                 await stream.write(data)
                 total += len(data)
                 if progress is not None:
                     progress(len(data))
+                if every and total >= next_mark:
+                    await stream.mark(str(offset + total))
+                    next_mark = total + every
+            await stream.finish()
             return total
 
         verb = "APPE" if append else "STOR"
-        return (await self._transfer(f"{verb} {path}", pump, rest=0 if append else offset))[1]
+        self._control_mark = on_mark
+        try:
+            start = 0 if append else (rest or offset)
+            return (await self._transfer(f"{verb} {path}", pump, rest=start))[1]
+        finally:
+            self._control_mark = None
 
-    async def _transfer(self, command: str, job: StreamJob, rest: int = 0) -> tuple[Reply, int]:
+    async def _transfer(
+        self, command: str, job: StreamJob, rest: int | str = 0
+    ) -> tuple[Reply, int]:
         """Run one data transfer, falling back once from passive to active (or back)."""
         try:
             return await self._transfer_once(command, job, rest)
@@ -336,7 +399,9 @@ class FtpClient:
             self._trace("Status", note)
         return host, port
 
-    async def _transfer_once(self, command: str, job: StreamJob, rest: int) -> tuple[Reply, int]:
+    async def _transfer_once(
+        self, command: str, job: StreamJob, rest: int | str
+    ) -> tuple[Reply, int]:
         opener = await self._open_data()
         try:
             if rest:
@@ -353,7 +418,7 @@ class FtpClient:
             except Exception:
                 await self._drain_final_reply()
                 raise
-            final = await self.ctrl.reply()
+            final = await self._final_reply()
             if final.code in (425, 426) and moved == 0:
                 raise DataSetupFailed(f"{final.code} {final.text}")
             if not 200 <= final.code < 300:
@@ -362,10 +427,20 @@ class FtpClient:
         finally:
             opener.close()
 
+    async def _final_reply(self, timeout: float | None = None) -> Reply:
+        """The transfer's final reply; 110 MARK replies before it go to ``_control_mark``."""
+        while True:
+            reply = await self.ctrl.reply(timeout=timeout)
+            if reply.code != 110:
+                return reply
+            mark = parse_mark(reply.text)
+            if mark is not None and self._control_mark is not None:
+                self._control_mark(*mark)
+
     async def _drain_final_reply(self) -> None:
         """After a failed transfer, read the server's 425/426/226 so the session stays in step."""
         with contextlib.suppress(FtpClientError):
-            await self.ctrl.reply(timeout=min(self.options.timeout, DRAIN_WAIT))
+            await self._final_reply(timeout=min(self.options.timeout, DRAIN_WAIT))
 
     async def _run_job(
         self, pair: tuple[asyncio.StreamReader, asyncio.StreamWriter], job: StreamJob, verb: str
@@ -381,8 +456,13 @@ class FtpClient:
             pair[1].close()
             raise DataChannelError(f"{verb}: TLS on the data connection failed: {exc}") from None
         self.last_data_session_reused = stream.session_reused
+        layered: AnyStream = stream
+        if self.mode == "Z":
+            layered = DeflateStream(stream)
+        elif self.mode == "B":
+            layered = BlockStream(stream, self._data_marker)
         try:
-            return await job(stream)
+            return await job(layered)
         except (OSError, TimeoutError) as exc:
             reason = str(exc) or "timed out"
             raise DataChannelError(f"{verb}: data connection broke: {reason}") from None

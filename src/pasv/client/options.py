@@ -24,6 +24,9 @@ class ClientOptions:
     encoding: str = "utf-8"
     timeout: float = 30.0
     trace: Tracer | None = None
+    compress: bool = False  # MODE Z when the server's FEAT lists it
+    block: bool = False  # MODE B (restart markers) when the server accepts it
+    marker_every: int = 1024 * 1024  # MODE B uploads: a restart marker after this many bytes
 
     @property
     def any_tls(self) -> bool:

@@ -113,6 +113,12 @@ class DataStream:
             self._writer.write(self._out.read())
         await self._writer.drain()
 
+    async def mark(self, marker: str) -> None:
+        """Restart markers exist in MODE B only (``modestreams.BlockStream``)."""
+
+    async def finish(self) -> None:
+        """Stream mode ends the data by closing the connection: nothing to write first."""
+
     async def close(self) -> None:
         """End the data: TLS close_notify both ways first (see _shutdown), then the TCP close."""
         if self._tls is not None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from pasv.client import checkpoint
+from pasv.client.checkpoint import Checkpoint
 from pasv.client.checksums import local_digest, server_checksum
 from pasv.client.client import FtpClient, Progress
 from pasv.client.errors import IntegrityError, ReplyError
@@ -71,23 +73,42 @@ async def get_file(
     resume: bool = True,
     check: bool = True,
     progress: Progress | None = None,
+    markers: bool = False,
 ) -> TransferResult:
-    """Download ``remote`` to ``local``, resuming with REST when a shorter partial file exists."""
+    """Download ``remote`` to ``local``, resuming with REST when a shorter partial file exists.
+
+    With ``markers`` in MODE B, the server's restart markers are kept (``checkpoint``) and an
+    interrupted download resumes from the last one rather than from the partial file's size."""
     size = await client.size(remote)
+    block = markers and client.mode == "B"
     have = _size(local) if resume else 0
     offset = have if size is not None and 0 < have <= size else 0
+    rest: str | None = None
+    mark = checkpoint.load(local, "get", remote) if block and resume else None
+    if mark is not None and mark.local <= have and (size is None or mark.local <= size):
+        offset, rest = mark.local, mark.server
     if offset and progress is not None:
         progress(offset)
     moved = 0
     if size is None or offset < size or size == 0:
         out, new = _open_target(local, offset)
+
+        def seen(marker: str, received: int) -> None:
+            out.flush()  # the bytes before the marker are in the file before it is recorded
+            checkpoint.save(local, Checkpoint("get", remote, marker, offset + received))
+
         try:
             with out:
-                moved = await client.download(remote, out.write, offset=offset, progress=progress)
+                moved = await client.download(
+                    remote, out.write, offset=offset, progress=progress, rest=rest,
+                    on_marker=seen if block else None,
+                )  # fmt: skip
         except ReplyError:
             if new:
                 _discard_if_empty(local)  # refused before any byte: leave nothing behind
             raise
+    if block:
+        checkpoint.clear(local)
     checked = await verify(client, remote, local) if check else "none"
     return TransferResult(offset + moved, moved, offset, checked)
 
@@ -100,23 +121,43 @@ async def put_file(
     resume: bool = True,
     check: bool = True,
     progress: Progress | None = None,
+    markers: bool = False,
 ) -> TransferResult:
-    """Upload ``local`` to ``remote``; resume after what the server has (REST+STOR, else APPE)."""
+    """Upload ``local`` to ``remote``; resume after what the server has (REST+STOR, else APPE).
+
+    With ``markers`` in MODE B, the server's ``110 MARK`` replies are kept (``checkpoint``) and
+    an interrupted upload resumes from the last one: ``REST <server marker>``, our position."""
     size = _size(local)
-    have = (await client.size(remote) or 0) if resume else 0
-    offset = have if 0 < have <= size else 0
+    block = markers and client.mode == "B"
+    rest: str | None = None
+    mark = checkpoint.load(local, "put", remote) if block and resume else None
+    if mark is not None and mark.local <= size:
+        offset, rest = mark.local, mark.server
+    else:
+        have = (await client.size(remote) or 0) if resume else 0
+        offset = have if 0 < have <= size else 0
     if offset and progress is not None:
         progress(offset)
+
+    def seen(ours: str, theirs: str) -> None:
+        if ours.isdigit():
+            checkpoint.save(local, Checkpoint("put", remote, theirs, int(ours)))
+
     moved = 0
     if offset < size or size == 0:
         with local.open("rb") as source:
             source.seek(offset)
             try:
-                moved = await client.upload(remote, source.read, offset=offset, progress=progress)
+                moved = await client.upload(
+                    remote, source.read, offset=offset, progress=progress, rest=rest,
+                    on_mark=seen if block else None,
+                )  # fmt: skip
             except ReplyError as exc:
                 if not offset or exc.reply.code not in (500, 501, 502, 504, 550):
                     raise
                 source.seek(offset)  # REST+STOR refused: append instead
                 moved = await client.upload(remote, source.read, append=True, progress=progress)
+    if block:
+        checkpoint.clear(local)
     checked = await verify(client, remote, local) if check else "none"
     return TransferResult(offset + moved, moved, offset, checked)

@@ -19,9 +19,11 @@ from pasv.protocol.replies import Reply, make_reply
 from pasv.server.board import SessionBoard
 from pasv.server.control import ControlProtocol
 from pasv.server.datachannel import PassivePortPool
+from pasv.server.drain import drain_sessions
 from pasv.server.gate import Gate
 from pasv.server.inuse import FilesInUse
 from pasv.server.listcache import ChangeCounter, ListingCache
+from pasv.server.proxied import Balancers
 from pasv.server.registry import describe, kick_local
 from pasv.server.sessionlog import SessionLog
 from pasv.server.shared import SharedState
@@ -68,6 +70,11 @@ class FtpServer:
         self.passive_pool = PassivePortPool(low, high)
         self.passive_overrides = tuple((o.network, o.address) for o in settings.passive.overrides)
         self.sessions: set[ControlProtocol] = set()
+        # [proxy]: the trusted balancers, and their connections whose PROXY header is awaited
+        self.balancers = Balancers(settings.proxy) if settings.proxy.enabled else None
+        self.awaiting_header: set[ControlProtocol] = set()
+        self.draining: Reply | None = None  # SIGTERM: the 421 every new connection gets
+        self.drained = asyncio.Event()  # set once draining and no session is left
         self.xferlog = XferLog(settings.xferlog_path)
         self.sessionlog = SessionLog(settings.session_log_path if settings.admin.enabled else None)
         self.tls = TlsContexts(settings) if settings.tls.enabled else None
@@ -169,10 +176,17 @@ class FtpServer:
         self.xferlog.reopen()
         self.sessionlog.reopen()
 
+    async def drain(self, now: asyncio.Event | None = None) -> int:
+        """Refuse new sessions, let running transfers finish for ``[drain] timeout`` seconds
+        (or until ``now`` is set), then cut the rest; how many were cut. ``close`` follows."""
+        return await drain_sessions(self, self.settings.drain, now)
+
     async def close(self) -> None:
         listeners = self._listeners + self._implicit
         for listener in listeners:
             listener.close()
+        for control in list(self.awaiting_header):
+            control.close()
         for control in list(self.sessions):
             control.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, "Server shutting down."))
             control.close()
@@ -185,7 +199,8 @@ class FtpServer:
 
     async def _reap(self) -> None:
         timeouts = self.settings.timeouts
-        interval = max(0.05, min(1.0, timeouts.login / 4, timeouts.idle / 4))
+        header = self.settings.proxy.header_timeout
+        interval = max(0.05, min(1.0, timeouts.login / 4, timeouts.idle / 4, header / 4))
         sweep_at = 0.0
         while True:
             await asyncio.sleep(interval)
@@ -194,6 +209,8 @@ class FtpServer:
                 control.expire(now)
             if self.board is not None:
                 self.publish()
+            for control in list(self.awaiting_header):
+                control.expire_header(now)
             if now >= sweep_at:  # forget rate windows that ended and zero counts
                 sweep_at = now + 30.0
                 self.shared.sweep(now)
@@ -213,6 +230,8 @@ class FtpServer:
     # --- sessions -------------------------------------------------------------------------
     def session_opened(self, control: ControlProtocol) -> Reply | None:
         """Register a new connection; a refusal (421) for it, or None to greet it."""
+        if self.draining is not None:
+            return self.draining
         self.sessions.add(control)
         try:
             self.gate.connect(control.session.peer_ip)
@@ -228,6 +247,10 @@ class FtpServer:
             self.sessions.discard(control)
             self.gate.logout(control.session)
             self.gate.disconnect()
+            if self.draining is not None and not self.sessions:
+                self.drained.set()
+        else:
+            self.awaiting_header.discard(control)
 
     def changed(self) -> None:
         """Something was written through this server: cached listings are stale (every worker)."""

@@ -14,9 +14,11 @@ from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import lookup
 from pasv.protocol.errors import BadSequence, FtpError, ServiceUnavailable
 from pasv.protocol.parser import Command, LineBuffer
+from pasv.protocol.proxyheader import ProxyHeaderError
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.controltls import ControlTls, PeerClosed
 from pasv.server.dispatch import dispatch, run_guarded
+from pasv.server.proxied import HeaderReader, NotABalancer
 from pasv.server.session import Session
 
 if TYPE_CHECKING:
@@ -39,7 +41,9 @@ class ControlProtocol(asyncio.Protocol):
         "closing",
         "current",
         "deadline",
+        "farewell",
         "gone",
+        "header",
         "implicit",
         "lines",
         "login_deadline",
@@ -70,6 +74,8 @@ class ControlProtocol(asyncio.Protocol):
         self.deadline = 0.0
         self.tls: ControlTls | None = None  # explicit FTPS: our TLS layer (AUTH TLS until CCC)
         self.cleared = False  # CCC ended TLS on this connection
+        self.header: HeaderReader | None = None  # [proxy] on: the first bytes are checked
+        self.farewell: Reply | None = None  # draining: the 421 sent once the running command ends
 
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -79,6 +85,17 @@ class ControlProtocol(asyncio.Protocol):
         self.session = Session(self.server, self, transport.get_extra_info("peername"))
         if self.implicit and self.server.tls is not None:  # the handshake is done already
             self.session.tls = self.server.tls.context
+        balancers = self.server.balancers
+        if balancers is not None and not self.implicit:
+            self.header = balancers.reader(self.session.peer_ip)
+            if self.header.required:  # a balancer: its PROXY header comes before our greeting
+                self.login_deadline = time.monotonic() + balancers.header_timeout
+                self.server.awaiting_header.add(self)
+                return
+        self._open()
+
+    def _open(self) -> None:
+        """Admit the connection (or refuse it) and greet."""
         refusal = self.server.session_opened(self)
         if refusal is not None:
             self.send(refusal)
@@ -91,6 +108,8 @@ class ControlProtocol(asyncio.Protocol):
             return
         if self.tls is not None:
             data = self._decrypt(data)
+        elif self.header is not None:
+            data = self._after_header(data)
         for item in self.lines.feed(data):
             if self._overtakes(item):
                 assert isinstance(item, Command)
@@ -128,6 +147,60 @@ class ControlProtocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.write_paused = False
         self._drive()
+
+    # --- behind a load balancer (PROXY protocol) -------------------------------------------
+    def _after_header(self, data: bytes) -> bytes:
+        """The bytes after a balancer's PROXY header (greeting the client it names), or after
+        checking that a client elsewhere sent none; b"" while the header is incomplete."""
+        reader = self.header
+        assert reader is not None
+        session = self.session
+        try:
+            result = reader.feed(data)
+        except ProxyHeaderError as exc:
+            self._refuse_header(exc)
+            return b""
+        if result is None:
+            return b""
+        header, rest = result
+        self.header = None
+        if not reader.required:
+            return rest
+        self.server.awaiting_header.discard(self)
+        if header is not None and header.source is not None:
+            balancer = session.peer_ip
+            session.behind(balancer, header.source)
+            log.debug(
+                "[%d] %s via balancer %s (PROXY v%d)",
+                session.id,
+                session.peer_ip,
+                balancer,
+                header.version,
+            )
+        self.restart_login_timer()
+        self._open()
+        return b"" if self.closing else rest
+
+    def _refuse_header(self, exc: ProxyHeaderError) -> None:
+        session = self.session
+        if isinstance(exc, NotABalancer):
+            log.warning(
+                "[%d] %s refused: it sent a PROXY header but is not a trusted balancer "
+                "([proxy] trusted)",
+                session.id,
+                session.peer_ip,
+            )
+            text = "PROXY header refused: your address is not a configured load balancer."
+        else:
+            log.warning(
+                "[%d] %s refused: malformed PROXY header from the balancer: %s",
+                session.id,
+                session.peer_ip,
+                exc,
+            )
+            text = f"Malformed PROXY protocol header: {exc}."
+        self.server.awaiting_header.discard(self)
+        self.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, text))
 
     # --- TLS ------------------------------------------------------------------------------
     @property
@@ -218,6 +291,9 @@ class ControlProtocol(asyncio.Protocol):
 
     def _drive(self) -> None:
         """Run queued commands one at a time; never while an overtaking command is unanswered."""
+        if self.farewell is not None and self.current is None and self.urgent_task is None:
+            self.send(self.farewell)  # draining: the running command is answered, now 421
+            return
         while (
             self.queue
             and self.current is None
@@ -315,6 +391,27 @@ class ControlProtocol(asyncio.Protocol):
             if self.tls is not None:
                 self.tls.send_close_notify()
             self.transport.close()
+
+    def drain(self, farewell: Reply) -> None:
+        """The node is draining: answer the running command (a transfer may finish), then
+        ``farewell`` (421) and close; nothing queued after it runs. Idle: at once."""
+        self.farewell = farewell
+        if not self.closing:
+            self._drive()
+
+    def expire_header(self, now: float) -> None:
+        """Called by the reaper while a balancer's PROXY header is awaited."""
+        if now >= self.login_deadline and not self.closing:
+            timeout = self.server.settings.proxy.header_timeout
+            log.warning(
+                "[%d] %s refused: no PROXY header from the balancer within %g seconds",
+                self.session.id,
+                self.session.peer_ip,
+                timeout,
+            )
+            self.server.awaiting_header.discard(self)
+            text = f"No PROXY protocol header within {timeout:g} seconds."
+            self.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, text))
 
     def restart_login_timer(self) -> None:
         """A new login (connect, REIN, or USER while logged in) gets the full login time."""

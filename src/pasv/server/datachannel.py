@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from pasv.protocol.errors import ArgumentError, DataConnectionFailed
+from pasv.protocol.proxyheader import ProxyHeaderError
+from pasv.server.proxied import DataOrigin, read_data_header
 
 log = logging.getLogger("pasv.data")
 
@@ -121,9 +123,12 @@ class PassiveChannel:
         bind_ip: str,
         peer_ip: str,
         secure: Callable[[socket.socket], Awaitable[ssl.SSLSocket]] | None = None,
+        origin: DataOrigin | None = None,
     ) -> None:
         self.pool = pool
         self.peer_ip = peer_ip
+        self.origin = origin  # behind a balancer: who may connect, and with which header
+        self._vetting: set[asyncio.Task[None]] = set()
         self._secure = secure
         self._early: asyncio.Task[ssl.SSLSocket] | None = None
         self.early_tls: asyncio.Task[ssl.SSLSocket] | None = None
@@ -145,21 +150,61 @@ class PassiveChannel:
                     DataConnectionFailed(f"Can't accept the data connection: {exc.strerror}.")
                 )
                 return
-            if not same_host(address[0], self.peer_ip):
-                log.warning(
-                    "refused data connection to port %d from %s: the control connection is from %s",
-                    self.port,
-                    address[0],
-                    self.peer_ip,
-                )
-                conn.close()
+            origin = self.origin
+            if origin is not None and origin.balancers.trusts(address[0]):
+                self._from_balancer(conn, address[0], origin)
                 continue
-            conn.setblocking(False)
-            tune(conn)
-            self._stop_listening()
-            self._ready.set_result(conn)
-            if self._secure is not None:
-                self._loop.add_reader(conn.fileno(), self._client_spoke_first, conn)
+            if not same_host(address[0], self.peer_ip):
+                self._refuse(conn, address[0], f"the control connection is from {self.peer_ip}")
+                continue
+            self._deliver(conn)
+
+    def _deliver(self, conn: socket.socket) -> None:
+        conn.setblocking(False)
+        tune(conn)
+        self._stop_listening()
+        self._ready.set_result(conn)
+        if self._secure is not None:
+            self._loop.add_reader(conn.fileno(), self._client_spoke_first, conn)
+
+    def _refuse(self, conn: socket.socket, source: str, why: str) -> None:
+        log.warning("refused data connection to port %d from %s: %s", self.port, source, why)
+        conn.close()
+
+    def _from_balancer(self, conn: socket.socket, balancer: str, origin: DataOrigin) -> None:
+        """A data connection a balancer forwards: its header must name the control connection's
+        client (or, without data headers, it must come through the same balancer)."""
+        if not origin.balancers.data_header:
+            if origin.via is not None and same_host(balancer, origin.via):
+                self._deliver(conn)
+            else:
+                self._refuse(conn, balancer, f"the control connection came via {origin.via}")
+            return
+        conn.setblocking(False)
+        task = self._loop.create_task(self._vet(conn, balancer, origin.balancers.header_timeout))
+        self._vetting.add(task)
+        task.add_done_callback(self._vetting.discard)
+
+    async def _vet(self, conn: socket.socket, balancer: str, timeout: float) -> None:
+        try:
+            header = await read_data_header(conn, timeout)
+        except TimeoutError:
+            self._refuse(conn, balancer, f"no PROXY header within {timeout:g} seconds")
+            return
+        except (ProxyHeaderError, OSError) as exc:
+            self._refuse(conn, balancer, f"bad PROXY header: {exc}")
+            return
+        except asyncio.CancelledError:
+            conn.close()
+            raise
+        client = header.source[0] if header.source is not None else "no address"
+        if header.source is None or not same_host(client, self.peer_ip):
+            why = f"its PROXY header names {client}, the control connection is from {self.peer_ip}"
+            self._refuse(conn, balancer, why)
+        elif self._ready.done():
+            conn.close()
+        else:
+            self._deliver(conn)
 
     def _client_spoke_first(self, conn: socket.socket) -> None:
         self._loop.remove_reader(conn.fileno())
@@ -190,6 +235,8 @@ class PassiveChannel:
 
     def close(self) -> None:
         self._stop_listening()
+        for task in list(self._vetting):
+            task.cancel()
         if self._early is not None:
             self._early.cancel()  # closes its TLS socket, and with it the connection
             self._early = None

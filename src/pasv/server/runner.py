@@ -145,6 +145,22 @@ class Shared:
         self.state = SharedState(workers)  # session counts, rate windows, bandwidth buckets
 
 
+class StopSignals:
+    """SIGTERM or SIGINT starts the drain; SIGINT while draining (Ctrl-C twice) cuts it short.
+    SIGTERM again changes nothing (a supervisor or systemd may send it to every process)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.drain = asyncio.Event()
+        self.now = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, self.drain.set)
+        loop.add_signal_handler(signal.SIGINT, self._interrupt)
+
+    def _interrupt(self) -> None:
+        if self.drain.is_set():
+            self.now.set()
+        self.drain.set()
+
+
 async def serve(
     settings: Settings,
     socks: tuple[socket.socket, socket.socket | None] | None,
@@ -154,10 +170,10 @@ async def serve(
     parent: socket.socket | None = None,
     addon: tuple[Addon, socket.socket] | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; SIGHUP reloads the TLS certificate and reopens the
-    transfer log. With ``account``, everything that needs root is opened first (the data
-    directory, the account database, the certificate and key, the transfer log), then the
-    process becomes that user before it accepts a client; the parent sends reloads over
+    """Serve until SIGINT or SIGTERM, then drain ([drain]); SIGHUP reloads the TLS certificate
+    and reopens the transfer log. With ``account``, everything that needs root is opened first
+    (the data directory, the account database, the certificate and key, the transfer log), then
+    the process becomes that user before it accepts a client; the parent sends reloads over
     ``parent``."""
     if account is None:
         accounts = SqliteAccountStore(settings.accounts_db)
@@ -193,10 +209,8 @@ async def serve(
             say(f"pasv listening for implicit FTPS (ftps://) on {host} port {port}")
         if addon is not None:
             stop_addon = await addon[0](server, addon[1], say)
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = StopSignals(loop)
         if parent is None:
             loop.add_signal_handler(signal.SIGHUP, server.reload)
         else:  # only the privileged parent can read the key: it sends what it read
@@ -208,7 +222,8 @@ async def serve(
                     loop.remove_reader(parent.fileno())
 
             loop.add_reader(parent.fileno(), from_parent)
-        await stop.wait()
+        await stop.drain.wait()
+        await server.drain(stop.now)
     finally:
         if stop_addon is not None:
             await stop_addon()
@@ -280,11 +295,13 @@ def _supervise(
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
+        """The workers drain (SIGTERM); SIGINT while they do stops them at once."""
         nonlocal stopping
+        forward = signal.SIGINT if stopping and signum == signal.SIGINT else signal.SIGTERM
         stopping = True
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, forward)
 
     def reload(signum: int, frame: object) -> None:
         if account is None:

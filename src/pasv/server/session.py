@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import ssl
 import time
@@ -57,6 +58,8 @@ class Session:
         "local",
         "login_name",
         "mlst_facts",
+        "mode",
+        "mode_level",
         "pbsz",
         "peer_ip",
         "peer_port",
@@ -71,6 +74,7 @@ class Session:
         "tls",
         "transfer",
         "user",
+        "via",
     )
 
     def __init__(
@@ -83,6 +87,7 @@ class Session:
         self.control = control
         self.id = next(_ids)
         self.peer_ip, self.peer_port = _unmap(peer[0]), peer[1]
+        self.via: str | None = None  # the balancer this connection came through (PROXY header)
         self.local: tuple[str, int] | None = None  # asked of the socket when first needed
         self.started = time.time()
         self.last_command: object = None  # the Command (or parse error) received last
@@ -115,6 +120,8 @@ class Session:
         self.announced = ""  # the last 227/229 reply sent, for SITE PASVINFO
         self.mlst_facts = ALL_MLST_FACTS
         self.hash_algorithm = "SHA-256"
+        self.mode = "S"  # MODE: S stream, Z deflate, B block
+        self.mode_level = self.server.settings.modes.deflate_level
         self.close_data()
         self.control.restart_login_timer()
 
@@ -191,6 +198,15 @@ class Session:
         in_use = self.server.in_use
         if in_use.any() and in_use.uploading(self.fs.identity(path)):
             raise self.busy(path)
+
+    def behind(self, balancer: str, client: tuple[str, int]) -> None:
+        """The PROXY header named the client: policy, limits, bans and the data-connection
+        checks see ``client`` from now on, not the balancer."""
+        self.via = balancer
+        address = ipaddress.ip_address(client[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        self.peer_ip, self.peer_port = str(address), client[1]
 
     def close_data(self) -> None:
         if self.data is not None:

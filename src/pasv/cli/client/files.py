@@ -91,7 +91,12 @@ def register(app: typer.Typer) -> None:
             size = await client.size(source.path)
             with progress_bar(name, size, common.quiet) as advance:
                 return await get_file(
-                    client, source.path, dest, resume=not no_resume, progress=advance
+                    client,
+                    source.path,
+                    dest,
+                    resume=not no_resume,
+                    progress=advance,
+                    markers=common.block,
                 )
 
         _summary(common, "Downloaded", f"{source.path} to {dest}", execute(source, common, run))
@@ -115,7 +120,14 @@ def register(app: typer.Typer) -> None:
         async def run(client: FtpClient) -> TransferResult:
             size = local.stat().st_size
             with progress_bar(local.name, size, common.quiet) as advance:
-                return await put_file(client, local, remote, resume=not no_resume, progress=advance)
+                return await put_file(
+                    client,
+                    local,
+                    remote,
+                    resume=not no_resume,
+                    progress=advance,
+                    markers=common.block,
+                )
 
         _summary(common, "Uploaded", f"{local} to {remote}", execute(target, common, run))
 

@@ -50,6 +50,14 @@ class Common:
             "--retry-delay", min=0.0, help="Shortest wait before a retry, in seconds (it grows)."
         ),
     ] = 3.0
+    compress: Annotated[
+        bool,
+        typer.Option("--compress", help="MODE Z (deflate) when the server's FEAT lists it."),
+    ] = False
+    block: Annotated[
+        bool,
+        typer.Option("--block", help="MODE B: restart markers; get/put resume from the last one."),
+    ] = False
     netrc_file: Annotated[
         Path | None, typer.Option("--netrc-file", help="netrc file to use instead of ~/.netrc.")
     ] = None

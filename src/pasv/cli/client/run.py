@@ -101,6 +101,8 @@ def _options(url: FtpUrl, common: Common) -> ClientOptions:
         encoding=common.encoding,
         timeout=common.timeout,
         trace=tracer,
+        compress=common.compress,
+        block=common.block,
     )
 
 

@@ -1,12 +1,15 @@
-"""Files put back together from their transfers: REST offsets, APPE, TYPE A, checked sizes."""
+"""Files put back together from their transfers: REST offsets, APPE, TYPE A, MODE Z and B,
+checked sizes."""
 
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pasv.diagnostics.pcap.sessions import Session, Transfer
+from pasv.protocol import blockmode
 from pasv.protocol.ascii import FromNetwork
 
 __all__ = ["RebuiltFile", "rebuild_files"]
@@ -112,9 +115,39 @@ def _differing(a: bytes | bytearray, b: bytes) -> tuple[int, int]:
     return first, last + 1
 
 
-def _payload(transfer: Transfer) -> tuple[bytes, list[tuple[int, int]]]:
+def _unmode(transfer: Transfer, data: bytes, notes: list[str]) -> bytes:
+    """MODE Z inflated, MODE B unblocked; what cannot be decoded is said in ``notes``."""
+    what = f"{transfer.verb} {transfer.arg}"
+    if transfer.mode == "Z":
+        inflate = zlib.decompressobj()
+        try:
+            out = inflate.decompress(data)
+        except zlib.error as exc:
+            notes.append(f"{what}: the MODE Z data cannot be inflated past a point ({exc})")
+            return b""
+        if not inflate.eof:
+            notes.append(f"{what}: the MODE Z stream does not end in the capture")
+        return out
+    decoder = blockmode.BlockDecoder()
+    events: list[blockmode.Event] = []
+    try:
+        for start in range(0, len(data), 65536):  # what came before a bad block is kept
+            events += decoder.feed(data[start : start + 65536])
+        decoder.check_end()
+    except blockmode.BadBlock as exc:
+        notes.append(f"{what}: MODE B: {exc}")
+    return b"".join(e.data for e in events if isinstance(e, blockmode.Data))
+
+
+def _payload(transfer: Transfer, notes: list[str]) -> tuple[bytes, list[tuple[int, int]]]:
     assert transfer.data is not None
     data, missing = transfer.data.data, list(transfer.data.missing)
+    if transfer.mode in ("Z", "B"):
+        if missing:  # neither stream can be read across a hole: the part before it
+            notes.append(f"{transfer.verb} {transfer.arg}: MODE {transfer.mode} data with a gap; "
+                         "only the bytes before it are rebuilt")  # fmt: skip
+            data = data[: missing[0][0]]
+        data, missing = _unmode(transfer, data, notes), []
     if transfer.type == "A" and transfer.kind != "listing":
         converter = FromNetwork()
         data = converter.feed(data) + converter.flush()
@@ -152,7 +185,7 @@ def rebuild_files(sessions: list[Session]) -> list[RebuiltFile]:
                 )
                 item.transfers.append(transfer)
                 continue
-            data, missing = _payload(transfer)
+            data, missing = _payload(transfer, item.notes)
             offset = transfer.rest
             if transfer.verb == "APPE":
                 base = session.sizes.get(item.path, [])

@@ -48,6 +48,7 @@ class Transfer:
     replies: list[Reply] = field(default_factory=list)
     data: Stream | None = None
     size_hint: int | None = None  # what SIZE or the 150 reply said the file holds
+    mode: str = "S"  # MODE in force: S stream, Z deflate, B block (the data is decoded)
 
     @property
     def kind(self) -> Literal["listing", "download", "upload"]:
@@ -98,6 +99,7 @@ class _State:
         self.claimed = claimed
         self.cwd = "/"
         self.type = "A"
+        self.mode = "S"
         self.rest = 0
         self.announced: Announcement | None = None
         self.pending: list[tuple[Event, list[Reply]]] = []
@@ -122,6 +124,7 @@ class _State:
             transfer = Transfer(
                 event.ts, name, arg, path or self.cwd, self.type, self.rest, self.announced
             )
+            transfer.mode = self.mode
             transfer.data = self._data_for(transfer)
             self.s.transfers.append(transfer)
             self.rest, self.announced = 0, None
@@ -157,6 +160,8 @@ class _State:
             self.cwd = paths.parent(self.cwd)
         elif name in ("PWD", "XPWD") and text.startswith('"'):
             self.cwd = text[1:].split('" ', 1)[0].rstrip('"').replace('""', '"') or self.cwd
+        elif name == "MODE" and arg.strip().upper() in ("S", "Z", "B"):
+            self.mode = arg.strip().upper()
         elif name == "TYPE" and arg:
             self.type = "A" if arg.strip().upper().startswith("A") else "I"
         elif name == "REST" and arg.strip().isdigit():

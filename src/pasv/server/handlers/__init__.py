@@ -34,6 +34,7 @@ from pasv.server.handlers import (  # noqa: E402
     files,
     info,
     listings,
+    modes,
     security,
     transfer,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "files",
     "info",
     "listings",
+    "modes",
     "security",
     "transfer",
 ]

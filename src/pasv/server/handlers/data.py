@@ -16,6 +16,7 @@ from pasv.server.datachannel import (
     check_active_target,
 )
 from pasv.server.handlers import command
+from pasv.server.proxied import DataOrigin
 from pasv.server.session import Session
 from pasv.server.tlspolicy import secure_data
 
@@ -28,7 +29,9 @@ def _refuse_after_epsv_all(s: Session, name: str) -> None:
 def _open_passive(s: Session) -> PassiveChannel:
     s.close_data()
     secure = partial(secure_data, s) if s.protected else None
-    channel = PassiveChannel(s.server.passive_pool, s.local_ip, s.peer_ip, secure)
+    balancers = s.server.balancers
+    origin = DataOrigin(balancers, s.via) if balancers is not None else None
+    channel = PassiveChannel(s.server.passive_pool, s.local_ip, s.peer_ip, secure, origin)
     s.data = channel
     return channel
 

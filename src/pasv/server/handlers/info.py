@@ -1,4 +1,4 @@
-"""SYST, FEAT, OPTS, HELP, NOOP, TYPE, MODE, STRU, ALLO, SMNT: the session's settings and help."""
+"""SYST, FEAT, OPTS, HELP, NOOP, TYPE, STRU, ALLO, SMNT: the session's settings and help."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pasv.protocol.errors import ArgumentError, NotImplementedCommand, Parameter
 from pasv.protocol.listing import ALL_MLST_FACTS
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import command
+from pasv.server.handlers.modes import opts_mode
 from pasv.server.session import Session
 from pasv.server.setup_warnings import setup_warnings
 
@@ -31,6 +32,8 @@ def feat(s: Session, arg: str) -> Reply:
     lines = ["Features:"]
     for feature in FEATURES:
         if feature in TLS_FEATURES and s.server.tls is None:
+            continue
+        if feature == "MODE Z" and not s.server.settings.modes.deflate:
             continue
         if feature == "CCC" and (not s.server.settings.tls.allow_ccc or s.control.implicit):
             continue
@@ -65,6 +68,8 @@ def opts(s: Session, arg: str) -> Reply:
         s.mlst_facts = chosen
         shown = "".join(f"{f};" for f in _MLST_ORDER if f in chosen)
         return make_reply(ReplyCode.OK, f"MLST OPTS {shown}")
+    if option == "MODE":
+        return opts_mode(s, value)
     if option == "HASH":
         if not value:
             return make_reply(ReplyCode.OK, s.hash_algorithm)
@@ -75,7 +80,7 @@ def opts(s: Session, arg: str) -> Reply:
             )
         s.hash_algorithm = algorithm
         return make_reply(ReplyCode.OK, algorithm)
-    raise ArgumentError(f"Unknown option {option}; this server knows UTF8, MLST and HASH.")
+    raise ArgumentError(f"Unknown option {option}; this server knows UTF8, MLST, HASH and MODE.")
 
 
 @command("HELP")
@@ -103,16 +108,6 @@ def type_(s: Session, arg: str) -> Reply:
     if kind in ("A", "E", "L"):
         raise ParameterNotImplemented(f"TYPE {arg.strip()} is not supported; use A or I.")
     raise ArgumentError(f"Unknown TYPE {arg.strip()[:20]}; use A (ASCII) or I (binary).")
-
-
-@command("MODE")
-def mode(s: Session, arg: str) -> Reply:
-    value = arg.strip().upper()
-    if value == "S":
-        return make_reply(ReplyCode.OK, "Mode set to S.")
-    if value in ("B", "C"):
-        raise ParameterNotImplemented(f"MODE {value} is not supported; only S (stream).")
-    raise ArgumentError(f"Unknown MODE {arg.strip()[:20]}; use S.")
 
 
 @command("STRU")

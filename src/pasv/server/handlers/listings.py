@@ -13,13 +13,14 @@ from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import NotADirectory, PathNotFound
 from pasv.protocol.listing import FileFacts, format_list_line, format_mlsx_facts
 from pasv.protocol.replies import Reply, make_reply
-from pasv.server import transfers
+from pasv.server import datalayers, modetransfers, transfers
 from pasv.server.handlers import command
 from pasv.server.handlers.transfer import run_transfer
 from pasv.server.listcache import signature
 from pasv.server.session import Session
 from pasv.server.transfers import Transfer
 
+_MODE_NAMES = {"S": "Stream", "Z": "Deflate", "B": "Block"}
 _LS_FLAGS = re.compile(r"^-[A-Za-z1]+$")
 
 
@@ -103,7 +104,11 @@ def _names(entries: list[FileFacts]) -> str:
 
 async def _listing(s: Session, verb: str, path: str, data: bytes) -> Reply:
     async def body(sock: socket.socket, transfer: Transfer) -> None:
-        await transfers.send_bytes(sock, data, transfer)
+        if s.mode != "S":
+            stack = datalayers.build(sock, s.mode, ascii_mode=False, level=s.mode_level)
+            await modetransfers.send_bytes(stack, data, transfer)
+        else:
+            await transfers.send_bytes(sock, data, transfer)
 
     opening = f"Opening {s.type_name} mode data connection for {verb} {path}."
     return await run_transfer(
@@ -179,12 +184,13 @@ async def stat(s: Session, arg: str) -> Reply:
 def _session_status(s: Session) -> str:
     c = s.counters
     data = s.data.description if s.data is not None else "none"
+    via = f" (via load balancer {s.via})" if s.via is not None else ""
     lines = [
         "pasv FTP server status:",
-        f" Connected to {s.local_ip} port {s.local_port} from {s.peer_ip} port {s.peer_port}",
+        f" Connected to {s.local_ip} port {s.local_port} from {s.peer_ip} port {s.peer_port}{via}",
         f" Served by process {os.getpid()}",
         f" Logged in as {s.user.name}" if s.user else " Not logged in",
-        f" TYPE: {s.type_name}, STRUcture: File, MODE: Stream",
+        f" TYPE: {s.type_name}, STRUcture: File, MODE: {_MODE_NAMES[s.mode]}",
         f" Working directory: {s.cwd}",
         f" Data connection: {data}",
         f" {c.commands} commands, {c.files_in} files ({c.bytes_in} bytes) uploaded, "

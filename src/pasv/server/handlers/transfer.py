@@ -22,7 +22,7 @@ from pasv.protocol.errors import (
     TransferAborted,
 )
 from pasv.protocol.replies import Reply, make_reply
-from pasv.server import transfers
+from pasv.server import datalayers, modetransfers, transfers
 from pasv.server.handlers import command
 from pasv.server.metering import throttle_for
 from pasv.server.session import Session
@@ -158,7 +158,7 @@ async def retr(s: Session, arg: str) -> Reply:
         if not s.server.write_mode.atomic:
             s.refuse_if_uploading(path)  # a file half written is nobody's to read
         remaining = handle.size - offset
-        ascii_mode = s.ascii
+        ascii_mode, mode = s.ascii, s.mode
         user, server = s.user, s.server
         assert user is not None
         reserved = await server.usage.reserve(
@@ -167,7 +167,13 @@ async def retr(s: Session, arg: str) -> Reply:
         throttle = throttle_for(server.shared, s.access, upload=False)
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
-            if handle.file is not None and not ascii_mode and isinstance(sock, ssl.SSLSocket):
+            if mode != "S":
+                stack = datalayers.build(sock, mode, ascii_mode=ascii_mode, level=s.mode_level)
+                every = server.settings.modes.marker_interval if mode == "B" else 0
+                await modetransfers.send_file(
+                    stack, handle, transfer, throttle, offset=offset, marker_every=every
+                )
+            elif handle.file is not None and not ascii_mode and isinstance(sock, ssl.SSLSocket):
                 await transfers.send_file_tls(sock, handle, offset, transfer, throttle)
             elif handle.file is not None and not ascii_mode:
                 await transfers.sendfile(sock, handle, offset, transfer, server.downloads, throttle)
@@ -270,6 +276,8 @@ async def _receive_file(
         path, offset=offset, append=append, exclusive=exclusive, mode=mode
     )
     decoder = FromNetwork() if s.ascii else None
+    mode_name = s.mode
+    start = offset if not append else await modetransfers.size_before(s, path, mode_name)
     server.uploads += 1
     server.changed()
     outcome = (0, False)
@@ -282,6 +290,22 @@ async def _receive_file(
         watch = plan.watch if plan is not None else None
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
+            if mode_name != "S":
+                stack = modetransfers.upload_stack(s, sock, mode_name, start, transfer)
+                await modetransfers.receive(stack, handle, transfer, throttle, watch)
+                ended = datalayers.tls_end(stack)
+                if ended is not None:
+                    log.debug(
+                        "[%d] %s %s: TLS data ended %s after %d bytes (MODE %s ended first)",
+                        s.id,
+                        verb,
+                        path,
+                        ended or "without close_notify within the wait",
+                        transfer.done,
+                        mode_name,
+                    )
+                await handle.commit()  # the layers' own end proved the file whole
+                return
             clean = await transfers.receive(sock, handle, transfer, decoder, throttle, watch)
             if isinstance(sock, ssl.SSLSocket):
                 log.debug(
