@@ -11,8 +11,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # packages are only unpacked into the venv (UNPACK_DEBS -> .venv/debs/root) and run from there;
 # the libraries they need are installed. The tests start every server themselves on loopback
 # ports; installing must not start one as a system service on port 21, so apt_install runs with
-# a policy-rc.d that forbids it.
-TEST_DEBS   := curl lftp vsftpd tcpdump chromium chromium-driver fonts-wqy-zenhei libsodium23 libcap2 libpam0g libhiredis0.14 \
+# a policy-rc.d that forbids it. PostgreSQL: the tests run throwaway clusters (initdb, pg_ctl) as
+# the unprivileged "postgres" user the package creates; its own cluster is never started.
+TEST_DEBS   := curl lftp vsftpd tcpdump postgresql chromium chromium-driver fonts-wqy-zenhei libsodium23 libcap2 libpam0g libhiredis0.14 \
                libmemcached11 libmemcachedutil2 libpcre2-posix3 libidn2-0 libacl1
 UNPACK_DEBS := pure-ftpd proftpd-core
 UNPACKED    := $(VENV)/debs/.unpacked
@@ -23,7 +24,7 @@ BENCH_DEBS := curl vsftpd
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,dev]'
+	$(BIN)/pip install -q -e '.[test,dev,postgres]'
 	touch $@
 
 define apt_install

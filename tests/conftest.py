@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.live import LiveServer, start_server
+from tests.support.postgres import PgCluster, started_cluster
 
 
 def _has_ipv6_loopback() -> bool:
@@ -45,3 +46,15 @@ def anon(tmp_path: Path) -> Iterator[LiveServer]:
     server = start_server(tmp_path / "data", anonymous={"enabled": True})
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One throwaway PostgreSQL server for this test process."""
+    yield from started_cluster()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> str:
+    """A fresh database on it, for one test."""
+    return pg_cluster.create_database()

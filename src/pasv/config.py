@@ -227,6 +227,39 @@ class DrainSection(_Section):
         return value
 
 
+class AccountsSection(_Section):
+    url: str | None = Field(
+        None,
+        description="postgresql://user:password@host/db for accounts, policy and cluster "
+        "state shared by several nodes; none = <data_dir>/accounts.sqlite3",
+    )
+    pool_size: int = Field(8, ge=1, le=256, description="PostgreSQL connections per process")
+    timeout: float = Field(3.0, gt=0, description="seconds to wait for the database")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        scheme = value.partition(":")[0].lower()
+        if scheme not in ("postgresql", "postgres", "sqlite"):
+            raise ValueError("expected postgresql://... (or sqlite:///path/to/accounts.sqlite3)")
+        return value
+
+
+class ClusterSection(_Section):
+    node: str | None = Field(
+        None, description="this node's name in the cluster tables; none = host name:port"
+    )
+    heartbeat: float = Field(
+        10.0,
+        ge=0.5,
+        le=3600,
+        description="seconds after which a silent node counts as dead and its sessions and "
+        "upload locks are released; nodes beat three times as often",
+    )
+
+
 class ModesSection(_Section):
     deflate: bool = Field(True, description="offer MODE Z (deflate-compressed transfers)")
     deflate_level: int = Field(
@@ -251,6 +284,8 @@ class Settings(_Section):
     uploads: UploadsSection = UploadsSection()
     proxy: ProxySection = ProxySection()
     drain: DrainSection = DrainSection()
+    accounts: AccountsSection = AccountsSection()
+    cluster: ClusterSection = ClusterSection()
     modes: ModesSection = ModesSection()
     admin: AdminSection = AdminSection()
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pasv.accounts.base import AccountNotFound
-from pasv.accounts.sqlite import SqliteAccountStore
+from pasv.accounts.sqlbase import AccountDatabase, DuplicateKey, Tx
 from pasv.policy.credits import Usage
 from pasv.policy.engine import PolicyData
 from pasv.policy.models import Action, Ban, Group, IpRule, Member, Perm, Rule, Subject
@@ -29,10 +28,12 @@ def scope_of(kind: str, name: str = "") -> str:
 
 
 class PolicyStore:
-    """Synchronous policy storage on the account store's SQLite connection (call it from a
-    thread on the event loop, or directly from the CLI)."""
+    """Synchronous policy storage on the account store's database, SQLite or PostgreSQL (call
+    it from a thread on the event loop, or directly from the CLI). The SQL is written once for
+    both engines: ``?`` placeholders, ``ON CONFLICT`` upserts, ``RETURNING id``, and the column
+    ``"user"`` quoted (a reserved word in PostgreSQL)."""
 
-    def __init__(self, accounts: SqliteAccountStore) -> None:
+    def __init__(self, accounts: AccountDatabase) -> None:
         self.accounts = accounts
 
     # --- reading everything at once -------------------------------------------------------
@@ -48,7 +49,7 @@ class PolicyStore:
             for name, description in read("SELECT name, description FROM groups ORDER BY name")
         }
         member_groups: dict[str, list[str]] = {}
-        for user, grp in read("SELECT user, grp FROM memberships ORDER BY user, position"):
+        for user, grp in read('SELECT "user", grp FROM memberships ORDER BY "user", position'):
             member_groups.setdefault(user, []).append(grp)
         users = set(member_groups) | {s[5:] for s in settings if s.startswith("user:")}
         members = {
@@ -71,7 +72,7 @@ class PolicyStore:
     def clear_policy(self) -> None:
         """Forget groups, memberships, settings, texts and rules (not users, bans or usage)."""
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Tx) -> None:
             for table in ("groups", "memberships", "options", "rules", "ip_rules"):
                 conn.execute(f"DELETE FROM {table}")
 
@@ -85,11 +86,11 @@ class PolicyStore:
             self.accounts.run(
                 lambda c: c.execute("INSERT INTO groups VALUES (?, ?)", (name, description))
             )
-        except sqlite3.IntegrityError:
+        except DuplicateKey:
             raise ValueError(f"group {name!r} already exists") from None
 
     def delete_group(self, name: str) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: Tx) -> bool:
             gone = conn.execute("DELETE FROM groups WHERE name = ?", (name,)).rowcount
             conn.execute("DELETE FROM memberships WHERE grp = ?", (name,))
             conn.execute("DELETE FROM options WHERE scope = ?", (f"group:{name}",))
@@ -102,7 +103,7 @@ class PolicyStore:
 
     def members_of(self, group: str) -> list[str]:
         rows = self.accounts.read(
-            "SELECT user FROM memberships WHERE grp = ? ORDER BY user", (group,)
+            'SELECT "user" FROM memberships WHERE grp = ? ORDER BY "user"', (group,)
         )
         return [row[0] for row in rows]
 
@@ -116,8 +117,8 @@ class PolicyStore:
         if missing:
             raise ValueError(f"no group named {missing[0]!r}; create it with: pasv group add")
 
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM memberships WHERE user = ?", (user,))
+        def work(conn: Tx) -> None:
+            conn.execute('DELETE FROM memberships WHERE "user" = ?', (user,))
             conn.executemany(
                 "INSERT INTO memberships VALUES (?, ?, ?)",
                 [(user, grp, pos) for pos, grp in enumerate(wanted)],
@@ -127,7 +128,7 @@ class PolicyStore:
 
     def groups_of(self, user: str) -> list[str]:
         rows = self.accounts.read(
-            "SELECT grp FROM memberships WHERE user = ? ORDER BY position", (user,)
+            'SELECT grp FROM memberships WHERE "user" = ? ORDER BY position', (user,)
         )
         return [row[0] for row in rows]
 
@@ -139,7 +140,9 @@ class PolicyStore:
         text = json.dumps(show_option(parsed))
         self.accounts.run(
             lambda c: c.execute(
-                "INSERT OR REPLACE INTO options VALUES (?, ?, ?)", (scope, key, text)
+                "INSERT INTO options VALUES (?, ?, ?)"
+                " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+                (scope, key, text),
             )
         )
         return parsed
@@ -163,7 +166,8 @@ class PolicyStore:
         Messages.from_mapping({key: text})  # validates the name
         self.accounts.run(
             lambda c: c.execute(
-                "INSERT OR REPLACE INTO options VALUES (?, ?, ?)",
+                "INSERT INTO options VALUES (?, ?, ?)"
+                " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
                 (MESSAGES_SCOPE, key, json.dumps(text)),
             )
         )
@@ -180,12 +184,11 @@ class PolicyStore:
         subjects = ",".join(str(s) for s in rule.subjects)
         return int(
             self.accounts.run(
-                lambda c: (
-                    c.execute(
-                        "INSERT INTO rules (action, subjects, path, perms) VALUES (?, ?, ?, ?)",
-                        (str(rule.action), subjects, rule.path, rule.perms.describe()),
-                    ).lastrowid
-                )
+                lambda c: c.execute(
+                    "INSERT INTO rules (action, subjects, path, perms) VALUES (?, ?, ?, ?)"
+                    " RETURNING id",
+                    (str(rule.action), subjects, rule.path, rule.perms.describe()),
+                ).fetchone()[0]
             )
             or 0
         )
@@ -216,12 +219,10 @@ class PolicyStore:
             self._check_scope(rule.scope)
         return int(
             self.accounts.run(
-                lambda c: (
-                    c.execute(
-                        "INSERT INTO ip_rules (action, network, scope) VALUES (?, ?, ?)",
-                        (str(rule.action), str(rule.network), rule.scope),
-                    ).lastrowid
-                )
+                lambda c: c.execute(
+                    "INSERT INTO ip_rules (action, network, scope) VALUES (?, ?, ?) RETURNING id",
+                    (str(rule.action), str(rule.network), rule.scope),
+                ).fetchone()[0]
             )
             or 0
         )
@@ -263,7 +264,9 @@ class PolicyStore:
         ban = Ban(ip, now + seconds, reason, offences)
         self.accounts.run(
             lambda c: c.execute(
-                "INSERT OR REPLACE INTO bans VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO bans VALUES (?, ?, ?, ?, ?) ON CONFLICT (ip) DO UPDATE SET"
+                " until = excluded.until, reason = excluded.reason,"
+                " offences = excluded.offences, created = excluded.created",
                 (ip, ban.until, reason, offences, now),
             )
         )
@@ -278,7 +281,7 @@ class PolicyStore:
     # --- credits and quota usage ----------------------------------------------------------
     def usage(self, user: str) -> Usage | None:
         rows = self.accounts.read(
-            "SELECT credit, bytes_used, files_used FROM usage WHERE user = ?", (user,)
+            'SELECT credit, bytes_used, files_used FROM usage WHERE "user" = ?', (user,)
         )
         return Usage(*rows[0]) if rows else None
 
@@ -286,7 +289,7 @@ class PolicyStore:
         """Create the usage row once (the first login with a ratio or quota); returns the row."""
         self.accounts.run(
             lambda c: c.execute(
-                "INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?)",
+                "INSERT INTO usage VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (user, credit, bytes_used, files_used),
             )
         )
@@ -300,7 +303,7 @@ class PolicyStore:
             self.accounts.run(
                 lambda c: (
                     c.execute(
-                        "UPDATE usage SET credit = credit - ? WHERE user = ? AND credit >= ?",
+                        'UPDATE usage SET credit = credit - ? WHERE "user" = ? AND credit >= ?',
                         (amount, user, amount),
                     ).rowcount
                 )
@@ -313,9 +316,11 @@ class PolicyStore:
         """Add to (or with negative numbers, take from) a user's credit and storage used."""
         self.accounts.run(
             lambda c: c.execute(
-                "UPDATE usage SET credit = credit + ?, bytes_used = MAX(0, bytes_used + ?),"
-                " files_used = MAX(0, files_used + ?) WHERE user = ?",
-                (credit, bytes_used, files, user),
+                "UPDATE usage SET credit = credit + ?,"
+                " bytes_used = CASE WHEN bytes_used + ? < 0 THEN 0 ELSE bytes_used + ? END,"
+                " files_used = CASE WHEN files_used + ? < 0 THEN 0 ELSE files_used + ? END"
+                ' WHERE "user" = ?',
+                (credit, bytes_used, bytes_used, files, files, user),
             )
         )
 
@@ -323,8 +328,8 @@ class PolicyStore:
         """Record what a user's home holds (measured again), keeping its credit."""
         self.accounts.run(
             lambda c: c.execute(
-                "INSERT INTO usage (user, bytes_used, files_used) VALUES (?, ?, ?)"
-                " ON CONFLICT(user) DO UPDATE SET bytes_used = excluded.bytes_used,"
+                'INSERT INTO usage ("user", bytes_used, files_used) VALUES (?, ?, ?)'
+                ' ON CONFLICT ("user") DO UPDATE SET bytes_used = excluded.bytes_used,'
                 " files_used = excluded.files_used",
                 (user, bytes_used, files),
             )
@@ -333,8 +338,8 @@ class PolicyStore:
     def set_credit(self, user: str, credit: int) -> None:
         self.accounts.run(
             lambda c: c.execute(
-                "INSERT INTO usage (user, credit) VALUES (?, ?)"
-                " ON CONFLICT(user) DO UPDATE SET credit = excluded.credit",
+                'INSERT INTO usage ("user", credit) VALUES (?, ?)'
+                ' ON CONFLICT ("user") DO UPDATE SET credit = excluded.credit',
                 (user, credit),
             )
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 from pasv.accounts.base import AccountError, AccountNotFound
 from pasv.accounts.policy_store import PolicyStore
-from pasv.accounts.sqlite import SqliteAccountStore
+from pasv.accounts.sqlbase import AccountDatabase
 from pasv.config import Settings
 from pasv.policy.credits import Usage
 from pasv.policy.engine import Policy
@@ -68,7 +68,7 @@ class Manager:
     """The store operations a management front door (CLI, API, console) may make."""
 
     def __init__(
-        self, accounts: SqliteAccountStore, settings: Settings, bans: BanBook | None = None
+        self, accounts: AccountDatabase, settings: Settings, bans: BanBook | None = None
     ) -> None:
         self.accounts = accounts
         self.policy = PolicyStore(accounts)

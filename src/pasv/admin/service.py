@@ -10,7 +10,6 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.admin.actions import Manager
 from pasv.admin.api import router
 from pasv.admin.audit import AuditLog
@@ -21,6 +20,7 @@ from pasv.admin.errors import register_errors
 from pasv.admin.security import ConsoleSessions
 from pasv.admin.tokens import TokenStore
 from pasv.server.app import FtpServer
+from pasv.server.composition import open_accounts
 from pasv.server.registry import BanBook, LocalRegistry, SessionRegistry
 
 log = logging.getLogger("pasv.admin")
@@ -62,7 +62,7 @@ async def start_admin(
     ``bans`` are the seams for a cluster: by default this machine's sessions (every worker's)
     and the bans in its account database."""
     settings = server.settings
-    accounts = SqliteAccountStore(settings.accounts_db)  # its own connection, as the CLI's
+    accounts = open_accounts(settings, origin="admin API")  # its own connection, as the CLI's
     registry = registry if registry is not None else LocalRegistry(server, server.board)
     throughput = Throughput(registry)
     ctx = AdminContext(

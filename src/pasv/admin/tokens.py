@@ -5,22 +5,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 
-from pasv.accounts.sqlite import SqliteAccountStore
+from pasv.accounts.sqlbase import AccountDatabase, Tx
 
 SCOPES = ("read", "write")
 PREFIX = "pasv_"
+# portable SQL (SQLite and PostgreSQL): ids are given explicitly, times are doubles
 _TABLE = """CREATE TABLE IF NOT EXISTS admin_tokens (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
     hash TEXT NOT NULL UNIQUE,
     scopes TEXT NOT NULL,
-    created REAL NOT NULL,
-    last_used REAL,
-    revoked REAL
+    created DOUBLE PRECISION NOT NULL,
+    last_used DOUBLE PRECISION,
+    revoked DOUBLE PRECISION
 )"""
 
 
@@ -55,7 +55,7 @@ def parse_scopes(text: str) -> tuple[str, ...]:
 class TokenStore:
     """Tokens in the account database (a table of their own, made on first use)."""
 
-    def __init__(self, accounts: SqliteAccountStore) -> None:
+    def __init__(self, accounts: AccountDatabase) -> None:
         self.accounts = accounts
         self.accounts.run(lambda c: c.execute(_TABLE))
 
@@ -67,12 +67,15 @@ class TokenStore:
         secret = PREFIX + secrets.token_urlsafe(32)
         now = time.time()
 
-        def work(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute(
-                "INSERT INTO admin_tokens (name, hash, scopes, created) VALUES (?, ?, ?, ?)",
-                (name, _hash(secret), ",".join(scopes), now),
+        def work(tx: Tx) -> int:
+            number = int(
+                tx.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM admin_tokens").fetchone()[0]
             )
-            return int(cursor.lastrowid or 0)
+            tx.execute(
+                "INSERT INTO admin_tokens (id, name, hash, scopes, created) VALUES (?, ?, ?, ?, ?)",
+                (number, name, _hash(secret), ",".join(scopes), now),
+            )
+            return number
 
         number = self.accounts.run(work)
         return Token(number, name, scopes, now, None, None), secret

@@ -10,7 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from pasv.accounts.sqlite import SqliteAccountStore, holds_store
+from pasv.accounts.base import AccountError
+from pasv.accounts.sqlbase import AccountDatabase
+from pasv.accounts.sqlite import holds_store
 from pasv.config import ConfigError, Settings, load_settings
 
 out = Console()
@@ -60,10 +62,18 @@ def require_store(settings: Settings) -> None:
 
 def open_store(
     config: Path | None, data_dir: Path | None, *, create: bool = False
-) -> SqliteAccountStore:
-    """The account store of the configured data directory; it must exist unless ``create``."""
+) -> AccountDatabase:
+    """The configured store: <data_dir>/accounts.sqlite3 (which must exist unless ``create``),
+    or ``accounts.url`` (PostgreSQL; also PASV_ACCOUNTS_URL)."""
+    from pasv.server.composition import is_shared, open_accounts
+
     settings = settings_from(config, server__data_dir=data_dir)
-    if not create:
-        require_store(settings)
-    settings.server.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteAccountStore(settings.accounts_db)
+    if not is_shared(settings):
+        if not create:
+            require_store(settings)
+        settings.server.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return open_accounts(settings, origin="pasv command")
+    except AccountError as exc:
+        err.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None

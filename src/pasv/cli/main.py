@@ -14,6 +14,7 @@ from pasv.admin.actions import Manager
 from pasv.cli import client as client_commands
 from pasv.cli.access_commands import ban_app, ip_app, rule_app
 from pasv.cli.admin_commands import admin_app
+from pasv.cli.cluster_commands import cluster_app
 from pasv.cli.common import (
     ConfigOpt,
     DataDirOpt,
@@ -41,7 +42,8 @@ app = typer.Typer(
     add_completion=False,
 )
 user_app = typer.Typer(
-    help="Manage FTP accounts (stored in <data_dir>/accounts.sqlite3).", no_args_is_help=True
+    help="Manage FTP accounts (stored in <data_dir>/accounts.sqlite3, or accounts.url).",
+    no_args_is_help=True,
 )
 app.add_typer(user_app, name="user")
 client_commands.register(app)
@@ -99,10 +101,22 @@ def serve(
     admin_port: Annotated[
         int | None, typer.Option(help="Admin API and console port on 127.0.0.1 (default 8021).")
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="postgresql://user:password@host/db: accounts, policy and cluster state shared "
+            "by several nodes (default: <data_dir>/accounts.sqlite3).",
+        ),
+    ] = None,
+    node: Annotated[
+        str | None, typer.Option(help="This node's name in the cluster (default: host:port).")
+    ] = None,
 ) -> None:
     """Run the FTP server (embedded defaults: ./pasv-data, port 2121, passive 50000-50100)."""
     import sqlite3
 
+    from pasv.accounts.base import AccountError
     from pasv.admin.service import start_admin
     from pasv.server.privileges import PrivilegeError
     from pasv.server.runner import run
@@ -126,6 +140,8 @@ def serve(
         server__allow_root=allow_root,
         admin__enabled=admin,
         admin__port=admin_port,
+        accounts__url=db,
+        cluster__node=node,
     )
     setup_logging(settings.logging.level)
     try:
@@ -134,7 +150,7 @@ def serve(
             lambda line: out.print(line, highlight=False, soft_wrap=True, emoji=False),
             start_admin,
         )
-    except (OSError, sqlite3.Error, CertificateError, PrivilegeError) as exc:
+    except (OSError, sqlite3.Error, CertificateError, PrivilegeError, AccountError) as exc:
         err.print(f"[red]Cannot start:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
@@ -289,6 +305,7 @@ def user_usage(
 
 
 app.add_typer(policy_app, name="policy")
+app.add_typer(cluster_app, name="cluster")
 app.add_typer(group_app, name="group")
 app.add_typer(rule_app, name="rule")
 app.add_typer(ip_app, name="ip")

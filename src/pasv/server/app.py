@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from pasv.accounts.policy_store import PolicyStore
-from pasv.accounts.sqlite import SqliteAccountStore
+from pasv.accounts.sqlbase import AccountDatabase
 from pasv.config import Settings
 from pasv.policy.models import Perm, User
 from pasv.policy.options import PolicySettings
@@ -17,6 +17,7 @@ from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import FtpError
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.board import SessionBoard
+from pasv.server.cluster import Cluster
 from pasv.server.control import ControlProtocol
 from pasv.server.datachannel import PassivePortPool
 from pasv.server.drain import drain_sessions
@@ -43,12 +44,15 @@ class FtpServer:
     def __init__(
         self,
         settings: Settings,
-        accounts: SqliteAccountStore,
+        accounts: AccountDatabase,
         changes: ChangeCounter | None = None,
         shared: SharedState | None = None,
         policy_changes: ChangeCounter | None = None,
         board: SessionBoard | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
+        """``accounts`` and ``cluster`` come from ``server.composition`` (SQLite alone, or
+        PostgreSQL with this node's part in the cluster)."""
         self.settings = settings
         self.board = board  # with workers and the admin API: sessions published for worker 0
         self.accounts = accounts
@@ -59,7 +63,9 @@ class FtpServer:
             base_policy(settings),
             self.shared,
             policy_changes if policy_changes is not None else ChangeCounter(),
+            cluster,
         )
+        self.cluster = cluster
         self.usage = UsageBook(self.gate.store)
         self.listings = ListingCache(self.changes, settings.server.listing_cache_ttl)
         self.in_use = FilesInUse(self.shared)

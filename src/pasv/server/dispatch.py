@@ -6,6 +6,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from pasv.accounts.sqlbase import StoreUnavailable
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import Arg, lookup
 from pasv.protocol.errors import BadSequence, FtpError, LocalError
@@ -53,6 +54,9 @@ def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[An
         result = HANDLERS[name](session, item.arg)
     except FtpError as exc:
         return error_reply(exc)
+    except StoreUnavailable as exc:
+        log.warning("[%d] %s failed: %s", session.id, name, exc)
+        return error_reply(LocalError(f"Requested action aborted: {exc}. Your session goes on."))
     except Exception:
         log.exception("[%d] handler for %s failed", session.id, name)
         return error_reply(
@@ -82,6 +86,9 @@ async def run_guarded(session: Session, pending: Coroutine[Any, Any, Reply]) -> 
         return await pending
     except FtpError as exc:
         return error_reply(exc)
+    except StoreUnavailable as exc:  # the database is away (credits, quotas): say so, go on
+        log.warning("[%d] command failed: %s", session.id, exc)
+        return error_reply(LocalError(f"Requested action aborted: {exc}. Your session goes on."))
     except Exception:
         log.exception("[%d] command failed", session.id)
         return error_reply(

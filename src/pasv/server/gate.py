@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
 
+from pasv.accounts.base import AccountError
 from pasv.accounts.policy_store import PolicyStore
 from pasv.policy.engine import Policy, SessionCounts
 from pasv.policy.limits import ban_seconds, minutes_left, window_slices
@@ -16,11 +18,14 @@ from pasv.server.listcache import ChangeCounter
 from pasv.server.shared import SharedState, digest
 
 if TYPE_CHECKING:
+    from pasv.accounts.cluster_store import ClusterCounts
+    from pasv.server.cluster import Cluster
     from pasv.server.session import Session
 
 log = logging.getLogger("pasv.policy")
 
 _ALL = digest("all")
+_IN_CLUSTER = digest("cluster session")  # marks a session the cluster's table holds a row of
 _RELOAD_EVERY = 1.0  # seconds between checks for policy changed by another program
 
 
@@ -34,8 +39,10 @@ class Gate:
         base: PolicySettings,
         shared: SharedState,
         generation: ChangeCounter,
+        cluster: Cluster | None = None,
     ) -> None:
         self.store = store
+        self.cluster = cluster  # several nodes on PostgreSQL: counts and admissions there
         self.base = base
         self.shared = shared
         self.generation = generation  # bumped by any worker that changes policy (a new ban)
@@ -53,15 +60,35 @@ class Gate:
         if generation == self._seen_generation and now < self._next_check:
             return
         self._next_check = now + _RELOAD_EVERY
-        version = self.store.accounts.data_version()
+        if self.store.accounts.pushes_changes:  # notifications reload (reload_async): no polling
+            version = self._seen_version
+        else:
+            version = self.store.accounts.data_version()
         if generation == self._seen_generation and version == self._seen_version:
             return
         self._seen_generation, self._seen_version = generation, version
-        self.reload()
+        try:
+            self.reload()
+        except AccountError as exc:  # the database is away: the policy in hand stays
+            log.warning("policy not reloaded: %s", exc)
 
     def reload(self) -> None:
         self.policy = Policy(self.store.load(), self.base)
         self.bans = self.store.bans()
+
+    async def reload_async(self, origin: str = "") -> None:
+        """Reload from a thread (a change announced by the database); keep the policy in hand
+        when the database cannot be read."""
+
+        def load() -> tuple[Policy, dict[str, Ban]]:
+            return Policy(self.store.load(), self.base), self.store.bans()
+
+        try:
+            self.policy, self.bans = await asyncio.to_thread(load)
+        except AccountError as exc:
+            log.warning("policy not reloaded: %s", exc)
+            return
+        log.info("policy reloaded (changed by %s)", origin or "another program")
 
     # --- connect --------------------------------------------------------------------------
     def connect(self, ip: str) -> None:
@@ -74,6 +101,8 @@ class Gate:
             shared.mine.add(_ALL, 1)
             clients = shared.sessions(_ALL)
             hammering = self._count_connect(ip, now_mono)
+        if self.cluster is not None:  # the other nodes' connections, as of their last beat
+            clients += self.cluster.others
         if hammering:
             self._ban(ip, self.policy.messages.ban_connections, time.time())
         ban = self.bans.get(ip) if self.bans else None
@@ -142,7 +171,37 @@ class Gate:
         session.counted = keys
         return user
 
+    async def admit(self, session: Session, user: User) -> User:
+        """``login`` for a cluster: the limits are counted over every live node's sessions, in
+        one transaction (so two nodes never both admit past a limit), and the session is
+        registered in the cluster's session table; 421 while the database is away."""
+        cluster = self.cluster
+        if cluster is None:
+            return self.login(session, user)
+        policy = self.policy
+        user = policy.with_groups(user)
+        max_clients = policy.server.max_clients
+
+        def check(counts: ClusterCounts) -> None:
+            if counts.total >= max_clients:
+                raise Refused(policy.messages.too_many_users.format(limit=max_clients))
+            policy.check_login(
+                user,
+                session.peer_ip,
+                SessionCounts(
+                    same_ip=counts.same_ip, same_user=counts.same_user, groups=counts.groups
+                ),
+            )
+
+        await cluster.admit(session, user.name, user.groups, check)
+        session.counted = [_IN_CLUSTER]
+        with self.shared.locked():
+            self.shared.mine.add(_IN_CLUSTER, 1)
+        return user
+
     def logout(self, session: Session) -> None:
+        if session.counted and self.cluster is not None and _IN_CLUSTER in session.counted:
+            self.cluster.release(session.id)
         if session.counted:
             with self.shared.locked():
                 for key in session.counted:
@@ -154,9 +213,15 @@ class Gate:
         running = self.bans.get(ip)
         if running is not None and running.until > now:
             return running
-        offences = self.store.offences(ip, now) + 1
-        seconds = ban_seconds(self.policy.server, offences)
-        ban = self.store.ban(ip, seconds, reason, offences)
+        try:
+            offences = self.store.offences(ip, now) + 1
+            seconds = ban_seconds(self.policy.server, offences)
+            ban = self.store.ban(ip, seconds, reason, offences)
+        except AccountError as exc:  # the database is away: this node enforces the ban alone
+            seconds = ban_seconds(self.policy.server, 1)
+            ban = Ban(ip, now + seconds, reason, 1)
+            log.warning("ban of %s kept on this node only: %s", ip, exc)
+            offences = 1
         self.bans[ip] = ban
         self.generation.bump()
         self._seen_generation = self.generation.value

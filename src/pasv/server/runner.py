@@ -12,13 +12,14 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 
+from pasv.accounts.base import AccountExists
 from pasv.accounts.policy_store import PolicyStore
-from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.config import Settings
 from pasv.policy.engine import Policy
 from pasv.server import privsep
 from pasv.server.app import FtpServer, base_policy
 from pasv.server.board import SessionBoard
+from pasv.server.composition import is_shared, node_name, open_accounts, open_cluster
 from pasv.server.listcache import ChangeCounter
 from pasv.server.privileges import (
     Account,
@@ -60,12 +61,15 @@ def prepare(settings: Settings, say: Callable[[str], None], as_root: bool = Fals
 
     async def ensure_user() -> None:
         nonlocal policy
-        store = SqliteAccountStore(settings.accounts_db, nofollow=os.geteuid() == 0)
+        store = open_accounts(settings, nofollow=os.geteuid() == 0, origin="pasv serve")
         try:
             policy = Policy(PolicyStore(store).load(), base_policy(settings))
             if await store.count() == 0:
                 password = secrets.token_urlsafe(12)
-                await store.add(FIRST_USER, password)
+                try:
+                    await store.add(FIRST_USER, password)
+                except AccountExists:  # another node, starting at the same time, made it
+                    return
                 host = settings.server.host or "127.0.0.1"
                 shown = f"[{host}]" if ":" in host else host
                 say(f"Created the first user {FIRST_USER!r}; its password is shown only this once:")
@@ -175,13 +179,17 @@ async def serve(
     (the data directory, the account database, the certificate and key, the transfer log), then
     the process becomes that user before it accepts a client; the parent sends reloads over
     ``parent``."""
+    worker = shared.state.index if shared is not None and settings.server.workers > 1 else None
+    origin = node_name(settings, worker)
     if account is None:
-        accounts = SqliteAccountStore(settings.accounts_db)
+        accounts = open_accounts(settings, origin=origin)
     else:  # as root, in a directory the serving user owns: no symbolic link is followed
-        accounts = SqliteAccountStore(real_accounts_db(settings), nofollow=True)
+        sqlite_path = None if is_shared(settings) else real_accounts_db(settings)
+        accounts = open_accounts(settings, sqlite_path=sqlite_path, nofollow=True, origin=origin)
         settings = hold(settings, account)
+    cluster = open_cluster(settings, accounts, origin)
     if shared is None:
-        server = FtpServer(settings, accounts)
+        server = FtpServer(settings, accounts, cluster=cluster)
     else:
         server = FtpServer(
             settings,
@@ -189,7 +197,8 @@ async def serve(
             shared.changes,
             shared.state,
             shared.policy_changes,
-            shared.board,
+            cluster=cluster,
+            board=shared.board,
         )
     stop_addon: Callable[[], Awaitable[None]] | None = None
     try:
@@ -207,6 +216,10 @@ async def serve(
             )
         for host, port in server.implicit_addresses:
             say(f"pasv listening for implicit FTPS (ftps://) on {host} port {port}")
+        if cluster is not None:
+            host, port = bound[0]
+            await cluster.start(server, f"{host}:{port}")
+            say(f"pasv node {cluster.node} joined the cluster (heartbeat {cluster.heartbeat:g}s)")
         if addon is not None:
             stop_addon = await addon[0](server, addon[1], say)
         loop = asyncio.get_running_loop()
@@ -228,6 +241,8 @@ async def serve(
         if stop_addon is not None:
             await stop_addon()
         await server.close()
+        if cluster is not None:
+            await cluster.close()
         await accounts.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pasv.accounts.sqlbase import StoreUnavailable
 from pasv.policy.models import User
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import (
@@ -15,6 +16,7 @@ from pasv.protocol.errors import (
     ServiceUnavailable,
 )
 from pasv.protocol.replies import Reply, make_reply
+from pasv.server.cluster import unavailable
 from pasv.server.handlers import HandlerResult, command
 from pasv.server.session import Session
 from pasv.server.tlspolicy import check_login
@@ -59,15 +61,19 @@ def password(s: Session, arg: str) -> HandlerResult:
         found = server.accounts.authenticate_cached(name, arg)
     if found is not None:
         storage = server.cached_storage(found)
-        if storage is not None:  # a repeat login: answered at once, no task, no thread
-            return _welcome(s, found, storage)
+        if storage is not None and server.cluster is None:
+            return _welcome(s, found, storage)  # a repeat login: answered at once, no task
     return _check_password(s, name, arg, found)
 
 
 async def _check_password(s: Session, name: str, arg: str, found: User | None) -> Reply:
     server = s.server
     if found is None:
-        found = await server.accounts.authenticate(name, arg)
+        try:
+            found = await server.accounts.authenticate(name, arg)
+        except StoreUnavailable as exc:  # running sessions go on; new logins wait for it
+            log.warning("[%d] %s login refused: %s", s.id, s.peer_ip, exc)
+            raise unavailable(exc) from None
     if found is None:
         s.failures += 1
         limit = server.settings.login.max_failures
@@ -78,11 +84,15 @@ async def _check_password(s: Session, name: str, arg: str, found: User | None) -
         if s.failures >= limit:
             raise ServiceUnavailable(texts.too_many_failures.format(count=s.failures))
         raise NotLoggedIn(texts.login_incorrect)
-    return _welcome(s, found, await server.storage_for(found))
+    storage = await server.storage_for(found)
+    if server.cluster is not None:  # IP rules and session limits, counted on every node
+        return _welcome(s, await server.gate.admit(s, found), storage, admitted=True)
+    return _welcome(s, found, storage)
 
 
-def _welcome(s: Session, user: User, storage: Storage) -> Reply:
-    user = s.server.gate.login(s, user)  # IP rules and session limits
+def _welcome(s: Session, user: User, storage: Storage, *, admitted: bool = False) -> Reply:
+    if not admitted:
+        user = s.server.gate.login(s, user)  # IP rules and session limits
     s.storage = storage
     s.user = user
     s.cwd = "/"

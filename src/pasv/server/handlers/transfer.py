@@ -227,10 +227,14 @@ async def _store(
     s.check_new_name(path)
     offset = s.take_rest()
     declared = s.take_allocated()
-    claim = s.server.in_use.claim(s.fs.identity(path))
+    identity = s.fs.identity(path)
+    claim = s.server.in_use.claim(identity)
     if claim is None:
         raise s.busy(path)
+    cluster = s.server.cluster
     try:
+        if cluster is not None:  # the same name uploaded on another node: 450 too
+            await cluster.claim(identity, s.id, s.busy(path))
         return await _receive_file(
             s,
             path,
@@ -243,6 +247,8 @@ async def _store(
         )
     finally:
         claim.release()
+        if cluster is not None:
+            cluster.unclaim(identity)
 
 
 async def _receive_file(

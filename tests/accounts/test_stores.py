@@ -1,4 +1,6 @@
-"""SqliteAccountStore on a real SQLite file: CRUD, authentication, cache, persistence."""
+"""Both account stores, SQLite (a real file) and PostgreSQL (a throwaway server): CRUD,
+authentication, the repeat-login cache, persistence, schema versions. The tests that take
+``store`` or ``reopen`` run on each engine; those that read the SQLite file itself on SQLite."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from pasv.accounts.base import AccountError, AccountExists, AccountNotFound, AccountStore
+from pasv.accounts.sqlbase import AccountDatabase
 from pasv.accounts.sqlite import SCHEMA_VERSION, SqliteAccountStore
 from pasv.policy.models import Perm, User
 
@@ -47,14 +50,47 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "accounts.db"
 
 
+Opener = Callable[[], AccountDatabase]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def reopen(
+    request: pytest.FixtureRequest, db_path: Path, hasher: CountingHasher
+) -> AsyncIterator[Opener]:
+    """Opens another store on the same database (each is closed by the test or at the end)."""
+    opened: list[AccountDatabase] = []
+    if request.param == "sqlite":
+
+        def opener() -> AccountDatabase:
+            opened.append(SqliteAccountStore(db_path, hasher))
+            return opened[-1]
+    else:
+        from pasv.accounts.postgres import PostgresAccountStore
+
+        url = request.getfixturevalue("pg_url")
+
+        def opener() -> AccountDatabase:
+            opened.append(PostgresAccountStore(url, hasher, pool_size=2))
+            return opened[-1]
+
+    yield opener
+    for store in opened:
+        await store.close()
+
+
 @pytest.fixture
-async def store(db_path: Path, hasher: CountingHasher) -> AsyncIterator[SqliteAccountStore]:
+def store(reopen: Opener) -> AccountDatabase:
+    return reopen()
+
+
+@pytest.fixture
+async def sqlite_store(db_path: Path, hasher: CountingHasher) -> AsyncIterator[SqliteAccountStore]:
     store = SqliteAccountStore(db_path, hasher)
     yield store
     await store.close()
 
 
-async def test_add_get_and_protocol(store: SqliteAccountStore) -> None:
+async def test_add_get_and_protocol(store: AccountDatabase) -> None:
     assert isinstance(store, AccountStore)
     user = await store.add("alice", "pw", home="/srv/alice", perms=Perm.READ)
     assert user == User("alice", "/srv/alice", Perm.READ)
@@ -64,8 +100,9 @@ async def test_add_get_and_protocol(store: SqliteAccountStore) -> None:
 
 
 async def test_password_is_not_stored_in_plain_text(
-    store: SqliteAccountStore, db_path: Path
+    sqlite_store: SqliteAccountStore, db_path: Path
 ) -> None:
+    store = sqlite_store
     await store.add("alice", "plain-text-password")
     await store.close()
     with sqlite3.connect(db_path) as conn:
@@ -78,14 +115,14 @@ async def test_password_is_not_stored_in_plain_text(
 @pytest.mark.parametrize(
     "perms", [Perm.ALL, Perm.NONE, Perm.READ, Perm.WRITE, Perm.LIST | Perm.SITE]
 )
-async def test_perms_round_trip(store: SqliteAccountStore, perms: Perm) -> None:
+async def test_perms_round_trip(store: AccountDatabase, perms: Perm) -> None:
     await store.add("bob", "pw", perms=perms)
     user = await store.get("bob")
     assert user is not None
     assert user.perms == perms
 
 
-async def test_authenticate_right_and_wrong(store: SqliteAccountStore) -> None:
+async def test_authenticate_right_and_wrong(store: AccountDatabase) -> None:
     await store.add("alice", "right", home="/h")
     assert await store.authenticate("alice", "right") == User("alice", "/h", Perm.ALL)
     assert await store.authenticate("alice", "wrong") is None
@@ -93,7 +130,7 @@ async def test_authenticate_right_and_wrong(store: SqliteAccountStore) -> None:
     assert await store.authenticate("ALICE", "right") is None
 
 
-async def test_cache_hit_skips_argon2(store: SqliteAccountStore, hasher: CountingHasher) -> None:
+async def test_cache_hit_skips_argon2(store: AccountDatabase, hasher: CountingHasher) -> None:
     await store.add("alice", "right")
     assert await store.authenticate("alice", "right") is not None
     assert hasher.verify_calls == 1
@@ -106,7 +143,7 @@ async def test_cache_hit_skips_argon2(store: SqliteAccountStore, hasher: Countin
 
 
 async def test_concurrent_logins_share_one_verification(
-    store: SqliteAccountStore, hasher: CountingHasher
+    store: AccountDatabase, hasher: CountingHasher
 ) -> None:
     await store.add("alice", "right")
     right = await asyncio.gather(*(store.authenticate("alice", "right") for _ in range(20)))
@@ -120,7 +157,7 @@ async def test_concurrent_logins_share_one_verification(
 
 
 async def test_password_change_invalidates_cache(
-    store: SqliteAccountStore, hasher: CountingHasher
+    store: AccountDatabase, hasher: CountingHasher
 ) -> None:
     await store.add("alice", "old")
     assert await store.authenticate("alice", "old") is not None
@@ -133,10 +170,11 @@ async def test_password_change_invalidates_cache(
 
 
 async def test_repeat_login_sees_every_change_at_once(
-    store: SqliteAccountStore, db_path: Path, hasher: CountingHasher
+    sqlite_store: SqliteAccountStore, db_path: Path, hasher: CountingHasher
 ) -> None:
     """authenticate_cached answers a repeat login from memory, yet a change made by another
     connection (``pasv user`` in another process) or by this store counts from the next login."""
+    store = sqlite_store
     await store.add("alice", "old")
     assert store.authenticate_cached("alice", "old") is None  # never verified yet
     assert await store.authenticate("alice", "old") is not None
@@ -166,7 +204,7 @@ async def test_repeat_login_sees_every_change_at_once(
 
 
 async def test_unknown_user_still_pays_for_a_verify(
-    store: SqliteAccountStore, hasher: CountingHasher
+    store: AccountDatabase, hasher: CountingHasher
 ) -> None:
     assert await store.authenticate("ghost", "pw") is None
     assert await store.authenticate("ghost", "pw") is None
@@ -174,7 +212,7 @@ async def test_unknown_user_still_pays_for_a_verify(
     assert hasher.hash_calls == 1  # the dummy hash is made once
 
 
-async def test_disabled_user_cannot_log_in(store: SqliteAccountStore) -> None:
+async def test_disabled_user_cannot_log_in(store: AccountDatabase) -> None:
     await store.add("alice", "pw")
     assert await store.authenticate("alice", "pw") is not None  # now cached
     await store.set_enabled("alice", False)
@@ -201,7 +239,7 @@ async def test_rehash_when_parameters_grow(db_path: Path) -> None:
     assert "t=2" in after
 
 
-async def test_duplicates_are_refused(store: SqliteAccountStore) -> None:
+async def test_duplicates_are_refused(store: AccountDatabase) -> None:
     await store.add("alice", "pw")
     with pytest.raises(AccountExists):
         await store.add("alice", "other")
@@ -209,7 +247,7 @@ async def test_duplicates_are_refused(store: SqliteAccountStore) -> None:
     assert await store.count() == 2
 
 
-async def test_delete(store: SqliteAccountStore) -> None:
+async def test_delete(store: AccountDatabase) -> None:
     await store.add("alice", "pw")
     assert await store.authenticate("alice", "pw") is not None
     assert await store.delete("alice") is True
@@ -221,7 +259,7 @@ async def test_delete(store: SqliteAccountStore) -> None:
     assert await store.authenticate("alice", "pw2") is not None
 
 
-async def test_updates_and_missing_users(store: SqliteAccountStore) -> None:
+async def test_updates_and_missing_users(store: AccountDatabase) -> None:
     await store.add("alice", "pw")
     await store.set_home("alice", "/new/home")
     await store.set_perms("alice", Perm.RETR | Perm.LIST)
@@ -238,7 +276,7 @@ async def test_updates_and_missing_users(store: SqliteAccountStore) -> None:
             await call()
 
 
-async def test_list_and_count(store: SqliteAccountStore) -> None:
+async def test_list_and_count(store: AccountDatabase) -> None:
     assert await store.list() == []
     assert await store.count() == 0
     for name in ("carol", "alice", "bob"):
@@ -263,19 +301,19 @@ async def test_list_and_count(store: SqliteAccountStore) -> None:
         (" alice", "white space"),
     ],
 )
-async def test_name_validation(store: SqliteAccountStore, name: str, reason: str) -> None:
+async def test_name_validation(store: AccountDatabase, name: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         await store.add(name, "pw")
     assert await store.count() == 0
 
 
-async def test_valid_unusual_names(store: SqliteAccountStore) -> None:
+async def test_valid_unusual_names(store: AccountDatabase) -> None:
     for name in ("x" * 64, "jürgen", "user@example.com", "first last", "ftpuser"):
         await store.add(name, "pw")
     assert await store.count() == 5
 
 
-async def test_empty_password_is_refused(store: SqliteAccountStore) -> None:
+async def test_empty_password_is_refused(store: AccountDatabase) -> None:
     with pytest.raises(ValueError, match="password"):
         await store.add("alice", "")
     await store.add("alice", "pw")
@@ -296,7 +334,7 @@ async def test_persistence_across_reopen(db_path: Path, hasher: CountingHasher) 
         await second.close()
 
 
-async def test_wal_mode_and_schema_version(store: SqliteAccountStore, db_path: Path) -> None:
+async def test_wal_mode_and_schema_version(sqlite_store: SqliteAccountStore, db_path: Path) -> None:
     conn = sqlite3.connect(db_path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -315,7 +353,7 @@ async def test_newer_schema_is_refused(db_path: Path, hasher: CountingHasher) ->
         SqliteAccountStore(db_path, hasher)
 
 
-async def test_closed_store_refuses(store: SqliteAccountStore) -> None:
+async def test_closed_store_refuses(store: AccountDatabase) -> None:
     await store.close()
     with pytest.raises(AccountError, match="closed"):
         await store.get("alice")
