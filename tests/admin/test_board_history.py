@@ -14,23 +14,28 @@ from pasv.server.xferlog import XferLog
 def test_a_worker_publishes_and_takes_kicks_the_other_sees_them() -> None:
     board = SessionBoard(2)
     assert board.read(1) == []
-    read, write = os.pipe()
+    to_child, from_parent = os.pipe()
+    to_parent, from_child = os.pipe()
     pid = os.fork()
-    if pid == 0:  # worker 1
-        board.publish(1, [{"id": "local:1:5", "user": "bob"}])
-        os.write(write, b"1")
-        os.read(read, 1)  # until worker 0 asked for the kick
-        os._exit(0 if board.take_kicks(1) == [5] and board.take_kicks(1) == [] else 1)
-    assert os.read(read, 1) == b"1"
+    if pid == 0:  # worker 1: never returns into pytest
+        code = 1
+        try:
+            board.publish(1, [{"id": "local:1:5", "user": "bob"}])
+            os.write(from_child, b"1")
+            os.read(to_child, 1)  # until worker 0 asked for the kick
+            code = 0 if board.take_kicks(1) == [5] and board.take_kicks(1) == [] else 2
+        finally:
+            os._exit(code)
+    assert os.read(to_parent, 1) == b"1"
     assert board.read(1) == [{"id": "local:1:5", "user": "bob"}]
     assert board.read(0) == []
     assert board.request_kick(1, 5)
-    os.write(write, b"k")
+    os.write(from_parent, b"k")
     assert os.waitpid(pid, 0)[1] == 0
     board.clear(1)
     assert board.read(1) == []
-    os.close(read)
-    os.close(write)
+    for fd in (to_child, from_parent, to_parent, from_child):
+        os.close(fd)
 
 
 def test_a_board_too_small_keeps_what_fits() -> None:
