@@ -97,10 +97,11 @@ def tls_files(workdir: Path) -> tuple[Path, Path]:
 
 
 def _pasv_env() -> dict[str, str]:
-    """The environment for pasv: src/ on the path, in case pasv is not installed."""
+    """The environment for pasv: src/ on the path, in case pasv is not installed; no admin API
+    (its port 8021 is one for the machine, and the bench measures FTP alone)."""
     path = [str(MAIN / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
     # metrics stay on (the default) but on a port from the kernel, not 9121
-    env = {"PASV_METRICS_LISTEN": "127.0.0.1:0"}
+    env = {"PASV_METRICS_LISTEN": "127.0.0.1:0", "PASV_ADMIN_ENABLED": "false"}
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **env}
 
 

@@ -365,6 +365,24 @@ class HookSection(_Section):
         return self
 
 
+class AdminSection(_Section):
+    enabled: bool = Field(True, description="serve the admin HTTP API and web console")
+    host: str = Field("127.0.0.1", description="address of the admin listener")
+    port: int = Field(8021, ge=0, le=65535)
+    tls: bool = Field(False, description="HTTPS with the FTP server's certificate")
+    audit_log: Path | None = Field(None, description="default: <data_dir>/admin-audit.log")
+    console_group: str = Field(
+        "admin", description="members of this group may log in to the console with a password"
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host_is_ip(cls, value: str) -> str:
+        if value != "localhost":
+            ipaddress.ip_address(value)
+        return value
+
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -574,6 +592,14 @@ class Settings(_Section):
                 raise ValueError(f"two hooks are named {name!r}; names must differ")
         return hooks
 
+    admin: AdminSection = AdminSection()
+
+    @model_validator(mode="after")
+    def _admin_tls(self) -> Settings:
+        if self.admin.enabled and self.admin.tls and not self.tls.enabled:
+            raise ValueError("admin.tls uses the FTP server's certificate, but tls is disabled")
+        return self
+
     @property
     def files_root(self) -> Path:
         return self.server.data_dir / "files"
@@ -593,6 +619,15 @@ class Settings(_Section):
     @property
     def xferlog_path(self) -> Path:
         return self.logging.xferlog or self.server.data_dir / "xferlog"
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.admin.audit_log or self.server.data_dir / "admin-audit.log"
+
+    @property
+    def session_log_path(self) -> Path:
+        """Logins and refusals, one JSON object a line (written while the admin API is on)."""
+        return self.server.data_dir / "sessions.log"
 
 
 ENV_PREFIX = "PASV_"

@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from pasv.accounts.base import AccountExists
@@ -21,6 +21,7 @@ from pasv.config import Settings
 from pasv.policy.engine import Policy
 from pasv.server import metrics, privsep
 from pasv.server.app import FtpServer, base_policy
+from pasv.server.board import SessionBoard
 from pasv.server.composition import is_shared, node_name, open_accounts, open_cluster
 from pasv.server.listcache import ChangeCounter
 from pasv.server.privileges import (
@@ -36,6 +37,12 @@ from pasv.server.shared import SharedState
 from pasv.server.tls import Certificate, locate
 
 log = logging.getLogger("pasv.server")
+
+# Something served beside FTP by one process (worker 0): the admin API. Given the server and
+# the admin listening socket, it starts and returns the coroutine function that stops it.
+Addon = Callable[
+    [FtpServer, socket.socket, Callable[[str], None]], Awaitable[Callable[[], Awaitable[None]]]
+]
 
 FIRST_USER = "pasv"
 
@@ -143,10 +150,31 @@ def worker_sockets(
     return socks
 
 
+def admin_socket(settings: Settings) -> socket.socket:
+    """Bind the admin listener (before the workers fork and before privileges are dropped)."""
+    host, port = settings.admin.host, settings.admin.port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(
+            f"the admin API cannot listen on {host} port {port}: {exc.strerror}; "
+            "set admin.port, or admin.enabled = false"
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
 class Shared:
     """What the supervisor makes before forking, for all its workers."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, board: bool = False) -> None:
+        # live sessions of every worker, for the admin API in worker 0
+        self.board = SessionBoard(workers) if board and workers > 1 else None
         self.changes = ChangeCounter()  # a write in one worker invalidates every listing cache
         self.policy_changes = ChangeCounter()  # a ban made in one worker reloads them all
         self.state = SharedState(workers)  # session counts, rate windows, bandwidth buckets
@@ -204,6 +232,7 @@ async def serve(
     shared: Shared | None = None,
     account: Account | None = None,
     parent: socket.socket | None = None,
+    addon: tuple[Addon, socket.socket] | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then drain ([drain]); SIGHUP reloads the TLS certificate
     and reopens the transfer log. With ``account``, everything that needs root is opened first
@@ -223,8 +252,15 @@ async def serve(
         server = FtpServer(settings, accounts, cluster=cluster)
     else:
         server = FtpServer(
-            settings, accounts, shared.changes, shared.state, shared.policy_changes, cluster
+            settings,
+            accounts,
+            shared.changes,
+            shared.state,
+            shared.policy_changes,
+            cluster=cluster,
+            board=shared.board,
         )
+    stop_addon: Callable[[], Awaitable[None]] | None = None
     try:
         if account is not None:
             drop(account)
@@ -250,6 +286,8 @@ async def serve(
             host, port = bound[0]
             await cluster.start(server, f"{host}:{port}")
             say(f"pasv node {cluster.node} joined the cluster (heartbeat {cluster.heartbeat:g}s)")
+        if addon is not None:
+            stop_addon = await addon[0](server, addon[1], say)
         loop = asyncio.get_running_loop()
         stop = StopSignals(loop)
         if parent is None:
@@ -266,13 +304,15 @@ async def serve(
         await stop.drain.wait()
         await server.drain(stop.now)
     finally:
+        if stop_addon is not None:
+            await stop_addon()
         await server.close()
         if cluster is not None:
             await cluster.close()
         await accounts.close()
 
 
-def run(settings: Settings, say: Callable[[str], None]) -> None:
+def run(settings: Settings, say: Callable[[str], None], addon: Addon | None = None) -> None:
     """`pasv serve`: one process, or a supervisor of N workers (default: one per CPU core), each
     with its own listening socket on the shared port (SO_REUSEPORT).
     Started as root, the supervisor stays (it reloads the certificate for the workers) and every
@@ -280,6 +320,9 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
     os.umask(settings.server.umask)
     account = serving_account(settings)  # PrivilegeError before anything is created
     prepare(settings, say, as_root=account is None and os.geteuid() == 0)
+    extra = None
+    if addon is not None and settings.admin.enabled:
+        extra = (addon, admin_socket(settings))
     if account is not None:
         hand_over(settings, account)
         say(
@@ -289,12 +332,17 @@ def run(settings: Settings, say: Callable[[str], None]) -> None:
     workers = settings.server.worker_count
     if workers == 1 and account is None:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve(settings, None, say))
+            runner.run(serve(settings, None, say, addon=extra))
         return
-    _supervise(settings, say, account)
+    _supervise(settings, say, account, extra)
 
 
-def _supervise(settings: Settings, say: Callable[[str], None], account: Account | None) -> None:
+def _supervise(
+    settings: Settings,
+    say: Callable[[str], None],
+    account: Account | None,
+    addon: tuple[Addon, socket.socket] | None = None,
+) -> None:
     workers = settings.server.worker_count
     tls = settings.tls
     plain = worker_sockets(settings, workers)
@@ -302,12 +350,12 @@ def _supervise(settings: Settings, say: Callable[[str], None], account: Account 
     if tls.enabled and tls.implicit:
         implicit = list(worker_sockets(settings, workers, tls.implicit_port))
     socks = list(zip(plain, implicit, strict=True))
-    shared = Shared(workers)
+    shared = Shared(workers, board=addon is not None)
     where = shared.open_metrics(settings, account)
     if where is not None:
         say(f"pasv metrics on http://{where}/metrics")
     try:
-        _watch(settings, say, account, socks, shared)
+        _watch(settings, say, account, socks, shared, addon)
     finally:
         shared.close_metrics()
 
@@ -318,6 +366,7 @@ def _watch(
     account: Account | None,
     socks: list[tuple[socket.socket, socket.socket | None]],
     shared: Shared,
+    addon: tuple[Addon, socket.socket] | None,
 ) -> None:
     """Start the workers, forward signals to them, and replace one that dies."""
     workers = settings.server.worker_count
@@ -328,7 +377,17 @@ def _watch(
         worker_end = None
         if account is not None:
             channels[index], worker_end = privsep.channel()
-        pid = _spawn(settings, socks, say, shared, index, account, worker_end, channels)
+        pid = _spawn(
+            settings,
+            socks,
+            say,
+            shared,
+            index,
+            account,
+            worker_end,
+            channels,
+            addon if index == 0 else None,
+        )
         if worker_end is not None:
             worker_end.close()
         children[pid] = index
@@ -374,6 +433,8 @@ def _watch(
         if not stopping and index >= 0:
             log.error("worker %d ended (status %d); starting a replacement", pid, status)
             shared.state.wipe_worker(index)  # its sessions ended with it
+            if shared.board is not None:
+                shared.board.clear(index)
             old = channels.pop(index, None)
             if old is not None:
                 old.close()
@@ -389,6 +450,7 @@ def _spawn(
     account: Account | None,
     parent: socket.socket | None,
     channels: dict[int, socket.socket],
+    addon: tuple[Addon, socket.socket] | None = None,
 ) -> int:
     pid = os.fork()
     if pid:
@@ -408,7 +470,7 @@ def _spawn(
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve(settings, sock, say, shared, account, parent))
+            runner.run(serve(settings, sock, say, shared, account, parent, addon))
     except BaseException:
         log.exception("worker failed")
         code = 1
