@@ -5,18 +5,23 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests drive as real clients and servers (vsftpd: client tests, the bench and
-# `pasv doctor`); tcpdump records the loopback sessions that the `pasv pcap` tests read back.
+# `pasv doctor`); tcpdump records the loopback sessions that the `pasv pcap` tests read back;
+# chromium + chromium-driver click through the admin console (fonts-wqy-zenhei: its Chinese).
 # Pure-FTPd and ProFTPD conflict with vsftpd as Debian packages (all are "ftp-server"), so their
 # packages are only unpacked into the venv (UNPACK_DEBS -> .venv/debs/root) and run from there;
 # the libraries they need are installed. The tests start every server themselves on loopback
 # ports; installing must not start one as a system service on port 21, so apt_install runs with
 # a policy-rc.d that forbids it. PostgreSQL: the tests run throwaway clusters (initdb, pg_ctl) as
 # the unprivileged "postgres" user the package creates; its own cluster is never started.
-TEST_DEBS   := curl lftp vsftpd tcpdump postgresql libsodium23 libcap2 libpam0g libhiredis0.14 \
-               libmemcached11 libmemcachedutil2 libpcre2-posix3 libidn2-0 libacl1
+# the libraries the unpacked Pure-FTPd and ProFTPD need
+UNPACK_LIBS := libsodium23 libcap2 libpam0g libhiredis0.14 libmemcached11 libmemcachedutil2 \
+               libpcre2-posix3 libidn2-0 libacl1
+TEST_DEBS   := curl lftp vsftpd tcpdump postgresql chromium chromium-driver \
+               fonts-wqy-zenhei $(UNPACK_LIBS)
 UNPACK_DEBS := pure-ftpd proftpd-core
 UNPACKED    := $(VENV)/debs/.unpacked
-BENCH_DEBS := curl vsftpd
+# the bench compares pasv with pyftpdlib, vsftpd, ProFTPD and Pure-FTPd (the last two unpacked)
+BENCH_DEBS  := curl vsftpd $(UNPACK_LIBS)
 
 .PHONY: run test lint bench soak fuzz debs-test debs-bench clean
 
@@ -41,16 +46,21 @@ define apt_install
 	fi
 endef
 
-debs-test:
-	$(call apt_install,$(TEST_DEBS))
+define unpack_debs
 	@[ -e $(UNPACKED) ] || { \
 	  rm -rf $(VENV)/debs && mkdir -p $(VENV)/debs && cd $(VENV)/debs && \
 	  { apt-get download $(UNPACK_DEBS) 2>/dev/null || \
 	    { $(SUDO) apt-get update -qq && apt-get download $(UNPACK_DEBS) 2>/dev/null; }; } && \
 	  for deb in *.deb; do dpkg-deb -x $$deb root; done && rm -f *.deb && touch .unpacked; }
+endef
+
+debs-test:
+	$(call apt_install,$(TEST_DEBS))
+	$(call unpack_debs)
 
 debs-bench:
 	$(call apt_install,$(BENCH_DEBS))
+	$(call unpack_debs)
 
 ## run: start the server on embedded defaults (./pasv-data, port 2121, passive 50000-50100)
 run: $(STAMP)
@@ -67,15 +77,16 @@ lint: $(STAMP)
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
-## bench: pasv vs pyftpdlib (and vsftpd) on loopback, with ratios; the upload modes' cost; MODE Z;
-## what a hanging, failing or refused event hook costs sessions
-## then STOR/RETR through S3 (SeaweedFS) against the local disk
+## bench: pasv vs pyftpdlib, vsftpd, ProFTPD and Pure-FTPd on loopback, each row a ratio to the
+## best of them; then the upload modes' cost, MODE Z, event hooks' cost, S3 against the local
+## disk, and the scale curves (idle sessions, LIST)
 bench: $(STAMP) debs-bench
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.uploads
 	$(BIN)/python -m bench.modes
 	$(BIN)/python -m bench.hooks
 	$(BIN)/python -m bench.s3transfers
+	$(BIN)/python -m bench.scale
 
 ## soak: slow, long-running tests (marked slow): 500 sessions for 60 s (SOAK_SECONDS, SOAK_SESSIONS);
 ## 2,000 verified uploads through four real clients and a hostile one (UPLOAD_SOAK_COUNT)

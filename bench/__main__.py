@@ -14,9 +14,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from bench import files, measures, placement, rawlimit, report, runner, servers
+from bench import cservers, files, measures, placement, rawlimit, report, runner, servers
 
-SERVER_NAMES = ("pasv", "pyftpdlib", "vsftpd", "pasv-policy")
+SERVER_NAMES = servers.ORDER
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,11 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--workers", type=int, help="worker processes for pasv and pyftpdlib alike")
-    p.add_argument("--runs", type=int, help="rounds of every measure (default: 5 for transfers, 3)")
+    p.add_argument("--runs", type=int, help="rounds of every measure (default 3)")
     p.add_argument(
-        "--free-retr",
+        "--pin-retr",
         action="store_true",
-        help="RETR and the raw limit without pinning server and client to one CPU",
+        help="RETR and the raw limit with servers and client pinned to one CPU (its CPU cost); "
+        "by default nothing is pinned, as users run servers",
     )
     p.add_argument(
         "--pasv-command", metavar="CMD", help="run pasv as CMD (default: python -m pasv)"
@@ -79,6 +80,10 @@ def start(
             return servers.start_pasv(work, tpl, sizes, passive, workers, cmd, name)
         if name == "pyftpdlib":
             return servers.start_pyftpdlib(work, tpl, sizes, passive, workers)
+        if name == "proftpd":
+            return cservers.start_proftpd(work, tpl, sizes, passive)
+        if name == "pure-ftpd":
+            return cservers.start_pureftpd(work, tpl, sizes, passive)
         return servers.start_vsftpd(work, tpl, sizes, passive)
     except Exception as e:
         srv = servers.Server(name)
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = files.QUICK if args.quick else files.FULL
     if args.runs:
         sizes = files.Sizes(**{**sizes.__dict__, "runs": args.runs, "transfer_runs": args.runs})
-    cpu = None if args.free_retr else placement.one_cpu_available()
+    cpu = placement.one_cpu_available() if args.pin_retr else None
     server_names, measure_keys, want_raw = select(args.only)
     nofile = raise_nofile()
     work = Path(tempfile.mkdtemp(prefix="pasv-bench-"))
@@ -137,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    report.derive(results)
     targets = report.evaluate(results, raw)
     if args.json:  # before printing, so a closed stdout cannot lose it
         payload = {
@@ -155,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         report.write_json(args.json, payload)
     labels = {k: v[0] for k, v in measures.MEASURES.items()}
+    labels["small_cpu"] = "server CPU per small RETR"
     report.render(console, labels, results, raw, info, targets)
     if args.json:
         console.print(f"JSON written to {args.json}")

@@ -35,7 +35,7 @@ TRANSFERS = frozenset({"retr", "stor", "concurrent", "tls_retr", "tls_stor"})
 
 
 QUICK = Sizes(64 * MIB, 2 * MIB, 50, 4096, 1000, 1.0, 100, 4, 3, 3)
-FULL = Sizes(1024 * MIB, 10 * MIB, 200, 4096, 1000, 5.0, 500, 4, 3, 5)
+FULL = Sizes(1024 * MIB, 10 * MIB, 200, 4096, 1000, 5.0, 500, 4, 3, 3)  # six servers: 3 rounds
 
 
 def _write(path: Path, size: int) -> None:

@@ -1,4 +1,4 @@
-"""Run one measure over the servers in rotating rounds and keep the best round."""
+"""Run one measure over the servers in rotating rounds and keep the median round."""
 
 from __future__ import annotations
 
@@ -34,12 +34,13 @@ def run_one(console: Console, key: str, srv: Server, sizes: Sizes, tpl: Path) ->
 
 
 def combine(key: str, rounds: list[Result]) -> Result:
-    """Best round's figures; failures summed over all rounds; every round's value kept."""
+    """The median round's figures (the lower middle one of an even count); failures summed
+    over all rounds; every round's value kept."""
     good = [r for r in rounds if "error" not in r]
     if not good:
         return rounds[-1]
-    best = (min if key == "memory" else max)(good, key=lambda r: float(r["value"]))
-    out = dict(best)
+    ordered = sorted(good, key=lambda r: float(r["value"]))
+    out = dict(ordered[(len(ordered) - 1) // 2])
     if len(rounds) > 1:
         out["rounds"] = [r.get("value") for r in rounds]
     for total in ("failures", "syn_dropped"):  # every round counts, not only the best one

@@ -21,7 +21,7 @@ from bench.policy import write_policy
 HOST = "127.0.0.1"
 USER, PASSWORD = "bench", "benchpw"
 VSFTPD_USER = "pasvbench"
-ORDER = ("pasv", "pyftpdlib", "vsftpd", "pasv-policy")
+ORDER = ("pasv", "pyftpdlib", "vsftpd", "proftpd", "pure-ftpd", "pasv-policy")
 
 
 def passive_ranges(base: int, span: int) -> dict[str, tuple[int, int]]:
@@ -97,10 +97,11 @@ def tls_files(workdir: Path) -> tuple[Path, Path]:
 
 
 def _pasv_env() -> dict[str, str]:
-    """The environment for pasv: src/ on the path, in case pasv is not installed."""
+    """The environment for pasv: src/ on the path, in case pasv is not installed; no admin API
+    (its port 8021 is one for the machine, and the bench measures FTP alone)."""
     path = [str(MAIN / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
     # metrics stay on (the default) but on a port from the kernel, not 9121
-    env = {"PASV_METRICS_LISTEN": "127.0.0.1:0"}
+    env = {"PASV_METRICS_LISTEN": "127.0.0.1:0", "PASV_ADMIN_ENABLED": "false"}
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **env}
 
 
@@ -239,6 +240,23 @@ ftpd_banner=vsftpd bench server ready.
 """
 
 
+# vsftpd's FTPS settings for the FTPS rows: TLS offered but not required, so the plain rows
+# are unchanged; each data connection must resume the control connection's TLS session.
+VSFTPD_TLS = """\
+ssl_enable=YES
+allow_anon_ssl=NO
+force_local_logins_ssl=NO
+force_local_data_ssl=NO
+ssl_tlsv1=NO
+ssl_sslv2=NO
+ssl_sslv3=NO
+require_ssl_reuse=YES
+ssl_ciphers=HIGH
+rsa_cert_file={cert}
+rsa_private_key_file={key}
+"""
+
+
 def _ensure_unix_user() -> tuple[int, int]:
     """Create (once) the local Linux user vsftpd logs in, and set its password."""
     try:
@@ -274,9 +292,12 @@ def start_vsftpd(workdir: Path, tpl: Path, sizes: Sizes, passive: tuple[int, int
     empty.mkdir(mode=0o755)
     low, high = passive
     conf = workdir / "vsftpd.conf"
+    cert, key = tls_files(workdir)
     conf.write_text(
         VSFTPD_CONF.format(host=HOST, port=srv.port, root=srv.root, empty=empty, low=low, high=high)
+        + VSFTPD_TLS.format(cert=cert, key=key)
     )
+    srv.tls_port = srv.port
     conf.chmod(0o600)
     _spawn(srv, [binary, str(conf)], workdir)
     _wait_ready(srv)
@@ -320,6 +341,19 @@ def tree_pids(root: int) -> list[int]:
         out.append(pid)
         todo.extend(children.get(pid, []))
     return out
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of the tree."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in tree_pids(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def _kib(path: str, key: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -12,6 +13,11 @@ import pytest
 from tests.support.live import LiveServer, start_server
 from tests.support.postgres import PgCluster, started_cluster
 from tests.support.seaweed import Weed, start_weed
+
+# `pasv serve` started by a test is one process unless the test asks for workers: tests that
+# kill, signal or count a node's process (cluster, pcap, CLI) mean that one process.
+# tests/cli/test_workers_auto.py removes this to test the default ("auto").
+os.environ.setdefault("PASV_SERVER_WORKERS", "1")
 
 
 def _has_ipv6_loopback() -> bool:

@@ -33,7 +33,9 @@ class ServerSection(_Section):
     port: int = Field(2121, ge=0, le=65535)
     data_dir: Path = Path("pasv-data")
     banner: str = "pasv FTP server ready."
-    workers: int = Field(1, ge=1, le=64)
+    workers: int | Literal["auto"] = Field(
+        "auto", description='worker processes sharing the port; "auto" = one per CPU core'
+    )
     backlog: int = Field(4096, ge=16)
     max_line_length: int = Field(4096, ge=64, le=1_048_576)
     max_sessions: int = Field(2000, ge=1)
@@ -74,6 +76,32 @@ class ServerSection(_Section):
     @classmethod
     def _banner_languages(cls, value: dict[str, str]) -> dict[str, str]:
         return {_language_tag(lang): text for lang, text in value.items()}
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            count = int(value)
+        except (TypeError, ValueError):
+            raise ValueError('expected a number of workers (1-64) or "auto"') from None
+        if isinstance(value, bool) or (count != value and not isinstance(value, str)):
+            raise ValueError('expected a whole number of workers (1-64) or "auto"')
+        if not 1 <= count <= 64:
+            raise ValueError('expected a number of workers (1-64) or "auto"')
+        return count
+
+    @property
+    def worker_count(self) -> int:
+        """The worker processes to run: ``workers``, or one per CPU this process may use."""
+        if self.workers != "auto":
+            return self.workers
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cores = os.cpu_count() or 1
+        return max(1, min(64, cores))
 
     @field_validator("host")
     @classmethod
@@ -337,6 +365,24 @@ class HookSection(_Section):
         return self
 
 
+class AdminSection(_Section):
+    enabled: bool = Field(True, description="serve the admin HTTP API and web console")
+    host: str = Field("127.0.0.1", description="address of the admin listener")
+    port: int = Field(8021, ge=0, le=65535)
+    tls: bool = Field(False, description="HTTPS with the FTP server's certificate")
+    audit_log: Path | None = Field(None, description="default: <data_dir>/admin-audit.log")
+    console_group: str = Field(
+        "admin", description="members of this group may log in to the console with a password"
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host_is_ip(cls, value: str) -> str:
+        if value != "localhost":
+            ipaddress.ip_address(value)
+        return value
+
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -546,6 +592,14 @@ class Settings(_Section):
                 raise ValueError(f"two hooks are named {name!r}; names must differ")
         return hooks
 
+    admin: AdminSection = AdminSection()
+
+    @model_validator(mode="after")
+    def _admin_tls(self) -> Settings:
+        if self.admin.enabled and self.admin.tls and not self.tls.enabled:
+            raise ValueError("admin.tls uses the FTP server's certificate, but tls is disabled")
+        return self
+
     @property
     def files_root(self) -> Path:
         return self.server.data_dir / "files"
@@ -565,6 +619,15 @@ class Settings(_Section):
     @property
     def xferlog_path(self) -> Path:
         return self.logging.xferlog or self.server.data_dir / "xferlog"
+
+    @property
+    def audit_log_path(self) -> Path:
+        return self.admin.audit_log or self.server.data_dir / "admin-audit.log"
+
+    @property
+    def session_log_path(self) -> Path:
+        """Logins and refusals, one JSON object a line (written while the admin API is on)."""
+        return self.server.data_dir / "sessions.log"
 
 
 ENV_PREFIX = "PASV_"
@@ -592,13 +655,25 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _describe(exc: ValidationError, source: str) -> str:
+def _describe(
+    exc: ValidationError,
+    file: str,
+    env: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+) -> str:
+    """Each problem named by where its value came from: a flag, a PASV_* variable or the file."""
     problems = []
     for err in exc.errors():
-        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        loc = [str(part) for part in err["loc"]]
+        key = ".".join(loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown setting"
+        source = file
+        if len(loc) >= 2 and loc[1] in overrides.get(loc[0], {}):
+            source = "command line"
+        elif len(loc) >= 2 and loc[1] in env.get(loc[0], {}):
+            source = f"{ENV_PREFIX}{loc[0].upper()}_{loc[1].upper()} (environment)"
         problems.append(f"{source}: {key}: {msg}")
     return "\n".join(problems)
 
@@ -625,10 +700,9 @@ def load_settings(
     env = _env_overrides(environ)
     if env:
         data = _merge(data, env)
-        source = f"{source} + {ENV_PREFIX}* environment" if path else f"{ENV_PREFIX}* environment"
     if overrides:
         data = _merge(data, overrides)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+        raise ConfigError(_describe(exc, source, env, overrides or {})) from None

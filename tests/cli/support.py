@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import pytest
 from tests.support.live import passive_range
 from typer.testing import CliRunner, Result
 
+from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.cli.main import app
 
 PASV = [sys.executable, "-m", "pasv"]
@@ -51,6 +53,8 @@ def _serve(
         argv += ["--implicit-port", str(_free_port())]
     if "--metrics-listen" not in extra:  # nor the default 9121: a port from the kernel
         argv += ["--metrics-listen", "127.0.0.1:0"]
+    if "--admin" not in extra:  # nor the admin API's 127.0.0.1:8021, one port for the machine
+        argv += ["--no-admin"]
     argv += extra
     return subprocess.Popen(
         argv,
@@ -85,6 +89,13 @@ class Pasv:
 
     def __init__(self, data: Path) -> None:
         self.data = data
+
+    def init(self) -> Pasv:
+        """An empty store in the data directory, as `pasv serve` leaves it (management commands
+        refuse a directory without one)."""
+        self.data.mkdir(parents=True, exist_ok=True)
+        asyncio.run(SqliteAccountStore(self.data / "accounts.sqlite3").close())
+        return self
 
     def __call__(self, *args: str) -> Result:
         return self.runner.invoke(app, [*args, "--data-dir", str(self.data)])

@@ -18,7 +18,7 @@ from pasv.policy.options import parse_option
 
 @pytest.fixture
 def pasv(tmp_path: Path) -> Pasv:
-    return Pasv(tmp_path / "data")
+    return Pasv(tmp_path / "data").init()
 
 
 def _source(table: str, key: str) -> tuple[str, str]:
@@ -206,7 +206,7 @@ def _configure(pasv: Pasv) -> None:
 
 
 def test_export_then_import_into_a_fresh_data_dir_gives_the_same_policy(tmp_path: Path) -> None:
-    first, second = Pasv(tmp_path / "one"), Pasv(tmp_path / "two")
+    first, second = Pasv(tmp_path / "one").init(), Pasv(tmp_path / "two").init()
     _configure(first)
     exported = first.export()
     for section in ("[settings]", "[messages]", "[groups.staff]", "[users.bob]", "[[rules]]"):
@@ -257,7 +257,7 @@ def _no_such_user(doc: dict[str, Any]) -> str:
 def test_a_bad_import_names_the_problem_and_changes_nothing(
     tmp_path: Path, spoil: Callable[[dict[str, Any]], str]
 ) -> None:
-    pasv = Pasv(tmp_path / "data")
+    pasv = Pasv(tmp_path / "data").init()
     _configure(pasv)
     before = pasv.export()
     doc = tomllib.loads(before)

@@ -76,7 +76,7 @@ def policed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pasv, No
     failed logins (loopback not exempt), a deny rule and a ban by hand; set before it starts."""
     procs: list[subprocess.Popen[str]] = []
     tmp = tmp_path_factory.mktemp("policed")
-    admin = Pasv(tmp / "data")
+    admin = Pasv(tmp / "data").init()
     admin.ok("ip", "add", "deny", "127.0.0.66")
     admin.ok("ban", "add", "127.0.0.95", "--reason", "Banned by hand")
     try:

@@ -41,7 +41,9 @@ def test_a_risky_setup_is_warned_about_once_and_doctor_reports_the_same(
     tmp_path: Path, stop: list[subprocess.Popen[str]]
 ) -> None:
     data = tmp_path / "data"
-    Pasv(data).ok("rule", "add", "allow", "--path", "/incoming", "--perms", "STOR", "--to", "?")
+    Pasv(data).init().ok(
+        "rule", "add", "allow", "--path", "/incoming", "--perms", "STOR", "--to", "?"
+    )
     as_root = os.geteuid() == 0
     proc, port, lines = _start(data, "--anonymous", *(["--allow-root"] if as_root else []))
     stop.append(proc)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from pasv.cli.main import app
-from tests.cli.support import _free_port
+from tests.cli.support import Pasv, _free_port
 from tests.cluster.support import pasv_cli
 
 
@@ -38,6 +38,7 @@ def test_user_and_cluster_commands_on_postgresql(pg_url: str, tmp_path: Path) ->
 
 
 def test_cluster_commands_say_when_there_is_no_cluster(tmp_path: Path) -> None:
+    Pasv(tmp_path).init()  # a SQLite store, as `pasv serve` leaves it (none at all is refused)
     result = CliRunner().invoke(app, ["cluster", "sessions", "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "no cluster" in result.output

@@ -53,8 +53,8 @@ def test_login_timeout_after_user(quick: LiveServer) -> None:
 
 def test_idle_timeout(quick: LiveServer) -> None:
     with Raw.to(quick) as raw:
+        started = time.monotonic()  # before the reply that starts the idle time is sent
         raw.login()
-        started = time.monotonic()
         reply = raw.reply()
         assert reply.code == 421
         assert reply.text.startswith("Idle timeout (0.5 seconds)")

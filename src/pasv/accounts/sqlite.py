@@ -19,7 +19,7 @@ from pasv.accounts.passwords import VerifiedCache
 from pasv.accounts.sqlbase import DuplicateKey, Tx
 from pasv.accounts.sqlstore import Row, SqlAccountStore
 
-__all__ = ["SCHEMA_VERSION", "SqliteAccountStore"]
+__all__ = ["SCHEMA_VERSION", "SqliteAccountStore", "holds_store"]
 
 SCHEMA_VERSION = len(SQLITE)
 T = TypeVar("T")
@@ -36,6 +36,23 @@ def _open_shm(path: Path | str, nofollow: bool = False) -> int | None:
         return os.open(f"{os.fspath(path)}-shm", flags)
     except OSError:
         return None
+
+
+def holds_store(path: Path) -> bool:
+    """Whether ``path`` is a pasv account database (opened read-only: nothing is created)."""
+    if not path.is_file():
+        return False
+    uri = f"file:{urllib.parse.quote(os.fspath(path.absolute()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=10.0)
+    except sqlite3.Error:
+        return False
+    try:
+        return conn.execute("SELECT version FROM schema_version").fetchone() is not None
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
 
 
 class SqliteAccountStore(SqlAccountStore):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from typing import Annotated
 
@@ -10,10 +9,9 @@ import typer
 from rich.table import Table
 
 from pasv.cli.common import ConfigOpt, DataDirOpt, err, out
-from pasv.cli.policy_commands import with_policy
+from pasv.cli.policy_commands import with_manager, with_policy
 from pasv.policy.limits import minutes_left
-from pasv.policy.models import Action, IpRule, Perm, Rule, Subject
-from pasv.protocol import paths
+from pasv.policy.models import Action
 
 rule_app = typer.Typer(help="Authorization rules (allow/deny per path and command).")
 ip_app = typer.Typer(help="IP allow and deny lists: server-wide, per group or per user.")
@@ -40,19 +38,8 @@ def rule_add(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Add an authorization rule. The most specific path decides; deny beats allow there."""
-    try:
-        rule = Rule(
-            action,
-            tuple(Subject.parse(part) for part in to.split(",")),
-            paths.resolve("/", path),
-            Perm.parse(perms),
-        )
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    if rule.perms == Perm.NONE:
-        raise _fail("a rule needs at least one permission")
-    number = with_policy(config, data_dir, lambda store: store.add_rule(rule))
-    out.print(f"Added rule {number}: {rule.describe()}", highlight=False)
+    rule = with_manager(config, data_dir, lambda m: m.add_rule(action, path, perms, to))
+    out.print(f"Added rule {rule.id}: {rule.describe().split(': ', 1)[1]}", highlight=False)
 
 
 @rule_app.command("list")
@@ -69,7 +56,7 @@ def rule_list(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
 @rule_app.command("del")
 def rule_del(number: int, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Delete a rule by its id (see `pasv rule list`)."""
-    if not with_policy(config, data_dir, lambda store: store.delete_rule(number)):
+    if not with_manager(config, data_dir, lambda m: m.delete_rule(number)):
         raise _fail(f"no rule {number}", 1)
     out.print(f"Deleted rule {number}.", highlight=False)
 
@@ -88,13 +75,8 @@ def ip_add(
     rules at login (530). Once any allow rule exists in a scope, only allowed addresses pass."""
     if user and group:
         raise _fail("give --user or --group, not both")
-    scope = f"user:{user}" if user else f"group:{group}" if group else ""
-    try:
-        rule = IpRule(action, ipaddress.ip_network(network, strict=False), scope)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    number = with_policy(config, data_dir, lambda store: store.add_ip_rule(rule))
-    out.print(f"Added IP rule {number}: {rule.describe()}", highlight=False)
+    rule = with_manager(config, data_dir, lambda m: m.add_ip_rule(action, network, user, group))
+    out.print(f"Added IP rule {rule.id}: {rule.describe().split(': ', 1)[1]}", highlight=False)
 
 
 @ip_app.command("list")
@@ -110,7 +92,7 @@ def ip_list(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
 @ip_app.command("del")
 def ip_del(number: int, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Delete an IP rule by its id (see `pasv ip list`)."""
-    if not with_policy(config, data_dir, lambda store: store.delete_ip_rule(number)):
+    if not with_manager(config, data_dir, lambda m: m.delete_ip_rule(number)):
         raise _fail(f"no IP rule {number}", 1)
     out.print(f"Deleted IP rule {number}.", highlight=False)
 
@@ -138,13 +120,13 @@ def ban_add(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Ban an address now (running servers apply it within a second)."""
-    ban = with_policy(config, data_dir, lambda store: store.ban(address, minutes * 60, reason))
+    ban = with_manager(config, data_dir, lambda m: m.ban(address, minutes, reason))
     out.print(f"Banned {ban.ip} for {minutes:g} minutes.", highlight=False)
 
 
 @ban_app.command("lift")
 def ban_lift(address: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """End a ban (and forget the address's earlier offences)."""
-    if not with_policy(config, data_dir, lambda store: store.lift(address)):
+    if not with_manager(config, data_dir, lambda m: m.lift(address)):
         raise _fail(f"{address} is not banned", 1)
     out.print(f"Lifted the ban on {address}.", highlight=False)

@@ -10,9 +10,10 @@ import typer
 from rich.table import Table
 
 from pasv.accounts.base import AccountError
-from pasv.accounts.policy_store import PolicyStore
+from pasv.admin.actions import Manager
 from pasv.cli import client as client_commands
 from pasv.cli.access_commands import ban_app, ip_app, rule_app
+from pasv.cli.admin_commands import admin_app
 from pasv.cli.cluster_commands import cluster_app
 from pasv.cli.common import (
     ConfigOpt,
@@ -29,14 +30,11 @@ from pasv.cli.health_command import register as register_health
 from pasv.cli.policy_commands import (
     group_app,
     policy_app,
-    set_options,
     split_pairs,
     unset_options,
-    with_policy,
+    with_manager_async,
 )
 from pasv.policy.models import Perm
-from pasv.policy.options import parse_size
-from pasv.server.usage import measure_home
 
 app = typer.Typer(
     help="pasv: an FTP server, client and diagnostics toolkit.",
@@ -69,7 +67,10 @@ def serve(
             "--masquerade-address", help="Public IPv4 address to announce in 227 replies (NAT)."
         ),
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes sharing the port.")] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option(help='Worker processes sharing the port, or "auto": one per CPU core.'),
+    ] = None,
     anonymous: Annotated[
         bool | None,
         typer.Option("--anonymous/--no-anonymous", help="Allow read-only anonymous login."),
@@ -102,6 +103,13 @@ def serve(
             help='Prometheus /metrics listener "host:port" (default 127.0.0.1:9121), or off.'
         ),
     ] = None,
+    admin: Annotated[
+        bool | None,
+        typer.Option("--admin/--no-admin", help="Serve the admin API and web console."),
+    ] = None,
+    admin_port: Annotated[
+        int | None, typer.Option(help="Admin API and console port on 127.0.0.1 (default 8021).")
+    ] = None,
     db: Annotated[
         str | None,
         typer.Option(
@@ -118,6 +126,7 @@ def serve(
     import sqlite3
 
     from pasv.accounts.base import AccountError
+    from pasv.admin.service import start_admin
     from pasv.server.privileges import PrivilegeError
     from pasv.server.runner import run
     from pasv.server.tls import CertificateError
@@ -140,12 +149,18 @@ def serve(
         server__allow_root=allow_root,
         metrics__enabled=False if metrics_listen == "off" else None,
         metrics__listen=metrics_listen if metrics_listen not in (None, "off") else None,
+        admin__enabled=admin,
+        admin__port=admin_port,
         accounts__url=db,
         cluster__node=node,
     )
     setup_logging(settings.logging.level)
     try:
-        run(settings, lambda line: out.print(line, highlight=False, soft_wrap=True, emoji=False))
+        run(
+            settings,
+            lambda line: out.print(line, highlight=False, soft_wrap=True, emoji=False),
+            start_admin,
+        )
     except (OSError, sqlite3.Error, CertificateError, PrivilegeError, AccountError) as exc:
         err.print(f"[red]Cannot start:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -158,8 +173,10 @@ def _ask_password(given: str | None) -> str:
     return value
 
 
-def _account_call(config: Path | None, data_dir: Path | None, action: Any) -> Any:
-    store = open_store(config, data_dir)
+def _account_call(
+    config: Path | None, data_dir: Path | None, action: Any, *, create: bool = False
+) -> Any:
+    store = open_store(config, data_dir, create=create)
 
     async def call() -> Any:
         try:
@@ -188,21 +205,23 @@ def user_add(
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Add an account (password hashed with argon2)."""
+    """Add an account (password hashed with argon2). The first one creates the store."""
     try:
-        flags = Perm.parse(perms)
+        Perm.parse(perms)
     except ValueError as exc:
         err.print(f"[red]Error:[/red] {exc}")
         raise typer.Exit(2) from None
     secret = _ask_password(password)
-    _account_call(config, data_dir, lambda s: s.add(name, secret, home=home, perms=flags))
+    with_manager_async(
+        config, data_dir, lambda m: m.add_user(name, secret, home=home, perms=perms), create=True
+    )
     out.print(f"Added user {name!r}.", highlight=False, soft_wrap=True)
 
 
 @user_app.command("del")
 def user_del(name: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Delete an account (its files stay)."""
-    if not _account_call(config, data_dir, lambda s: s.delete(name)):
+    if not with_manager_async(config, data_dir, lambda m: m.delete_user(name)):
         err.print(f"[red]Error:[/red] no user {name!r}.", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     out.print(f"Deleted user {name!r}.", highlight=False, soft_wrap=True)
@@ -214,7 +233,7 @@ def user_passwd(
 ) -> None:
     """Set a new password."""
     secret = _ask_password(password)
-    _account_call(config, data_dir, lambda s: s.set_password(name, secret))
+    with_manager_async(config, data_dir, lambda m: m.set_password(name, secret))
     out.print(f"Password of {name!r} changed.", highlight=False, soft_wrap=True)
 
 
@@ -256,34 +275,9 @@ def user_set(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Change an account and its own settings (these win over its groups' and global ones)."""
-    account_keys = {"home", "perms", "enabled", "groups"}
     parsed = split_pairs(pairs)
-    own = [(k, v) for k, v in parsed if k not in account_keys]
-    for key, value in parsed:
-        if key == "home":
-            _account_call(config, data_dir, lambda s, v=value: s.set_home(name, v))
-        elif key == "perms":
-            try:
-                flags = Perm.parse(value)
-            except ValueError as exc:
-                err.print(f"[red]Error:[/red] {exc}", highlight=False)
-                raise typer.Exit(2) from None
-            _account_call(config, data_dir, lambda s, f=flags: s.set_perms(name, f))
-        elif key == "enabled":
-            on = value.lower() in ("1", "true", "yes", "on")
-            _account_call(config, data_dir, lambda s, e=on: s.set_enabled(name, e))
-        elif key == "groups":
-            wanted = [g.strip() for g in value.split(",") if g.strip()]
-
-            def join(store: PolicyStore, groups: list[str] = wanted) -> None:
-                store.set_groups(name, groups)
-
-            with_policy(config, data_dir, join)
-        else:
-            continue
-        out.print(f"user {name}: {key} = {value}", highlight=False)
-    if own:
-        set_options(config, data_dir, f"user:{name}", own)
+    for line in with_manager_async(config, data_dir, lambda m: m.set_user(name, parsed)):
+        out.print(line, highlight=False)
 
 
 @user_app.command("unset")
@@ -309,19 +303,8 @@ def user_usage(
 ) -> None:
     """Show (or reset) a user's storage used and download credit."""
 
-    settings = settings_from(config, server__data_dir=data_dir)
-
-    def work(store: PolicyStore) -> str:
-        account = asyncio.run(store.accounts.get(name))
-        if account is None:
-            raise AccountError(f"no user named {name!r}")
-        if credit is not None:
-            store.set_credit(name, parse_size(credit))
-        if rescan:
-            home = Path(account.home) if account.home else Path()
-            root = home if home.is_absolute() else settings.files_root / home
-            store.set_storage_used(name, *measure_home(root))
-        usage = store.usage(name)
+    async def work(manager: Manager) -> str:
+        usage = await manager.usage(name, credit=credit, rescan=rescan)
         if usage is None:
             return f"user {name}: no usage recorded (measured at its next transfer)"
         return (
@@ -329,7 +312,7 @@ def user_usage(
             f"credit {usage.credit} bytes"
         )
 
-    out.print(with_policy(config, data_dir, work), highlight=False)
+    out.print(with_manager_async(config, data_dir, work), highlight=False)
 
 
 app.add_typer(policy_app, name="policy")
@@ -338,3 +321,4 @@ app.add_typer(group_app, name="group")
 app.add_typer(rule_app, name="rule")
 app.add_typer(ip_app, name="ip")
 app.add_typer(ban_app, name="ban")
+app.add_typer(admin_app, name="admin")

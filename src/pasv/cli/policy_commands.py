@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -14,11 +14,9 @@ from rich.table import Table
 from pasv.accounts.base import AccountError
 from pasv.accounts.policy_file import dump, export_policy, import_policy
 from pasv.accounts.policy_store import PolicyStore
+from pasv.admin.actions import InvalidInput, Manager
 from pasv.cli.common import ConfigOpt, DataDirOpt, err, open_store, out, settings_from
-from pasv.policy.engine import Policy
-from pasv.policy.models import Perm
 from pasv.policy.options import DEFAULTS, KEYS, show_option
-from pasv.protocol import paths
 from pasv.server.app import base_policy
 
 T = TypeVar("T")
@@ -45,6 +43,49 @@ def with_policy(config: Path | None, data_dir: Path | None, work: Callable[[Poli
         asyncio.run(store.close())
 
 
+def with_manager(
+    config: Path | None,
+    data_dir: Path | None,
+    work: Callable[[Manager], T],
+    *,
+    create: bool = False,
+) -> T:
+    """Run ``work`` through the management actions the admin API uses too (one code path);
+    bad input exits with status 2, a refusal by the store with 1."""
+
+    async def call(manager: Manager) -> T:
+        return work(manager)
+
+    return with_manager_async(config, data_dir, call, create=create)
+
+
+def with_manager_async(
+    config: Path | None,
+    data_dir: Path | None,
+    work: Callable[[Manager], Awaitable[T]],
+    *,
+    create: bool = False,
+) -> T:
+    """``with_manager`` for the actions that are coroutines (those on accounts)."""
+    settings = settings_from(config, server__data_dir=data_dir)
+    store = open_store(config, data_dir, create=create)
+
+    async def call() -> T:
+        try:
+            return await work(Manager(store, settings))
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(call())
+    except InvalidInput as exc:
+        err.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except (AccountError, ValueError) as exc:
+        err.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 def split_pairs(pairs: list[str]) -> list[tuple[str, str]]:
     result = []
     for pair in pairs:
@@ -59,23 +100,14 @@ def split_pairs(pairs: list[str]) -> list[tuple[str, str]]:
 def set_options(
     config: Path | None, data_dir: Path | None, scope: str, pairs: list[tuple[str, str]]
 ) -> None:
-    def work(store: PolicyStore) -> None:
-        for key, value in pairs:
-            parsed = store.set_option(scope, key, value)
-            out.print(f"{scope or 'global'}: {key} = {show_option(parsed)}", highlight=False)
-
-    with_policy(config, data_dir, lambda store: store.atomically(lambda: work(store)))
+    for line in with_manager(config, data_dir, lambda m: m.set_options(scope, list(pairs))):
+        out.print(line, highlight=False)
 
 
 def unset_options(config: Path | None, data_dir: Path | None, scope: str, keys: list[str]) -> None:
-    def work(store: PolicyStore) -> None:
-        for key in keys:
-            if store.unset_option(scope, key):
-                out.print(f"{scope or 'global'}: {key} removed", highlight=False)
-            else:
-                out.print(f"{scope or 'global'}: {key} was not set", highlight=False)
-
-    with_policy(config, data_dir, work)
+    for key, removed in with_manager(config, data_dir, lambda m: m.unset_options(scope, keys)):
+        shown = "removed" if removed else "was not set"
+        out.print(f"{scope or 'global'}: {key} {shown}", highlight=False)
 
 
 # --- global --------------------------------------------------------------------------------
@@ -150,29 +182,11 @@ def policy_why(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Whether USER may do PERM at PATH, and the rule that decides. Exit status 1 = denied."""
-    try:
-        wanted = Perm.parse(perm)
-    except ValueError as exc:
-        err.print(f"[red]Error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-    settings = settings_from(config, server__data_dir=data_dir)
-    target = paths.resolve("/", path)
-
-    def work(store: PolicyStore) -> tuple[bool, str]:
-        account = asyncio.run(store.accounts.get(user))
-        if account is None:
-            raise AccountError(f"no user named {user!r}")
-        policy = Policy(store.load(), base_policy(settings))
-        account = policy.with_groups(account)
-        names = policy.names_for(policy.settings_for(account))
-        if not names.empty and names.hidden_path(target):
-            return False, f"denied: {target} matches a hidden name pattern (not reachable)"
-        decision = policy.decide(account, wanted, target)
-        return decision.allowed, decision.explain()
-
-    allowed, text = with_policy(config, data_dir, work)
-    out.print(f"{user} {wanted.describe()} {target}: {text}", highlight=False, soft_wrap=True)
-    if not allowed:
+    answer = with_manager_async(config, data_dir, lambda m: m.why(user, perm, path))
+    out.print(
+        f"{user} {answer.perms} {answer.path}: {answer.text}", highlight=False, soft_wrap=True
+    )
+    if not answer.allowed:
         raise typer.Exit(1)
 
 
@@ -219,14 +233,14 @@ def group_add(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Create a group."""
-    with_policy(config, data_dir, lambda store: store.add_group(name, description))
+    with_manager(config, data_dir, lambda m: m.add_group(name, description))
     out.print(f"Added group {name!r}.", highlight=False)
 
 
 @group_app.command("del")
 def group_del(name: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Delete a group (its members stay, without it)."""
-    if not with_policy(config, data_dir, lambda store: store.delete_group(name)):
+    if not with_manager(config, data_dir, lambda m: m.delete_group(name)):
         err.print(f"[red]Error:[/red] no group {name!r}.", highlight=False)
         raise typer.Exit(1)
     out.print(f"Deleted group {name!r}.", highlight=False)

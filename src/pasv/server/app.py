@@ -16,6 +16,7 @@ from pasv.policy.options import PolicySettings
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import FtpError
 from pasv.protocol.replies import Reply, make_reply
+from pasv.server.board import SessionBoard
 from pasv.server.cluster import Cluster
 from pasv.server.control import ControlProtocol
 from pasv.server.datachannel import PassivePortPool
@@ -27,6 +28,8 @@ from pasv.server.inuse import FilesInUse
 from pasv.server.listcache import ChangeCounter, ListingCache
 from pasv.server.metrics import Metrics
 from pasv.server.proxied import Balancers
+from pasv.server.registry import describe, kick_local
+from pasv.server.sessionlog import SessionLog
 from pasv.server.shared import SharedState
 from pasv.server.storages import storage_factory
 from pasv.server.telemetry import Telemetry
@@ -51,11 +54,13 @@ class FtpServer:
         changes: ChangeCounter | None = None,
         shared: SharedState | None = None,
         policy_changes: ChangeCounter | None = None,
+        board: SessionBoard | None = None,
         cluster: Cluster | None = None,
     ) -> None:
         """``accounts`` and ``cluster`` come from ``server.composition`` (SQLite alone, or
         PostgreSQL with this node's part in the cluster)."""
         self.settings = settings
+        self.board = board  # with workers and the admin API: sessions published for worker 0
         self.accounts = accounts
         self.changes = changes if changes is not None else ChangeCounter()
         self.shared = shared if shared is not None else SharedState()
@@ -88,6 +93,7 @@ class FtpServer:
         self.draining: Reply | None = None  # SIGTERM: the 421 every new connection gets
         self.drained = asyncio.Event()  # set once draining and no session is left
         self.xferlog = XferLog(settings.xferlog_path)
+        self.sessionlog = SessionLog(settings.session_log_path if settings.admin.enabled else None)
         self.tls = TlsContexts(settings) if settings.tls.enabled else None
         self._listeners: list[asyncio.Server] = []
         self._implicit: list[asyncio.Server] = []
@@ -98,6 +104,7 @@ class FtpServer:
         self._storages: dict[tuple[str, str], Storage] = {}  # (host, home) -> its storage
         self._anonymous: dict[str, User] = {}  # host name ("" for none) -> the anonymous user
         banner = settings.server.banners.get(self.language, settings.server.banner)
+        self._homes: dict[tuple[str, str], Path] = {}  # (host, home) -> host path
         self.greeting = make_reply(ReplyCode.SERVICE_READY, banner)
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -218,6 +225,7 @@ class FtpServer:
         """SIGHUP: the certificate and key now on disk, and the transfer log opened again."""
         self.reload_tls()
         self.xferlog.reopen()
+        self.sessionlog.reopen()
 
     async def drain(self, now: asyncio.Event | None = None) -> int:
         """Refuse new sessions, let running transfers finish for ``[drain] timeout`` seconds
@@ -240,8 +248,10 @@ class FtpServer:
         if self.telemetry is not None:
             await self.telemetry.close()
         await self.events.hooks.close()
+        self.passive_pool.close()
         self.xferlog.close()
         await self.storages.aclose()
+        self.sessionlog.close()
 
     async def _reap(self) -> None:
         timeouts = self.settings.timeouts
@@ -253,6 +263,8 @@ class FtpServer:
             now = time.monotonic()
             for control in list(self.sessions):
                 control.expire(now)
+            if self.board is not None:
+                self.publish()
             for control in list(self.awaiting_header):
                 control.expire_header(now)
             if self.metrics.shared:  # the other workers' scrapes read what this one sampled
@@ -260,6 +272,18 @@ class FtpServer:
             if now >= sweep_at:  # forget rate windows that ended and zero counts
                 sweep_at = now + 30.0
                 self.shared.sweep(now)
+
+    def publish(self) -> None:
+        """End the sessions the admin API asked to end, then show this worker's sessions on
+        the board."""
+        assert self.board is not None
+        index = self.shared.index
+        for number in self.board.take_kicks(index):
+            kick_local(self, number)
+        wall = time.time()
+        self.board.publish(
+            index, [describe(c, "local", index, wall).to_dict() for c in list(self.sessions)]
+        )
 
     # --- sessions -------------------------------------------------------------------------
     def session_opened(self, control: ControlProtocol) -> Reply | None:
@@ -272,6 +296,8 @@ class FtpServer:
         except FtpError as exc:
             log.info("%s refused at connect: %s", control.session.peer_ip, exc.text)
             self.events.refused(None, exc)
+            ip = control.session.peer_ip
+            self.sessionlog.record("connect_refused", ip, "", exc.code, exc.text)
             return make_reply(exc.code, exc.text)
         return None
 
@@ -301,11 +327,16 @@ class FtpServer:
 
     def home_of(self, user: User, host: VirtualHost | None = None) -> Path:
         """A user's folder on disk: an absolute home as it is, a relative one under the files
-        root of the session's virtual host (or the server's)."""
-        home = Path(user.home) if user.home else Path()
-        if home.is_absolute():
-            return home
-        return (host.root if host is not None else self.settings.files_root) / home
+        root of the session's virtual host (or the server's). Cached: pathlib is slow per RETR."""
+        key = (host.name if host is not None else "", user.home)
+        found = self._homes.get(key)
+        if found is None:
+            home = Path(user.home) if user.home else Path()
+            root = host.root if host is not None else self.settings.files_root
+            found = home if home.is_absolute() else root / home
+            if len(self._homes) < 100_000:  # bounded: one entry per distinct home
+                self._homes[key] = found
+        return found
 
     def _storage_key(self, user: User, host: VirtualHost | None) -> tuple[str, str]:
         home = f"{user.name}\0{user.home}" if self.storages.spec.per_user else user.home

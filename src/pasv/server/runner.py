@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from pasv.accounts.base import AccountExists
@@ -21,6 +21,7 @@ from pasv.config import Settings
 from pasv.policy.engine import Policy
 from pasv.server import metrics, privsep
 from pasv.server.app import FtpServer, base_policy
+from pasv.server.board import SessionBoard
 from pasv.server.composition import is_shared, node_name, open_accounts, open_cluster
 from pasv.server.listcache import ChangeCounter
 from pasv.server.privileges import (
@@ -36,6 +37,12 @@ from pasv.server.shared import SharedState
 from pasv.server.tls import Certificate, locate
 
 log = logging.getLogger("pasv.server")
+
+# Something served beside FTP by one process (worker 0): the admin API. Given the server and
+# the admin listening socket, it starts and returns the coroutine function that stops it.
+Addon = Callable[
+    [FtpServer, socket.socket, Callable[[str], None]], Awaitable[Callable[[], Awaitable[None]]]
+]
 
 FIRST_USER = "pasv"
 
@@ -96,8 +103,11 @@ def announce_certificate(cert: Certificate, say: Callable[[str], None]) -> None:
     say(f"TLS certificate ({kind}) SHA-256 fingerprint: {cert.fingerprint}")
 
 
-def listening_socket(settings: Settings, port: int | None = None) -> socket.socket:
-    """One listening socket for all workers: the configured address, or dual-stack '::'."""
+def listening_socket(
+    settings: Settings, port: int | None = None, *, reuse_port: bool = False
+) -> socket.socket:
+    """A listening socket on the configured address, or dual-stack '::'; with ``reuse_port``,
+    one of a group (SO_REUSEPORT) in which the kernel spreads new connections evenly."""
     cfg = settings.server
     port = cfg.port if port is None else port
     host = cfg.host
@@ -107,10 +117,54 @@ def listening_socket(settings: Settings, port: int | None = None) -> socket.sock
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     if family == socket.AF_INET6 and cfg.host is None:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    sock.bind((host, port))
-    sock.listen(cfg.backlog)
+    try:
+        sock.bind((host, port))
+        sock.listen(cfg.backlog)
+    except BaseException:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def worker_sockets(
+    settings: Settings, workers: int, port: int | None = None
+) -> list[socket.socket]:
+    """One listening socket per worker on one port (SO_REUSEPORT): each worker accepts from
+    its own queue, so no worker is woken for a connection another one takes, and the kernel
+    spreads connections evenly. Port 0 means the port the first socket was given."""
+    first = listening_socket(settings, port, reuse_port=True)
+    socks = [first]
+    try:
+        bound = int(first.getsockname()[1])
+        for _ in range(workers - 1):
+            socks.append(listening_socket(settings, bound, reuse_port=True))
+    except BaseException:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
+
+
+def admin_socket(settings: Settings) -> socket.socket:
+    """Bind the admin listener (before the workers fork and before privileges are dropped)."""
+    host, port = settings.admin.host, settings.admin.port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(
+            f"the admin API cannot listen on {host} port {port}: {exc.strerror}; "
+            "set admin.port, or admin.enabled = false"
+        ) from None
+    sock.listen(128)
     sock.setblocking(False)
     return sock
 
@@ -118,7 +172,9 @@ def listening_socket(settings: Settings, port: int | None = None) -> socket.sock
 class Shared:
     """What the supervisor makes before forking, for all its workers."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, board: bool = False) -> None:
+        # live sessions of every worker, for the admin API in worker 0
+        self.board = SessionBoard(workers) if board and workers > 1 else None
         self.changes = ChangeCounter()  # a write in one worker invalidates every listing cache
         self.policy_changes = ChangeCounter()  # a ban made in one worker reloads them all
         self.state = SharedState(workers)  # session counts, rate windows, bandwidth buckets
@@ -176,13 +232,14 @@ async def serve(
     shared: Shared | None = None,
     account: Account | None = None,
     parent: socket.socket | None = None,
+    addon: tuple[Addon, socket.socket] | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then drain ([drain]); SIGHUP reloads the TLS certificate
     and reopens the transfer log. With ``account``, everything that needs root is opened first
     (the data directory, the account database, the certificate and key, the transfer log), then
     the process becomes that user before it accepts a client; the parent sends reloads over
     ``parent``."""
-    worker = shared.state.index if shared is not None and settings.server.workers > 1 else None
+    worker = shared.state.index if shared is not None and settings.server.worker_count > 1 else None
     origin = node_name(settings, worker)
     if account is None:
         accounts = open_accounts(settings, origin=origin)
@@ -195,8 +252,15 @@ async def serve(
         server = FtpServer(settings, accounts, cluster=cluster)
     else:
         server = FtpServer(
-            settings, accounts, shared.changes, shared.state, shared.policy_changes, cluster
+            settings,
+            accounts,
+            shared.changes,
+            shared.state,
+            shared.policy_changes,
+            cluster=cluster,
+            board=shared.board,
         )
+    stop_addon: Callable[[], Awaitable[None]] | None = None
     try:
         if account is not None:
             drop(account)
@@ -222,6 +286,8 @@ async def serve(
             host, port = bound[0]
             await cluster.start(server, f"{host}:{port}")
             say(f"pasv node {cluster.node} joined the cluster (heartbeat {cluster.heartbeat:g}s)")
+        if addon is not None:
+            stop_addon = await addon[0](server, addon[1], say)
         loop = asyncio.get_running_loop()
         stop = StopSignals(loop)
         if parent is None:
@@ -238,46 +304,58 @@ async def serve(
         await stop.drain.wait()
         await server.drain(stop.now)
     finally:
+        if stop_addon is not None:
+            await stop_addon()
         await server.close()
         if cluster is not None:
             await cluster.close()
         await accounts.close()
 
 
-def run(settings: Settings, say: Callable[[str], None]) -> None:
-    """`pasv serve`: one process, or a supervisor of N workers sharing one listening socket.
+def run(settings: Settings, say: Callable[[str], None], addon: Addon | None = None) -> None:
+    """`pasv serve`: one process, or a supervisor of N workers (default: one per CPU core), each
+    with its own listening socket on the shared port (SO_REUSEPORT).
     Started as root, the supervisor stays (it reloads the certificate for the workers) and every
     worker serves as an unprivileged user."""
     os.umask(settings.server.umask)
     account = serving_account(settings)  # PrivilegeError before anything is created
     prepare(settings, say, as_root=account is None and os.geteuid() == 0)
+    extra = None
+    if addon is not None and settings.admin.enabled:
+        extra = (addon, admin_socket(settings))
     if account is not None:
         hand_over(settings, account)
         say(
             f"Serving as user {account.user} (uid {account.uid}), "
             f"group {account.group} (gid {account.gid})."
         )
-    workers = settings.server.workers
+    workers = settings.server.worker_count
     if workers == 1 and account is None:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve(settings, None, say))
+            runner.run(serve(settings, None, say, addon=extra))
         return
-    _supervise(settings, say, account)
+    _supervise(settings, say, account, extra)
 
 
-def _supervise(settings: Settings, say: Callable[[str], None], account: Account | None) -> None:
-    workers = settings.server.workers
+def _supervise(
+    settings: Settings,
+    say: Callable[[str], None],
+    account: Account | None,
+    addon: tuple[Addon, socket.socket] | None = None,
+) -> None:
+    workers = settings.server.worker_count
     tls = settings.tls
-    implicit = (
-        listening_socket(settings, tls.implicit_port) if tls.enabled and tls.implicit else None
-    )
-    sock = (listening_socket(settings), implicit)
-    shared = Shared(workers)
+    plain = worker_sockets(settings, workers)
+    implicit: list[socket.socket | None] = [None] * workers
+    if tls.enabled and tls.implicit:
+        implicit = list(worker_sockets(settings, workers, tls.implicit_port))
+    socks = list(zip(plain, implicit, strict=True))
+    shared = Shared(workers, board=addon is not None)
     where = shared.open_metrics(settings, account)
     if where is not None:
         say(f"pasv metrics on http://{where}/metrics")
     try:
-        _watch(settings, say, account, sock, shared)
+        _watch(settings, say, account, socks, shared, addon)
     finally:
         shared.close_metrics()
 
@@ -286,11 +364,12 @@ def _watch(
     settings: Settings,
     say: Callable[[str], None],
     account: Account | None,
-    sock: tuple[socket.socket, socket.socket | None],
+    socks: list[tuple[socket.socket, socket.socket | None]],
     shared: Shared,
+    addon: tuple[Addon, socket.socket] | None,
 ) -> None:
     """Start the workers, forward signals to them, and replace one that dies."""
-    workers = settings.server.workers
+    workers = settings.server.worker_count
     children: dict[int, int] = {}
     channels: dict[int, socket.socket] = {}  # worker index -> the parent's end (after a switch)
 
@@ -298,7 +377,17 @@ def _watch(
         worker_end = None
         if account is not None:
             channels[index], worker_end = privsep.channel()
-        pid = _spawn(settings, sock, say, shared, index, account, worker_end, channels)
+        pid = _spawn(
+            settings,
+            socks,
+            say,
+            shared,
+            index,
+            account,
+            worker_end,
+            channels,
+            addon if index == 0 else None,
+        )
         if worker_end is not None:
             worker_end.close()
         children[pid] = index
@@ -344,6 +433,8 @@ def _watch(
         if not stopping and index >= 0:
             log.error("worker %d ended (status %d); starting a replacement", pid, status)
             shared.state.wipe_worker(index)  # its sessions ended with it
+            if shared.board is not None:
+                shared.board.clear(index)
             old = channels.pop(index, None)
             if old is not None:
                 old.close()
@@ -352,13 +443,14 @@ def _watch(
 
 def _spawn(
     settings: Settings,
-    sock: tuple[socket.socket, socket.socket | None],
+    socks: list[tuple[socket.socket, socket.socket | None]],
     say: Callable[[str], None],
     shared: Shared,
     index: int,
     account: Account | None,
     parent: socket.socket | None,
     channels: dict[int, socket.socket],
+    addon: tuple[Addon, socket.socket] | None = None,
 ) -> int:
     pid = os.fork()
     if pid:
@@ -368,11 +460,17 @@ def _spawn(
     try:
         for end in channels.values():  # the parent's ends: the other workers' business
             end.close()
+        for other, (plain, implicit) in enumerate(socks):  # the other workers' listeners
+            if other != index:
+                plain.close()
+                if implicit is not None:
+                    implicit.close()
+        sock = socks[index]
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve(settings, sock, say, shared, account, parent))
+            runner.run(serve(settings, sock, say, shared, account, parent, addon))
     except BaseException:
         log.exception("worker failed")
         code = 1

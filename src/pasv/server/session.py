@@ -60,7 +60,9 @@ class Session:
         "host",
         "id",
         "lang",
+        "last_command",
         "local",
+        "login_name",
         "mlst_facts",
         "mode",
         "mode_level",
@@ -95,6 +97,8 @@ class Session:
         self.via: str | None = None  # the balancer this connection came through (PROXY header)
         self.local: tuple[str, int] | None = None  # asked of the socket when first needed
         self.started = time.time()
+        self.last_command: object = None  # the Command (or parse error) received last
+        self.login_name = ""  # the name the last PASS was for (the session log)
         self.failures = 0
         # a complete transfer (direction, path, bytes, seconds) whose event waits for its 226
         self.finished: tuple[str, str, int, float] | None = None

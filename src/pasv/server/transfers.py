@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pasv.protocol.ascii import FromNetwork, ToNetwork
 from pasv.server import tlsdata
 from pasv.server.metering import QuotaWatch, Throttle
+from pasv.server.spliced import receive_spliced
 from pasv.storage.base import ReadHandle, WriteHandle
 
 log = logging.getLogger("pasv.transfer")
@@ -230,9 +231,22 @@ async def sendfile(
     with 200 concurrent downloads, against 3 ms now).
     """
     assert handle.file is not None
-    if offset >= handle.size:
+    end, source = handle.size, handle.file.fileno()
+    if offset >= end:
         return
-    pump = _SendfilePump(sock, handle.file.fileno(), offset, handle.size, transfer, share, throttle)
+    if throttle is None:  # the first step inline: a small file goes in one call, no writer
+        try:
+            sent = os.sendfile(sock.fileno(), source, offset, min(end - offset, share.turn()))
+        except (BlockingIOError, InterruptedError):
+            sent = -1  # no room yet: the pump waits for it
+        if sent == 0:  # the file shrank under us
+            return
+        if sent > 0:
+            offset += sent
+            transfer.done += sent
+            if offset >= end:
+                return
+    pump = _SendfilePump(sock, source, offset, end, transfer, share, throttle)
     share.active += 1
     try:
         await pump.done
@@ -349,14 +363,20 @@ async def receive(
     (so a slow upload reaches the disk promptly, and a fast one in large writes). Whatever arrived
     is written even when the connection breaks, so the upload can be resumed.
     """
+    write_now = getattr(handle, "write_now", None)  # a local file: page-cache writes are fast
+    splicer = getattr(handle, "splicer", None)  # a local file: os.splice into it
+    splice = splicer() if splicer is not None else None
+    plain = decoder is None and throttle is None and quota is None
+    if splice is not None and plain and not isinstance(sock, ssl.SSLSocket):
+        if await receive_spliced(sock, splice, transfer):
+            return True
+        write_now = None  # the disk is slow: the rest from a worker thread
     loop = asyncio.get_running_loop()
     buffers = (_buffer(CHUNK), _buffer(CHUNK))
     which = 0
     pending: asyncio.Future[None] | None = None
     filled = 0
     view = memoryview(buffers[which])
-
-    write_now = getattr(handle, "write_now", None)  # a local file: page-cache writes are fast
 
     async def flush() -> None:
         nonlocal pending, filled, which, view, write_now

@@ -21,6 +21,7 @@ class XferLog:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._fd: int | None = None
+        self._stamp = (-1, "")  # the formatted local time of the last second a line was written
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(path, OPEN_FLAGS, 0o640)
@@ -42,7 +43,7 @@ class XferLog:
         name = path.replace(" ", "_").replace("\n", "_").replace("\r", "_")
         line = " ".join(
             (
-                time.strftime("%a %b %d %H:%M:%S %Y", time.localtime()),
+                self._now(),
                 str(max(1, round(seconds))),
                 host,
                 str(size),
@@ -64,6 +65,14 @@ class XferLog:
             except OSError as exc:
                 log.error("cannot write the transfer log %s: %s", self.path, exc)
         return line
+
+    def _now(self) -> str:
+        """The local time as xferlog writes it, formatted once per second."""
+        second = int(time.time())
+        if second != self._stamp[0]:
+            text = time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(second))
+            self._stamp = (second, text)
+        return self._stamp[1]
 
     def reopen(self, fd: int | None = None) -> None:
         """Write to a new file from now on (after log rotation): ``fd`` opened by a privileged

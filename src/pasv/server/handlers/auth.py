@@ -135,6 +135,7 @@ def _welcome(s: Session, user: User, storage: Storage, *, admitted: bool = False
     s.user = user
     s.cwd = "/"
     log.info("[%d] %s logged in as %s", s.id, s.peer_ip, user.name)
+    s.server.sessionlog.record("login", s.peer_ip, user.name, ReplyCode.LOGGED_IN, "")
     if user.anonymous:
         return make_reply(ReplyCode.LOGGED_IN, "Guest login ok, access restrictions apply.")
     return make_reply(ReplyCode.LOGGED_IN, say("auth.logged_in", name=user.name))

@@ -1,0 +1,295 @@
+"""The web console (/console): server-rendered pages, cookie session, a CSRF token per form."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from pasv.accounts.base import AccountError
+from pasv.admin.audit import read_tail
+from pasv.admin.chart import throughput_svg
+from pasv.admin.context import Principal
+from pasv.admin.history import Search, search
+from pasv.admin.i18n import LANGUAGES, pick_language, texts
+from pasv.admin.security import COOKIE, ConsoleSession, ConsoleSessions, context_of, csrf_ok
+from pasv.admin.views import group_views, ip_rule_view, rule_view, user_view
+
+console_router = APIRouter(prefix="/console", include_in_schema=False)
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+_LANG_COOKIE = "pasv_lang"
+
+
+def _sessions(request: Request) -> ConsoleSessions:
+    found: ConsoleSessions = request.app.state.console
+    return found
+
+
+def _login(request: Request) -> ConsoleSession | None:
+    found = _sessions(request).get(request.cookies.get(COOKIE))
+    if found is not None and found.token_id is not None:
+        tokens = {t.id: t for t in context_of(request).tokens.list()}
+        token = tokens.get(found.token_id)
+        if token is None or token.revoked is not None:
+            _sessions(request).end(request.cookies.get(COOKIE))
+            return None
+    return found
+
+
+def lang_of(request: Request) -> str:
+    return pick_language(request.cookies.get(_LANG_COOKIE), request.headers.get("accept-language"))
+
+
+def _page(request: Request, name: str, login: ConsoleSession | None, **values: Any) -> HTMLResponse:
+    lang = lang_of(request)
+    flash, messages = (login.flash if login else []), []
+    messages, flash[:] = list(flash), []
+    html = _templates.get_template(name).render(
+        t=texts(lang),
+        lang=lang,
+        languages=LANGUAGES,
+        login=login,
+        csrf=login.csrf if login else "",
+        messages=messages,
+        page=name.removesuffix(".html"),
+        **values,
+    )
+    response = HTMLResponse(html)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+    return response
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/console/login", status_code=303)
+
+
+def _back(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def form_change(
+    request: Request, back: str, action: str, target_field: str, work: Any
+) -> Response:
+    """A console form: logged in, CSRF token right, write scope; then ``work(ctx, form)``."""
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    form = await _form(request)
+    if not csrf_ok(login, form.get("csrf", "")):
+        return HTMLResponse("CSRF token missing or wrong; reload the page.", status_code=403)
+    ctx = context_of(request)
+    who = Principal(login.actor, login.scopes, request.client.host if request.client else "-")
+    t = texts(lang_of(request))
+    if "write" not in login.scopes:
+        login.flash.append(t["need_write"])
+        return _back(back)
+    detail = {k: v for k, v in form.items() if k != "csrf"}
+    target = form.get(target_field, "")
+    try:
+        message = await work(ctx, form)
+    except (AccountError, ValueError) as exc:
+        ctx.audited(who, action, target, detail, False)
+        login.flash.append(f"{t['error']}: {exc}")
+        return _back(back)
+    ctx.audited(who, action, target, detail, True)
+    login.flash.append(message)
+    return _back(back)
+
+
+# --- login ----------------------------------------------------------------------------------
+@console_router.get("/login")
+async def login_page(request: Request) -> Response:
+    return _page(request, "login.html", None, error="")
+
+
+@console_router.post("/login")
+async def login(request: Request) -> Response:
+    """With a token, or the name and password of a member of the console group."""
+    form = await _form(request)
+    ctx = context_of(request)
+    t = texts(lang_of(request))
+    actor: str | None = None
+    scopes: tuple[str, ...] = ()
+    token_id = None
+    secret = form.get("token", "").strip()
+    if secret:
+        token = ctx.tokens.verify(secret)
+        if token is not None and token.revoked is None:
+            actor, scopes, token_id = f"token:{token.id}:{token.name}", token.scopes, token.id
+    elif form.get("user"):
+        name = form.get("user", "")
+        user = await ctx.manager.accounts.authenticate(name, form.get("password", ""))
+        group = ctx.settings.admin.console_group
+        if user is not None and group in ctx.manager.policy.groups_of(name):
+            actor, scopes = f"user:{name}", ("read", "write")
+    if actor is None:
+        return _page(request, "login.html", None, error=t["login_failed"])
+    sid = _sessions(request).create(actor, scopes, token_id)
+    response = _back("/console/")
+    response.set_cookie(
+        COOKIE,
+        sid,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/console",
+    )
+    return response
+
+
+@console_router.post("/logout")
+async def logout(request: Request) -> Response:
+    login = _login(request)
+    form = await _form(request)
+    if login is not None and csrf_ok(login, form.get("csrf", "")):
+        _sessions(request).end(request.cookies.get(COOKIE))
+    response = _to_login()
+    response.delete_cookie(COOKIE, path="/console")
+    return response
+
+
+@console_router.get("/lang/{code}")
+async def language(code: str, request: Request) -> Response:
+    back = request.headers.get("referer", "")
+    target = back if back.startswith(str(request.base_url)) else "/console/"
+    response = RedirectResponse(target, status_code=303)
+    if code in LANGUAGES:
+        response.set_cookie(_LANG_COOKIE, code, samesite="strict", path="/console")
+    return response
+
+
+# --- dashboard ------------------------------------------------------------------------------
+@console_router.get("/")
+async def dashboard(request: Request) -> Response:
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    ctx = context_of(request)
+    sessions = await ctx.registry.sessions()
+    events = list(reversed(read_tail(ctx.settings.session_log_path, 15)))
+    return _page(
+        request,
+        "dashboard.html",
+        login,
+        sessions=sessions,
+        events=events,
+        chart=throughput_svg(list(ctx.throughput.samples)),
+        now=time.time(),
+        bans=len(ctx.manager.bans.bans()),
+    )
+
+
+# --- users and groups -----------------------------------------------------------------------
+@console_router.get("/users")
+async def users(request: Request) -> Response:
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    ctx = context_of(request)
+    data = ctx.manager.policy.load()
+    shown = [user_view(u, data) for u in await ctx.manager.users()]
+    return _page(request, "users.html", login, users=shown, groups=sorted(data.groups))
+
+
+@console_router.get("/groups")
+async def groups(request: Request) -> Response:
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    ctx = context_of(request)
+    return _page(request, "groups.html", login, groups=group_views(ctx.manager.policy.load()))
+
+
+# --- rules and IP lists ---------------------------------------------------------------------
+@console_router.get("/rules")
+async def rules(request: Request) -> Response:
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    ctx = context_of(request)
+    return _page(
+        request,
+        "rules.html",
+        login,
+        rules=[rule_view(r) for r in ctx.manager.policy.rules()],
+        ip_rules=[ip_rule_view(r) for r in ctx.manager.policy.ip_rules()],
+    )
+
+
+# --- bans -----------------------------------------------------------------------------------
+@console_router.get("/bans")
+async def bans(request: Request) -> Response:
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    ctx = context_of(request)
+    found = sorted(ctx.manager.bans.bans().values(), key=lambda b: b.until)
+    return _page(request, "bans.html", login, bans=found, now=time.time())
+
+
+# --- why, transfers, log --------------------------------------------------------------------
+@console_router.get("/why")
+async def why(request: Request) -> Response:
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    ctx = context_of(request)
+    q = request.query_params
+    answer, error = None, ""
+    if q.get("user") and q.get("perm") and q.get("path"):
+        try:
+            answer = await ctx.manager.why(q["user"], q["perm"], q["path"])
+        except (AccountError, ValueError) as exc:
+            error = str(exc)
+    users = [u.name for u in await ctx.manager.users()]
+    return _page(request, "why.html", login, answer=answer, error=error, q=q, users=users)
+
+
+@console_router.get("/transfers")
+async def transfers(request: Request) -> Response:
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    ctx = context_of(request)
+    q = request.query_params
+    result = q.get("result") if q.get("result") in ("complete", "incomplete") else None
+    query = Search(q.get("user") or None, q.get("path") or None, None, None, result, 200)
+    found = search(ctx.settings.xferlog_path, query)
+    return _page(request, "transfers.html", login, transfers=found, q=q)
+
+
+@console_router.get("/log")
+async def session_log(request: Request) -> Response:
+    login = _login(request)
+    if login is None:
+        return _to_login()
+    ctx = context_of(request)
+    events = list(reversed(read_tail(ctx.settings.session_log_path, 200)))
+    audit = list(reversed(ctx.audit.tail(100)))
+    return _page(request, "log.html", login, events=events, audit=audit)
+
+
+def quoted(value: str) -> str:
+    return quote(value, safe="")
+
+
+_templates.filters["quoted"] = quoted
+_templates.filters["clock"] = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))

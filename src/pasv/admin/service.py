@@ -1,0 +1,109 @@
+"""The admin API and console in the FTP server's own event loop (uvicorn on a given socket)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from pasv.admin.actions import Manager
+from pasv.admin.api import router
+from pasv.admin.audit import AuditLog
+from pasv.admin.console import console_router
+from pasv.admin.console_edit import edit_router
+from pasv.admin.context import AdminContext, Throughput
+from pasv.admin.errors import register_errors
+from pasv.admin.security import ConsoleSessions
+from pasv.admin.tokens import TokenStore
+from pasv.server.app import FtpServer
+from pasv.server.composition import open_accounts
+from pasv.server.registry import BanBook, LocalRegistry, SessionRegistry
+
+log = logging.getLogger("pasv.admin")
+OPENAPI_PATH = "/api/openapi.json"
+
+
+def build_app(ctx: AdminContext) -> FastAPI:
+    app = FastAPI(
+        title="pasv admin API",
+        version="1",
+        openapi_url=OPENAPI_PATH,
+        docs_url=None,
+        redoc_url=None,
+        description="Manage the pasv FTP server: send `Authorization: Bearer <token>` "
+        "(create one with `pasv admin token create NAME --scopes read,write`).",
+    )
+    app.state.ctx = ctx
+    app.state.console = ConsoleSessions()
+    register_errors(app)
+    app.include_router(router)
+    app.include_router(console_router)
+    app.include_router(edit_router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=303)
+
+    return app
+
+
+async def start_admin(
+    server: FtpServer,
+    sock: socket.socket,
+    say: Callable[[str], None],
+    registry: SessionRegistry | None = None,
+    bans: BanBook | None = None,
+) -> Callable[[], Awaitable[None]]:
+    """Serve the admin API on ``sock``; returns the function that stops it. ``registry`` and
+    ``bans`` are the seams for a cluster: by default this machine's sessions (every worker's)
+    and the bans in its account database."""
+    settings = server.settings
+    accounts = open_accounts(settings, origin="admin API")  # its own connection, as the CLI's
+    registry = registry if registry is not None else LocalRegistry(server, server.board)
+    throughput = Throughput(registry)
+    ctx = AdminContext(
+        settings=settings,
+        manager=Manager(accounts, settings, bans),
+        tokens=TokenStore(accounts),
+        audit=AuditLog(settings.audit_log_path),
+        registry=registry,
+        throughput=throughput,
+        workers=settings.server.worker_count,
+        ftp_addresses=server.addresses,
+    )
+    config = uvicorn.Config(
+        build_app(ctx),
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        http="h11",
+        ws="none",
+        timeout_graceful_shutdown=2,
+    )
+    config.load()
+    tls = settings.admin.tls and server.tls is not None
+    if tls:
+        assert server.tls is not None
+        config.ssl = server.tls.context  # the FTP server's certificate, reloaded with it
+    web = uvicorn.Server(config)
+    # Server.serve() would install its own signal handlers; the FTP server owns those, so the
+    # steps of serve() that matter run here: the lifespan object, then startup and shutdown.
+    web.lifespan = config.lifespan_class(config)
+    await web.startup(sockets=[sock])
+    throughput.start()
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    say(f"pasv admin console on {'https' if tls else 'http'}://{shown}:{port}/console/")
+
+    async def stop() -> None:
+        await throughput.stop()
+        web.should_exit = True
+        await web.shutdown()
+        ctx.audit.close()
+        await accounts.close()
+
+    return stop

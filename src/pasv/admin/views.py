@@ -1,0 +1,89 @@
+"""Stored things as the API shows them (JSON-ready dictionaries; no secret in any)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pasv.admin.actions import Manager
+from pasv.config import Settings
+from pasv.policy.credits import Usage
+from pasv.policy.engine import Policy, PolicyData
+from pasv.policy.models import Ban, IpRule, Rule, User
+from pasv.policy.options import show_option
+from pasv.server.app import base_policy
+
+# configuration keys left out of GET /config (paths to key material)
+SECRET_CONFIG = (("tls", "key"),)
+
+
+def _options(options: Any) -> dict[str, Any]:
+    return {k: show_option(v) for k, v in sorted(options.items())}
+
+
+def user_view(user: User, data: PolicyData) -> dict[str, Any]:
+    member = data.members.get(user.name)
+    return {
+        "name": user.name,
+        "home": user.home,
+        "perms": user.perms.describe(),
+        "groups": list(member.groups) if member else [],
+        "settings": _options(member.options) if member else {},
+    }
+
+
+def group_views(data: PolicyData) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "description": group.description,
+            "members": sorted(m.name for m in data.members.values() if name in m.groups),
+            "settings": _options(group.options),
+        }
+        for name, group in sorted(data.groups.items())
+    ]
+
+
+def rule_view(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "action": str(rule.action),
+        "path": rule.path,
+        "perms": rule.perms.describe(),
+        "to": ",".join(str(s) for s in rule.subjects),
+        "text": rule.describe(),
+    }
+
+
+def ip_rule_view(rule: IpRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "action": str(rule.action),
+        "network": str(rule.network),
+        "scope": rule.scope or "server",
+    }
+
+
+def ban_view(ban: Ban) -> dict[str, Any]:
+    return {"address": ban.ip, "until": ban.until, "reason": ban.reason, "offences": ban.offences}
+
+
+def usage_view(name: str, usage: Usage | None, manager: Manager, user: User) -> dict[str, Any]:
+    policy = Policy(manager.policy.load(), base_policy(manager.settings))
+    settings = policy.settings_for(policy.with_groups(user))
+    return {
+        "user": name,
+        "credit": usage.credit if usage else None,
+        "bytes_used": usage.bytes_used if usage else None,
+        "files_used": usage.files_used if usage else None,
+        "quota_bytes": settings.quota_bytes,
+        "quota_files": settings.quota_files,
+        "ratio": show_option(settings.ratio) if settings.ratio is not None else None,
+    }
+
+
+def config_view(settings: Settings) -> dict[str, Any]:
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    for section, key in SECRET_CONFIG:
+        if data.get(section, {}).get(key) is not None:
+            data[section][key] = "(set; not shown)"
+    return data

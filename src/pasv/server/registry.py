@@ -1,0 +1,169 @@
+"""The live session registry as the admin API reads it: a small protocol and the local one.
+
+The admin side depends on ``SessionRegistry`` only. ``LocalRegistry`` answers for this machine:
+the sessions of its own process read live, those of the other worker processes from the shared
+``SessionBoard``. A cluster implementation (sessions of every node in a database table) plugs
+in by implementing the same two methods.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pasv.policy.models import Ban
+from pasv.protocol.codes import ReplyCode
+from pasv.protocol.parser import Command
+from pasv.protocol.replies import make_reply
+
+if TYPE_CHECKING:
+    from pasv.server.app import FtpServer
+    from pasv.server.board import SessionBoard
+    from pasv.server.control import ControlProtocol
+
+KICKED = "Your session was ended by the administrator."
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTransfer:
+    """A transfer running now: ``direction`` is ``"upload"`` or ``"download"``."""
+
+    command: str
+    direction: str
+    path: str
+    bytes: int
+    seconds: float
+    rate: float  # bytes per second since the transfer started
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSession:
+    """One control connection as an operator sees it."""
+
+    id: str  # "<node>:<worker>:<number>", unique while the session lives
+    node: str
+    worker: int
+    user: str | None
+    address: str
+    port: int
+    since: float  # wall-clock seconds
+    command: str  # the last command received, PASS censored
+    tls: bool
+    transfer: LiveTransfer | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LiveSession:
+        transfer = data.get("transfer")
+        return cls(**{**data, "transfer": LiveTransfer(**transfer) if transfer else None})
+
+
+@runtime_checkable
+class SessionRegistry(Protocol):
+    """What the admin API needs of the live sessions (of one process, a machine, a cluster)."""
+
+    async def sessions(self) -> list[LiveSession]: ...
+
+    async def kick(self, session_id: str) -> bool:
+        """End the session (421 to its client); False when no such session is live."""
+        ...
+
+
+@runtime_checkable
+class BanBook(Protocol):
+    """Where bans are kept, as management reads and changes them. ``PolicyStore`` is the one of
+    a single machine (every worker reloads the bans from it within a second); a cluster store
+    implements the same three methods over its shared table."""
+
+    def bans(self, now: float | None = None) -> dict[str, Ban]: ...
+
+    def ban(self, ip: str, seconds: float, reason: str, offences: int = 1) -> Ban: ...
+
+    def lift(self, ip: str) -> bool: ...
+
+
+def describe(control: ControlProtocol, node: str, worker: int, now: float) -> LiveSession:
+    """A snapshot of one connection."""
+    session = control.session
+    last = session.last_command
+    if isinstance(last, Command):
+        command = "PASS ****" if last.name == "PASS" else f"{last.name} {last.arg}".rstrip()
+    else:
+        command = ""
+    transfer = session.transfer
+    live_transfer = None
+    if transfer is not None:
+        seconds = max(0.0, time.monotonic() - transfer.started)
+        live_transfer = LiveTransfer(
+            transfer.verb,
+            "upload" if transfer.direction == "i" else "download",
+            transfer.path,
+            transfer.done,
+            round(seconds, 3),
+            round(transfer.done / seconds, 1) if seconds > 0 else 0.0,
+        )
+    return LiveSession(
+        id=f"{node}:{worker}:{session.id}",
+        node=node,
+        worker=worker,
+        user=session.user.name if session.user is not None else None,
+        address=session.peer_ip,
+        port=session.peer_port,
+        since=session.started,
+        command=command[:200],
+        tls=control.encrypted,
+        transfer=live_transfer,
+    )
+
+
+def kick_local(server: FtpServer, number: int) -> bool:
+    """End session ``number`` of this process."""
+    for control in list(server.sessions):
+        if control.session.id == number and not control.closing:
+            if control.session.transfer is not None:
+                control.session.transfer.abort(KICKED)
+            control.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, KICKED))
+            control.close()
+            server.sessionlog.record(
+                "kicked", control.session.peer_ip, control.session.who, 421, KICKED
+            )
+            return True
+    return False
+
+
+class LocalRegistry:
+    """This machine's sessions: this process's live, the other workers' from the board."""
+
+    def __init__(self, server: FtpServer, board: SessionBoard | None, node: str = "local") -> None:
+        self.server, self.board, self.node = server, board, node
+
+    @property
+    def worker(self) -> int:
+        return self.server.shared.index
+
+    async def sessions(self) -> list[LiveSession]:
+        now = time.time()
+        own = [describe(c, self.node, self.worker, now) for c in list(self.server.sessions)]
+        if self.board is not None:
+            for index in range(self.board.workers):
+                if index != self.worker:
+                    own.extend(LiveSession.from_dict(d) for d in self.board.read(index))
+        return sorted(own, key=lambda s: (s.since, s.id))
+
+    async def kick(self, session_id: str) -> bool:
+        node, _, rest = session_id.partition(":")
+        worker_text, _, number_text = rest.partition(":")
+        if node != self.node or not worker_text.isdigit() or not number_text.isdigit():
+            return False
+        worker, number = int(worker_text), int(number_text)
+        if worker == self.worker:
+            return kick_local(self.server, number)
+        if self.board is None or worker >= self.board.workers:
+            return False
+        if not any(d["id"] == session_id for d in self.board.read(worker)):
+            return False
+        self.board.request_kick(worker, number)
+        return True

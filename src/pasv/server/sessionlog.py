@@ -1,0 +1,62 @@
+"""The session log: logins, refused logins and connections, kicks; one JSON object a line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from pasv.server.xferlog import OPEN_FLAGS
+
+log = logging.getLogger("pasv.server")
+
+
+class SessionLog:
+    """Appends events; every worker appends to the same file (one write per line)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, OPEN_FLAGS, 0o640)
+
+    @property
+    def enabled(self) -> bool:
+        return self._fd is not None
+
+    def record(self, event: str, ip: str, user: str, code: int, text: str) -> None:
+        if self._fd is None:
+            return
+        line = json.dumps(
+            {
+                "time": round(time.time(), 3),
+                "event": event,
+                "ip": ip,
+                "user": user,
+                "code": code,
+                "text": text,
+            },
+            ensure_ascii=False,
+        )
+        try:
+            os.write(self._fd, (line + "\n").encode("utf-8", "replace"))
+        except OSError as exc:
+            log.error("cannot write the session log %s: %s", self.path, exc)
+
+    def reopen(self) -> None:
+        if self.path is not None and self._fd is not None:
+            try:
+                fd = os.open(self.path, OPEN_FLAGS, 0o640)
+            except OSError as exc:
+                log.error("cannot reopen the session log %s: %s", self.path, exc)
+                return
+            os.close(self._fd)
+            self._fd = fd
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

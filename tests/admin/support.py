@@ -1,0 +1,107 @@
+"""A real `pasv serve` with its admin API on a kernel-chosen port, and an HTTP client for it."""
+
+from __future__ import annotations
+
+import ftplib
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from tests.cli.support import Pasv, _read_until, _serve
+
+T = TypeVar("T")
+
+
+@dataclass
+class AdminServer:
+    data: Path
+    proc: subprocess.Popen[str]
+    ftp_port: int
+    base: str
+    write_token: str
+    read_token: str
+    lines: list[str] = field(default_factory=list)
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base, headers=headers, timeout=10)
+
+    def api(self) -> httpx.Client:
+        return self.client(self.write_token)
+
+    def ftp(self, user: str = "bob", password: str = "pw", source: str = "127.0.0.1") -> ftplib.FTP:
+        ftp = ftplib.FTP(timeout=10, source_address=(source, 0))
+        try:
+            ftp.connect("127.0.0.1", self.ftp_port)
+            ftp.login(user, password)
+        except BaseException:
+            ftp.close()
+            raise
+        return ftp
+
+    def can_log_in(self, user: str = "bob", password: str = "pw") -> bool:
+        try:
+            self.ftp(user, password).quit()
+        except ftplib.error_perm:
+            return False
+        return True
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def token(pasv: Pasv, name: str, scopes: str) -> str:
+    out = pasv.ok("admin", "token", "create", name, "--scopes", scopes)
+    return out.strip().splitlines()[-1]
+
+
+def start_admin_server(data: Path, *extra: str) -> AdminServer:
+    """A store with user bob (password pw) and two tokens, then `pasv serve` with the admin API."""
+    pasv = Pasv(data)
+    pasv.ok("user", "add", "bob", "--password", "pw")
+    write, read = token(pasv, "ops", "read,write"), token(pasv, "viewer", "read")
+    proc = _serve(data, 0, "--admin", "--admin-port", "0", "--allow-root", *extra)
+    lines = _read_until(proc, r"admin console on https?://")
+    ftp_port = int(next(re.search(r"port (\d+) \(passive", x) for x in lines if "passive" in x)[1])  # type: ignore[index]
+    base = re.search(r"(https?://[\d.]+:\d+)/console/", lines[-1])[1]  # type: ignore[index]
+    return AdminServer(data, proc, ftp_port, base, write, read, lines)
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 10.0, what: str = "") -> T:
+    """Poll ``probe`` until it returns something (the board publishes about once a second)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or probe}")
+        time.sleep(0.05)
+
+
+def admin_server_fixture(data: Path, *extra: str) -> Iterator[AdminServer]:
+    server = start_admin_server(data, *extra)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def error_of(response: httpx.Response) -> Any:
+    return response.json()["error"]
