@@ -173,6 +173,18 @@ class Cluster:
             raise busy
         self.held[identity] = session_id
 
+    async def refuse_if_uploading(
+        self, identity: str, busy: FtpError, *, into: bool = False
+    ) -> None:
+        """``busy`` when another node is uploading ``identity`` (``into``: a file directly in
+        that directory); 451 while the database cannot be reached, as for an upload's lock."""
+        try:
+            held = await asyncio.to_thread(self.store.uploading, self.node, identity, into=into)
+        except StoreUnavailable as exc:
+            raise LocalError(say("cluster.locks_unchecked", reason=str(exc))) from None
+        if held:
+            raise busy
+
     def unclaim(self, identity: str) -> None:
         if self.held.pop(identity, None) is not None:
             self._later(self.store.unclaim, self.node, identity)
