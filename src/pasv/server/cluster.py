@@ -185,11 +185,14 @@ class Cluster:
         if held:
             raise busy
 
-    def unclaim(self, identity: str) -> None:
+    async def unclaim(self, identity: str) -> None:
+        """Give the lock back before the upload's final reply goes out, so the other nodes
+        may use the file as soon as the client hears 226 (a failure is mended by the next
+        beat; a cancelled session still lets the release finish)."""
         if self.held.pop(identity, None) is not None:
-            self._later(self.store.unclaim, self.node, identity)
+            await asyncio.shield(self._later(self.store.unclaim, self.node, identity))
 
-    def _later(self, call: Callable[..., None], *args: object) -> None:
+    def _later(self, call: Callable[..., None], *args: object) -> asyncio.Task[None]:
         async def run() -> None:
             try:
                 await asyncio.to_thread(call, *args)
@@ -199,3 +202,4 @@ class Cluster:
         task = asyncio.ensure_future(run())
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        return task

@@ -263,7 +263,7 @@ async def _store(
     finally:
         claim.release()
         if cluster is not None:
-            cluster.unclaim(identity)
+            await cluster.unclaim(identity)  # before the 226 goes out
 
 
 async def _receive_file(
