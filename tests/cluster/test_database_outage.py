@@ -1,5 +1,6 @@
 """PostgreSQL stopped under a running node: new logins get 421 with the reason, the running
-session and its upload carry on, and the node recovers by itself when the database is back."""
+session and its upload carry on (what needs the cluster's file locks, 451), and the node
+recovers by itself when the database is back."""
 
 from __future__ import annotations
 
@@ -49,10 +50,14 @@ def test_database_stopped_and_started_under_a_running_node(
     conn.sendall(rest)
     conn.close()
     assert running.voidresp().startswith("226")  # the upload that was running is whole
-    digest = hashlib.sha256()
-    running.retrbinary("RETR during.bin", digest.update)
-    assert digest.hexdigest() == hashlib.sha256(first + rest).hexdigest()
     assert "during.bin" in running.nlst()
+    unchecked = "451 Not done: the cluster's file locks cannot be checked"
+    with pytest.raises(ftplib.error_temp) as no_check:  # another node may be writing it
+        running.retrbinary("RETR during.bin", lambda _: None)
+    assert str(no_check.value).startswith(unchecked)
+    with pytest.raises(ftplib.error_temp) as no_check:
+        running.delete("during.bin")
+    assert str(no_check.value).startswith(unchecked)
     with pytest.raises(ftplib.error_temp) as no_lock:  # no lock to be had: no upload starts
         running.storbinary("STOR later.bin", io.BytesIO(b"z"))
     assert str(no_lock.value).startswith(
@@ -63,4 +68,7 @@ def test_database_stopped_and_started_under_a_running_node(
     node.wait_for(r"account database reachable again")
     with node.login() as back:
         assert back.storbinary("STOR after.bin", io.BytesIO(b"back")).startswith("226")
+        digest = hashlib.sha256()
+        back.retrbinary("RETR during.bin", digest.update)
+        assert digest.hexdigest() == hashlib.sha256(first + rest).hexdigest()
     running.close()

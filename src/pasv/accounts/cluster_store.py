@@ -8,6 +8,7 @@ any other node. Times are the database's own clock (``now()``), so nodes' clocks
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -175,9 +176,9 @@ class ClusterStore:
             )
             for identity, session in locks:
                 tx.execute(
-                    "INSERT INTO file_locks (identity, node, session) VALUES (?, ?, ?)"
-                    " ON CONFLICT DO NOTHING",
-                    (identity, node, session),
+                    "INSERT INTO file_locks (identity, node, session, directory)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (identity, node, session, os.path.dirname(identity)),
                 )
             reaped = _reap(tx, self.dead_after, node)
             others = tx.execute(
@@ -274,13 +275,27 @@ class ClusterStore:
                 _reap(tx, self.dead_after, node)
             return bool(
                 tx.execute(
-                    "INSERT INTO file_locks (identity, node, session) VALUES (?, ?, ?)"
-                    " ON CONFLICT DO NOTHING",
-                    (identity, node, session),
+                    "INSERT INTO file_locks (identity, node, session, directory)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (identity, node, session, os.path.dirname(identity)),
                 ).rowcount
             )
 
         return self.db.run(work, notify=False)
+
+    def uploading(self, node: str, identity: str, *, into: bool = False) -> bool:
+        """Is ``identity`` (``into``: a file directly in the directory ``identity``) being
+        uploaded by another live node? One indexed look-up; a silent node's rows do not count."""
+        column = "directory" if into else "identity"
+        row = self.db.run(
+            lambda tx: tx.execute(
+                f"SELECT 1 FROM file_locks l JOIN nodes n ON n.id = l.node WHERE l.{column} = ?"
+                " AND l.node <> ? AND n.heartbeat >= now() - make_interval(secs => ?) LIMIT 1",
+                (identity, node, self.dead_after),
+            ).fetchone(),
+            notify=False,
+        )
+        return row is not None
 
     def unclaim(self, node: str, identity: str) -> None:
         self.db.run(

@@ -155,6 +155,10 @@ POSTGRES: tuple[tuple[str, ...], ...] = (
             since TIMESTAMPTZ NOT NULL DEFAULT now()
         )""",
     ),
+    (  # the directory of a file being uploaded: RMD on any node asks for it by index
+        "ALTER TABLE file_locks ADD COLUMN directory TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX file_locks_by_directory ON file_locks (directory)",
+    ),
 )
 
 

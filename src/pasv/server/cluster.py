@@ -173,11 +173,26 @@ class Cluster:
             raise busy
         self.held[identity] = session_id
 
-    def unclaim(self, identity: str) -> None:
-        if self.held.pop(identity, None) is not None:
-            self._later(self.store.unclaim, self.node, identity)
+    async def refuse_if_uploading(
+        self, identity: str, busy: FtpError, *, into: bool = False
+    ) -> None:
+        """``busy`` when another node is uploading ``identity`` (``into``: a file directly in
+        that directory); 451 while the database cannot be reached, as for an upload's lock."""
+        try:
+            held = await asyncio.to_thread(self.store.uploading, self.node, identity, into=into)
+        except StoreUnavailable as exc:
+            raise LocalError(say("cluster.locks_unchecked", reason=str(exc))) from None
+        if held:
+            raise busy
 
-    def _later(self, call: Callable[..., None], *args: object) -> None:
+    async def unclaim(self, identity: str) -> None:
+        """Give the lock back before the upload's final reply goes out, so the other nodes
+        may use the file as soon as the client hears 226 (a failure is mended by the next
+        beat; a cancelled session still lets the release finish)."""
+        if self.held.pop(identity, None) is not None:
+            await asyncio.shield(self._later(self.store.unclaim, self.node, identity))
+
+    def _later(self, call: Callable[..., None], *args: object) -> asyncio.Task[None]:
         async def run() -> None:
             try:
                 await asyncio.to_thread(call, *args)
@@ -187,3 +202,4 @@ class Cluster:
         task = asyncio.ensure_future(run())
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        return task

@@ -207,11 +207,29 @@ class Session:
         """The 450 for a file another session is uploading."""
         return FileBusy(self.access.messages.say("file_busy", name=paths.basename(path)))
 
-    def refuse_if_uploading(self, path: str) -> None:
-        """450 when another session is uploading the file at ``path``."""
+    async def refuse_if_uploading(self, path: str) -> None:
+        """450 when another session, on this node or another, is uploading the file at
+        ``path`` (451 while a cluster's database cannot be asked)."""
         in_use = self.server.in_use
         if in_use.any() and in_use.uploading(self.fs.identity(path)):
             raise self.busy(path)
+        cluster = self.server.cluster
+        if cluster is not None:
+            await cluster.refuse_if_uploading(self.fs.identity(path), self.busy(path))
+
+    async def refuse_if_uploading_into(self, path: str) -> None:
+        """450 when a file directly in the directory ``path`` is being uploaded, here or on
+        another node (451 while a cluster's database cannot be asked)."""
+        in_use = self.server.in_use
+        busy = FileBusy(self.access.messages.say("directory_busy", name=paths.basename(path)))
+        if in_use.any():
+            if in_use.uploading(self.fs.identity(path)):
+                raise self.busy(path)
+            if in_use.uploading_into(self.fs.identity(path)):
+                raise busy
+        cluster = self.server.cluster
+        if cluster is not None:
+            await cluster.refuse_if_uploading(self.fs.identity(path), busy, into=True)
 
     def behind(self, balancer: str, client: tuple[str, int]) -> None:
         """The PROXY header named the client: policy, limits, bans and the data-connection

@@ -6,11 +6,9 @@ import calendar
 import time
 
 from pasv.policy.models import Perm
-from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import (
     ArgumentError,
-    FileBusy,
     FileUnavailable,
     NotADirectory,
     NotImplementedCommand,
@@ -76,11 +74,7 @@ async def rmd(s: Session, arg: str) -> Reply:
     s.check(Perm.RMD, target)
     if target == "/":
         raise FileUnavailable("Refusing to remove your root directory.")
-    s.refuse_if_uploading(target)
-    in_use = s.server.in_use
-    if in_use.any() and in_use.uploading_into(s.fs.identity(target)):
-        name = paths.basename(target)
-        raise FileBusy(s.access.messages.say("directory_busy", name=name))
+    await s.refuse_if_uploading_into(target)
     await s.fs.rmdir(target)
     s.server.changed()
     return make_reply(ReplyCode.FILE_ACTION_OK, say("files.rmd", path=target))
@@ -90,7 +84,7 @@ async def rmd(s: Session, arg: str) -> Reply:
 async def dele(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.DELE, target)
-    s.refuse_if_uploading(target)
+    await s.refuse_if_uploading(target)
     counted = needs_usage(s.settings)  # a quota or ratio: storage used goes down
     size = (await s.fs.stat(target)).size if counted else 0
     await s.fs.delete(target)
@@ -106,7 +100,7 @@ async def dele(s: Session, arg: str) -> Reply:
 async def rnfr(s: Session, arg: str) -> Reply:
     source = s.resolve(arg)
     s.check(Perm.RENAME, source)
-    s.refuse_if_uploading(source)
+    await s.refuse_if_uploading(source)
     await s.fs.stat(source)
     s.rename_from = source
     return make_reply(ReplyCode.PENDING, say("files.rnfr", path=source))
@@ -119,8 +113,8 @@ async def rnto(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.RENAME, target)
     s.check_new_name(target)
-    s.refuse_if_uploading(source)  # an upload may have begun since RNFR
-    s.refuse_if_uploading(target)
+    await s.refuse_if_uploading(source)  # an upload may have begun since RNFR
+    await s.refuse_if_uploading(target)
     await s.fs.rename(source, target)
     s.server.changed()
     return make_reply(ReplyCode.FILE_ACTION_OK, say("files.rnto", source=source, target=target))

@@ -172,7 +172,7 @@ async def retr(s: Session, arg: str) -> Reply:
                 code=ReplyCode.ARGUMENT_ERROR,
             )
         if not s.server.write_mode.atomic:
-            s.refuse_if_uploading(path)  # a file half written is nobody's to read
+            await s.refuse_if_uploading(path)  # a file half written is nobody's to read
         remaining = handle.size - offset
         ascii_mode, mode = s.ascii, s.mode
         user, server = s.user, s.server
@@ -263,7 +263,7 @@ async def _store(
     finally:
         claim.release()
         if cluster is not None:
-            cluster.unclaim(identity)
+            await cluster.unclaim(identity)  # before the 226 goes out
 
 
 async def _receive_file(
