@@ -57,6 +57,7 @@ def test_store_killed_mid_upload_gives_451_and_keeps_the_old_file(
 
         weed = start_weed(tmp_path / "weed", ports=weed.ports)  # the same store comes back
         assert weed.keys(prefix) == {f"{prefix}/f.bin": len(before)}
+        assert weed.wait_readable(f"{prefix}/f.bin") == before  # its volume is back too
         out = io.BytesIO()
         ftp.retrbinary("RETR f.bin", out.write)  # the same session goes on
         assert hashlib.sha256(out.getvalue()).digest() == hashlib.sha256(before).digest()

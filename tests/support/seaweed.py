@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -89,6 +90,19 @@ class Weed:
 
     def keys(self, prefix: str) -> dict[str, int]:
         return aside(list_keys(self.endpoint, prefix))
+
+    def wait_readable(self, key: str, timeout: float = 30) -> bytes:
+        """The object's bytes, once the store serves them. A store started again on its old data
+        lists a key before its volume server has told the master where the volume is; reads
+        fail (InternalError) until it has. Bounded in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return aside(read_object(self.endpoint, key))
+            except Exception:  # botocore's ClientError or a connection error: not ready yet
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)  # a poll interval: the loop waits on the store's own answer
 
     def open_uploads(self, prefix: str) -> list[str]:
         return aside(multipart_uploads(self.endpoint, prefix))
@@ -201,6 +215,14 @@ async def list_keys(endpoint: str, prefix: str) -> dict[str, int]:
             for item in page.get("Contents", []):
                 found[item["Key"]] = item["Size"]
     return found
+
+
+async def read_object(endpoint: str, key: str) -> bytes:
+    async with await s3_client(endpoint) as client:
+        response = await client.get_object(Bucket=BUCKET, Key=key)
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+    return data
 
 
 async def multipart_uploads(endpoint: str, prefix: str) -> list[str]:
