@@ -57,6 +57,11 @@ def _kick_across(api: httpx.Client, b: Node) -> None:
         mine = [s for s in listed if s["address"] == "127.0.0.3"]
         assert [(s["node"], s["user"]) for s in mine] == [("B", USER)], listed
         assert mine[0]["id"].startswith("B:")
+        token = api.headers["Authorization"].removeprefix("Bearer ")
+        with httpx.Client(base_url=api.base_url, timeout=10) as web:
+            web.post("/console/login", data={"token": token})
+            page = web.get("/console/").text
+        assert "<th>Node</th>" in page and '<td class="node">B</td>' in page, page
         kicked = api.delete(f"/api/v1/sessions/{mine[0]['id']}")
         assert kicked.status_code == 200, kicked.text
         with pytest.raises(ftplib.error_temp) as ended:  # the reply node B sends unasked
