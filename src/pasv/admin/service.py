@@ -72,8 +72,8 @@ async def start_admin(
     bans: BanBook | None = None,
 ) -> Callable[[], Awaitable[None]]:
     """Serve the admin API on ``sock``; returns the function that stops it. ``registry`` and
-    ``bans`` are the seams for a cluster: by default this machine's sessions (every worker's)
-    and the bans in its account database."""
+    ``bans`` may be given; by default this machine's sessions (every worker's, and every node's
+    in cluster mode) and the bans in its account database."""
     settings = server.settings
     accounts = open_accounts(settings, origin="admin API")  # its own connection, as the CLI's
     registry = registry if registry is not None else default_registry(server)

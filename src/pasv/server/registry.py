@@ -2,8 +2,8 @@
 
 The admin side depends on ``SessionRegistry`` only. ``LocalRegistry`` answers for this machine:
 the sessions of its own process read live, those of the other worker processes from the shared
-``SessionBoard``. A cluster implementation (sessions of every node in a database table) plugs
-in by implementing the same two methods.
+``SessionBoard``. In cluster mode ``cluster_registry.ClusterRegistry`` adds the other nodes'
+sessions from the cluster's session table.
 """
 
 from __future__ import annotations
