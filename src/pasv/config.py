@@ -655,13 +655,25 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _describe(exc: ValidationError, source: str) -> str:
+def _describe(
+    exc: ValidationError,
+    file: str,
+    env: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+) -> str:
+    """Each problem named by where its value came from: a flag, a PASV_* variable or the file."""
     problems = []
     for err in exc.errors():
-        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        loc = [str(part) for part in err["loc"]]
+        key = ".".join(loc) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown setting"
+        source = file
+        if len(loc) >= 2 and loc[1] in overrides.get(loc[0], {}):
+            source = "command line"
+        elif len(loc) >= 2 and loc[1] in env.get(loc[0], {}):
+            source = f"{ENV_PREFIX}{loc[0].upper()}_{loc[1].upper()} (environment)"
         problems.append(f"{source}: {key}: {msg}")
     return "\n".join(problems)
 
@@ -688,10 +700,9 @@ def load_settings(
     env = _env_overrides(environ)
     if env:
         data = _merge(data, env)
-        source = f"{source} + {ENV_PREFIX}* environment" if path else f"{ENV_PREFIX}* environment"
     if overrides:
         data = _merge(data, overrides)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+        raise ConfigError(_describe(exc, source, env, overrides or {})) from None

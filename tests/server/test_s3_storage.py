@@ -176,10 +176,16 @@ def test_what_s3_cannot_do_is_refused_with_a_reason(s3live: tuple[LiveServer, st
     live, _ = s3live
     ftp = live.login()
     _put(ftp, "f.txt", b"x")
-    with pytest.raises(ftplib.error_perm, match="550 S3 storage keeps no permission bits"):
+    with pytest.raises(ftplib.error_perm) as chmod:
         ftp.sendcmd("SITE CHMOD 600 f.txt")
-    with pytest.raises(ftplib.error_perm, match="550 S3 storage cannot set modification"):
+    assert str(chmod.value) == (
+        "502 SITE CHMOD is not available here: this storage keeps no permission bits."
+    )
+    with pytest.raises(ftplib.error_perm) as mfmt:
         ftp.sendcmd("MFMT 20200101000000 f.txt")
+    assert str(mfmt.value) == (
+        "502 MFMT is not available here: this storage cannot set modification times."
+    )
     with pytest.raises(ftplib.error_perm, match="550"):
         _get(ftp, "missing.txt")
 
@@ -221,7 +227,22 @@ def test_virtual_folders_put_local_and_s3_side_by_side(tmp_path: Path, weed: Wee
         with pytest.raises(ftplib.error_perm, match="550 /cloud is a virtual folder"):
             ftp.rmd("cloud")
         assert ftp.sendcmd("SITE CHMOD 600 local.txt").startswith("200")  # local: allowed
-        with pytest.raises(ftplib.error_perm, match="550 S3 storage keeps no permission bits"):
+        assert (live.files / "local.txt").stat().st_mode & 0o777 == 0o600
+        with pytest.raises(ftplib.error_perm) as chmod:
             ftp.sendcmd("SITE CHMOD 600 cloud/remote.txt")
+        assert str(chmod.value) == (
+            "502 SITE CHMOD is not available here: this storage keeps no permission bits."
+        )
+        assert ftp.sendcmd("MFMT 20200101000000 local.txt").startswith("213")
+        with pytest.raises(ftplib.error_perm, match=r"^502 MFMT is not available here"):
+            ftp.sendcmd("MFMT 20200101000000 cloud/remote.txt")
+        help_lines = ftp.sendcmd("SITE HELP").splitlines()
+        marked = [line.split()[1] for line in help_lines if "[not available" in line]
+        assert marked == ["CHMOD", "UTIME"]
+        assert all(
+            line.endswith("[not available in some folders]")
+            for line in help_lines
+            if "[not available" in line
+        )
     finally:
         live.stop()

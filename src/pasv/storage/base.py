@@ -100,7 +100,14 @@ class Storage(Protocol):
     """One root of virtual absolute POSIX paths ("/a/b"); raises only ``pasv.protocol.errors``."""
 
     @property
-    def capabilities(self) -> Capabilities: ...
+    def capabilities(self) -> Capabilities:
+        """What the whole tree can do (with virtual folders: what every one of them can)."""
+        ...
+
+    def capabilities_at(self, path: str) -> Capabilities:
+        """What the storage can do at ``path`` (a virtual folder's own storage decides there);
+        a storage of one kind answers ``capabilities``."""
+        ...
 
     async def stat(self, path: str) -> FileFacts: ...
 

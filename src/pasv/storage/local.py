@@ -140,6 +140,9 @@ class LocalStorage:
     def capabilities(self) -> Capabilities:
         return self._capabilities
 
+    def capabilities_at(self, path: str) -> Capabilities:
+        return self.capabilities
+
     @property
     def real_root(self) -> Path:
         """The resolved host directory (for the operator; never shown to a client)."""

@@ -165,6 +165,9 @@ class MemoryStorage:
         self._mtimes[key] = time.time()
         return MemoryWriteHandle(buf, offset, append)
 
+    def capabilities_at(self, path: str) -> Capabilities:
+        return self.capabilities
+
     def identity(self, path: str) -> str:
         return f"memory:{id(self):x}:{_key(path)}"
 

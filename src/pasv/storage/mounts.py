@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from pasv.protocol import errors as err
 from pasv.protocol.listing import FileFacts
+from pasv.protocol.texts import said
 from pasv.storage.base import (
     IN_PLACE,
     Capabilities,
@@ -18,6 +19,8 @@ from pasv.storage.base import (
     WriteMode,
     split_virtual,
 )
+
+_VIRTUAL = "/{folder} is a virtual folder; it cannot be changed."
 
 
 def _common(storages: list[Storage]) -> Capabilities:
@@ -54,8 +57,15 @@ class MountedStorage:
     def _mutable(self, path: str) -> tuple[Storage, str]:
         storage, inner, folder = self._route(path)
         if folder is not None and inner == "/":
-            raise err.PermissionDenied(f"/{folder} is a virtual folder; it cannot be changed.")
+            raise err.PermissionDenied(
+                said("replies", "storage.virtual_folder", _VIRTUAL, folder=folder)
+            )
         return storage, inner
+
+    def capabilities_at(self, path: str) -> Capabilities:
+        """The capabilities of the storage that owns ``path`` (the home's or a folder's)."""
+        storage, inner, _ = self._route(path)
+        return storage.capabilities_at(inner)
 
     async def stat(self, path: str) -> FileFacts:
         storage, inner, folder = self._route(path)

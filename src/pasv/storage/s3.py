@@ -10,6 +10,7 @@ from typing import Any
 
 from pasv.protocol import errors as err
 from pasv.protocol.listing import FileFacts
+from pasv.protocol.texts import said
 from pasv.storage.base import (
     IN_PLACE,
     Capabilities,
@@ -24,6 +25,12 @@ from pasv.storage.s3write import S3WriteHandle, copy_object
 
 CHUNK = 1024 * 1024
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+# the refusals' texts (in the reply catalogue: server/lang/*.toml, ``replies``)
+_BEYOND = "REST offset {offset} is beyond the end of the file ({size} bytes)."
+_RENAME_LIMIT = (
+    "Renaming this directory would copy more than {limit} objects one by one on S3; rename the "
+    "files in it, or ask the operator to raise storage.s3.rename_limit."
+)
 
 
 def _mtime(value: Any) -> float:
@@ -61,6 +68,9 @@ class S3Storage:
     def _parent(path: str) -> str:
         parts = split_virtual(path)
         return "/" + "/".join(parts[:-1])
+
+    def capabilities_at(self, path: str) -> Capabilities:
+        return self.capabilities
 
     def identity(self, path: str) -> str:
         return f"s3://{self._conn.location.where}/{self._key(path)}"
@@ -218,7 +228,7 @@ class S3Storage:
         keep = size if append else offset
         if keep > size:
             raise err.ArgumentError(
-                f"REST offset {offset} is beyond the end of the file ({size} bytes)."
+                said("replies", "transfer.rest_offset_offset_is", _BEYOND, offset=offset, size=size)
             )
         etag = head.get("ETag") if head is not None and keep else None
         # written in place (the standard mode), what arrived of a broken upload stays, as on
@@ -314,9 +324,7 @@ class S3Storage:
             objects += [(item["Key"], item["Size"]) for item in page.get("Contents") or []]
             if len(objects) > limit:
                 raise err.FileUnavailable(
-                    f"Renaming this directory would copy more than {limit} objects one by one "
-                    "on S3; rename the files in it, or ask the operator to raise "
-                    "storage.s3.rename_limit."
+                    said("replies", "storage.s3_rename_limit", _RENAME_LIMIT, limit=limit)
                 )
         copied: list[str] = []
         try:

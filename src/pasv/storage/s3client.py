@@ -11,8 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 from pasv.protocol import errors as err
+from pasv.protocol.texts import said
 
 log = logging.getLogger("pasv.storage.s3")
+
+# the refusals' texts (in the reply catalogue: server/lang/*.toml, ``replies``)
+_NO_BUCKET = "S3 storage failed: bucket {bucket} does not exist."
+_CREDENTIALS = "S3 storage refused the server's credentials ({code})."
+_FAILED = "S3 storage failed ({operation}: {code})."
+_UNREACHABLE = "S3 storage unreachable ({reason})."
 
 MIN_PART = 5 * 1024 * 1024  # S3's smallest part, except the last one
 MAX_COPY_PART = 5 * 1024**3  # S3's largest part, also for UploadPartCopy
@@ -149,10 +156,16 @@ def translate(exc: BaseException, location: S3Location, operation: str) -> NoRet
         if code == "PreconditionFailed":
             raise err.FileBusy("The file changed on the storage meanwhile; nothing was changed.")
         if code == "NoSuchBucket":
-            raise err.LocalError(f"S3 storage failed: bucket {location.bucket} does not exist.")
+            raise err.LocalError(
+                said("replies", "storage.s3_no_bucket", _NO_BUCKET, bucket=location.bucket)
+            )
         if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
-            raise err.LocalError(f"S3 storage refused the server's credentials ({code}).")
-        raise err.LocalError(f"S3 storage failed ({operation}: {code}).") from exc
+            raise err.LocalError(said("replies", "storage.s3_credentials", _CREDENTIALS, code=code))
+        raise err.LocalError(
+            said("replies", "storage.s3_failed", _FAILED, operation=operation, code=code)
+        ) from exc
     reason = str(exc) or type(exc).__name__
     log.warning("S3 %s on %s failed: %s", operation, location.where, reason)
-    raise err.LocalError(f"S3 storage unreachable ({type(exc).__name__}).") from exc
+    raise err.LocalError(
+        said("replies", "storage.s3_unreachable", _UNREACHABLE, reason=type(exc).__name__)
+    ) from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pasv.policy.models import Perm
 from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
-from pasv.protocol.errors import ArgumentError, PermissionDenied
+from pasv.protocol.errors import ArgumentError, NotImplementedCommand, PermissionDenied
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.language import say
 from pasv.server.session import Session
@@ -43,6 +43,10 @@ async def site_chmod(s: Session, rest: str) -> Reply:
     if target == "/":
         raise PermissionDenied("SITE CHMOD cannot change your root directory.")
     s.check(Perm.SITE_CHMOD, target)
+    if not s.fs.capabilities_at(target).chmod:  # a virtual folder's storage decides
+        raise NotImplementedCommand(
+            "SITE CHMOD is not available here: this storage keeps no permission bits."
+        )
     applied, why = applied_mode(mode, s.server.settings.server.chmod_mask)
     await s.fs.chmod(target, applied)
     s.server.changed()

@@ -152,7 +152,7 @@ async def mfmt(s: Session, arg: str) -> Reply:
     when = parse_time(stamp)
     target = s.resolve(name)
     s.check(Perm.MFMT, target)
-    if not s.fs.capabilities.set_mtime:
+    if not s.fs.capabilities_at(target).set_mtime:  # a virtual folder's storage decides
         raise NotImplementedCommand(say("files.no_mtime", command="MFMT"))
     await s.fs.set_mtime(target, when)
     s.server.changed()

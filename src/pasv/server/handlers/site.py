@@ -15,6 +15,7 @@ from pasv.server.handlers import account, chmod, command, data, files, info
 from pasv.server.language import say
 from pasv.server.session import Session
 
+_NOT_HERE = " [not available on this storage]"
 _STAMP = re.compile(r"\d{14}|\d{12}")  # YYYYMMDDhhmmss, or YYYYMMDDhhmm (ProFTPD accepts it)
 _UTIME_USAGE = (
     "Usage: SITE UTIME <YYYYMMDDhhmmss> <path>, or SITE UTIME <path> <atime> <mtime> <ctime> UTC "
@@ -29,10 +30,6 @@ async def site(s: Session, arg: str) -> Reply:
     if verb == "HELP":
         return site_help(s)
     if verb == "CHMOD":
-        if not s.fs.capabilities.chmod:
-            raise NotImplementedCommand(
-                "SITE CHMOD is not available here: this storage keeps no permission bits."
-            )
         return await chmod.site_chmod(s, rest)
     if verb == "UTIME":
         return await site_utime(s, rest)
@@ -48,12 +45,19 @@ async def site(s: Session, arg: str) -> Reply:
 
 
 def site_help(s: Session) -> Reply:
-    """Every SITE subcommand, those this storage cannot do marked so."""
-    caps = s.fs.capabilities
-    missing = {"CHMOD": not caps.chmod, "UTIME": not caps.set_mtime}
+    """Every SITE subcommand, those this storage cannot do marked so (and those only some
+    virtual folders cannot do: the whole tree lacks it, the home has it)."""
+    whole, home = s.fs.capabilities, s.fs.capabilities_at("/")
+    marks = {}
+    for name, everywhere, at_home in (
+        ("CHMOD", whole.chmod, home.chmod),
+        ("UTIME", whole.set_mtime, home.set_mtime),
+    ):
+        if not everywhere:
+            marks[name] = " [not available in some folders]" if at_home else _NOT_HERE
     lines = ["SITE commands:"]
     for name, text in SITE_COMMANDS.items():
-        lines.append(f" {text}" + (" [not available on this storage]" if missing.get(name) else ""))
+        lines.append(f" {text}{marks.get(name, '')}")
     lines.append("End")
     return make_reply(ReplyCode.HELP, "\n".join(lines))
 
@@ -85,7 +89,7 @@ async def site_utime(s: Session, rest: str) -> Reply:
     when = files.parse_time(stamp.ljust(14, "0"))
     target = s.resolve(name)
     s.check(Perm.SITE_UTIME, target)
-    if not s.fs.capabilities.set_mtime:
+    if not s.fs.capabilities_at(target).set_mtime:  # a virtual folder's storage decides
         raise NotImplementedCommand(say("files.no_mtime", command="SITE UTIME"))
     await s.fs.set_mtime(target, when)
     s.server.changed()
