@@ -13,10 +13,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pasv.accounts.postgres import PostgresAccountStore
+from pasv.accounts.postgres import CHANNEL, PostgresAccountStore
 from pasv.accounts.sqlbase import Tx
 
-__all__ = ["ClusterCounts", "ClusterStore", "LiveSession", "NodeInfo", "Reaped"]
+__all__ = [
+    "ClusterCounts",
+    "ClusterStore",
+    "LiveSession",
+    "NodeInfo",
+    "Reaped",
+    "kick_payload",
+    "parse_kick",
+]
 
 _ADMISSION_LOCK = 0x70617377  # pg_advisory_xact_lock key: one admission at a time, cluster-wide
 _SEP = "\x1f"  # between group names in one text (group names never hold control characters)
@@ -76,6 +84,21 @@ class SessionBeat:
     since: float  # epoch seconds
     command: str
     transfer: str
+
+
+KICK = "kick "  # a notification's payload "kick <node> <session>": end that session
+
+
+def kick_payload(node: str, session: int) -> str:
+    return f"{KICK}{node} {session}"
+
+
+def parse_kick(payload: str) -> tuple[str, int] | None:
+    """``(node, session)`` of a kick notification, None for any other payload."""
+    if not payload.startswith(KICK):
+        return None
+    node, _, number = payload[len(KICK) :].rpartition(" ")
+    return (node, int(number)) if node and number.isdigit() else None
 
 
 def _reap(tx: Tx, dead_after: float, me: str) -> list[Reaped]:
@@ -254,6 +277,24 @@ class ClusterStore:
             " FROM sessions ORDER BY node, session"
         )
         return [LiveSession(n, int(s), u, tuple(g), a, t, c, x) for n, s, u, g, a, t, c, x in rows]
+
+    def kick(self, node: str, session: int) -> bool:
+        """Ask ``node`` to end its session ``session`` (a notification on the channel every
+        node listens to, sent when the transaction commits); False when no live node (one
+        that beat within the heartbeat time) holds that session."""
+
+        def work(tx: Tx) -> bool:
+            row = tx.execute(
+                "SELECT 1 FROM sessions s JOIN nodes n ON n.id = s.node WHERE s.node = ? AND"
+                " s.session = ? AND n.heartbeat >= now() - make_interval(secs => ?)",
+                (node, session, self.dead_after),
+            ).fetchone()
+            if row is None:
+                return False
+            tx.execute("SELECT pg_notify(?, ?)", (CHANNEL, kick_payload(node, session)))
+            return True
+
+        return self.db.run(work, notify=False)
 
     def nodes(self) -> list[NodeInfo]:
         rows = self.db.read(

@@ -33,6 +33,7 @@ from pasv.admin.views import (
     user_view,
 )
 from pasv.policy.options import show_option
+from pasv.server.registry import NoSuchSession
 
 # Routes that only touch the store are plain functions: FastAPI runs them (and the token check,
 # a plain function too) in its thread pool, so a busy database never stalls FTP sessions.
@@ -285,7 +286,11 @@ async def list_sessions(ctx: Ctx, who: Reader) -> list[dict[str, Any]]:
 @router.delete("/sessions/{session_id}", tags=["sessions"])
 async def kick(session_id: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
     """End a session: its client gets 421 and the connection closes."""
-    if not await ctx.registry.kick(session_id):
+    try:
+        kicked = await ctx.registry.kick(session_id)
+    except NoSuchSession as exc:
+        raise _missing(str(exc)) from None
+    if not kicked:
         raise _missing(f"no live session {session_id!r}")
     _done(ctx, who, "session.kick", session_id, {})
     return {"kicked": session_id}

@@ -194,6 +194,7 @@ async def dashboard(request: Request) -> Response:
         chart=throughput_svg(list(ctx.throughput.samples)),
         now=time.time(),
         bans=len(ctx.manager.bans.bans()),
+        cluster=ctx.cluster,
     )
 
 

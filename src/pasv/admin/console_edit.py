@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pasv.admin.console import form_change, lang_of
 from pasv.admin.context import AdminContext
 from pasv.admin.i18n import texts
+from pasv.server.registry import NoSuchSession
 
 edit_router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -16,7 +17,11 @@ edit_router = APIRouter(prefix="/console", include_in_schema=False)
 @edit_router.post("/sessions/kick")
 async def kick(request: Request) -> Response:
     async def work(ctx: AdminContext, form: dict[str, str]) -> str:
-        if not await ctx.registry.kick(form.get("id", "")):
+        try:
+            kicked = await ctx.registry.kick(form.get("id", ""))
+        except NoSuchSession as exc:
+            raise ValueError(str(exc)) from None
+        if not kicked:
             raise ValueError(f"no live session {form.get('id', '')!r}")
         return f"{texts(lang_of(request))['kicked']}: {form['id']}"
 

@@ -79,6 +79,7 @@ class AdminContext:
     registry: SessionRegistry
     throughput: Throughput
     workers: int = 1
+    cluster: bool = False  # several nodes on PostgreSQL: the dashboard shows each session's node
     ftp_addresses: list[tuple[str, int]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
 

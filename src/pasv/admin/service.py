@@ -20,7 +20,8 @@ from pasv.admin.errors import register_errors
 from pasv.admin.security import ConsoleSessions
 from pasv.admin.tokens import TokenStore
 from pasv.server.app import FtpServer
-from pasv.server.composition import open_accounts
+from pasv.server.cluster_registry import ClusterRegistry
+from pasv.server.composition import node_name, open_accounts
 from pasv.server.registry import BanBook, LocalRegistry, SessionRegistry
 
 log = logging.getLogger("pasv.admin")
@@ -51,6 +52,18 @@ def build_app(ctx: AdminContext) -> FastAPI:
     return app
 
 
+def default_registry(server: FtpServer) -> SessionRegistry:
+    """This machine's sessions; in cluster mode (PostgreSQL) every node's."""
+    local = LocalRegistry(server, server.board, server.node)
+    if server.cluster is None:
+        return local
+    workers = server.settings.server.worker_count
+    mine = {server.cluster.node}
+    if workers > 1:  # each worker is a node of its own; the board shows them all live
+        mine |= {node_name(server.settings, index) for index in range(workers)}
+    return ClusterRegistry(local, server.cluster.store, mine)
+
+
 async def start_admin(
     server: FtpServer,
     sock: socket.socket,
@@ -59,11 +72,11 @@ async def start_admin(
     bans: BanBook | None = None,
 ) -> Callable[[], Awaitable[None]]:
     """Serve the admin API on ``sock``; returns the function that stops it. ``registry`` and
-    ``bans`` are the seams for a cluster: by default this machine's sessions (every worker's)
-    and the bans in its account database."""
+    ``bans`` may be given; by default this machine's sessions (every worker's, and every node's
+    in cluster mode) and the bans in its account database."""
     settings = server.settings
     accounts = open_accounts(settings, origin="admin API")  # its own connection, as the CLI's
-    registry = registry if registry is not None else LocalRegistry(server, server.board)
+    registry = registry if registry is not None else default_registry(server)
     throughput = Throughput(registry)
     ctx = AdminContext(
         settings=settings,
@@ -73,6 +86,7 @@ async def start_admin(
         registry=registry,
         throughput=throughput,
         workers=settings.server.worker_count,
+        cluster=server.cluster is not None,
         ftp_addresses=server.addresses,
     )
     config = uvicorn.Config(

@@ -282,8 +282,13 @@ class FtpServer:
             kick_local(self, number)
         wall = time.time()
         self.board.publish(
-            index, [describe(c, "local", index, wall).to_dict() for c in list(self.sessions)]
+            index, [describe(c, self.node, index, wall).to_dict() for c in list(self.sessions)]
         )
+
+    @property
+    def node(self) -> str:
+        """This process's name in the session ids: its cluster node name, else ``local``."""
+        return self.cluster.node if self.cluster is not None else "local"
 
     # --- sessions -------------------------------------------------------------------------
     def session_opened(self, control: ControlProtocol) -> Reply | None:

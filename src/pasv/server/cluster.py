@@ -16,7 +16,13 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pasv.accounts.cluster_store import ClusterCounts, ClusterStore, Reaped, SessionBeat
+from pasv.accounts.cluster_store import (
+    ClusterCounts,
+    ClusterStore,
+    Reaped,
+    SessionBeat,
+    parse_kick,
+)
 from pasv.accounts.postgres import PostgresAccountStore
 from pasv.accounts.sqlbase import StoreUnavailable
 from pasv.protocol.errors import FtpError, LocalError, ServiceUnavailable
@@ -73,7 +79,15 @@ class Cluster:
             await asyncio.to_thread(self.store.leave, self.node)
 
     async def _changed(self, origin: str) -> None:
-        """Policy, a ban or an account changed on some node: reload the policy now."""
+        """Policy, a ban or an account changed on some node: reload the policy now. A kick
+        (the admin API of some node ending one of this node's sessions) is done here."""
+        kick = parse_kick(origin)
+        if kick is not None:
+            if kick[0] == self.node and self._server is not None:
+                from pasv.server.registry import kick_local
+
+                kick_local(self._server, kick[1])
+            return
         if self._server is not None:
             await self._server.gate.reload_async(origin)
 

@@ -2,8 +2,8 @@
 
 The admin side depends on ``SessionRegistry`` only. ``LocalRegistry`` answers for this machine:
 the sessions of its own process read live, those of the other worker processes from the shared
-``SessionBoard``. A cluster implementation (sessions of every node in a database table) plugs
-in by implementing the same two methods.
+``SessionBoard``. In cluster mode ``cluster_registry.ClusterRegistry`` adds the other nodes'
+sessions from the cluster's session table.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from pasv.server.control import ControlProtocol
 
 KICKED = "Your session was ended by the administrator."
+
+
+class NoSuchSession(LookupError):
+    """A kick found no live session of that id; the text says why (the API answers 404)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,15 @@ def kick_local(server: FtpServer, number: int) -> bool:
     return False
 
 
+def split_id(session_id: str) -> tuple[str, int, int]:
+    """``(node, worker, number)`` of ``node:worker:number`` (a node name may hold colons);
+    worker and number -1 when the id is not of that form."""
+    parts = session_id.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        return session_id, -1, -1
+    return parts[0], int(parts[1]), int(parts[2])
+
+
 class LocalRegistry:
     """This machine's sessions: this process's live, the other workers' from the board."""
 
@@ -154,13 +167,11 @@ class LocalRegistry:
         return sorted(own, key=lambda s: (s.since, s.id))
 
     async def kick(self, session_id: str) -> bool:
-        node, _, rest = session_id.partition(":")
-        worker_text, _, number_text = rest.partition(":")
-        if node != self.node or not worker_text.isdigit() or not number_text.isdigit():
+        node, worker, number = split_id(session_id)
+        if worker < 0 or number < 0:
             return False
-        worker, number = int(worker_text), int(number_text)
         if worker == self.worker:
-            return kick_local(self.server, number)
+            return node == self.node and kick_local(self.server, number)
         if self.board is None or worker >= self.board.workers:
             return False
         if not any(d["id"] == session_id for d in self.board.read(worker)):
