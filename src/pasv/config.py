@@ -468,8 +468,8 @@ class ClusterSection(_Section):
         10.0,
         ge=0.5,
         le=3600,
-        description="seconds after which a silent node counts as dead and its sessions and "
-        "upload locks are released; nodes beat three times as often",
+        description="seconds within which a crashed node's sessions and upload locks are "
+        "released; nodes beat three times as often, and two missed beats mean dead",
     )
 
 

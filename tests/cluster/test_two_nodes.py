@@ -134,7 +134,8 @@ def test_sigkill_of_a_node_releases_its_sessions_and_locks_within_the_heartbeat(
     killed = time.monotonic()
     os.killpg(a.proc.pid, signal.SIGKILL)
     a.proc.wait(10)
-    # B's heartbeat notices the silence: bounded by the heartbeat time plus one beat of B's
+    # two missed beats of A's, then B's next beat: within the heartbeat time (bounded wider
+    # here only for a loaded machine's scheduling)
     line = b.wait_for(r"node A stopped beating", timeout=HEARTBEAT * 3)
     elapsed = time.monotonic() - killed
     assert "released its 1 session(s) and 1 upload lock(s)" in line

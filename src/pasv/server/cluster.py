@@ -47,7 +47,9 @@ class Cluster:
 
     def __init__(self, db: PostgresAccountStore, node: str, heartbeat: float) -> None:
         self.db = db
-        self.store = ClusterStore(db, heartbeat)
+        # dead after two missed beats (2/3 of the heartbeat): another node's next beat, at most a
+        # third later, releases its share, so all is free within `heartbeat` of its death
+        self.store = ClusterStore(db, heartbeat * 2 / 3)
         self.node = node
         self.heartbeat = heartbeat
         self.address = ""
