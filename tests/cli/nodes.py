@@ -3,7 +3,6 @@ line (bounded) while it drives clients."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -13,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.cli.support import _free_port, _serve
+from tests.cli.support import _free_port, _serve, stop_all
 
 
 class Node:
@@ -87,17 +86,3 @@ def nodes() -> Iterator[list[subprocess.Popen[str]]]:
     procs: list[subprocess.Popen[str]] = []
     yield procs
     stop_all(procs)
-
-
-def stop_all(procs: list[subprocess.Popen[str]]) -> None:
-    """SIGTERM to each process group, SIGKILL after 10 s."""
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()

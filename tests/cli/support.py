@@ -66,10 +66,8 @@ def _serve(
     )
 
 
-@pytest.fixture
-def stop() -> Iterator[list[subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
-    yield procs
+def stop_all(procs: list[subprocess.Popen[str]]) -> None:
+    """SIGTERM to each process group, SIGKILL after 10 s."""
     for proc in procs:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -80,6 +78,13 @@ def stop() -> Iterator[list[subprocess.Popen[str]]]:
                 proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.fixture
+def stop() -> Iterator[list[subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    stop_all(procs)
 
 
 class Pasv:
