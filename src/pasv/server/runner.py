@@ -439,6 +439,10 @@ def _watch(
             if old is not None:
                 old.close()
             spawn(index)
+        elif index >= 0:  # stopping: no replacement comes, so its listeners must not stay open
+            for listener in socks[index]:  # here, or the kernel would keep routing new
+                if listener is not None:  # connections to a socket nobody accepts from
+                    listener.close()
 
 
 def _spawn(
