@@ -127,6 +127,33 @@ def test_sigterm_lets_a_running_download_finish(
     assert not any("Traceback" in line for line in node.lines)
 
 
+def test_every_worker_answers_421_until_the_last_has_drained(
+    tmp_path: Path, nodes: list[subprocess.Popen[str]]
+) -> None:
+    """Two workers, one busy with a download: the idle one drains at once, but it must keep
+    answering 421 on its share of the port (no reset, no connection left unanswered) until
+    the download on the other has ended."""
+    node, files = _node(tmp_path, nodes, timeout=60, workers=2)
+    digest = _big(files)
+    with _session(node) as ftp:
+        conn = ftp.transfercmd("RETR big.bin")
+        with conn:
+            hasher = hashlib.sha256(conn.recv(PIECE))
+            _drain(node, workers=2)
+            # new connections come from new source ports, so the kernel spreads them over
+            # both workers' sockets
+            told = [_refused_at_greeting(node) for _ in range(24)]
+            assert told == [FAREWELL] * 24
+            children = Path(f"/proc/{node.proc.pid}/task/{node.proc.pid}/children").read_text()
+            assert len(children.split()) == 2  # the drained worker waits for the busy one
+            while chunk := conn.recv(PIECE):
+                hasher.update(chunk)
+        assert ftp.voidresp().startswith("226 ")
+        assert hasher.hexdigest() == digest
+    assert node.proc.wait(30) == 0
+    assert not any("Traceback" in line for line in node.lines)
+
+
 def test_sigterm_lets_a_running_upload_finish(
     tmp_path: Path, nodes: list[subprocess.Popen[str]]
 ) -> None:

@@ -23,6 +23,7 @@ from pasv.server import metrics, privsep
 from pasv.server.app import FtpServer, base_policy
 from pasv.server.board import SessionBoard
 from pasv.server.composition import is_shared, node_name, open_accounts, open_cluster
+from pasv.server.drainbarrier import DrainBarrier
 from pasv.server.listcache import ChangeCounter
 from pasv.server.privileges import (
     Account,
@@ -178,6 +179,8 @@ class Shared:
         self.changes = ChangeCounter()  # a write in one worker invalidates every listing cache
         self.policy_changes = ChangeCounter()  # a ban made in one worker reloads them all
         self.state = SharedState(workers)  # session counts, rate windows, bandwidth buckets
+        # drained workers keep answering 421 until every worker has drained
+        self.barrier = DrainBarrier(workers) if workers > 1 else None
         self.metrics_dir: Path | None = None  # every worker's metric values, one file each
         self.metrics_socket: socket.socket | None = None  # /metrics, answered by any worker
 
@@ -303,6 +306,8 @@ async def serve(
             loop.add_reader(parent.fileno(), from_parent)
         await stop.drain.wait()
         await server.drain(stop.now)
+        if shared is not None and shared.barrier is not None:
+            await shared.barrier.drained(shared.state.index, stop.now)
     finally:
         if stop_addon is not None:
             await stop_addon()
@@ -401,6 +406,8 @@ def _watch(
         nonlocal stopping
         forward = signal.SIGINT if stopping and signum == signal.SIGINT else signal.SIGTERM
         stopping = True
+        if shared.barrier is not None:
+            shared.barrier.stopping()
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, forward)
@@ -440,6 +447,8 @@ def _watch(
                 old.close()
             spawn(index)
         elif index >= 0:  # stopping: no replacement comes, so its listeners must not stay open
+            if shared.barrier is not None:  # and nobody waits for it to drain
+                shared.barrier.ended(index)
             for listener in socks[index]:  # here, or the kernel would keep routing new
                 if listener is not None:  # connections to a socket nobody accepts from
                     listener.close()
