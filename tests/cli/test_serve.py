@@ -103,3 +103,19 @@ def test_workers_share_the_port_and_a_dead_worker_is_replaced(tmp_path: Path, st
     assert new_pid not in pids
     for index in range(6):
         assert _login_and_transfer(port, user, password, f"g{index}") == f"g{index}".encode() * 1000
+
+
+def test_a_second_server_on_a_taken_port_refuses_to_start(tmp_path: Path, stop: list) -> None:
+    """Every worker's socket has SO_REUSEPORT; a second `pasv serve` of the same user must not
+    join the first one's group (the kernel would split the clients between the two)."""
+    port = _free_port()
+    first = _serve(tmp_path / "one", port, "--workers", "2")
+    stop.append(first)
+    _read_until(first, r"listening on")
+    _read_until(first, r"listening on")  # both workers hold their socket
+    second = _serve(tmp_path / "two", port, "--workers", "2")
+    stop.append(second)
+    out, _ = second.communicate(timeout=60)
+    assert second.returncode == 1
+    assert f"port {port} is already in use by another server" in out
+    assert first.poll() is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -105,7 +106,7 @@ def announce_certificate(cert: Certificate, say: Callable[[str], None]) -> None:
 
 
 def listening_socket(
-    settings: Settings, port: int | None = None, *, reuse_port: bool = False
+    settings: Settings, port: int | None = None, *, reuse_port: bool = False, listen: bool = True
 ) -> socket.socket:
     """A listening socket on the configured address, or dual-stack '::'; with ``reuse_port``,
     one of a group (SO_REUSEPORT) in which the kernel spreads new connections evenly."""
@@ -124,7 +125,8 @@ def listening_socket(
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     try:
         sock.bind((host, port))
-        sock.listen(cfg.backlog)
+        if listen:
+            sock.listen(cfg.backlog)
     except BaseException:
         sock.close()
         raise
@@ -137,7 +139,23 @@ def worker_sockets(
 ) -> list[socket.socket]:
     """One listening socket per worker on one port (SO_REUSEPORT): each worker accepts from
     its own queue, so no worker is woken for a connection another one takes, and the kernel
-    spreads connections evenly. Port 0 means the port the first socket was given."""
+    spreads connections evenly. Port 0 means the port the first socket was given.
+
+    Another program's SO_REUSEPORT group on the port (a second `pasv serve` of the same user)
+    would be joined silently, the kernel splitting the clients between the two servers; a socket
+    bound first without SO_REUSEPORT fails there with "address already in use", as it should."""
+    wanted = settings.server.port if port is None else port
+    if wanted != 0:
+        try:
+            listening_socket(settings, port, listen=False).close()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise OSError(
+                exc.errno,
+                f"port {wanted} is already in use by another server (another `pasv serve`, or "
+                "another FTP server); stop it or choose another port with --port",
+            ) from None
     first = listening_socket(settings, port, reuse_port=True)
     socks = [first]
     try:
