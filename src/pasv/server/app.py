@@ -243,6 +243,7 @@ class FtpServer:
             control.close()
         for listener in listeners:
             await listener.wait_closed()
+        self.metrics.flush()  # a worker's counters outlive it: none may be left unwritten
         if self._reaper is not None:
             self._reaper.cancel()
         if self.telemetry is not None:

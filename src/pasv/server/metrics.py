@@ -7,6 +7,7 @@ scrape sums every worker's values, and a dead worker's counters are kept (docs/o
 
 from __future__ import annotations
 
+import bisect
 import os
 import time
 from pathlib import Path
@@ -114,12 +115,38 @@ class Metrics:
             registry=own,
         )
         self._children = {state: self.sessions.labels(state) for state in SESSION_STATES}
+        # Finished transfers are added up here and written to the metric values when a scrape
+        # (or the once-a-second sample of a worker of several) comes: an increment of a shared
+        # value takes a lock, a pid check and a write into its file, three per transfer.
+        self._bytes_due = {"i": 0, "o": 0}
+        self._durations_due: dict[tuple[str, bool], tuple[float, list[int]]] = {}
 
     # --- counted where it happens ---------------------------------------------------------
     def transfer(self, direction: str, size: int, seconds: float, complete: bool) -> None:
         """One finished transfer (called once at its end; nothing per chunk)."""
-        (self.bytes_in if direction == "i" else self.bytes_out).inc(size)
-        self._durations[direction, complete].observe(seconds)
+        self._bytes_due[direction] += size
+        key = (direction, complete)
+        due = self._durations_due.get(key)
+        if due is None:
+            due = self._durations_due[key] = (0.0, [0] * (len(DURATION_BUCKETS) + 1))
+        due[1][bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1  # buckets are "<= bound"
+        self._durations_due[key] = (due[0] + seconds, due[1])
+
+    def flush(self) -> None:
+        """Write the transfers added up since the last flush into the metric values."""
+        for direction, size in self._bytes_due.items():
+            if size:
+                (self.bytes_in if direction == "i" else self.bytes_out).inc(size)
+                self._bytes_due[direction] = 0
+        due, self._durations_due = self._durations_due, {}
+        for key, (total, counts) in due.items():
+            child = self._durations[key]
+            # Histogram.observe once per bucket: the same sum and per-bucket counts as one
+            # observe per transfer (prometheus-client keeps buckets non-cumulative)
+            child._sum.inc(total)
+            for index, count in enumerate(counts):
+                if count:
+                    child._buckets[index].inc(count)
 
     def refused(self, code: int, kind: str) -> None:
         self.refusals.labels(str(code), kind).inc()
@@ -135,6 +162,7 @@ class Metrics:
     def sample(self, server: FtpServer) -> None:
         """Set the gauges from this process's live state (before a scrape, and every second
         in a worker of several, so the others' scrapes see it)."""
+        self.flush()
         counts = dict.fromkeys(SESSION_STATES, 0)
         for control in server.sessions:
             session = control.session
