@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests drive as real clients and servers (vsftpd: client tests, the bench and
-# `pasv doctor`); tcpdump records the loopback sessions that the `pasv pcap` tests read back;
+# `pasv doctor`); tcpdump records the loopback sessions that the `pasv pcap` tests read back; iproute2 (ss) shows listen queues;
 # chromium + chromium-driver click through the admin console (fonts-wqy-zenhei: its Chinese).
 # Pure-FTPd and ProFTPD conflict with vsftpd as Debian packages (all are "ftp-server"), so their
 # packages are only unpacked into the venv (UNPACK_DEBS -> .venv/debs/root) and run from there;
@@ -16,7 +16,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # the libraries the unpacked Pure-FTPd and ProFTPD need
 UNPACK_LIBS := libsodium23 libcap2 libpam0g libhiredis0.14 libmemcached11 libmemcachedutil2 \
                libpcre2-posix3 libidn2-0 libacl1
-TEST_DEBS   := curl lftp vsftpd tcpdump postgresql chromium chromium-driver \
+TEST_DEBS   := curl lftp vsftpd tcpdump iproute2 postgresql chromium chromium-driver \
                fonts-wqy-zenhei $(UNPACK_LIBS)
 UNPACK_DEBS := pure-ftpd proftpd-core
 UNPACKED    := $(VENV)/debs/.unpacked

@@ -119,3 +119,26 @@ def test_a_second_server_on_a_taken_port_refuses_to_start(tmp_path: Path, stop: 
     assert second.returncode == 1
     assert f"port {port} is already in use by another server" in out
     assert first.poll() is None
+
+
+def _listen_queues(port: int) -> list[int]:
+    """The accept-queue lengths (ss's Send-Q of a listening socket) of the sockets on ``port``."""
+    out = subprocess.run(
+        ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+    ).stdout
+    return [int(line.split()[2]) for line in out.splitlines()]
+
+
+def test_every_worker_listens_with_the_configured_backlog(tmp_path: Path, stop: list) -> None:
+    """The event loop listens again on the sockets it is given: without the backlog it used its
+    own 100, and a burst of clients above that was dropped."""
+    port, implicit = _free_port(), _free_port()
+    env = {**os.environ, "PASV_SERVER_BACKLOG": "512"}
+    proc = _serve(
+        tmp_path / "data", port, "--workers", "2", "--implicit-port", str(implicit), env=env
+    )
+    stop.append(proc)
+    _read_until(proc, r"listening on")
+    _read_until(proc, r"listening on")
+    assert _listen_queues(port) == [512, 512]
+    assert _listen_queues(implicit) == [512, 512]

@@ -120,7 +120,10 @@ class FtpServer:
         if sockets:
             for sock in sockets:
                 self._listeners.append(
-                    await loop.create_server(lambda: ControlProtocol(self), sock=sock)
+                    # backlog again: create_server listens anew, with 100 unless told
+                    await loop.create_server(
+                        lambda: ControlProtocol(self), sock=sock, backlog=cfg.backlog
+                    )
                 )
         else:
             self._listeners.append(
@@ -166,7 +169,11 @@ class FtpServer:
             for sock in sockets:
                 self._implicit.append(
                     await loop.create_server(
-                        factory, sock=sock, ssl=context, ssl_handshake_timeout=timeout
+                        factory,
+                        sock=sock,
+                        backlog=cfg.backlog,
+                        ssl=context,
+                        ssl_handshake_timeout=timeout,
                     )
                 )
             return

@@ -93,13 +93,18 @@ async def run_guarded(session: Session, pending: Coroutine[Any, Any, Reply]) -> 
     """Await a handler; refusals become replies and nothing unexpected reaches the client."""
     try:
         return await pending
-    except FtpError as exc:
+    except Exception as exc:
+        return failure_reply(session, exc)
+
+
+def failure_reply(session: Session, exc: Exception) -> Reply:
+    """The reply for a handler that raised: its refusal, or an internal error (logged)."""
+    if isinstance(exc, FtpError):
         return refusal(session, exc)
-    except StoreUnavailable as exc:  # the database is away (credits, quotas): say so, go on
+    if isinstance(exc, StoreUnavailable):  # the database is away (credits, quotas): say so
         log.warning("[%d] command failed: %s", session.id, exc)
         return refusal(session, LocalError(say("dispatch.store_unavailable", reason=str(exc))))
-    except Exception:
-        log.exception("[%d] command failed", session.id)
-        return refusal(
-            session, LocalError("Internal error; the failure was logged. Your session goes on.")
-        )
+    log.error("[%d] command failed", session.id, exc_info=exc)
+    return refusal(
+        session, LocalError("Internal error; the failure was logged. Your session goes on.")
+    )
