@@ -1,120 +1,47 @@
-"""Scale curves: pasv's memory per idle logged-in session at growing counts, and the first
-(uncached) LIST of growing directories on every server.
+"""Scale curves: memory per idle logged-in session at growing counts (pasv); the first
+(uncached) LIST of growing directories and 1,000 concurrent downloads on every server; logins/s
+with 100,000 accounts in pasv's store beside a store of 10.
 
-    .venv/bin/python -m bench.scale [--sessions 1000,10000] [--entries 1000,10000,100000]
-                                    [--only pasv,vsftpd,...] [--json PATH]
+    .venv/bin/python -m bench.scale [--parts memory,list,logins,downloads]
+        [--sessions 1000,10000,50000] [--entries 1000,10000,100000] [--accounts 10,100000]
+        [--clients 1000] [--only pasv,vsftpd,...] [--json PATH]
 
 Idle sessions are opened by several client processes (each from its own loopback source
-address, so no process runs out of ephemeral ports), at most 8,000 each; their CPU is shown
-beside each figure. A count the file-descriptor limits cannot hold is skipped with the reason.
-All traffic goes to 127.0.0.1-127.0.0.9.
+address, so no process runs out of ephemeral ports), at most 8,000 each, on a fresh pasv per
+count with enough workers for the per-process descriptor limit. The load generator's CPU is
+shown beside each figure, and the load average. All traffic goes to 127.0.0.1-127.0.0.9.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from bench import cservers, files, servers
+from bench import cservers, files, scaledl, scalelogins, scalemem, servers
 from bench.ftpclient import MIB, FtpClient
-from bench.servers import HOST, Server, tree_cpu, tree_memory
+from bench.servers import HOST, Server, tree_cpu
 
-PER_PROCESS = 8000
-_HOLDER = """
-import asyncio, sys
-host, port, user, pw, n, source = sys.argv[1:7]
-async def one(sem, held):
-    async with sem:
-        r, w = await asyncio.open_connection(host, int(port), local_addr=(source, 0))
-        await r.readline()
-        w.write(f"USER {user}\\r\\n".encode()); await w.drain(); line = await r.readline()
-        if line.startswith(b"331"):
-            w.write(f"PASS {pw}\\r\\n".encode()); await w.drain(); line = await r.readline()
-        if not line.startswith(b"230"):
-            raise SystemExit(f"login refused: {line!r}")
-        held.append(w)
-async def main():
-    sem, held = asyncio.Semaphore(64), []
-    await asyncio.gather(*(one(sem, held) for _ in range(int(n))))
-    print("ready", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-asyncio.run(main())
-"""
+PEERS = ("pyftpdlib", "vsftpd", "proftpd", "pure-ftpd")
+PARTS = ("memory", "list", "logins", "downloads")
 
 
-def _hold(srv: Server, count: int) -> tuple[list[subprocess.Popen[str]], float]:
-    """Client processes holding ``count`` logged-in sessions; and the seconds it took."""
-    procs, left, index = [], count, 0
-    t0 = time.monotonic()
-    while left > 0:
-        n = min(PER_PROCESS, left)
-        argv = [sys.executable, "-c", _HOLDER, HOST, str(srv.port), srv.user, srv.password,
-                str(n), f"127.0.0.{2 + index % 8}"]  # fmt: skip
-        procs.append(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True))  # fmt: skip
-        left -= n
-        index += 1
-    for proc in procs:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if line.strip() != "ready":
-            _release(procs)
-            raise RuntimeError(f"a client process could not hold its sessions: {line!r}")
-    return procs, time.monotonic() - t0
-
-
-def _release(procs: list[subprocess.Popen[str]]) -> None:
-    for proc in procs:
-        if proc.stdin is not None:
-            proc.stdin.close()
-    for proc in procs:
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def memory_curve(srv: Server, counts: list[int]) -> list[dict[str, object]]:
-    assert srv.proc is not None
-    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    out: list[dict[str, object]] = []
-    for count in counts:
-        if count > limit * max(1, len(servers.tree_pids(srv.proc.pid)) - 1) - 500:
-            out.append({"sessions": count, "skipped": f"RLIMIT_NOFILE {limit} per process"})
-            continue
-        time.sleep(1.0)
-        rss0 = tree_memory(srv.proc.pid)[0]
-        try:
-            procs, took = _hold(srv, count)
-        except RuntimeError as e:
-            out.append({"sessions": count, "error": str(e)})
-            continue
-        time.sleep(1.0)
-        rss1 = tree_memory(srv.proc.pid)[0]
-        client_cpu = sum(tree_cpu(p.pid) for p in procs)
-        _release(procs)
-        out.append({
-            "sessions": count,
-            "kib_per_session": (rss1 - rss0) / count,
-            "rss_before_kib": rss0,
-            "rss_after_kib": rss1,
-            "open_seconds": took,
-            "client_processes": len(procs),
-            "client_cpu_seconds": client_cpu,
-        })  # fmt: skip
-        print(
-            f"  memory  {count:>7,} sessions: {out[-1]['kib_per_session']:.2f} KiB each "
-            f"(opened in {took:.1f}s by {len(procs)} processes, {client_cpu:.1f}s client CPU)"
-        )
-    return out
+def _drop_caches() -> bool:
+    """Write back and drop the page cache, dentries and inodes (root only)."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError:
+        return False
+    return True
 
 
 def _make_dir(root: Path, name: str, entries: int) -> None:
@@ -125,77 +52,176 @@ def _make_dir(root: Path, name: str, entries: int) -> None:
     shutil.chown(d, *(os.stat(root).st_uid, os.stat(root).st_gid))
 
 
-def first_list(srv: Server, entries: list[int]) -> list[dict[str, object]]:
-    """One LIST of each directory, the first since the server started (nothing cached)."""
-    assert srv.proc is not None and srv.root is not None
-    out: list[dict[str, object]] = []
-    c = FtpClient(HOST, srv.port, timeout=300)
+def list_once(srv: Server, n: int, dropped: bool) -> dict[str, Any]:
+    """One LIST of the ``n``-entry directory on a new control connection."""
+    assert srv.proc is not None
+    c = FtpClient(HOST, srv.port, timeout=600)
     c.login(srv.user, srv.password)
     buf = bytearray(MIB)
     try:
-        for n in entries:
-            cpu0, me0 = tree_cpu(srv.proc.pid), time.process_time()
-            t0 = time.perf_counter()
-            size = c.retr_into(f"LIST scale{n}", buf)
-            dt = time.perf_counter() - t0
-            out.append({"entries": n, "seconds": dt, "bytes": size,
-                        "server_cpu_seconds": tree_cpu(srv.proc.pid) - cpu0,
-                        "client_cpu_seconds": time.process_time() - me0})  # fmt: skip
-            print(f"  LIST    {srv.name:<10} {n:>7,} entries: {dt * 1000:,.0f} ms")
+        cpu0, me0, load = tree_cpu(srv.proc.pid), time.process_time(), os.getloadavg()[0]
+        t0 = time.perf_counter()
+        size = c.retr_into(f"LIST scale{n}", buf)
+        dt = time.perf_counter() - t0
+        cpu = tree_cpu(srv.proc.pid) - cpu0  # before QUIT: a forking server's session lives
+        me = time.process_time() - me0
     finally:
         c.quit()
+    if size < n * 40:  # an `ls -l` line of these names is 60-75 bytes: the listing is cut
+        raise ValueError(f"{srv.name}: LIST of {n:,} entries gave only {size:,} bytes")
+    print(f"  LIST    {srv.name:<10} {n:>7,} entries: {dt * 1000:,.0f} ms, server CPU "
+          f"{cpu * 1000:,.0f} ms, client CPU {me * 1000:,.0f} ms, {size:,} bytes "
+          f"(caches {'dropped' if dropped else 'NOT dropped'}; load {load:.1f})")  # fmt: skip
+    return {"entries": n, "seconds": dt, "bytes": size,
+            "server_cpu_seconds": cpu, "client_cpu_seconds": me,
+            "caches_dropped": dropped, "load_1min": load}  # fmt: skip
+
+
+def _changed(root: Path, name: str) -> None:
+    """A file made and removed in the directory: its mtime moves, so no server may reuse a
+    listing of it (pasv keeps one for ``listing_cache_ttl`` of an unchanged directory)."""
+    mark = root / name / ".round"
+    mark.touch()
+    mark.unlink()
+
+
+def list_curve(started: list[Server], entries: list[int], runs: int) -> dict[str, object]:
+    """Every directory size on every server, ``runs`` rounds in rotating order, each LIST after
+    the directory changed and the kernel's caches were dropped; the median of each."""
+    for srv in started:
+        assert srv.root is not None
+        for n in entries:
+            _make_dir(srv.root, f"scale{n}", n)
+    rounds: dict[str, dict[int, list[dict[str, Any]]]] = {s.name: {} for s in started}
+    for i in range(runs):
+        for n in entries:
+            for srv in started[i % len(started) :] + started[: i % len(started)]:
+                assert srv.root is not None
+                _changed(srv.root, f"scale{n}")
+                rounds[srv.name].setdefault(n, []).append(list_once(srv, n, _drop_caches()))
+    out: dict[str, object] = {}
+    for name, by_size in rounds.items():
+        out[name] = [
+            {"entries": n, "median_seconds": _median([r["seconds"] for r in rs]),
+             "median_server_cpu_seconds":
+                 _median([r["server_cpu_seconds"] for r in rs]),
+             "rounds": rs}
+            for n, rs in by_size.items()
+        ]  # fmt: skip
     return out
 
 
+def _median(values: list[float]) -> float:
+    return sorted(values)[(len(values) - 1) // 2] if values else 0.0
+
+
+def _start(name: str, work: Path, tpl: Path, sizes: files.Sizes, a: argparse.Namespace) -> Server:
+    ranges = servers.passive_ranges(a.passive_base, a.passive_span)
+    if name == "pasv":
+        env = {"PASV_SERVER_MAX_SESSIONS": str(a.clients + 1000)}
+        return servers.start_pasv(work, tpl, sizes, ranges[name], a.workers, settings=env)
+    if name == "pyftpdlib":
+        return servers.start_pyftpdlib(work, tpl, sizes, ranges[name], None)
+    if name == "vsftpd":
+        return servers.start_vsftpd(work, tpl, sizes, ranges[name])
+    if name == "proftpd":
+        return cservers.start_proftpd(work, tpl, sizes, ranges[name])
+    return cservers.start_pureftpd(work, tpl, sizes, ranges[name])
+
+
+def _memory(work: Path, tpl: Path, sizes: files.Sizes, a: argparse.Namespace) -> list[object]:
+    default = a.workers or len(os.sched_getaffinity(0))
+    passive = servers.passive_ranges(a.passive_base, a.passive_span)["pasv-policy"]
+
+    def start(count: int, workers: int) -> Server:
+        # sessions must stay open while the last ones are opened: idle timeout raised
+        env = {"PASV_SERVER_MAX_SESSIONS": str(count + 1000), "PASV_TIMEOUTS_IDLE": "3600"}
+        w = None if workers == default and a.workers is None else workers  # defaults if it fits
+        return servers.start_pasv(work, tpl, sizes, passive, w, name=f"pasv-mem{count}",
+                                  settings=env)  # fmt: skip
+
+    return list(scalemem.memory_curve(a.session_counts, default, start, servers.stop))
+
+
+def _logins(work: Path, tpl: Path, sizes: files.Sizes, a: argparse.Namespace) -> object:
+    passive = servers.passive_ranges(a.passive_base, a.passive_span)["pasv-policy"]
+    stores: dict[int, Server] = {}
+    try:
+        for count in a.account_counts:
+            srv = servers.start_pasv(
+                work, tpl, sizes, passive, a.workers, name=f"pasv-acct{count}",
+                prepare=functools.partial(scalelogins.add_accounts, count=count),
+            )  # fmt: skip
+            stores[count] = srv
+            if not srv.ok:
+                raise RuntimeError(f"{srv.name}: {srv.status} {srv.reason}")
+        return scalelogins.login_curve(stores, a.login_loops, a.seconds, a.runs)
+    finally:
+        for srv in stores.values():
+            servers.stop(srv)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
-    p.add_argument("--sessions", default="1000,10000", help="idle-session counts (pasv)")
+    p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--parts", default=",".join(PARTS), help="which curves")
+    p.add_argument("--sessions", default="1000,10000,50000", help="idle-session counts (pasv)")
     p.add_argument("--entries", default="1000,10000,100000", help="directory sizes for LIST")
-    p.add_argument("--only", default="pasv,pyftpdlib,vsftpd,proftpd,pure-ftpd")
+    p.add_argument("--accounts", default="10,100000", help="store sizes for the login loops")
+    p.add_argument("--login-loops", type=int, default=4, help="login loops (one per process)")
+    p.add_argument("--seconds", type=float, default=5.0, help="per login round")
+    p.add_argument("--runs", type=int, default=3, help="rounds of logins and downloads")
+    p.add_argument("--clients", type=int, default=1000, help="concurrent downloads")
+    p.add_argument("--client-procs", type=int, default=4, help="processes they run in")
+    p.add_argument("--size-mib", type=int, default=10, help="file each client downloads")
+    p.add_argument("--only", default="pasv," + ",".join(PEERS), help="servers (LIST, downloads)")
+    p.add_argument("--workers", type=int, help="pasv's workers (default: its own, one per core)")
+    p.add_argument("--passive-base", type=int, default=10000,
+                   help="below the main bench's 20000, so both can run at once")  # fmt: skip
+    p.add_argument("--passive-span", type=int, default=1100, help="passive ports per server")
     p.add_argument("--json", metavar="PATH")
     a = p.parse_args(argv)
-    counts = [int(x) for x in a.sessions.split(",") if x]
-    sizes_list = [int(x) for x in a.entries.split(",") if x]
+    a.session_counts, a.entry_counts = _ints(a.sessions), _ints(a.entries)
+    a.account_counts = _ints(a.accounts)
+    parts = a.parts.split(",")
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     work = Path(tempfile.mkdtemp(prefix="pasv-scale-"))
     work.chmod(0o755)
-    sizes = files.QUICK
+    size = a.size_mib * MIB
+    sizes = files.Sizes(MIB, size, a.clients, 4096, 0, a.seconds, 0, a.login_loops, a.runs, a.runs)
     tpl = files.make_template(work, sizes)
-    ranges = servers.passive_ranges(20000, 500)
-    results: dict[str, object] = {}
+    results: dict[str, object] = {"load_at_start": os.getloadavg(), "nofile_limit": hard}
+    print(f"  load {os.getloadavg()[0]:.1f}; RLIMIT_NOFILE {hard} per process")
     started: list[Server] = []
     try:
-        for name in a.only.split(","):
-            if name == "pasv":
-                env = {"PASV_SERVER_MAX_SESSIONS": str(max(counts, default=1000) + 1000)}
-                srv = servers.start_pasv(work, tpl, sizes, ranges[name], None, settings=env)
-            elif name == "pyftpdlib":
-                srv = servers.start_pyftpdlib(work, tpl, sizes, ranges[name], None)
-            elif name == "vsftpd":
-                srv = servers.start_vsftpd(work, tpl, sizes, ranges[name])
-            elif name == "proftpd":
-                srv = cservers.start_proftpd(work, tpl, sizes, ranges[name])
-            else:
-                srv = cservers.start_pureftpd(work, tpl, sizes, ranges[name])
-            started.append(srv)
-            if not srv.ok:
-                print(f"  {name}: {srv.status} {srv.reason}")
-                continue
-            assert srv.root is not None
-            for n in sizes_list:
-                _make_dir(srv.root, f"scale{n}", n)
-            os.sync()
-            entry: dict[str, object] = {"first_list": first_list(srv, sizes_list)}
-            if name == "pasv":
-                entry["memory"] = memory_curve(srv, counts)
-            results[name] = entry
+        if "memory" in parts:
+            results["memory"] = _memory(work, tpl, sizes, a)
+        if "logins" in parts:
+            results["logins"] = _logins(work, tpl, sizes, a)
+        if "list" in parts or "downloads" in parts:
+            for name in a.only.split(","):
+                srv = _start(name, work, tpl, sizes, a)
+                started.append(srv)
+                if not srv.ok:
+                    print(f"  {name}: {srv.status} {srv.reason}")
+            ok = [s for s in started if s.ok]
+            if "list" in parts:
+                results["first_list"] = list_curve(ok, a.entry_counts, a.runs)
+            if "downloads" in parts:
+                results["downloads"] = scaledl.download_curve(ok, a.clients, a.client_procs,
+                                                              size, a.runs)  # fmt: skip
     finally:
         for srv in started:
             servers.stop(srv)
         shutil.rmtree(work, ignore_errors=True)
+    results["load_at_end"] = os.getloadavg()
     if a.json:
-        Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
+        Path(a.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
     return 0
 
 

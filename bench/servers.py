@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,10 +151,12 @@ def start_pasv(
     command: list[str] | None = None,
     name: str = "pasv",
     settings: dict[str, str] | None = None,
+    prepare: Callable[[Path], None] | None = None,
 ) -> Server:
     """`python -m pasv serve` (or `command`) in its own data dir, with user bench/benchpw;
     as ``pasv-policy``, with the bench policy (50 rules, groups, IP rules) loaded;
-    ``settings`` as PASV_<SECTION>_<KEY> environment variables."""
+    ``settings`` as PASV_<SECTION>_<KEY> environment variables; ``prepare`` is called with the
+    data dir (its store made) before the server starts."""
     srv = Server(name, port=free_port(), passive=passive)
     data = workdir / f"{name}-data"
     data.mkdir()
@@ -174,6 +177,8 @@ def start_pasv(
             tail = (r.stderr or r.stdout).decode(errors="replace").strip().splitlines()[-8:]
             srv.status, srv.reason = "failed to start", f"{step[3]} failed: " + " | ".join(tail)
             return srv
+    if prepare is not None:
+        prepare(data)
     srv.root = data / "files"
     populate(tpl, srv.root, sizes)
     low, high = passive
