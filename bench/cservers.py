@@ -76,19 +76,31 @@ def _unix_owner(srv: Server) -> tuple[int, int] | None:
         return None
 
 
+def _prepare(
+    srv: Server, relative: str, root: Path, tpl: Path, sizes: Sizes
+) -> tuple[Path, tuple[int, int]] | None:
+    """The unpacked binary and the local user's (uid, gid), with ``srv``'s port chosen and its
+    files in ``root``; None with the reason set when the server cannot run here."""
+    binary = _binary(relative)
+    if binary is None:
+        srv.status, srv.reason = "skipped", f"not unpacked into {UNPACKED} (make bench does it)"
+        return None
+    owner = _unix_owner(srv)
+    if owner is None:
+        return None
+    srv.port = free_port()
+    srv.root = root
+    populate(tpl, srv.root, sizes, owner=owner)
+    return binary, owner
+
+
 def start_proftpd(workdir: Path, tpl: Path, sizes: Sizes, passive: tuple[int, int]) -> Server:
     """ProFTPD 1.3.8 in the foreground (-n), forking one process per session."""
     srv = Server("proftpd", user=VSFTPD_USER, passive=passive)
-    binary = _binary("usr/sbin/proftpd")
-    if binary is None:
-        srv.status, srv.reason = "skipped", f"not unpacked into {UNPACKED} (make bench does it)"
+    ready = _prepare(srv, "usr/sbin/proftpd", workdir / "proftpd-files", tpl, sizes)
+    if ready is None:
         return srv
-    owner = _unix_owner(srv)
-    if owner is None:
-        return srv
-    srv.port = free_port()
-    srv.root = workdir / "proftpd-files"
-    populate(tpl, srv.root, sizes, owner=owner)
+    binary, _ = ready
     low, high = passive
     conf = workdir / "proftpd.conf"
     conf.write_text(
@@ -129,18 +141,13 @@ def start_pureftpd(workdir: Path, tpl: Path, sizes: Sizes, passive: tuple[int, i
     """Pure-FTPd 1.0.50 with a virtual user (its puredb, the documented fast authentication),
     chrooted, no syslog, no name lookups, client limits raised; it sends with sendfile."""
     srv = Server("pure-ftpd", passive=passive)
-    binary = _binary("usr/sbin/pure-ftpd")
-    if binary is None:
-        srv.status, srv.reason = "skipped", f"not unpacked into {UNPACKED} (make bench does it)"
+    root = workdir / "pureftpd-files"
+    ready = _prepare(srv, "usr/sbin/pure-ftpd", root, tpl, sizes)
+    if ready is None:
         return srv
-    owner = _unix_owner(srv)
-    if owner is None:
-        return srv
-    srv.port = free_port()
-    srv.root = workdir / "pureftpd-files"
-    populate(tpl, srv.root, sizes, owner=owner)
+    binary, owner = ready
     try:
-        pdb = _pure_user(workdir, srv.root, owner)
+        pdb = _pure_user(workdir, root, owner)
     except (OSError, subprocess.SubprocessError) as e:
         srv.status, srv.reason = "failed to start", f"pure-pw: {e}"
         return srv

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +17,11 @@ import pytest
 from pasv.client import ClientOptions, FtpClient, checkpoint, get_file, put_file
 from pasv.client.trace import Kind
 from tests.support.live import PASSWORD, USER, LiveServer, start_server
+from tests.support.modelog import measured
 
 TEXT = b"".join(b"%07d GET /static/app.js 200 %d bytes\n" % (i, i * 7 % 5000) for i in range(40000))
 SIZE = 1024 * 1024 + 12345
 INTERVAL = 100_000
-_MEASURED = re.compile(r"(RETR|STOR) (\S+): (\d+) file bytes, (\d+) on the data connection")
 
 
 class Killed(Exception):
@@ -60,15 +59,6 @@ def commands(caplog: pytest.LogCaptureFixture) -> list[str]:
         for r in caplog.records
         if r.name == "pasv.session" and " Command: " in r.getMessage()
     ]
-
-
-def measured(caplog: pytest.LogCaptureFixture) -> dict[tuple[str, str], tuple[int, int]]:
-    found = {}
-    for record in caplog.records:
-        match = _MEASURED.search(record.getMessage())
-        if match:
-            found[(match[1], match[2])] = (int(match[3]), int(match[4]))
-    return found
 
 
 async def test_compress_gets_and_puts_deflated(

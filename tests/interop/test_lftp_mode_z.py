@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from tests.interop.helpers import require, sha256_file, write_random
 from tests.support.live import PASSWORD, USER, LiveServer
+from tests.support.modelog import measured
 
 pytestmark = pytest.mark.interop
 
@@ -19,7 +19,6 @@ BASE = (
     "set ftp:passive-mode on; set net:max-retries 1; set net:timeout 10; "
     "set cmd:fail-exit yes; set ftp:use-mode-z yes"
 )
-_MEASURED = re.compile(r"(RETR|STOR) (\S+): (\d+) file bytes, (\d+) on the data connection")
 
 
 def text(path: Path, lines: int) -> str:
@@ -40,16 +39,6 @@ def lftp(live: LiveServer, commands: str, cwd: Path, tls: bool = False) -> str:
     output = (done.stdout + done.stderr).decode("utf-8", "replace")
     assert done.returncode == 0, f"lftp exited {done.returncode}:\n{output}"
     return output
-
-
-def measured(caplog: pytest.LogCaptureFixture) -> dict[tuple[str, str], tuple[int, int]]:
-    """(verb, path) -> (file bytes, bytes on the data connection) as the server logged them."""
-    found = {}
-    for record in caplog.records:
-        match = _MEASURED.search(record.getMessage())
-        if match:
-            found[(match[1], match[2])] = (int(match[3]), int(match[4]))
-    return found
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["clear", "tls"])

@@ -21,13 +21,17 @@ class ReusingFTP_TLS(ftplib.FTP_TLS):
 
     def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int]:
         conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        return self.protect(conn), size
+
+    def protect(self, conn: socket.socket) -> socket.socket:
+        """After PROT P, TLS on the data connection ``conn``, resuming the control's session."""
         if self._prot_p:  # type: ignore[attr-defined]
             conn = self.context.wrap_socket(
                 conn,
                 server_hostname=self.host,
                 session=self.sock.session,  # type: ignore[attr-defined]
             )
-        return conn, size
+        return conn
 
 
 @dataclass

@@ -109,10 +109,4 @@ class ProxiedFTPS(_Proxying, ReusingFTP_TLS):
 
     def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int]:
         conn, size = self._data_connection(cmd, rest)
-        if self._prot_p:  # type: ignore[attr-defined]
-            conn = self.context.wrap_socket(
-                conn,
-                server_hostname=self.host,
-                session=self.sock.session,  # type: ignore[attr-defined]
-            )
-        return conn, size
+        return self.protect(conn), size

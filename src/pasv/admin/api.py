@@ -54,6 +54,23 @@ def _missing(what: str) -> HTTPException:
     return HTTPException(404, what)
 
 
+def _removed(
+    ctx: AdminContext,
+    who: Principal,
+    action: str,
+    target: str | int,
+    found: bool,
+    missing: str,
+    said: str = "deleted",
+) -> dict[str, Any]:
+    """What a DELETE answers: 404 with ``missing`` unless ``found``; else the audited change
+    and ``{said: target}``."""
+    if not found:
+        raise _missing(missing)
+    _done(ctx, who, action, str(target), {})
+    return {said: target}
+
+
 # --- status and configuration ---------------------------------------------------------------
 @router.get("/status", tags=["server"])
 async def status(ctx: Ctx, who: Reader) -> dict[str, Any]:
@@ -128,10 +145,8 @@ async def change_user(name: str, body: UserChange, ctx: Ctx, who: Writer) -> dic
 
 @router.delete("/users/{name}", tags=["users"])
 async def delete_user(name: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
-    if not await ctx.manager.delete_user(name):
-        raise _missing(f"no user named {name!r}")
-    _done(ctx, who, "user.delete", name, {})
-    return {"deleted": name}
+    found = await ctx.manager.delete_user(name)
+    return _removed(ctx, who, "user.delete", name, found, f"no user named {name!r}")
 
 
 @router.get("/users/{name}/usage", tags=["credits and quotas"])
@@ -176,10 +191,8 @@ def change_group(name: str, body: SettingsChange, ctx: Ctx, who: Writer) -> dict
 
 @router.delete("/groups/{name}", tags=["groups"])
 def delete_group(name: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
-    if not ctx.manager.delete_group(name):
-        raise _missing(f"no group named {name!r}")
-    _done(ctx, who, "group.delete", name, {})
-    return {"deleted": name}
+    found = ctx.manager.delete_group(name)
+    return _removed(ctx, who, "group.delete", name, found, f"no group named {name!r}")
 
 
 @router.get("/policy", tags=["policy"])
@@ -229,10 +242,8 @@ def add_rule(body: NewRule, ctx: Ctx, who: Writer) -> dict[str, Any]:
 
 @router.delete("/rules/{number}", tags=["rules"])
 def delete_rule(number: Id, ctx: Ctx, who: Writer) -> dict[str, Any]:
-    if not ctx.manager.delete_rule(number):
-        raise _missing(f"no rule {number}")
-    _done(ctx, who, "rule.delete", str(number), {})
-    return {"deleted": number}
+    found = ctx.manager.delete_rule(number)
+    return _removed(ctx, who, "rule.delete", number, found, f"no rule {number}")
 
 
 @router.get("/ip-rules", tags=["IP lists"])
@@ -249,10 +260,8 @@ def add_ip_rule(body: NewIpRule, ctx: Ctx, who: Writer) -> dict[str, Any]:
 
 @router.delete("/ip-rules/{number}", tags=["IP lists"])
 def delete_ip_rule(number: Id, ctx: Ctx, who: Writer) -> dict[str, Any]:
-    if not ctx.manager.delete_ip_rule(number):
-        raise _missing(f"no IP rule {number}")
-    _done(ctx, who, "ip.delete", str(number), {})
-    return {"deleted": number}
+    found = ctx.manager.delete_ip_rule(number)
+    return _removed(ctx, who, "ip.delete", number, found, f"no IP rule {number}")
 
 
 # --- bans -----------------------------------------------------------------------------------
@@ -271,10 +280,8 @@ def add_ban(body: NewBan, ctx: Ctx, who: Writer) -> dict[str, Any]:
 
 @router.delete("/bans/{address}", tags=["bans"])
 def lift_ban(address: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
-    if not ctx.manager.lift(address):
-        raise _missing(f"{address} is not banned")
-    _done(ctx, who, "ban.lift", address, {})
-    return {"lifted": address}
+    found = ctx.manager.lift(address)
+    return _removed(ctx, who, "ban.lift", address, found, f"{address} is not banned", "lifted")
 
 
 # --- live sessions, history, logs -----------------------------------------------------------
@@ -290,10 +297,8 @@ async def kick(session_id: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
         kicked = await ctx.registry.kick(session_id)
     except NoSuchSession as exc:
         raise _missing(str(exc)) from None
-    if not kicked:
-        raise _missing(f"no live session {session_id!r}")
-    _done(ctx, who, "session.kick", session_id, {})
-    return {"kicked": session_id}
+    missing = f"no live session {session_id!r}"
+    return _removed(ctx, who, "session.kick", session_id, kicked, missing, "kicked")
 
 
 @router.get("/transfers", tags=["history"])

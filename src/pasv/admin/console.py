@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pasv.accounts.base import AccountError
 from pasv.admin.audit import read_tail
 from pasv.admin.chart import throughput_svg
-from pasv.admin.context import Principal
+from pasv.admin.context import AdminContext, Principal
 from pasv.admin.history import Search, search
 from pasv.admin.i18n import LANGUAGES, pick_language, texts
 from pasv.admin.security import COOKIE, ConsoleSession, ConsoleSessions, context_of, csrf_ok
@@ -85,10 +86,14 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
+FormWork = Callable[[AdminContext, dict[str, str], dict[str, str]], Awaitable[str]]
+
+
 async def form_change(
-    request: Request, back: str, action: str, target_field: str, work: Any
+    request: Request, back: str, action: str, target_field: str, work: FormWork
 ) -> Response:
-    """A console form: logged in, CSRF token right, write scope; then ``work(ctx, form)``."""
+    """A console form: logged in, CSRF token right, write scope; then ``work(ctx, form, t)``
+    (``t`` the console's words in the page's language) makes the change and says what it did."""
     login = _login(request)
     if login is None:
         return _to_login()
@@ -104,7 +109,7 @@ async def form_change(
     detail = {k: v for k, v in form.items() if k != "csrf"}
     target = form.get(target_field, "")
     try:
-        message = await work(ctx, form)
+        message = await work(ctx, form, t)
     except (AccountError, ValueError) as exc:
         ctx.audited(who, action, target, detail, False)
         login.flash.append(f"{t['error']}: {exc}")
@@ -176,83 +181,68 @@ async def language(code: str, request: Request) -> Response:
     return response
 
 
-# --- dashboard ------------------------------------------------------------------------------
-@console_router.get("/")
-async def dashboard(request: Request) -> Response:
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    ctx = context_of(request)
-    sessions = await ctx.registry.sessions()
-    events = list(reversed(read_tail(ctx.settings.session_log_path, 15)))
-    return _page(
-        request,
-        "dashboard.html",
-        login,
-        sessions=sessions,
-        events=events,
-        chart=throughput_svg(list(ctx.throughput.samples)),
-        now=time.time(),
-        bans=len(ctx.manager.bans.bans()),
-        cluster=ctx.cluster,
-    )
+# --- pages ---------------------------------------------------------------------------------
+PageValues = dict[str, Any]
+PageView = Callable[[Request, AdminContext], Awaitable[PageValues]]
 
 
-# --- users and groups -----------------------------------------------------------------------
-@console_router.get("/users")
-async def users(request: Request) -> Response:
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    ctx = context_of(request)
+def page(path: str, template: str) -> Callable[[PageView], PageView]:
+    """A console page at GET ``path``: the login page unless logged in, else ``template``
+    rendered with the values the view returns."""
+
+    def register(view: PageView) -> PageView:
+        async def route(request: Request) -> Response:
+            login = _login(request)
+            if login is None:
+                return _to_login()
+            return _page(request, template, login, **await view(request, context_of(request)))
+
+        console_router.add_api_route(path, route, methods=["GET"], name=view.__name__)
+        return view
+
+    return register
+
+
+@page("/", "dashboard.html")
+async def dashboard(request: Request, ctx: AdminContext) -> PageValues:
+    return {
+        "sessions": await ctx.registry.sessions(),
+        "events": list(reversed(read_tail(ctx.settings.session_log_path, 15))),
+        "chart": throughput_svg(list(ctx.throughput.samples)),
+        "now": time.time(),
+        "bans": len(ctx.manager.bans.bans()),
+        "cluster": ctx.cluster,
+    }
+
+
+@page("/users", "users.html")
+async def users(request: Request, ctx: AdminContext) -> PageValues:
     data = ctx.manager.policy.load()
     shown = [user_view(u, data) for u in await ctx.manager.users()]
-    return _page(request, "users.html", login, users=shown, groups=sorted(data.groups))
+    return {"users": shown, "groups": sorted(data.groups)}
 
 
-@console_router.get("/groups")
-async def groups(request: Request) -> Response:
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    ctx = context_of(request)
-    return _page(request, "groups.html", login, groups=group_views(ctx.manager.policy.load()))
+@page("/groups", "groups.html")
+async def groups(request: Request, ctx: AdminContext) -> PageValues:
+    return {"groups": group_views(ctx.manager.policy.load())}
 
 
-# --- rules and IP lists ---------------------------------------------------------------------
-@console_router.get("/rules")
-async def rules(request: Request) -> Response:
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    ctx = context_of(request)
-    return _page(
-        request,
-        "rules.html",
-        login,
-        rules=[rule_view(r) for r in ctx.manager.policy.rules()],
-        ip_rules=[ip_rule_view(r) for r in ctx.manager.policy.ip_rules()],
-    )
+@page("/rules", "rules.html")
+async def rules(request: Request, ctx: AdminContext) -> PageValues:
+    return {
+        "rules": [rule_view(r) for r in ctx.manager.policy.rules()],
+        "ip_rules": [ip_rule_view(r) for r in ctx.manager.policy.ip_rules()],
+    }
 
 
-# --- bans -----------------------------------------------------------------------------------
-@console_router.get("/bans")
-async def bans(request: Request) -> Response:
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    ctx = context_of(request)
+@page("/bans", "bans.html")
+async def bans(request: Request, ctx: AdminContext) -> PageValues:
     found = sorted(ctx.manager.bans.bans().values(), key=lambda b: b.until)
-    return _page(request, "bans.html", login, bans=found, now=time.time())
+    return {"bans": found, "now": time.time()}
 
 
-# --- why, transfers, log --------------------------------------------------------------------
-@console_router.get("/why")
-async def why(request: Request) -> Response:
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    ctx = context_of(request)
+@page("/why", "why.html")
+async def why(request: Request, ctx: AdminContext) -> PageValues:
     q = request.query_params
     answer, error = None, ""
     if q.get("user") and q.get("perm") and q.get("path"):
@@ -261,31 +251,22 @@ async def why(request: Request) -> Response:
         except (AccountError, ValueError) as exc:
             error = str(exc)
     users = [u.name for u in await ctx.manager.users()]
-    return _page(request, "why.html", login, answer=answer, error=error, q=q, users=users)
+    return {"answer": answer, "error": error, "q": q, "users": users}
 
 
-@console_router.get("/transfers")
-async def transfers(request: Request) -> Response:
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    ctx = context_of(request)
+@page("/transfers", "transfers.html")
+async def transfers(request: Request, ctx: AdminContext) -> PageValues:
     q = request.query_params
     result = q.get("result") if q.get("result") in ("complete", "incomplete") else None
     query = Search(q.get("user") or None, q.get("path") or None, None, None, result, 200)
-    found = search(ctx.settings.xferlog_path, query)
-    return _page(request, "transfers.html", login, transfers=found, q=q)
+    return {"transfers": search(ctx.settings.xferlog_path, query), "q": q}
 
 
-@console_router.get("/log")
-async def session_log(request: Request) -> Response:
-    login = _login(request)
-    if login is None:
-        return _to_login()
-    ctx = context_of(request)
+@page("/log", "log.html")
+async def session_log(request: Request, ctx: AdminContext) -> PageValues:
     events = list(reversed(read_tail(ctx.settings.session_log_path, 200)))
     audit = list(reversed(ctx.audit.tail(100)))
-    return _page(request, "log.html", login, events=events, audit=audit)
+    return {"events": events, "audit": audit}
 
 
 def quoted(value: str) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from pasv.client.addressing import is_ipv6, names_a_host, passive_host
-from pasv.client.control import ControlConnection
+from pasv.client.control import ControlConnection, feature_table
 from pasv.client.datachannel import ActiveListener, DataOpener, DataSetupFailed, connect_passive
 from pasv.client.errors import (
     ConnectionFailed,
@@ -185,13 +185,7 @@ class FtpClient:
                 self.mode = "Z"
 
     async def _read_features(self) -> None:
-        reply = await self.command("FEAT")
-        if reply.code != 211:
-            return
-        for line in reply.lines[1:-1]:
-            name, _, args = line.strip().partition(" ")
-            if name:
-                self.features[name.upper()] = args.strip()
+        self.features.update(feature_table(await self.command("FEAT")))
 
     async def quit(self) -> None:
         """QUIT politely, then close; never raises."""

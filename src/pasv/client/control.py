@@ -11,9 +11,20 @@ from pasv.client.trace import Kind, Tracer, censor
 from pasv.protocol.errors import ProtocolViolation
 from pasv.protocol.replies import Reply, ReplyParser
 
-__all__ = ["FATAL_PREFIX", "ControlConnection"]
+__all__ = ["FATAL_PREFIX", "ControlConnection", "feature_table"]
 
 FATAL_PREFIX = "OOPS: "  # "500 OOPS: vsf_sysutil_bind": a server error that ends the session
+
+
+def feature_table(reply: Reply) -> dict[str, str]:
+    """FEAT's reply as {upper-case name: its arguments}; empty unless the reply is 211."""
+    found: dict[str, str] = {}
+    if reply.code == 211:
+        for line in reply.lines[1:-1]:
+            name, _, args = line.strip().partition(" ")
+            if name:
+                found[name.upper()] = args.strip()
+    return found
 
 
 def _quiet(kind: Kind, text: str) -> None:

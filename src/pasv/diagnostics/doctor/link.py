@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pasv.client.addressing import is_ipv6, passive_host
-from pasv.client.control import ControlConnection
+from pasv.client.control import ControlConnection, feature_table
 from pasv.client.datachannel import ActiveListener, DataOpener, DataSetupFailed, connect_passive
 from pasv.client.errors import FtpClientError
 from pasv.client.streams import DataStream
@@ -66,6 +66,10 @@ class Link:
 
     async def command(self, line: str) -> Reply:
         return await self.ctrl.command(line)
+
+    async def read_features(self) -> None:
+        """FEAT: what the server offers, into ``features``."""
+        self.features.update(feature_table(await self.command("FEAT")))
 
     # --- announcing a data connection ------------------------------------------------------
 

@@ -18,12 +18,7 @@ __all__ = ["login_stage"]
 
 async def _settings(link: Link) -> list[str]:
     """FEAT, UTF-8, binary type, and PBSZ/PROT P on TLS; the features the server offers."""
-    reply = await link.command("FEAT")
-    if reply.code == 211:
-        for line in reply.lines[1:-1]:
-            name, _, args = line.strip().partition(" ")
-            if name:
-                link.features[name.upper()] = args.strip()
+    await link.read_features()
     if "UTF8" in link.features:
         await link.command("OPTS UTF8 ON")
     await link.command("TYPE I")

@@ -14,21 +14,12 @@ from pasv.diagnostics.knowledge import Lang
 __all__ = ["host_stage"]
 
 
-async def _features(link: Link) -> None:
-    reply = await link.command("FEAT")
-    if reply.code == 211:
-        for line in reply.lines[1:-1]:
-            name, _, args = line.strip().partition(" ")
-            if name:
-                link.features[name.upper()] = args.strip()
-
-
 async def host_stage(t: DoctorTarget, lang: Lang, link: Link) -> Stage | None:
     """None for an address (no virtual host to name); else HOST's verdict, as the client does."""
     if not names_a_host(t.host):
         return None
     try:
-        await _features(link)
+        await link.read_features()
         if "HOST" not in link.features:
             return Stage("host", "skip", say(lang, "host_not_listed", host=t.host))
         reply = await link.command(f"HOST {t.host}")
