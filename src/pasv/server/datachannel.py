@@ -307,9 +307,13 @@ class PassiveChannel:
         self._stop_listening()
         for task in list(self._vetting):
             task.cancel()
-        if self._early is not None:
-            self._early.cancel()  # closes its TLS socket, and with it the connection
+        early = self._early
+        if early is not None:
             self._early = None
+            if not early.done():
+                early.cancel()  # closes its TLS socket, and with it the connection
+            elif not early.cancelled() and early.exception() is None:
+                early.result().close()  # the handshake finished, and nobody used it
         ready = self._ready
         if ready.done() and not ready.cancelled() and ready.exception() is None:
             conn = ready.result()  # accepted but never used
