@@ -138,18 +138,25 @@ async def mdtm(s: Session, arg: str) -> Reply:
     return make_reply(ReplyCode.FILE_STATUS, format_timeval(facts.mtime))
 
 
+async def set_mtime(s: Session, name: str, when: float, perm: Perm, command: str) -> str:
+    """Set a file's modification time for MFMT and SITE UTIME: checked, where the storage at
+    that path can (a virtual folder's storage decides); returns the path."""
+    target = s.resolve(name)
+    s.check(perm, target)
+    if not s.fs.capabilities_at(target).set_mtime:
+        raise NotImplementedCommand(say("files.no_mtime", command=command))
+    await s.fs.set_mtime(target, when)
+    s.server.changed()
+    return target
+
+
 @command("MFMT")
 async def mfmt(s: Session, arg: str) -> Reply:
     stamp, _, name = arg.partition(" ")
     if not name:
         raise ArgumentError("MFMT needs a time and a path: MFMT YYYYMMDDHHMMSS <path>.")
     when = parse_time(stamp)
-    target = s.resolve(name)
-    s.check(Perm.MFMT, target)
-    if not s.fs.capabilities_at(target).set_mtime:  # a virtual folder's storage decides
-        raise NotImplementedCommand(say("files.no_mtime", command="MFMT"))
-    await s.fs.set_mtime(target, when)
-    s.server.changed()
+    target = await set_mtime(s, name, when, Perm.MFMT, "MFMT")
     return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_timeval(when)}; {target}")
 
 

@@ -8,7 +8,7 @@ from pasv.policy.models import Perm
 from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import SITE_COMMANDS
-from pasv.protocol.errors import ArgumentError, NotImplementedCommand
+from pasv.protocol.errors import ArgumentError
 from pasv.protocol.listing import format_timeval
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import account, chmod, command, data, files, info
@@ -87,11 +87,6 @@ async def site_utime(s: Session, rest: str) -> Reply:
     if not name.strip():
         raise ArgumentError(_UTIME_USAGE)
     when = files.parse_time(stamp.ljust(14, "0"))
-    target = s.resolve(name)
-    s.check(Perm.SITE_UTIME, target)
-    if not s.fs.capabilities_at(target).set_mtime:  # a virtual folder's storage decides
-        raise NotImplementedCommand(say("files.no_mtime", command="SITE UTIME"))
-    await s.fs.set_mtime(target, when)
-    s.server.changed()
+    target = await files.set_mtime(s, name, when, Perm.SITE_UTIME, "SITE UTIME")
     shown = paths.basename(target) or target
     return make_reply(ReplyCode.OK, say("site.utime_done", name=shown, time=format_timeval(when)))
