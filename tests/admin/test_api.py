@@ -162,6 +162,12 @@ def test_rules_and_why(server: AdminServer) -> None:
             ).status_code
             == 400
         )
+        nul = api.post(  # found by the schema fuzzer: it was a 500
+            "/api/v1/rules", json={"action": "deny", "path": "/a\u0000b", "perms": "read"}
+        )
+        assert nul.status_code == 400 and "not a usable path" in nul.text
+        nul_why = api.get("/api/v1/why", params={"user": "bob", "perm": "RETR", "path": "/\0"})
+        assert nul_why.status_code == 400
         bad = api.get("/api/v1/why", params={"user": "bob", "perm": "fly", "path": "/"})
         assert bad.status_code == 400
         assert (

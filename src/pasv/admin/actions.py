@@ -20,6 +20,7 @@ from pasv.policy.engine import Policy
 from pasv.policy.models import Action, Ban, IpRule, Perm, Rule, Subject, User
 from pasv.policy.options import KEYS, parse_option, parse_size, show_option
 from pasv.protocol import paths
+from pasv.protocol.errors import FtpError
 from pasv.server.app import base_policy
 from pasv.server.registry import BanBook
 from pasv.server.usage import measure_home
@@ -179,7 +180,7 @@ class Manager:
             subjects = tuple(Subject.parse(part) for part in to.split(","))
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
-        rule = Rule(parse_action(action), subjects, paths.resolve("/", path), parse_perms(perms))
+        rule = Rule(parse_action(action), subjects, _rule_path(path), parse_perms(perms))
         if rule.perms == Perm.NONE:
             raise InvalidInput("a rule needs at least one permission")
         number = self.policy.add_rule(rule)
@@ -243,7 +244,7 @@ class Manager:
         wanted = parse_perms(perm)
         if wanted == Perm.NONE:
             raise InvalidInput("name a permission, e.g. RETR or write")
-        target = paths.resolve("/", path)
+        target = _rule_path(path)
         account = await self.accounts.get(user)
         if account is None:
             raise AccountNotFound(f"no user named {user!r}")
@@ -267,3 +268,11 @@ def _split(value: str) -> list[str]:
 
 
 __all__ = ["AccountError", "InvalidInput", "Manager", "Why"]
+
+
+def _rule_path(path: str) -> str:
+    """A rule's path made absolute and normal; one no FTP path can be (a NUL byte) is refused."""
+    try:
+        return paths.resolve("/", path)
+    except FtpError as exc:
+        raise InvalidInput(f"{path!r} is not a usable path: {exc.text}") from None
