@@ -119,18 +119,19 @@ class Metrics:
         # (or the once-a-second sample of a worker of several) comes: an increment of a shared
         # value takes a lock, a pid check and a write into its file, three per transfer.
         self._bytes_due = {"i": 0, "o": 0}
-        self._durations_due: dict[tuple[str, bool], tuple[float, list[int]]] = {}
+        self._seconds_due: dict[tuple[str, bool], float] = {}  # the sum of the durations
+        self._buckets_due: dict[tuple[str, bool], list[int]] = {}  # counts per bucket
 
     # --- counted where it happens ---------------------------------------------------------
     def transfer(self, direction: str, size: int, seconds: float, complete: bool) -> None:
         """One finished transfer (called once at its end; nothing per chunk)."""
         self._bytes_due[direction] += size
         key = (direction, complete)
-        due = self._durations_due.get(key)
-        if due is None:
-            due = self._durations_due[key] = (0.0, [0] * (len(DURATION_BUCKETS) + 1))
-        due[1][bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1  # buckets are "<= bound"
-        self._durations_due[key] = (due[0] + seconds, due[1])
+        self._seconds_due[key] = self._seconds_due.get(key, 0.0) + seconds
+        counts = self._buckets_due.get(key)
+        if counts is None:
+            counts = self._buckets_due[key] = [0] * (len(DURATION_BUCKETS) + 1)
+        counts[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1  # buckets are "<= bound"
 
     def flush(self) -> None:
         """Write the transfers added up since the last flush into the metric values."""
@@ -138,13 +139,14 @@ class Metrics:
             if size:
                 (self.bytes_in if direction == "i" else self.bytes_out).inc(size)
                 self._bytes_due[direction] = 0
-        due, self._durations_due = self._durations_due, {}
-        for key, (total, counts) in due.items():
+        seconds, self._seconds_due = self._seconds_due, {}
+        buckets, self._buckets_due = self._buckets_due, {}
+        for key, total in seconds.items():
             child = self._durations[key]
             # Histogram.observe once per bucket: the same sum and per-bucket counts as one
             # observe per transfer (prometheus-client keeps buckets non-cumulative)
             child._sum.inc(total)
-            for index, count in enumerate(counts):
+            for index, count in enumerate(buckets[key]):
                 if count:
                     child._buckets[index].inc(count)
 
