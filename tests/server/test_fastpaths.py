@@ -1,5 +1,6 @@
-"""The small-transfer fast paths: the first sendfile step made inline (no writer registered)
-and the passive listeners watched through one epoll set of our own."""
+"""The download fast paths: the first sendfile step made inline (no writer registered), the
+pumped part corked into full segments, and the passive listeners watched through one epoll set
+of our own."""
 
 from __future__ import annotations
 
@@ -67,6 +68,39 @@ async def test_a_file_larger_than_one_turn_goes_on_through_the_pump(tmp_path: Pa
     data, done = await _download(tmp_path, size)
     assert done == size
     assert hashlib.sha256(data).digest() == hashlib.sha256((tmp_path / "f").read_bytes()).digest()
+
+
+async def test_a_pumped_download_is_corked_and_its_tail_goes_with_the_close(
+    tmp_path: Path,
+) -> None:
+    """Over TCP, a download that needs the pump sends full segments only (TCP_CORK); closing
+    the connection sends the last partial one: every byte arrives."""
+    size = 3 * FairShare.CEILING + 12345
+    data = os.urandom(size)
+    (tmp_path / "f").write_bytes(data)
+    handle = await LocalStorage(tmp_path).open_read("/f")
+    loop = asyncio.get_running_loop()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = socket.create_connection(listener.getsockname(), timeout=5)
+        ours, _ = listener.accept()
+    ours.setblocking(False)
+    theirs.setblocking(False)
+    received = bytearray()
+
+    async def read_all() -> None:
+        while chunk := await loop.sock_recv(theirs, 1 << 20):
+            received.extend(chunk)
+
+    reader = asyncio.ensure_future(read_all())
+    try:
+        await sendfile(ours, handle, 0, Transfer("RETR", "o", "/f", size), FairShare())
+        assert ours.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK) == 1
+    finally:
+        ours.close()
+        await handle.close()
+    await asyncio.wait_for(reader, 10)
+    theirs.close()
+    assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
 
 
 async def test_a_socket_without_room_waits_for_it(tmp_path: Path) -> None:

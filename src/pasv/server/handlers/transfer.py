@@ -74,7 +74,7 @@ async def run_transfer(
     finally:
         channel.close()
     transfer.started = time.monotonic()
-    s.control.send(make_reply(ReplyCode.FILE_STATUS_OK, opening))
+    s.control.hold(make_reply(ReplyCode.FILE_STATUS_OK, opening))  # with the 226 if no wait
     error: Exception | None = None
     aborted = False
     try:
