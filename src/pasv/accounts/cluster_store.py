@@ -12,9 +12,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from pasv.accounts.postgres import CHANNEL, PostgresAccountStore
-from pasv.accounts.sqlbase import Tx
+from pasv.accounts.sqlbase import CHANNEL, Tx
+
+if TYPE_CHECKING:  # psycopg is the postgres extra: imported only where a cluster is configured
+    from pasv.accounts.postgres import PostgresAccountStore
 
 __all__ = [
     "ClusterCounts",

@@ -26,7 +26,7 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from pasv.accounts.base import AccountError
 from pasv.accounts.migrations import POSTGRES, check_version
 from pasv.accounts.passwords import VerifiedCache
-from pasv.accounts.sqlbase import Cursor, DuplicateKey, StoreUnavailable, Tx
+from pasv.accounts.sqlbase import CHANNEL, Cursor, DuplicateKey, StoreUnavailable, Tx
 from pasv.accounts.sqlstore import Row, SqlAccountStore
 
 __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresAccountStore", "safe_url"]
@@ -34,7 +34,6 @@ __all__ = ["CHANNEL", "SCHEMA_VERSION", "PostgresAccountStore", "safe_url"]
 log = logging.getLogger("pasv.accounts")
 
 SCHEMA_VERSION = len(POSTGRES)
-CHANNEL = "pasv"
 T = TypeVar("T")
 _MIGRATION_LOCK = 0x70617376  # pg_advisory_xact_lock key: one node migrates at a time
 _MAX_ROWS = 10_000

@@ -8,9 +8,18 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pasv.accounts.base import AccountError, AccountStore
 
-__all__ = ["AccountDatabase", "Cursor", "DuplicateKey", "SqlDatabase", "StoreUnavailable", "Tx"]
+__all__ = [
+    "CHANNEL",
+    "AccountDatabase",
+    "Cursor",
+    "DuplicateKey",
+    "SqlDatabase",
+    "StoreUnavailable",
+    "Tx",
+]
 
 T = TypeVar("T")
+CHANNEL = "pasv"  # PostgreSQL's LISTEN/NOTIFY channel of changes and session kicks
 
 
 class DuplicateKey(AccountError):

@@ -23,12 +23,12 @@ from pasv.accounts.cluster_store import (
     SessionBeat,
     parse_kick,
 )
-from pasv.accounts.postgres import PostgresAccountStore
 from pasv.accounts.sqlbase import StoreUnavailable
 from pasv.protocol.errors import FtpError, LocalError, ServiceUnavailable
 from pasv.server.language import say
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # psycopg is the postgres extra: not imported by a server without a cluster
+    from pasv.accounts.postgres import PostgresAccountStore
     from pasv.server.app import FtpServer
     from pasv.server.session import Session
 
