@@ -399,6 +399,7 @@ class ControlProtocol(asyncio.Protocol):
         anyway (two connections keep no order between them). A transfer that has to wait sends
         its 150 as it starts waiting.
         """
+        self._release()  # one held at a time: an earlier one goes first, never lost
         self.held = reply
         self._loop.call_soon(self._release)
 
