@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import stat
 import time
@@ -69,7 +70,9 @@ def format_timeval(mtime: float) -> str:
     return f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
 
 
+@functools.lru_cache(maxsize=256)
 def _account(name: str) -> str:
+    """The owner or group column: no blanks in it (memoised: a listing repeats the same few)."""
     return re.sub(r"\s", "_", name) or "?"
 
 
