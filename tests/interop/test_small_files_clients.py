@@ -1,6 +1,7 @@
-"""Small files and listings with real clients: each such transfer ends in its first step, so
-pasv answers its 150 and 226 in one write, after the data connection has closed. curl, wget,
-lftp, aioftp and ftplib must each get every file whole and every listing complete."""
+"""Small files and listings with real clients. Up to 16 KiB, a transfer that ends in its first
+step gets its 150 and 226 in one write, after the data connection has closed; the 64 KiB file
+gets its 150 first. curl, wget, lftp, aioftp and ftplib must each get every file whole and
+every listing complete."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""A transfer's 150 is held for the next reply: a small download whose data connection was
-ready answers 150 and 226 in one write; a transfer that has to wait sends its 150 first."""
+"""A small transfer's 150 is held for the next reply: a small download whose data connection
+was ready answers 150 and 226 in one write; a larger one, or one that has to wait, sends its
+150 first."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import struct
 from typing import Any
 
 from pasv.server.control import ControlProtocol
+from pasv.server.handlers.transfer import HOLD_150_UP_TO
 from tests.server.helpers import read_until_closed, wait_for
+from tests.support.ftps import ftps_login
 from tests.support.live import LiveServer
 
 
@@ -55,20 +58,37 @@ def test_a_small_download_answers_150_and_226_in_one_write(live: LiveServer) -> 
     assert lines[1].startswith(b"226 ") and lines[2] == b"", together[0]
 
 
-def test_a_download_that_waits_sends_its_150_before_the_data_is_read(live: LiveServer) -> None:
-    """Larger than every socket buffer on the way: the server must wait for the client, and the
-    client (as ftplib and most others do) reads the 150 before it reads any data."""
-    size = 48 * 1024 * 1024
-    (live.files / "big.bin").write_bytes(os.urandom(1024 * 1024) * 48)
+def test_a_larger_download_says_150_at_once(live: LiveServer) -> None:
+    """Above HOLD_150_UP_TO the 150 is its own write, before the data: the client reads the
+    data while the server finishes."""
+    size = HOLD_150_UP_TO + 1
+    (live.files / "mid.bin").write_bytes(os.urandom(size))
     ftp = live.login()
     ftp.voidcmd("TYPE I")
-    ftp.sock.settimeout(10)
+    writes = _record(live)
     host, port = ftp.makepasv()
-    with socket.create_connection((host, port), timeout=10) as conn:
-        ftp.putcmd("RETR big.bin")
-        assert ftp.getresp().startswith("150")  # no data has been read yet
+    with socket.create_connection((host, port), timeout=5) as conn:
+        ftp.putcmd("RETR mid.bin")
+        assert ftp.getresp().startswith("150")
         assert len(read_until_closed(conn)) == size
     assert ftp.voidresp().startswith("226")
+    opening = [c for c in writes.chunks if c.startswith(b"150 ")]
+    assert len(opening) == 1 and b"226 " not in opening[0], writes.chunks
+
+
+def test_a_small_download_that_waits_sends_its_150_as_it_starts_waiting(
+    live: LiveServer,
+) -> None:
+    """Under PROT P the client begins the data connection's TLS only once it has read the 150
+    (ftplib does): the transfer waits for that handshake, so its held 150 must go out then, or
+    both sides would wait for ever (the timeout would fail this test)."""
+    data = os.urandom(4096)
+    (live.files / "small.bin").write_bytes(data)
+    ftp = ftps_login(live)
+    ftp.sock.settimeout(10)
+    chunks: list[bytes] = []
+    assert ftp.retrbinary("RETR small.bin", chunks.append).startswith("226")
+    assert b"".join(chunks) == data
 
 
 def test_a_transfer_that_fails_in_its_first_step_says_150_then_why(live: LiveServer) -> None:

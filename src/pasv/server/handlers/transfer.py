@@ -35,6 +35,12 @@ log = logging.getLogger("pasv.transfer")
 
 Body = Callable[[socket.socket, Transfer], Coroutine[Any, Any, None]]
 
+# A transfer of at most this many bytes holds its 150 for the 226 (one wake-up of the client
+# instead of two). Larger ones say 150 at once, so that the client reads the data while the
+# server finishes: a listing of 70 KB answered in one write took 11% longer per LIST. Uploads
+# (size unknown) say it at once too: the client waits for it before it sends.
+HOLD_150_UP_TO = 16 * 1024
+
 
 async def run_transfer(
     s: Session,
@@ -74,7 +80,11 @@ async def run_transfer(
     finally:
         channel.close()
     transfer.started = time.monotonic()
-    s.control.hold(make_reply(ReplyCode.FILE_STATUS_OK, opening))  # with the 226 if no wait
+    opened = make_reply(ReplyCode.FILE_STATUS_OK, opening)
+    if total is not None and total <= HOLD_150_UP_TO:
+        s.control.hold(opened)  # goes with the 226 when the transfer needs no wait
+    else:
+        s.control.send(opened)
     error: Exception | None = None
     aborted = False
     try:
