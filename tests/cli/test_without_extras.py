@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import ftplib
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from tests.cli.support import _free_port
 from tests.support.live import passive_range
 
 # Each blocked module raises ImportError on import, as if it were not installed.
@@ -27,12 +27,6 @@ _RUN = (
 
 def _pasv(*args: str) -> list[str]:
     return [sys.executable, "-c", _RUN, *args]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _login_when_up(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> str:

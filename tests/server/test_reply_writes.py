@@ -41,19 +41,26 @@ def _record(live: LiveServer) -> _Writes:
     return writes
 
 
-def test_a_small_download_answers_150_and_226_in_one_write(live: LiveServer) -> None:
-    (live.files / "small.bin").write_bytes(os.urandom(4096))
+def _download_recorded(live: LiveServer, size: int) -> list[bytes]:
+    """RETR a file of ``size`` bytes over a data connection made before the command; the
+    control connection's writes, as the server made them."""
+    (live.files / "f.bin").write_bytes(os.urandom(size))
     ftp = live.login()
     ftp.voidcmd("TYPE I")
     writes = _record(live)
     host, port = ftp.makepasv()
     with socket.create_connection((host, port), timeout=5) as conn:
-        ftp.putcmd("RETR small.bin")
+        ftp.putcmd("RETR f.bin")
         assert ftp.getresp().startswith("150")
-        assert len(read_until_closed(conn)) == 4096
+        assert len(read_until_closed(conn)) == size
     assert ftp.voidresp().startswith("226")
-    together = [c for c in writes.chunks if c.startswith(b"150 ")]
-    assert len(together) == 1, writes.chunks
+    return writes.chunks
+
+
+def test_a_small_download_answers_150_and_226_in_one_write(live: LiveServer) -> None:
+    chunks = _download_recorded(live, 4096)
+    together = [c for c in chunks if c.startswith(b"150 ")]
+    assert len(together) == 1, chunks
     lines = together[0].split(b"\r\n")
     assert lines[1].startswith(b"226 ") and lines[2] == b"", together[0]
 
@@ -61,19 +68,9 @@ def test_a_small_download_answers_150_and_226_in_one_write(live: LiveServer) -> 
 def test_a_larger_download_says_150_at_once(live: LiveServer) -> None:
     """Above HOLD_150_UP_TO the 150 is its own write, before the data: the client reads the
     data while the server finishes."""
-    size = HOLD_150_UP_TO + 1
-    (live.files / "mid.bin").write_bytes(os.urandom(size))
-    ftp = live.login()
-    ftp.voidcmd("TYPE I")
-    writes = _record(live)
-    host, port = ftp.makepasv()
-    with socket.create_connection((host, port), timeout=5) as conn:
-        ftp.putcmd("RETR mid.bin")
-        assert ftp.getresp().startswith("150")
-        assert len(read_until_closed(conn)) == size
-    assert ftp.voidresp().startswith("226")
-    opening = [c for c in writes.chunks if c.startswith(b"150 ")]
-    assert len(opening) == 1 and b"226 " not in opening[0], writes.chunks
+    chunks = _download_recorded(live, HOLD_150_UP_TO + 1)
+    opening = [c for c in chunks if c.startswith(b"150 ")]
+    assert len(opening) == 1 and b"226 " not in opening[0], chunks
 
 
 def test_a_small_download_that_waits_sends_its_150_as_it_starts_waiting(

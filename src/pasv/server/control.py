@@ -395,10 +395,9 @@ class ControlProtocol(asyncio.Protocol):
         A transfer that ends within the step that started it (a small file whose data
         connection was ready) then answers 150 and 226 in one write: one wake-up of the client
         instead of two (waking the other side is the largest single cost of a small RETR on
-        loopback, docs/performance.md). The data has gone
-        out and its connection is closed before either reply is read, as a client must expect
-        anyway (two connections keep no order between them). A transfer that has to wait sends
-        its 150 as it starts waiting.
+        loopback, docs/performance.md). The data has gone out and its connection is closed
+        before either reply is read, as a client must expect anyway (two connections keep no
+        order between them). A transfer that has to wait sends its 150 as it starts waiting.
         """
         self._release()  # one held at a time: an earlier one goes first, never lost
         self.held = reply
