@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         report.write_json(args.json, payload)
     labels = {k: v[0] for k, v in measures.MEASURES.items()}
     labels["small_cpu"] = "server CPU per small RETR"
+    labels["small20_cpu"] = "server CPU per small RETR, 20 sessions"
     report.render(console, labels, results, raw, info, targets)
     if args.json:
         console.print(f"JSON written to {args.json}")

@@ -184,6 +184,35 @@ def small_retr(srv: Server, sizes: Sizes, tpl: str) -> Result:
     return _session_loop(srv, sizes, f"RETR {SMALL}", sizes.small)
 
 
+SMALL_SESSIONS = 20  # the small-file row of many sessions, in two client processes
+SMALL_PROCS = 2
+
+
+def small_sessions(srv: Server, sizes: Sizes, tpl: str) -> Result:
+    """20 sessions at once, each repeating EPSV + RETR of the 4 KiB file + read + 226: the
+    transfers per second of them all, and the server's CPU per transfer while all run."""
+    assert srv.proc is not None
+    pid = srv.proc.pid
+    window = (0.2 * sizes.seconds + 0.1, 0.9 * sizes.seconds)
+    args = (HOST, srv.port, srv.user, srv.password, SMALL, sizes.small, sizes.seconds, MAX_ITER)
+    r = parallel.run(
+        "small", args, SMALL_SESSIONS, SMALL_PROCS, sizes.seconds + 60,
+        probe=(lambda: tree_cpu(pid), window),
+    )  # fmt: skip
+    if "seconds" not in r or not r["count"]:
+        return {"value": 0.0, "unit": "/s", "failures": SMALL_SESSIONS, "errors": r["errors"]}
+    rate = r["count"] / r["seconds"]
+    return {
+        "value": rate,
+        "unit": "/s",
+        "sessions": SMALL_SESSIONS,
+        "failures": r["failures"],
+        "server_cpu_us": r["probe_cpu_per_second"] / rate * 1e6,
+        "client_cpu_us": r["client_cpu_seconds"] / r["count"] * 1e6,
+        "client_cpu_per_process": [cpu / r["seconds"] for cpu in r["client_cpu_per_process"]],
+    } | _errs(r)
+
+
 def list_dir(srv: Server, sizes: Sizes, tpl: str) -> Result:
     """EPSV + LIST of a 1000-entry directory + read + 226, repeated on one session."""
     return _session_loop(srv, sizes, f"LIST {LISTDIR}", None)
@@ -231,6 +260,7 @@ MEASURES: dict[str, tuple[str, Measure]] = {
     "logins": ("logins/s (1 loop)", logins),
     "logins4": ("logins/s (parallel loops)", logins_parallel),
     "small": ("small-file RETR/s", small_retr),
+    "small20": ("small-file RETR/s, 20 sessions", small_sessions),
     "list": ("LIST 1000 entries/s", list_dir),
     "tls_retr": ("FTPS RETR big file", ftps.tls_retr),
     "tls_stor": ("FTPS STOR big file", ftps.tls_stor),

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import aiodownload
+from bench import aiodownload, aiosmall
 from bench.ftpclient import FtpClient
 
 Result = dict[str, Any]
@@ -63,11 +63,15 @@ TASKS: dict[str, Callable[..., Result]] = {"logins": login_loop, "rotation": rot
 def _proc_main(
     kind: str, args: tuple[Any, ...], threads: int, start_at: float
 ) -> tuple[list[Result], float]:
-    """One process's share, and the CPU seconds the process used on it: downloads on one event
-    loop, other tasks one per thread."""
+    """One process's share, and the CPU seconds the process used on it: downloads and small-file
+    loops on one event loop, other tasks one per thread."""
     cpu0 = time.process_time()
     if kind == "download":
         return aiodownload.run_downloads(args, threads, start_at), time.process_time() - cpu0
+    if kind == "small":  # args: the target, then the seconds and the cap of each session
+        target, (seconds, cap) = args[:6], args[6:]
+        rows = aiosmall.run_small(target, threads, start_at, seconds, cap)
+        return rows, time.process_time() - cpu0
     results: list[Result] = [{} for _ in range(threads)]
 
     def run(i: int) -> None:
@@ -82,9 +86,34 @@ def _proc_main(
     return results, time.process_time() - cpu0
 
 
-def run(kind: str, args: tuple[Any, ...], total: int, procs: int, timeout: float) -> Result:
+# A server's CPU seconds so far, and the window to read it in (seconds after the tasks start).
+Probe = tuple[Callable[[], float], tuple[float, float]]
+
+
+def _probe(probe: Probe, start_at: float) -> float:
+    """The server's CPU seconds per second of wall time within the probe's window."""
+    read, (begin, end) = probe
+    time.sleep(max(0.0, start_at + begin - time.monotonic()))
+    cpu0, t0 = read(), time.monotonic()
+    time.sleep(max(0.0, start_at + end - time.monotonic()))
+    return (read() - cpu0) / max(time.monotonic() - t0, 1e-6)
+
+
+def run(
+    kind: str,
+    args: tuple[Any, ...],
+    total: int,
+    procs: int,
+    timeout: float,
+    probe: Probe | None = None,
+) -> Result:
     """Run `total` tasks in `procs` processes; aggregate counts, bytes and the wall time, and
-    the client processes' CPU seconds (each and the sum)."""
+    the client processes' CPU seconds (each and the sum).
+
+    With ``probe`` (a reading of the server's CPU seconds, and the window within the run, in
+    seconds from its start), the result also has ``probe_cpu_per_second``: the server's CPU
+    rate while every task runs, read before any of them ends (a forking server's session
+    processes are still there to be read)."""
     procs = max(1, min(procs, total))
     per = [total // procs + (1 if i < total % procs else 0) for i in range(procs)]
     ctx = mp.get_context("spawn")
@@ -93,7 +122,9 @@ def run(kind: str, args: tuple[Any, ...], total: int, procs: int, timeout: float
         start_at = time.monotonic() + 0.2
         jobs = [(kind, args, n, start_at) for n in per]
         try:
-            batches = pool.starmap_async(_proc_main, jobs).get(timeout=timeout)
+            pending = pool.starmap_async(_proc_main, jobs)
+            rate = _probe(probe, start_at) if probe is not None else None
+            batches = pending.get(timeout=timeout)
         except mp.TimeoutError:
             pool.terminate()
             return {"value": 0.0, "failures": total, "errors": [f"timed out after {timeout}s"]}
@@ -104,7 +135,8 @@ def run(kind: str, args: tuple[Any, ...], total: int, procs: int, timeout: float
     errors = [e for r in rows for e in r["errors"]][:5]
     done = [r for r in rows if r["count"]]  # the tasks that succeeded: from the first start
     ok_seconds = max(r["end"] for r in done) - t0 if done else 0.0  # to the last of them
-    return {
+    extra = {} if rate is None else {"probe_cpu_per_second": rate}
+    return extra | {
         "bytes": sum(r["bytes"] for r in rows),
         "count": sum(r["count"] for r in rows),
         "failures": sum(r["failures"] for r in rows),

@@ -349,7 +349,9 @@ def tree_pids(root: int) -> list[int]:
 
 
 def tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) used so far by the live processes of the tree."""
+    """CPU seconds (user + system) used so far by the processes of the tree: the live ones,
+    and (in their parents' counts of waited-for children) those that have ended, so that a
+    forking server's session processes still count after they exit."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in tree_pids(root):
@@ -357,7 +359,7 @@ def tree_cpu(root: int) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
     return total / tick
 
 

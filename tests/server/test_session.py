@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from pasv.protocol.parser import Command
+from pasv.server.control import ControlProtocol
 from pasv.server.handlers import HANDLERS
+from pasv.server.registry import describe
 from tests.server.helpers import (
     Raw,
     big_download_started,
@@ -306,3 +309,20 @@ def test_session_limit(tmp_path: Path) -> None:
                 assert again.greeting.code == 220
     finally:
         live.stop()
+
+
+def test_an_idle_session_keeps_no_password(live: LiveServer) -> None:
+    """After login the session remembers its last command (the admin console shows it), but
+    not the password that PASS carried: an idle session must not hold it for hours."""
+    ftp = live.login()
+    try:
+        wait_for(lambda: len(live.server.sessions) == 1)
+        control: ControlProtocol = next(iter(live.server.sessions))
+        last = control.session.last_command
+        assert isinstance(last, Command) and last.name == "PASS"
+        assert PASSWORD not in repr(last)
+        assert describe(control, "node", 0, time.time()).command == "PASS ****"
+        ftp.voidcmd("NOOP")
+        assert describe(control, "node", 0, time.time()).command == "NOOP"
+    finally:
+        ftp.close()

@@ -32,6 +32,8 @@ _MAX_QUEUE = 64  # pipelined commands held before we stop reading from the clien
 # Any pause keeps ours out of the read that brings the 200 (where lftp takes it for a close).
 _CCC_GRACE = 0.2
 _LOGIN_COMMANDS = frozenset({"USER", "PASS"})
+# What a session remembers of its last PASS: the command, never the password it carried.
+_PASS_WITHOUT_PASSWORD = Command("PASS")
 
 
 class ControlProtocol(asyncio.Protocol):
@@ -377,9 +379,11 @@ class ControlProtocol(asyncio.Protocol):
     def _log_command(self, item: Command | FtpError) -> None:
         session = self.session
         session.counters.commands += 1
-        session.last_command = item
         if isinstance(item, Command) and item.name == "PASS":
             session.login_name = session.pending_user or ""
+            session.last_command = _PASS_WITHOUT_PASSWORD  # an idle session keeps no password
+        else:
+            session.last_command = item
         if log.isEnabledFor(logging.DEBUG):
             if isinstance(item, Command):
                 shown = "PASS ****" if item.name == "PASS" else f"{item.name} {item.arg}".rstrip()
