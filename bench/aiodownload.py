@@ -66,28 +66,38 @@ async def _connect(loop: asyncio.AbstractEventLoop, host: str, port: int) -> soc
     return sock
 
 
-async def _session(
-    loop: asyncio.AbstractEventLoop, c: _Control, args: tuple[str, str, str, int], buf: memoryview
-) -> int:
-    """USER/PASS, TYPE I, EPSV, RETR into `buf` to the end, 226, QUIT: the bytes received."""
-    user, pw, name, size = args
+async def login(c: _Control, user: str, pw: str) -> None:
+    """USER/PASS (PASS only when asked for), then TYPE I."""
     if (await c.cmd(f"USER {user}", 230, 331))[:3] == b"331":
         await c.cmd(f"PASS {pw}", 230)
     await c.cmd("TYPE I", 200)
+
+
+async def retr(c: _Control, name: str, size: int, buf: memoryview) -> int:
+    """EPSV, connect, RETR into `buf` to the end, 226: the bytes received (all of the file, or
+    an error)."""
     m = EPSV_RE.search((await c.cmd("EPSV", 229)).decode("latin-1"))
     if m is None:
         raise ConnectionError("EPSV reply without a port")
-    data = await _connect(loop, c.host, int(m.group(2)))
+    data = await _connect(c.loop, c.host, int(m.group(2)))
     try:
         await c.cmd(f"RETR {name}", 125, 150)
         n = 0
-        while got := await loop.sock_recv_into(data, buf):
+        while got := await c.loop.sock_recv_into(data, buf):
             n += got
     finally:
         data.close()
     await c.reply(226, 250)
     if n != size:
         raise ValueError(f"short read {n} of {size}")
+    return n
+
+
+async def _session(c: _Control, args: tuple[str, str, str, int], buf: memoryview) -> int:
+    """Log in, RETR into `buf` to the end, 226, QUIT: the bytes received."""
+    user, pw, name, size = args
+    await login(c, user, pw)
+    n = await retr(c, name, size, buf)
     await c.cmd("QUIT")
     return n
 
@@ -107,7 +117,7 @@ async def download(
             await c.reply(220)
         step = "session"
         async with asyncio.timeout(SESSION_TIMEOUT):
-            out["bytes"] = await _session(loop, c, (user, pw, name, size), buf)
+            out["bytes"] = await _session(c, (user, pw, name, size), buf)
         out["count"] = 1
     except TimeoutError:
         out["failures"] = 1

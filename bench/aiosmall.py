@@ -14,32 +14,12 @@ import asyncio
 import time
 from typing import Any
 
-from bench.aiodownload import GREETING_TIMEOUT, _connect, _Control
-from bench.ftpclient import EPSV_RE, require_loopback
+from bench.aiodownload import GREETING_TIMEOUT, Target, _connect, _Control, login, retr
+from bench.ftpclient import require_loopback
 
 Result = dict[str, Any]
 # One transfer of a 4 KiB file never takes this long on a working server.
 TRANSFER_TIMEOUT = 10.0
-
-Target = tuple[str, int, str, str, str, int]  # host, port, user, password, file name, size
-
-
-async def _retr(c: _Control, name: str, size: int, buf: memoryview) -> None:
-    """EPSV, connect, RETR, read to the end, 226; the whole file or an error."""
-    m = EPSV_RE.search((await c.cmd("EPSV", 229)).decode("latin-1"))
-    if m is None:
-        raise ConnectionError("EPSV reply without a port")
-    data = await _connect(c.loop, c.host, int(m.group(2)))
-    try:
-        await c.cmd(f"RETR {name}", 125, 150)
-        n = 0
-        while got := await c.loop.sock_recv_into(data, buf):
-            n += got
-    finally:
-        data.close()
-    await c.reply(226, 250)
-    if n != size:
-        raise ValueError(f"short read {n} of {size}")
 
 
 async def _loop(args: Target, deadline: float, cap: int, buf: memoryview) -> Result:
@@ -53,13 +33,11 @@ async def _loop(args: Target, deadline: float, cap: int, buf: memoryview) -> Res
             ctrl = await _connect(loop, host, port)
             c = _Control(loop, ctrl, host)
             await c.reply(220)
-            if (await c.cmd(f"USER {user}", 230, 331))[:3] == b"331":
-                await c.cmd(f"PASS {pw}", 230)
-            await c.cmd("TYPE I", 200)
+            await login(c, user, pw)
         out["start"] = time.monotonic()
         while out["count"] < cap and time.monotonic() < deadline:
             async with asyncio.timeout(TRANSFER_TIMEOUT):
-                await _retr(c, name, size, buf)
+                await retr(c, name, size, buf)
             out["count"] += 1
             out["bytes"] += size
         await c.cmd("QUIT")
