@@ -8,12 +8,14 @@ import asyncio
 import hashlib
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from pasv.server.datachannel import ListenerWatch, PassivePortPool
+from pasv.server.datachannel import PassivePortPool
 from pasv.server.transfers import FairShare, Transfer, sendfile
+from pasv.server.watch import Watch
 from pasv.storage.local import LocalStorage
 
 
@@ -108,9 +110,19 @@ async def test_a_socket_without_room_waits_for_it(tmp_path: Path) -> None:
     assert done == 50_000 and data == (tmp_path / "f").read_bytes()
 
 
+class _Entry:
+    """A descriptor's entry in a Watch that calls ``callback`` when it is ready."""
+
+    def __init__(self, callback: Callable[[], object]) -> None:
+        self.callback = callback
+
+    def ready(self, events: int) -> None:
+        self.callback()
+
+
 async def test_listener_watch_calls_back_once_per_ready_listener() -> None:
     loop = asyncio.get_running_loop()
-    watch = ListenerWatch(loop)
+    watch = Watch(loop)
     try:
         listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(3)]
         for sock in listeners:
@@ -123,7 +135,7 @@ async def test_listener_watch_calls_back_once_per_ready_listener() -> None:
             ready.put_nowait(index)
 
         for index, sock in enumerate(listeners):
-            watch.watch(sock.fileno(), lambda i=index: take(i))
+            watch.watch(sock.fileno(), _Entry(lambda i=index: take(i)))
         clients = [socket.create_connection(s.getsockname(), timeout=5) for s in listeners[1:]]
         got = {await asyncio.wait_for(ready.get(), 5) for _ in range(2)}
         assert got == {1, 2}  # and nothing for the listener nobody connected to
@@ -135,7 +147,9 @@ async def test_listener_watch_calls_back_once_per_ready_listener() -> None:
         # a new listener may get a closed one's descriptor number: only its own callback runs
         fresh = socket.create_server(("127.0.0.1", 0))
         fresh.setblocking(False)
-        watch.watch(fresh.fileno(), lambda: ready.put_nowait(99) or fresh.accept()[0].close())
+        watch.watch(
+            fresh.fileno(), _Entry(lambda: ready.put_nowait(99) or fresh.accept()[0].close())
+        )
         with socket.create_connection(fresh.getsockname(), timeout=5):
             assert await asyncio.wait_for(ready.get(), 5) == 99
         assert ready.empty()  # every connection was taken once, by its own listener's callback
@@ -146,12 +160,12 @@ async def test_listener_watch_calls_back_once_per_ready_listener() -> None:
 
 
 async def test_a_forgotten_listener_left_open_is_dropped_from_the_set() -> None:
-    watch = ListenerWatch(asyncio.get_running_loop())
+    watch = Watch(asyncio.get_running_loop())
     sock = socket.create_server(("127.0.0.1", 0))
     sock.setblocking(False)
     try:
         calls: list[int] = []
-        watch.watch(sock.fileno(), lambda: calls.append(1))
+        watch.watch(sock.fileno(), _Entry(lambda: calls.append(1)))
         watch.forget(sock.fileno())
         with socket.create_connection(sock.getsockname(), timeout=5):
             for _ in range(20):  # a few loop turns: the set reports it once, then never again
@@ -169,4 +183,4 @@ async def test_pool_close_ends_its_watch() -> None:
     watch = pool.watcher()
     assert pool.watcher() is watch  # one per event loop
     pool.close()
-    assert watch._epoll.closed
+    assert watch.closed

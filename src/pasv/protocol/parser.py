@@ -67,7 +67,7 @@ class LineBuffer:
         if max_line < 1:
             raise ValueError("max_line must be positive")
         self._max_line = max_line
-        self._buf = bytearray()
+        self._buf = b""  # bytes, not a bytearray: an empty one is shared (idle sessions)
         self._discarding = False
         self._telnet = _NORMAL
 
@@ -135,7 +135,7 @@ class LineBuffer:
         total = len(self._buf) + len(chunk)
         # A trailing CR belongs to the line end, so it may sit one byte past the limit.
         if total > self._max_line and not (total == self._max_line + 1 and chunk[-1:] == b"\r"):
-            self._buf.clear()
+            self._buf = b""
             self._discarding = True
             out.append(LineTooLong())
             return
@@ -145,8 +145,8 @@ class LineBuffer:
         if self._discarding:
             self._discarding = False
             return
-        raw = bytes(self._buf)
-        self._buf.clear()
+        raw = self._buf
+        self._buf = b""
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         try:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from pasv.accounts.policy_store import PolicyStore
@@ -19,6 +20,7 @@ from pasv.protocol.replies import Reply, make_reply
 from pasv.server.board import SessionBoard
 from pasv.server.cluster import Cluster
 from pasv.server.control import ControlProtocol
+from pasv.server.controlsocket import ControlListener, listening_socket
 from pasv.server.datachannel import PassivePortPool
 from pasv.server.drain import drain_sessions
 from pasv.server.events import Events
@@ -95,7 +97,7 @@ class FtpServer:
         self.xferlog = XferLog(settings.xferlog_path)
         self.sessionlog = SessionLog(settings.session_log_path if settings.admin.enabled else None)
         self.tls = TlsContexts(settings) if settings.tls.enabled else None
-        self._listeners: list[asyncio.Server] = []
+        self._listeners: list[ControlListener] = []
         self._implicit: list[asyncio.Server] = []
         self._reaper: asyncio.Task[None] | None = None
         self.hosts = HostTable(settings)
@@ -115,30 +117,13 @@ class FtpServer:
         metrics_socket: socket.socket | None = None,
     ) -> list[tuple[str, int]]:
         """Listen (on the given sockets, or as configured) and return the bound addresses."""
-        loop = asyncio.get_running_loop()
-        cfg = self.settings.server
-        if sockets:
-            for sock in sockets:
-                self._listeners.append(
-                    # backlog again: create_server listens anew, with 100 unless told
-                    await loop.create_server(
-                        lambda: ControlProtocol(self), sock=sock, backlog=cfg.backlog
-                    )
-                )
-        else:
-            self._listeners.append(
-                await loop.create_server(
-                    lambda: ControlProtocol(self),
-                    host=cfg.host,
-                    port=cfg.port,
-                    backlog=cfg.backlog,
-                )
-            )
+        watch = self.passive_pool.watcher()  # one epoll set for control and passive sockets
+        for sock in sockets or [listening_socket(self.settings)]:
+            self._listeners.append(ControlListener(watch, sock, lambda: ControlProtocol(self)))
         if self.tls is not None and self.settings.tls.implicit:
             await self._listen_implicit(implicit_sockets)
-        for listener in self._listeners + self._implicit:
-            for sock in listener.sockets:  # accepted control connections inherit it
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+        for sock in self._listening_sockets():  # accepted control connections inherit it
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         if self.settings.anonymous.enabled:
             self.settings.anonymous_root.mkdir(parents=True, exist_ok=True)
             for vhost in self.hosts.hosts:
@@ -210,6 +195,11 @@ class FtpServer:
         """Where /metrics is served, or None."""
         return self.telemetry.address if self.telemetry is not None else None
 
+    def _listening_sockets(self) -> list[socket.socket]:
+        return [s for listener in self._listeners for s in listener.sockets] + [
+            s for server in self._implicit for s in server.sockets
+        ]
+
     @property
     def addresses(self) -> list[tuple[str, int]]:
         return _bound(self._listeners)
@@ -240,16 +230,17 @@ class FtpServer:
         return await drain_sessions(self, self.settings.drain, now)
 
     async def close(self) -> None:
-        listeners = self._listeners + self._implicit
-        for listener in listeners:
+        for listener in self._listeners:
             listener.close()
+        for implicit in self._implicit:
+            implicit.close()
         for control in list(self.awaiting_header):
             control.close()
         for control in list(self.sessions):
             control.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, "Server shutting down."))
             control.close()
-        for listener in listeners:
-            await listener.wait_closed()
+        for implicit in self._implicit:
+            await implicit.wait_closed()
         self.metrics.flush()  # a worker's counters outlive it: none may be left unwritten
         if self._reaper is not None:
             self._reaper.cancel()
@@ -392,7 +383,7 @@ def base_policy(settings: Settings) -> PolicySettings:
     )
 
 
-def _bound(listeners: list[asyncio.Server]) -> list[tuple[str, int]]:
+def _bound(listeners: Sequence[ControlListener | asyncio.Server]) -> list[tuple[str, int]]:
     result = []
     for listener in listeners:
         for sock in listener.sockets:

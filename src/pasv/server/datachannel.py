@@ -8,7 +8,6 @@ import errno
 import ipaddress
 import logging
 import random
-import select
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,7 @@ from pasv.protocol.errors import ArgumentError, DataConnectionFailed
 from pasv.protocol.proxyheader import ProxyHeaderError
 from pasv.server.language import say
 from pasv.server.proxied import DataOrigin, read_data_header
+from pasv.server.watch import Watch
 
 log = logging.getLogger("pasv.data")
 
@@ -37,46 +37,6 @@ class DataChannel(Protocol):
     def close(self) -> None: ...
 
 
-class ListenerWatch:
-    """The passive listeners of one event loop, watched through one epoll set of our own that
-    the loop watches as a single descriptor.
-
-    Watching each listener with ``loop.add_reader`` cost eight system calls per PASV under
-    uvloop (a probe add and delete, a mode change, the add, three deletes when it stops); here
-    it costs one (``EPOLL_CTL_ADD``): closing a listener takes it out of the set by itself.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._epoll = select.epoll()
-        self._waiting: dict[int, Callable[[], None]] = {}
-        loop.add_reader(self._epoll.fileno(), self._ready)
-
-    def watch(self, fd: int, callback: Callable[[], None]) -> None:
-        self._epoll.register(fd, select.EPOLLIN)
-        self._waiting[fd] = callback
-
-    def forget(self, fd: int) -> None:
-        """Stop calling back for ``fd``; the caller closes it next (which unregisters it)."""
-        self._waiting.pop(fd, None)
-
-    def _ready(self) -> None:
-        for fd, _ in self._epoll.poll(0):
-            callback = self._waiting.get(fd)
-            if callback is not None:
-                callback()
-            else:  # forgotten but still open: stop hearing about it
-                with contextlib.suppress(OSError):
-                    self._epoll.unregister(fd)
-
-    def close(self) -> None:
-        if not self._epoll.closed:
-            with contextlib.suppress(RuntimeError):  # the loop is closed already
-                self.loop.remove_reader(self._epoll.fileno())
-            self._epoll.close()
-        self._waiting.clear()
-
-
 class PassivePortPool:
     """Hands out ports of the configured range; no two sessions hold the same port at once."""
 
@@ -84,16 +44,16 @@ class PassivePortPool:
         self.low, self.high = low, high
         self.in_use: set[int] = set()
         self._next = random.randint(low, high)
-        self._watch: ListenerWatch | None = None
+        self._watch: Watch | None = None
 
-    def watcher(self) -> ListenerWatch:
+    def watcher(self) -> Watch:
         """The listener watch of the running event loop (made on first use)."""
         loop = asyncio.get_running_loop()
         watch = self._watch
         if watch is None or watch.loop is not loop:
             if watch is not None:
                 watch.close()
-            watch = self._watch = ListenerWatch(loop)
+            watch = self._watch = Watch(loop)
         return watch
 
     def close(self) -> None:
@@ -198,9 +158,10 @@ class PassiveChannel:
         self._watch = pool.watcher()
         self._loop = self._watch.loop
         self._ready: asyncio.Future[socket.socket] = self._loop.create_future()
-        self._watch.watch(self.sock.fileno(), self._accept)
+        self._watch.watch(self.sock.fileno(), self)
 
-    def _accept(self) -> None:
+    def ready(self, events: int) -> None:
+        """The listener is ready (``Watch``): take the connections waiting on it."""
         while not self._ready.done():
             try:
                 conn, address = self.sock.accept()

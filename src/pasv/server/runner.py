@@ -24,6 +24,7 @@ from pasv.server import metrics, privsep
 from pasv.server.app import FtpServer, base_policy
 from pasv.server.board import SessionBoard
 from pasv.server.composition import is_shared, node_name, open_accounts, open_cluster
+from pasv.server.controlsocket import listening_socket
 from pasv.server.drainbarrier import DrainBarrier
 from pasv.server.listcache import ChangeCounter
 from pasv.server.privileges import (
@@ -103,35 +104,6 @@ def announce_certificate(cert: Certificate, say: Callable[[str], None]) -> None:
         say("  to a real one (e.g. from Let's Encrypt), then send SIGHUP to reload it.")
     kind = "self-signed" if cert.self_signed else "configured"
     say(f"TLS certificate ({kind}) SHA-256 fingerprint: {cert.fingerprint}")
-
-
-def listening_socket(
-    settings: Settings, port: int | None = None, *, reuse_port: bool = False, listen: bool = True
-) -> socket.socket:
-    """A listening socket on the configured address, or dual-stack '::'; with ``reuse_port``,
-    one of a group (SO_REUSEPORT) in which the kernel spreads new connections evenly."""
-    cfg = settings.server
-    port = cfg.port if port is None else port
-    host = cfg.host
-    if host is None:
-        family, host = (socket.AF_INET6, "::") if socket.has_ipv6 else (socket.AF_INET, "0.0.0.0")
-    else:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    if family == socket.AF_INET6 and cfg.host is None:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    try:
-        sock.bind((host, port))
-        if listen:
-            sock.listen(cfg.backlog)
-    except BaseException:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
 
 
 def worker_sockets(
