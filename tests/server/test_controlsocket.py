@@ -222,3 +222,17 @@ async def test_out_of_descriptors_pauses_accepting_then_goes_on(
     protocol = await asyncio.wait_for(served.accepted.get(), 5)  # taken once the pause ends
     assert protocol.transport is not None and not protocol.transport.is_closing()
     client.close()
+
+
+async def test_the_protocol_hears_of_the_close_before_the_client_sees_it(served: Served) -> None:
+    client, protocol = await served.connect_plain()
+    with client:
+        assert protocol.transport is not None
+        client.setblocking(False)
+        protocol.transport.close()
+        # on loopback an end of stream would be in the client's socket as soon as it was sent
+        with pytest.raises(BlockingIOError):
+            client.recv(1)
+        assert await asyncio.wait_for(protocol.lost, 5) is None
+        client.settimeout(5)
+        assert client.recv(1) == b""  # closed once the session is forgotten

@@ -97,6 +97,7 @@ class FtpServer:
         self.xferlog = XferLog(settings.xferlog_path)
         self.sessionlog = SessionLog(settings.session_log_path if settings.admin.enabled else None)
         self.tls = TlsContexts(settings) if settings.tls.enabled else None
+        self.loop: asyncio.AbstractEventLoop  # set by start
         self._listeners: list[ControlListener] = []
         self._implicit: list[asyncio.Server] = []
         self._reaper: asyncio.Task[None] | None = None
@@ -117,7 +118,12 @@ class FtpServer:
         metrics_socket: socket.socket | None = None,
     ) -> list[tuple[str, int]]:
         """Listen (on the given sockets, or as configured) and return the bound addresses."""
-        watch = self.passive_pool.watcher()  # one epoll set for control and passive sockets
+        # the serving loop, for what would ask for it per connection or transfer (on Python
+        # 3.11, asyncio.get_running_loop costs a getpid() system call each time)
+        self.loop = asyncio.get_running_loop()
+        watch = self.passive_pool.watcher(
+            self.loop
+        )  # one epoll set for control and passive sockets
         for sock in sockets or [listening_socket(self.settings)]:
             self._listeners.append(ControlListener(watch, sock, lambda: ControlProtocol(self)))
         if self.tls is not None and self.settings.tls.implicit:

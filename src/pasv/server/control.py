@@ -88,7 +88,7 @@ class ControlProtocol(asyncio.Protocol):
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        self._loop = asyncio.get_running_loop()  # create_task, not ensure_future, per command
+        self._loop = self.server.loop  # create_task, not ensure_future, per command
         # SO_OOBINLINE (ABOR sent as urgent data arrives inline) is inherited from the listener.
         # creating the session starts the login timer (Session.reset calls restart_login_timer)
         self.session = Session(self.server, self, transport.get_extra_info("peername"))

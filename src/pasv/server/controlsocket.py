@@ -3,7 +3,8 @@
 An idle logged-in session is what a server holds most of, and uvloop's TCP transport and its
 libuv handle cost about 1,090 bytes per connection, more than the session itself. Here every
 plain control connection of a server is one small object in the server's epoll set
-(``watch.Watch``, shared with the passive listeners): about 180 bytes with its socket.
+(``watch.Watch``, shared with the passive listeners): about 210 bytes with its C-level
+socket and its entry in the set.
 Replies are written at once with ``send``; only what the kernel does not take is buffered,
 and the set then also waits for the socket to be writable. Implicit FTPS connections keep
 the loop's TLS transport (explicit FTPS is our own TLS layer over this one, ``controltls``).
@@ -233,13 +234,20 @@ class ControlSocket(asyncio.Transport):
         self._lose(exc)
 
     def _lose(self, exc: Exception | None) -> None:
-        """Out of the watch and closed now; the protocol hears of it at the next turn."""
+        """Out of the watch now; at the next turn the protocol hears of it, then the socket
+        closes (as asyncio's transports do: once the client sees the end, the server has
+        forgotten the session)."""
         if self._state & _LOST:
             return
         self._state |= _LOST
         self.watch.forget(self.fd)  # closing takes it out of the epoll set
-        self.sock.close()
-        self.watch.loop.call_soon(self._protocol.connection_lost, exc)
+        self.watch.loop.call_soon(self._end, exc)
+
+    def _end(self, exc: Exception | None) -> None:
+        try:
+            self._protocol.connection_lost(exc)
+        finally:
+            self.sock.close()
 
 
 class ControlListener:

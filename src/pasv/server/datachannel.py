@@ -46,9 +46,10 @@ class PassivePortPool:
         self._next = random.randint(low, high)
         self._watch: Watch | None = None
 
-    def watcher(self) -> Watch:
-        """The listener watch of the running event loop (made on first use)."""
-        loop = asyncio.get_running_loop()
+    def watcher(self, loop: asyncio.AbstractEventLoop | None = None) -> Watch:
+        """The epoll set of ``loop`` (by default the running one), made on first use."""
+        if loop is None:  # on Python 3.11 asking costs a getpid() system call
+            loop = asyncio.get_running_loop()
         watch = self._watch
         if watch is None or watch.loop is not loop:
             if watch is not None:
@@ -144,6 +145,7 @@ class PassiveChannel:
         secure: Callable[[socket.socket], Awaitable[ssl.SSLSocket]] | None = None,
         origin: DataOrigin | None = None,
         foreign: Callable[[], None] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.pool = pool
         self.peer_ip = peer_ip
@@ -155,7 +157,7 @@ class PassiveChannel:
         self.early_tls: asyncio.Task[ssl.SSLSocket] | None = None
         self.sock, self.port = pool.open(bind_ip)
         self.description = f"passive, port {self.port}"
-        self._watch = pool.watcher()
+        self._watch = pool.watcher(loop)
         self._loop = self._watch.loop
         self._ready: asyncio.Future[socket.socket] = self._loop.create_future()
         self._watch.watch(self.sock.fileno(), self)

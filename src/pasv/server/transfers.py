@@ -74,7 +74,14 @@ class Transfer:
         "verb",
     )
 
-    def __init__(self, verb: str, direction: str, path: str, total: int | None) -> None:
+    def __init__(
+        self,
+        verb: str,
+        direction: str,
+        path: str,
+        total: int | None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self.verb = verb
         self.direction = direction  # "o" download, "i" upload (xferlog letters)
         self.path = path
@@ -82,7 +89,8 @@ class Transfer:
         self.done = 0
         self.confirmed = True  # False: answered 226 for an end that could not prove the size
         self.started = time.monotonic()
-        self.task: asyncio.Task[Any] | None = asyncio.current_task()
+        # the task is the loop's current one; naming the loop spares a getpid() (Python 3.11)
+        self.task: asyncio.Task[Any] | None = asyncio.current_task(loop)
         self.guarded = False
         self.reason = ""
         self.seen = (-1, self.started)  # bytes done when the reaper last looked, and when

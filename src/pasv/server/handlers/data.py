@@ -39,6 +39,7 @@ def _open_passive(s: Session) -> PassiveChannel:
         secure,
         origin,
         s.server.events.foreign_data_peer,
+        s.server.loop,
     )
     s.data = channel
     return channel

@@ -64,7 +64,7 @@ async def run_transfer(
         )
     check_data_protection(s)
     s.data = None
-    transfer = Transfer(verb, direction, path, total)
+    transfer = Transfer(verb, direction, path, total, s.server.loop)
     s.transfer = transfer  # from here ABOR, STAT and NOOP are answered at once
     try:
         sock = await transfer.guard(channel.connect(s.settings.data_timeout))
