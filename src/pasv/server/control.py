@@ -68,11 +68,12 @@ class ControlProtocol(asyncio.Protocol):
         self.implicit = implicit  # implicit FTPS: the transport is TLS from the first byte
         self.lines = LineBuffer(server.settings.server.max_line_length)
         # Lists, not deques: at most _MAX_QUEUE items, and an empty deque costs 760 bytes per
-        # session against 56 (idle sessions are what a server holds most of).
-        self.queue: list[Command | FtpError] = []
+        # session against 56; and no list at all while nothing waits (the empty tuple is
+        # shared): idle sessions are what a server holds most of.
+        self.queue: list[Command | FtpError] | tuple[()] = ()
         self.current: asyncio.Task[None] | None = None
         # ABOR, STAT and NOOP that overtake a running transfer, answered in the order they came
-        self.urgent: list[Command] = []
+        self.urgent: list[Command] | tuple[()] = ()
         self.urgent_task: asyncio.Task[None] | None = None
         self.closing = False
         self.gone = False
@@ -124,9 +125,17 @@ class ControlProtocol(asyncio.Protocol):
         for item in self.lines.feed(data):
             if self._overtakes(item):
                 assert isinstance(item, Command)
-                self.urgent.append(item)
+                urgent = self.urgent
+                if isinstance(urgent, list):
+                    urgent.append(item)
+                else:
+                    self.urgent = [item]
             else:
-                self.queue.append(item)
+                queue = self.queue
+                if isinstance(queue, list):
+                    queue.append(item)
+                else:
+                    self.queue = [item]
         if self._waiting() > _MAX_QUEUE and not self.read_paused:
             self.read_paused = True
             self.transport.pause_reading()
@@ -144,8 +153,8 @@ class ControlProtocol(asyncio.Protocol):
         self.closing = True
         if self.tls is not None and not self.tls.ready.done():
             self.tls.ready.set_exception(ConnectionResetError("connection closed in the handshake"))
-        self.queue.clear()
-        self.urgent.clear()
+        self.queue = ()
+        self.urgent = ()
         session = self.session
         if session.transfer is not None:
             session.transfer.abort("control connection closed")
@@ -324,7 +333,11 @@ class ControlProtocol(asyncio.Protocol):
             and not self.closing
             and not self.write_paused
         ):
-            item = self.queue.pop(0)
+            queue = self.queue
+            assert isinstance(queue, list)  # not empty
+            item = queue.pop(0)
+            if not queue:
+                self.queue = ()
             self._log_command(item)
             result = dispatch(self.session, item)
             if isinstance(result, Reply):
@@ -359,7 +372,11 @@ class ControlProtocol(asyncio.Protocol):
     async def _run_urgent(self) -> None:
         """Answer the overtaking commands one by one (ABOR waits for its transfer's 426 first)."""
         while self.urgent and not self.closing:
-            item = self.urgent.pop(0)
+            urgent = self.urgent
+            assert isinstance(urgent, list)  # not empty
+            item = urgent.pop(0)
+            if not urgent:
+                self.urgent = ()
             self._log_command(item)
             result = dispatch(self.session, item)
             reply = result if isinstance(result, Reply) else await run_guarded(self.session, result)
@@ -456,8 +473,8 @@ class ControlProtocol(asyncio.Protocol):
         """Finish writing what is queued, then close."""
         if not self.closing:
             self.closing = True
-            self.queue.clear()
-            self.urgent.clear()
+            self.queue = ()
+            self.urgent = ()
             if self.tls is not None:
                 self.tls.send_close_notify()
             self.transport.close()
