@@ -121,9 +121,8 @@ class FtpServer:
         # the serving loop, for what would ask for it per connection or transfer (on Python
         # 3.11, asyncio.get_running_loop costs a getpid() system call each time)
         self.loop = asyncio.get_running_loop()
-        watch = self.passive_pool.watcher(
-            self.loop
-        )  # one epoll set for control and passive sockets
+        # one epoll set for the control connections and the passive listeners
+        watch = self.passive_pool.watcher(self.loop)
         for sock in sockets or [listening_socket(self.settings)]:
             self._listeners.append(ControlListener(watch, sock, lambda: ControlProtocol(self)))
         if self.tls is not None and self.settings.tls.implicit:

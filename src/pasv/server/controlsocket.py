@@ -101,13 +101,6 @@ class ControlSocket(asyncio.Transport):
         else:
             self._lose(None)
 
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        assert isinstance(protocol, asyncio.Protocol)
-        self._protocol = protocol
-
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol
-
     # --- asyncio.ReadTransport ------------------------------------------------------------
     def is_reading(self) -> bool:
         return not self._state & (_PAUSED | _CLOSING | _EOF)
@@ -147,9 +140,6 @@ class ControlSocket(asyncio.Transport):
 
     def get_write_buffer_size(self) -> int:
         return len(self._out) if self._out else 0
-
-    def can_write_eof(self) -> bool:
-        return False
 
     def abort(self) -> None:
         """Close now; what is buffered is dropped."""
@@ -267,9 +257,6 @@ class ControlListener:
     def sockets(self) -> tuple[socket.socket, ...]:
         return () if self._sock is None else (self._sock,)
 
-    def is_serving(self) -> bool:
-        return self._sock is not None
-
     def _accept(self) -> None:
         listener = self._sock
         if listener is None:
@@ -312,9 +299,6 @@ class ControlListener:
             with contextlib.suppress(RuntimeError):
                 self.watch.loop.remove_reader(sock.fileno())
             sock.close()
-
-    async def wait_closed(self) -> None:
-        return None
 
 
 def listening_socket(
