@@ -25,6 +25,7 @@ class Access:
         "_rules",
         "download_limits",
         "messages",
+        "serial",
         "settings",
         "upload_limits",
         "user",
@@ -38,8 +39,11 @@ class Access:
         names: NamePatterns,
         messages: Messages,
         limits: tuple[RateLimits, RateLimits] = ((), ()),
+        *,
+        serial: int = 0,
     ) -> None:
         self.user, self.settings, self.messages = user, settings, messages
+        self.serial = serial  # the Policy it was built under (Policy.serial)
         self._rules, self._names = rules, names
         self._hidden = bool(settings.hidden_names)
         # (bucket name, bytes per second): the user's own, its groups', the server's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,10 +45,14 @@ class SessionCounts:
     groups: Mapping[str, int] = field(default_factory=dict)
 
 
+_serials = itertools.count(1)
+
+
 class Policy:
     """A compiled, immutable policy; rebuilt when the stored policy changes."""
 
     def __init__(self, data: PolicyData, base: PolicySettings) -> None:
+        self.serial = next(_serials)  # an Access names the policy it was built under
         self.data = data
         self.messages = data.messages
         self.server = resolve(base, data.settings)
@@ -82,12 +87,14 @@ class Policy:
         return member.groups if member is not None else ()
 
     def with_groups(self, user: User) -> User:
-        """The user with its groups filled in (memoised: the same users log in again)."""
-        if not self.data.members:
-            return user
+        """The user with its groups filled in, one object for equal users (memoised: the same
+        users log in again, and their sessions share the object and its Access)."""
         found = self._grouped.get(user)
         if found is None:
-            groups = () if user.anonymous else self.groups_of(user.name)
+            if not self.data.members:
+                groups = user.groups
+            else:
+                groups = () if user.anonymous else self.groups_of(user.name)
             found = user if groups == user.groups else dataclasses.replace(user, groups=groups)
             if len(self._grouped) >= 4096:
                 self._grouped.clear()
@@ -166,6 +173,7 @@ class Policy:
                 self.names_for(settings),
                 self.messages,
                 (self._rates(user, settings, "upload"), self._rates(user, settings, "download")),
+                serial=self.serial,
             )
             if len(self._access) >= 4096:
                 self._access.clear()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pasv.protocol.errors import CommandUnrecognized, FtpError, LineTooLong
 from pasv.protocol.texts import said
 
-__all__ = ["Command", "LineBuffer", "parse_command"]
+__all__ = ["Command", "LineBuffer", "parse_command", "whole_line"]
 
 IAC = 0xFF
 WILL, WONT, DO, DONT = 0xFB, 0xFC, 0xFD, 0xFE
@@ -58,6 +58,24 @@ def _decode(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+def whole_line(data: bytes, max_line: int) -> list[Command | FtpError] | None:
+    """The common case of a read: exactly one whole, plain line (no Telnet commands, not
+    too long), parsed; None for anything else, which needs a LineBuffer."""
+    if (
+        data
+        and data.find(b"\n") == len(data) - 1
+        and len(data) <= max_line + 2
+        and b"\xff" not in data
+    ):
+        raw = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+        if len(raw) <= max_line:
+            try:
+                return [parse_command(_decode(raw))]
+            except FtpError as exc:
+                return [exc]
+    return None
+
+
 class LineBuffer:
     """Incremental command-line splitter; ``feed`` returns commands and per-line errors."""
 
@@ -78,21 +96,10 @@ class LineBuffer:
 
     def feed(self, data: bytes) -> list[Command | FtpError]:
         """Consume ``data`` and return one item per completed line."""
-        if (  # the common case: exactly one whole, plain line arrives in one read
-            data
-            and not self._buf
-            and self._telnet == _NORMAL
-            and not self._discarding
-            and data.find(b"\n") == len(data) - 1
-            and len(data) <= self._max_line + 2
-            and b"\xff" not in data
-        ):
-            raw = data[:-2] if data.endswith(b"\r\n") else data[:-1]
-            if len(raw) <= self._max_line:
-                try:
-                    return [parse_command(_decode(raw))]
-                except FtpError as exc:
-                    return [exc]
+        if not self._buf and self._telnet == _NORMAL and not self._discarding:
+            whole = whole_line(data, self._max_line)
+            if whole is not None:
+                return whole
         out: list[Command | FtpError] = []
         view = memoryview(data)
         i, n = 0, len(data)

@@ -103,8 +103,10 @@ class FtpServer:
         self._reaper: asyncio.Task[None] | None = None
         self.hosts = HostTable(settings)
         self.language = settings.server.language
+        self.max_line = settings.server.max_line_length  # of a command line
         self.storages = storage_factory(settings)
         self._storages: dict[tuple[str, str], Storage] = {}  # (host, home) -> its storage
+        self.local_addresses: dict[tuple[str, int], tuple[str, int]] = {}  # see Session.local
         self._anonymous: dict[str, User] = {}  # host name ("" for none) -> the anonymous user
         banner = settings.server.banners.get(self.language, settings.server.banner)
         self._homes: dict[tuple[str, str], Path] = {}  # (host, home) -> host path

@@ -7,12 +7,13 @@ import logging
 import ssl
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import lookup
 from pasv.protocol.errors import BadSequence, FtpError, ServiceUnavailable
-from pasv.protocol.parser import Command, LineBuffer
+from pasv.protocol.parser import Command, LineBuffer, whole_line
 from pasv.protocol.proxyheader import ProxyHeaderError
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.controltls import ControlTls, PeerClosed
@@ -32,6 +33,7 @@ _MAX_QUEUE = 64  # pipelined commands held before we stop reading from the clien
 # Any pause keeps ours out of the read that brings the 200 (where lftp takes it for a close).
 _CCC_GRACE = 0.2
 _LOGIN_COMMANDS = frozenset({"USER", "PASS"})
+_NO_DEADLINE = float("inf")  # one object, shared by every logged-in session
 # What a session remembers of its last PASS: the command, never the password it carried.
 _PASS_WITHOUT_PASSWORD = Command("PASS")
 
@@ -40,7 +42,6 @@ class ControlProtocol(asyncio.Protocol):
     """One client's control connection."""
 
     __slots__ = (
-        "_loop",
         "cleared",
         "closing",
         "current",
@@ -66,7 +67,8 @@ class ControlProtocol(asyncio.Protocol):
     def __init__(self, server: FtpServer, *, implicit: bool = False) -> None:
         self.server = server
         self.implicit = implicit  # implicit FTPS: the transport is TLS from the first byte
-        self.lines = LineBuffer(server.settings.server.max_line_length)
+        # made for the first read that is not one whole line (most reads are: see data_received)
+        self.lines: LineBuffer | None = None
         # Lists, not deques: at most _MAX_QUEUE items, and an empty deque costs 760 bytes per
         # session against 56; and no list at all while nothing waits (the empty tuple is
         # shared): idle sessions are what a server holds most of.
@@ -89,7 +91,6 @@ class ControlProtocol(asyncio.Protocol):
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        self._loop = self.server.loop  # create_task, not ensure_future, per command
         # SO_OOBINLINE (ABOR sent as urgent data arrives inline) is inherited from the listener.
         # creating the session starts the login timer (Session.reset calls restart_login_timer)
         self.session = Session(self.server, self, transport.get_extra_info("peername"))
@@ -112,7 +113,7 @@ class ControlProtocol(asyncio.Protocol):
             self.send(refusal)
             self.close()
             return
-        host = self.session.tls_host
+        host = self.session.options.tls_host
         self.send(self.server.greeting if host is None else host.greeting(self.session.lang))
 
     def data_received(self, data: bytes) -> None:
@@ -122,7 +123,13 @@ class ControlProtocol(asyncio.Protocol):
             data = self._decrypt(data)
         elif self.header is not None:
             data = self._after_header(data)
-        for item in self.lines.feed(data):
+        lines = self.lines
+        items = None if lines is not None else whole_line(data, self.server.max_line)
+        if items is None:
+            if lines is None:
+                lines = self.lines = LineBuffer(self.server.max_line)
+            items = lines.feed(data)
+        for item in items:
             if self._overtakes(item):
                 assert isinstance(item, Command)
                 urgent = self.urgent
@@ -236,7 +243,8 @@ class ControlProtocol(asyncio.Protocol):
         name = tls.asked_for(conn)
         host = self.server.hosts.find(name) if name is not None else session.host
         if host is not None:
-            session.tls_host = session.host = host
+            session.options = replace(session.options, tls_host=host)
+            session.host = host
         return host
 
     def begin_tls(self, context: ssl.SSLContext, serving: ssl.SSLContext | None = None) -> None:
@@ -245,7 +253,7 @@ class ControlProtocol(asyncio.Protocol):
         Nothing sent in clear after AUTH TLS may be taken as coming through TLS (the STARTTLS
         command-injection attack), so pipelined bytes refuse the upgrade.
         """
-        if self.queue or self.urgent or self.lines.pending:
+        if self.queue or self.urgent or self.pending:
             raise ServiceUnavailable(
                 "Commands were sent after AUTH TLS, before the TLS handshake; closing the "
                 "connection."
@@ -281,7 +289,7 @@ class ControlProtocol(asyncio.Protocol):
 
         Commands the client sent through TLS after CCC, before its reply, refuse the CCC.
         """
-        if self.queue or self.urgent or self.lines.pending:
+        if self.queue or self.urgent or self.pending:
             raise BadSequence("CCC must be sent alone: wait for its reply before the next command.")
         self.cleared = True
 
@@ -345,7 +353,7 @@ class ControlProtocol(asyncio.Protocol):
                     self._refused(item, result)
                 self.send(result)
             else:
-                self.current = self._loop.create_task(self._finish(result, item))
+                self.current = self.server.loop.create_task(self._finish(result, item))
         if self.read_paused and self._waiting() <= _MAX_QUEUE // 2 and not self.closing:
             self.read_paused = False
             self.transport.resume_reading()
@@ -395,7 +403,7 @@ class ControlProtocol(asyncio.Protocol):
 
     def _log_command(self, item: Command | FtpError) -> None:
         session = self.session
-        session.counters.commands += 1
+        session.commands += 1
         if isinstance(item, Command) and item.name == "PASS":
             session.login_name = session.pending_user or ""
             session.last_command = _PASS_WITHOUT_PASSWORD  # an idle session keeps no password
@@ -422,7 +430,7 @@ class ControlProtocol(asyncio.Protocol):
         """
         self._release()  # one held at a time: an earlier one goes first, never lost
         self.held = reply
-        self._loop.call_soon(self._release)
+        self.server.loop.call_soon(self._release)
 
     def _release(self) -> None:
         held = self.held
@@ -499,6 +507,15 @@ class ControlProtocol(asyncio.Protocol):
             self.server.awaiting_header.discard(self)
             text = f"No PROXY protocol header within {timeout:g} seconds."
             self.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, text))
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an unfinished command line the client has sent."""
+        return 0 if self.lines is None else self.lines.pending
+
+    def stop_login_timer(self) -> None:
+        """Logged in: the login time no longer counts (and the session holds no deadline)."""
+        self.login_deadline = _NO_DEADLINE
 
     def restart_login_timer(self) -> None:
         """A new login (connect, REIN, or USER while logged in) gets the full login time."""

@@ -157,7 +157,7 @@ class Gate:
         user = policy.with_groups(user)
         if not policy.login_checks:  # no IP rule for users or groups, no session limit
             return user
-        keys: list[int] = []
+        keys: tuple[int, ...] = ()
         if policy.counts_logins:
             ip_key, user_key = digest(f"ip:{session.peer_ip}"), digest(f"user:{user.name}")
             group_keys = {g: digest(f"group:{g}") for g in user.groups}
@@ -168,7 +168,7 @@ class Gate:
                     groups={g: self.shared.sessions(k) for g, k in group_keys.items()},
                 )
                 policy.check_login(user, session.peer_ip, counts)
-                keys = [ip_key, user_key, *group_keys.values()]
+                keys = (ip_key, user_key, *group_keys.values())
                 for key in keys:
                     self.shared.mine.add(key, 1)
         else:
@@ -199,7 +199,7 @@ class Gate:
             )
 
         await cluster.admit(session, user.name, user.groups, check)
-        session.counted = [_IN_CLUSTER]
+        session.counted = (_IN_CLUSTER,)
         with self.shared.locked():
             self.shared.mine.add(_IN_CLUSTER, 1)
         return user
@@ -211,7 +211,7 @@ class Gate:
             with self.shared.locked():
                 for key in session.counted:
                     self.shared.mine.add(key, -1)
-            session.counted = []
+            session.counted = ()
 
     # --- bans -----------------------------------------------------------------------------
     def _ban(self, ip: str, reason: str, now: float, kind: str) -> Ban:

@@ -165,4 +165,5 @@ def upload_stack(
         position = start + transfer.done
         s.control.send(make_reply(ReplyCode.RESTART_MARKER, f"MARK {marker} = {position}"))
 
-    return datalayers.build(sock, mode, ascii_mode=s.ascii, level=s.mode_level, on_marker=on_marker)
+    level = s.deflate_level
+    return datalayers.build(sock, mode, ascii_mode=s.ascii, level=level, on_marker=on_marker)

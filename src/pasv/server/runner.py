@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import os
 import secrets
@@ -455,6 +456,10 @@ def _spawn(
     channels: dict[int, socket.socket],
     addon: tuple[Addon, socket.socket] | None = None,
 ) -> int:
+    # What the supervisor built (modules, settings, the store) goes to a generation the
+    # collector never walks: a worker's collections would otherwise write to every inherited
+    # object and so copy every inherited page (copy-on-write), about 50 MiB per worker.
+    gc.freeze()
     pid = os.fork()
     if pid:
         return pid

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import itertools
 import ssl
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,6 @@ from pasv.protocol.listing import ALL_MLST_FACTS
 from pasv.server.language import say
 
 if TYPE_CHECKING:
-    from pasv.policy.engine import Policy
     from pasv.server.app import FtpServer
     from pasv.server.control import ControlProtocol
     from pasv.server.datachannel import DataChannel
@@ -28,44 +27,66 @@ if TYPE_CHECKING:
     from pasv.storage.base import Storage
 
 _ids = itertools.count(1)
+_SHARED_LOCAL_ADDRESSES = 1024
 
 
-@dataclass(slots=True)
+@dataclasses.dataclass(slots=True)
 class Counters:
-    """What a session has done, for STAT and the logs."""
+    """What a session has moved, for STAT (made by its first transfer)."""
 
-    commands: int = 0
     files_in: int = 0
     files_out: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """What most sessions never change. Sessions on the defaults share one object, and a
+    change replaces the session's (``dataclasses.replace``): an idle session holds one
+    reference where it held eight values."""
+
+    via: str | None = None  # the balancer this connection came through (PROXY header)
+    # the virtual host TLS was set up for (SNI, or HOST before AUTH): HOST cannot change it
+    tls_host: VirtualHost | None = None
+    # REIN forgets the ones below (the TLS host and the balancer stay)
+    allocated: int | None = None  # ALLO's size, for the next upload
+    epsv_all: bool = False
+    mlst_facts: frozenset[str] = ALL_MLST_FACTS
+    hash_algorithm: str = "SHA-256"
+    mode: str = "S"  # MODE: S stream, Z deflate, B block
+    mode_level: int | None = None  # OPTS MODE Z LEVEL; None: the server's deflate_level
+
+
+DEFAULT_OPTIONS = SessionOptions()
+
+
+def _shared(options: SessionOptions) -> SessionOptions:
+    """The shared default object when ``options`` are the defaults."""
+    return DEFAULT_OPTIONS if options == DEFAULT_OPTIONS else options
+
+
 class Session:
     """The state one control connection carries between commands."""
 
     __slots__ = (
-        "allocated",
         "announced",
         "ascii",
+        "commands",
         "control",
         "counted",
         "counters",
         "cwd",
         "data",
-        "epsv_all",
         "failures",
         "finished",
-        "hash_algorithm",
         "host",
         "id",
         "lang",
         "last_command",
         "local",
         "login_name",
-        "mlst_facts",
-        "mode",
-        "mode_level",
+        "options",
         "pbsz",
         "peer_ip",
         "peer_port",
@@ -78,10 +99,8 @@ class Session:
         "started",
         "storage",
         "tls",
-        "tls_host",
         "transfer",
         "user",
-        "via",
     )
 
     def __init__(
@@ -94,7 +113,6 @@ class Session:
         self.control = control
         self.id = next(_ids)
         self.peer_ip, self.peer_port = _unmap(peer[0]), peer[1]
-        self.via: str | None = None  # the balancer this connection came through (PROXY header)
         self.local: tuple[str, int] | None = None  # asked of the socket when first needed
         self.started = time.time()
         self.last_command: object = None  # the Command (or parse error) received last
@@ -102,40 +120,38 @@ class Session:
         self.failures = 0
         # a complete transfer (direction, path, bytes, seconds) whose event waits for its 226
         self.finished: tuple[str, str, int, float] | None = None
-        self.counters = Counters()
+        self.commands = 0  # received, for STAT
+        self.counters: Counters | None = None  # files and bytes moved, from the first transfer
+        self.options = DEFAULT_OPTIONS
         self.data: DataChannel | None = None
         self.transfer: Transfer | None = None
-        self.counted: list[int] = []  # shared session counters this login added to
-        self.policy_view: tuple[Policy, Access] | None = None
+        # the shared session counters this login added to (a tuple: the empty one is shared)
+        self.counted: tuple[int, ...] = ()
+        self.policy_view: Access | None = None  # built under the policy its serial names
         # TLS state survives REIN (the control connection cannot drop TLS)
         self.tls: ssl.SSLContext | None = None  # the context of this control connection's TLS
         self.pbsz = False
         self.protected = False  # PROT P: data connections use TLS
-        # the virtual host TLS was set up for (SNI, or HOST before AUTH): HOST cannot change it
-        self.tls_host: VirtualHost | None = None
         self.reset()
 
     def reset(self) -> None:
         """Back to the state of a fresh connection (REIN), keeping the counters."""
         if self.counted:
             self.server.gate.logout(self)
+        kept = self.options
+        if kept is not DEFAULT_OPTIONS:
+            self.options = _shared(SessionOptions(via=kept.via, tls_host=kept.tls_host))
         self.user: User | None = None
         self.storage: Storage | None = None
         # RFC 7151: REIN forgets HOST (the host TLS was set up for stays)
-        self.host: VirtualHost | None = self.tls_host or self.server.hosts.default
+        self.host: VirtualHost | None = self.options.tls_host or self.server.hosts.default
         self.pending_user: str | None = None
         self.cwd = "/"
         self.ascii = False
         self.rest = 0
-        self.allocated: int | None = None  # ALLO's size, for the next upload
         self.rename_from: str | None = None
-        self.epsv_all = False
         self.announced = ""  # the last 227/229 reply sent, for SITE PASVINFO
-        self.mlst_facts = ALL_MLST_FACTS
-        self.hash_algorithm = "SHA-256"
         self.lang = self.server.language  # LANG (RFC 2640); REIN returns to the default
-        self.mode = "S"  # MODE: S stream, Z deflate, B block
-        self.mode_level = self.server.settings.modes.deflate_level
         self.close_data()
         self.control.restart_login_timer()
 
@@ -144,6 +160,12 @@ class Session:
     def fs(self) -> Storage:
         assert self.storage is not None, "handlers that need storage require login"
         return self.storage
+
+    @property
+    def deflate_level(self) -> int:
+        """The compression level of MODE Z: the session's OPTS MODE Z LEVEL, or the server's."""
+        level = self.options.mode_level
+        return self.server.settings.modes.deflate_level if level is None else level
 
     @property
     def local_ip(self) -> str:
@@ -155,10 +177,17 @@ class Session:
         return self._local()[1]
 
     def _local(self) -> tuple[str, int]:
-        if self.local is None:
+        local = self.local
+        if local is None:
             name = self.control.transport.get_extra_info("sockname")
-            self.local = (_unmap(name[0]), name[1])
-        return self.local
+            local = (_unmap(name[0]), name[1])
+            # one tuple per address the server is reached at, shared by its sessions (a
+            # machine that answers on a whole network's addresses shares only the first ones)
+            known = self.server.local_addresses
+            if len(known) < _SHARED_LOCAL_ADDRESSES:
+                local = known.setdefault(local, local)
+            self.local = local
+        return local
 
     @property
     def settings(self) -> PolicySettings:
@@ -172,10 +201,10 @@ class Session:
         """The logged-in user's access under the current policy (kept until it changes)."""
         policy = self.server.gate.policy
         view = self.policy_view
-        if view is None or view[0] is not policy or view[1].user is not self.user:
+        if view is None or view.serial != policy.serial or view.user is not self.user:
             assert self.user is not None, "access checks need a login"
-            view = self.policy_view = (policy, policy.access(self.user))
-        return view[1]
+            view = self.policy_view = policy.access(self.user)
+        return view
 
     def resolve(self, arg: str) -> str:
         """The absolute virtual path an argument names, relative to the working directory;
@@ -200,7 +229,9 @@ class Session:
         return offset
 
     def take_allocated(self) -> int | None:
-        size, self.allocated = self.allocated, None
+        size = self.options.allocated
+        if size is not None:
+            self.options = _shared(dataclasses.replace(self.options, allocated=None))
         return size
 
     def busy(self, path: str) -> FileBusy:
@@ -234,7 +265,7 @@ class Session:
     def behind(self, balancer: str, client: tuple[str, int]) -> None:
         """The PROXY header named the client: policy, limits, bans and the data-connection
         checks see ``client`` from now on, not the balancer."""
-        self.via = balancer
+        self.options = dataclasses.replace(self.options, via=balancer)
         address = ipaddress.ip_address(client[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped

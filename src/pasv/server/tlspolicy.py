@@ -60,7 +60,7 @@ async def secure_data(s: Session, sock: socket.socket) -> ssl.SSLSocket:
     assert s.tls is not None, "PROT P needs AUTH TLS first"
     cfg = s.server.settings.tls
     tls = s.server.tls
-    host = s.tls_host
+    host = s.options.tls_host
     serving = tls.serving_for(host.name) if tls is not None and host is not None else None
     return await tlsdata.secure(
         sock,

@@ -47,7 +47,7 @@ def open_fds() -> int:
 
 def max_pending(live: LiveServer) -> int:
     """The largest unfinished line any session of the server holds, in bytes."""
-    return max((control.lines.pending for control in list(live.server.sessions)), default=0)
+    return max((control.pending for control in list(live.server.sessions)), default=0)
 
 
 RSS_SLACK_KIB = 64 * 1024  # generous: the test process also holds the clients and pytest

@@ -133,7 +133,10 @@ def _welcome(s: Session, user: User, storage: Storage, *, admitted: bool = False
     events.logged_in()
     s.storage = storage
     s.user = user
+    if s.login_name == user.name:
+        s.login_name = user.name  # one string for the sessions of an account (the User's)
     s.cwd = "/"
+    s.control.stop_login_timer()
     log.info("[%d] %s logged in as %s", s.id, s.peer_ip, user.name)
     s.server.sessionlog.record("login", s.peer_ip, user.name, ReplyCode.LOGGED_IN, "")
     if user.anonymous:
@@ -179,9 +182,9 @@ def host(s: Session, arg: str) -> Reply:
         chosen = hosts.find(wanted)
         if chosen is None:
             raise ParameterNotImplemented(say("auth.unknown_host_v_no", v1=wanted[:255]))
-    if s.tls_host is not None and chosen is not s.tls_host:
+    if s.options.tls_host is not None and chosen is not s.options.tls_host:
         raise ParameterNotImplemented(
-            say("auth.host_v_does_not", v1=wanted[:255], name=s.tls_host.name)
+            say("auth.host_v_does_not", v1=wanted[:255], name=s.options.tls_host.name)
         )
     s.host = chosen
     if chosen is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from functools import partial
 
 from pasv.protocol import addresses
@@ -23,7 +24,7 @@ from pasv.server.tlspolicy import secure_data
 
 
 def _refuse_after_epsv_all(s: Session, name: str) -> None:
-    if s.epsv_all:
+    if s.options.epsv_all:
         raise BadSequence(say("data.name_refused_the_client", name=name))
 
 
@@ -31,7 +32,7 @@ def _open_passive(s: Session) -> PassiveChannel:
     s.close_data()
     secure = partial(secure_data, s) if s.protected else None
     balancers = s.server.balancers
-    origin = DataOrigin(balancers, s.via) if balancers is not None else None
+    origin = DataOrigin(balancers, s.options.via) if balancers is not None else None
     channel = PassiveChannel(
         s.server.passive_pool,
         s.local_ip,
@@ -76,7 +77,7 @@ def pasv(s: Session, arg: str) -> Reply:
 def epsv(s: Session, arg: str) -> Reply:
     value = arg.strip().upper()
     if value == "ALL":
-        s.epsv_all = True
+        s.options = replace(s.options, epsv_all=True)
         return make_reply(ReplyCode.OK, "EPSV ALL ok: only EPSV from now on.")
     family = "2" if ":" in s.local_ip else "1"
     if value and value != family:

@@ -167,5 +167,6 @@ async def hash_(s: Session, arg: str) -> Reply:
     facts = await s.fs.stat(target)
     if facts.kind != "file":
         raise FileUnavailable(say("files.target_is_not_a_2", target=target))
-    digest = await s.fs.digest(target, s.hash_algorithm)
-    return make_reply(ReplyCode.FILE_STATUS, f"{s.hash_algorithm} 0-{facts.size} {digest} {target}")
+    algorithm = s.options.hash_algorithm
+    digest = await s.fs.digest(target, algorithm)
+    return make_reply(ReplyCode.FILE_STATUS, f"{algorithm} 0-{facts.size} {digest} {target}")

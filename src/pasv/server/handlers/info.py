@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import FEATURES, TLS_FEATURES, help_lines, lookup
@@ -40,7 +41,7 @@ def feat(s: Session, arg: str) -> Reply:
             continue
         if feature.startswith("HASH "):
             feature = "HASH " + ";".join(
-                a + ("*" if a == s.hash_algorithm else "") for a in HASH_ALGORITHMS
+                a + ("*" if a == s.options.hash_algorithm else "") for a in HASH_ALGORITHMS
             )
         elif feature.startswith("LANG "):
             feature = "LANG " + ";".join(
@@ -48,7 +49,7 @@ def feat(s: Session, arg: str) -> Reply:
             )
         elif feature.startswith("MLST "):
             feature = "MLST " + "".join(
-                f"{f}{'*' if f in s.mlst_facts else ''};" for f in _MLST_ORDER
+                f"{f}{'*' if f in s.options.mlst_facts else ''};" for f in _MLST_ORDER
             )
         lines.append(" " + feature)
     lines.append("End")
@@ -70,7 +71,7 @@ def opts(s: Session, arg: str) -> Reply:
     if option == "MLST":
         wanted = {f.lower() for f in value.split(";") if f}
         chosen = frozenset(f for f in wanted if f in ALL_MLST_FACTS)
-        s.mlst_facts = chosen
+        s.options = replace(s.options, mlst_facts=chosen)
         shown = "".join(f"{f};" for f in _MLST_ORDER if f in chosen)
         return make_reply(ReplyCode.OK, f"MLST OPTS {shown}")
     if option == "LANG":
@@ -79,7 +80,7 @@ def opts(s: Session, arg: str) -> Reply:
         return opts_mode(s, value)
     if option == "HASH":
         if not value:
-            return make_reply(ReplyCode.OK, s.hash_algorithm)
+            return make_reply(ReplyCode.OK, s.options.hash_algorithm)
         algorithm = value.upper()
         if algorithm not in HASH_ALGORITHMS:
             raise ArgumentError(
@@ -89,7 +90,7 @@ def opts(s: Session, arg: str) -> Reply:
                     v1=", ".join(HASH_ALGORITHMS),
                 )
             )
-        s.hash_algorithm = algorithm
+        s.options = replace(s.options, hash_algorithm=algorithm)
         return make_reply(ReplyCode.OK, algorithm)
     raise ArgumentError(say("info.unknown_option_option_this", option=option))
 
@@ -161,11 +162,11 @@ def allo(s: Session, arg: str) -> Reply:
     ends it without close_notify (docs/reliability.md)."""
     size = arg.strip().split(" ", 1)[0]
     if size.isdigit() and len(size) < 20:
-        s.allocated = int(size)
+        s.options = replace(s.options, allocated=int(size))
         return make_reply(
             ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS,
             f"ALLO not needed: no allocation is required; the next upload is expected to be "
-            f"{s.allocated} bytes.",
+            f"{s.options.allocated} bytes.",
         )
     return make_reply(
         ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS, "ALLO not needed: no allocation is required."

@@ -18,7 +18,7 @@ from pasv.server.handlers import command
 from pasv.server.handlers.transfer import run_transfer
 from pasv.server.language import say
 from pasv.server.listcache import signature
-from pasv.server.session import Session
+from pasv.server.session import Counters, Session
 from pasv.server.transfers import Transfer
 
 _MODE_NAMES = {"S": "Stream", "Z": "Deflate", "B": "Block"}
@@ -105,8 +105,8 @@ def _names(entries: list[FileFacts]) -> str:
 
 async def _listing(s: Session, verb: str, path: str, data: bytes) -> Reply:
     async def body(sock: socket.socket, transfer: Transfer) -> None:
-        if s.mode != "S":
-            stack = datalayers.build(sock, s.mode, ascii_mode=False, level=s.mode_level)
+        if s.options.mode != "S":
+            stack = datalayers.build(sock, s.options.mode, ascii_mode=False, level=s.deflate_level)
             await modetransfers.send_bytes(stack, data, transfer)
         else:
             await transfers.send_bytes(sock, data, transfer)
@@ -143,7 +143,7 @@ async def nlst(s: Session, arg: str) -> Reply:
 async def mlsd(s: Session, arg: str) -> Reply:
     user = s.user
     assert user is not None
-    wanted = s.mlst_facts
+    wanted = s.options.mlst_facts
 
     def render(entries: list[FileFacts]) -> str:
         return "".join(format_mlsx_facts(f, mlsx_perm(f, user), wanted) + "\r\n" for f in entries)
@@ -159,7 +159,7 @@ async def mlst(s: Session, arg: str) -> Reply:
     facts = await s.fs.stat(path)
     user = s.user
     assert user is not None
-    line = format_mlsx_facts(facts, mlsx_perm(facts, user), s.mlst_facts)
+    line = format_mlsx_facts(facts, mlsx_perm(facts, user), s.options.mlst_facts)
     facts_part = line.split(" ", 1)[0]
     return make_reply(ReplyCode.FILE_ACTION_OK, f"Listing {path}\n {facts_part} {path}\nEnd")
 
@@ -183,18 +183,18 @@ async def stat(s: Session, arg: str) -> Reply:
 
 
 def _session_status(s: Session) -> str:
-    c = s.counters
+    c = s.counters or Counters()  # nothing moved yet
     data = s.data.description if s.data is not None else "none"
-    via = f" (via load balancer {s.via})" if s.via is not None else ""
+    via = f" (via load balancer {s.options.via})" if s.options.via is not None else ""
     lines = [
         "pasv FTP server status:",
         f" Connected to {s.local_ip} port {s.local_port} from {s.peer_ip} port {s.peer_port}{via}",
         f" Served by process {os.getpid()}",
         f" Logged in as {s.user.name}" if s.user else " Not logged in",
-        f" TYPE: {s.type_name}, STRUcture: File, MODE: {_MODE_NAMES[s.mode]}",
+        f" TYPE: {s.type_name}, STRUcture: File, MODE: {_MODE_NAMES[s.options.mode]}",
         f" Working directory: {s.cwd}",
         f" Data connection: {data}",
-        f" {c.commands} commands, {c.files_in} files ({c.bytes_in} bytes) uploaded, "
+        f" {s.commands} commands, {c.files_in} files ({c.bytes_in} bytes) uploaded, "
         f"{c.files_out} files ({c.bytes_out} bytes) downloaded",
         "End of status.",
     ]

@@ -26,7 +26,7 @@ from pasv.server import datalayers, modetransfers, transfers
 from pasv.server.handlers import command
 from pasv.server.language import say
 from pasv.server.metering import throttle_for
-from pasv.server.session import Session
+from pasv.server.session import Counters, Session
 from pasv.server.tlspolicy import check_data_protection, secure_data
 from pasv.server.transfers import Aborted, Transfer
 from pasv.server.usage import UploadPlan
@@ -150,12 +150,15 @@ async def run_transfer(
 
 def _account(s: Session, transfer: Transfer, seconds: float, complete: bool) -> None:
     user = s.user
+    counters = s.counters
+    if counters is None:
+        counters = s.counters = Counters()
     if transfer.direction == "o":
-        s.counters.bytes_out += transfer.done
-        s.counters.files_out += complete
+        counters.bytes_out += transfer.done
+        counters.files_out += complete
     else:
-        s.counters.bytes_in += transfer.done
-        s.counters.files_in += complete
+        counters.bytes_in += transfer.done
+        counters.files_in += complete
     s.server.xferlog.record(
         seconds=seconds,
         host=s.peer_ip,
@@ -184,7 +187,7 @@ async def retr(s: Session, arg: str) -> Reply:
         if not s.server.write_mode.atomic:
             await s.refuse_if_uploading(path)  # a file half written is nobody's to read
         remaining = handle.size - offset
-        ascii_mode, mode = s.ascii, s.mode
+        ascii_mode, mode = s.ascii, s.options.mode
         user, server = s.user, s.server
         assert user is not None
         reserved = await server.usage.reserve(
@@ -194,7 +197,7 @@ async def retr(s: Session, arg: str) -> Reply:
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
             if mode != "S":
-                stack = datalayers.build(sock, mode, ascii_mode=ascii_mode, level=s.mode_level)
+                stack = datalayers.build(sock, mode, ascii_mode=ascii_mode, level=s.deflate_level)
                 every = server.settings.modes.marker_interval if mode == "B" else 0
                 await modetransfers.send_file(
                     stack, handle, transfer, throttle, offset=offset, marker_every=every
@@ -307,7 +310,7 @@ async def _receive_file(
         path, offset=offset, append=append, exclusive=exclusive, mode=mode
     )
     decoder = FromNetwork() if s.ascii else None
-    mode_name = s.mode
+    mode_name = s.options.mode
     start = offset if not append else await modetransfers.size_before(s, path, mode_name)
     server.uploads += 1
     server.changed()
