@@ -42,6 +42,18 @@ def test_an_option_changed_in_one_session_stays_in_it(live: LiveServer) -> None:
         assert SessionOptions() == DEFAULT_OPTIONS  # the shared object was never changed
 
 
+def test_back_to_the_defaults_is_the_shared_object_again(live: LiveServer) -> None:
+    with Raw.to(live) as raw:
+        raw.login()
+        (control,) = _controls(live, 1)
+        assert raw.cmd("MODE S").code == 200  # what many clients send first: nothing changes
+        assert control.session.options is DEFAULT_OPTIONS
+        assert raw.cmd("MODE Z").code == 200
+        assert control.session.options.mode == "Z"
+        assert raw.cmd("MODE S").code == 200
+        assert control.session.options is DEFAULT_OPTIONS
+
+
 def test_rein_forgets_the_options_and_shares_the_defaults_again(live: LiveServer) -> None:
     with Raw.to(live) as raw:
         raw.login()

@@ -243,7 +243,7 @@ class ControlProtocol(asyncio.Protocol):
         name = tls.asked_for(conn)
         host = self.server.hosts.find(name) if name is not None else session.host
         if host is not None:
-            session.options = replace(session.options, tls_host=host)
+            session.use_options(replace(session.options, tls_host=host))
             session.host = host
         return host
 

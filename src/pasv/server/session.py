@@ -43,7 +43,7 @@ class Counters:
 @dataclasses.dataclass(frozen=True, slots=True)
 class SessionOptions:
     """What most sessions never change. Sessions on the defaults share one object, and a
-    change replaces the session's (``dataclasses.replace``): an idle session holds one
+    change replaces the session's (``Session.use_options``): an idle session holds one
     reference where it held eight values."""
 
     via: str | None = None  # the balancer this connection came through (PROXY header)
@@ -59,11 +59,6 @@ class SessionOptions:
 
 
 DEFAULT_OPTIONS = SessionOptions()
-
-
-def _shared(options: SessionOptions) -> SessionOptions:
-    """The shared default object when ``options`` are the defaults."""
-    return DEFAULT_OPTIONS if options == DEFAULT_OPTIONS else options
 
 
 class Session:
@@ -140,7 +135,7 @@ class Session:
             self.server.gate.logout(self)
         kept = self.options
         if kept is not DEFAULT_OPTIONS:
-            self.options = _shared(SessionOptions(via=kept.via, tls_host=kept.tls_host))
+            self.use_options(SessionOptions(via=kept.via, tls_host=kept.tls_host))
         self.user: User | None = None
         self.storage: Storage | None = None
         # RFC 7151: REIN forgets HOST (the host TLS was set up for stays)
@@ -154,6 +149,11 @@ class Session:
         self.lang = self.server.language  # LANG (RFC 2640); REIN returns to the default
         self.close_data()
         self.control.restart_login_timer()
+
+    def use_options(self, options: SessionOptions) -> None:
+        """Change the session's options (a ``dataclasses.replace`` of them); options equal to
+        the defaults are the shared object again."""
+        self.options = DEFAULT_OPTIONS if options == DEFAULT_OPTIONS else options
 
     # --- helpers used by handlers ---------------------------------------------------------
     @property
@@ -231,7 +231,7 @@ class Session:
     def take_allocated(self) -> int | None:
         size = self.options.allocated
         if size is not None:
-            self.options = _shared(dataclasses.replace(self.options, allocated=None))
+            self.use_options(dataclasses.replace(self.options, allocated=None))
         return size
 
     def busy(self, path: str) -> FileBusy:
@@ -265,7 +265,7 @@ class Session:
     def behind(self, balancer: str, client: tuple[str, int]) -> None:
         """The PROXY header named the client: policy, limits, bans and the data-connection
         checks see ``client`` from now on, not the balancer."""
-        self.options = dataclasses.replace(self.options, via=balancer)
+        self.use_options(dataclasses.replace(self.options, via=balancer))
         address = ipaddress.ip_address(client[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped

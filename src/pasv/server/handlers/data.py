@@ -77,7 +77,7 @@ def pasv(s: Session, arg: str) -> Reply:
 def epsv(s: Session, arg: str) -> Reply:
     value = arg.strip().upper()
     if value == "ALL":
-        s.options = replace(s.options, epsv_all=True)
+        s.use_options(replace(s.options, epsv_all=True))
         return make_reply(ReplyCode.OK, "EPSV ALL ok: only EPSV from now on.")
     family = "2" if ":" in s.local_ip else "1"
     if value and value != family:

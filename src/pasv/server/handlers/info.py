@@ -71,7 +71,7 @@ def opts(s: Session, arg: str) -> Reply:
     if option == "MLST":
         wanted = {f.lower() for f in value.split(";") if f}
         chosen = frozenset(f for f in wanted if f in ALL_MLST_FACTS)
-        s.options = replace(s.options, mlst_facts=chosen)
+        s.use_options(replace(s.options, mlst_facts=chosen))
         shown = "".join(f"{f};" for f in _MLST_ORDER if f in chosen)
         return make_reply(ReplyCode.OK, f"MLST OPTS {shown}")
     if option == "LANG":
@@ -90,7 +90,7 @@ def opts(s: Session, arg: str) -> Reply:
                     v1=", ".join(HASH_ALGORITHMS),
                 )
             )
-        s.options = replace(s.options, hash_algorithm=algorithm)
+        s.use_options(replace(s.options, hash_algorithm=algorithm))
         return make_reply(ReplyCode.OK, algorithm)
     raise ArgumentError(say("info.unknown_option_option_this", option=option))
 
@@ -162,7 +162,7 @@ def allo(s: Session, arg: str) -> Reply:
     ends it without close_notify (docs/reliability.md)."""
     size = arg.strip().split(" ", 1)[0]
     if size.isdigit() and len(size) < 20:
-        s.options = replace(s.options, allocated=int(size))
+        s.use_options(replace(s.options, allocated=int(size)))
         return make_reply(
             ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS,
             f"ALLO not needed: no allocation is required; the next upload is expected to be "

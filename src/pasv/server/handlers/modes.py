@@ -17,17 +17,17 @@ def mode(s: Session, arg: str) -> Reply:
     value = arg.strip().upper()
     modes = s.server.settings.modes
     if value == "S":
-        s.options = replace(s.options, mode="S")
+        s.use_options(replace(s.options, mode="S"))
         return make_reply(ReplyCode.OK, "Mode set to S.")
     if value == "Z":
         if not modes.deflate:
             raise ParameterNotImplemented("MODE Z is turned off on this server; use MODE S.")
-        s.options = replace(s.options, mode="Z")
+        s.use_options(replace(s.options, mode="Z"))
         return make_reply(ReplyCode.OK, say("modes.set_z", level=s.deflate_level))
     if value == "B":
         if not modes.block:
             raise ParameterNotImplemented("MODE B is turned off on this server; use MODE S.")
-        s.options = replace(s.options, mode="B")
+        s.use_options(replace(s.options, mode="B"))
         return make_reply(ReplyCode.OK, "Mode set to B (blocks with restart markers).")
     if value == "C":
         raise ParameterNotImplemented(
@@ -51,5 +51,5 @@ def opts_mode(s: Session, value: str) -> Reply:
         raise ArgumentError(say("modes.unknown_option", option=" ".join(options)[:30]))
     if not options[1].isdigit() or not 0 <= int(options[1]) <= 9:
         raise ArgumentError(say("modes.level_range", level=options[1][:10]))
-    s.options = replace(s.options, mode_level=int(options[1]))
+    s.use_options(replace(s.options, mode_level=int(options[1])))
     return make_reply(ReplyCode.OK, say("modes.level_set", level=s.deflate_level))
