@@ -152,6 +152,35 @@ async def test_read_from_offset(storage: LocalStorage) -> None:
     await handle.close()  # closing twice is harmless
 
 
+async def test_read_handle_opens_no_file_object_for_sendfile(storage: LocalStorage) -> None:
+    """A download by sendfile uses the descriptor alone; the file object (one fstat more) is
+    made only when something reads through it, at the handle's offset."""
+    handle = await storage.open_read("/a.txt", offset=6)
+    fd = handle.descriptor
+    assert fd is not None
+    assert os.pread(fd, 5, 6) == b"world"
+    assert handle._file is None  # nothing asked for the file object yet
+    assert handle.file.tell() == 6
+    await handle.close()
+    assert handle.descriptor is None
+    with pytest.raises(OSError) as raised:
+        os.fstat(fd)
+    assert raised.value.errno == errno.EBADF
+    await handle.close()  # closing twice is harmless
+
+
+async def test_read_handle_closes_its_descriptor_when_never_read(storage: LocalStorage) -> None:
+    handle = await storage.open_read("/a.txt")
+    fd = handle.descriptor
+    assert fd is not None
+    await handle.close()
+    with pytest.raises(OSError) as raised:
+        os.fstat(fd)
+    assert raised.value.errno == errno.EBADF
+    with pytest.raises(ValueError, match="closed file"):
+        _ = handle.file
+
+
 async def test_read_handle_file_works_with_loop_sendfile(tmp_path: Path) -> None:
     (tmp_path / "big.bin").write_bytes(os.urandom(300_000))
     storage = LocalStorage(tmp_path)

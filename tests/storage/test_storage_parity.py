@@ -168,12 +168,12 @@ def test_memory_capabilities() -> None:
     assert caps.resume and caps.append and caps.atomic_rename and caps.set_mtime
 
 
-async def test_memory_read_handle_has_no_file() -> None:
+async def test_memory_read_handle_has_no_descriptor() -> None:
     store = MemoryStorage()
     writer = await store.open_write("/x")
     await writer.write(b"abc")
     await writer.close()
     reader = await store.open_read("/x")
-    assert reader.file is None
+    assert reader.descriptor is None
     assert reader.size == 3
     await reader.close()

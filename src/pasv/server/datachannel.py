@@ -156,6 +156,7 @@ class PassiveChannel:
         self._early: asyncio.Task[ssl.SSLSocket] | None = None
         self.early_tls: asyncio.Task[ssl.SSLSocket] | None = None
         self.sock, self.port = pool.open(bind_ip)
+        self._family = socket.AF_INET6 if ":" in bind_ip else socket.AF_INET
         self.description = f"passive, port {self.port}"
         self._watch = pool.watcher(loop)
         self._loop = self._watch.loop
@@ -166,7 +167,7 @@ class PassiveChannel:
         """The listener is ready (``Watch``): take the connections waiting on it."""
         while not self._ready.done():
             try:
-                conn, address = self.sock.accept()
+                fd, address = self.sock._accept()  # type: ignore[attr-defined]
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # e.g. out of file descriptors: say so at the transfer
@@ -177,6 +178,9 @@ class PassiveChannel:
                     )
                 )
                 return
+            # socket.accept() would ask the listener for its family and type, each an enum
+            # conversion; both are known
+            conn = socket.socket(self._family, socket.SOCK_STREAM, 0, fd)
             origin = self.origin
             if origin is not None and origin.balancers.trusts(address[0]):
                 self._from_balancer(conn, address[0], origin)

@@ -24,6 +24,10 @@ REQUIRES: dict[str, str] = {"PASS": "USER", "RNTO": "RNFR"}
 # ... and the state a command sets up is dropped by any next command not listed here.
 KEEPS: dict[str, frozenset[str]] = {"RNFR": frozenset({"RNTO"})}
 
+# On Python 3.11 an enum member read through its class costs ten times a global (the class's
+# __getattr__ hook runs on every read); these are read twice per command.
+_REQUIRED, _NONE = Arg.REQUIRED, Arg.NONE
+
 
 def error_reply(exc: FtpError) -> Reply:
     """The reply for a refusal: its code and its reason (sayable in the session's language)."""
@@ -47,12 +51,12 @@ def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[An
     name = spec.alias_of or spec.name
     _drop_stale_state(session, name)
     try:
-        if spec.arg is Arg.REQUIRED and not item.arg.strip():
+        if spec.arg is _REQUIRED and not item.arg.strip():
             raise FtpError(
                 say("dispatch.name_needs_an_argument", name=spec.name, help=spec.help),
                 code=ReplyCode.ARGUMENT_ERROR,
             )
-        if spec.arg is Arg.NONE and item.arg.strip():
+        if spec.arg is _NONE and item.arg.strip():
             raise FtpError(
                 say("dispatch.name_takes_no_argument", name=spec.name, help=spec.help),
                 code=ReplyCode.ARGUMENT_ERROR,

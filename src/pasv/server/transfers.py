@@ -239,8 +239,9 @@ async def sendfile(
     every other session's replies would wait behind it (measured: 150 replies delayed by 250 ms
     with 200 concurrent downloads, against 3 ms now).
     """
-    assert handle.file is not None
-    end, source = handle.size, handle.file.fileno()
+    source = handle.descriptor
+    assert source is not None
+    end = handle.size
     if offset >= end:
         return
     if throttle is None:  # the first step inline: a small file goes in one call, no writer
@@ -302,8 +303,9 @@ async def send_file_tls(
     1 MiB per read and per encrypting send, so Python runs a few steps per MiB. The file is read
     inline (page cache) until one read is slow; from then on from a worker thread.
     """
-    assert handle.file is not None
-    fd, position, end = handle.file.fileno(), offset, handle.size
+    fd = handle.descriptor
+    assert fd is not None
+    position, end = offset, handle.size
     size = CHUNK if throttle is None else throttle.chunk
     buffer = _buffer(size)
     inline = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from pasv.protocol.errors import (
     ArgumentError,
@@ -59,13 +59,13 @@ IN_PLACE = WriteMode()  # the default: write the target itself, nothing to renam
 
 @runtime_checkable
 class ReadHandle(Protocol):
-    """An open file for download; ``file`` is sendfile-able (or None when not on disk)."""
+    """An open file for download; ``descriptor`` is sendfile-able (None when not on disk)."""
 
     @property
     def size(self) -> int: ...
 
     @property
-    def file(self) -> BinaryIO | None: ...
+    def descriptor(self) -> int | None: ...
 
     async def read(self, n: int) -> bytes:
         """Up to ``n`` bytes from the current position; ``b""`` at end of file."""

@@ -80,13 +80,18 @@ _RESERVED = "Names beginning with {prefix} are reserved for uploads in progress.
 
 
 class LocalReadHandle:
-    """A file opened for download, positioned at the requested offset."""
+    """A file opened for download at the requested offset.
 
-    __slots__ = ("_file", "_lock", "_size")
+    A download by sendfile needs only the descriptor; the file object that reads it (ASCII, MODE
+    B/C, TLS from a thread) is made on first use, so a small RETR spends no ``fstat`` on it."""
 
-    def __init__(self, file: io.FileIO, size: int) -> None:
-        self._file = file
+    __slots__ = ("_file", "_lock", "_offset", "_size", "descriptor")
+
+    def __init__(self, fd: int, size: int, offset: int = 0) -> None:
+        self.descriptor: int | None = fd
         self._size = size
+        self._offset = offset
+        self._file: io.FileIO | None = None
         self._lock = threading.Lock()
 
     @property
@@ -95,11 +100,20 @@ class LocalReadHandle:
 
     @property
     def file(self) -> io.FileIO:
-        return self._file
+        """The descriptor as a file object, positioned at the offset (made once)."""
+        file = self._file
+        if file is None:
+            fd = self.descriptor
+            if fd is None:
+                raise ValueError("I/O operation on closed file.")
+            file = self._file = open(fd, "rb", buffering=0)  # noqa: SIM115 - owned by the handle
+            if self._offset:
+                file.seek(self._offset)
+        return file
 
     def _read(self, n: int) -> bytes:
         with self._lock:
-            return self._file.read(n) or b""
+            return self.file.read(n) or b""
 
     async def read(self, n: int) -> bytes:
         return await run_blocking(self._read, n)
@@ -108,7 +122,11 @@ class LocalReadHandle:
         # Inline: closing a descriptor opened for reading never waits on the disk, and a thread
         # hop would cost more than the close itself (this is on every download's path).
         with self._lock:
-            self._file.close()
+            fd, self.descriptor = self.descriptor, None  # no stale descriptor after the close
+            if self._file is not None:
+                self._file.close()
+            elif fd is not None:
+                os.close(fd)
 
     async def __aenter__(self) -> Self:
         return self
@@ -226,14 +244,7 @@ class LocalStorage:
 
     def _open_read(self, path: str, offset: int) -> LocalReadHandle:
         fd, s = open_regular(self._resolve(path), os.O_RDONLY)
-        file = open(fd, "rb", buffering=0)  # noqa: SIM115 - owned by the handle
-        try:
-            if offset:
-                file.seek(offset)
-        except BaseException:
-            file.close()
-            raise
-        return LocalReadHandle(file, s.st_size)
+        return LocalReadHandle(fd, s.st_size, offset)
 
     async def open_read(self, path: str, offset: int = 0) -> LocalReadHandle:
         check_offset(offset)

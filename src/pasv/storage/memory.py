@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from pasv.protocol import errors as err
 from pasv.protocol.listing import FileFacts
@@ -34,11 +33,11 @@ def _check_offset(offset: int) -> None:
 
 @dataclass(slots=True)
 class MemoryReadHandle:
-    """A snapshot of a file's bytes; no real file, so ``file`` is None."""
+    """A snapshot of a file's bytes; no real file, so ``descriptor`` is None."""
 
     data: bytes
     pos: int
-    file: BinaryIO | None = None
+    descriptor: int | None = None
 
     @property
     def size(self) -> int:

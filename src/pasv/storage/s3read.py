@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import Any
 
 from pasv.storage.s3client import S3Connection
 
 
 class S3ReadHandle:
-    """A (ranged) GET streamed to the client; no file on disk, so ``file`` is None."""
+    """A (ranged) GET streamed to the client; no file on disk, so ``descriptor`` is None."""
 
-    file: BinaryIO | None = None
+    descriptor: int | None = None
 
     def __init__(self, conn: S3Connection, size: int, body: Any) -> None:
         self._conn = conn

@@ -40,6 +40,8 @@ Body = Callable[[socket.socket, Transfer], Coroutine[Any, Any, None]]
 # server finishes: a listing of 70 KB answered in one write took 11% longer per LIST. Uploads
 # (size unknown) say it at once too: the client waits for it before it sends.
 HOLD_150_UP_TO = 16 * 1024
+# read on every transfer: as globals, not through the enum class (see dispatch._REQUIRED)
+_OPENING, _COMPLETE = ReplyCode.FILE_STATUS_OK, ReplyCode.TRANSFER_COMPLETE
 
 
 async def run_transfer(
@@ -80,7 +82,7 @@ async def run_transfer(
     finally:
         channel.close()
     transfer.started = time.monotonic()
-    opened = make_reply(ReplyCode.FILE_STATUS_OK, opening)
+    opened = make_reply(_OPENING, opening)
     if total is not None and total <= HOLD_150_UP_TO:
         s.control.hold(opened)  # goes with the 226 when the transfer needs no wait
     else:
@@ -120,7 +122,7 @@ async def run_transfer(
         rate = transfer.done / max(seconds, 1e-6) / 1e6
         caveat = "" if transfer.confirmed else say("transfer.unconfirmed")
         return make_reply(
-            ReplyCode.TRANSFER_COMPLETE,
+            _COMPLETE,
             say(
                 "transfer.complete",
                 head=done_text or say("transfer.complete_head"),
@@ -202,14 +204,14 @@ async def retr(s: Session, arg: str) -> Reply:
                 await modetransfers.send_file(
                     stack, handle, transfer, throttle, offset=offset, marker_every=every
                 )
-            elif handle.file is not None and not ascii_mode and isinstance(sock, ssl.SSLSocket):
-                await transfers.send_file_tls(sock, handle, offset, transfer, throttle)
-            elif handle.file is not None and not ascii_mode:
-                await transfers.sendfile(sock, handle, offset, transfer, server.downloads, throttle)
-            else:
+            elif handle.descriptor is None or ascii_mode:  # not on disk, or converted
                 await transfers.send_stream(
                     sock, handle, transfer, ToNetwork() if ascii_mode else None, throttle
                 )
+            elif isinstance(sock, ssl.SSLSocket):
+                await transfers.send_file_tls(sock, handle, offset, transfer, throttle)
+            else:
+                await transfers.sendfile(sock, handle, offset, transfer, server.downloads, throttle)
 
         sent = 0  # stays 0 when the transfer never started (no data connection)
 
