@@ -37,6 +37,11 @@ class DataChannel(Protocol):
     def close(self) -> None: ...
 
 
+def address_family(ip: str) -> socket.AddressFamily:
+    """The socket family of an address in text form."""
+    return socket.AF_INET6 if ":" in ip else socket.AF_INET
+
+
 class PassivePortPool:
     """Hands out ports of the configured range; no two sessions hold the same port at once."""
 
@@ -64,7 +69,7 @@ class PassivePortPool:
 
     def open(self, bind_ip: str) -> tuple[socket.socket, int]:
         """A listening socket on a free port of the range (other processes' ports are skipped)."""
-        family = socket.AF_INET6 if ":" in bind_ip else socket.AF_INET
+        family = address_family(bind_ip)
         size = self.high - self.low + 1
         for _ in range(size):
             port = self._next
@@ -156,7 +161,7 @@ class PassiveChannel:
         self._early: asyncio.Task[ssl.SSLSocket] | None = None
         self.early_tls: asyncio.Task[ssl.SSLSocket] | None = None
         self.sock, self.port = pool.open(bind_ip)
-        self._family = socket.AF_INET6 if ":" in bind_ip else socket.AF_INET
+        self._family = address_family(bind_ip)
         self.description = f"passive, port {self.port}"
         self._watch = pool.watcher(loop)
         self._loop = self._watch.loop
@@ -301,7 +306,7 @@ class ActiveChannel:
 
     async def connect(self, timeout: float) -> socket.socket:
         loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        family = address_family(self.host)
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
