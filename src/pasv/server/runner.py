@@ -9,11 +9,9 @@ import gc
 import logging
 import os
 import secrets
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from pasv.server.composition import is_shared, node_name, open_accounts, open_cl
 from pasv.server.controlsocket import listening_socket
 from pasv.server.drainbarrier import DrainBarrier
 from pasv.server.listcache import ChangeCounter
+from pasv.server.metricsdir import MetricsDirectory
 from pasv.server.privileges import (
     Account,
     drop,
@@ -172,7 +171,8 @@ class Shared:
         self.state = SharedState(workers)  # session counts, rate windows, bandwidth buckets
         # drained workers keep answering 421 until every worker has drained
         self.barrier = DrainBarrier(workers) if workers > 1 else None
-        self.metrics_dir: Path | None = None  # every worker's metric values, one file each
+        self.metrics_files: MetricsDirectory | None = None  # every worker's values, a file each
+        self.metrics_dir: Path | None = None
         self.metrics_socket: socket.socket | None = None  # /metrics, answered by any worker
 
     def open_metrics(self, settings: Settings, account: Account | None) -> str | None:
@@ -180,9 +180,10 @@ class Shared:
         where /metrics is served (None when off or when the port cannot be bound)."""
         if not settings.metrics.enabled:
             return None
-        self.metrics_dir = Path(tempfile.mkdtemp(prefix="pasv-metrics-"))
+        self.metrics_files = MetricsDirectory()
+        self.metrics_dir = self.metrics_files.path
         if account is not None:
-            os.chown(self.metrics_dir, account.uid, account.gid)
+            self.metrics_files.chown(account.uid, account.gid)
         metrics.use_directory(self.metrics_dir)
         host, port = settings.metrics.address
         try:
@@ -199,8 +200,8 @@ class Shared:
     def close_metrics(self) -> None:
         if self.metrics_socket is not None:
             self.metrics_socket.close()
-        if self.metrics_dir is not None:
-            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        if self.metrics_files is not None:
+            self.metrics_files.remove()
 
 
 class StopSignals:
