@@ -156,11 +156,12 @@ class UserRules:
             )
             for flag in _SINGLE_FLAGS
         }
-        self._memo: _Lru[tuple[Perm, str], Decision] = _Lru(memo_size)
+        # keyed by the flag's number: hashing the member runs Enum.__hash__, Python code
+        self._memo: _Lru[tuple[int, str], Decision] = _Lru(memo_size)
 
     def decide(self, perm: Perm, path: str) -> Decision:
         """May the user do every flag of ``perm`` at ``path``? The first denial is reported."""
-        key = (perm, path)
+        key = (perm._value_, path)
         decision = self._memo.get(key)
         if decision is None:
             decision = self._decide(perm, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -38,6 +39,7 @@ def _check_port(port: int) -> int:
     return port
 
 
+@functools.lru_cache(maxsize=64)  # every PASV names one of a few addresses: parse each once
 def _ipv4_octets(host: str) -> tuple[int, int, int, int]:
     """The four octets of an IPv4 host (IPv4-mapped IPv6 accepted); ValueError otherwise."""
     ip = ipaddress.ip_address(host.split("%", 1)[0])

@@ -361,14 +361,15 @@ def announced_address(
     ],
 ) -> str:
     """The IPv4 address a 227 reply names for this client."""
-    try:
-        client = ipaddress.ip_address(peer_ip)
-    except ValueError:
-        client = None
-    if client is not None:
-        for network, address in overrides:
-            if client.version == network.version and client in network:
-                return str(address)
+    if overrides:  # the client's address is parsed only when a rule may pick it out
+        try:
+            client = ipaddress.ip_address(peer_ip)
+        except ValueError:
+            client = None
+        if client is not None:
+            for network, address in overrides:
+                if client.version == network.version and client in network:
+                    return str(address)
     if masquerade is not None:
         return str(masquerade)
     return local_ip
