@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ftplib
-import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +13,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from tests.cli.support import Pasv, _read_until, _serve
+from tests.cli.support import Pasv, _read_until, _serve, stop_all
 
 T = TypeVar("T")
 
@@ -55,15 +53,7 @@ class AdminServer:
         return True
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        stop_all([self.proc])
 
 
 def token(pasv: Pasv, name: str, scopes: str) -> str:
@@ -77,7 +67,11 @@ def start_admin_server(data: Path, *extra: str) -> AdminServer:
     pasv.ok("user", "add", "bob", "--password", "pw")
     write, read = token(pasv, "ops", "read,write"), token(pasv, "viewer", "read")
     proc = _serve(data, 0, "--admin", "--admin-port", "0", "--allow-root", *extra)
-    lines = _read_until(proc, r"admin console on https?://")
+    try:
+        lines = _read_until(proc, r"admin console on https?://")
+    except BaseException:  # it did not start: the process must not outlive the test
+        stop_all([proc])
+        raise
     ftp_port = int(next(re.search(r"port (\d+) \(passive", x) for x in lines if "passive" in x)[1])  # type: ignore[index]
     base = re.search(r"(https?://[\d.]+:\d+)/console/", lines[-1])[1]  # type: ignore[index]
     return AdminServer(data, proc, ftp_port, base, write, read, lines)

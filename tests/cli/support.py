@@ -6,7 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,18 +14,13 @@ from pathlib import Path
 
 import pytest
 from tests.support.live import passive_range
+from tests.support.ports import free_port as _free_port
 from typer.testing import CliRunner, Result
 
 from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.cli.main import app
 
 PASV = [sys.executable, "-m", "pasv"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _read_until(proc: subprocess.Popen[str], pattern: str, timeout: float = 20) -> list[str]:

@@ -7,7 +7,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -16,6 +15,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.support.ports import free_port as _free_port
 
 with warnings.catch_warnings():  # pyftpdlib imports asyncore, deprecated in 3.11
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -137,12 +138,6 @@ def vsftpd_unavailable() -> str:
     if os.geteuid() != 0:
         return "vsftpd tests need root (a local Linux user and chroot)"
     return ""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _unix_user() -> tuple[int, int]:

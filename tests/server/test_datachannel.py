@@ -13,17 +13,12 @@ import pytest
 from pasv.protocol.addresses import format_port_argument, parse_227
 from tests.server.helpers import Raw, code_of, read_until_closed, wait_for
 from tests.support.live import LiveServer, passive_range, start_server
+from tests.support.ports import free_port
 
 
 def port_range() -> tuple[int, int]:
     low, high = passive_range().split("-")
     return int(low), int(high)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def test_pasv_port_is_in_range(live: LiveServer) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ftplib
-import os
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -20,27 +19,16 @@ from pasv.accounts.sqlite import SqliteAccountStore
 from pasv.config import Settings, load_settings
 from pasv.policy.models import Perm
 from pasv.server.app import FtpServer
+from tests.support.ports import passive_base, worker_index
 
 T = TypeVar("T")
 
 USER, PASSWORD = "alice", "s3cret-pw"
 
 
-def passive_base() -> int:
-    """Where the tests' passive ports start: below the kernel's range for outgoing connections
-    and port-0 binds (32768-60999 on Linux), so a port the tests ask the kernel for is never one
-    a passive listener of another test binds a moment later. PASV_TEST_PASSIVE_BASE moves the
-    whole block (pasv's 8 x 1,000 ports, then the peers' 8 x 100), for several checkouts at once.
-    """
-    return int(os.environ.get("PASV_TEST_PASSIVE_BASE", "20000"))
-
-
 def passive_range() -> str:
     """A passive range per xdist worker, so parallel test processes never compete for ports."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index = int(worker[2:]) if worker[2:].isdigit() else 0
-    base = passive_base()
-    low = base + 1000 * (index % 8)
+    low = passive_base() + 1000 * worker_index()
     return f"{low}-{low + 999}"
 
 

@@ -14,13 +14,14 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.ports import free_port as _free_port
 
 __all__ = ["PgCluster", "pg_binaries"]
 
@@ -37,12 +38,6 @@ def pg_binaries() -> Path | None:
 def _major(path: str) -> int:
     part = Path(path).parent.parent.name
     return int(part) if part.isdigit() else 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PgCluster:

