@@ -20,8 +20,9 @@ def passive_base() -> int:
     """Where the tests' passive ports start: below the kernel's range for outgoing connections
     and port-0 binds (32768-60999 on Linux), so a port the tests ask the kernel for is never one
     a passive listener of another test binds a moment later. PASV_TEST_PASSIVE_BASE moves the
-    whole block (pasv's 8 x 1,000 ports, the peers' 8 x 100, then 8 x 250 listening ports), for
-    several checkouts at once."""
+    whole block (pasv's 8 x 1,000 ports, the peers' 8 x 100, then 8 x 250 listening ports:
+    11,000 ports from the base, so bases of several checkouts at once lie 11,000 apart, all
+    below the ephemeral range)."""
     return int(os.environ.get("PASV_TEST_PASSIVE_BASE", "20000"))
 
 
