@@ -7,6 +7,7 @@ from pathlib import Path, PurePosixPath
 import aioftp
 import pytest
 
+from pasv.client.control import close_stream
 from tests.interop.helpers import random_bytes, sha256_bytes, sha256_file, write_random
 from tests.support.live import PASSWORD, USER, LiveServer
 
@@ -91,4 +92,4 @@ async def test_aioftp_client_session(live_any: LiveServer, tmp_path: Path, passi
         assert await client.list("/") == []
         await client.quit()
     finally:
-        client.close()
+        await close_stream(client.stream.writer)  # closed before the test's loop ends

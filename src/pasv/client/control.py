@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 
 from pasv.client.errors import ConnectionFailed
@@ -11,9 +10,10 @@ from pasv.client.trace import Kind, Tracer, censor
 from pasv.protocol.errors import ProtocolViolation
 from pasv.protocol.replies import Reply, ReplyParser
 
-__all__ = ["FATAL_PREFIX", "ControlConnection", "feature_table"]
+__all__ = ["FATAL_PREFIX", "ControlConnection", "close_stream", "feature_table"]
 
 FATAL_PREFIX = "OOPS: "  # "500 OOPS: vsf_sysutil_bind": a server error that ends the session
+CLOSE_WAIT = 2.0  # seconds a clean end of the control connection may take
 
 
 def feature_table(reply: Reply) -> dict[str, str]:
@@ -153,7 +153,38 @@ class ControlConnection:
         self.trace("Status", f"TLS connection established ({shown}).")
 
     async def close(self) -> None:
-        self._writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
-            async with asyncio.timeout(2):
-                await self._writer.wait_closed()
+        await close_stream(self._writer)
+
+
+async def close_stream(writer: asyncio.StreamWriter, wait: float = CLOSE_WAIT) -> None:
+    """Close a connection, over TLS with close_notify first. A peer that does not end TLS
+    within ``wait`` seconds (busy, or one that never answers close_notify) has the connection
+    dropped: the socket is closed when this returns, never left to the event loop's TLS
+    shutdown timeout (30 s), which may outlive the loop itself."""
+    if not writer.transport.is_closing():
+        writer.close()  # once only: a second close() of a TLS transport makes abort() a no-op
+    # wait_closed() awaits the protocol's one "closed" future, which a timeout would cancel
+    # for good; a task of its own is shielded instead, and awaited again after an abort
+    closing = asyncio.ensure_future(writer.wait_closed())
+    closing.add_done_callback(_retrieve)
+    try:
+        async with asyncio.timeout(wait):
+            await asyncio.shield(closing)
+        return
+    except TimeoutError:  # before OSError, of which it is a subclass
+        writer.transport.abort()  # the socket closes on the loop's next turn
+    except (OSError, ssl.SSLError):
+        return  # it ended with an error: closed all the same
+    try:
+        async with asyncio.timeout(wait):
+            await asyncio.shield(closing)
+    except (OSError, ssl.SSLError, TimeoutError):
+        pass
+    finally:
+        closing.cancel()  # done by now; if not, nothing is left waiting for it
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """Mark the outcome of a close as seen (its errors mean the connection is gone anyway)."""
+    if not task.cancelled():
+        task.exception()
