@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,16 +9,8 @@ import pytest
 import trustme
 
 from tests.client.peers import Peer, PyftpdServer, Vsftpd, vsftpd_unavailable
-from tests.support.live import PASSWORD, USER, LiveServer, passive_base, start_server
-
-
-def _ephemeral_ports() -> tuple[int, int]:
-    """The kernel's range for outgoing connections' local ports."""
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-    except (OSError, ValueError):
-        return 32768, 60999  # Linux's default
-    return int(low), int(high)
+from tests.support.live import PASSWORD, USER, LiveServer, start_server
+from tests.support.ports import ephemeral_range, passive_base, worker_index
 
 
 def passive_block() -> tuple[int, int]:
@@ -29,12 +20,11 @@ def passive_block() -> tuple[int, int]:
     TIME_WAIT there, and vsftpd tries only 9 random ports of its range before it dies with
     "500 OOPS: vsf_sysutil_bind" (with half the block taken, one EPSV in 500 failed).
     """
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index = int(worker[2:]) if worker[2:].isdigit() else 0
-    low = passive_base() + 8000 + 100 * (index % 8)
-    ephemeral_low, ephemeral_high = _ephemeral_ports()
+    index = worker_index()
+    low = passive_base() + 8000 + 100 * index
+    ephemeral_low, ephemeral_high = ephemeral_range()
     if low + 99 >= ephemeral_low and low <= ephemeral_high:
-        low = ephemeral_low - 800 + 100 * (index % 8)  # just below the kernel's range
+        low = ephemeral_low - 800 + 100 * index  # just below the kernel's range
     return low, low + 99
 
 

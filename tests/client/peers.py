@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.ports import free_port as _free_port
+from tests.support.ports import free_port
 
 with warnings.catch_warnings():  # pyftpdlib imports asyncore, deprecated in 3.11
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -188,7 +188,7 @@ class Vsftpd:
         os.chown(self.root, self.uid, self.gid)
         empty = workdir / "empty"
         empty.mkdir(mode=0o755)
-        self.port = _free_port()
+        self.port = free_port()
         conf = VSFTPD_CONF.format(
             port=self.port, root=self.root, empty=empty, low=passive[0], high=passive[1]
         )

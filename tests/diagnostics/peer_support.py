@@ -22,11 +22,11 @@ from tests.client.peers import (
     Peer,
     PyftpdServer,
     Vsftpd,
-    _free_port,
     _unix_user,
     vsftpd_unavailable,
     wait_listening,
 )
+from tests.support.ports import free_port
 
 # Unpacked from their Debian packages by `make test` (they conflict with vsftpd as packages).
 UNPACKED = Path(__file__).resolve().parents[2] / ".venv/debs/root/usr/sbin"
@@ -170,7 +170,7 @@ def pure_ftpd(*flags: str) -> Iterator[Peer]:
     """Pure-FTPd on a loopback port, system users (-l unix), no anonymous logins (-E), with
     ``flags`` (e.g. "-C", "1": one connection per IP)."""
     binary = _unpacked("pure-ftpd")
-    port = _free_port()
+    port = free_port()
     low, high = passive_block()
     command = [str(binary), "-S", f"127.0.0.1,{port}", "-l", "unix", "-E",
                "-p", f"{low}:{high}", *flags]  # fmt: skip
@@ -183,7 +183,7 @@ def proftpd(extra: str, workdir: Path) -> Iterator[Peer]:
     """ProFTPD on a loopback port with system users and ``extra`` directives
     (e.g. "MaxClientsPerHost 1")."""
     binary = _unpacked("proftpd")
-    port = _free_port()
+    port = free_port()
     low, high = passive_block()
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "proftpd.conf"

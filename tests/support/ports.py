@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
+from pathlib import Path
 
 SERVER_BLOCK = 250  # listening ports per xdist worker: servers, PostgreSQL, SeaweedFS
 
@@ -32,13 +33,29 @@ def worker_index() -> int:
     return int(worker[2:]) % 8 if worker[2:].isdigit() else 0
 
 
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (and port-0 binds)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+    return int(low), int(high)
+
+
+def server_block() -> tuple[int, int]:
+    """This worker's listening ports, first and last: after pasv's and the peers' passive
+    blocks."""
+    low = passive_base() + 9000 + SERVER_BLOCK * worker_index()
+    return low, low + SERVER_BLOCK - 1
+
+
 _turn = itertools.count()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on or is connected from, for a server a test starts: the next one
     of this worker's block that binds (a port still held by an earlier test is passed over)."""
-    low = passive_base() + 9000 + SERVER_BLOCK * worker_index()
+    low, high = server_block()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(SERVER_BLOCK):
         port = low + next(_turn) % SERVER_BLOCK
@@ -48,7 +65,7 @@ def free_port(host: str = "127.0.0.1") -> int:
             except OSError:
                 continue
         return port
-    raise OSError(f"no free port in {low}-{low + SERVER_BLOCK - 1} on {host}")
+    raise OSError(f"no free port in {low}-{high} on {host}")
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ports import free_port as _free_port
+from tests.support.ports import free_port
 
 __all__ = ["PgCluster", "pg_binaries"]
 
@@ -45,7 +45,7 @@ class PgCluster:
 
     def __init__(self, bin_dir: Path) -> None:
         self.bin = bin_dir
-        self.port = _free_port()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="pasv-pg-"))
         self.data = self.root / "data"
         self.password = secrets.token_urlsafe(12)
