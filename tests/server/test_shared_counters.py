@@ -8,7 +8,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pasv.server.shared import SharedState, Table, digest
+from pasv.server.shared import LocalTable, SharedState, Table, digest
 
 
 def _table(slots: int = 16) -> Table:
@@ -36,6 +36,44 @@ def test_behaves_like_a_dict_of_counts(ops: list[tuple[int, int]]) -> None:
         assert table.get(k * 64 % 61 + 1) == model.get(k, 0)
 
 
+def _colliding(k: int) -> int:
+    return k * 64 + k % 7 + 1  # home slot k % 7 + 1 in a table of 64
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.integers(1, 40), min_size=1, max_size=5, unique=True), st.integers(-2, 2)
+        ),
+        max_size=60,
+    )
+)
+def test_many_keys_at_once_agree_with_one_at_a_time(ops: list[tuple[list[int], int]]) -> None:
+    """``add_each`` and ``counts`` (a login's keys in one call) against a model, on a table
+    where keys collide (40 keys on 7 home slots of 64) and on the one-process dict; a delta of 0
+    stands for a sweep, whose backward shifts move entries off their home slots."""
+    tables: list[Table | LocalTable] = [_table(64), LocalTable()]
+    model: dict[int, int] = {}
+    everything = tuple(_colliding(k) for k in range(1, 41))
+    for keys, delta in ops:
+        slots = tuple(_colliding(k) for k in keys)
+        if delta == 0:
+            for table in tables:
+                table.sweep(now=0.0)
+            continue
+        for table in tables:
+            table.add_each(slots, delta)
+        for k in keys:
+            model[k] = model.get(k, 0) + delta
+            if model[k] == 0:
+                del model[k]
+        expected = [model.get(k, 0) for k in range(1, 41)]
+        for table in tables:
+            assert table.counts(everything) == expected
+            assert [table.get(key) for key in everything] == expected
+
+
 def test_expiry_and_sweep() -> None:
     table = _table()
     table.add(digest("w:1"), 3, expiry=10.0, now=5.0)
@@ -60,5 +98,8 @@ def test_worker_tables_are_summed_and_wiped() -> None:
     state.bind(0)
     state.mine.add(key, 2)
     assert state.sessions(key) == 3  # the child's count is visible here
+    other = digest("user:alice")
+    state.count((other,), 4)
+    assert state.sessions_of((key, other)) == [3, 4]
     state.wipe_worker(1)  # the supervisor, after worker 1 died
     assert state.sessions(key) == 2

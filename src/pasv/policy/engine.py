@@ -143,22 +143,32 @@ class Policy:
     # --- login -----------------------------------------------------------------------------
     def check_login(self, user: User, ip: str, counts: SessionCounts) -> None:
         """IP rules of the user and its groups, then per-IP, per-user and per-group sessions."""
-        settings = self.settings_for(user)
-        scopes = [f"group:{g}" for g in user.groups]
-        scopes.append(f"user:{user.name}")
-        if not self.ip.check(ip, scopes).allowed:
+        if not self.login_ip_allowed(user, ip):
             raise LoginRefused(self.messages.say("unauthorized_ip"))
-        limit = settings.max_sessions_per_ip
-        if limit and counts.same_ip >= limit:
-            raise LoginRefused(self.messages.say("per_ip", limit=limit))
-        limit = settings.max_sessions_per_user
-        if limit and counts.same_user >= limit:
-            raise LoginRefused(self.messages.say("per_user", limit=limit, user=user.name))
-        for name in user.groups:
-            group = self.data.groups.get(name)
-            group_limit = group.options.get("max_users", 0) if group else 0
-            if group_limit and counts.groups.get(name, 0) >= group_limit:
-                raise Refused(self.messages.say("group_full", group=name, limit=group_limit))
+        per_ip, per_user, *per_group = self.login_limits(user)
+        if per_ip and counts.same_ip >= per_ip:
+            raise LoginRefused(self.messages.say("per_ip", limit=per_ip))
+        if per_user and counts.same_user >= per_user:
+            raise LoginRefused(self.messages.say("per_user", limit=per_user, user=user.name))
+        for name, limit in zip(user.groups, per_group, strict=True):
+            if limit and counts.groups.get(name, 0) >= limit:
+                raise Refused(self.messages.say("group_full", group=name, limit=limit))
+
+    def login_ip_allowed(self, user: User, ip: str) -> bool:
+        """May ``user`` log in from ``ip`` under the IP rules of its groups and its own?"""
+        scopes = (*[f"group:{g}" for g in user.groups], f"user:{user.name}")
+        return self.ip.check(ip, scopes).allowed
+
+    def login_limits(self, user: User) -> tuple[int, ...]:
+        """The sessions ``user`` may have per IP address, in all, and then in each of its
+        groups (as ``user.groups`` lists them); 0 for no limit."""
+        settings = self.settings_for(user)
+        groups = self.data.groups
+        per_group = [
+            group.options.get("max_users", 0) if group is not None else 0
+            for group in map(groups.get, user.groups)
+        ]
+        return (settings.max_sessions_per_ip, settings.max_sessions_per_user, *per_group)
 
     # --- per command -----------------------------------------------------------------------
     def access(self, user: User) -> Access:

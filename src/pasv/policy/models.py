@@ -32,6 +32,11 @@ class Perm(enum.Flag):
     WRITE = STOR | APPE | DELE | MKD | RMD | RENAME | MFMT
     ALL = READ | WRITE | SITE
 
+    # Members, combinations included, are one object per value (and compare by identity), so
+    # the identity hash is consistent; Enum's own hash is Python code run on every hash of a
+    # User (the memos of groups and access are keyed by it, at every login).
+    __hash__ = object.__hash__
+
     @classmethod
     def parse(cls, text: str) -> Perm:
         """Parse ``"read,write"`` or ``"LIST RETR STOR SITE_CHMOD"``; RNFR/RNTO name RENAME,

@@ -67,15 +67,13 @@ class IpRules:
         """May ``ip`` go on under the rules of ``scopes``?"""
         if not self._by_scope:
             return _NO_RULES
-        rules = [rule for scope in scopes for rule in self._by_scope.get(scope, ())]
-        if not rules:
-            return _NO_RULES
         key = (ip, tuple(scopes))
         found = self._memo.get(key)
         if found is None:
+            rules = [rule for scope in key[1] for rule in self._by_scope.get(scope, ())]
             if len(self._memo) >= self.MEMO:
                 self._memo.clear()
-            found = self._memo[key] = self._decide(ip, rules)
+            found = self._memo[key] = self._decide(ip, rules) if rules else _NO_RULES
         return found
 
     def _decide(self, ip: str, rules: list[IpRule]) -> IpDecision:

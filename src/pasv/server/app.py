@@ -315,8 +315,7 @@ class FtpServer:
     def session_closed(self, control: ControlProtocol) -> None:
         if control in self.sessions:
             self.sessions.discard(control)
-            self.gate.logout(control.session)
-            self.gate.disconnect()
+            self.gate.disconnect(control.session)
             if self.draining is not None and not self.sessions:
                 self.drained.set()
         else:

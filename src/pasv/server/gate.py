@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pasv.accounts.base import AccountError
@@ -28,6 +29,18 @@ log = logging.getLogger("pasv.policy")
 _ALL = digest("all")
 _IN_CLUSTER = digest("cluster session")  # marks a session the cluster's table holds a row of
 _RELOAD_EVERY = 1.0  # seconds between checks for policy changed by another program
+_PLANS = 4096  # login plans remembered per policy
+
+
+@dataclass(frozen=True, slots=True)
+class _LoginPlan:
+    """What a login checks: the IP rules' verdict, and the session counts (per address, per
+    user, per group: ``keys``) with their ``limits`` (0 = none)."""
+
+    ip_allowed: bool
+    keys: tuple[int, ...]
+    limits: tuple[int, ...]
+    groups: tuple[str, ...]  # the groups whose counts follow the first two keys
 
 
 class Gate:
@@ -51,6 +64,8 @@ class Gate:
         self.generation = generation  # bumped by any worker that changes policy (a new ban)
         self.policy: Policy
         self.bans: dict[str, Ban]
+        self._plans: dict[tuple[str, bool, tuple[str, ...], str], _LoginPlan] = {}
+        self._plans_of: Policy | None = None
         self.reload()
         self._seen_generation = generation.value
         self._seen_version = store.accounts.data_version()
@@ -111,9 +126,12 @@ class Gate:
         ban = self.bans.get(ip) if self.bans else None
         self.policy.check_connect(ip, clients=clients, ban=ban, now=time.time() if ban else 0.0)
 
-    def disconnect(self) -> None:
+    def disconnect(self, session: Session) -> None:
+        """The connection ended: its login (``logout``) and the connection stop counting."""
+        self._release_in_cluster(session)
         with self.shared.locked():
-            self.shared.mine.add(_ALL, -1)
+            self.shared.count((*session.counted, _ALL), -1)
+        session.counted = ()
 
     def _count_connect(self, ip: str, now: float) -> bool:
         settings = self.policy.server
@@ -157,24 +175,52 @@ class Gate:
         user = policy.with_groups(user)
         if not policy.login_checks:  # no IP rule for users or groups, no session limit
             return user
-        keys: tuple[int, ...] = ()
-        if policy.counts_logins:
-            ip_key, user_key = digest(f"ip:{session.peer_ip}"), digest(f"user:{user.name}")
-            group_keys = {g: digest(f"group:{g}") for g in user.groups}
-            with self.shared.locked():
-                counts = SessionCounts(
-                    same_ip=self.shared.sessions(ip_key),
-                    same_user=self.shared.sessions(user_key),
-                    groups={g: self.shared.sessions(k) for g, k in group_keys.items()},
-                )
-                policy.check_login(user, session.peer_ip, counts)
-                keys = (ip_key, user_key, *group_keys.values())
-                for key in keys:
-                    self.shared.mine.add(key, 1)
-        else:
-            policy.check_login(user, session.peer_ip, SessionCounts())
+        plan = self._login_plan(policy, user, session.peer_ip)
+        if not plan.ip_allowed:
+            policy.check_login(user, session.peer_ip, SessionCounts())  # raises with the reason
+        keys = plan.keys
+        if keys:
+            shared = self.shared
+            with shared.locked():
+                counts = shared.sessions_of(keys)
+                for n, limit in zip(counts, plan.limits, strict=True):
+                    if limit and n >= limit:  # a limit reached: the policy says which, and why
+                        groups = dict(zip(plan.groups, counts[2:], strict=True))
+                        policy.check_login(
+                            user, session.peer_ip, SessionCounts(counts[0], counts[1], groups)
+                        )
+                        break
+                shared.count(keys, 1)
         session.counted = keys
         return user
+
+    def _login_plan(self, policy: Policy, user: User, ip: str) -> _LoginPlan:
+        """What a login of ``user`` from ``ip`` checks and counts (memoised per policy: the
+        same users come back from the same addresses)."""
+        if self._plans_of is not policy:
+            self._plans, self._plans_of = {}, policy
+        memo = (user.name, user.anonymous, user.groups, ip)
+        plan = self._plans.get(memo)
+        if plan is None:
+            keys: tuple[int, ...] = ()
+            limits: tuple[int, ...] = ()
+            groups: tuple[str, ...] = ()
+            if policy.counts_logins:
+                per_ip, per_user, *per_group = policy.login_limits(user)
+                distinct = dict(zip(user.groups, per_group, strict=True))
+                groups = tuple(distinct)
+                keys = (
+                    digest(f"ip:{ip}"),
+                    digest(f"user:{user.name}"),
+                    *(digest(f"group:{g}") for g in groups),
+                )
+                limits = (per_ip, per_user, *distinct.values())
+            if len(self._plans) >= _PLANS:
+                self._plans.clear()
+            plan = self._plans[memo] = _LoginPlan(
+                policy.login_ip_allowed(user, ip), keys, limits, groups
+            )
+        return plan
 
     async def admit(self, session: Session, user: User) -> User:
         """``login`` for a cluster: the limits are counted over every live node's sessions, in
@@ -205,13 +251,15 @@ class Gate:
         return user
 
     def logout(self, session: Session) -> None:
-        if session.counted and self.cluster is not None and _IN_CLUSTER in session.counted:
-            self.cluster.release(session.id)
+        self._release_in_cluster(session)
         if session.counted:
             with self.shared.locked():
-                for key in session.counted:
-                    self.shared.mine.add(key, -1)
+                self.shared.count(session.counted, -1)
             session.counted = ()
+
+    def _release_in_cluster(self, session: Session) -> None:
+        if session.counted and self.cluster is not None and _IN_CLUSTER in session.counted:
+            self.cluster.release(session.id)
 
     # --- bans -----------------------------------------------------------------------------
     def _ban(self, ip: str, reason: str, now: float, kind: str) -> Ban:

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import mmap
 import multiprocessing
+import operator
 import struct
 from typing import Any
 
@@ -21,6 +22,7 @@ log = logging.getLogger("pasv.server")
 
 _SLOT = struct.Struct("=Qqd")  # key digest (0 = empty), value, expiry (monotonic s; 0 = never)
 _EMPTY = (0, 0, 0.0)
+_ZERO = (0, 0.0)  # a LocalTable's absent value
 
 
 @functools.lru_cache(maxsize=8192)
@@ -49,42 +51,75 @@ class Table:
     def _write(self, index: int, slot: tuple[int, int, float]) -> None:
         _SLOT.pack_into(self._memory, self._base + index * _SLOT.size, *slot)
 
-    def _find(self, key: int) -> tuple[int, bool]:
-        """The slot holding ``key`` (True), or the empty slot where it would go (False)."""
-        index = key % self._slots
-        for _ in range(self._slots):
-            found = self._read(index)[0]
-            if found == key:
-                return index, True
-            if found == 0:
-                return index, False
-            index = (index + 1) % self._slots
-        return -1, False
+    def _find(self, key: int) -> tuple[int, tuple[int, int, float] | None]:
+        """The slot holding ``key`` with its entry, or the empty slot where it would go with
+        None (-1 when the table is full). The home slot is read first, outside any loop: it is
+        almost always the answer, and this runs several times per login."""
+        memory, base, slots = self._memory, self._base, self._slots
+        index = key % slots
+        slot = _SLOT.unpack_from(memory, base + index * _SLOT.size)
+        if slot[0] == key:
+            return index, slot
+        if slot[0] == 0:
+            return index, None
+        for _ in range(slots - 1):
+            index = index + 1 if index + 1 < slots else 0
+            slot = _SLOT.unpack_from(memory, base + index * _SLOT.size)
+            if slot[0] == key:
+                return index, slot
+            if slot[0] == 0:
+                return index, None
+        return -1, None
 
     def get(self, key: int, now: float = 0.0) -> int:
-        index, found = self._find(key)
-        if not found:
+        slot = self._find(key)[1]
+        if slot is None:
             return 0
-        _, value, expiry = self._read(index)
-        return 0 if expiry and now >= expiry else value
+        return 0 if slot[2] and now >= slot[2] else slot[1]
 
     def add(self, key: int, delta: int, expiry: float = 0.0, now: float = 0.0) -> int:
         """Add ``delta``; an expired value starts again from zero. Returns the new value."""
-        index, found = self._find(key)
+        index, slot = self._find(key)
         if index < 0:
             log.warning("shared counter table full; a limit may be counted low")
             return delta
-        value = 0
-        if found:
-            _, value, old_expiry = self._read(index)
-            if old_expiry and now >= old_expiry:
-                value = 0
-        value += delta
-        self._write(index, (key, value, expiry))  # a zero stays until swept: no delete churn
+        value = delta
+        if slot is not None and not (slot[2] and now >= slot[2]):
+            value += slot[1]
+        # a zero stays until swept: no delete churn
+        _SLOT.pack_into(self._memory, self._base + index * _SLOT.size, key, value, expiry)
         return value
 
+    def counts(self, keys: tuple[int, ...]) -> list[int]:
+        """The values of ``keys`` that never expire (session counts), in one call; each key's
+        home slot is read here, and only a key that was moved on is looked for further."""
+        memory, base, slots, width = self._memory, self._base, self._slots, _SLOT.size
+        values = []
+        for key in keys:
+            slot: tuple[int, int, float] | None = _SLOT.unpack_from(
+                memory, base + key % slots * width
+            )
+            if slot is not None and slot[0] != key and slot[0] != 0:
+                slot = self._find(key)[1]
+            values.append(0 if slot is None or slot[0] == 0 else slot[1])
+        return values
+
+    def add_each(self, keys: tuple[int, ...], delta: int) -> None:
+        """``add(key, delta)`` for each of ``keys``, values that never expire."""
+        memory, base, slots, width = self._memory, self._base, self._slots, _SLOT.size
+        for key in keys:
+            index = key % slots
+            slot: tuple[int, int, float] | None = _SLOT.unpack_from(memory, base + index * width)
+            if slot is not None and slot[0] != key:
+                index, slot = (index, None) if slot[0] == 0 else self._find(key)
+            if index < 0:
+                log.warning("shared counter table full; a limit may be counted low")
+                continue
+            value = delta + (0 if slot is None else slot[1])
+            _SLOT.pack_into(memory, base + index * width, key, value, 0.0)
+
     def put(self, key: int, value: int, expiry: float = 0.0) -> None:
-        index, _ = self._find(key)
+        index = self._find(key)[0]
         if index >= 0:
             self._write(index, (key, value, expiry))
 
@@ -140,6 +175,15 @@ class LocalTable:
         value = self.get(key, now) + delta
         self._values[key] = (value, expiry)
         return value
+
+    def counts(self, keys: tuple[int, ...]) -> list[int]:
+        values = self._values
+        return [values.get(key, _ZERO)[0] for key in keys]
+
+    def add_each(self, keys: tuple[int, ...], delta: int) -> None:
+        values = self._values
+        for key in keys:
+            values[key] = (values.get(key, _ZERO)[0] + delta, 0.0)
 
     def put(self, key: int, value: int, expiry: float = 0.0) -> None:
         self._values[key] = (value, expiry)
@@ -217,6 +261,18 @@ class SharedState:
         if len(self._tables) == 1:
             return self._tables[0].get(key)
         return sum(table.get(key) for table in self._tables)
+
+    def sessions_of(self, keys: tuple[int, ...]) -> list[int]:
+        """``sessions`` of each key, in one pass over each table."""
+        tables = self._tables
+        totals = tables[0].counts(keys)
+        for index in range(1, len(tables)):
+            totals = list(map(operator.add, totals, tables[index].counts(keys)))
+        return totals
+
+    def count(self, keys: tuple[int, ...], delta: int) -> None:
+        """Add ``delta`` to each key's sessions in this worker's own table."""
+        self._tables[self.index].add_each(keys, delta)
 
     def sweep(self, now: float) -> None:
         """Forget ended rate windows and zero counts (this worker's own table and the common)."""

@@ -128,6 +128,22 @@ def test_sessions_per_user(live: LiveServer) -> None:
         )
 
 
+def test_a_limit_set_after_logins_applies_to_the_next_login(live: LiveServer) -> None:
+    """What a login checks is remembered per user and address, but only for the policy it was
+    worked out under: a limit added later applies at once, and a refused login takes no slot."""
+    live.policy.set_option("", "max_sessions_per_ip", 10)
+    live.reload_policy()
+    live.login().quit()
+    live.policy.set_option(f"user:{USER}", "max_sessions_per_user", 1)
+    live.reload_policy()
+    held = live.login()
+    refused = f"530 Not logged in, only 1 session(s) for user {USER} allowed at a time."
+    assert _refusal(live) == refused
+    assert _refusal(live) == refused
+    held.quit()
+    live.login()  # the refused logins were not counted
+
+
 def test_group_max_users(live: LiveServer) -> None:
     store = live.policy
     live.add_user("bob", "pw-bob")
