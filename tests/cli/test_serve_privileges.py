@@ -20,7 +20,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from tests.admin.support import token
 from tests.cli import support
 from tests.cli.support import Pasv, _free_port, _read_until, _serve
 from tests.support.ftps import ReusingFTP_TLS, make_pki, served_fingerprint
@@ -223,3 +225,28 @@ def test_root_never_follows_a_link_planted_in_the_data_directory(
     assert "Traceback" not in out
     assert victim.read_bytes() == b"precious\n"
     assert stat.S_IMODE(victim.stat().st_mode) == 0o600 and victim.stat().st_uid == 0
+
+
+@needs_root
+def test_the_admin_api_serves_from_a_closed_home(
+    tmp_path: Path, stop: list[subprocess.Popen[str]], system_user: pwd.struct_passwd
+) -> None:
+    """The admin API's own connection to the store is opened before the switch too: as the
+    serving user, SQLite could not open the database by the held directory's path."""
+    home = tmp_path / "home"  # mode 0700, root's: the serving user cannot walk to the data
+    home.mkdir()
+    os.chmod(home, 0o700)
+    data = home / "pasv-data"
+    pasv = Pasv(data)
+    pasv.ok("user", "add", "bob", "--password", "pw")
+    viewer = token(pasv, "viewer", "read")
+    argv = ["--user", system_user.pw_name, "--workers", "2", "--admin", "--admin-port", "0"]
+    proc = _serve(data, _free_port(), *argv)
+    stop.append(proc)
+    lines = _read_until(proc, r"admin console on http://")
+    base = re.search(r"(http://[\d.]+:\d+)/console/", lines[-1])[1]  # type: ignore[index]
+    users = httpx.get(f"{base}/api/v1/users", headers={"Authorization": f"Bearer {viewer}"})
+    assert users.status_code == 200, users.text
+    assert "bob" in users.text
+    assert not [line for line in lines if "could not start" in line or "Traceback" in line]
+    assert proc.poll() is None

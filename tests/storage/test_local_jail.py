@@ -137,6 +137,17 @@ async def test_symlinks_inside_the_root_work(storage: LocalStorage) -> None:
     async with await storage.open_write("/gooddir/new.txt") as w:
         await w.write(b"x")
     assert [f.name for f in await storage.listdir("/sub")] == ["new.txt"]
+    async with await storage.open_read("/gooddir/new.txt") as handle:
+        assert await handle.read(100) == b"x"
+
+
+async def test_a_chain_of_links_inside_the_root_is_read(storage: LocalStorage, root: Path) -> None:
+    (root / "chain").symlink_to("good")
+    async with await storage.open_read("/chain", 1) as handle:
+        assert await handle.read(100) == b"ello"
+    (root / "outchain").symlink_to("secret")
+    with pytest.raises(OutsideJail):
+        await storage.open_read("/outchain")
 
 
 async def test_escaping_link_itself_can_be_removed(storage: LocalStorage, outside: Path) -> None:

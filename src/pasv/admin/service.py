@@ -10,6 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from pasv.accounts.sqlbase import AccountDatabase
 from pasv.admin.actions import Manager
 from pasv.admin.api import router
 from pasv.admin.audit import AuditLog
@@ -21,7 +22,7 @@ from pasv.admin.security import ConsoleSessions
 from pasv.admin.tokens import TokenStore
 from pasv.server.app import FtpServer
 from pasv.server.cluster_registry import ClusterRegistry
-from pasv.server.composition import node_name, open_accounts
+from pasv.server.composition import node_name
 from pasv.server.registry import BanBook, LocalRegistry, SessionRegistry
 
 log = logging.getLogger("pasv.admin")
@@ -67,15 +68,16 @@ def default_registry(server: FtpServer) -> SessionRegistry:
 async def start_admin(
     server: FtpServer,
     sock: socket.socket,
+    accounts: AccountDatabase,
     say: Callable[[str], None],
     registry: SessionRegistry | None = None,
     bans: BanBook | None = None,
 ) -> Callable[[], Awaitable[None]]:
-    """Serve the admin API on ``sock``; returns the function that stops it. ``registry`` and
-    ``bans`` may be given; by default this machine's sessions (every worker's, and every node's
-    in cluster mode) and the bans in its account database."""
+    """Serve the admin API on ``sock`` with ``accounts``, its own connection to the account
+    store (as the CLI's), which its stop closes; returns the function that stops it.
+    ``registry`` and ``bans`` may be given; by default this machine's sessions (every worker's,
+    and every node's in cluster mode) and the bans in its account database."""
     settings = server.settings
-    accounts = open_accounts(settings, origin="admin API")  # its own connection, as the CLI's
     registry = registry if registry is not None else default_registry(server)
     throughput = Throughput(registry)
     ctx = AdminContext(

@@ -123,13 +123,9 @@ def serve(
     ] = None,
 ) -> None:
     """Run the FTP server (embedded defaults: ./pasv-data, port 2121, passive 50000-50100)."""
-    import sqlite3
-
-    from pasv.accounts.base import AccountError
     from pasv.admin.service import start_admin
-    from pasv.server.privileges import PrivilegeError
     from pasv.server.runner import run
-    from pasv.server.tls import CertificateError
+    from pasv.server.workerstart import START_ERRORS, WorkerStartError
 
     settings = settings_from(
         config,
@@ -161,7 +157,7 @@ def serve(
             lambda line: out.print(line, highlight=False, soft_wrap=True, emoji=False),
             start_admin,
         )
-    except (OSError, sqlite3.Error, CertificateError, PrivilegeError, AccountError) as exc:
+    except (*START_ERRORS, WorkerStartError) as exc:
         err.print(f"[red]Cannot start:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 

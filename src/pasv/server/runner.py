@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pasv.accounts.base import AccountExists
 from pasv.accounts.policy_store import PolicyStore
+from pasv.accounts.sqlbase import AccountDatabase
 from pasv.config import Settings
 from pasv.policy.engine import Policy
 from pasv.server import metrics, privsep
@@ -38,13 +39,24 @@ from pasv.server.privileges import (
 from pasv.server.setup_warnings import setup_warnings
 from pasv.server.shared import SharedState
 from pasv.server.tls import Certificate, locate
+from pasv.server.workerstart import (
+    Respawns,
+    Startup,
+    WorkerStartError,
+    close_listeners,
+    pause,
+    reopen_listeners,
+)
 
 log = logging.getLogger("pasv.server")
 
-# Something served beside FTP by one process (worker 0): the admin API. Given the server and
-# the admin listening socket, it starts and returns the coroutine function that stops it.
+# Something served beside FTP by one process (worker 0): the admin API. Given the server, the
+# admin listening socket and its own connection to the account store (opened, like the server's,
+# before the switch to the serving user), it starts and returns the coroutine function that
+# stops it (and closes that connection).
 Addon = Callable[
-    [FtpServer, socket.socket, Callable[[str], None]], Awaitable[Callable[[], Awaitable[None]]]
+    [FtpServer, socket.socket, AccountDatabase, Callable[[str], None]],
+    Awaitable[Callable[[], Awaitable[None]]],
 ]
 
 FIRST_USER = "pasv"
@@ -228,19 +240,27 @@ async def serve(
     account: Account | None = None,
     parent: socket.socket | None = None,
     addon: tuple[Addon, socket.socket] | None = None,
+    startup: Startup | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then drain ([drain]); SIGHUP reloads the TLS certificate
     and reopens the transfer log. With ``account``, everything that needs root is opened first
     (the data directory, the account database, the certificate and key, the transfer log), then
     the process becomes that user before it accepts a client; the parent sends reloads over
-    ``parent``."""
+    ``parent``. ``startup`` is told when the worker serves (its failures from then on are no
+    longer failures to start)."""
     worker = shared.state.index if shared is not None and settings.server.worker_count > 1 else None
     origin = node_name(settings, worker)
-    if account is None:
-        accounts = open_accounts(settings, origin=origin)
-    else:  # as root, in a directory the serving user owns: no symbolic link is followed
-        sqlite_path = None if is_shared(settings) else real_accounts_db(settings)
-        accounts = open_accounts(settings, sqlite_path=sqlite_path, nofollow=True, origin=origin)
+    sqlite_path = None if account is None or is_shared(settings) else real_accounts_db(settings)
+
+    def store(origin: str) -> AccountDatabase:
+        """As root, in a directory the serving user owns: no symbolic link is followed, and
+        the database is named by its host path (the held one below is not SQLite's to open)."""
+        nofollow = account is not None
+        return open_accounts(settings, sqlite_path=sqlite_path, nofollow=nofollow, origin=origin)
+
+    accounts = store(origin)
+    addon_accounts = store("admin API") if addon is not None else None
+    if account is not None:
         settings = hold(settings, account)
     cluster = open_cluster(settings, accounts, origin)
     if shared is None:
@@ -282,7 +302,9 @@ async def serve(
             await cluster.start(server, f"{host}:{port}")
             say(f"pasv node {cluster.node} joined the cluster (heartbeat {cluster.heartbeat:g}s)")
         if addon is not None:
-            stop_addon = await addon[0](server, addon[1], say)
+            assert addon_accounts is not None
+            stop_addon = await addon[0](server, addon[1], addon_accounts, say)
+            addon_accounts = None  # the add-on's now: its stop closes it
         loop = asyncio.get_running_loop()
         stop = StopSignals(loop)
         if parent is None:
@@ -296,6 +318,8 @@ async def serve(
                     loop.remove_reader(parent.fileno())
 
             loop.add_reader(parent.fileno(), from_parent)
+        if startup is not None:
+            startup.served()
         await stop.drain.wait()
         await server.drain(stop.now)
         if shared is not None and shared.barrier is not None:
@@ -303,6 +327,8 @@ async def serve(
     finally:
         if stop_addon is not None:
             await stop_addon()
+        if addon_accounts is not None:  # the add-on never started
+            await addon_accounts.close()
         await server.close()
         if cluster is not None:
             await cluster.close()
@@ -418,6 +444,36 @@ def _watch(
             for fd in message[1]:
                 os.close(fd)
 
+    respawns = Respawns()
+    failed: int | None = None
+
+    def replace(index: int, pid: int, status: int) -> bool:
+        """Whether worker ``index``'s replacement starts now; False when the server stops."""
+        nonlocal failed
+        delay = respawns.delay(index, status)
+        if delay is None:  # the first start failed: a replacement would fail the same way
+            failed = index
+            stop(signal.SIGTERM, None)
+            return False
+        if not delay:
+            log.error("worker %d ended (status %d); starting a replacement", pid, status)
+            return True
+        ports = close_listeners(socks[index])
+        log.error("worker %d could not start; trying again in %g s", index, delay)
+        came = pause(delay)
+        if came is not None:
+            stop(came, None)
+        if stopping:
+            return False
+        try:
+            socks[index] = reopen_listeners(settings, ports)
+        except OSError as exc:
+            log.error("worker %d cannot listen again: %s", index, exc)
+            failed = index
+            stop(signal.SIGTERM, None)
+            return False
+        return True
+
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, reload)
@@ -429,8 +485,7 @@ def _watch(
         index = children.pop(pid, -1)
         if shared.metrics_dir is not None:
             metrics.worker_ended(pid, shared.metrics_dir)  # its live gauges; counters stay
-        if not stopping and index >= 0:
-            log.error("worker %d ended (status %d); starting a replacement", pid, status)
+        if not stopping and index >= 0 and replace(index, pid, status):
             shared.state.wipe_worker(index)  # its sessions ended with it
             if shared.board is not None:
                 shared.board.clear(index)
@@ -444,6 +499,8 @@ def _watch(
             for listener in socks[index]:  # here, or the kernel would keep routing new
                 if listener is not None:  # connections to a socket nobody accepts from
                     listener.close()
+    if failed is not None:
+        raise WorkerStartError(f"worker {failed} could not start (its reason is above)")
 
 
 def fork_worker() -> int:
@@ -470,6 +527,7 @@ def _spawn(
     if pid:
         return pid
     code = 0
+    startup = Startup(index)
     shared.state.bind(index)
     try:
         for end in channels.values():  # the parent's ends: the other workers' business
@@ -484,10 +542,9 @@ def _spawn(
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(serve(settings, sock, say, shared, account, parent, addon))
-    except BaseException:
-        log.exception("worker failed")
-        code = 1
+            runner.run(serve(settings, sock, say, shared, account, parent, addon, startup))
+    except BaseException as exc:
+        code = startup.failed(exc)
     finally:
         sys.stdout.flush()
         os._exit(code)

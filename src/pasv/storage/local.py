@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat as st
@@ -243,6 +244,18 @@ class LocalStorage:
         return await run_blocking(self._listdir, path)
 
     def _open_read(self, path: str, offset: int) -> LocalReadHandle:
+        parts = self._parts(path)
+        if parts:
+            # The usual download is of a file, not of a link: open it without a final lstat
+            # (O_NOFOLLOW refuses a link with ELOOP), and resolve the link only then.
+            parent = self._real(parts[:-1])
+            if self._inside(parent):
+                try:
+                    fd, s = open_regular(os.path.join(parent, parts[-1]), os.O_RDONLY)
+                    return LocalReadHandle(fd, s.st_size, offset)
+                except OSError as exc:
+                    if exc.errno != errno.ELOOP:
+                        raise
         fd, s = open_regular(self._resolve(path), os.O_RDONLY)
         return LocalReadHandle(fd, s.st_size, offset)
 

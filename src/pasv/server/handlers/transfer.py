@@ -23,6 +23,7 @@ from pasv.protocol.errors import (
 )
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import datalayers, modetransfers, transfers
+from pasv.server.datachannel import tune
 from pasv.server.handlers import command
 from pasv.server.language import say
 from pasv.server.metering import throttle_for
@@ -326,6 +327,7 @@ async def _receive_file(
         watch = plan.watch if plan is not None else None
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
+            tune(sock)
             if mode_name != "S":
                 stack = modetransfers.upload_stack(s, sock, mode_name, start, transfer)
                 await modetransfers.receive(stack, handle, transfer, throttle, watch)

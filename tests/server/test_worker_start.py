@@ -1,0 +1,157 @@
+"""A worker that cannot start: at the first start `pasv serve` stops with its reason instead of
+replacing it many times a second; a replacement after a crash is retried less and less often,
+the other worker serving meanwhile, and never once the server is stopping.
+
+The supervisor runs its real add-on interface (the admin API's) with an add-on that fails while
+a flag file exists, so the failure happens in the worker only, as an unreachable database or a
+store the serving user may not open would."""
+
+from __future__ import annotations
+
+import ftplib
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.support import _read_until, stop_all
+from tests.support.live import passive_range
+from tests.support.ports import free_port
+
+SCRIPT = """
+import os, sys
+from pathlib import Path
+from pasv.cli.common import setup_logging
+from pasv.config import load_settings
+from pasv.server.runner import run
+from pasv.server.workerstart import WorkerStartError
+
+data, port, implicit, passive, flag = sys.argv[1:6]
+
+async def addon(server, sock, accounts, say):
+    if os.path.exists(flag):
+        raise OSError("the add-on cannot start: " + Path(flag).read_text())
+    say(f"add-on started in {os.getpid()}")
+    async def stop():
+        await accounts.close()
+    return stop
+
+sections = {
+    "server": {"data_dir": data, "host": "127.0.0.1", "port": int(port), "workers": 2,
+               "allow_root": True},
+    "passive": {"ports": passive},
+    "tls": {"implicit_port": int(implicit)},
+    "metrics": {"listen": "127.0.0.1:0"},
+    "admin": {"enabled": True, "port": 0},
+}
+setup_logging("warning")
+try:
+    run(load_settings(None, sections), lambda line: print(line, flush=True), addon)
+except WorkerStartError as exc:
+    print(f"stopped: {exc}", flush=True)
+    sys.exit(1)
+"""
+
+
+class Supervised:
+    """The script's process; ``fail`` (the flag's text) makes the add-on fail from the start."""
+
+    def __init__(self, tmp_path: Path, fail: str | None) -> None:
+        self.flag = tmp_path / "fail"
+        if fail is not None:
+            self.flag.write_text(fail)
+        self.port = free_port()
+        argv = [sys.executable, "-c", SCRIPT, str(tmp_path / "data"), str(self.port)]
+        argv += [str(free_port()), passive_range(), str(self.flag)]
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+    def until(self, pattern: str) -> list[str]:
+        return _read_until(self.proc, pattern)
+
+    def rest(self) -> str:
+        """What it printed until it ended (it must end on its own)."""
+        out, _ = self.proc.communicate(timeout=20)
+        return out
+
+    def crash_the_add_on_worker(self, reason: str) -> None:
+        """Kill the worker that runs the add-on, its replacements failing with ``reason``."""
+        started = self.until(r"add-on started in \d+")[-1]
+        pid = int(started.rsplit(" ", 1)[1])
+        self.flag.write_text(reason)
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def supervise(tmp_path: Path) -> Iterator[Callable[[str | None], Supervised]]:
+    started: list[Supervised] = []
+
+    def start(fail: str | None = None) -> Supervised:
+        started.append(Supervised(tmp_path, fail))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        stop_all([s.proc for s in started])
+
+
+def _banner(port: int) -> str:
+    with ftplib.FTP() as ftp:
+        return ftp.connect("127.0.0.1", port, timeout=10)
+
+
+def test_a_worker_that_cannot_start_stops_the_first_start(
+    supervise: Callable[[str | None], Supervised],
+) -> None:
+    supervised = supervise("its database is unreachable")
+    out = supervised.rest()
+    assert supervised.proc.returncode == 1, out
+    reason = "worker 0 could not start: the add-on cannot start: its database is unreachable"
+    assert out.count(reason) == 1, out  # said once, in one line: no traceback, no retry loop
+    assert "Traceback" not in out
+    assert "starting a replacement" not in out and "trying again" not in out
+    assert "stopped: worker 0 could not start (its reason is above)" in out
+
+
+def test_a_replacement_that_cannot_start_is_retried_less_and_less_often(
+    supervise: Callable[[str | None], Supervised],
+) -> None:
+    supervised = supervise(None)
+    supervised.crash_the_add_on_worker("the store is busy")
+    supervised.until(r"worker 0 could not start; trying again in 1 s")
+    os.kill(supervised.proc.pid, signal.SIGSTOP)  # the supervisor stays in its wait
+    try:  # its listener is closed: every new client is worker 1's (none waits in a dead queue)
+        assert all(_banner(supervised.port).startswith("220") for _ in range(16))
+    finally:
+        os.kill(supervised.proc.pid, signal.SIGCONT)
+    seen = supervised.until(r"worker 0 could not start; trying again in 2 s")
+    supervised.flag.unlink()  # the cause is gone: a later attempt starts
+    seen += supervised.until(r"add-on started in \d+")
+    delays = [float(m[1]) for line in seen if (m := re.search(r"trying again in ([\d.]+) s", line))]
+    assert delays[0] == 2 and delays == sorted(delays), seen  # each wait at least the last
+    assert all("Traceback" not in line for line in seen)
+    assert _banner(supervised.port).startswith("220")
+    assert supervised.proc.poll() is None  # it never stopped serving
+
+
+def test_no_replacement_is_tried_once_the_server_stops(
+    supervise: Callable[[str | None], Supervised],
+) -> None:
+    supervised = supervise(None)
+    supervised.crash_the_add_on_worker("the store is busy")
+    supervised.until(r"worker 0 could not start; trying again in 1 s")
+    os.kill(supervised.proc.pid, signal.SIGTERM)  # while it waits to try again
+    out = supervised.rest()
+    assert supervised.proc.returncode == 0, out
+    assert "could not start" not in out, out  # no attempt after the stop
