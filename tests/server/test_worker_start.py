@@ -84,12 +84,14 @@ class Supervised:
         out, _ = self.proc.communicate(timeout=20)
         return out
 
-    def crash_the_add_on_worker(self, reason: str) -> None:
-        """Kill the worker that runs the add-on, its replacements failing with ``reason``."""
+    def crash_the_add_on_worker(self) -> None:
+        """Kill the worker that runs the add-on, its replacements failing, until the first
+        wait before the next attempt begins."""
         started = self.until(r"add-on started in \d+")[-1]
         pid = int(started.rsplit(" ", 1)[1])
-        self.flag.write_text(reason)
+        self.flag.write_text("the store is busy")
         os.kill(pid, signal.SIGKILL)
+        self.until(r"worker 0 could not start; trying again in 1 s")
 
 
 @pytest.fixture
@@ -128,8 +130,7 @@ def test_a_replacement_that_cannot_start_is_retried_less_and_less_often(
     supervise: Callable[[str | None], Supervised],
 ) -> None:
     supervised = supervise(None)
-    supervised.crash_the_add_on_worker("the store is busy")
-    supervised.until(r"worker 0 could not start; trying again in 1 s")
+    supervised.crash_the_add_on_worker()
     os.kill(supervised.proc.pid, signal.SIGSTOP)  # the supervisor stays in its wait
     try:  # its listener is closed: every new client is worker 1's (none waits in a dead queue)
         assert all(_banner(supervised.port).startswith("220") for _ in range(16))
@@ -149,8 +150,7 @@ def test_no_replacement_is_tried_once_the_server_stops(
     supervise: Callable[[str | None], Supervised],
 ) -> None:
     supervised = supervise(None)
-    supervised.crash_the_add_on_worker("the store is busy")
-    supervised.until(r"worker 0 could not start; trying again in 1 s")
+    supervised.crash_the_add_on_worker()
     os.kill(supervised.proc.pid, signal.SIGTERM)  # while it waits to try again
     out = supervised.rest()
     assert supervised.proc.returncode == 0, out
