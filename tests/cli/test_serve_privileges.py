@@ -139,6 +139,14 @@ def test_every_worker_serves_as_the_user_even_from_a_closed_home(
         ftp.connect("127.0.0.1", port, timeout=10)
         ftp.login(*login)
         ftp.storbinary("STOR up.bin", io.BytesIO(b"x" * 1000))
+        got = bytearray()  # read back through the held data directory
+        assert ftp.retrbinary("RETR up.bin", got.extend).startswith("226")
+        assert got == b"x" * 1000
+        link = data / "files" / "link.bin"
+        link.symlink_to("up.bin")  # inside a held directory a link is refused, as documented
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            ftp.retrbinary("RETR link.bin", got.extend)
+        link.unlink()
         ftp.mkd("newdir")
         assert ftp.sendcmd("MFMT 20200102030405 up.bin").startswith("213")
         ftp.set_pasv(False)  # active mode: the server connects back to us
