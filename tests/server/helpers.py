@@ -159,6 +159,17 @@ def wait_for(condition: Callable[[], object], timeout: float = WAIT, step: float
         time.sleep(step)
 
 
+def upload_taken(live: LiveServer, at_least: int = 1) -> Callable[[], bool]:
+    """Whether the server has taken ``at_least`` bytes of an upload yet. An ABOR sent after the
+    data can overtake bytes still in the socket's buffer: wait for this before it."""
+
+    def taken() -> bool:
+        transfers = [control.session.transfer for control in list(live.server.sessions)]
+        return any(transfer is not None and transfer.done >= at_least for transfer in transfers)
+
+    return taken
+
+
 def retr_bytes(ftp: ftplib.FTP, name: str, rest: int | None = None) -> bytes:
     chunks: list[bytes] = []
     ftp.retrbinary(f"RETR {name}", chunks.append, rest=rest)

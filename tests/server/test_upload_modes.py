@@ -8,12 +8,12 @@ import io
 import os
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.server.helpers import data_socket, retr_bytes
+from tests.server.helpers import data_socket, retr_bytes, upload_taken, wait_for
 from tests.support.live import USER, LiveServer, start_server
 
 KIB = 1024
@@ -37,11 +37,20 @@ def leftovers(live: LiveServer) -> list[str]:
     )
 
 
-def broken_upload(ftp: ftplib.FTP, name: str, data: bytes, command: str = "STOR") -> str:
-    """Send ``data``, then ABOR with the data connection still open: the upload fails."""
+def broken_upload(
+    ftp: ftplib.FTP,
+    name: str,
+    data: bytes,
+    command: str = "STOR",
+    arrived: Callable[[], bool] | None = None,
+) -> str:
+    """Send ``data``, then ABOR with the data connection still open: the upload fails.
+    With ``arrived``, the ABOR waits until it says some of the data reached the server."""
     conn = ftp.transfercmd(f"{command} {name}")
     try:
         conn.sendall(data)
+        if arrived is not None:
+            wait_for(arrived)
         ftp.putcmd("ABOR")
         first = ftp.getline()
         assert ftp.getline().startswith("226")  # ABOR's own reply
@@ -83,7 +92,8 @@ def test_atomic_resume_keeps_a_failed_upload_to_resume(tmp_path: Path) -> None:
     try:
         body = os.urandom(300 * KIB)
         ftp = live.login()
-        assert broken_upload(ftp, "big.bin", body[: 100 * KIB]).startswith("426")
+        sent = body[: 100 * KIB]
+        assert broken_upload(ftp, "big.bin", sent, arrived=upload_taken(live)).startswith("426")
         kept = (live.files / "big.bin").read_bytes()
         assert kept == body[: len(kept)] and kept  # a clean prefix, under the target's name
         assert leftovers(live) == []

@@ -8,7 +8,14 @@ import os
 
 import pytest
 
-from tests.server.helpers import Raw, big_download_started, code_of, retr_bytes, wait_for
+from tests.server.helpers import (
+    Raw,
+    big_download_started,
+    code_of,
+    retr_bytes,
+    upload_taken,
+    wait_for,
+)
 from tests.support.live import USER, LiveServer
 
 KIB = 1024
@@ -105,6 +112,7 @@ def test_an_aborted_upload_earns_nothing(live: LiveServer) -> None:
     conn = ftp.transfercmd("STOR part.bin")
     try:
         conn.sendall(b"y" * 5000)
+        wait_for(upload_taken(live, 5000))  # or the ABOR could overtake some of them
         ftp.putcmd("ABOR")  # while the data connection is still open: a real abort
         assert ftp.getline().startswith("426")
         assert ftp.getline().startswith("226")
