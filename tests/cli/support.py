@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import re
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -106,3 +109,25 @@ class Pasv:
 
     def export(self) -> str:
         return self.ok("policy", "export")
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="starts pasv as root and creates a Linux user: needs root"
+)
+
+
+@pytest.fixture
+def system_user() -> Iterator[pwd.struct_passwd]:
+    """A Linux system user of its own (unique: the tests run in parallel), removed afterwards."""
+    if shutil.which("useradd") is None or shutil.which("userdel") is None:
+        pytest.skip("useradd/userdel are not installed")
+    name = f"pasvt{secrets.token_hex(5)}"
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)

@@ -9,7 +9,6 @@ import io
 import os
 import pwd
 import re
-import secrets
 import shutil
 import signal
 import ssl
@@ -17,41 +16,20 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.admin.support import token
 from tests.cli import support
-from tests.cli.support import Pasv, _free_port, _read_until, _serve
+from tests.cli.support import Pasv, _free_port, _read_until, _serve, needs_root
 from tests.support.ftps import ReusingFTP_TLS, make_pki, served_fingerprint
 
 import pasv
 
 stop = support.stop
+system_user = support.system_user
 SRC = Path(pasv.__file__).resolve().parents[1]
-
-needs_root = pytest.mark.skipif(
-    os.geteuid() != 0, reason="starts pasv as root and creates a Linux user: needs root"
-)
-
-
-@pytest.fixture
-def system_user() -> Iterator[pwd.struct_passwd]:
-    """A Linux system user of its own (unique: the tests run in parallel), removed afterwards."""
-    if shutil.which("useradd") is None or shutil.which("userdel") is None:
-        pytest.skip("useradd/userdel are not installed")
-    name = f"pasvt{secrets.token_hex(5)}"
-    subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield pwd.getpwnam(name)
-    finally:
-        subprocess.run(["userdel", name], check=False, capture_output=True)
 
 
 def _ids(pid: int) -> dict[str, list[str]]:
@@ -144,7 +122,7 @@ def test_every_worker_serves_as_the_user_even_from_a_closed_home(
         assert got == b"x" * 1000
         link = data / "files" / "link.bin"
         link.symlink_to("up.bin")  # inside a held directory a link is refused, as documented
-        with pytest.raises(ftplib.error_perm, match="^550"):
+        with pytest.raises(ftplib.error_perm, match=r"^550"):
             ftp.retrbinary("RETR link.bin", got.extend)
         link.unlink()
         ftp.mkd("newdir")

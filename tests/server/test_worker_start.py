@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import ftplib
 import os
+import pwd
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cli.support import _read_until, stop_all
+from tests.cli import support
+from tests.cli.support import _read_until, needs_root, stop_all
 from tests.support.live import passive_range
 from tests.support.ports import free_port
+
+system_user = support.system_user  # a fixture
 
 SCRIPT = """
 import os, sys
@@ -32,6 +38,7 @@ from pasv.server.runner import run
 from pasv.server.workerstart import WorkerStartError
 
 data, port, implicit, passive, flag = sys.argv[1:6]
+user = sys.argv[6] if len(sys.argv) > 6 else None  # started as root: serve as this user
 
 async def addon(server, sock, accounts, say):
     if os.path.exists(flag):
@@ -43,7 +50,7 @@ async def addon(server, sock, accounts, say):
 
 sections = {
     "server": {"data_dir": data, "host": "127.0.0.1", "port": int(port), "workers": 2,
-               "allow_root": True},
+               **({"user": user} if user else {"allow_root": True})},
     "passive": {"ports": passive},
     "tls": {"implicit_port": int(implicit)},
     "metrics": {"listen": "127.0.0.1:0"},
@@ -61,13 +68,17 @@ except WorkerStartError as exc:
 class Supervised:
     """The script's process; ``fail`` (the flag's text) makes the add-on fail from the start."""
 
-    def __init__(self, tmp_path: Path, fail: str | None) -> None:
-        self.flag = tmp_path / "fail"
+    def __init__(self, tmp_path: Path, fail: str | None, user: str | None = None) -> None:
+        # the add-on reads the flag as the serving user: in a directory that user can reach
+        # (pytest's own are root's alone)
+        self.flags = Path(tempfile.mkdtemp(prefix="pasv-test-flag-"))
+        self.flags.chmod(0o755)
+        self.flag = self.flags / "fail"
         if fail is not None:
             self.flag.write_text(fail)
         self.port = free_port()
         argv = [sys.executable, "-c", SCRIPT, str(tmp_path / "data"), str(self.port)]
-        argv += [str(free_port()), passive_range(), str(self.flag)]
+        argv += [str(free_port()), passive_range(), str(self.flag), *([user] if user else [])]
         self.proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
@@ -95,17 +106,19 @@ class Supervised:
 
 
 @pytest.fixture
-def supervise(tmp_path: Path) -> Iterator[Callable[[str | None], Supervised]]:
+def supervise(tmp_path: Path) -> Iterator[Callable[..., Supervised]]:
     started: list[Supervised] = []
 
-    def start(fail: str | None = None) -> Supervised:
-        started.append(Supervised(tmp_path, fail))
+    def start(fail: str | None = None, user: str | None = None) -> Supervised:
+        started.append(Supervised(tmp_path, fail, user))
         return started[-1]
 
     try:
         yield start
     finally:
         stop_all([s.proc for s in started])
+        for each in started:
+            shutil.rmtree(each.flags, ignore_errors=True)
 
 
 def _banner(port: int) -> str:
@@ -114,7 +127,7 @@ def _banner(port: int) -> str:
 
 
 def test_a_worker_that_cannot_start_stops_the_first_start(
-    supervise: Callable[[str | None], Supervised],
+    supervise: Callable[..., Supervised],
 ) -> None:
     supervised = supervise("its database is unreachable")
     out = supervised.rest()
@@ -127,7 +140,7 @@ def test_a_worker_that_cannot_start_stops_the_first_start(
 
 
 def test_a_replacement_that_cannot_start_is_retried_less_and_less_often(
-    supervise: Callable[[str | None], Supervised],
+    supervise: Callable[..., Supervised],
 ) -> None:
     supervised = supervise(None)
     supervised.crash_the_add_on_worker()
@@ -147,7 +160,7 @@ def test_a_replacement_that_cannot_start_is_retried_less_and_less_often(
 
 
 def test_no_replacement_is_tried_once_the_server_stops(
-    supervise: Callable[[str | None], Supervised],
+    supervise: Callable[..., Supervised],
 ) -> None:
     supervised = supervise(None)
     supervised.crash_the_add_on_worker()
@@ -155,3 +168,18 @@ def test_no_replacement_is_tried_once_the_server_stops(
     out = supervised.rest()
     assert supervised.proc.returncode == 0, out
     assert "could not start" not in out, out  # no attempt after the stop
+
+
+@needs_root
+def test_a_reload_while_a_replacement_waits_leaves_the_supervisor_serving(
+    supervise: Callable[..., Supervised], system_user: pwd.struct_passwd
+) -> None:
+    """Started as root, the supervisor reads the certificate on SIGHUP and hands it to each
+    live worker over its channel, also while it waits to start a replacement."""
+    supervised = supervise(None, system_user.pw_name)
+    supervised.crash_the_add_on_worker()
+    os.kill(supervised.proc.pid, signal.SIGHUP)  # during the wait before the next attempt
+    supervised.flag.unlink()
+    seen = supervised.until(r"add-on started in \d+")  # the supervisor lived on
+    assert all("Traceback" not in line for line in seen), seen
+    assert _banner(supervised.port).startswith("220")

@@ -485,20 +485,24 @@ def _watch(
         index = children.pop(pid, -1)
         if shared.metrics_dir is not None:
             metrics.worker_ended(pid, shared.metrics_dir)  # its live gauges; counters stay
-        if not stopping and index >= 0 and replace(index, pid, status):
-            shared.state.wipe_worker(index)  # its sessions ended with it
-            if shared.board is not None:
+        if index < 0:
+            continue
+        if not stopping:
+            shared.state.wipe_worker(index)  # its sessions ended with it (before any wait:
+            if shared.board is not None:  # they must not count against the limits meanwhile)
                 shared.board.clear(index)
-            old = channels.pop(index, None)
+            old = channels.pop(index, None)  # nor may a reload write to its channel
             if old is not None:
                 old.close()
-            spawn(index)
-        elif index >= 0:  # stopping: no replacement comes, so its listeners must not stay open
-            if shared.barrier is not None:  # and nobody waits for it to drain
-                shared.barrier.ended(index)
-            for listener in socks[index]:  # here, or the kernel would keep routing new
-                if listener is not None:  # connections to a socket nobody accepts from
-                    listener.close()
+            if replace(index, pid, status):
+                spawn(index)
+                continue
+        # stopping: no replacement comes, so its listeners must not stay open
+        if shared.barrier is not None:  # and nobody waits for it to drain
+            shared.barrier.ended(index)
+        for listener in socks[index]:  # here, or the kernel would keep routing new
+            if listener is not None:  # connections to a socket nobody accepts from
+                listener.close()
     if failed is not None:
         raise WorkerStartError(f"worker {failed} could not start (its reason is above)")
 
