@@ -204,6 +204,10 @@ class LocalStorage:
         parts = self._parts(path)
         if not parts:
             raise PermissionDenied("The root directory cannot be changed.")
+        return self._entry_of(parts)
+
+    def _entry_of(self, parts: list[str]) -> str:
+        """``_entry`` of a path given by its (non-empty) components."""
         parent = self._real(parts[:-1])
         if not self._inside(parent):
             raise OutsideJail()
@@ -244,19 +248,15 @@ class LocalStorage:
         return await run_blocking(self._listdir, path)
 
     def _open_read(self, path: str, offset: int) -> LocalReadHandle:
+        # The usual download is of a file, not of a link: its entry is opened without a final
+        # lstat (O_NOFOLLOW refuses a link with ELOOP), and only a link is resolved then.
         parts = self._parts(path)
-        if parts:
-            # The usual download is of a file, not of a link: open it without a final lstat
-            # (O_NOFOLLOW refuses a link with ELOOP), and resolve the link only then.
-            parent = self._real(parts[:-1])
-            if self._inside(parent):
-                try:
-                    fd, s = open_regular(os.path.join(parent, parts[-1]), os.O_RDONLY)
-                    return LocalReadHandle(fd, s.st_size, offset)
-                except OSError as exc:
-                    if exc.errno != errno.ELOOP:
-                        raise
-        fd, s = open_regular(self._resolve(path), os.O_RDONLY)
+        try:
+            fd, s = open_regular(self._entry_of(parts) if parts else self._root, os.O_RDONLY)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            fd, s = open_regular(self._resolve(path), os.O_RDONLY)
         return LocalReadHandle(fd, s.st_size, offset)
 
     async def open_read(self, path: str, offset: int = 0) -> LocalReadHandle:
