@@ -447,14 +447,18 @@ def _watch(
     respawns = Respawns()
     failed: int | None = None
 
+    def give_up(index: int) -> bool:
+        """Stop the server because worker ``index`` cannot be started; False (no replacement)."""
+        nonlocal failed
+        failed = index
+        stop(signal.SIGTERM, None)
+        return False
+
     def replace(index: int, pid: int, status: int) -> bool:
         """Whether worker ``index``'s replacement starts now; False when the server stops."""
-        nonlocal failed
         delay = respawns.delay(index, status)
         if delay is None:  # the first start failed: a replacement would fail the same way
-            failed = index
-            stop(signal.SIGTERM, None)
-            return False
+            return give_up(index)
         if not delay:
             log.error("worker %d ended (status %d); starting a replacement", pid, status)
             return True
@@ -469,9 +473,7 @@ def _watch(
             socks[index] = reopen_listeners(settings, ports)
         except OSError as exc:
             log.error("worker %d cannot listen again: %s", index, exc)
-            failed = index
-            stop(signal.SIGTERM, None)
-            return False
+            return give_up(index)
         return True
 
     signal.signal(signal.SIGINT, stop)
