@@ -12,6 +12,7 @@ import ftplib
 import os
 import pwd
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -50,6 +51,7 @@ async def addon(server, sock, accounts, say):
 
 sections = {
     "server": {"data_dir": data, "host": "127.0.0.1", "port": int(port), "workers": 2,
+               "max_sessions": int(os.environ.get("MAX_SESSIONS", "2000")),
                **({"user": user} if user else {"allow_root": True})},
     "passive": {"ports": passive},
     "tls": {"implicit_port": int(implicit)},
@@ -68,7 +70,9 @@ except WorkerStartError as exc:
 class Supervised:
     """The script's process; ``fail`` (the flag's text) makes the add-on fail from the start."""
 
-    def __init__(self, tmp_path: Path, fail: str | None, user: str | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, fail: str | None, user: str | None = None, max_sessions: int = 2000
+    ) -> None:
         # the add-on reads the flag as the serving user: in a directory that user can reach
         # (pytest's own are root's alone)
         self.flags = Path(tempfile.mkdtemp(prefix="pasv-test-flag-"))
@@ -85,6 +89,7 @@ class Supervised:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            env={**os.environ, "MAX_SESSIONS": str(max_sessions)},
         )
 
     def until(self, pattern: str) -> list[str]:
@@ -99,7 +104,10 @@ class Supervised:
         """Kill the worker that runs the add-on, its replacements failing, until the first
         wait before the next attempt begins."""
         started = self.until(r"add-on started in \d+")[-1]
-        pid = int(started.rsplit(" ", 1)[1])
+        self.crash(int(started.rsplit(" ", 1)[1]))
+
+    def crash(self, pid: int) -> None:
+        """``crash_the_add_on_worker`` once the add-on's worker ``pid`` is known to run."""
         self.flag.write_text("the store is busy")
         os.kill(pid, signal.SIGKILL)
         self.until(r"worker 0 could not start; trying again in 1 s")
@@ -109,8 +117,10 @@ class Supervised:
 def supervise(tmp_path: Path) -> Iterator[Callable[..., Supervised]]:
     started: list[Supervised] = []
 
-    def start(fail: str | None = None, user: str | None = None) -> Supervised:
-        started.append(Supervised(tmp_path, fail, user))
+    def start(
+        fail: str | None = None, user: str | None = None, max_sessions: int = 2000
+    ) -> Supervised:
+        started.append(Supervised(tmp_path, fail, user, max_sessions))
         return started[-1]
 
     try:
@@ -119,6 +129,16 @@ def supervise(tmp_path: Path) -> Iterator[Callable[..., Supervised]]:
         stop_all([s.proc for s in started])
         for each in started:
             shutil.rmtree(each.flags, ignore_errors=True)
+
+
+def _connected(port: int) -> ftplib.FTP:
+    ftp = ftplib.FTP()
+    try:
+        ftp.connect("127.0.0.1", port, timeout=10)
+    except BaseException:
+        ftp.close()  # refused: the server's reply was read, the socket is ours to close
+        raise
+    return ftp
 
 
 def _banner(port: int) -> str:
@@ -168,6 +188,37 @@ def test_no_replacement_is_tried_once_the_server_stops(
     out = supervised.rest()
     assert supervised.proc.returncode == 0, out
     assert "could not start" not in out, out  # no attempt after the stop
+
+
+def test_a_dead_workers_sessions_stop_counting_while_its_replacement_waits(
+    supervise: Callable[..., Supervised],
+) -> None:
+    """The server-wide session limit has room again as soon as a worker dies: its sessions are
+    wiped from the shared counts before the wait for its replacement, not after."""
+    limit = 40  # sessions spread over both workers: all 40 on worker 1 has a chance of 2**-40
+    supervised = supervise(None, max_sessions=limit)
+    started = supervised.until(r"add-on started in \d+")[-1]
+    sessions = [_connected(supervised.port) for _ in range(limit)]
+    try:
+        with pytest.raises(ftplib.error_temp, match=r"^421"):  # the limit is reached
+            _connected(supervised.port)
+        supervised.crash(int(started.rsplit(" ", 1)[1]))
+        os.kill(supervised.proc.pid, signal.SIGSTOP)  # held in its wait, worker 0 absent
+        try:
+            readable, _, _ = select.select([s.sock for s in sessions], [], [], 0)
+            dead = [sock for sock in readable if sock.recv(1) == b""]  # ended with worker 0
+            assert dead and len(dead) == len(readable), (len(dead), len(readable))
+            admitted = []
+            for _ in range(len(dead)):  # one new session in each slot the dead ones held
+                admitted.append(_connected(supervised.port))
+            sessions += admitted
+            with pytest.raises(ftplib.error_temp, match=r"^421"):  # and not one more
+                _connected(supervised.port)
+        finally:
+            os.kill(supervised.proc.pid, signal.SIGCONT)
+    finally:
+        for each in sessions:
+            each.close()
 
 
 @needs_root
