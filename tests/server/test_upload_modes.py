@@ -216,3 +216,24 @@ def test_a_plain_reset_in_atomic_mode_leaves_nothing(tmp_path: Path) -> None:
         assert leftovers(live) == []
     finally:
         live.stop()
+
+
+@pytest.mark.parametrize("mode", ["standard", "atomic", "atomic-resume"])
+def test_rest_past_the_end_of_an_upload_is_refused_in_every_mode(tmp_path: Path, mode: str) -> None:
+    """Resuming at 999 a file of 10 bytes would leave 989 zeros that never arrived, and a 226
+    vouching for them; a download past the end is refused the same way."""
+    live = server(tmp_path, mode)
+    try:
+        target = live.files / "part.bin"
+        target.write_bytes(b"0123456789")
+        ftp = live.login()
+        for name in ("part.bin", "missing.bin"):
+            with pytest.raises(ftplib.error_perm, match=r"^501 REST offset 999 is beyond"):
+                ftp.storbinary(f"STOR {name}", io.BytesIO(b"x"), rest=999)
+        assert target.read_bytes() == b"0123456789"
+        assert sorted(p.name for p in live.files.iterdir()) == ["part.bin"]  # nothing made
+        ftp.storbinary("STOR part.bin", io.BytesIO(b"AB"), rest=10)  # at the end: a resume
+        assert target.read_bytes() == b"0123456789AB"
+        assert ftp.sendcmd("NOOP").startswith("200")  # the session goes on
+    finally:
+        live.stop()

@@ -23,7 +23,7 @@ from pasv.protocol.errors import (
     PathNotFound,
     PermissionDenied,
 )
-from pasv.storage.base import Storage, WriteHandle
+from pasv.storage.base import IN_PLACE, Storage, WriteHandle, WriteMode
 from pasv.storage.local import LocalStorage
 from pasv.storage.memory import MemoryStorage
 from pasv.storage.s3 import S3Storage
@@ -104,6 +104,23 @@ async def test_resume_append_exclusive(storage: Storage) -> None:
     async with _closing(await storage.open_write("/dir/f.txt")) as h:
         await h.write(b"x")
     assert await _read_all(storage, "/dir/f.txt") == b"x"
+
+
+@pytest.mark.parametrize("mode", [IN_PLACE, WriteMode(atomic=True)], ids=["in-place", "atomic"])
+async def test_a_resume_past_the_end_is_refused_and_changes_nothing(
+    storage: Storage, mode: WriteMode
+) -> None:
+    """The bytes between the end and the offset would be zeros that never arrived."""
+    with pytest.raises(ArgumentError, match=r"REST offset 12 is beyond the end .*\(11 bytes\)"):
+        await storage.open_write("/dir/f.txt", offset=12, mode=mode)
+    with pytest.raises(ArgumentError, match=r"REST offset 1 is beyond the end .*\(0 bytes\)"):
+        await storage.open_write("/dir/new.txt", offset=1, mode=mode)
+    assert await _read_all(storage, "/dir/f.txt") == b"hello world"
+    assert sorted(f.name for f in await storage.listdir("/dir")) == ["f.txt"]  # none created
+    async with _closing(await storage.open_write("/dir/f.txt", offset=11, mode=mode)) as h:
+        await h.write(b"!")  # at the very end: a resume like any other
+        await h.commit()
+    assert await _read_all(storage, "/dir/f.txt") == b"hello world!"
 
 
 async def test_tree_operations(storage: Storage) -> None:

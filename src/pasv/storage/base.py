@@ -26,6 +26,7 @@ __all__ = [
     "WriteHandle",
     "WriteMode",
     "check_range",
+    "check_resume",
     "new_digest",
     "split_virtual",
 ]
@@ -211,3 +212,15 @@ def check_range(start: int, end: int | None) -> None:
     """Refuse a negative start or an end before the start."""
     if start < 0 or (end is not None and end < start):
         raise ArgumentError("Invalid byte range.")
+
+
+_BEYOND = "REST offset {offset} is beyond the end of the file ({size} bytes)."
+
+
+def check_resume(offset: int, size: int) -> None:
+    """Refuse to resume an upload past the end of what is there: the bytes between would be
+    a hole of zeros that never arrived, and the 226 would vouch for them."""
+    if offset > size:
+        raise ArgumentError(
+            said("replies", "transfer.rest_offset_offset_is", _BEYOND, offset=offset, size=size)
+        )

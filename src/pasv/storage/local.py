@@ -25,6 +25,7 @@ from pasv.storage.base import (
     Capabilities,
     WriteMode,
     check_range,
+    check_resume,
     new_digest,
     split_virtual,
 )
@@ -310,17 +311,25 @@ class LocalStorage:
                 mode=mode,
                 unnamed=self._unnamed,
             )
-        flags = os.O_WRONLY | os.O_CREAT
+        resumed = bool(offset) and not append
+        flags = os.O_WRONLY if resumed else os.O_WRONLY | os.O_CREAT  # a resume creates nothing
         if exclusive:
             flags |= os.O_EXCL
         if append:
             flags |= os.O_APPEND
         elif offset == 0:
             flags |= os.O_TRUNC
-        fd, _ = open_regular(self._resolve(path), flags)
+        real = self._resolve(path)
+        try:
+            fd, opened = open_regular(real, flags)
+        except FileNotFoundError:
+            if resumed:
+                check_resume(offset, 0)
+            raise
         file = open(fd, "wb", buffering=0)  # noqa: SIM115 - owned by the handle
         try:
-            if offset and not append:
+            if resumed:
+                check_resume(offset, opened.st_size)
                 file.seek(offset)
         except BaseException:
             file.close()

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Self
 
 from pasv.protocol.errors import LocalError
-from pasv.storage.base import IN_PLACE, WriteMode
+from pasv.storage.base import IN_PLACE, WriteMode, check_resume
 from pasv.storage.localio import OPEN_FLAGS, check_regular, run_blocking, translate_os_error
 
 __all__ = [
@@ -276,6 +276,8 @@ def open_atomic(
             if exclusive:
                 raise FileExistsError(errno.EEXIST, "File exists")
             check_regular(current)
+        if not append:
+            check_resume(offset, current.st_size if current is not None else 0)
         if unnamed:
             fd, temp = _open_hidden(dir_fd)
         else:
@@ -285,7 +287,7 @@ def open_atomic(
         start = 0
         if current is not None:
             os.fchmod(fd, st.S_IMODE(current.st_mode))
-            keep = current.st_size if append else min(offset, current.st_size)
+            keep = current.st_size if append else offset
             if keep:
                 source = os.open(name, os.O_RDONLY | OPEN_FLAGS, dir_fd=dir_fd)
                 try:

@@ -13,6 +13,7 @@ from pasv.storage.base import (
     Capabilities,
     WriteMode,
     check_range,
+    check_resume,
     new_digest,
     split_virtual,
 )
@@ -149,6 +150,8 @@ class MemoryStorage:
         if key in self._files and exclusive:
             raise err.AlreadyExists()
         self._need_dir(_parent(key))
+        if not append:
+            check_resume(offset, len(self._files.get(key, b"")))
         if mode.atomic:
             current = self._files.get(key, bytearray())
             aside = bytearray(current if append else current[:offset])

@@ -16,6 +16,7 @@ from pasv.storage.base import (
     Capabilities,
     WriteMode,
     check_range,
+    check_resume,
     new_digest,
     split_virtual,
 )
@@ -26,7 +27,6 @@ from pasv.storage.s3write import S3WriteHandle, copy_object
 CHUNK = 1024 * 1024
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 # the refusals' texts (in the reply catalogue: server/lang/*.toml, ``replies``)
-_BEYOND = "REST offset {offset} is beyond the end of the file ({size} bytes)."
 _RENAME_LIMIT = (
     "Renaming this directory would copy more than {limit} objects one by one on S3; rename the "
     "files in it, or ask the operator to raise storage.s3.rename_limit."
@@ -226,10 +226,7 @@ class S3Storage:
             raise err.AlreadyExists()
         size = head["ContentLength"] if head is not None else 0
         keep = size if append else offset
-        if keep > size:
-            raise err.ArgumentError(
-                said("replies", "transfer.rest_offset_offset_is", _BEYOND, offset=offset, size=size)
-            )
+        check_resume(keep, size)
         etag = head.get("ETag") if head is not None and keep else None
         # written in place (the standard mode), what arrived of a broken upload stays, as on
         # a disk, so REST can resume it; atomic: only a committed upload replaces the object
