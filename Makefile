@@ -16,7 +16,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # the libraries the unpacked Pure-FTPd and ProFTPD need
 UNPACK_LIBS := libsodium23 libcap2 libpam0g libhiredis0.14 libmemcached11 libmemcachedutil2 \
                libpcre2-posix3 libidn2-0 libacl1
-TEST_DEBS   := curl lftp wget vsftpd tcpdump iproute2 postgresql chromium chromium-driver \
+TEST_DEBS   := curl lftp tnftp wget vsftpd tcpdump iproute2 postgresql chromium chromium-driver \
                fonts-wqy-zenhei $(UNPACK_LIBS)
 UNPACK_DEBS := pure-ftpd proftpd-core
 UNPACKED    := $(VENV)/debs/.unpacked

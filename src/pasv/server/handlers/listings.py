@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 import os
 import re
 import socket
@@ -9,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from pasv.policy.models import Perm, User
+from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import NotADirectory, PathNotFound
 from pasv.protocol.listing import FileFacts, format_list_line, format_mlsx_facts
@@ -23,6 +26,8 @@ from pasv.server.transfers import Transfer
 
 _MODE_NAMES = {"S": "Stream", "Z": "Deflate", "B": "Block"}
 _LS_FLAGS = re.compile(r"^-[A-Za-z1]+$")
+_WILDCARD = re.compile(r"[*?\[]")
+_MAX_PATTERN = 255  # a name is at most 255 bytes on the file systems pasv serves from
 
 
 def mlsx_perm(facts: FileFacts, user: User) -> str:
@@ -66,14 +71,28 @@ Render = Callable[[list[FileFacts]], str]
 
 
 async def _listing_data(
-    s: Session, arg: str, verb: str, render: Render, on_file: Render | None, variant: object = None
+    s: Session,
+    arg: str,
+    verb: str,
+    render: Render,
+    on_file: Render | None,
+    variant: object = None,
+    *,
+    matching: bool = True,
 ) -> tuple[str, bytes]:
-    """The listing of a directory (from the listing cache when it is unchanged), or of a file."""
+    """The listing of a directory (from the listing cache when it is unchanged), or of a file;
+    with ``matching``, of the entries a pattern in the last part of ``arg`` names."""
     path = s.resolve(arg)
     s.check(Perm.LIST, path)
     server = s.server
     counter = server.changes.value  # read before looking, so a write meanwhile invalidates
-    facts = await s.fs.stat(path)
+    try:
+        facts = await s.fs.stat(path)
+    except PathNotFound:
+        pattern = paths.basename(path)
+        if not matching or not _WILDCARD.search(pattern) or len(pattern) > _MAX_PATTERN:
+            raise
+        return path, await _matches(s, arg, path, pattern, render)
     if facts.kind != "dir":
         if on_file is None:
             raise NotADirectory(say("listings.path_is_not_a", path=path))
@@ -92,6 +111,32 @@ async def _listing_data(
     data = render(entries).encode("utf-8", "surrogateescape")
     server.listings.put(key, sig, counter, data)
     return path, data
+
+
+async def _matches(s: Session, arg: str, path: str, pattern: str, render: Render) -> bytes:
+    """The entries of one directory whose names match ``pattern`` (``*``, ``?``, ``[…]``, as a
+    shell matches them: a leading dot only by a pattern that starts with one), for ``mget *.csv``
+    in the clients that send NLST with a pattern. Only the last part of a path is a pattern;
+    NLST names keep the directory as the client wrote it, so each one can be fetched."""
+    directory = paths.parent(path)
+    s.check(Perm.LIST, directory)
+    entries = await s.fs.listdir(directory)  # NotADirectory and PathNotFound as for LIST
+    visible = s.access.entry_filter(directory)
+    match = re.compile(fnmatch.translate(pattern)).match  # not fnmatch's cache: one per pattern
+    dotted = pattern.startswith(".")
+    chosen = [
+        entry
+        for entry in entries
+        if (dotted or not entry.name.startswith("."))
+        and match(entry.name)
+        and (visible is None or visible(entry.name))
+    ]
+    if not chosen:
+        raise PathNotFound(say("listings.no_match", pattern=pattern, path=directory))
+    if render is _names and "/" in arg:
+        prefix = arg.rpartition("/")[0] + "/"
+        chosen = [dataclasses.replace(entry, name=prefix + entry.name) for entry in chosen]
+    return render(chosen).encode("utf-8", "surrogateescape")
 
 
 def _list_lines(entries: list[FileFacts]) -> str:
@@ -148,7 +193,9 @@ async def mlsd(s: Session, arg: str) -> Reply:
     def render(entries: list[FileFacts]) -> str:
         return "".join(format_mlsx_facts(f, mlsx_perm(f, user), wanted) + "\r\n" for f in entries)
 
-    path, data = await _listing_data(s, arg, "MLSD", render, None, (user.perms, wanted))
+    path, data = await _listing_data(
+        s, arg, "MLSD", render, None, (user.perms, wanted), matching=False
+    )
     return await _listing(s, "MLSD", path, data)
 
 
