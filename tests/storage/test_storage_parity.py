@@ -123,6 +123,12 @@ async def test_a_resume_past_the_end_is_refused_and_changes_nothing(
     assert await _read_all(storage, "/dir/f.txt") == b"hello world!"
 
 
+async def test_a_directory_moved_into_itself_is_refused_with_the_reason(storage: Storage) -> None:
+    with pytest.raises(FileUnavailable, match=r"^550 A directory cannot be moved into itself\.$"):
+        await storage.rename("/dir", "/dir/inside")
+    assert [f.name for f in await storage.listdir("/dir")] == ["f.txt"]
+
+
 async def test_tree_operations(storage: Storage) -> None:
     await storage.mkdir("/dir/sub")
     await storage.rename("/dir/f.txt", "/dir/sub/g.txt")

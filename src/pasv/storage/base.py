@@ -27,6 +27,7 @@ __all__ = [
     "WriteMode",
     "check_range",
     "check_resume",
+    "into_itself",
     "new_digest",
     "split_virtual",
 ]
@@ -224,3 +225,8 @@ def check_resume(offset: int, size: int) -> None:
         raise ArgumentError(
             said("replies", "transfer.rest_offset_offset_is", _BEYOND, offset=offset, size=size)
         )
+
+
+def into_itself() -> FileUnavailable:
+    """The refusal of a rename that would put a directory inside itself."""
+    return FileUnavailable("A directory cannot be moved into itself.")

@@ -26,6 +26,7 @@ from pasv.storage.base import (
     WriteMode,
     check_range,
     check_resume,
+    into_itself,
     new_digest,
     split_virtual,
 )
@@ -375,7 +376,12 @@ class LocalStorage:
         await run_blocking(self._delete, path)
 
     def _rename(self, src: str, dst: str) -> None:
-        os.rename(self._entry(src), self._entry(dst))
+        try:
+            os.rename(self._entry(src), self._entry(dst))
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:  # the only EINVAL of rename(2) here
+                raise into_itself() from exc
+            raise
 
     async def rename(self, src: str, dst: str) -> None:
         await run_blocking(self._rename, src, dst)

@@ -14,6 +14,7 @@ from pasv.storage.base import (
     WriteMode,
     check_range,
     check_resume,
+    into_itself,
     new_digest,
     split_virtual,
 )
@@ -205,7 +206,7 @@ class MemoryStorage:
         if d == s:
             return
         if d.startswith(s + "/"):
-            raise err.FileUnavailable("Invalid argument.")
+            raise into_itself()
         if d in self._dirs:
             if s in self._files:
                 raise err.IsADirectory()

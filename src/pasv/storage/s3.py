@@ -17,6 +17,7 @@ from pasv.storage.base import (
     WriteMode,
     check_range,
     check_resume,
+    into_itself,
     new_digest,
     split_virtual,
 )
@@ -294,7 +295,7 @@ class S3Storage:
         if s == d:
             return
         if d.startswith(s + "/"):
-            raise err.FileUnavailable("Invalid argument.")
+            raise into_itself()
         try:
             target: FileFacts | None = await self.stat(dst)
         except err.PathNotFound:
