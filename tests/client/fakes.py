@@ -244,3 +244,91 @@ class AbortsOnce(LineProxy):
             self.times -= 1
             return b"426 Connection closed; transfer aborted.\r\n"
         return line
+
+
+class HostileListing:
+    """A server whose MLSD of every directory lists ``names`` (paths among them, as a hostile
+    or broken server might): each listed file holds ``CONTENT``, passive data connections."""
+
+    CONTENT = b"owned\n"
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.retrieved: list[str] = []
+        script = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                script._session(self)
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
+
+    def _listing(self) -> bytes:
+        size = len(self.CONTENT)
+        lines = [f"type=file;size={size};modify=20240102030405; {name}" for name in self.names]
+        return "".join(line + "\r\n" for line in lines).encode()
+
+    def _send(
+        self, conn: socketserver.StreamRequestHandler, listener: socket.socket, data: bytes
+    ) -> None:
+        conn.wfile.write(b"150 Here it comes.\r\n")
+        data_sock, _ = listener.accept()
+        with data_sock:
+            data_sock.sendall(data)
+        listener.close()
+        conn.wfile.write(b"226 Done.\r\n")
+
+    def _session(self, conn: socketserver.StreamRequestHandler) -> None:
+        conn.wfile.write(b"220 Hostile server ready.\r\n")
+        listener: socket.socket | None = None
+        size = len(self.CONTENT)
+        replies = {
+            "USER": "331 Password please.",
+            "PASS": "230 Logged in.",
+            "FEAT": "211-Features:\r\n MLST type*;size*;modify*;\r\n SIZE\r\n UTF8\r\n211 End",
+            "PWD": '257 "/" is the current directory.',
+            "QUIT": "221 Bye.",
+        }
+        for _ in range(200):
+            line = conn.rfile.readline().decode().rstrip("\r\n")
+            if not line:
+                return
+            verb, _, arg = line.partition(" ")
+            verb = verb.upper()
+            if verb in ("EPSV", "PASV"):
+                listener = socket.create_server(("127.0.0.1", 0))
+                port = listener.getsockname()[1]
+                reply = (
+                    f"229 Entering Extended Passive Mode (|||{port}|)"
+                    if verb == "EPSV"
+                    else "227 " + format_227("127.0.0.1", port)
+                )
+                conn.wfile.write(f"{reply}\r\n".encode())
+            elif verb == "MLSD" and listener is not None:
+                self._send(conn, listener, self._listing())
+                listener = None
+            elif verb == "RETR" and listener is not None:
+                self.retrieved.append(arg)
+                self._send(conn, listener, self.CONTENT)
+                listener = None
+            elif verb == "SIZE":
+                conn.wfile.write(f"213 {size}\r\n".encode())
+            elif verb == "MDTM":
+                conn.wfile.write(b"213 20240102030405\r\n")
+            else:
+                answer = replies.get(verb, "200 OK.")
+                conn.wfile.write(f"{answer}\r\n".encode())
+                if verb == "QUIT":
+                    return
+
+    def __enter__(self) -> HostileListing:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)

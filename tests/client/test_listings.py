@@ -47,3 +47,20 @@ def test_mlsd_skips_the_directory_itself_and_unreadable_lines() -> None:
     entries = parse_listing(MLSD, mlsd=True, trace=lambda k, t: said.append((k, t)))
     assert [(e.name, e.kind, e.size) for e in entries] == [("a.txt", "file", 10), ("sub", "dir", 0)]
     assert len(said) == 1 and "unreadable MLSD line" in said[0][1]
+
+
+def test_names_that_are_paths_are_skipped_and_said() -> None:
+    said: list[str] = []
+    text = (
+        "type=file;size=1; ../up.txt\r\ntype=file;size=1; /etc/passwd\r\n"
+        "type=dir; a/b\r\ntype=file;size=1; back\\slash.txt\r\ntype=file;size=1; ok.txt\r\n"
+    )
+    entries = parse_listing(text, mlsd=True, trace=lambda kind, line: said.append(line))
+    assert [e.name for e in entries] == ["back\\slash.txt", "ok.txt"]  # "\\" is a name on POSIX
+    assert said == [
+        "Skipped an entry whose name is a path: '../up.txt'",
+        "Skipped an entry whose name is a path: '/etc/passwd'",
+        "Skipped an entry whose name is a path: 'a/b'",
+    ]
+    unix = "-rw-r--r--   1 ftp      ftp             1 Mar 05  2024 ../../.bashrc\n"
+    assert parse_listing(unix, mlsd=False, trace=lambda kind, line: None) == []

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from pasv.cli.main import app
 from pasv.client.mirror import Entry, plan
+from tests.client.fakes import HostileListing
 from tests.client.peers import Peer
 
 runner = CliRunner()
@@ -138,3 +139,24 @@ def test_plan_by_hash_ignores_times() -> None:
     target = {"a": Entry("file", 3, 1000.0), "b": Entry("file", 3, 1.0), "c": Entry("file", 5)}
     copies = plan("upload", source, target, same_hash={"a": False, "b": True}).copies
     assert [rel for rel, _ in copies] == ["a", "c"]  # a: other hash; b: same hash, newer
+
+
+def test_names_that_are_paths_never_leave_the_target(tmp_path: Path) -> None:
+    """A server listing ``../x`` or ``/abs/x`` gets neither written: each is skipped, said in
+    the session log, and the plain names around them are mirrored."""
+    outside = tmp_path / "outside.txt"
+    absolute = tmp_path / "abs" / "planted.txt"
+    absolute.parent.mkdir()
+    names = ("ok.txt", "../outside.txt", str(absolute), "sub/../../outside.txt", "..", "fine.txt")
+    target = tmp_path / "target" / "deep"
+    target.mkdir(parents=True)
+    with HostileListing(names) as server:
+        url = f"ftp://u:p@127.0.0.1:{server.port}/pub"
+        code, text = mirror(url, str(target), "-v")
+        assert code == 0, text
+        assert sorted(server.retrieved) == ["/pub/fine.txt", "/pub/ok.txt"], text
+    assert sorted(p.name for p in target.iterdir()) == ["fine.txt", "ok.txt"]
+    assert not outside.exists() and not (tmp_path / "target" / "outside.txt").exists()
+    assert not absolute.exists()
+    assert "Skipped an entry whose name is a path: '../outside.txt'" in text
+    assert f"Skipped an entry whose name is a path: {str(absolute)!r}" in text

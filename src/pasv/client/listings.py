@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from pasv.client.trace import Tracer
 from pasv.protocol.errors import FtpError
 from pasv.protocol.listing import FileFacts, parse_list_line, parse_mlsx_line
 
-__all__ = ["parse_listing"]
+__all__ = ["one_name", "parse_listing"]
 
 
 def _mlsd_line(line: str, trace: Tracer) -> FileFacts | None:
@@ -20,13 +22,27 @@ def _mlsd_line(line: str, trace: Tracer) -> FileFacts | None:
         return None
 
 
+def one_name(name: str) -> bool:
+    """Whether ``name`` can be an entry of a directory: one part, not "." or "..". A server
+    that lists ``../../.bashrc`` or ``/etc/cron.d/x`` would otherwise have a download write
+    there, outside the directory it goes into."""
+    if name in ("", ".", "..") or "/" in name or "\0" in name:
+        return False
+    return all(sep not in name for sep in (os.sep, os.altsep) if sep)  # "\\" on Windows
+
+
 def parse_listing(text: str, mlsd: bool, trace: Tracer) -> list[FileFacts]:
-    """The entries of a listing, without "." and ".."; unreadable lines are skipped."""
+    """The entries of a listing, without "." and ".."; unreadable lines are skipped, and so are
+    names that are paths (said in the session log)."""
     entries: list[FileFacts] = []
     for line in text.splitlines():
         if not line.strip():
             continue
         facts = _mlsd_line(line, trace) if mlsd else parse_list_line(line)
-        if facts is not None and facts.name not in (".", ".."):
-            entries.append(facts)
+        if facts is None or facts.name in (".", ".."):
+            continue
+        if not one_name(facts.name):
+            trace("Status", f"Skipped an entry whose name is a path: {facts.name[:80]!r}")
+            continue
+        entries.append(facts)
     return entries
