@@ -96,3 +96,27 @@ def test_ls_of_a_file_shows_its_one_entry(peer: Peer) -> None:
     if peer.name != "vsftpd":  # vsftpd lists nothing (226) for a missing path
         code, out, err = pasv_cli("ls", peer.url("/dir/missing.txt"))
         assert (code, out) == (1, ""), err
+
+
+def test_get_of_a_pattern_downloads_every_match(peer: Peer, tmp_path: Path) -> None:
+    """Matched by the client in the directory's listing, so on any server."""
+    sent = {name: os.urandom(1000 + i) for i, name in enumerate(["a.csv", "b.csv", "c.txt"])}
+    for name, data in sent.items():
+        peer.put(f"r/{name}", data)
+    peer.put("r/.hidden.csv", b"dot")
+    into = tmp_path / "into"
+    into.mkdir()
+    code, _, err = pasv_cli("get", peer.url("/r/*.csv"), str(into))
+    assert code == 0, err
+    assert {p.name: p.read_bytes() for p in into.iterdir()} == {
+        "a.csv": sent["a.csv"],
+        "b.csv": sent["b.csv"],
+    }
+    assert "Downloaded 2 files matching *.csv: 2001 bytes." in err
+    code, _, err = pasv_cli("get", peer.url("/r/?.txt"), str(into))  # a raw "?" is the path's
+    assert code == 0, err
+    assert (into / "c.txt").read_bytes() == sent["c.txt"]
+    code, _, err = pasv_cli("get", peer.url("/r/*.pdf"), str(into))
+    assert code == 1 and "no file in /r matches *.pdf" in err
+    code, _, err = pasv_cli("get", peer.url("/r/*.csv"), str(into / "a.csv"))
+    assert code == 2 and "is not a directory" in err

@@ -25,6 +25,22 @@ def test_defaults_and_ftps_and_ipv6() -> None:
     assert implicit.display == "ftps://[::1]:990/x"
 
 
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("ftp://h/pub/report?.csv", "/pub/report?.csv"),
+        ("ftp://h/notes#1.txt", "/notes#1.txt"),
+        ("ftp://h/a?b#c%3Fd", "/a?b#c?d"),
+        ("ftp://u:p%3Fw@h:2121/x?", "/x?"),
+    ],
+)
+def test_a_question_mark_or_a_hash_is_part_of_the_path(text: str, path: str) -> None:
+    """FTP URLs have no query and no fragment; file names have these characters."""
+    url = parse_url(text)
+    assert url.path == path
+    assert url.host == "h"
+
+
 @pytest.mark.parametrize("text", ["http://host/", "host/path", "ftp:///nohost", "ftp://h:99999/"])
 def test_bad_urls(text: str) -> None:
     with pytest.raises(UrlError):

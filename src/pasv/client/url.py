@@ -41,8 +41,11 @@ class FtpUrl:
 
 
 def parse_url(text: str) -> FtpUrl:
-    """Parse ``ftp://user[:pass]@host[:port]/path`` (user, password and path percent-decoded)."""
-    parts = urlsplit(text)
+    """Parse ``ftp://user[:pass]@host[:port]/path`` (user, password and path percent-decoded).
+
+    FTP URLs have no query and no fragment: a ``?`` or ``#`` after the host is part of the path
+    (``ftp://host/pub/report?.csv``, ``ftp://host/notes#1.txt``), as the file's name has it."""
+    parts = urlsplit(text, allow_fragments=False)
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
         raise UrlError(f"not an ftp:// or ftps:// URL: {text!r}")
@@ -54,7 +57,10 @@ def parse_url(text: str) -> FtpUrl:
         raise UrlError(f"no host in {text!r}")
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
-    path = unquote(parts.path) or "/"
+    after_host = text[len(parts.scheme) + len("://") + len(parts.netloc) :]
+    path = unquote(after_host) or "/"
+    if not path.startswith("/"):
+        path = "/" + path
     return FtpUrl(
         host=host,
         port=port or DEFAULT_PORTS[scheme],

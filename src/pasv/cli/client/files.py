@@ -15,10 +15,12 @@ from rich.table import Table
 
 from pasv.cli.client.options import Common, client_command
 from pasv.cli.client.progress import progress_bar
-from pasv.cli.client.run import err, execute, url_argument
+from pasv.cli.client.run import Exit, err, execute, fail, url_argument
 from pasv.client import FtpClient, TransferResult, get_file, put_file
 from pasv.client.lookup import list_path
+from pasv.client.url import FtpUrl
 from pasv.protocol.listing import FileFacts
+from pasv.protocol.patterns import is_pattern, name_matcher
 
 __all__ = ["register"]
 
@@ -48,6 +50,44 @@ def _row(facts: FileFacts) -> tuple[str, str, str, str]:
     when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(facts.mtime)) if facts.mtime else ""
     size = "" if facts.kind == "dir" else str(facts.size)
     return mode, size, when, _shown(facts.name) + ("/" if facts.kind == "dir" else "")
+
+
+def _get_matching(
+    common: Common, source: FtpUrl, directory: str, pattern: str, local: Path | None, fresh: bool
+) -> None:
+    """``get`` of a pattern: each matching file of ``directory`` into the local directory."""
+    into = local or Path(".")
+    if not into.is_dir():
+        fail(f"{into} is not a directory; a pattern downloads into one", Exit.USAGE)
+
+    async def run(client: FtpClient) -> list[tuple[str, TransferResult]]:
+        entries = [e for e in await client.listdir(directory) if e.kind == "file"]
+        literal = [e for e in entries if e.name == pattern]  # a name that is itself the pattern
+        matches = name_matcher(pattern)
+        chosen = literal or sorted((e for e in entries if matches(e.name)), key=lambda e: e.name)
+        done = []
+        for entry in chosen:  # a retry starts again here; finished files are only verified
+            remote = posixpath.join(directory, entry.name)
+            with progress_bar(entry.name, entry.size, common.quiet) as advance:
+                result = await get_file(
+                    client,
+                    remote,
+                    into / entry.name,
+                    resume=not fresh,
+                    progress=advance,
+                    markers=common.block,
+                )
+            done.append((remote, result))
+        return done
+
+    done = execute(source, common, run)
+    if not done:
+        fail(f"no file in {directory} matches {pattern}", Exit.REFUSED)
+    for remote, result in done:
+        _summary(common, "Downloaded", f"{remote} to {into / posixpath.basename(remote)}", result)
+    if not common.quiet:
+        total = sum(result.size for _, result in done)
+        err.print(f"Downloaded {len(done)} files matching {pattern}: {total} bytes.", markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -80,8 +120,13 @@ def register(app: typer.Typer) -> None:
         local: Annotated[Path | None, typer.Argument(help="File or directory.")] = None,
         no_resume: NoResume = False,
     ) -> None:
-        """Download a file (resuming a partial one), then verify it."""
+        """Download a file (resuming a partial one), then verify it; a pattern in the last part
+        of the path (``*.csv``) downloads every file it matches into a directory."""
         source = url_argument(url)
+        directory, pattern = posixpath.split(source.path)
+        if is_pattern(pattern):
+            _get_matching(common, source, directory or "/", pattern, local, no_resume)
+            return
         name = posixpath.basename(source.path.rstrip("/")) or "download"
         dest = local or Path(name)
         if dest.is_dir():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import os
 import re
 import socket
@@ -15,6 +14,7 @@ from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import NotADirectory, PathNotFound
 from pasv.protocol.listing import FileFacts, format_list_line, format_mlsx_facts
+from pasv.protocol.patterns import is_pattern, name_matcher
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import datalayers, modetransfers, transfers
 from pasv.server.handlers import command
@@ -26,8 +26,6 @@ from pasv.server.transfers import Transfer
 
 _MODE_NAMES = {"S": "Stream", "Z": "Deflate", "B": "Block"}
 _LS_FLAGS = re.compile(r"^-[A-Za-z1]+$")
-_WILDCARD = re.compile(r"[*?\[]")
-_MAX_PATTERN = 255  # a name is at most 255 bytes on the file systems pasv serves from
 
 
 def mlsx_perm(facts: FileFacts, user: User) -> str:
@@ -90,7 +88,7 @@ async def _listing_data(
         facts = await s.fs.stat(path)
     except PathNotFound:
         pattern = paths.basename(path)
-        if not matching or not _WILDCARD.search(pattern) or len(pattern) > _MAX_PATTERN:
+        if not matching or not is_pattern(pattern):
             raise
         return path, await _matches(s, arg, path, pattern, render)
     if facts.kind != "dir":
@@ -122,14 +120,11 @@ async def _matches(s: Session, arg: str, path: str, pattern: str, render: Render
     s.check(Perm.LIST, directory)
     entries = await s.fs.listdir(directory)  # NotADirectory and PathNotFound as for LIST
     visible = s.access.entry_filter(directory)
-    match = re.compile(fnmatch.translate(pattern)).match  # not fnmatch's cache: one per pattern
-    dotted = pattern.startswith(".")
+    matches = name_matcher(pattern)
     chosen = [
         entry
         for entry in entries
-        if (dotted or not entry.name.startswith("."))
-        and match(entry.name)
-        and (visible is None or visible(entry.name))
+        if matches(entry.name) and (visible is None or visible(entry.name))
     ]
     if not chosen:
         raise PathNotFound(say("listings.no_match", pattern=pattern, path=directory))
