@@ -81,6 +81,9 @@ def test_every_known_text_has_both_languages() -> None:
         ("Disconnected from server.", "disconnected_at_connect", {}),
         ("Connection attempt failed. Waiting for retry...", "disconnected_at_connect", {}),
         ("響應: 530 Not logged in, unauthorized IP address", "unauthorized_ip", {}),
+        ("501 REST offset 999 is beyond the end of the file (10 bytes).", "rest_beyond_end", {}),
+        ("550 No name in /reports matches *.pdf.", "no_pattern_match", {}),
+        ("450 No files found", "no_pattern_match", {}),
     ],
 )
 def test_well_known_texts_are_recognised(line: str, kind: str, values: dict[str, str]) -> None:
