@@ -159,4 +159,4 @@ def test_names_that_are_paths_never_leave_the_target(tmp_path: Path) -> None:
     assert not outside.exists() and not (tmp_path / "target" / "outside.txt").exists()
     assert not absolute.exists()
     assert "Skipped an entry whose name is a path: '../outside.txt'" in text
-    assert f"Skipped an entry whose name is a path: {str(absolute)!r}" in text
+    assert f"Skipped an entry whose name is a path: {str(absolute)[:80]!r}" in text
