@@ -120,3 +120,20 @@ def test_get_of_a_pattern_downloads_every_match(peer: Peer, tmp_path: Path) -> N
     assert code == 1 and "no file in /r matches *.pdf" in err
     code, _, err = pasv_cli("get", peer.url("/r/*.csv"), str(into / "a.csv"))
     assert code == 2 and "is not a directory" in err
+
+
+def test_put_of_several_files_into_a_directory(peer: Peer, tmp_path: Path) -> None:
+    """As a shell expands ``pasv put *.csv ftp://host/in/``: each file, resumed and verified."""
+    files = []
+    for i, name in enumerate(["a.csv", "b.csv", "c.csv"]):
+        files.append(tmp_path / name)
+        files[-1].write_bytes(os.urandom(5000 + i))
+    peer.put("in/b.csv", files[1].read_bytes()[:1234])  # a partial upload to resume
+    code, _, err = pasv_cli("put", *map(str, files), peer.url("/in/"))
+    assert code == 0, err
+    assert {p.name: p.read_bytes() for p in (peer.root / "in").iterdir()} == {
+        p.name: p.read_bytes() for p in files
+    }
+    assert "resumed at byte 1234" in err
+    code, _, err = pasv_cli("put", *map(str, files[:2]), peer.url("/in"))
+    assert code == 2 and "end the URL with /" in err

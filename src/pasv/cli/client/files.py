@@ -149,32 +149,40 @@ def register(app: typer.Typer) -> None:
     @client_command(app, "put")
     def put(
         common: Common,
-        local: Annotated[Path, typer.Argument(help="Local file to upload.", exists=True)],
+        local: Annotated[list[Path], typer.Argument(help="Local file(s) to upload.", exists=True)],
         url: UrlArg,
         no_resume: NoResume = False,
     ) -> None:
-        """Upload a file (resuming after what the server already has), then verify it."""
+        """Upload a file (resuming after what the server already has), then verify it; several
+        files go into the directory the URL names (ending in /)."""
         target = url_argument(url)
-        if not local.is_file():
-            err.print(f"Error: {local} is not a file.", markup=False)
-            raise typer.Exit(2)
-        remote = target.path
-        if remote.endswith("/"):
-            remote += local.name
+        for path in local:
+            if not path.is_file():
+                fail(f"{path} is not a file", Exit.USAGE)
+        if len(local) > 1 and not target.path.endswith("/"):
+            fail(f"several files go into a directory: end the URL with / ({url}/)", Exit.USAGE)
 
-        async def run(client: FtpClient) -> TransferResult:
-            size = local.stat().st_size
-            with progress_bar(local.name, size, common.quiet) as advance:
-                return await put_file(
-                    client,
-                    local,
-                    remote,
-                    resume=not no_resume,
-                    progress=advance,
-                    markers=common.block,
-                )
+        def remote_of(path: Path) -> str:
+            return target.path + path.name if target.path.endswith("/") else target.path
 
-        _summary(common, "Uploaded", f"{local} to {remote}", execute(target, common, run))
+        async def run(client: FtpClient) -> list[TransferResult]:
+            done = []
+            for path in local:  # a retry starts again here; complete files are only verified
+                with progress_bar(path.name, path.stat().st_size, common.quiet) as advance:
+                    done.append(
+                        await put_file(
+                            client,
+                            path,
+                            remote_of(path),
+                            resume=not no_resume,
+                            progress=advance,
+                            markers=common.block,
+                        )
+                    )
+            return done
+
+        for path, result in zip(local, execute(target, common, run), strict=True):
+            _summary(common, "Uploaded", f"{path} to {remote_of(path)}", result)
 
     @client_command(app, "cat")
     def cat(common: Common, url: UrlArg) -> None:
