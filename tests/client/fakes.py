@@ -8,21 +8,18 @@ import socketserver
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Self
 
 from pasv.protocol.addresses import format_227, format_port_argument
 
 BUSY = "421 Too many users - please try again later."
 
 
-class ScriptedFtp:
-    """A tiny FTP server: ``busy`` connections get 421, then logins answer ``pass_reply``."""
+class _Threaded:
+    """A loopback TCP server in a thread, each connection served by ``_session``; a context
+    manager that starts and stops it."""
 
-    def __init__(self, busy: int = 0, pass_replies: tuple[str, ...] = ("230 Logged in.",)) -> None:
-        self.busy = busy
-        self.pass_replies = list(pass_replies)
-        self.connections = 0
-        self.commands: list[str] = []
-        self._lock = threading.Lock()
+    def __init__(self) -> None:
         script = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -33,6 +30,30 @@ class ScriptedFtp:
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
+
+    def _session(self, conn: socketserver.StreamRequestHandler) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+
+
+class ScriptedFtp(_Threaded):
+    """A tiny FTP server: ``busy`` connections get 421, then logins answer ``pass_reply``."""
+
+    def __init__(self, busy: int = 0, pass_replies: tuple[str, ...] = ("230 Logged in.",)) -> None:
+        self.busy = busy
+        self.pass_replies = list(pass_replies)
+        self.connections = 0
+        self.commands: list[str] = []
+        self._lock = threading.Lock()
+        super().__init__()
 
     def _answer(self, verb: str, arg: str) -> str:
         if verb == "USER":
@@ -71,15 +92,6 @@ class ScriptedFtp:
             conn.wfile.write(f"{self._answer(verb.upper(), arg)}\r\n".encode())
             if verb.upper() == "QUIT":
                 return
-
-    def __enter__(self) -> ScriptedFtp:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
 
 
 @contextmanager
@@ -246,7 +258,7 @@ class AbortsOnce(LineProxy):
         return line
 
 
-class HostileListing:
+class HostileListing(_Threaded):
     """A server whose MLSD of every directory lists ``names`` (paths among them, as a hostile
     or broken server might): each listed file holds ``CONTENT``, passive data connections."""
 
@@ -255,16 +267,7 @@ class HostileListing:
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
         self.retrieved: list[str] = []
-        script = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self) -> None:
-                script._session(self)
-
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
+        super().__init__()
 
     def _listing(self) -> bytes:
         size = len(self.CONTENT)
@@ -323,12 +326,3 @@ class HostileListing:
                 conn.wfile.write(f"{answer}\r\n".encode())
                 if verb == "QUIT":
                     return
-
-    def __enter__(self) -> HostileListing:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
