@@ -49,7 +49,7 @@ def step_failure(key: str, exc: StepFailed, lang: Lang, **values: object) -> Sta
 
 
 def _moved_details(lang: Lang, moved: Moved) -> list[str]:
-    out = [say(lang, "data_listing", bytes=len(moved.received), reply=moved.final.text)]
+    out = [say(lang, "data_listing", bytes=len(moved.received), reply=moved.final.text.rstrip("."))]
     if moved.reused is not None:
         out.append(say(lang, "data_reused" if moved.reused else "data_not_reused"))
     return out
