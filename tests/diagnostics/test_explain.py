@@ -84,6 +84,12 @@ def test_every_known_text_has_both_languages() -> None:
         ("501 REST offset 999 is beyond the end of the file (10 bytes).", "rest_beyond_end", {}),
         ("550 No name in /reports matches *.pdf.", "no_pattern_match", {}),
         ("450 No files found", "no_pattern_match", {}),
+        (
+            "451 log.txt became shorter while it was being sent: 9 bytes were due. Download it "
+            "again. Transfer stopped after 4 bytes.",
+            "file_shrank",
+            {},
+        ),
     ],
 )
 def test_well_known_texts_are_recognised(line: str, kind: str, values: dict[str, str]) -> None:

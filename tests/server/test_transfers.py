@@ -368,3 +368,28 @@ def test_special_files_are_refused_without_hanging(live: LiveServer) -> None:
             reply = raw.cmd(line)
             assert reply.code == 550, (line, reply)
         assert raw.cmd("NOOP").code == 200
+
+
+@pytest.mark.parametrize("type_", ["I", "A"], ids=["sendfile", "read-and-send"])
+def test_a_file_cut_during_its_download_is_a_451_not_a_226(live: LiveServer, type_: str) -> None:
+    """Another program truncates the file while it goes out: the client got less than the 150
+    announced, so the reply says so (curl checks the size; ftplib and many clients do not)."""
+    size = 48 * 1024 * 1024  # far more than the socket buffers: the server cannot be done yet
+    target = live.files / "growing-log.bin"
+    target.write_bytes(b"x" * size)
+    ftp = live.login()
+    ftp.sendcmd(f"TYPE {type_}")
+    conn = ftp.transfercmd("RETR growing-log.bin")
+    try:
+        got = len(conn.recv(65536))
+        os.truncate(target, 1024 * 1024)
+        while chunk := conn.recv(1 << 20):
+            got += len(chunk)
+    finally:
+        conn.close()
+    reply = ftp.getline()
+    assert reply.startswith("451 growing-log.bin became shorter while it was being sent"), reply
+    assert f"{size} bytes were due" in reply
+    assert reply.endswith(f"Transfer stopped after {got} bytes.")
+    assert got < size
+    assert ftp.sendcmd("NOOP").startswith("200")

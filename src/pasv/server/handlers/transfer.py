@@ -213,6 +213,10 @@ async def retr(s: Session, arg: str) -> Reply:
                 await transfers.send_file_tls(sock, handle, offset, transfer, throttle)
             else:
                 await transfers.sendfile(sock, handle, offset, transfer, server.downloads, throttle)
+            if transfer.done < remaining:  # the end of the file came early: it was cut meanwhile
+                raise LocalError(
+                    say("transfer.file_shrank", name=paths.basename(path), size=remaining)
+                )
 
         sent = 0  # stays 0 when the transfer never started (no data connection)
 
