@@ -116,6 +116,8 @@ def test_get_of_a_pattern_downloads_every_match(peer: Peer, tmp_path: Path) -> N
     code, _, err = pasv_cli("get", peer.url("/r/?.txt"), str(into))  # a raw "?" is the path's
     assert code == 0, err
     assert (into / "c.txt").read_bytes() == sent["c.txt"]
+    code, out, _ = pasv_cli("ls", peer.url("/r/[ab].*"))
+    assert (code, out.split()) == (0, ["a.csv", "b.csv"])
     code, _, err = pasv_cli("get", peer.url("/r/*.pdf"), str(into))
     assert code == 1 and "no file in /r matches *.pdf" in err
     code, _, err = pasv_cli("get", peer.url("/r/*.csv"), str(into / "a.csv"))

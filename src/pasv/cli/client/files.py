@@ -52,6 +52,13 @@ def _row(facts: FileFacts) -> tuple[str, str, str, str]:
     return mode, size, when, _shown(facts.name) + ("/" if facts.kind == "dir" else "")
 
 
+def _matching(entries: list[FileFacts], pattern: str) -> list[FileFacts]:
+    """The entries ``pattern`` names, by name; an entry named like the pattern is itself."""
+    literal = [e for e in entries if e.name == pattern]
+    matches = name_matcher(pattern)
+    return literal or sorted((e for e in entries if matches(e.name)), key=lambda e: e.name)
+
+
 def _get_matching(
     common: Common, source: FtpUrl, directory: str, pattern: str, local: Path | None, fresh: bool
 ) -> None:
@@ -61,10 +68,8 @@ def _get_matching(
         fail(f"{into} is not a directory; a pattern downloads into one", Exit.USAGE)
 
     async def run(client: FtpClient) -> list[tuple[str, TransferResult]]:
-        entries = [e for e in await client.listdir(directory) if e.kind == "file"]
-        literal = [e for e in entries if e.name == pattern]  # a name that is itself the pattern
-        matches = name_matcher(pattern)
-        chosen = literal or sorted((e for e in entries if matches(e.name)), key=lambda e: e.name)
+        listed = await client.listdir(directory)
+        chosen = _matching([e for e in listed if e.kind == "file"], pattern)
         done = []
         for entry in chosen:  # a retry starts again here; finished files are only verified
             remote = posixpath.join(directory, entry.name)
@@ -99,9 +104,16 @@ def register(app: typer.Typer) -> None:
         url: UrlArg,
         long: Annotated[bool, typer.Option("--long", "-l", help="A table with details.")] = False,
     ) -> None:
-        """List a directory (or show one file) on an FTP server."""
+        """List a directory (or show one file) on an FTP server; a pattern in the last part of
+        the path (``*.csv``) lists the entries it matches."""
         target = url_argument(url)
-        entries = execute(target, common, lambda c: list_path(c, target.path))
+        directory, pattern = posixpath.split(target.path)
+        if is_pattern(pattern):
+            entries = _matching(execute(target, common, lambda c: c.listdir(directory)), pattern)
+            if not entries:
+                fail(f"no name in {directory} matches {pattern}", Exit.REFUSED)
+        else:
+            entries = execute(target, common, lambda c: list_path(c, target.path))
         entries.sort(key=lambda f: (f.kind != "dir", f.name))
         if not long:
             for facts in entries:
