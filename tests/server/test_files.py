@@ -137,6 +137,22 @@ def test_mfmt_sets_modification_time(live: LiveServer, raw: Raw) -> None:
     assert raw.cmd("MFMT 20201302030405 m.txt").code == 501  # month 13
 
 
+def test_mdtm_with_a_time_sets_it_as_vsftpd_and_pure_ftpd_do(live: LiveServer, raw: Raw) -> None:
+    path = live.files / "t.txt"
+    path.write_bytes(b"t")
+    reply = raw.cmd("MDTM 20190203040506 t.txt")
+    assert (reply.code, reply.text) == (213, "Modify=20190203040506; /t.txt")
+    assert os.stat(path).st_mtime == calendar.timegm((2019, 2, 3, 4, 5, 6, 0, 0, 0))
+    assert raw.cmd("MDTM t.txt").text == "20190203040506"  # and asking still asks
+    assert raw.cmd("MDTM 20190203040506 missing").code == 550
+    assert raw.cmd("MDTM 20191303040506 t.txt").code == 501  # month 13
+    named = live.files / "20180101000000 odd.txt"  # a name that exists is asked about
+    named.write_bytes(b"o")
+    os.utime(named, (0, 86400))
+    assert raw.cmd("MDTM 20180101000000 odd.txt").text == "19700102000000"
+    assert os.stat(path).st_mtime == calendar.timegm((2019, 2, 3, 4, 5, 6, 0, 0, 0))
+
+
 def test_times_before_the_year_1000_keep_four_digits(live: LiveServer, raw: Raw) -> None:
     """strftime's %Y wrote the year 24 as "24", a time no client reads. (The file system may
     keep an earlier time than asked: ext4 stops at 1901; MDTM shows what it kept.)"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 import time
 
 from pasv.policy.models import Perm
@@ -12,6 +13,7 @@ from pasv.protocol.errors import (
     FileUnavailable,
     NotADirectory,
     NotImplementedCommand,
+    PathNotFound,
 )
 from pasv.protocol.listing import format_timeval
 from pasv.protocol.replies import Reply, make_reply
@@ -130,11 +132,24 @@ async def size(s: Session, arg: str) -> Reply:
     return make_reply(ReplyCode.FILE_STATUS, str(facts.size))
 
 
+_SETTING_MDTM = re.compile(r"(\d{14}(?:\.\d{1,3})?) (.+)")
+
+
 @command("MDTM")
 async def mdtm(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.LIST, target)
-    facts = await s.fs.stat(target)
+    try:
+        facts = await s.fs.stat(target)
+    except PathNotFound:
+        # "MDTM YYYYMMDDHHMMSS path" sets the time, as vsftpd and Pure-FTPd take it from the
+        # clients that send it (a name that exists is asked about, not set)
+        setting = _SETTING_MDTM.fullmatch(arg)
+        if setting is None:
+            raise
+        when = parse_time(setting[1])
+        target = await set_mtime(s, setting[2], when, Perm.MFMT, "MDTM")
+        return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_timeval(when)}; {target}")
     return make_reply(ReplyCode.FILE_STATUS, format_timeval(facts.mtime))
 
 
