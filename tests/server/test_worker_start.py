@@ -58,11 +58,16 @@ sections = {
     "metrics": {"listen": "127.0.0.1:0"},
     "admin": {"enabled": True, "port": 0},
 }
+def say(line):
+    # one write per line: the workers share this pipe, and print() under PYTHONUNBUFFERED
+    # writes the text and its newline apart, so another process's line could come between
+    os.write(1, (line + "\\n").encode())
+
 setup_logging("warning")
 try:
-    run(load_settings(None, sections), lambda line: print(line, flush=True), addon)
+    run(load_settings(None, sections), say, addon)
 except WorkerStartError as exc:
-    print(f"stopped: {exc}", flush=True)
+    say(f"stopped: {exc}")
     sys.exit(1)
 """
 
