@@ -32,6 +32,7 @@ def test_defaults_and_ftps_and_ipv6() -> None:
         ("ftp://h/notes#1.txt", "/notes#1.txt"),
         ("ftp://h/a?b#c%3Fd", "/a?b#c?d"),
         ("ftp://u:p%3Fw@h:2121/x?", "/x?"),
+        ("  ftp://h/lead?ing", "/lead?ing"),  # urlsplit drops the leading spaces
     ],
 )
 def test_a_question_mark_or_a_hash_is_part_of_the_path(text: str, path: str) -> None:

@@ -57,7 +57,7 @@ def parse_url(text: str) -> FtpUrl:
         raise UrlError(f"no host in {text!r}")
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
-    after_host = text[len(parts.scheme) + len("://") + len(parts.netloc) :]
+    after_host = text.partition("://")[2][len(parts.netloc) :]
     path = unquote(after_host) or "/"
     if not path.startswith("/"):
         path = "/" + path
