@@ -8,7 +8,7 @@ from pasv.client.trace import Tracer
 from pasv.protocol.errors import FtpError
 from pasv.protocol.listing import FileFacts, parse_list_line, parse_mlsx_line
 
-__all__ = ["one_name", "parse_listing"]
+__all__ = ["parse_listing"]
 
 
 def _mlsd_line(line: str, trace: Tracer) -> FileFacts | None:
@@ -22,7 +22,7 @@ def _mlsd_line(line: str, trace: Tracer) -> FileFacts | None:
         return None
 
 
-def one_name(name: str) -> bool:
+def _one_name(name: str) -> bool:
     """Whether ``name`` can be an entry of a directory: one part, not "." or "..". A server
     that lists ``../../.bashrc`` or ``/etc/cron.d/x`` would otherwise have a download write
     there, outside the directory it goes into."""
@@ -41,7 +41,7 @@ def parse_listing(text: str, mlsd: bool, trace: Tracer) -> list[FileFacts]:
         facts = _mlsd_line(line, trace) if mlsd else parse_list_line(line)
         if facts is None or facts.name in (".", ".."):
             continue
-        if not one_name(facts.name):
+        if not _one_name(facts.name):
             trace("Status", f"Skipped an entry whose name is a path: {facts.name[:80]!r}")
             continue
         entries.append(facts)

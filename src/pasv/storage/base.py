@@ -219,8 +219,9 @@ _BEYOND = "REST offset {offset} is beyond the end of the file ({size} bytes)."
 
 
 def check_resume(offset: int, size: int) -> None:
-    """Refuse to resume an upload past the end of what is there: the bytes between would be
-    a hole of zeros that never arrived, and the 226 would vouch for them."""
+    """Refuse a REST offset past the end of the file: a download would have nothing to send
+    from there, and an upload would leave a hole of zeros that never arrived, which its 226
+    would vouch for."""
     if offset > size:
         raise ArgumentError(
             said("replies", "transfer.rest_offset_offset_is", _BEYOND, offset=offset, size=size)

@@ -320,7 +320,7 @@ class LocalStorage:
             flags |= os.O_APPEND
         elif offset == 0:
             flags |= os.O_TRUNC
-        real = self._resolve(path)
+        real = self._resolve(path)  # outside the try: a missing directory is not a resume's
         try:
             fd, opened = open_regular(real, flags)
         except FileNotFoundError:

@@ -67,31 +67,31 @@ def _get_matching(
     if not into.is_dir():
         fail(f"{into} is not a directory; a pattern downloads into one", Exit.USAGE)
 
-    async def run(client: FtpClient) -> list[tuple[str, TransferResult]]:
+    async def run(client: FtpClient) -> list[tuple[str, Path, TransferResult]]:
         listed = await client.listdir(directory)
         chosen = _matching([e for e in listed if e.kind == "file"], pattern)
         done = []
         for entry in chosen:  # a retry starts again here; finished files are only verified
-            remote = posixpath.join(directory, entry.name)
+            remote, dest = posixpath.join(directory, entry.name), into / entry.name
             with progress_bar(entry.name, entry.size, common.quiet) as advance:
                 result = await get_file(
                     client,
                     remote,
-                    into / entry.name,
+                    dest,
                     resume=not fresh,
                     progress=advance,
                     markers=common.block,
                 )
-            done.append((remote, result))
+            done.append((remote, dest, result))
         return done
 
     done = execute(source, common, run)
     if not done:
         fail(f"no file in {directory} matches {pattern}", Exit.REFUSED)
-    for remote, result in done:
-        _summary(common, "Downloaded", f"{remote} to {into / posixpath.basename(remote)}", result)
+    for remote, dest, result in done:
+        _summary(common, "Downloaded", f"{remote} to {dest}", result)
     if not common.quiet:
-        total = sum(result.size for _, result in done)
+        total = sum(result.size for _, _, result in done)
         err.print(f"Downloaded {len(done)} files matching {pattern}: {total} bytes.", markup=False)
 
 
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
         source = url_argument(url)
         directory, pattern = posixpath.split(source.path)
         if is_pattern(pattern):
-            _get_matching(common, source, directory or "/", pattern, local, no_resume)
+            _get_matching(common, source, directory, pattern, local, no_resume)
             return
         name = posixpath.basename(source.path.rstrip("/")) or "download"
         dest = local or Path(name)

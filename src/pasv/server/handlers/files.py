@@ -147,9 +147,7 @@ async def mdtm(s: Session, arg: str) -> Reply:
         setting = _SETTING_MDTM.fullmatch(arg)
         if setting is None:
             raise
-        when = parse_time(setting[1])
-        target = await set_mtime(s, setting[2], when, Perm.MFMT, "MDTM")
-        return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_timeval(when)}; {target}")
+        return await _modify(s, setting[1], setting[2], "MDTM")
     return make_reply(ReplyCode.FILE_STATUS, format_timeval(facts.mtime))
 
 
@@ -170,8 +168,13 @@ async def mfmt(s: Session, arg: str) -> Reply:
     stamp, _, name = arg.partition(" ")
     if not name:
         raise ArgumentError("MFMT needs a time and a path: MFMT YYYYMMDDHHMMSS <path>.")
+    return await _modify(s, stamp, name, "MFMT")
+
+
+async def _modify(s: Session, stamp: str, name: str, command: str) -> Reply:
+    """MFMT, and MDTM with a time: set ``name``'s modification time, answered as MFMT is."""
     when = parse_time(stamp)
-    target = await set_mtime(s, name, when, Perm.MFMT, "MFMT")
+    target = await set_mtime(s, name, when, Perm.MFMT, command)
     return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_timeval(when)}; {target}")
 
 

@@ -31,6 +31,7 @@ from pasv.server.session import Counters, Session
 from pasv.server.tlspolicy import check_data_protection, secure_data
 from pasv.server.transfers import Aborted, Transfer
 from pasv.server.usage import UploadPlan
+from pasv.storage.base import check_resume
 
 log = logging.getLogger("pasv.transfer")
 
@@ -182,11 +183,7 @@ async def retr(s: Session, arg: str) -> Reply:
     offset = s.take_rest()
     handle = await s.fs.open_read(path, offset)
     try:
-        if offset > handle.size:
-            raise FtpError(
-                say("transfer.rest_offset_offset_is", offset=offset, size=handle.size),
-                code=ReplyCode.ARGUMENT_ERROR,
-            )
+        check_resume(offset, handle.size)
         if not s.server.write_mode.atomic:
             await s.refuse_if_uploading(path)  # a file half written is nobody's to read
         remaining = handle.size - offset
