@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = {k: v[0] for k, v in measures.MEASURES.items()}
     labels["small_cpu"] = "server CPU per small RETR"
     labels["small20_cpu"] = "server CPU per small RETR, 20 sessions"
+    labels["concurrent_cpu"] = "server CPU per GiB, concurrent downloads"
     report.render(console, labels, results, raw, info, targets)
     if args.json:
         console.print(f"JSON written to {args.json}")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 SERVERS = ("pasv", "pyftpdlib", "vsftpd", "proftpd", "pure-ftpd", "pasv-policy")
 PEERS = ("pyftpdlib", "vsftpd", "proftpd", "pure-ftpd")  # pasv's ratios are to the best of these
-LOWER_IS_BETTER = frozenset({"memory", "small_cpu", "small20_cpu"})
+LOWER_IS_BETTER = frozenset({"memory", "small_cpu", "small20_cpu", "concurrent_cpu"})
 Results = dict[str, dict[str, dict[str, Any]]]
 
 
@@ -34,7 +34,8 @@ def peer_ratio(results: Results, measure: str, server: str = "pasv") -> float | 
 
 
 def derive(results: Results) -> None:
-    """Rows computed from others: the server CPU per small RETR (from the small-file rows)."""
+    """Rows computed from others: the server CPU per small RETR (from the small-file rows) and
+    per GiB of the concurrent downloads."""
     for source, row in (("small", "small_cpu"), ("small20", "small20_cpu")):
         cpu = {
             name: {"value": r["server_cpu_us"], "unit": "us", "client_cpu_us": r["client_cpu_us"]}
@@ -43,6 +44,17 @@ def derive(results: Results) -> None:
         }
         if cpu:
             results[row] = cpu
+    per_gib = {
+        name: {
+            "value": r["server_cpu_s_per_gib"],
+            "unit": "s/GiB",
+            "client": r["client_cpu_s_per_gib"],
+        }
+        for name, r in results.get("concurrent", {}).items()
+        if "error" not in r and r.get("server_cpu_s_per_gib") and not r.get("failures")
+    }
+    if per_gib:
+        results["concurrent_cpu"] = per_gib
 
 
 def _value(results: Results, measure: str, server: str) -> float | None:
@@ -64,6 +76,7 @@ def fmt(r: dict[str, Any] | None) -> str:
         "/s": f"{v:,.1f}/s",
         "KiB": f"{v:,.2f} KiB",
         "us": f"{v:,.0f} µs",
+        "s/GiB": f"{v:,.2f} s/GiB",
     }[unit]
     pss = r.get("pss_per_session_kib")
     if pss is not None and abs(pss - v) > 0.1 * max(abs(v), 1.0):
