@@ -31,18 +31,32 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else 0
 
 
-def _open_target(path: Path, offset: int) -> tuple[BinaryIO, bool]:
-    """The local file to download into, positioned at ``offset``; and whether it is new."""
-    new = not path.exists()
-    out = path.open("r+b" if offset else "wb")
-    out.seek(offset)
-    out.truncate()
-    return out, new
+class _Target:
+    """The local file a download goes into, opened (and cut at ``offset``) at the first byte
+    the server sends, or when the transfer ends: a refused RETR leaves the file as it was."""
 
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        self.offset = offset
+        self._file: BinaryIO | None = None
 
-def _discard_if_empty(path: Path) -> None:
-    if _size(path) == 0:
-        path.unlink()
+    def open(self) -> BinaryIO:
+        if self._file is None:
+            self._file = self.path.open("r+b" if self.offset else "wb")
+            self._file.seek(self.offset)
+            self._file.truncate()
+        return self._file
+
+    def write(self, data: bytes) -> None:
+        self.open().write(data)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 async def verify(client: FtpClient, remote: str, local: Path) -> str:
@@ -91,22 +105,20 @@ async def get_file(
         progress(offset)
     moved = 0
     if size is None or offset < size or size == 0:
-        out, new = _open_target(local, offset)
+        out = _Target(local, offset)
 
         def seen(marker: str, received: int) -> None:
             out.flush()  # the bytes before the marker are in the file before it is recorded
             checkpoint.save(local, Checkpoint("get", remote, marker, offset + received))
 
         try:
-            with out:
-                moved = await client.download(
-                    remote, out.write, offset=offset, progress=progress, rest=rest,
-                    on_marker=seen if block else None,
-                )  # fmt: skip
-        except ReplyError:
-            if new:
-                _discard_if_empty(local)  # refused before any byte: leave nothing behind
-            raise
+            moved = await client.download(
+                remote, out.write, offset=offset, progress=progress, rest=rest,
+                on_marker=seen if block else None,
+            )  # fmt: skip
+            out.open()  # an empty file has no first byte: it is made now
+        finally:
+            out.close()
     if block:
         checkpoint.clear(local)
     checked = await verify(client, remote, local) if check else "none"

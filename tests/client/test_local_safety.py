@@ -1,0 +1,44 @@
+"""Local files a download must not harm: nothing changes before the server sends the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from pasv.cli.main import app
+from tests.client.peers import Peer
+from tests.client.scripted import FileServer, Session
+
+runner = CliRunner()
+
+
+def pasv_cli(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, [*args, "--retries", "0"], catch_exceptions=False)
+    return result.exit_code, result.stdout + result.stderr
+
+
+def test_a_refused_get_leaves_the_local_file_as_it_was(pasv: Peer, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"my own notes, not from the server\n")
+    code, text = pasv_cli("get", pasv.url("/notes.txt"), str(notes))
+    assert code == 1, text
+    assert notes.read_bytes() == b"my own notes, not from the server\n"
+
+
+def test_mirror_leaves_a_file_whose_retr_is_refused_as_it_was(tmp_path: Path) -> None:
+    def refuse_secret(session: Session, arg: str) -> bool:
+        if arg.endswith("secret.db"):
+            session.send("550 Permission denied.")
+            return True
+        return False
+
+    files = {"/site/secret.db": b"new" * 1000, "/site/ok.txt": b"ok\n"}
+    local = tmp_path / "site"
+    local.mkdir()
+    (local / "secret.db").write_bytes(b"yesterday's good copy\n")
+    with FileServer(files, dirs=("/site",), hooks={"RETR": refuse_secret}) as server:
+        code, text = pasv_cli("mirror", f"ftp://u:p@127.0.0.1:{server.port}/site", str(local))
+    assert code == 1, text
+    assert "Permission denied" in text
+    assert (local / "secret.db").read_bytes() == b"yesterday's good copy\n"
