@@ -16,7 +16,7 @@ from rich.table import Table
 from pasv.cli.client.options import Common, client_command
 from pasv.cli.client.progress import progress_bar
 from pasv.cli.client.run import Exit, err, execute, fail, url_argument
-from pasv.client import FtpClient, TransferResult, get_file, put_file
+from pasv.client import FtpClient, FtpClientError, ReplyError, TransferResult, get_file, put_file
 from pasv.client.lookup import list_path
 from pasv.client.url import FtpUrl
 from pasv.protocol.listing import FileFacts
@@ -201,8 +201,28 @@ def register(app: typer.Typer) -> None:
         """Print a remote file to standard output."""
         source = url_argument(url)
         sink = sys.stdout.buffer
-        execute(source, common, lambda c: c.download(source.path, sink.write))
-        sink.flush()
+        written = 0
+
+        def write(data: bytes) -> None:
+            nonlocal written
+            sink.write(data)
+            written += len(data)
+
+        async def run(client: FtpClient) -> int:
+            try:  # a retry goes on after the bytes already written (REST), never repeats them
+                return await client.download(source.path, write, offset=written)
+            except ReplyError as exc:
+                if exc.command != "REST":
+                    raise
+                raise FtpClientError(
+                    f"{source.path}: the transfer broke after {written} bytes and the server "
+                    f"cannot resume it ({exc}); the output is incomplete"
+                ) from None
+
+        try:
+            execute(source, common, run)
+        finally:
+            sink.flush()
 
     @client_command(app, "rm")
     def rm(common: Common, url: UrlArg) -> None:
