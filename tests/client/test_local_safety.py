@@ -42,3 +42,24 @@ def test_mirror_leaves_a_file_whose_retr_is_refused_as_it_was(tmp_path: Path) ->
     assert code == 1, text
     assert "Permission denied" in text
     assert (local / "secret.db").read_bytes() == b"yesterday's good copy\n"
+
+
+def test_mirror_never_writes_through_a_link_in_the_local_tree(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "important.conf"
+    victim.write_text("KEEP ME\n")
+    local = tmp_path / "site"
+    local.mkdir()
+    (local / "config.txt").symlink_to(victim)
+    (local / "shared").symlink_to(outside)
+    files = {"/site/config.txt": b"from the server\n", "/site/shared/new.txt": b"x\n"}
+    with FileServer(files, dirs=("/site", "/site/shared")) as server:
+        code, text = pasv_cli("mirror", f"ftp://u:p@127.0.0.1:{server.port}/site", str(local))
+    assert code == 0, text
+    assert victim.read_text() == "KEEP ME\n"
+    assert sorted(p.name for p in outside.iterdir()) == ["important.conf"]
+    config = local / "config.txt"
+    assert not config.is_symlink() and config.read_bytes() == b"from the server\n"
+    assert "Not writing shared/new.txt: shared is a symbolic link to a directory" in text
+    assert "copied 1 files" in text

@@ -36,6 +36,7 @@ class MirrorPlan:
     mkdirs: list[str] = field(default_factory=list)
     copies: list[tuple[str, Entry]] = field(default_factory=list)
     deletes: list[tuple[str, Entry]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files not written: a link in the way
 
     @property
     def bytes(self) -> int:

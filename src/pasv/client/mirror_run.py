@@ -20,9 +20,29 @@ from pasv.client.transfer import get_file, put_file
 __all__ = ["ClientFactory", "run_plan"]
 
 ClientFactory = Callable[[], Awaitable[FtpClient]]
+Note = Callable[[str], None]
 
 
-def _apply_locally(the_plan: MirrorPlan, root: Path) -> None:
+def link_in_the_way(root: Path, rel: str) -> str | None:
+    """Why ``rel`` must not be written below ``root``: a part of its path is a symbolic link
+    (it could lead outside the tree). A link to a file at the end is not in the way: the copy
+    replaces the link itself (as rsync does), never what it points to."""
+    parts = rel.split("/")
+    here = root
+    for i, part in enumerate(parts):
+        here = here / part
+        if here.is_symlink() and (i < len(parts) - 1 or here.is_dir()):
+            return f"{'/'.join(parts[: i + 1])} is a symbolic link to a directory"
+    return None
+
+
+def _skip(the_plan: MirrorPlan, rel: str, reason: str, note: Note, file: bool = True) -> None:
+    if file:
+        the_plan.skipped.append(rel)
+    note(f"Not writing {rel}: {reason}; mirror does not write through links.")
+
+
+def _apply_locally(the_plan: MirrorPlan, root: Path, note: Note) -> None:
     """Deletions and new directories of a download, on the local disk."""
     for rel, entry in the_plan.deletes:
         if entry.kind == "dir":
@@ -31,6 +51,10 @@ def _apply_locally(the_plan: MirrorPlan, root: Path) -> None:
             (root / rel).unlink()
     root.mkdir(parents=True, exist_ok=True)
     for rel in the_plan.mkdirs:
+        reason = link_in_the_way(root, rel)
+        if reason is not None:
+            _skip(the_plan, rel, reason, note, file=False)
+            continue
         (root / rel).mkdir(parents=True, exist_ok=True)
 
 
@@ -68,6 +92,7 @@ class _Copier:
     progress: Progress | None
     on_retry: OnRetry | None
     sleep: Sleep
+    note: Note
     opened: list[FtpClient] = field(default_factory=list)
 
     async def _copy(self, client: FtpClient, rel: str, entry: Entry) -> None:
@@ -76,6 +101,12 @@ class _Copier:
             await put_file(client, local, remote, resume=False, progress=self.progress)
             await client.set_mtime(remote, entry.mtime)
         else:
+            reason = link_in_the_way(self.local_root, rel)
+            if reason is not None:
+                _skip(self.the_plan, rel, reason, self.note)
+                return
+            if local.is_symlink():  # a link to a file: the file takes the link's place
+                local.unlink()
             await get_file(client, remote, local, resume=False, progress=self.progress)
             if entry.mtime:
                 os.utime(local, (entry.mtime, entry.mtime))
@@ -121,12 +152,16 @@ async def run_plan(
     policy: RetryPolicy | None = None,
     on_retry: OnRetry | None = None,
     sleep: Sleep = asyncio.sleep,
+    note: Note | None = None,
 ) -> int:
     """Carry out a plan in ``first`` and ``jobs - 1`` more sessions; returns files copied.
 
     A file whose copy fails transiently (a lost connection, 421, 426 …) is tried again in a
     new session after the policy's wait, up to ``policy.attempts`` times (default: once).
+    ``note`` receives what the run decided on its own (default: the first session's log):
+    a file not written because a symbolic link is in its way (listed in ``plan.skipped``).
     """
+    say = note or first.status
     if the_plan.direction == "upload":
         for rel, entry in the_plan.deletes:
             await _delete(first, posixpath.join(remote_root, rel), entry)
@@ -135,11 +170,11 @@ async def run_plan(
         for rel in the_plan.mkdirs:
             await first.mkdir(posixpath.join(remote_root, rel))
     else:
-        _apply_locally(the_plan, local_root)
+        _apply_locally(the_plan, local_root, say)
     queue = list(the_plan.copies)
     copier = _Copier(
         the_plan, remote_root, local_root, connect, policy or RetryPolicy(attempts=1), progress,
-        on_retry, sleep,
+        on_retry, sleep, say,
     )  # fmt: skip
     starts: list[FtpClient | None] = [first, *[None] * (min(jobs, len(queue)) - 1)]
     try:
@@ -148,4 +183,4 @@ async def run_plan(
         await asyncio.gather(*(c.close() for c in copier.opened))
         raise
     await asyncio.gather(*(c.quit() for c in copier.opened))
-    return len(the_plan.copies)
+    return len(the_plan.copies) - len(the_plan.skipped)

@@ -65,6 +65,10 @@ def register(app: typer.Typer) -> None:
             fail(f"{local} is not a directory", Exit.USAGE)
         prepared = prepare(url, common)
 
+        def note(text: str) -> None:
+            if not common.quiet:
+                err.print(f"Mirror: {text}", markup=False)
+
         async def run(client: FtpClient) -> MirrorPlan:
             remote = await remote_tree(client, url.path)
             here = local_tree(local)
@@ -87,6 +91,7 @@ def register(app: typer.Typer) -> None:
                 await run_plan(
                     the_plan, url.path, local, client, prepared.connect, jobs=jobs,
                     progress=advance, policy=prepared.policy, on_retry=prepared.on_retry,
+                    note=note,
                 )  # fmt: skip
             return the_plan
 
@@ -101,7 +106,7 @@ def register(app: typer.Typer) -> None:
             return
         would = "would copy" if dry_run else "copied"
         err.print(
-            f"Mirror: {would} {len(done.copies)} files ({done.bytes} bytes), "
+            f"Mirror: {would} {len(done.copies) - len(done.skipped)} files ({done.bytes} bytes), "
             f"{len(done.mkdirs)} directories, {len(done.deletes)} deletions.",
             markup=False,
         )
