@@ -86,17 +86,29 @@ async def test_resume_under_mode_z_starts_at_the_uncompressed_offset(
     caplog.set_level(logging.DEBUG, logger="pasv")
     (live.files / "access.log").write_bytes(TEXT)
     got = tmp_path / "got.log"
-    got.write_bytes(TEXT[:333_333])
     local = tmp_path / "up.log"
     local.write_bytes(TEXT)
     (live.files / "up.log").write_bytes(TEXT[:222_222])
     client = await connect(live, compress=True)
-    assert (await get_file(client, "/access.log", got)).resumed_from == 333_333
+    received = 0
+
+    def die(n: int) -> None:
+        nonlocal received
+        received += n
+        if received >= 333_333:
+            raise Killed
+
+    with pytest.raises(Killed):  # a download cut midway: pasv resumes what it left
+        await get_file(client, "/access.log", got, progress=die)
+    await client.close()
+    partial = got.stat().st_size
+    client = await connect(live, compress=True)
+    assert (await get_file(client, "/access.log", got)).resumed_from == partial
     assert (await put_file(client, local, "/up.log")).resumed_from == 222_222
     await client.quit()
     assert sha(got.read_bytes()) == sha(TEXT)
     assert sha((live.files / "up.log").read_bytes()) == sha(TEXT)
-    assert "REST 333333" in commands(caplog) and "REST 222222" in commands(caplog)
+    assert f"REST {partial}" in commands(caplog) and "REST 222222" in commands(caplog)
 
 
 async def test_compress_without_mode_z_in_feat_stays_in_stream_mode(tmp_path: Path) -> None:

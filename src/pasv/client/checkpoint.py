@@ -4,6 +4,10 @@ A download records each marker the server embeds (the server's marker, and how m
 the local file were written before it); an upload records each ``110 MARK yyyy = mmmm`` reply
 (our position yyyy, the server's marker mmmm). An interrupted transfer resumes with
 ``REST <server marker>`` from that local position; a completed one removes the file.
+
+Every download (in any mode) also keeps a ``Part`` record beside its file while it runs: a
+partial file is resumed only when it was left by pasv's own download of the same remote file,
+whose size and modification time have not changed since.
 """
 
 from __future__ import annotations
@@ -14,7 +18,18 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["Checkpoint", "clear", "load", "save", "sidecar"]
+__all__ = [
+    "Checkpoint",
+    "Part",
+    "clear",
+    "clear_part",
+    "load",
+    "load_part",
+    "part_sidecar",
+    "save",
+    "save_part",
+    "sidecar",
+]
 
 SUFFIX = ".pasv-marker"
 
@@ -55,3 +70,41 @@ def save(local: Path, checkpoint: Checkpoint) -> None:
 def clear(local: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         sidecar(local).unlink()
+
+
+PART_SUFFIX = ".pasv-part"
+
+
+@dataclass(frozen=True)
+class Part:
+    """What a download was of, recorded when its first byte is written: the remote path and
+    the server's size and modification time then (None when the server did not say)."""
+
+    remote: str
+    size: int | None
+    mtime: float | None
+
+
+def part_sidecar(local: Path) -> Path:
+    return local.with_name(local.name + PART_SUFFIX)
+
+
+def load_part(local: Path, remote: str) -> Part | None:
+    """The record of an interrupted download of ``remote`` into ``local``, or None."""
+    try:
+        raw = json.loads(part_sidecar(local).read_text("utf-8"))
+        size, mtime = raw["size"], raw["mtime"]
+        found = Part(str(raw["remote"]), None if size is None else int(size),
+                     None if mtime is None else float(mtime))  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return found if found.remote == remote else None
+
+
+def save_part(local: Path, part: Part) -> None:
+    part_sidecar(local).write_text(json.dumps(asdict(part)), "utf-8")
+
+
+def clear_part(local: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        part_sidecar(local).unlink()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -12,6 +13,7 @@ from pasv.client.checkpoint import Checkpoint
 from pasv.client.checksums import local_digest, server_checksum
 from pasv.client.client import FtpClient, Progress
 from pasv.client.errors import IntegrityError, ReplyError
+from pasv.client.resume import download_offset, remote_mtime, upload_offset
 
 __all__ = ["TransferResult", "get_file", "put_file", "verify"]
 
@@ -35,13 +37,16 @@ class _Target:
     """The local file a download goes into, opened (and cut at ``offset``) at the first byte
     the server sends, or when the transfer ends: a refused RETR leaves the file as it was."""
 
-    def __init__(self, path: Path, offset: int) -> None:
+    def __init__(self, path: Path, offset: int, part: checkpoint.Part | None) -> None:
         self.path = path
         self.offset = offset
+        self.part = part  # recorded as the file opens: what a resume may continue
         self._file: BinaryIO | None = None
 
     def open(self) -> BinaryIO:
         if self._file is None:
+            if self.part is not None and not self.offset:
+                checkpoint.save_part(self.path, self.part)
             self._file = self.path.open("r+b" if self.offset else "wb")
             self._file.seek(self.offset)
             self._file.truncate()
@@ -89,23 +94,26 @@ async def get_file(
     progress: Progress | None = None,
     markers: bool = False,
 ) -> TransferResult:
-    """Download ``remote`` to ``local``, resuming with REST when a shorter partial file exists.
+    """Download ``remote`` to ``local``, resuming with REST a partial file that pasv's own
+    interrupted download of the same, unchanged remote file left (``resume.download_offset``);
+    the finished file gets the server's modification time (MDTM).
 
     With ``markers`` in MODE B, the server's restart markers are kept (``checkpoint``) and an
     interrupted download resumes from the last one rather than from the partial file's size."""
     size = await client.size(remote)
+    mtime = await remote_mtime(client, remote)
     block = markers and client.mode == "B"
-    have = _size(local) if resume else 0
-    offset = have if size is not None and 0 < have <= size else 0
+    offset = download_offset(local, remote, size, mtime, client.status) if resume else 0
     rest: str | None = None
-    mark = checkpoint.load(local, "get", remote) if block and resume else None
-    if mark is not None and mark.local <= have and (size is None or mark.local <= size):
+    mark = checkpoint.load(local, "get", remote) if block and offset else None
+    if mark is not None and mark.local <= offset:
         offset, rest = mark.local, mark.server
     if offset and progress is not None:
         progress(offset)
     moved = 0
     if size is None or offset < size or size == 0:
-        out = _Target(local, offset)
+        part = checkpoint.Part(remote, size, mtime) if resume else None
+        out = _Target(local, offset, part)
 
         def seen(marker: str, received: int) -> None:
             out.flush()  # the bytes before the marker are in the file before it is recorded
@@ -121,7 +129,10 @@ async def get_file(
             out.close()
     if block:
         checkpoint.clear(local)
+    checkpoint.clear_part(local)
     checked = await verify(client, remote, local) if check else "none"
+    if mtime is not None:  # the server's time: a later change there is seen as one
+        os.utime(local, (mtime, mtime))
     return TransferResult(offset + moved, moved, offset, checked)
 
 
@@ -147,7 +158,7 @@ async def put_file(
         offset, rest = mark.local, mark.server
     else:
         have = (await client.size(remote) or 0) if resume else 0
-        offset = have if 0 < have <= size else 0
+        offset = await upload_offset(client, local, remote, have)
     if offset and progress is not None:
         progress(offset)
 
