@@ -262,11 +262,20 @@ class FtpClient:
 
     async def _listing_text(self, command: str) -> str:
         chunks: list[bytes] = []
+        limit = self.options.max_listing
 
         async def collect(stream: AnyStream) -> int:
+            total = 0
             while data := await stream.read():
                 chunks.append(data)
-            return sum(map(len, chunks))
+                total += len(data)
+                if total > limit:
+                    chunks.clear()
+                    raise FtpClientError(
+                        f"{command.rstrip()}: the listing is longer than {limit // 2**20} MiB; "
+                        "not reading more of it"
+                    )
+            return total
 
         await self._transfer(command.rstrip(), collect)
         return b"".join(chunks).decode(self.options.encoding, "surrogateescape")

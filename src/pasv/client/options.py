@@ -28,6 +28,7 @@ class ClientOptions:
     compress: bool = False  # MODE Z when the server's FEAT lists it
     block: bool = False  # MODE B (restart markers) when the server accepts it
     marker_every: int = 1024 * 1024  # MODE B uploads: a restart marker after this many bytes
+    max_listing: int = 256 * 1024 * 1024  # a longer listing (a hostile server's) is an error
 
     @property
     def any_tls(self) -> bool:

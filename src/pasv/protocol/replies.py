@@ -8,9 +8,19 @@ from dataclasses import dataclass
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import ProtocolViolation
 
-__all__ = ["MAX_REPLY_LINE", "Reply", "ReplyParser", "make_reply"]
+__all__ = [
+    "MAX_REPLY_BYTES",
+    "MAX_REPLY_LINE",
+    "MAX_REPLY_LINES",
+    "Reply",
+    "ReplyParser",
+    "make_reply",
+]
 
 MAX_REPLY_LINE = 64 * 1024
+# A multi-line reply that never ends (a hostile "220-" banner) must not fill the memory.
+MAX_REPLY_LINES = 10_000
+MAX_REPLY_BYTES = 1024 * 1024
 
 # A middle line that looks like "NNN " / "NNN-" / "NNN" (after any spaces) could end or confuse
 # a multi-line reply; the encoder prepends one space and the parser removes exactly one.
@@ -83,13 +93,14 @@ class ReplyParser:
     latin-1 for a line that does not decode.
     """
 
-    __slots__ = ("_buf", "_code", "_encoding", "_lines")
+    __slots__ = ("_buf", "_code", "_encoding", "_lines", "_size")
 
     def __init__(self, encoding: str = "utf-8") -> None:
         self._encoding = encoding
         self._buf = bytearray()
         self._code: str | None = None  # set while inside a multi-line reply
         self._lines: list[str] = []
+        self._size = 0  # bytes of the multi-line reply so far
 
     @property
     def in_reply(self) -> bool:
@@ -111,6 +122,11 @@ class ReplyParser:
             start = lf + 1
             if raw.endswith(b"\r"):
                 raw = raw[:-1]
+            self._size += len(raw)
+            if self._code is not None and (
+                len(self._lines) >= MAX_REPLY_LINES or self._size > MAX_REPLY_BYTES
+            ):
+                self._fail_big()
             reply = self._line(_decode(raw, self._encoding))
             if reply is not None:
                 out.append(reply)
@@ -125,6 +141,14 @@ class ReplyParser:
             f"Malformed reply from server: a line is longer than {MAX_REPLY_LINE} bytes."
         )
 
+    def _fail_big(self) -> None:
+        self._buf.clear()
+        self._code, self._lines, self._size = None, [], 0
+        raise ProtocolViolation(
+            "Malformed reply from server: a multi-line reply longer than "
+            f"{MAX_REPLY_LINES} lines or {MAX_REPLY_BYTES // 1024} KiB."
+        )
+
     def _line(self, line: str) -> Reply | None:
         code = self._code
         if code is None:
@@ -133,6 +157,7 @@ class ReplyParser:
                 shown = line[:80].encode("unicode_escape").decode("ascii")
                 raise ProtocolViolation(f"Malformed reply from server: {shown!r}")
             if m.group(2) == "-":
+                self._size = len(line)
                 self._code = m.group(1)
                 self._lines = [m.group(3)]
                 return None
@@ -141,6 +166,7 @@ class ReplyParser:
             lines = (*self._lines, line[4:])
             self._code = None
             self._lines = []
+            self._size = 0
             return Reply(int(code), lines)
         if line.startswith(code + "-"):
             line = line[4:]
