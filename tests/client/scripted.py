@@ -62,7 +62,10 @@ class FileServer(_Threaded):
         hooks: dict[str, Hook] | None = None,
         greet: Callable[[Session], bool] | None = None,
         encoding: str = "utf-8",
+        max_sessions: int = 0,
     ) -> None:
+        self.max_sessions = max_sessions  # more at a time get "421 Too many connections"
+        self.live = 0
         self.files = dict(files or {})
         self.dirs = {"/", *dirs}
         self.mtimes: dict[str, str] = {}
@@ -97,9 +100,17 @@ class FileServer(_Threaded):
 
     def _session(self, conn: socketserver.StreamRequestHandler) -> None:
         session = Session(self, conn)
+        with self.lock:
+            refused = bool(self.max_sessions) and self.live >= self.max_sessions
+            self.live += not refused
+        if refused:
+            session.send(f"421 Too many connections ({self.max_sessions}) from this IP")
+            return
         try:
             self._serve(session)
         finally:
+            with self.lock:
+                self.live -= 1
             if session.listener is not None:  # a passive port no transfer used
                 session.listener.close()
 

@@ -23,6 +23,7 @@ from pasv.client.session import open_client
 from pasv.client.trace import Kind
 from tests.client.fakes import AbortsOnce, LineProxy, SessionKiller
 from tests.client.peers import Vsftpd, vsftpd_unavailable
+from tests.client.scripted import FileServer
 from tests.client.test_mirror import make_tree, snapshot
 from tests.support.live import PASSWORD, USER, start_server
 
@@ -139,3 +140,16 @@ def test_vsftpd_out_of_passive_ports_is_a_lost_session_not_a_refused_epsv() -> N
     assert "Response: 500 OOPS: vsf_sysutil_bind" in result.stderr
     assert "the server failed and ended the session" in result.stderr
     assert "falling back" not in result.stderr and "Command:  PASV" not in result.stderr
+
+
+def test_mirror_goes_on_with_the_sessions_a_server_allows(tmp_path: Path) -> None:
+    files = {f"/site/f{i:02d}.bin": bytes([i]) * 2000 for i in range(12)}
+    local = tmp_path / "site"
+    with FileServer(files, dirs=("/site",), max_sessions=2) as server:
+        url = f"ftp://u:p@127.0.0.1:{server.port}/site"
+        result = CliRunner().invoke(app, ["mirror", "-j", "4", url, str(local), "--retries", "0"])
+    code, text = result.exit_code, result.stdout + result.stderr
+    assert code == 0, text
+    assert sorted(p.name for p in local.iterdir()) == sorted(p.rsplit("/", 1)[1] for p in files)
+    assert text.count("The server refused another session (421 Too many connections") == 1
+    assert "copied 12 files" in text

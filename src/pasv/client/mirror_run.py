@@ -23,6 +23,10 @@ ClientFactory = Callable[[], Awaitable[FtpClient]]
 Note = Callable[[str], None]
 
 
+class _NoSession(Exception):
+    """The server refused one more session for now; other sessions go on with the files."""
+
+
 def link_in_the_way(root: Path, rel: str) -> str | None:
     """Why ``rel`` must not be written below ``root``: a part of its path is a symbolic link
     (it could lead outside the tree). A link to a file at the end is not in the way: the copy
@@ -94,6 +98,8 @@ class _Copier:
     sleep: Sleep
     note: Note
     opened: list[FtpClient] = field(default_factory=list)
+    working: int = 0  # workers holding a session
+    told: bool = False  # a refused session was said
 
     async def _copy(self, client: FtpClient, rel: str, entry: Entry) -> None:
         local, remote = self.local_root / rel, posixpath.join(self.remote_root, rel)
@@ -111,33 +117,57 @@ class _Copier:
             if entry.mtime:
                 os.utime(local, (entry.mtime, entry.mtime))
 
+    async def _session(self) -> FtpClient:
+        """A new session; when the server refuses it for now (421 too many connections from
+        this address …) while other sessions work, this worker stops and they go on."""
+        try:
+            client = await self.connect()
+        except FtpClientError as exc:
+            if exc.transient and self.working > 0:
+                raise _NoSession(str(exc)) from exc
+            raise
+        self.opened.append(client)
+        return client
+
     async def worker(self, client: FtpClient | None, queue: list[tuple[str, Entry]]) -> None:
         """Take files from ``queue`` until it is empty; ``None``: open a session first."""
         current = client
+        self.working += current is not None
 
         async def attempt(rel: str, entry: Entry) -> None:
             nonlocal current
             if current is None:
-                current = await self.connect()
-                self.opened.append(current)
+                current = await self._session()
+                self.working += 1
             try:
                 await self._copy(current, rel, entry)
             except FtpClientError as exc:
                 if exc.transient:  # the session may be broken: the retry starts a new one
                     await current.close()
                     current = None
+                    self.working -= 1
                 raise
 
-        while queue:
-            rel, entry = queue.pop(0)
-            try:
-                await with_retries(
-                    partial(attempt, rel, entry), self.policy, sleep=self.sleep,
-                    on_retry=self.on_retry,
-                )  # fmt: skip
-            except FtpClientError as exc:
-                exc.final = True  # tried policy.attempts times: not worth a whole new run
-                raise
+        try:
+            while queue:
+                rel, entry = queue.pop(0)
+                try:
+                    await with_retries(
+                        partial(attempt, rel, entry), self.policy, sleep=self.sleep,
+                        on_retry=self.on_retry,
+                    )  # fmt: skip
+                except _NoSession as exc:
+                    queue.insert(0, (rel, entry))  # for a session that works
+                    if not self.told:
+                        self.told = True
+                        self.note(f"The server refused another session ({exc}); going on "
+                                  f"with {self.working}.")  # fmt: skip
+                    return
+                except FtpClientError as exc:
+                    exc.final = True  # tried policy.attempts times: not worth a whole new run
+                    raise
+        finally:
+            self.working -= current is not None
 
 
 async def run_plan(
