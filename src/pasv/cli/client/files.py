@@ -177,6 +177,13 @@ def register(app: typer.Typer) -> None:
         def remote_of(path: Path) -> str:
             return target.path + path.name if target.path.endswith("/") else target.path
 
+        seen: dict[str, Path] = {}
+        for path in local:
+            other = seen.setdefault(remote_of(path), path)
+            if other != path:
+                fail(f"{other} and {path} would both be uploaded to {remote_of(path)}; "
+                     "upload them one at a time to different names", Exit.USAGE)  # fmt: skip
+
         async def run(client: FtpClient) -> list[TransferResult]:
             done = []
             for path in local:  # a retry starts again here; complete files are only verified

@@ -1,6 +1,8 @@
-"""cat after a transfer broke midway: the retry goes on from the bytes already written."""
+"""CLI commands that must not repeat or merge data: cat after a retry, put of two same names."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -48,3 +50,17 @@ def test_cat_fails_rather_than_repeat_when_the_server_cannot_resume() -> None:
     assert code == 1
     assert out == DATA[: len(DATA) // 2]
     assert "cannot resume" in err and "incomplete" in err
+
+
+def test_put_refuses_two_files_with_one_remote_name(tmp_path: Path) -> None:
+    for folder, data in (("a", b"A" * 10), ("b", b"B" * 20)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.txt").write_bytes(data)
+    with FileServer(dirs=("/in",)) as server:
+        url = f"ftp://u:p@127.0.0.1:{server.port}/in/"
+        result = runner.invoke(
+            app, ["put", str(tmp_path / "a/x.txt"), str(tmp_path / "b/x.txt"), url]
+        )
+    assert result.exit_code == 2
+    assert "would both be uploaded to /in/x.txt" in result.stderr
+    assert server.files == {} and server.commands == []
