@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from pasv.cli.main import app
 from pasv.client.trace import censor, format_event
 from pasv.client.url import FtpUrl, UrlError, netrc_credentials, parse_url
+from tests.client.fakes import dead_port
 
 
 def test_parse_full_url() -> None:
@@ -65,3 +68,23 @@ def test_censor_hides_pass_only() -> None:
     assert censor("pass hunter2") == "pass ****"
     assert censor("USER hunter2") == "USER hunter2"
     assert format_event("Command", censor("PASS x")) == "Command:  PASS ****"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["get", "/a%0Ab"], "line break or NUL"),
+        (["rm", "/a%0Dx"], "line break or NUL"),
+        (["get", "/a%00b"], "line break or NUL"),
+        (["get", "--encoding", "latin-1", "/%E2%82%AC.txt"], "cannot be written in latin-1"),
+        (["ls", "--encoding", "nosuch", "/"], "unknown encoding 'nosuch'"),
+    ],
+)
+def test_unusable_paths_and_encodings_are_usage_errors_before_connecting(
+    args: list[str], said: str
+) -> None:
+    with dead_port() as port:  # a connection attempt would be exit code 4
+        *options, path = args
+        result = CliRunner().invoke(app, [*options, f"ftp://u:p@127.0.0.1:{port}{path}"])
+    assert result.exit_code == 2, result.output
+    assert said in result.stderr and "Traceback" not in result.stderr

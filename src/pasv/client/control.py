@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from pasv.client.errors import ConnectionFailed
+from pasv.client.errors import ConnectionFailed, FtpClientError
 from pasv.client.trace import Kind, Tracer, censor
 from pasv.protocol.errors import ProtocolViolation
 from pasv.protocol.replies import Reply, ReplyParser
@@ -102,9 +102,14 @@ class ControlConnection:
         return self._writer.get_extra_info("ssl_object") is not None
 
     async def send(self, line: str) -> None:
+        try:
+            raw = line.encode(self.encoding, "surrogateescape") + b"\r\n"
+        except UnicodeEncodeError:
+            shown = censor(line)
+            raise FtpClientError(f"{shown!r} cannot be written in {self.encoding}") from None
         self.trace("Command", censor(line))
         try:
-            self._writer.write(line.encode(self.encoding, "surrogateescape") + b"\r\n")
+            self._writer.write(raw)
             await self._writer.drain()
         except OSError as exc:
             raise ConnectionFailed(f"connection lost while sending: {exc}") from None

@@ -59,6 +59,9 @@ def parse_url(text: str) -> FtpUrl:
     password = unquote(parts.password) if parts.password is not None else None
     after_host = text.partition("://")[2][len(parts.netloc) :]
     path = unquote(after_host) or "/"
+    if any(c in path for c in "\r\n\0"):
+        raise UrlError(f"the path of {text!r} contains a line break or NUL (%0A, %0D or %00), "
+                       "which no FTP command can carry")  # fmt: skip
     if not path.startswith("/"):
         path = "/" + path
     return FtpUrl(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -140,7 +141,20 @@ class Prepared:
             err.print(f"{exc}; retry {attempt} of {retries} in {wait:.1f} s", markup=False)
 
 
+def _check_encoding(url: FtpUrl, encoding: str) -> None:
+    """``--encoding`` names a codec, and the URL's path can be written in it."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        fail(f"unknown encoding {encoding!r} (try utf-8, latin-1, cp1251, cp1252 …)", Exit.USAGE)
+    try:
+        url.path.encode(encoding)
+    except UnicodeEncodeError:
+        fail(f"the path {url.path!r} cannot be written in {encoding}", Exit.USAGE)
+
+
 def prepare(url: FtpUrl, common: Common) -> Prepared:
+    _check_encoding(url, common.encoding)
     target = _target(url, common)
     try:
         options = _options(url, common)
