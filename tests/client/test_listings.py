@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pasv.client import ClientOptions, FtpClient
 from pasv.client.listings import parse_listing
 from pasv.client.trace import Kind
+from tests.client.scripted import MLST, FileServer
 
 NOW_LIST = """\
 drwxr-xr-x   2 ftp      ftp          4096 Jan 02  2024 pub
@@ -64,3 +66,16 @@ def test_names_that_are_paths_are_skipped_and_said() -> None:
     ]
     unix = "-rw-r--r--   1 ftp      ftp             1 Mar 05  2024 ../../.bashrc\n"
     assert parse_listing(unix, mlsd=False, trace=lambda kind, line: None) == []
+
+
+async def test_names_with_characters_splitlines_breaks_at_survive() -> None:
+    names = ["Notes\x85txt", "a\x0bb", "c\x0cd", "e\x1cf", "g\u2028h", "café.txt"]
+    files = {f"/{name}": b"x\n" for name in names}
+    for feat in (("SIZE",), ("SIZE", MLST)):  # LIST, then MLSD
+        with FileServer(files, feat=feat, encoding="utf-8") as server:
+            async with FtpClient(ClientOptions(timeout=10)) as client:
+                await client.connect("127.0.0.1", server.port)
+                await client.login("u", "p")
+                listed = [e.name for e in await client.listdir("/")]
+                nlst = await client.names("/")
+        assert sorted(listed) == sorted(names) == sorted(nlst)

@@ -17,7 +17,7 @@ from pasv.client.errors import (
     LoginFailed,
     ReplyError,
 )
-from pasv.client.listings import parse_listing
+from pasv.client.listings import listing_lines, parse_listing
 from pasv.client.modestreams import BlockStream, DeflateStream
 from pasv.client.options import ClientOptions
 from pasv.client.streams import DataStream
@@ -292,7 +292,7 @@ class FtpClient:
 
     async def names(self, path: str = "") -> list[str]:
         """NLST: names only."""
-        return [line for line in (await self._listing_text(f"NLST {path}")).splitlines() if line]
+        return [line for line in listing_lines(await self._listing_text(f"NLST {path}")) if line]
 
     # --- transfers -------------------------------------------------------------------------
 

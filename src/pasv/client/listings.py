@@ -8,7 +8,14 @@ from pasv.client.trace import Tracer
 from pasv.protocol.errors import FtpError
 from pasv.protocol.listing import FileFacts, parse_list_line, parse_mlsx_line
 
-__all__ = ["parse_listing"]
+__all__ = ["listing_lines", "parse_listing"]
+
+
+def listing_lines(text: str) -> list[str]:
+    """The lines of a listing, split at LF only (one CR before it dropped). str.splitlines
+    would also split at characters that are legal in names (\x85, \x0b, \x0c, \x1c-\x1e,
+    U+2028), as latin-1 decodes cp1252's "…" (0x85)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def _mlsd_line(line: str, trace: Tracer) -> FileFacts | None:
@@ -35,7 +42,7 @@ def parse_listing(text: str, mlsd: bool, trace: Tracer) -> list[FileFacts]:
     """The entries of a listing, without "." and ".."; unreadable lines are skipped, and so are
     names that are paths (said in the session log)."""
     entries: list[FileFacts] = []
-    for line in text.splitlines():
+    for line in listing_lines(text):
         if not line.strip():
             continue
         facts = _mlsd_line(line, trace) if mlsd else parse_list_line(line)

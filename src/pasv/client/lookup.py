@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from pasv.client.client import FtpClient
 from pasv.client.errors import ReplyError
+from pasv.client.listings import listing_lines
 from pasv.protocol.errors import FtpError
 from pasv.protocol.listing import FileFacts, parse_list_line, parse_mlsx_line
 
@@ -38,7 +39,7 @@ async def stat(client: FtpClient, path: str) -> FileFacts | None:
     try:
         entries = [
             facts
-            for line in (await client.list_text(path)).splitlines()
+            for line in listing_lines(await client.list_text(path))
             if line.strip() and (facts := parse_list_line(line)) is not None
         ]
     except ReplyError as exc:
