@@ -63,3 +63,11 @@ def test_mirror_never_writes_through_a_link_in_the_local_tree(tmp_path: Path) ->
     assert not config.is_symlink() and config.read_bytes() == b"from the server\n"
     assert "Not writing shared/new.txt: shared is a symbolic link to a directory" in text
     assert "copied 1 files" in text
+
+
+def test_get_into_a_missing_directory_named_with_a_slash_makes_it(tmp_path: Path) -> None:
+    with FileServer({"/a.bin": b"x" * 100}) as server:
+        url = f"ftp://u:p@127.0.0.1:{server.port}/a.bin"
+        code, text = pasv_cli("get", url, f"{tmp_path / 'new' / 'dir'}/")
+    assert code == 0, text
+    assert (tmp_path / "new" / "dir" / "a.bin").read_bytes() == b"x" * 100

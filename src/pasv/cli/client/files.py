@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 import stat
 import sys
@@ -129,18 +130,26 @@ def register(app: typer.Typer) -> None:
     def get(
         common: Common,
         url: UrlArg,
-        local: Annotated[Path | None, typer.Argument(help="File or directory.")] = None,
+        local: Annotated[
+            str | None, typer.Argument(help="File, or directory (made when it ends in /).")
+        ] = None,
         no_resume: NoResume = False,
     ) -> None:
         """Download a file (resuming a partial one), then verify it; a pattern in the last part
         of the path (``*.csv``) downloads every file it matches into a directory."""
         source = url_argument(url)
+        if local is not None and local.endswith(("/", os.sep)):  # a directory, as wget -P
+            try:
+                Path(local).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                fail(f"cannot make the directory {local}: {exc.strerror or exc}", Exit.REFUSED)
+        into = Path(local) if local is not None else None
         directory, pattern = posixpath.split(source.path)
         if is_pattern(pattern):
-            _get_matching(common, source, directory, pattern, local, no_resume)
+            _get_matching(common, source, directory, pattern, into, no_resume)
             return
         name = posixpath.basename(source.path.rstrip("/")) or "download"
-        dest = local or Path(name)
+        dest = into or Path(name)
         if dest.is_dir():
             dest = dest / name
 
