@@ -26,8 +26,12 @@ def local_digest(path: Path, algorithm: str) -> str:
     return digest.hexdigest()
 
 
-async def server_checksum(client: FtpClient, path: str) -> tuple[str, str] | None:
-    """(hashlib name, hex digest) by the best command the server offers; None if none works."""
+async def server_checksum(
+    client: FtpClient, path: str, timeout: float | None = None
+) -> tuple[str, str] | None:
+    """(hashlib name, hex digest) by the best command the server offers; None if none works.
+
+    ``timeout``: how long the server may take to hash the file (it reads all of it)."""
     hash_feature = client.features.get("HASH")
     if hash_feature is not None:
         offered = {a.rstrip("*").upper(): a.endswith("*") for a in hash_feature.split(";")}
@@ -36,14 +40,14 @@ async def server_checksum(client: FtpClient, path: str) -> tuple[str, str] | Non
                 continue
             if not offered[name] and (await client.command(f"OPTS HASH {name}")).code != 200:
                 continue
-            reply = await client.command(f"HASH {path}")
+            reply = await client.command(f"HASH {path}", timeout)
             parts = reply.lines[0].split(" ", 3)  # "SHA-256 0-1234 <hex> <path>"
             if reply.code == 213 and len(parts) >= 3:
                 return hashlib_name, parts[2].lower()
             return None
     for verb, hashlib_name in (("XSHA256", "sha256"), ("XMD5", "md5")):
         if verb in client.features:
-            reply = await client.command(f"{verb} {path}")
+            reply = await client.command(f"{verb} {path}", timeout)
             words = reply.lines[-1].split()
             if reply.code in (213, 250) and words:
                 return hashlib_name, words[0].lower()

@@ -89,9 +89,10 @@ class FtpClient:
             raise ConnectionFailed("not connected")
         return self._ctrl
 
-    async def command(self, line: str) -> Reply:
-        """Send any command and return its reply, whatever the code."""
-        return await self.ctrl.command(_quote(line))
+    async def command(self, line: str, timeout: float | None = None) -> Reply:
+        """Send any command and return its reply, whatever the code (``timeout``: seconds to
+        wait for it, instead of ``options.timeout``)."""
+        return await self.ctrl.command(_quote(line), timeout)
 
     async def expect(self, line: str, *codes: int) -> Reply:
         """Send a command; raise ReplyError unless the reply is one of ``codes`` (default: 2xx)."""

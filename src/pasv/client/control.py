@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from pasv.client.errors import ConnectionFailed, FtpClientError
+from pasv.client.errors import ConnectionFailed, FtpClientError, ReplyTimeout
 from pasv.client.trace import Kind, Tracer, censor
 from pasv.protocol.errors import ProtocolViolation
 from pasv.protocol.replies import Reply, ReplyParser
@@ -124,7 +124,7 @@ class ControlConnection:
                         raise ConnectionFailed("the server closed the control connection")
                     self._pending.extend(self._parser.feed(data))
         except TimeoutError:
-            raise ConnectionFailed("timed out waiting for the server's reply") from None
+            raise ReplyTimeout("timed out waiting for the server's reply") from None
         except ProtocolViolation as exc:
             raise ConnectionFailed(str(exc)) from None
         except (OSError, ssl.SSLError) as exc:
@@ -138,9 +138,9 @@ class ControlConnection:
             raise ConnectionFailed(f"the server failed and ended the session: 500 {reply.text}")
         return reply
 
-    async def command(self, line: str) -> Reply:
+    async def command(self, line: str, timeout: float | None = None) -> Reply:
         await self.send(line)
-        return await self.reply()
+        return await self.reply(timeout)
 
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> None:
         """Upgrade after ``AUTH TLS`` was accepted."""

@@ -14,6 +14,7 @@ __all__ = [
     "IntegrityError",
     "LoginFailed",
     "ReplyError",
+    "ReplyTimeout",
     "ban_seconds",
     "is_transient_reply",
 ]
@@ -109,6 +110,10 @@ class ConnectionFailed(FtpClientError):
     """The control connection could not be made or was lost (reset, timeout, closed by server)."""
 
     transient = True
+
+
+class ReplyTimeout(ConnectionFailed):
+    """No reply came within the time allowed (the session is out of step after it)."""
 
 
 class DataChannelError(FtpClientError):
