@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -47,8 +47,12 @@ class MirrorPlan:
         return not (self.create_root or self.mkdirs or self.copies or self.deletes)
 
 
-async def remote_tree(client: FtpClient, root: str) -> dict[str, Entry] | None:
-    """Every file and directory below ``root`` on the server (breadth first); None if no root."""
+async def remote_tree(
+    client: FtpClient, root: str, note: Callable[[str], None] | None = None
+) -> dict[str, Entry] | None:
+    """Every file and directory below ``root`` on the server (breadth first); None if no root.
+    Symbolic links are left out, each said to ``note`` (default: the session log)."""
+    say = note or client.status
     found: dict[str, Entry] = {}
     try:
         await client.cwd(root)
@@ -68,6 +72,8 @@ async def remote_tree(client: FtpClient, root: str) -> dict[str, Entry] | None:
                 todo.append(path)
             elif facts.kind == "file":
                 found[path] = Entry("file", facts.size, facts.mtime)
+            elif facts.kind == "link":  # its target may be anywhere: a mirror copies no links
+                say(f"Not copying {path}: it is a symbolic link on the server.")
     return found
 
 

@@ -70,19 +70,30 @@ def _get_matching(
 
     async def run(client: FtpClient) -> list[tuple[str, Path, TransferResult]]:
         listed = await client.listdir(directory)
-        chosen = _matching([e for e in listed if e.kind == "file"], pattern)
+        # a symbolic link is fetched like a file: the server sends what it points to, or
+        # refuses (a link to a directory), and then it is skipped and said
+        chosen = _matching([e for e in listed if e.kind in ("file", "link")], pattern)
         done = []
         for entry in chosen:  # a retry starts again here; finished files are only verified
             remote, dest = posixpath.join(directory, entry.name), into / entry.name
-            with progress_bar(entry.name, entry.size, common.quiet) as advance:
-                result = await get_file(
-                    client,
-                    remote,
-                    dest,
-                    resume=not fresh,
-                    progress=advance,
-                    markers=common.block,
+            try:
+                with progress_bar(entry.name, entry.size, common.quiet) as advance:
+                    result = await get_file(
+                        client,
+                        remote,
+                        dest,
+                        resume=not fresh,
+                        progress=advance,
+                        markers=common.block,
+                    )
+            except ReplyError as exc:
+                if entry.kind != "link" or exc.reply.code != 550:
+                    raise
+                err.print(
+                    f"Skipped {remote}: a symbolic link the server does not send as a file ({exc})",
+                    markup=False,
                 )
+                continue
             done.append((remote, dest, result))
         return done
 

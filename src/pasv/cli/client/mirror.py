@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
                 err.print(f"Mirror: {text}", markup=False)
 
         async def run(client: FtpClient) -> MirrorPlan:
-            remote = await remote_tree(client, url.path)
+            remote = await remote_tree(client, url.path, note)
             here = local_tree(local)
             if remote is None and not upload:
                 raise FtpClientError(f"{url.path}: no such directory on the server")
