@@ -88,11 +88,14 @@ class LocalReadHandle:
     A download by sendfile needs only the descriptor; the file object that reads it (ASCII, MODE
     B/C, TLS from a thread) is made on first use, so a small RETR spends no ``fstat`` on it."""
 
-    __slots__ = ("_file", "_lock", "_offset", "_size", "descriptor")
+    __slots__ = ("_file", "_lock", "_offset", "_opened", "_size", "descriptor")
 
-    def __init__(self, fd: int, size: int, offset: int = 0) -> None:
+    def __init__(
+        self, fd: int, size: int, offset: int = 0, opened: os.stat_result | None = None
+    ) -> None:
         self.descriptor: int | None = fd
         self._size = size
+        self._opened = opened
         self._offset = offset
         self._file: io.FileIO | None = None
         self._lock = threading.Lock()
@@ -117,6 +120,23 @@ class LocalReadHandle:
     def _read(self, n: int) -> bytes:
         with self._lock:
             return self.file.read(n) or b""
+
+    def changed(self) -> bool:
+        """Whether another writer changed the file since it was opened (one ``fstat``): its
+        size, its modification time, or its change time. The change time alone moves when the
+        file loses or gains a name too (an atomic upload replacing it, a DELE): that is not a
+        change of its bytes, so it counts only while the link count is the same."""
+        opened, fd = self._opened, self.descriptor
+        if opened is None or fd is None:
+            return False
+        now = os.fstat(fd)
+        if (now.st_size, now.st_mtime_ns, now.st_ino) != (
+            opened.st_size,
+            opened.st_mtime_ns,
+            opened.st_ino,
+        ):
+            return True
+        return now.st_nlink == opened.st_nlink and now.st_ctime_ns != opened.st_ctime_ns
 
     async def read(self, n: int) -> bytes:
         return await run_blocking(self._read, n)
@@ -259,7 +279,7 @@ class LocalStorage:
             if exc.errno != errno.ELOOP:
                 raise
             fd, s = open_regular(self._resolve(path), os.O_RDONLY)
-        return LocalReadHandle(fd, s.st_size, offset)
+        return LocalReadHandle(fd, s.st_size, offset, s)
 
     async def open_read(self, path: str, offset: int = 0) -> LocalReadHandle:
         check_offset(offset)

@@ -1,0 +1,94 @@
+"""A download of a file that is rewritten meanwhile (same size, other bytes) ends in 451, not 226;
+one replaced whole by an atomic upload, or deleted, still ends in 226 with the old bytes."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.live import LiveServer, start_server
+
+SIZE = 48 * 1024 * 1024  # far more than the socket buffers: the server cannot be done yet
+
+
+def _download_around(live: LiveServer, type_: str, change: object) -> tuple[bytes, str]:
+    """Start RETR of big.bin, run ``change()`` once the first bytes came, read the rest."""
+    ftp = live.login()
+    ftp.sendcmd(f"TYPE {type_}")
+    conn = ftp.transfercmd("RETR big.bin")
+    try:
+        data = conn.recv(65536)
+        assert callable(change)
+        change()
+        while chunk := conn.recv(1 << 20):
+            data += chunk
+    finally:
+        conn.close()
+    reply = ftp.getline()
+    assert ftp.sendcmd("NOOP").startswith("200")
+    ftp.quit()
+    return data, reply
+
+
+@pytest.mark.parametrize("type_", ["I", "A"], ids=["sendfile", "read-and-send"])
+def test_a_file_rewritten_in_place_during_its_download_is_a_451(
+    live: LiveServer, type_: str
+) -> None:
+    target = live.files / "big.bin"
+    target.write_bytes(b"a" * SIZE)
+
+    def rewrite() -> None:  # another program: same size, other bytes, in place
+        with open(target, "r+b") as file:
+            file.write(b"b" * SIZE)
+
+    data, reply = _download_around(live, type_, rewrite)
+    assert len(data) == SIZE  # nothing in the size gives it away
+    assert reply.startswith("451 big.bin changed while it was being sent"), reply
+    assert "Download it again." in reply
+    assert reply.endswith(f"Transfer stopped after {SIZE} bytes.")
+
+
+def test_a_stor_by_another_session_during_a_download_is_a_451_for_the_download(
+    live: LiveServer,
+) -> None:
+    """The default (standard) upload mode writes in place: the download that was running
+    cannot end in 226."""
+    (live.files / "big.bin").write_bytes(b"a" * SIZE)
+
+    def upload() -> None:
+        writer = live.login()
+        reply = writer.storbinary("STOR big.bin", io.BytesIO(b"b" * SIZE))
+        assert reply.startswith("226"), reply
+        writer.quit()
+
+    _, reply = _download_around(live, "I", upload)
+    # changed, or (when a send step fell in the instant the STOR had emptied it) became shorter
+    assert reply.startswith("451 big.bin "), reply
+    assert "while it was being sent" in reply
+
+
+@pytest.mark.parametrize("how", ["atomic-upload", "deleted"])
+def test_a_file_replaced_whole_or_deleted_during_its_download_still_ends_in_226(
+    tmp_path: Path, how: str
+) -> None:
+    live = start_server(tmp_path / "data", uploads={"mode": "atomic"})
+    try:
+        target = live.files / "big.bin"
+        target.write_bytes(b"a" * SIZE)
+
+        def replace() -> None:
+            if how == "deleted":
+                os.unlink(target)
+                return
+            writer = live.login()
+            assert writer.storbinary("STOR big.bin", io.BytesIO(b"new")).startswith("226")
+            writer.quit()
+
+        data, reply = _download_around(live, "I", replace)
+        assert reply.startswith("226"), reply
+        assert data == b"a" * SIZE  # the old file, whole
+    finally:
+        live.stop()
