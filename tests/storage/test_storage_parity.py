@@ -200,3 +200,22 @@ async def test_memory_read_handle_has_no_descriptor() -> None:
     assert reader.descriptor is None
     assert reader.size == 3
     await reader.close()
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [IN_PLACE, WriteMode(atomic=True), WriteMode(atomic=True, keep_partial=True)],
+    ids=["in-place", "atomic", "atomic-resume"],
+)
+async def test_a_resume_ends_the_file_at_what_came_after_the_offset(
+    storage: Storage, mode: WriteMode
+) -> None:
+    """REST 5 + STOR of 2 bytes over 11: 7 bytes, not the old tail behind the new bytes."""
+    async with _closing(await storage.open_write("/dir/f.txt", offset=5, mode=mode)) as h:
+        await h.write(b"XY")
+        await h.commit()
+    assert await _read_all(storage, "/dir/f.txt") == b"helloXY"
+    async with _closing(await storage.open_write("/dir/f.txt", offset=3, mode=mode)) as h:
+        await h.write(b"Z")  # a resume that broke after one byte, never committed
+    expected = b"helloXY" if mode.atomic and not mode.keep_partial else b"helZ"
+    assert await _read_all(storage, "/dir/f.txt") == expected

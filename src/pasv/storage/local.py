@@ -351,6 +351,8 @@ class LocalStorage:
         try:
             if resumed:
                 check_resume(offset, opened.st_size)
+                if opened.st_size > offset:  # REST n + STOR: the file is its first n bytes and
+                    os.ftruncate(fd, offset)  # what comes, as an atomic resume makes it
                 file.seek(offset)
         except BaseException:
             file.close()

@@ -163,8 +163,8 @@ class MemoryStorage:
 
             return MemoryWriteHandle(aside, offset, append, 0, publish, mode.keep_partial)
         buf = self._files.setdefault(key, bytearray())
-        if offset == 0 and not append:
-            buf.clear()
+        if not append:
+            del buf[offset:]  # a resume ends the file at what comes after the offset
         self._mtimes[key] = time.time()
         return MemoryWriteHandle(buf, offset, append)
 
