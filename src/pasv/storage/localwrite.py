@@ -185,18 +185,21 @@ class AtomicWriteHandle(LocalWriteHandle):
                 dst_dir_fd=self._dir,
                 follow_symlinks=True,
             )
-        if self._exclusive:  # STOU: never replace a file that appeared meanwhile
-            temp, self._temp = self._temp, None
-            try:
+        temp, self._temp = self._temp, None
+        self._done = True  # published or failed: once (a close after a failed commit retries
+        renamed = False  # nothing, and leaves no hidden file behind)
+        try:
+            if self._exclusive:  # STOU: never replace a file that appeared meanwhile
                 os.link(temp, self._name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
-            finally:
-                os.unlink(temp, dir_fd=self._dir)
-        else:
-            os.rename(self._temp, self._name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
-        self._temp = None
+            else:
+                os.rename(temp, self._name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
+                renamed = True
+        finally:
+            if not renamed:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp, dir_fd=self._dir)
         if self._fsync:
             os.fsync(self._dir)  # the new name is on disk too
-        self._done = True
 
     def _commit(self) -> None:
         with self._lock:

@@ -380,10 +380,12 @@ async def _receive_file(
     finally:
         server.uploads -= 1
         drop = plan is not None and plan.drop_partial
-        await asyncio.shield(handle.close(discard=drop))
-        if plan is not None:
-            await asyncio.shield(plan.finish(*outcome, in_place=not mode.atomic))
-        server.changed()
+        try:
+            await asyncio.shield(handle.close(discard=drop))
+        finally:  # the accounting runs even when the close could not keep what came
+            if plan is not None:
+                await asyncio.shield(plan.finish(*outcome, in_place=not mode.atomic))
+            server.changed()
 
 
 @command("STOR")
