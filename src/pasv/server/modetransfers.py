@@ -113,7 +113,11 @@ async def receive(
             await _receive(top, view, handle, transfer, throttle, quota, write_now)
     finally:
         view.release()
-        buffer.close()
+        # A failing layer's frames (held by the exception in flight) may still hold slices of
+        # the buffer (TYPE A passes one down); then the mapping is freed with the last of them,
+        # and the upload's own error (426, 452) is what the client hears, not a BufferError.
+        with contextlib.suppress(BufferError):
+            buffer.close()
 
 
 async def _receive(
