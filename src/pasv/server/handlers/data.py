@@ -126,7 +126,11 @@ def rest(s: Session, arg: str) -> Reply:
 async def abor(s: Session, arg: str) -> Reply:
     transfer = s.transfer
     running = s.control.current
+    if running is asyncio.current_task():
+        running = None  # ABOR itself, from the queue: nothing runs before it
     if transfer is None or running is None:
+        if running is not None:  # the transfer ended as the ABOR came: its command's final
+            await asyncio.wait([running])  # reply goes first, so replies keep their order
         s.close_data()
         return make_reply(ReplyCode.TRANSFER_COMPLETE, "ABOR ok: no transfer was in progress.")
     transfer.abort("ABOR received")
