@@ -218,14 +218,23 @@ def check_range(start: int, end: int | None) -> None:
 _BEYOND = "REST offset {offset} is beyond the end of the file ({size} bytes)."
 
 
+class BeyondEnd(ArgumentError):
+    """A REST offset past the end of the file; its text names the file's size, which a user
+    who may not read or list the file is told without (``offset`` for that text)."""
+
+    offset = 0
+
+
 def check_resume(offset: int, size: int) -> None:
     """Refuse a REST offset past the end of the file: a download would have nothing to send
     from there, and an upload would leave a hole of zeros that never arrived, which its 226
     would vouch for."""
     if offset > size:
-        raise ArgumentError(
+        error = BeyondEnd(
             said("replies", "transfer.rest_offset_offset_is", _BEYOND, offset=offset, size=size)
         )
+        error.offset = offset
+        raise error
 
 
 def into_itself() -> FileUnavailable:

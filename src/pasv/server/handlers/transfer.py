@@ -16,6 +16,7 @@ from pasv.protocol.ascii import FromNetwork, ToNetwork
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import (
     AlreadyExists,
+    ArgumentError,
     FtpError,
     LocalError,
     PathNotFound,
@@ -31,7 +32,7 @@ from pasv.server.session import Counters, Session
 from pasv.server.tlspolicy import check_data_protection, secure_data
 from pasv.server.transfers import Aborted, Transfer
 from pasv.server.usage import UploadPlan
-from pasv.storage.base import check_resume
+from pasv.storage.base import BeyondEnd, check_resume
 
 log = logging.getLogger("pasv.transfer")
 
@@ -313,9 +314,14 @@ async def _receive_file(
     )
     throttle = throttle_for(server.shared, s.access, upload=True)
     mode = server.write_mode
-    handle = await s.fs.open_write(
-        path, offset=offset, append=append, exclusive=exclusive, mode=mode
-    )
+    try:
+        handle = await s.fs.open_write(
+            path, offset=offset, append=append, exclusive=exclusive, mode=mode
+        )
+    except BeyondEnd as exc:
+        if _may_see_size(s, path):
+            raise
+        raise ArgumentError(say("transfer.rest_beyond_end", offset=exc.offset)) from None
     decoder = FromNetwork() if s.ascii else None
     mode_name = s.options.mode
     start = offset if not append else await modetransfers.size_before(s, path, mode_name)
@@ -388,10 +394,27 @@ async def _receive_file(
             server.changed()
 
 
+def _may_see_size(s: Session, path: str) -> bool:
+    """Whether a refusal may name the file's size: only to who may read or list it."""
+    for perm in (Perm.RETR, Perm.LIST):
+        try:
+            s.check(perm, path)
+        except FtpError:
+            continue
+        return True
+    return False
+
+
 @command("STOR")
 async def stor(s: Session, arg: str) -> Reply:
     path = s.resolve(arg)
     s.check(Perm.STOR, path)
+    if s.rest:  # a resumed STOR writes into the file that is there, as an APPE does
+        try:
+            s.check(Perm.APPE, path)
+        except FtpError:
+            s.take_rest()  # refused: the REST is used up, not left for the next STOR
+            raise
     return await _store(s, path, append=False, verb="STOR")
 
 
