@@ -73,6 +73,57 @@ class Access:
         if self._names.forbidden(path) is not None or self._names.hidden(name):
             raise ProhibitedName(self.messages.say("prohibited_name", name=name))
 
+    def check_rename(self, source: str, target: str, *, directory: bool) -> None:
+        """A rename must not move content out from under the rules (or forbidden path
+        patterns) that cover it: 550 when it would give the user a permission over it it lacks
+        now, or (a directory) when rules lie below either path; 553 when a forbidden path
+        pattern could match below a renamed directory's new path."""
+        rules = self._rules
+        if directory and (rules.may_differ_below(source) or rules.may_differ_below(target)):
+            raise PermissionDenied(
+                said(
+                    "replies",
+                    "access.rename_rules_below",
+                    "Cannot rename {source} to {target}: one of them holds paths with their own"
+                    " rules; rename them one by one or ask the administrator.",
+                    source=source,
+                    target=target,
+                )
+            )
+        gain = rules.gained(source, target)
+        if gain:
+            raise PermissionDenied(
+                said(
+                    "replies",
+                    "access.rename_gains",
+                    "Cannot rename {source} to {target}: you would get {perm} there, which is"
+                    " not allowed for you at {source}.",
+                    source=source,
+                    target=target,
+                    perm=gain.describe(),
+                )
+            )
+        if directory and not self._names.empty:
+            pattern = self._names.may_forbid_below(target)
+            if pattern is not None:
+                raise ProhibitedName(
+                    said(
+                        "replies",
+                        "access.rename_forbidden_below",
+                        "Cannot rename the directory {source} to {target}: names below it"
+                        " could match the forbidden pattern {pattern}.",
+                        source=source,
+                        target=target,
+                        pattern=pattern,
+                    )
+                )
+
+    def check_enter(self, path: str) -> None:
+        """CWD: refused (550, the same text whatever is there) where the user has no
+        permission at the directory and no rule that may allow something below it."""
+        if not self._rules.may_enter(path):
+            raise PermissionDenied(self.messages.say("permission", perm="CWD", path=path))
+
     def entry_filter(self, directory: str) -> Callable[[str], bool] | None:
         """Which entries of ``directory`` a listing shows (hidden names never; with
         hide_denied, nothing the user may not LIST); None when everything is shown."""

@@ -64,6 +64,16 @@ class NamePatterns:
             found = self._forbidden.match_path(name.rstrip("/") or "/")
         return found
 
+    def may_forbid_below(self, directory: str) -> str | None:
+        """A whole-path forbidden pattern that could match something below ``directory`` (its
+        literal start, before any glob, is consistent with ``directory/``), or None."""
+        inside = directory.rstrip("/").lower() + "/"
+        for pattern, _ in self._forbidden.paths:
+            literal = re.split(r"[*?\[]", pattern, maxsplit=1)[0].lower()
+            if inside.startswith(literal) or literal.startswith(inside):
+                return pattern
+        return None
+
     def hidden(self, name: str) -> bool:
         """True when the base name ``name`` is hidden."""
         return self._hidden.match_name(name) is not None

@@ -115,6 +115,8 @@ async def rnto(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.RENAME, target)
     s.check_new_name(target)
+    facts = await s.fs.stat(source)
+    s.access.check_rename(source, target, directory=facts.kind == "dir")
     await s.refuse_if_uploading(source)  # an upload may have begun since RNFR
     await s.refuse_if_uploading(target)
     await s.fs.rename(source, target)
