@@ -8,34 +8,21 @@ import logging
 
 import pytest
 
-from pasv.policy.models import Action, Perm, Rule, Subject
 from tests.server.helpers import Raw, big_download_started, code_of, retr_bytes
+from tests.server.policy.rules import refused, rule
 from tests.support.live import USER, LiveServer
-
-
-def _rule(action: str, path: str, perms: str, to: str = "*") -> Rule:
-    return Rule(
-        Action(action), tuple(Subject.parse(s) for s in to.split(",")), path, Perm.parse(perms)
-    )
-
-
-def _refused(call: object, *args: object) -> str:
-    assert callable(call)
-    with pytest.raises(ftplib.error_perm) as caught:
-        call(*args)
-    return str(caught.value)
 
 
 def test_deny_rule_on_a_subtree(live: LiveServer) -> None:
     (live.files / "pub").mkdir()
     (live.files / "pub" / "keep.txt").write_bytes(b"k")
-    live.policy.add_rule(_rule("deny", "/pub", "DELE,STOR"))
+    live.policy.add_rule(rule("deny", "/pub", "DELE,STOR"))
     live.reload_policy()
     ftp = live.login()
-    assert _refused(ftp.delete, "pub/keep.txt") == (
+    assert refused(ftp.delete, "pub/keep.txt") == (
         "550 Permission denied: DELE is not allowed for you at /pub/keep.txt."
     )
-    assert _refused(ftp.storbinary, "STOR pub/new.txt", io.BytesIO(b"n")).startswith("550 ")
+    assert refused(ftp.storbinary, "STOR pub/new.txt", io.BytesIO(b"n")).startswith("550 ")
     assert retr_bytes(ftp, "pub/keep.txt") == b"k"  # reading is untouched
     ftp.storbinary("STOR elsewhere.txt", io.BytesIO(b"e"))  # outside /pub all is allowed
     assert (live.files / "pub" / "keep.txt").exists()
@@ -46,20 +33,20 @@ def test_more_specific_allow_wins_and_groups_apply(live: LiveServer) -> None:
     (live.files / "drop").mkdir()
     store.add_group("uploaders")
     store.set_groups(USER, ["uploaders"])
-    store.add_rule(_rule("deny", "/", "write"))
-    store.add_rule(_rule("allow", "/drop", "STOR", "@uploaders"))
+    store.add_rule(rule("deny", "/", "write"))
+    store.add_rule(rule("allow", "/drop", "STOR", "@uploaders"))
     live.reload_policy()
     ftp = live.login()
     ftp.storbinary("STOR drop/in.txt", io.BytesIO(b"i"))
-    assert _refused(ftp.mkd, "nope").startswith("550 Permission denied: MKD")
-    assert _refused(ftp.delete, "drop/in.txt").startswith("550 Permission denied: DELE")
+    assert refused(ftp.mkd, "nope").startswith("550 Permission denied: MKD")
+    assert refused(ftp.delete, "drop/in.txt").startswith("550 Permission denied: DELE")
 
 
 def test_hide_denied_entries_from_listings(live: LiveServer) -> None:
     for name in ("public", "secret"):
         (live.files / name).mkdir()
     store = live.policy
-    store.add_rule(_rule("deny", "/secret", "LIST", USER))
+    store.add_rule(rule("deny", "/secret", "LIST", USER))
     live.reload_policy()
     ftp = live.login()
     assert sorted(ftp.nlst()) == ["public", "secret"]  # denied but shown by default
@@ -67,20 +54,20 @@ def test_hide_denied_entries_from_listings(live: LiveServer) -> None:
     live.reload_policy()
     assert ftp.nlst() == ["public"]
     assert [name for name, _ in ftp.mlsd()] == ["public"]
-    assert _refused(ftp.nlst, "secret").startswith("550 Permission denied: LIST")
+    assert refused(ftp.nlst, "secret").startswith("550 Permission denied: LIST")
 
 
 def test_forbidden_names_for_uploads_renames_and_directories(live: LiveServer) -> None:
     live.policy.set_option("", "forbidden_names", "*.exe, *.php")
     live.reload_policy()
     ftp = live.login()
-    reply = _refused(ftp.storbinary, "STOR tool.EXE", io.BytesIO(b"MZ"))
+    reply = refused(ftp.storbinary, "STOR tool.EXE", io.BytesIO(b"MZ"))
     assert reply == "553 Prohibited file name: tool.EXE"
     assert not (live.files / "tool.EXE").exists()
     ftp.storbinary("STOR notes.txt", io.BytesIO(b"n"))
     ftp.sendcmd("RNFR notes.txt")
-    assert _refused(ftp.sendcmd, "RNTO shell.php") == "553 Prohibited file name: shell.php"
-    assert _refused(ftp.mkd, "site.php") == "553 Prohibited file name: site.php"
+    assert refused(ftp.sendcmd, "RNTO shell.php") == "553 Prohibited file name: shell.php"
+    assert refused(ftp.mkd, "site.php") == "553 Prohibited file name: site.php"
     assert sorted(p.name for p in live.files.iterdir()) == ["notes.txt"]
 
 
@@ -93,7 +80,7 @@ def test_forbidden_names_per_group_override_global(live: LiveServer) -> None:
     live.reload_policy()
     ftp = live.login()
     ftp.storbinary("STOR build.exe", io.BytesIO(b"MZ"))  # the group's list replaces the global
-    assert _refused(ftp.storbinary, "STOR x.tmp", io.BytesIO(b"t")).startswith("553 ")
+    assert refused(ftp.storbinary, "STOR x.tmp", io.BytesIO(b"t")).startswith("553 ")
 
 
 def test_hidden_names_are_not_listed_nor_reachable(live: LiveServer) -> None:
@@ -123,17 +110,17 @@ def test_anonymous_upload_only_incoming(anon: LiveServer) -> None:
     (root / "incoming").mkdir(parents=True)
     (root / "readme.txt").write_bytes(b"hello")
     store = anon.policy
-    store.add_rule(_rule("allow", "/incoming", "STOR", "?"))
-    store.add_rule(_rule("deny", "/incoming", "LIST,RETR", "?"))
+    store.add_rule(rule("allow", "/incoming", "STOR", "?"))
+    store.add_rule(rule("deny", "/incoming", "LIST,RETR", "?"))
     anon.reload_policy()
     ftp = anon.connect()
     ftp.login("anonymous", "guest@example.org")
     assert retr_bytes(ftp, "readme.txt") == b"hello"  # read-only elsewhere
     ftp.storbinary("STOR incoming/report.pdf", io.BytesIO(b"%PDF"))
     assert (root / "incoming" / "report.pdf").read_bytes() == b"%PDF"
-    assert _refused(ftp.nlst, "incoming").startswith("550 Permission denied: LIST")
-    assert _refused(retr_bytes, ftp, "incoming/report.pdf").startswith("550 ")
-    assert _refused(ftp.storbinary, "STOR top.txt", io.BytesIO(b"t")).startswith("550 ")
+    assert refused(ftp.nlst, "incoming").startswith("550 Permission denied: LIST")
+    assert refused(retr_bytes, ftp, "incoming/report.pdf").startswith("550 ")
+    assert refused(ftp.storbinary, "STOR top.txt", io.BytesIO(b"t")).startswith("550 ")
 
 
 def test_anonymous_email_is_logged(anon: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
