@@ -118,12 +118,6 @@ class Access:
                     )
                 )
 
-    def check_enter(self, path: str) -> None:
-        """CWD: refused (550, the same text whatever is there) where the user has no
-        permission at the directory and no rule that may allow something below it."""
-        if not self._rules.may_enter(path):
-            raise PermissionDenied(self.messages.say("permission", perm="CWD", path=path))
-
     def entry_filter(self, directory: str) -> Callable[[str], bool] | None:
         """Which entries of ``directory`` a listing shows (hidden names never; with
         hide_denied, nothing the user may not LIST); None when everything is shown."""

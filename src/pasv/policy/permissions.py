@@ -185,14 +185,6 @@ class UserRules:
                 gain |= flag
         return gain
 
-    def may_enter(self, directory: str) -> bool:
-        """True when the user has some permission at ``directory`` or a rule of its may allow
-        something below it (CWD asks this)."""
-        if any(self.allows(flag, directory) for flag in _SINGLE_FLAGS):
-            return True
-        parts = split_path(directory)
-        return any(not r.deny and r.reaches_below(parts) for r in self._rules)
-
     def _decide(self, perm: Perm, path: str) -> Decision:
         parts = split_path(path)
         first: Decision | None = None

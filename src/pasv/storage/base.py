@@ -222,7 +222,9 @@ class BeyondEnd(ArgumentError):
     """A REST offset past the end of the file; its text names the file's size, which a user
     who may not read or list the file is told without (``offset`` for that text)."""
 
-    offset = 0
+    def __init__(self, text: str, offset: int) -> None:
+        super().__init__(text)
+        self.offset = offset
 
 
 def check_resume(offset: int, size: int) -> None:
@@ -230,11 +232,10 @@ def check_resume(offset: int, size: int) -> None:
     from there, and an upload would leave a hole of zeros that never arrived, which its 226
     would vouch for."""
     if offset > size:
-        error = BeyondEnd(
-            said("replies", "transfer.rest_offset_offset_is", _BEYOND, offset=offset, size=size)
+        raise BeyondEnd(
+            said("replies", "transfer.rest_offset_offset_is", _BEYOND, offset=offset, size=size),
+            offset,
         )
-        error.offset = offset
-        raise error
 
 
 def into_itself() -> FileUnavailable:

@@ -396,13 +396,9 @@ async def _receive_file(
 
 def _may_see_size(s: Session, path: str) -> bool:
     """Whether a refusal may name the file's size: only to who may read or list it."""
-    for perm in (Perm.RETR, Perm.LIST):
-        try:
-            s.check(perm, path)
-        except FtpError:
-            continue
-        return True
-    return False
+    return s.user is not None and any(
+        s.access.decide(perm, path).allowed for perm in (Perm.RETR, Perm.LIST)
+    )
 
 
 @command("STOR")
