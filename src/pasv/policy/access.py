@@ -65,6 +65,16 @@ class Access:
             what = perm.describe() if perm else "that"
             raise PermissionDenied(self.messages.say("permission", perm=what, path=path))
 
+    def check_enter(self, path: str) -> None:
+        """CWD, before the storage is asked: refused (550, one text whether ``path`` exists,
+        and with hide_denied the text of a missing path) where the user has no permission
+        and no allow rule below it."""
+        if self._rules.may_enter(path):
+            return
+        if self.settings.hide_denied:
+            raise PathNotFound()
+        raise PermissionDenied(self.messages.say("permission", perm="CWD", path=path))
+
     def check_name(self, path: str) -> None:
         """A new name (upload, rename target, new directory) must not be forbidden."""
         if self._names.empty:

@@ -176,6 +176,14 @@ class UserRules:
         parts = split_path(directory)
         return any(r.reaches_below(parts) for r in self._rules)
 
+    def may_enter(self, directory: str) -> bool:
+        """CWD: the user may do something at ``directory``, or an allow rule of theirs names
+        a path below it (a directory denied to them on the way to one they may use)."""
+        if any(self.allows(flag, directory) for flag in _SINGLE_FLAGS):
+            return True
+        parts = split_path(directory)
+        return any(not r.deny and r.reaches_below(parts) for r in self._rules)
+
     def gained(self, source: str, target: str) -> Perm:
         """The single permissions allowed at ``target`` but not at ``source``: what moving
         something from ``source`` to ``target`` would give the user over it."""

@@ -62,3 +62,65 @@ def test_directory_rename_refused_where_a_forbidden_path_could_match_below(
     assert not (live.files / "releases" / "tmpd").exists()
     ftp.sendcmd("RNFR /tmpd")  # elsewhere the pattern cannot match: allowed
     ftp.sendcmd("RNTO /tmpd2")
+
+
+def _secret_tree(live: LiveServer) -> None:
+    (live.files / "secret" / "sub").mkdir(parents=True)
+    (live.files / "secret" / "secret.txt").write_bytes(b"TOP SECRET")
+    live.policy.add_rule(rule("deny", "/secret", "ALL"))
+
+
+def test_cwd_into_a_denied_tree_answers_alike_whatever_is_there(live: LiveServer) -> None:
+    _secret_tree(live)
+    live.reload_policy()
+    ftp = live.login()
+    names = ("/secret", "/secret/sub", "/secret/nosuch", "/secret/secret.txt", "/secret/no.txt")
+    replies = {refused(ftp.cwd, name).replace(name, "PATH") for name in names}
+    assert replies == {"550 Permission denied: CWD is not allowed for you at PATH."}
+    assert ftp.pwd() == "/"
+
+
+def test_cwd_into_a_denied_tree_with_hide_denied_is_a_missing_path(live: LiveServer) -> None:
+    _secret_tree(live)
+    live.policy.set_option("", "hide_denied", True)
+    live.reload_policy()
+    ftp = live.login()
+    missing = refused(ftp.cwd, "/nosuch")
+    assert missing == "550 No such file or directory."
+    for name in ("/secret", "/secret/sub", "/secret/nosuch", "/secret/secret.txt"):
+        assert refused(ftp.cwd, name) == missing
+    ftp.cwd("/secret/..")  # the path is checked, not each step of it
+    assert ftp.pwd() == "/"
+
+
+def test_cwd_walks_a_denied_directory_to_an_allowed_one_below(live: LiveServer) -> None:
+    (live.files / "a" / "b").mkdir(parents=True)
+    (live.files / "a" / "c").mkdir()
+    live.policy.add_rule(rule("deny", "/a", "ALL"))
+    live.policy.add_rule(rule("allow", "/a/b", "LIST,RETR"))
+    live.reload_policy()
+    ftp = live.login()
+    ftp.cwd("/a")
+    ftp.cwd("b")
+    assert ftp.pwd() == "/a/b"
+    ftp.sendcmd("CDUP")
+    assert ftp.pwd() == "/a"
+    assert refused(ftp.cwd, "c") == "550 Permission denied: CWD is not allowed for you at /a/c."
+    assert refused(ftp.nlst, "/a").startswith("550 Permission denied: LIST")
+
+
+def test_cwd_into_a_write_only_drop_box(anon: LiveServer) -> None:
+    root = anon.settings.anonymous_root
+    (root / "incoming").mkdir(parents=True)
+    (root / "incoming" / "other.bin").write_bytes(b"someone else's upload")
+    anon.policy.add_rule(rule("allow", "/incoming", "STOR", "?"))
+    anon.policy.add_rule(rule("deny", "/incoming", "LIST,RETR", "?"))
+    anon.reload_policy()
+    ftp = anon.connect()
+    ftp.login("anonymous", "guest@example.org")
+    ftp.cwd("/incoming")
+    ftp.storbinary("STOR mine.txt", io.BytesIO(b"mine"))
+    assert (root / "incoming" / "mine.txt").read_bytes() == b"mine"
+    # an upload there is not told apart from a missing name
+    assert refused(ftp.cwd, "other.bin") == refused(ftp.cwd, "nosuch.bin")
+    assert refused(ftp.cwd, "other.bin") == "550 No such file or directory."

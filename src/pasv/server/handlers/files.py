@@ -7,6 +7,7 @@ import re
 import time
 
 from pasv.policy.models import Perm
+from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import (
     ArgumentError,
@@ -53,8 +54,11 @@ async def cdup(s: Session, arg: str) -> Reply:
 
 async def _change_dir(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
+    s.access.check_enter(target)  # before the storage: its answer would tell what is there
     facts = await s.fs.stat(target)
     if facts.kind != "dir":
+        if not s.access.decide(Perm.LIST, paths.parent(target)).allowed:
+            raise PathNotFound()  # a drop box's uploads are not told apart from missing names
         raise NotADirectory(say("files.not_a_directory_target", target=target))
     s.cwd = target
     return make_reply(ReplyCode.FILE_ACTION_OK, say("files.cwd", path=target))
