@@ -128,6 +128,23 @@ class Access:
                     )
                 )
 
+    def check_replace(self, source: str, target: str, *, directory: bool) -> None:
+        """RNTO onto an existing name removes what was there: a file needs DELE at
+        ``target``, an (empty) directory RMD, as deleting it would."""
+        perm = Perm.RMD if directory else Perm.DELE
+        if not self._rules.allows(perm, target):
+            raise PermissionDenied(
+                said(
+                    "replies",
+                    "access.rename_replaces",
+                    "Cannot rename {source} to {target}: {target} exists, and replacing it"
+                    " needs {perm}, which is not allowed for you there.",
+                    source=source,
+                    target=target,
+                    perm=perm.describe(),
+                )
+            )
+
     def entry_filter(self, directory: str) -> Callable[[str], bool] | None:
         """Which entries of ``directory`` a listing shows (hidden names never; with
         hide_denied, nothing the user may not LIST); None when everything is shown."""

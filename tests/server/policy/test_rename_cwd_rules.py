@@ -124,3 +124,48 @@ def test_cwd_into_a_write_only_drop_box(anon: LiveServer) -> None:
     # an upload there is not told apart from a missing name
     assert refused(ftp.cwd, "other.bin") == refused(ftp.cwd, "nosuch.bin")
     assert refused(ftp.cwd, "other.bin") == "550 No such file or directory."
+
+
+def test_rnto_onto_an_existing_name_needs_dele_or_rmd_there(live: LiveServer) -> None:
+    archive = live.files / "archive"
+    (archive / "olddir").mkdir(parents=True)
+    (archive / "emptydir").mkdir()
+    (archive / "record.txt").write_bytes(b"precious record")
+    (archive / "tmp.txt").write_bytes(b"other")
+    live.policy.add_rule(rule("deny", "/archive", "STOR,APPE,DELE,RMD"))
+    live.reload_policy()
+    ftp = live.login()
+    ftp.sendcmd("RNFR /archive/tmp.txt")
+    assert refused(ftp.sendcmd, "RNTO /archive/record.txt") == (
+        "550 Cannot rename /archive/tmp.txt to /archive/record.txt: /archive/record.txt exists,"
+        " and replacing it needs DELE, which is not allowed for you there."
+    )
+    assert (archive / "record.txt").read_bytes() == b"precious record"
+    ftp.sendcmd("RNFR /archive/olddir")
+    assert refused(ftp.sendcmd, "RNTO /archive/emptydir") == (
+        "550 Cannot rename /archive/olddir to /archive/emptydir: /archive/emptydir exists,"
+        " and replacing it needs RMD, which is not allowed for you there."
+    )
+    assert sorted(p.name for p in archive.iterdir()) == [
+        "emptydir", "olddir", "record.txt", "tmp.txt"
+    ]  # fmt: skip
+    ftp.sendcmd("RNFR /archive/tmp.txt")  # onto the same name: nothing is replaced
+    ftp.sendcmd("RNTO /archive/tmp.txt")
+    ftp.sendcmd("RNFR /archive/tmp.txt")  # onto a new name: nothing is replaced
+    ftp.sendcmd("RNTO /archive/tmp2.txt")
+    assert (archive / "tmp2.txt").read_bytes() == b"other"
+
+
+def test_rnto_replaces_where_dele_is_allowed(live: LiveServer) -> None:
+    (live.files / "work" / "d1").mkdir(parents=True)
+    (live.files / "work" / "d2").mkdir()
+    (live.files / "work" / "new.txt").write_bytes(b"new")
+    (live.files / "work" / "old.txt").write_bytes(b"old")
+    live.policy.add_rule(rule("deny", "/work", "RMD"))
+    live.reload_policy()
+    ftp = live.login()
+    ftp.sendcmd("RNFR /work/new.txt")
+    ftp.sendcmd("RNTO /work/old.txt")
+    assert (live.files / "work" / "old.txt").read_bytes() == b"new"
+    ftp.sendcmd("RNFR /work/d1")
+    assert "needs RMD" in refused(ftp.sendcmd, "RNTO /work/d2")

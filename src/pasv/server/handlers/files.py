@@ -16,7 +16,7 @@ from pasv.protocol.errors import (
     NotImplementedCommand,
     PathNotFound,
 )
-from pasv.protocol.listing import format_timeval
+from pasv.protocol.listing import FileFacts, format_timeval
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import command
 from pasv.server.language import say
@@ -121,11 +121,26 @@ async def rnto(s: Session, arg: str) -> Reply:
     s.check_new_name(target)
     facts = await s.fs.stat(source)
     s.access.check_rename(source, target, directory=facts.kind == "dir")
+    await _check_replace(s, source, target, facts)
     await s.refuse_if_uploading(source)  # an upload may have begun since RNFR
     await s.refuse_if_uploading(target)
     await s.fs.rename(source, target)
     s.server.changed()
     return make_reply(ReplyCode.FILE_ACTION_OK, say("files.rnto", source=source, target=target))
+
+
+async def _check_replace(s: Session, source: str, target: str, facts: FileFacts) -> None:
+    """An existing entry at ``target`` (not the source itself: a rename to the same name, or
+    one that only changes case where the storage ignores case) would be replaced."""
+    if target == source:
+        return
+    try:
+        there = await s.fs.stat(target)
+    except PathNotFound:
+        return
+    if there.unique and there.unique == facts.unique:
+        return
+    s.access.check_replace(source, target, directory=there.kind == "dir")
 
 
 @command("SIZE")
