@@ -22,7 +22,21 @@ log = logging.getLogger("pasv.server")
 # A command listed here needs the named command to have set up its state first ...
 REQUIRES: dict[str, str] = {"PASS": "USER", "RNTO": "RNFR"}
 # ... and the state a command sets up is dropped by any next command not listed here.
-KEEPS: dict[str, frozenset[str]] = {"RNFR": frozenset({"RNTO"})}
+# REST keeps only across what real clients send between it and the transfer (the transfer's
+# parameters, its data connection and protection, ALLO; NOOP and STAT change nothing, RFC 959)
+# and is taken by the transfer, which consumes it even when refused (RETR, STOR, APPE, STOU
+# take it first). Anything else (SIZE, LIST, CWD, ...) clears it: RFC 3659 section 5.
+KEEPS: dict[str, frozenset[str]] = {
+    "RNFR": frozenset({"RNTO"}),
+    "REST": frozenset(
+        {
+            *("TYPE", "MODE", "STRU", "PASV", "EPSV", "PORT", "EPRT", "PBSZ", "PROT", "ALLO"),
+            *("REST", "NOOP", "STAT", "RETR", "STOR", "APPE", "STOU"),
+        }
+    ),
+}
+_KEEP_REST = KEEPS["REST"]
+_TAKE_REST = frozenset({"RETR", "STOR", "APPE", "STOU"})
 
 # On Python 3.11 an enum member read through its class costs ten times a global (the class's
 # __getattr__ hook runs on every read); these are read twice per command.
@@ -66,6 +80,8 @@ def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[An
         _check_sequence(session, name)
         result = HANDLERS[name](session, item.arg)
     except FtpError as exc:
+        if name in _TAKE_REST:  # a transfer refused before its handler (501, 530) used it up
+            session.rest = 0
         return refusal(session, exc)
     except StoreUnavailable as exc:
         log.warning("[%d] %s failed: %s", session.id, name, exc)
@@ -79,6 +95,8 @@ def dispatch(session: Session, item: Command | FtpError) -> Reply | Coroutine[An
 
 
 def _drop_stale_state(session: Session, name: str) -> None:
+    if session.rest and name not in _KEEP_REST:
+        session.rest = 0
     if session.rename_from is not None and name not in KEEPS["RNFR"] and name != "RNFR":
         session.rename_from = None
 

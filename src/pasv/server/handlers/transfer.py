@@ -179,9 +179,9 @@ def _account(s: Session, transfer: Transfer, seconds: float, complete: bool) -> 
 
 @command("RETR")
 async def retr(s: Session, arg: str) -> Reply:
+    offset = s.take_rest()  # first: a refused RETR uses the REST up too
     path = s.resolve(arg)
     s.check(Perm.RETR, path)
-    offset = s.take_rest()
     handle = await s.fs.open_read(path, offset)
     try:
         check_resume(offset, handle.size)
@@ -258,10 +258,16 @@ def _ragged_end(s: Session, transfer: Transfer, declared: int | None) -> None:
 
 
 async def _store(
-    s: Session, path: str, *, append: bool, verb: str, exclusive: bool = False, done_text: str = ""
+    s: Session,
+    path: str,
+    offset: int,
+    *,
+    append: bool,
+    verb: str,
+    exclusive: bool = False,
+    done_text: str = "",
 ) -> Reply:
     s.check_new_name(path)
-    offset = s.take_rest()
     declared = s.take_allocated()
     identity = s.fs.identity(path)
     claim = s.server.in_use.claim(identity)
@@ -403,26 +409,25 @@ def _may_see_size(s: Session, path: str) -> bool:
 
 @command("STOR")
 async def stor(s: Session, arg: str) -> Reply:
+    offset = s.take_rest()  # first: a refused STOR uses the REST up too
     path = s.resolve(arg)
     s.check(Perm.STOR, path)
-    if s.rest:  # a resumed STOR writes into the file that is there, as an APPE does
-        try:
-            s.check(Perm.APPE, path)
-        except FtpError:
-            s.take_rest()  # refused: the REST is used up, not left for the next STOR
-            raise
-    return await _store(s, path, append=False, verb="STOR")
+    if offset:  # a resumed STOR writes into the file that is there, as an APPE does
+        s.check(Perm.APPE, path)
+    return await _store(s, path, offset, append=False, verb="STOR")
 
 
 @command("APPE")
 async def appe(s: Session, arg: str) -> Reply:
+    offset = s.take_rest()
     path = s.resolve(arg)
     s.check(Perm.APPE, path)
-    return await _store(s, path, append=True, verb="APPE")
+    return await _store(s, path, offset, append=True, verb="APPE")
 
 
 @command("STOU")
 async def stou(s: Session, arg: str) -> Reply:
+    offset = s.take_rest()
     base = s.resolve(arg) if arg.strip() else paths.join(s.cwd, "upload")
     s.check(Perm.STOR, base)
     for attempt in range(1000):
@@ -434,6 +439,7 @@ async def stou(s: Session, arg: str) -> Reply:
                 return await _store(
                     s,
                     candidate,
+                    offset,
                     append=False,
                     verb="STOU",
                     exclusive=True,
