@@ -1,52 +1,25 @@
-"""FtpClient: the async FTP client (login, TLS, file commands, listings, transfers)."""
+"""FtpClient: the async FTP client (login, TLS, file commands, listings, transfers).
+
+The data connections of its transfers are made and run by ``dataflow.DataFlow``; the bytes
+are moved by the jobs in ``streamjobs``."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import TracebackType
 
-from pasv.client.addressing import is_ipv6, names_a_host, passive_host
+from pasv.client.addressing import names_a_host
 from pasv.client.control import ControlConnection, feature_table
-from pasv.client.datachannel import ActiveListener, DataOpener, DataSetupFailed, connect_passive
-from pasv.client.errors import (
-    ConnectionFailed,
-    DataChannelError,
-    FtpClientError,
-    LoginFailed,
-    ReplyError,
-)
+from pasv.client.dataflow import DataFlow, MarkSeen
+from pasv.client.errors import ConnectionFailed, FtpClientError, LoginFailed, ReplyError
 from pasv.client.listings import listing_lines, parse_listing
-from pasv.client.modestreams import BlockStream, DeflateStream
 from pasv.client.options import ClientOptions
-from pasv.client.streams import DataStream
+from pasv.client.streamjobs import Download, Listing, Progress, Upload
 from pasv.client.trace import Kind
-from pasv.protocol.addresses import (
-    format_eprt_argument,
-    format_port_argument,
-    parse_227,
-    parse_229,
-)
-from pasv.protocol.errors import FtpError
 from pasv.protocol.listing import FileFacts, format_timeval
 from pasv.protocol.replies import Reply
 
 __all__ = ["FtpClient", "MarkSeen", "Progress"]
-
-Progress = Callable[[int], None]
-DRAIN_WAIT = 5.0
-AnyStream = DataStream | DeflateStream | BlockStream
-StreamJob = Callable[[AnyStream], Awaitable[int]]
-MarkSeen = Callable[[str, str], None]  # (client's marker, server's marker) of a 110 reply
-
-
-def parse_mark(text: str) -> tuple[str, str] | None:
-    """RFC 959's ``MARK yyyy = mmmm`` (the text of a 110 reply): (yyyy, mmmm)."""
-    words = text.split()
-    if len(words) == 4 and words[0] == "MARK" and words[2] == "=":
-        return words[1], words[3]
-    return None
 
 
 def _quote(path: str) -> str:
@@ -61,17 +34,32 @@ class FtpClient:
     def __init__(self, options: ClientOptions | None = None) -> None:
         self.options = options or ClientOptions()
         self._ctrl: ControlConnection | None = None
-        self._host = ""
         self.features: dict[str, str] = {}
         self.welcome: Reply | None = None
-        self.passive = self.options.passive
-        self._epsv = self.options.epsv
-        self._fell_back = False
-        self._prot_p = False
-        self.last_data_session_reused = False
-        self.mode = "S"  # the transfer mode in use: S stream, Z deflate, B block
-        self._data_marker: Callable[[str], None] | None = None  # MODE B markers we receive
-        self._control_mark: MarkSeen | None = None  # 110 MARK replies to our markers
+        self._data = DataFlow(self)
+
+    @property
+    def passive(self) -> bool:
+        """Data connections are passive (we connect); False after a fallback to active."""
+        return self._data.passive
+
+    @passive.setter
+    def passive(self, value: bool) -> None:
+        self._data.passive = value
+
+    @property
+    def mode(self) -> str:
+        """The transfer mode in use: S stream, Z deflate, B block."""
+        return self._data.mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        self._data.mode = value
+
+    @property
+    def last_data_session_reused(self) -> bool:
+        """The last data connection resumed the control connection's TLS session."""
+        return self._data.last_data_session_reused
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -110,7 +98,7 @@ class FtpClient:
         context = opts.ssl_context if opts.implicit_tls else None
         if opts.any_tls and opts.ssl_context is None:
             raise ValueError("TLS needs an ssl_context (see pasv.client.tls_context)")
-        self._host = host
+        self._data.host = host
         self._ctrl = await ControlConnection.open(
             host,
             port,
@@ -167,7 +155,7 @@ class FtpClient:
         if self.ctrl.is_tls:
             await self.expect("PBSZ 0")
             await self.expect("PROT P")
-            self._prot_p = True
+            self._data.prot_p = True
         await self._choose_mode()
 
     async def _choose_mode(self) -> None:
@@ -262,24 +250,9 @@ class FtpClient:
         return "MLST" in self.features
 
     async def _listing_text(self, command: str) -> str:
-        chunks: list[bytes] = []
-        limit = self.options.max_listing
-
-        async def collect(stream: AnyStream) -> int:
-            total = 0
-            while data := await stream.read():
-                chunks.append(data)
-                total += len(data)
-                if total > limit:
-                    chunks.clear()
-                    raise FtpClientError(
-                        f"{command.rstrip()}: the listing is longer than {limit // 2**20} MiB; "
-                        "not reading more of it"
-                    )
-            return total
-
-        await self._transfer(command.rstrip(), collect)
-        return b"".join(chunks).decode(self.options.encoding, "surrogateescape")
+        job = Listing(command.rstrip(), self.options.max_listing)
+        await self._data.run(command.rstrip(), job)
+        return job.text(self.options.encoding)
 
     async def listdir(self, path: str = "") -> list[FileFacts]:
         """Entries of a directory, from MLSD when offered, else parsed from LIST."""
@@ -306,26 +279,12 @@ class FtpClient:
 
         ``rest`` sends that REST argument instead (a MODE B server marker); in MODE B each
         marker the server embeds is given to ``on_marker`` with the bytes written before it."""
-        total = 0
-
-        def marker_seen(marker: str) -> None:
-            if on_marker is not None:
-                on_marker(marker, total)
-
-        async def pump(stream: AnyStream) -> int:
-            nonlocal total
-            while data := await stream.read():
-                write(data)
-                total += len(data)
-                if progress is not None:
-                    progress(len(data))
-            return total
-
-        self._data_marker = marker_seen
+        job = Download(write, progress, on_marker)
+        self._data.data_marker = job.marker_seen
         try:
-            return (await self._transfer(f"RETR {path}", pump, rest=rest or offset))[1]
+            return (await self._data.run(f"RETR {path}", job, rest=rest or offset))[1]
         finally:
-            self._data_marker = None
+            self._data.data_marker = None
 
     async def upload(
         self, path: str, read: Callable[[int], bytes], *, offset: int = 0, append: bool = False,
@@ -339,156 +298,11 @@ class FtpClient:
         decimal) goes out after each ``options.marker_every`` bytes, and the server's
         ``110 MARK yyyy = mmmm`` replies are given to ``on_mark``."""
         every = self.options.marker_every if self.mode == "B" else 0
-
-        async def pump(stream: AnyStream) -> int:
-            total = 0
-            step = min(256 * 1024, every) if every else 256 * 1024
-            next_mark = every
-            while data := read(step if not every else min(step, next_mark - total)):
-                await stream.write(data)
-                total += len(data)
-                if progress is not None:
-                    progress(len(data))
-                if every and total >= next_mark:
-                    await stream.mark(str(offset + total))
-                    next_mark = total + every
-            await stream.finish()
-            return total
-
+        job = Upload(read, offset, every, progress)
         verb = "APPE" if append else "STOR"
-        self._control_mark = on_mark
+        self._data.control_mark = on_mark
         try:
             start = 0 if append else (rest or offset)
-            return (await self._transfer(f"{verb} {path}", pump, rest=start))[1]
+            return (await self._data.run(f"{verb} {path}", job, rest=start))[1]
         finally:
-            self._control_mark = None
-
-    async def _transfer(
-        self, command: str, job: StreamJob, rest: int | str = 0
-    ) -> tuple[Reply, int]:
-        """Run one data transfer, falling back once from passive to active (or back)."""
-        try:
-            return await self._transfer_once(command, job, rest)
-        except DataSetupFailed as exc:
-            if not self.options.fallback or self._fell_back:
-                raise
-            self._fell_back = True
-            before, self.passive = self.passive, not self.passive
-            was, now = ("Passive", "active mode") if before else ("Active", "passive mode")
-            self._trace("Status", f"{was} data connection failed ({exc}); falling back to {now}.")
-            return await self._transfer_once(command, job, rest)
-
-    async def _open_data(self) -> DataOpener:
-        ctrl = self.ctrl
-        if not self.passive:
-            listener = await ActiveListener.listen(ctrl.local_host, ctrl.peer_host)
-            if is_ipv6(listener.host):
-                line = f"EPRT {format_eprt_argument(listener.host, listener.port)}"
-            else:
-                line = f"PORT {format_port_argument(listener.host, listener.port)}"
-            reply = await self.command(line)
-            if reply.code != 200:
-                listener.close()
-                raise DataSetupFailed(f"{line.split()[0]} refused: {reply.code} {reply.text}")
-            return listener
-        host, port = await self._passive_address()
-        return await connect_passive(host, port, self.options.timeout)
-
-    async def _passive_address(self) -> tuple[str, int]:
-        peer = self.ctrl.peer_host
-        if self._epsv:
-            reply = await self.command("EPSV")
-            if reply.code == 229:
-                try:
-                    return peer, parse_229(reply.text)
-                except FtpError as exc:
-                    raise DataSetupFailed(f"unreadable 229 reply: {exc}") from None
-            if reply.code in (421, 530):
-                raise ReplyError("EPSV", reply)
-            self._epsv = False
-            self._trace("Status", "EPSV refused; using PASV.")
-        if is_ipv6(peer):
-            raise DataSetupFailed("the server refused EPSV and PASV cannot carry IPv6")
-        reply = await self.command("PASV")
-        if reply.code != 227:
-            if reply.code in (421, 530):
-                raise ReplyError("PASV", reply)
-            raise DataSetupFailed(f"PASV refused: {reply.code} {reply.text}")
-        try:
-            announced, port = parse_227(reply.text)
-        except FtpError as exc:
-            raise DataSetupFailed(f"unreadable 227 reply: {exc}") from None
-        host, note = passive_host(announced, peer)
-        if note:
-            self._trace("Status", note)
-        return host, port
-
-    async def _transfer_once(
-        self, command: str, job: StreamJob, rest: int | str
-    ) -> tuple[Reply, int]:
-        opener = await self._open_data()
-        try:
-            if rest:
-                await self.expect(f"REST {rest}", 350)
-            reply = await self.command(command)
-            verb = command.split(" ", 1)[0]
-            if reply.code in (425, 426):
-                raise DataSetupFailed(f"{reply.code} {reply.text}")
-            if reply.code not in (125, 150):
-                raise ReplyError(verb, reply)
-            try:
-                pair = await opener.connected(self.options.timeout)
-                moved = await self._run_job(pair, job, verb)
-            except Exception:
-                await self._drain_final_reply()
-                raise
-            final = await self._final_reply()
-            if final.code in (425, 426) and moved == 0:
-                raise DataSetupFailed(f"{final.code} {final.text}")
-            if not 200 <= final.code < 300:
-                raise ReplyError(verb, final)
-            return final, moved
-        finally:
-            opener.close()
-
-    async def _final_reply(self, timeout: float | None = None) -> Reply:
-        """The transfer's final reply; 110 MARK replies before it go to ``_control_mark``."""
-        while True:
-            reply = await self.ctrl.reply(timeout=timeout)
-            if reply.code != 110:
-                return reply
-            mark = parse_mark(reply.text)
-            if mark is not None and self._control_mark is not None:
-                self._control_mark(*mark)
-
-    async def _drain_final_reply(self) -> None:
-        """After a failed transfer, read the server's 425/426/226 so the session stays in step."""
-        with contextlib.suppress(FtpClientError):
-            await self._final_reply(timeout=min(self.options.timeout, DRAIN_WAIT))
-
-    async def _run_job(
-        self, pair: tuple[asyncio.StreamReader, asyncio.StreamWriter], job: StreamJob, verb: str
-    ) -> int:
-        context = self.options.ssl_context if self._prot_p else None
-        try:
-            async with asyncio.timeout(self.options.timeout):
-                stream = await DataStream.open(
-                    pair[0], pair[1], context, self._host, self.ctrl.tls_session,
-                    timeout=self.options.timeout,
-                )  # fmt: skip
-        except (OSError, TimeoutError) as exc:
-            pair[1].close()
-            raise DataChannelError(f"{verb}: TLS on the data connection failed: {exc}") from None
-        self.last_data_session_reused = stream.session_reused
-        layered: AnyStream = stream
-        if self.mode == "Z":
-            layered = DeflateStream(stream)
-        elif self.mode == "B":
-            layered = BlockStream(stream, self._data_marker)
-        try:
-            return await job(layered)
-        except (OSError, TimeoutError) as exc:
-            reason = str(exc) or "timed out"
-            raise DataChannelError(f"{verb}: data connection broke: {reason}") from None
-        finally:
-            await stream.close()
+            self._data.control_mark = None
