@@ -219,3 +219,30 @@ async def test_a_resume_ends_the_file_at_what_came_after_the_offset(
         await h.write(b"Z")  # a resume that broke after one byte, never committed
     expected = b"helloXY" if mode.atomic and not mode.keep_partial else b"helZ"
     assert await _read_all(storage, "/dir/f.txt") == expected
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [IN_PLACE, WriteMode(atomic=True), WriteMode(atomic=True, keep_partial=True)],
+    ids=["in-place", "atomic", "atomic-resume"],
+)
+async def test_a_discarded_upload_takes_back_only_what_it_wrote(
+    storage: Storage, mode: WriteMode
+) -> None:
+    """close(discard=True), as after a quota stop: an APPE leaves the old file whole, a resume
+    its first n bytes (S3 and atomic uploads: the whole old object), a new file is removed."""
+    async with _closing(await storage.open_write("/dir/f.txt", append=True, mode=mode)) as h:
+        await h.write(b" and more")
+        await h.close(discard=True)
+    assert await _read_all(storage, "/dir/f.txt") == b"hello world"
+    async with _closing(await storage.open_write("/dir/f.txt", offset=5, mode=mode)) as h:
+        await h.write(b"XY")
+        await h.close(discard=True)
+    in_place = not mode.atomic and not isinstance(storage, S3Storage)
+    expected = b"hello" if in_place else b"hello world"
+    assert await _read_all(storage, "/dir/f.txt") == expected
+    async with _closing(await storage.open_write("/dir/new.txt", append=True, mode=mode)) as h:
+        await h.write(b"abc")
+        await h.close(discard=True)
+    with pytest.raises(PathNotFound):
+        await storage.stat("/dir/new.txt")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from pathlib import Path
 
@@ -177,15 +176,12 @@ class UploadPlan:
             self.watch is not None and self.watch.exceeded and not self.settings.quota_keep_partial
         )
 
-    async def finish(self, received: int, complete: bool, *, in_place: bool) -> None:
-        """Remove a partial upload stopped by the quota (``in_place``: written in the target
-        itself; an atomic upload was discarded before it got there), then record the change
-        in storage used and the credit earned."""
+    async def finish(self, received: int, complete: bool) -> None:
+        """Record the change in storage used and the credit earned, once the upload's handle
+        is closed (an upload stopped by the quota was taken back by ``close(discard=True)``:
+        cut back to what it kept of the file, or removed)."""
         if self.watch is not None:
             self.watch.close()
-            if in_place and self.drop_partial:
-                with contextlib.suppress(FtpError):
-                    await self.fs.delete(self.path)
         try:
             after: int | None = (await self.fs.stat(self.path)).size
         except FtpError:

@@ -93,7 +93,10 @@ class WriteHandle(Protocol):
 
     async def close(self, *, discard: bool = False) -> None:
         """Release the file; an uncommitted atomic upload is dropped (``discard``: even when
-        ``keep_partial`` would keep it)."""
+        ``keep_partial`` would keep it). ``discard`` takes back what the upload wrote: an
+        atomic (or S3) upload leaves the previous file as it was; one written in place cuts the
+        file back to the bytes it kept in front (an APPE's old file, a resumed STOR's first n)
+        or, when it kept none, removes it."""
         ...
 
 

@@ -341,6 +341,7 @@ class LocalStorage:
         elif offset == 0:
             flags |= os.O_TRUNC
         real = self._resolve(path)  # outside the try: a missing directory is not a resume's
+        existed = append and os.path.lexists(real)  # an APPE keeps what is there
         try:
             fd, opened = open_regular(real, flags)
         except FileNotFoundError:
@@ -357,7 +358,8 @@ class LocalStorage:
         except BaseException:
             file.close()
             raise
-        return LocalWriteHandle(file, mode)
+        kept = opened.st_size if existed else offset if resumed else None
+        return LocalWriteHandle(file, mode, undo=(real, kept))
 
     async def open_write(
         self,

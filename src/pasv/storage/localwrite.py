@@ -47,16 +47,27 @@ def _temp_name() -> str:
 
 
 class LocalWriteHandle:
-    """A file opened for upload; short writes are retried until all bytes are written."""
+    """A file opened for upload; short writes are retried until all bytes are written.
 
-    __slots__ = ("_file", "_fsync", "_lock", "_pipe", "_written")
+    ``undo`` (in place): the file's host path and the bytes of it the upload keeps in front
+    (an APPE's old file, a resumed STOR's first n; None: it keeps none), for ``close(discard=
+    True)``, which cuts the file back to them, or removes a file that kept none.
+    """
 
-    def __init__(self, file: io.FileIO, mode: WriteMode = IN_PLACE) -> None:
+    __slots__ = ("_file", "_fsync", "_lock", "_pipe", "_undo", "_written")
+
+    def __init__(
+        self,
+        file: io.FileIO,
+        mode: WriteMode = IN_PLACE,
+        undo: tuple[str, int | None] | None = None,
+    ) -> None:
         self._file = file
         self._written = 0
         self._fsync = mode.fsync
         self._lock = threading.Lock()
         self._pipe: tuple[int, int] | None = None  # for splice_from, made on first use
+        self._undo = undo
 
     @property
     def written(self) -> int:
@@ -133,8 +144,25 @@ class LocalWriteHandle:
 
     def _close(self, discard: bool) -> None:
         with self._lock:
-            self._release_pipe()
-            self._file.close()
+            try:
+                if discard and self._undo is not None:
+                    self._drop(*self._undo)
+            finally:
+                self._release_pipe()
+                self._file.close()
+
+    def _drop(self, real: str, kept: int | None) -> None:
+        """Take back what this upload wrote in place: the file cut back to the ``kept`` bytes
+        it had in front, or, when it kept none, removed (only if the name is still this file)."""
+        fd = self._file.fileno()
+        if kept is not None:
+            os.ftruncate(fd, kept)
+            return
+        mine = os.fstat(fd)
+        with contextlib.suppress(FileNotFoundError):
+            there = os.lstat(real)
+            if (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino):
+                os.unlink(real)
 
     async def close(self, *, discard: bool = False) -> None:
         if not self._file.closed:

@@ -64,6 +64,7 @@ class MemoryWriteHandle:
     written: int = 0
     publish: Callable[[], None] | None = None
     keep_partial: bool = False
+    undo: Callable[[], None] | None = None  # in place: what ``close(discard=True)`` does
 
     async def write(self, data: bytes | memoryview) -> None:
         raw = bytes(data)
@@ -83,6 +84,9 @@ class MemoryWriteHandle:
         if self.publish is not None and self.keep_partial and self.written and not discard:
             self.publish()
         self.publish = None
+        undo, self.undo = self.undo, None
+        if discard and undo is not None:
+            undo()
 
 
 class MemoryStorage:
@@ -162,11 +166,20 @@ class MemoryStorage:
                 self._mtimes[key] = time.time()
 
             return MemoryWriteHandle(aside, offset, append, 0, publish, mode.keep_partial)
+        existed = key in self._files
         buf = self._files.setdefault(key, bytearray())
         if not append:
             del buf[offset:]  # a resume ends the file at what comes after the offset
         self._mtimes[key] = time.time()
-        return MemoryWriteHandle(buf, offset, append)
+        kept = len(buf) if existed and (append or offset) else None
+
+        def undo() -> None:  # a discarded upload: cut back to what it kept, or removed
+            if kept is not None:
+                del buf[kept:]
+            elif self._files.get(key) is buf:
+                del self._files[key], self._mtimes[key]
+
+        return MemoryWriteHandle(buf, offset, append, undo=undo)
 
     def capabilities_at(self, path: str) -> Capabilities:
         return self.capabilities

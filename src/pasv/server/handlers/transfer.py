@@ -396,7 +396,7 @@ async def _receive_file(
             await asyncio.shield(handle.close(discard=drop))
         finally:  # the accounting runs even when the close could not keep what came
             if plan is not None:
-                await asyncio.shield(plan.finish(*outcome, in_place=not mode.atomic))
+                await asyncio.shield(plan.finish(*outcome))
             server.changed()
 
 

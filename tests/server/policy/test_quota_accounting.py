@@ -1,0 +1,91 @@
+"""Quota accounting on a live server: what an upload stopped at the quota leaves of the file
+that was there, and that the storage used is counted right afterwards."""
+
+from __future__ import annotations
+
+import ftplib
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.server.policy.rules import refused, rule
+from tests.support.live import USER, LiveServer, start_server
+
+KIB = 1024
+
+
+def _quota(live: LiveServer, limit: int) -> None:
+    live.policy.set_option(f"user:{USER}", "quota_bytes", limit)
+    live.reload_policy()
+
+
+def _stopped(ftp: ftplib.FTP, command: str, data: bytes, rest: int | None = None) -> str:
+    """Send ``data`` until the server stops the upload; its final reply."""
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd(command, rest)
+    try:
+        conn.sendall(data)
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # the server closed the data connection at the limit
+    finally:
+        conn.close()
+    return ftp.getline()
+
+
+def _used(live: LiveServer) -> tuple[int, int]:
+    usage = live.policy.usage(USER)
+    assert usage is not None
+    return usage.bytes_used, usage.files_used
+
+
+def test_an_appe_stopped_by_the_quota_leaves_the_old_file_whole(live: LiveServer) -> None:
+    (live.files / "stage").mkdir()
+    old = os.urandom(30 * KIB)
+    (live.files / "stage" / "log.txt").write_bytes(old)
+    live.policy.add_rule(rule("deny", "/stage", "DELE"))
+    _quota(live, 100 * KIB)
+    ftp = live.login()
+    assert refused(ftp.delete, "/stage/log.txt").startswith("550 ")
+    reply = _stopped(ftp, "APPE /stage/log.txt", os.urandom(200 * KIB))
+    assert reply.startswith("552 Exceeded storage allocation. Transfer stopped after")
+    assert (live.files / "stage" / "log.txt").read_bytes() == old  # not removed, not grown
+    assert _used(live) == (30 * KIB, 1)
+    assert ftp.sendcmd("AVBL") == f"213 {70 * KIB}"
+
+
+def test_a_resumed_stor_stopped_by_the_quota_keeps_the_bytes_before_the_offset(
+    live: LiveServer,
+) -> None:
+    old = os.urandom(40 * KIB)
+    (live.files / "part.bin").write_bytes(old)
+    _quota(live, 100 * KIB)
+    ftp = live.login()
+    reply = _stopped(ftp, "STOR part.bin", os.urandom(300 * KIB), rest=10 * KIB)
+    assert reply.startswith("552 ")
+    # REST n + STOR ends the file after the new bytes: what stays is its first n bytes
+    assert (live.files / "part.bin").read_bytes() == old[: 10 * KIB]
+    assert _used(live) == (10 * KIB, 1)
+
+
+def test_an_appe_that_made_the_file_is_removed_when_stopped(live: LiveServer) -> None:
+    _quota(live, 100 * KIB)
+    ftp = live.login()
+    assert _stopped(ftp, "APPE new.bin", os.urandom(200 * KIB)).startswith("552 ")
+    assert not (live.files / "new.bin").exists()
+    assert _used(live) == (0, 0)
+
+
+@pytest.mark.parametrize("mode", ["atomic", "atomic-resume"])
+def test_an_atomic_appe_stopped_by_the_quota_leaves_the_old_file(tmp_path: Path, mode: str) -> None:
+    live = start_server(tmp_path / "data", uploads={"mode": mode})
+    try:
+        old = os.urandom(30 * KIB)
+        (live.files / "log.txt").write_bytes(old)
+        _quota(live, 100 * KIB)
+        ftp = live.login()
+        assert _stopped(ftp, "APPE log.txt", os.urandom(200 * KIB)).startswith("552 ")
+        assert (live.files / "log.txt").read_bytes() == old
+        assert _used(live) == (30 * KIB, 1)
+    finally:
+        live.stop()
