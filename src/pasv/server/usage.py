@@ -10,7 +10,7 @@ from pasv.accounts.policy_store import PolicyStore
 from pasv.policy.credits import Usage, credit_applies, earned, files_full, quota_room
 from pasv.policy.models import User
 from pasv.policy.options import Messages, PolicySettings
-from pasv.protocol.errors import FtpError, InsufficientCredit, PathNotFound, QuotaExceeded
+from pasv.protocol.errors import FtpError, InsufficientCredit, QuotaExceeded
 from pasv.server.metering import QuotaWatch
 from pasv.server.shared import SharedState
 from pasv.storage.base import Storage
@@ -122,6 +122,16 @@ class UsageBook:
             await asyncio.to_thread(self.store.change_usage, user.name, bytes_used=-size, files=-1)
 
 
+async def _file_size(fs: Storage, path: str) -> int | None:
+    """The size of the file at ``path``; None when there is none (nothing, or a directory: one
+    made there while an atomic upload ran is no upload's bytes)."""
+    try:
+        facts = await fs.stat(path)
+    except FtpError:
+        return None
+    return facts.size if facts.kind == "file" else None
+
+
 class UploadPlan:
     """What one upload may write, and what to record when it ends."""
 
@@ -158,10 +168,7 @@ class UploadPlan:
         """None when neither a ratio nor a quota applies (nothing to check or record)."""
         if not needs_usage(settings):
             return None
-        try:
-            before: int | None = (await fs.stat(path)).size
-        except PathNotFound:
-            before = None
+        before = await _file_size(fs, path)
         overlap = 0 if before is None or append else max(0, before - offset)
         room = await book.upload_room(user, settings, home, overlap, before is None, texts)
         watch = (
@@ -182,10 +189,7 @@ class UploadPlan:
         cut back to what it kept of the file, or removed)."""
         if self.watch is not None:
             self.watch.close()
-        try:
-            after: int | None = (await self.fs.stat(self.path)).size
-        except FtpError:
-            after = None
+        after = await _file_size(self.fs, self.path)
         await self.book.uploaded(
             self.user,
             self.settings,
