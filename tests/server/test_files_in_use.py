@@ -124,3 +124,15 @@ def test_atomic_mode_serves_the_previous_version_during_an_upload(atomic: LiveSe
     conn.close()
     assert first.voidresp().startswith("226 ")
     assert retr_bytes(second, "u.bin") == b"p" * 10_000
+
+
+def test_mkd_of_a_name_being_uploaded_is_busy(atomic: LiveServer) -> None:
+    """An atomic upload's name is free until the commit: a directory made there meanwhile
+    would make the upload fail at its end."""
+    first, conn = upload_started(atomic, "new.bin")
+    second = atomic.login()
+    assert refused(lambda: second.mkd("new.bin")) == BUSY.format(name="new.bin")
+    assert second.mkd("other") == "/other"  # other names are not held
+    conn.close()
+    assert first.voidresp().startswith("226 ")
+    assert (atomic.files / "new.bin").read_bytes() == b"p" * 10_000

@@ -69,7 +69,18 @@ async def mkd(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.MKD, target)
     s.check_new_name(target)
-    await s.fs.mkdir(target)
+    # an upload of that name not yet in place (atomic, S3) could not be put there after: 450.
+    # The name is held while the directory is made, so no upload starts under it meanwhile.
+    identity = s.fs.identity(target)
+    claim = s.server.in_use.claim(identity)
+    if claim is None:
+        raise s.busy(target)
+    try:
+        if s.server.cluster is not None:  # uploaded on another node
+            await s.server.cluster.refuse_if_uploading(identity, s.busy(target))
+        await s.fs.mkdir(target)
+    finally:
+        claim.release()
     s.server.changed()
     return make_reply(ReplyCode.PATH_CREATED, say("files.mkd", path=quote_path(target)))
 
