@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from pasv.cli.main import app
 from tests.client.fakes import HashLiar, in_thread
 from tests.client.peers import Peer
-from tests.client.scripted import FileServer, Hook, Session
+from tests.client.scripted import MLST, FileServer, Hook, Session
 
 runner = CliRunner()
 
@@ -78,3 +78,36 @@ def test_a_checksum_that_never_comes_is_asked_once(tmp_path: Path) -> None:
     assert "complete (20971520 bytes) but not verified" in err
     assert (server.count("RETR"), server.count("HASH")) == (1, 1)
     assert (tmp_path / "a.bin").read_bytes() == BIG
+
+
+def _mirror(port: int, local: Path) -> tuple[int, str]:
+    url = f"ftp://u:p@127.0.0.1:{port}/d"
+    args = ["mirror", "--checksum", "--timeout", "0.5", "--retry-delay", "0", url, str(local)]
+    result = CliRunner().invoke(app, args)
+    return result.exit_code, result.stderr
+
+
+def test_mirror_checksum_gives_a_big_files_hash_the_same_time_as_get(tmp_path: Path) -> None:
+    (tmp_path / "a.bin").write_bytes(BIG)  # the same file: nothing to copy
+    done = threading.Event()
+    hooks = {"HASH": _slow_hash(1.0, done)}
+    files = {"/d/a.bin": BIG}
+    with FileServer(files, dirs=("/d",), feat=(MLST, "HASH SHA-256*"), hooks=hooks) as server:
+        code, err = _mirror(server.port, tmp_path)
+        done.set()
+    assert code == 0, err
+    assert "nothing to do" in err
+    assert (server.count("HASH"), server.count("RETR")) == (1, 0)
+
+
+def test_mirror_checksum_that_never_comes_is_asked_once(tmp_path: Path) -> None:
+    (tmp_path / "a.bin").write_bytes(BIG)
+    done = threading.Event()
+    hooks = {"HASH": _slow_hash(60, done)}
+    files = {"/d/a.bin": BIG}
+    with FileServer(files, dirs=("/d",), feat=(MLST, "HASH SHA-256*"), hooks=hooks) as server:
+        code, err = _mirror(server.port, tmp_path)
+        done.set()
+    assert code == 4, err
+    assert "/d/a.bin: the server did not tell its checksum within 2 s" in err
+    assert (server.count("HASH"), server.count("RETR")) == (1, 0)

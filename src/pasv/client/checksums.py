@@ -6,10 +6,25 @@ import hashlib
 from pathlib import Path
 
 from pasv.client.client import FtpClient
+from pasv.client.errors import ConnectionFailed, ReplyTimeout
 
-__all__ = ["local_digest", "offers_checksum", "server_checksum"]
+__all__ = [
+    "ChecksumTimeout",
+    "checksum_in_time",
+    "local_digest",
+    "offers_checksum",
+    "server_checksum",
+]
 
 _HASH_PREFERENCE = (("SHA-256", "sha256"), ("SHA-1", "sha1"), ("MD5", "md5"))
+HASH_RATE = 20e6  # bytes a second a server hashes at least: the checksum's time to answer
+
+
+class ChecksumTimeout(ConnectionFailed):
+    """The server did not answer a file's checksum in time. Not retried: a new session would
+    ask the same slow question again."""
+
+    transient = False
 
 
 def offers_checksum(client: FtpClient) -> bool:
@@ -52,3 +67,21 @@ async def server_checksum(
             if reply.code in (213, 250) and words:
                 return hashlib_name, words[0].lower()
     return None
+
+
+async def checksum_in_time(
+    client: FtpClient, path: str, size: int, consequence: str
+) -> tuple[str, str] | None:
+    """``server_checksum`` given ``--timeout`` plus 1 s per 20 MB of the file (``size``): the
+    server reads all of it to answer. A checksum that does not come in that time closes the
+    session (its late reply would answer the next command) and raises ChecksumTimeout, whose
+    message ends with ``consequence`` (what that leaves undone)."""
+    wait = client.options.timeout + size / HASH_RATE
+    try:
+        return await server_checksum(client, path, wait)
+    except ReplyTimeout:
+        await client.close()
+        raise ChecksumTimeout(
+            f"{path}: the server did not tell its checksum within {wait:.0f} s; {consequence} "
+            "(a longer --timeout gives the server more time)"
+        ) from None

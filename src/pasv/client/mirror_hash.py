@@ -6,13 +6,15 @@ import asyncio
 import posixpath
 from pathlib import Path
 
-from pasv.client.checksums import local_digest, offers_checksum, server_checksum
+from pasv.client.checksums import checksum_in_time, local_digest, offers_checksum
 from pasv.client.client import FtpClient
 from pasv.client.mirror import Entry
 
 __all__ = ["NO_HASH", "compare_hashes"]
 
 NO_HASH = "The server offers no HASH, XSHA256 or XMD5; comparing by size and modification time."
+UNCOMPARED = "mirror compares before it copies, so nothing was copied"
+UNCOMPARED = "mirror compares before it copies, so nothing was copied"
 
 
 async def compare_hashes(
@@ -21,7 +23,9 @@ async def compare_hashes(
 ) -> dict[str, bool] | None:  # fmt: skip
     """For each file both trees have with the same size: whether the hashes agree.
 
-    None (and a Status line) when the server offers no hash command at all.
+    None (and a Status line) when the server offers no hash command at all. Each hash may
+    take as long as after a get (``checksum_in_time``); one that does not come ends the
+    comparison with ChecksumTimeout, which is not retried.
     """
     if not offers_checksum(client):
         client.status(NO_HASH)
@@ -33,7 +37,8 @@ async def compare_hashes(
             continue
         if entry.size != other.size:
             continue
-        remote = await server_checksum(client, posixpath.join(remote_root, rel))
+        path = posixpath.join(remote_root, rel)
+        remote = await checksum_in_time(client, path, entry.size, UNCOMPARED)
         if remote is None:  # this file cannot be hashed there: copy it to be sure
             same[rel] = False
             continue

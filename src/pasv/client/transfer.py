@@ -10,21 +10,12 @@ from typing import BinaryIO
 
 from pasv.client import checkpoint
 from pasv.client.checkpoint import Checkpoint
-from pasv.client.checksums import local_digest, server_checksum
+from pasv.client.checksums import ChecksumTimeout, checksum_in_time, local_digest
 from pasv.client.client import FtpClient, Progress
-from pasv.client.errors import ConnectionFailed, IntegrityError, ReplyError, ReplyTimeout
+from pasv.client.errors import IntegrityError, ReplyError
 from pasv.client.resume import download_offset, remote_mtime, upload_offset
 
 __all__ = ["ChecksumTimeout", "TransferResult", "get_file", "put_file", "verify"]
-
-HASH_RATE = 20e6  # bytes a second a server hashes at least: the checksum's time to answer
-
-
-class ChecksumTimeout(ConnectionFailed):
-    """The file was transferred, but the server did not answer its checksum in time. Not
-    retried: a new session would ask the same slow question again."""
-
-    transient = False
 
 
 @dataclass(frozen=True)
@@ -79,16 +70,8 @@ async def verify(client: FtpClient, remote: str, local: Path) -> str:
     Returns how it was checked ("sha256", "size" …); raises IntegrityError on a mismatch.
     """
     local_size = _size(local)
-    wait = client.options.timeout + local_size / HASH_RATE
-    try:
-        remote_sum = await server_checksum(client, remote, wait)
-    except ReplyTimeout:
-        await client.close()  # its late reply would answer the next command
-        raise ChecksumTimeout(
-            f"{remote}: the server did not tell its checksum within {wait:.0f} s; the transfer "
-            f"is complete ({local_size} bytes) but not verified (a longer --timeout gives the "
-            "server more time)"
-        ) from None
+    unverified = f"the transfer is complete ({local_size} bytes) but not verified"
+    remote_sum = await checksum_in_time(client, remote, local_size, unverified)
     if remote_sum is not None:
         algorithm, expected = remote_sum
         if await asyncio.to_thread(local_digest, local, algorithm) != expected:
