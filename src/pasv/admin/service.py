@@ -18,6 +18,7 @@ from pasv.admin.console import console_router
 from pasv.admin.console_edit import edit_router
 from pasv.admin.context import AdminContext, Throughput
 from pasv.admin.errors import register_errors
+from pasv.admin.limits import BodyLimit, deadline_protocol
 from pasv.admin.security import ConsoleSessions
 from pasv.admin.tokens import TokenStore
 from pasv.server.app import FtpServer
@@ -92,11 +93,11 @@ async def start_admin(
         ftp_addresses=server.addresses,
     )
     config = uvicorn.Config(
-        build_app(ctx),
+        BodyLimit(build_app(ctx)),
         lifespan="off",
         log_config=None,
         access_log=False,
-        http="h11",
+        http=deadline_protocol(),
         ws="none",
         timeout_graceful_shutdown=2,
     )
