@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pasv.admin.actions import Manager
 from pasv.config import Settings
@@ -12,8 +13,10 @@ from pasv.policy.models import Ban, IpRule, Rule, User
 from pasv.policy.options import show_option
 from pasv.server.app import base_policy
 
-# configuration keys left out of GET /config (paths to key material)
+HIDDEN = "(set; not shown)"
+# configuration keys left out of GET /config: paths to key material, secrets
 SECRET_CONFIG = (("tls", "key"),)
+_PASSWORD_PARAMS = frozenset({"password", "sslpassword", "passfile"})
 
 
 def _options(options: Any) -> dict[str, Any]:
@@ -82,8 +85,38 @@ def usage_view(name: str, usage: Usage | None, manager: Manager, user: User) -> 
 
 
 def config_view(settings: Settings) -> dict[str, Any]:
+    """The running configuration as a read token may see it: no secret, no key path, no
+    password in a URL (a read token is for monitoring; a hook's secret would let it forge
+    events, a database password would give it every account)."""
     data: dict[str, Any] = settings.model_dump(mode="json")
     for section, key in SECRET_CONFIG:
         if data.get(section, {}).get(key) is not None:
-            data[section][key] = "(set; not shown)"
+            data[section][key] = HIDDEN
+    for host in data.get("hosts", []):
+        if host.get("key") is not None:
+            host["key"] = HIDDEN
+    accounts = data.get("accounts", {})
+    if accounts.get("url"):
+        accounts["url"] = without_password(accounts["url"])
+    for hook in data.get("hooks", []):
+        if hook.get("secret"):
+            hook["secret"] = HIDDEN
+        if hook.get("url"):
+            hook["url"] = without_password(hook["url"])
     return data
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its user part and of its query replaced by ``****``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    user, at, host = netloc.rpartition("@")
+    if at and ":" in user:
+        netloc = f"{user.partition(':')[0]}:****@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in _PASSWORD_PARAMS for k, _ in pairs):
+            pairs = [(k, "****" if k.lower() in _PASSWORD_PARAMS else v) for k, v in pairs]
+            query = urlencode(pairs, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
