@@ -8,6 +8,7 @@ attempt is retried ``retries`` times with doubling waits, then given up on (logg
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import contextlib
 import hashlib
@@ -221,8 +222,14 @@ async def post(
         ("X-Pasv-Delivery", str(event["id"])),
         ("Connection", "close"),
     ]
+    if parts.username is not None:  # https://user:password@host/...: HTTP basic auth, as curl
+        pair = (
+            f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        )
+        headers.append(("Authorization", "Basic " + base64.b64encode(pair.encode()).decode()))
     if secret:
         headers.append((SIGNATURE_HEADER, sign(secret, body)))
+    shown = origin(url)  # what a log line names: the password, path and query may be secrets
     context = (tls or ssl.create_default_context()) if secure else None
     reader, writer = await asyncio.open_connection(host, port, ssl=context)
     try:
@@ -237,15 +244,28 @@ async def post(
                 conn.receive_data(await reader.read(65536))
                 continue
             if isinstance(answer, h11.Response):
-                if not 200 <= answer.status_code < 300:
-                    raise HookFailed(f"{url} answered {answer.status_code}")
+                status = answer.status_code
+                if 300 <= status < 400:
+                    raise HookFailed(
+                        f"{shown} answered {status}: redirects are not followed; "
+                        "set the hook's url to the address it redirects to"
+                    )
+                if not 200 <= status < 300:
+                    raise HookFailed(f"{shown} answered {status}")
                 return
             if isinstance(answer, h11.ConnectionClosed):
-                raise HookFailed(f"{url} closed the connection without an answer")
+                raise HookFailed(f"{shown} closed the connection without an answer")
     finally:
         writer.close()
         with contextlib.suppress(OSError, ssl.SSLError):
             await writer.wait_closed()
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a webhook URL: without its user part, path and query."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}"
 
 
 class Hooks:
