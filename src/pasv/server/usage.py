@@ -170,11 +170,22 @@ class UploadPlan:
             return None
         before = await _file_size(fs, path)
         overlap = 0 if before is None or append else max(0, before - offset)
-        room = await book.upload_room(user, settings, home, overlap, before is None, texts)
-        watch = (
-            QuotaWatch(shared, user.name, room, texts.say("quota")) if room is not None else None
-        )
+        # made before the usage is read: see QuotaWatch
+        watch = QuotaWatch(shared, user.name, texts.say("quota")) if settings.quota_bytes else None
+        try:
+            room = await book.upload_room(user, settings, home, overlap, before is None, texts)
+            if watch is not None and room is not None:
+                watch.arm(room)  # the user's uploads under way share the room
+        except BaseException:
+            if watch is not None:
+                watch.close()
+            raise
         return cls(book, fs, user, settings, path, before, watch)
+
+    def cancel(self) -> None:
+        """The upload never started (its file could not be opened): nothing to record."""
+        if self.watch is not None:
+            self.watch.close()
 
     @property
     def drop_partial(self) -> bool:
@@ -187,14 +198,18 @@ class UploadPlan:
         """Record the change in storage used and the credit earned, once the upload's handle
         is closed (an upload stopped by the quota was taken back by ``close(discard=True)``:
         cut back to what it kept of the file, or removed)."""
-        if self.watch is not None:
-            self.watch.close()
-        after = await _file_size(self.fs, self.path)
-        await self.book.uploaded(
-            self.user,
-            self.settings,
-            received=received,
-            size_change=(after or 0) - (self.before or 0),
-            files_change=int(after is not None) - int(self.before is not None),
-            complete=complete,
-        )
+        change = 0
+        try:
+            after = await _file_size(self.fs, self.path)
+            await self.book.uploaded(
+                self.user,
+                self.settings,
+                received=received,
+                size_change=(after or 0) - (self.before or 0),
+                files_change=int(after is not None) - int(self.before is not None),
+                complete=complete,
+            )
+            change = (after or 0) - (self.before or 0)
+        finally:  # recorded first, then out of the flight: never missed by the others' watches
+            if self.watch is not None:
+                self.watch.close(change)

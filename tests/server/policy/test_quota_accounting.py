@@ -4,11 +4,13 @@ that was there, and that the storage used is counted right afterwards."""
 from __future__ import annotations
 
 import ftplib
+import io
 import os
 from pathlib import Path
 
 import pytest
 
+from tests.server.helpers import upload_taken, wait_for
 from tests.server.policy.rules import refused, rule
 from tests.support.live import USER, LiveServer, start_server
 
@@ -89,3 +91,52 @@ def test_an_atomic_appe_stopped_by_the_quota_leaves_the_old_file(tmp_path: Path,
         assert _used(live) == (30 * KIB, 1)
     finally:
         live.stop()
+
+
+def test_concurrent_sessions_share_the_room(live: LiveServer) -> None:
+    """Three sessions start their uploads together (each room is the whole 100 KiB when its
+    STOR comes), then send 90 KiB one after another: the second is stopped at the 10 KiB left
+    (and removed, which frees them again for the third), and what is stored stays within the
+    quota."""
+    _quota(live, 100 * KIB)
+    sessions = [live.login() for _ in range(3)]
+    conns = []
+    for index, ftp in enumerate(sessions):
+        ftp.voidcmd("TYPE I")
+        conns.append(ftp.transfercmd(f"STOR c{index}.bin"))
+    replies = []
+    for ftp, conn in zip(sessions, conns, strict=True):
+        try:
+            conn.sendall(os.urandom(90 * KIB))
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # stopped at the limit
+        finally:
+            conn.close()
+        replies.append(ftp.getline())
+    assert replies[0].startswith("226 ")
+    assert replies[1] == "552 Exceeded storage allocation. Transfer stopped after 10240 bytes."
+    assert replies[2] == replies[1]
+    stored = sum(p.stat().st_size for p in live.files.glob("c*.bin"))
+    assert stored == 90 * KIB  # the stopped ones were removed
+    assert _used(live) == (90 * KIB, 1)
+
+
+def test_an_upload_is_refused_before_it_starts_while_others_fill_the_room(
+    live: LiveServer,
+) -> None:
+    _quota(live, 100 * KIB)
+    first = live.login()
+    first.voidcmd("TYPE I")
+    conn = first.transfercmd("STOR a.bin")
+    try:
+        conn.sendall(b"a" * 100 * KIB)  # all of the room, still in flight
+        wait_for(upload_taken(live, 100 * KIB))
+        second = live.login()
+        assert refused(second.storbinary, "STOR b.bin", io.BytesIO(b"b")) == (
+            "552 Exceeded storage allocation."
+        )
+    finally:
+        conn.close()
+    assert first.voidresp().startswith("226 ")
+    assert not (live.files / "b.bin").exists()
+    assert _used(live) == (100 * KIB, 1)

@@ -325,9 +325,15 @@ async def _receive_file(
             path, offset=offset, append=append, exclusive=exclusive, mode=mode
         )
     except BeyondEnd as exc:
+        if plan is not None:
+            plan.cancel()
         if _may_see_size(s, path):
             raise
         raise ArgumentError(say("transfer.rest_beyond_end", offset=exc.offset)) from None
+    except BaseException:
+        if plan is not None:
+            plan.cancel()
+        raise
     decoder = FromNetwork() if s.ascii else None
     mode_name = s.options.mode
     start = offset if not append else await modetransfers.size_before(s, path, mode_name)
