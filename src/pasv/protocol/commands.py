@@ -63,7 +63,7 @@ _TABLE: tuple[CommandSpec, ...] = (
     _spec("MLST", _O, "[<path>] (machine facts of one entry)"),
     _spec("MODE", _R, "S|Z|B (stream, deflate, block)", needs_login=False),
     _spec("NLST", _O, "[<path>] (names only)", data=True),
-    _spec("NOOP", _A, "(no operation)", needs_login=False, during_transfer=True),
+    _spec("NOOP", _A, "(no operation)", needs_login=False),
     _spec("OPTS", _R, "<option> [<value>] (UTF8, MLST, HASH, LANG, MODE Z)", needs_login=False),
     _spec("PASS", _O, "<password>", needs_login=False),
     _spec("PASV", _A, "(passive mode)"),

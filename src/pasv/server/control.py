@@ -1,4 +1,4 @@
-"""The control connection: lines in, replies out, one command at a time; ABOR/STAT/NOOP overtake."""
+"""The control connection: lines in, replies out, one command at a time; ABOR and STAT overtake."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class ControlProtocol(asyncio.Protocol):
         # shared): idle sessions are what a server holds most of.
         self.queue: list[Command | FtpError] | tuple[()] = ()
         self.current: asyncio.Task[None] | None = None
-        # ABOR, STAT and NOOP that overtake a running transfer, answered in the order they came
+        # ABOR and STAT that overtake a running transfer, answered in the order they came
         self.urgent: list[Command] | tuple[()] = ()
         self.urgent_task: asyncio.Task[None] | None = None
         self.closing = False
@@ -317,7 +317,8 @@ class ControlProtocol(asyncio.Protocol):
 
     # --- command pipeline -----------------------------------------------------------------
     def _overtakes(self, item: Command | FtpError) -> bool:
-        """ABOR, STAT and NOOP are answered at once while a transfer runs.
+        """ABOR and STAT are answered at once while a transfer runs (RFC 959); NOOP is not: its
+        200 could be taken for the transfer's final reply.
 
         Not when other commands already wait in the queue: replies must keep the commands' order.
         """
@@ -378,10 +379,19 @@ class ControlProtocol(asyncio.Protocol):
             self._drive()
 
     async def _run_urgent(self) -> None:
-        """Answer the overtaking commands one by one (ABOR waits for its transfer's 426 first)."""
+        """Answer the overtaking commands one by one (ABOR waits for its transfer's 426 first).
+
+        The transfer that one of them came during may be over by its turn, its command still
+        finishing (the file closed, the usage settled): from then on they wait in the queue,
+        ahead of what came after them, and are answered after that command's final reply.
+        """
         while self.urgent and not self.closing:
             urgent = self.urgent
             assert isinstance(urgent, list)  # not empty
+            if self.session.transfer is None:
+                self.queue = [*urgent, *self.queue]
+                self.urgent = ()
+                break
             item = urgent.pop(0)
             if not urgent:
                 self.urgent = ()
