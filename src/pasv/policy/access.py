@@ -145,6 +145,19 @@ class Access:
                 )
             )
 
+    def rights(self, path: str) -> tuple[Perm, bool]:
+        """What the user may do at ``path``, and whether it may enter it (CWD)."""
+        perms = self._rules.granted(path)
+        return perms, bool(perms) or self._rules.may_enter(path)
+
+    def may_differ_below(self, directory: str) -> bool:
+        return self._rules.may_differ_below(directory)
+
+    def entry_rights(self, directory: str) -> Callable[[str, bool], tuple[Perm, bool]]:
+        """``rights`` of each entry of ``directory`` by name (and whether it is a directory),
+        for MLSD's perm facts: the rules are evaluated per entry only where they differ."""
+        return self._rules.entry_rights(directory)
+
     def entry_filter(self, directory: str) -> Callable[[str], bool] | None:
         """Which entries of ``directory`` a listing shows (hidden names never; with
         hide_denied, nothing the user may not LIST); None when everything is shown."""

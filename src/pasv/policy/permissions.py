@@ -129,12 +129,13 @@ def _applies(subjects: Iterable[Subject], user: User) -> bool:
 
 
 _SINGLE_FLAGS = tuple(Perm.ALL)  # iterating a flag yields its single flags
+_ALL_BITS = Perm.ALL._value_
 
 
 class UserRules:
     """The rules that apply to one user (with its own permissions), indexed per single flag."""
 
-    __slots__ = ("_by_flag", "_memo", "_rules", "user")
+    __slots__ = ("_by_flag", "_levels", "_memo", "_rules", "user")
 
     def __init__(self, user: User, rules: Sequence[_Compiled], memo_size: int = 4096) -> None:
         self.user = user
@@ -156,6 +157,11 @@ class UserRules:
             )
             for flag in _SINGLE_FLAGS
         }
+        # all of them by specificity, most specific first, with their flags as numbers
+        levels: dict[tuple[int, int], list[tuple[_Compiled, int]]] = {}
+        for r in mine:
+            levels.setdefault(r.specificity, []).append((r, r.rule.perms._value_))
+        self._levels = tuple(tuple(levels[k]) for k in sorted(levels, reverse=True))
         # keyed by the flag's number: hashing the member runs Enum.__hash__, Python code
         self._memo: _Lru[tuple[int, str], Decision] = _Lru(memo_size)
 
@@ -184,6 +190,55 @@ class UserRules:
         parts = split_path(directory)
         return any(not r.deny and r.reaches_below(parts) for r in self._rules)
 
+    def granted(self, path: str) -> Perm:
+        """Every single permission the user has at ``path``."""
+        return self._granted(split_path(path))
+
+    def entry_rights(self, directory: str) -> Callable[[str, bool], tuple[Perm, bool]]:
+        """For each entry of ``directory`` by name (and whether it is a directory): its
+        permissions and whether the user may enter it (``may_enter``). A rule one segment
+        below ``directory`` is more specific for an entry it names than any rule covering
+        the directory, and deeper rules cover no entry: the directory's answer is found once,
+        and per entry only those rules' last segments are matched."""
+        parts = split_path(directory)
+        depth = len(parts)
+        levels: dict[tuple[int, int], list[tuple[_Matcher, bool, int]]] = {}
+        deep: list[_Matcher] = []
+        for r in self._rules:
+            if not r.reaches_below(parts):
+                continue
+            if len(r.matchers) == depth + 1:
+                levels.setdefault(r.specificity, []).append(
+                    (r.matchers[depth], r.deny, r.rule.perms._value_)
+                )
+            elif not r.deny:
+                deep.append(r.matchers[depth])
+        near = tuple(tuple(levels[k]) for k in sorted(levels, reverse=True))
+        here = self._granted(parts)
+        here_bits = here._value_
+
+        def rights(name: str, is_dir: bool) -> tuple[Perm, bool]:
+            perms = here
+            if near:
+                decided = allowed = 0
+                for level in near:
+                    allow = deny = 0
+                    for match, denies, bits in level:
+                        if match(name):
+                            if denies:
+                                deny |= bits
+                            else:
+                                allow |= bits
+                    fresh = (allow | deny) & ~decided
+                    allowed |= allow & ~deny & fresh
+                    decided |= fresh
+                if decided:
+                    perms = Perm(allowed | (here_bits & ~decided))
+            enter = bool(perms) or (is_dir and any(match(name) for match in deep))
+            return perms, enter
+
+        return rights
+
     def gained(self, source: str, target: str) -> Perm:
         """The single permissions allowed at ``target`` but not at ``source``: what moving
         something from ``source`` to ``target`` would give the user over it."""
@@ -192,6 +247,25 @@ class UserRules:
             if self.allows(flag, target) and not self.allows(flag, source):
                 gain |= flag
         return gain
+
+    def _granted(self, parts: tuple[str, ...]) -> Perm:
+        """``decide`` for every flag at once (as numbers: Flag operators are Python code): the
+        most specific covering rules decide each flag, deny beating allow among them."""
+        decided = allowed = 0
+        for level in self._levels:
+            allow = deny = 0
+            for r, bits in level:
+                if r.covers(parts):
+                    if r.deny:
+                        deny |= bits
+                    else:
+                        allow |= bits
+            fresh = (allow | deny) & ~decided
+            allowed |= allow & ~deny & fresh
+            decided |= fresh
+            if decided == _ALL_BITS:
+                break
+        return Perm(allowed)
 
     def _decide(self, perm: Perm, path: str) -> Decision:
         parts = split_path(path)

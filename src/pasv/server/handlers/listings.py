@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
-from pasv.policy.models import Perm, User
+from pasv.policy.models import Perm
 from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import NotADirectory, PathNotFound
@@ -28,29 +29,21 @@ _MODE_NAMES = {"S": "Stream", "Z": "Deflate", "B": "Block"}
 _LS_FLAGS = re.compile(r"^-[A-Za-z1]+$")
 
 
-def mlsx_perm(facts: FileFacts, user: User) -> str:
-    """RFC 3659 perm fact: what this user may do with this entry."""
-    p = user.perms
-    letters: tuple[tuple[str, bool], ...]
-    if facts.kind == "dir":
-        letters = (
-            ("e", True),
-            ("l", Perm.LIST in p),
-            ("c", Perm.STOR in p),
-            ("m", Perm.MKD in p),
-            ("p", Perm.DELE in p),
-            ("d", Perm.RMD in p),
-            ("f", Perm.RENAME in p),
-        )
-    else:
-        letters = (
-            ("r", Perm.RETR in p),
-            ("w", Perm.STOR in p),
-            ("a", Perm.APPE in p),
-            ("d", Perm.DELE in p),
-            ("f", Perm.RENAME in p),
-        )
-    return "".join(letter for letter, allowed in letters if allowed)
+_DIR_LETTERS = (
+    ("l", Perm.LIST), ("c", Perm.STOR), ("m", Perm.MKD), ("p", Perm.DELE), ("d", Perm.RMD),
+    ("f", Perm.RENAME),
+)  # fmt: skip
+_FILE_LETTERS = (
+    ("r", Perm.RETR), ("w", Perm.STOR), ("a", Perm.APPE), ("d", Perm.DELE), ("f", Perm.RENAME),
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=512)
+def mlsx_perm(is_dir: bool, perms: Perm, enter: bool) -> str:
+    """RFC 3659 perm fact of an entry where the user has ``perms`` (and may CWD: ``enter``)."""
+    if is_dir:
+        return ("e" if enter else "") + "".join(c for c, p in _DIR_LETTERS if p in perms)
+    return "".join(c for c, p in _FILE_LETTERS if p in perms)
 
 
 async def _split_flags(s: Session, arg: str) -> str:
@@ -181,17 +174,33 @@ async def nlst(s: Session, arg: str) -> Reply:
 
 @command("MLSD")
 async def mlsd(s: Session, arg: str) -> Reply:
-    user = s.user
-    assert user is not None
     wanted = s.options.mlst_facts
+    directory = s.resolve(arg)
+    rights = s.access.entry_rights(directory)
 
     def render(entries: list[FileFacts]) -> str:
-        return "".join(format_mlsx_facts(f, mlsx_perm(f, user), wanted) + "\r\n" for f in entries)
+        lines = []
+        for f in entries:
+            is_dir = f.kind == "dir"
+            perm = mlsx_perm(is_dir, *rights(f.name, is_dir))
+            lines.append(format_mlsx_facts(f, perm, wanted) + "\r\n")
+        return "".join(lines)
 
     path, data = await _listing_data(
-        s, arg, "MLSD", render, None, (user.perms, wanted), matching=False
+        s, arg, "MLSD", render, None, (wanted, _rights_key(s, directory)), matching=False
     )
     return await _listing(s, "MLSD", path, data)
+
+
+def _rights_key(s: Session, directory: str) -> Hashable:
+    """What MLSD's perm facts depend on, for the listing cache: the user's permissions at the
+    directory when no rule below it can differ (shared by every user with the same), else whose
+    rules under which policy."""
+    access = s.access
+    if not access.may_differ_below(directory):
+        return access.rights(directory)
+    user = access.user
+    return (access.serial, user.name, user.anonymous, user.groups, user.perms)
 
 
 @command("MLST")
@@ -199,9 +208,8 @@ async def mlst(s: Session, arg: str) -> Reply:
     path = s.resolve(arg)
     s.check(Perm.LIST, path)
     facts = await s.fs.stat(path)
-    user = s.user
-    assert user is not None
-    line = format_mlsx_facts(facts, mlsx_perm(facts, user), s.options.mlst_facts)
+    perm = mlsx_perm(facts.kind == "dir", *s.access.rights(path))
+    line = format_mlsx_facts(facts, perm, s.options.mlst_facts)
     facts_part = line.split(" ", 1)[0]
     return make_reply(ReplyCode.FILE_ACTION_OK, f"Listing {path}\n {facts_part} {path}\nEnd")
 
