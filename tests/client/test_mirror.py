@@ -160,3 +160,16 @@ def test_names_that_are_paths_never_leave_the_target(tmp_path: Path) -> None:
     assert not absolute.exists()
     assert "Skipped an entry whose name is a path: '../outside.txt'" in text
     assert f"Skipped an entry whose name is a path: {str(absolute)[:80]!r}" in text
+
+
+def test_a_name_with_a_carriage_return_is_skipped_not_a_traceback(tmp_path: Path) -> None:
+    """No command can name ``bad\rname.txt`` (the CR would end it): the entry is skipped and
+    said, and the other files are mirrored."""
+    target = tmp_path / "target"
+    with HostileListing(("ok.txt", "bad\rname.txt", "fine.txt")) as server:
+        url = f"ftp://u:p@127.0.0.1:{server.port}/pub"
+        code, text = mirror(url, str(target), "-v")
+        assert code == 0, text
+        assert sorted(server.retrieved) == ["/pub/fine.txt", "/pub/ok.txt"], text
+    assert sorted(p.name for p in target.iterdir()) == ["fine.txt", "ok.txt"]
+    assert "Skipped an entry whose name has a line break: 'bad\\rname.txt'" in text

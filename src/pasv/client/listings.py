@@ -40,7 +40,7 @@ def _one_name(name: str) -> bool:
 
 def parse_listing(text: str, mlsd: bool, trace: Tracer) -> list[FileFacts]:
     """The entries of a listing, without "." and ".."; unreadable lines are skipped, and so are
-    names that are paths (said in the session log)."""
+    names that are paths or hold a carriage return (said in the session log)."""
     entries: list[FileFacts] = []
     for line in listing_lines(text):
         if not line.strip():
@@ -50,6 +50,9 @@ def parse_listing(text: str, mlsd: bool, trace: Tracer) -> list[FileFacts]:
             continue
         if not _one_name(facts.name):
             trace("Status", f"Skipped an entry whose name is a path: {facts.name[:80]!r}")
+            continue
+        if "\r" in facts.name:  # a command ends at it: no SIZE, RETR or CWD can name it
+            trace("Status", f"Skipped an entry whose name has a line break: {facts.name[:80]!r}")
             continue
         entries.append(facts)
     return entries
