@@ -18,7 +18,15 @@ from pasv.admin.chart import throughput_svg
 from pasv.admin.context import AdminContext, Principal
 from pasv.admin.history import Search, search
 from pasv.admin.i18n import LANGUAGES, pick_language, texts
-from pasv.admin.security import COOKIE, ConsoleSession, ConsoleSessions, context_of, csrf_ok
+from pasv.admin.security import (
+    COOKIE,
+    ConsoleSession,
+    ConsoleSessions,
+    LoginThrottle,
+    context_of,
+    csrf_ok,
+    minutes,
+)
 from pasv.admin.views import group_views, ip_rule_view, rule_view, user_view
 
 console_router = APIRouter(prefix="/console", include_in_schema=False)
@@ -127,24 +135,41 @@ async def login_page(request: Request) -> Response:
 
 @console_router.post("/login")
 async def login(request: Request) -> Response:
-    """With a token, or the name and password of a member of the console group."""
+    """With a token, or the name and password of a member of the console group; password
+    logins are throttled per address, and every login is audited (never with its secret)."""
     form = await _form(request)
     ctx = context_of(request)
     t = texts(lang_of(request))
+    address = request.client.host if request.client else "-"
+    throttle: LoginThrottle = request.app.state.logins
     actor: str | None = None
     scopes: tuple[str, ...] = ()
     token_id = None
     secret = form.get("token", "").strip()
+    name = form.get("user", "")
     if secret:
         token = ctx.tokens.verify(secret)
         if token is not None and token.revoked is None:
             actor, scopes, token_id = f"token:{token.id}:{token.name}", token.scopes, token.id
-    elif form.get("user"):
-        name = form.get("user", "")
+    elif name:
+        wait = throttle.begin(address)
+        if wait:
+            ctx.audited(Principal(f"user:{name}", (), address), "console.login", name, {}, False)
+            error = t["login_throttled"].format(minutes=minutes(wait))
+            refused = _page(request, "login.html", None, error=error)
+            refused.status_code = 429
+            refused.headers["Retry-After"] = str(round(wait))
+            return refused
         user = await ctx.manager.accounts.authenticate(name, form.get("password", ""))
         group = ctx.settings.admin.console_group
         if user is not None and group in ctx.manager.policy.groups_of(name):
             actor, scopes = f"user:{name}", ("read", "write")
+            throttle.succeeded(address)
+    if secret or name:
+        tried = "unknown token" if secret else f"user:{name}"
+        target = (actor or tried) if secret else name
+        who = Principal(actor or tried, (), address)
+        ctx.audited(who, "console.login", target, {}, actor is not None)
     if actor is None:
         return _page(request, "login.html", None, error=t["login_failed"])
     sid = _sessions(request).create(actor, scopes, token_id)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import hmac
+import ipaddress
+import math
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
@@ -14,6 +18,9 @@ from pasv.admin.context import AdminContext, Principal
 COOKIE = "pasv_console"
 SESSION_SECONDS = 8 * 3600
 _MAX_SESSIONS = 1000
+LOGIN_FAILURES = 5  # console password logins that may fail from one address ...
+LOGIN_WINDOW = 300.0  # ... within this many seconds
+_MAX_ADDRESSES = 10_000
 
 
 def context_of(request: Request) -> AdminContext:
@@ -95,3 +102,60 @@ class ConsoleSessions:
 
 def csrf_ok(session: ConsoleSession, given: str) -> bool:
     return hmac.compare_digest(session.csrf.encode(), given.encode())
+
+
+class LoginThrottle:
+    """Console password logins per client address (an IPv6 address by its /64): at most
+    ``limit`` may fail within ``window`` seconds; more are refused unchecked until the oldest
+    failure is ``window`` old. An attempt counts as failed from its start (so that parallel
+    guesses are counted too) and is taken back when it succeeds."""
+
+    def __init__(
+        self,
+        limit: int = LOGIN_FAILURES,
+        window: float = LOGIN_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[str, collections.deque[float]] = {}
+
+    def begin(self, address: str) -> float:
+        """0 when an attempt from ``address`` may be checked (it is counted); else the seconds
+        until one may."""
+        now = self.clock()
+        key = _key(address)
+        times = self._failures.get(key)
+        if times is None:
+            if len(self._failures) >= _MAX_ADDRESSES:
+                self._forget_old(now)
+            times = self._failures[key] = collections.deque()
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if len(times) >= self.limit:
+            return max(1.0, times[0] + self.window - now)
+        times.append(now)
+        return 0.0
+
+    def succeeded(self, address: str) -> None:
+        self._failures.pop(_key(address), None)
+
+    def _forget_old(self, now: float) -> None:
+        self._failures = {
+            k: v for k, v in self._failures.items() if v and v[-1] > now - self.window
+        }
+        while len(self._failures) >= _MAX_ADDRESSES:  # all recent: the oldest entries go
+            self._failures.pop(next(iter(self._failures)))
+
+
+def _key(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def minutes(seconds: float) -> int:
+    return max(1, math.ceil(seconds / 60))

@@ -19,7 +19,7 @@ from pasv.admin.console_edit import edit_router
 from pasv.admin.context import AdminContext, Throughput
 from pasv.admin.errors import register_errors
 from pasv.admin.limits import BodyLimit, deadline_protocol
-from pasv.admin.security import ConsoleSessions
+from pasv.admin.security import ConsoleSessions, LoginThrottle
 from pasv.admin.tokens import TokenStore
 from pasv.server.app import FtpServer
 from pasv.server.cluster_registry import ClusterRegistry
@@ -42,6 +42,7 @@ def build_app(ctx: AdminContext) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.console = ConsoleSessions()
+    app.state.logins = LoginThrottle()
     register_errors(app)
     app.include_router(router)
     app.include_router(console_router)

@@ -1,0 +1,60 @@
+"""Console logins: password guessing is throttled per address, every login is audited."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from pasv.admin.security import LOGIN_FAILURES, LoginThrottle
+from tests.admin.support import AdminServer, admin_server_fixture
+from tests.cli.support import Pasv
+
+PASSWORD = "the-admins-password"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminServer]:
+    for server in admin_server_fixture(tmp_path_factory.mktemp("login") / "data"):
+        pasv = Pasv(server.data)
+        pasv.ok("group", "add", "admin")
+        pasv.ok("user", "add", "boss", "--password", PASSWORD)
+        pasv.ok("user", "set", "boss", "groups=admin")
+        yield server
+
+
+def test_password_guesses_are_throttled_and_a_token_still_gets_in(server: AdminServer) -> None:
+    with server.client() as web:
+        for guess in range(LOGIN_FAILURES):
+            r = web.post("/console/login", data={"user": "boss", "password": f"guess{guess}"})
+            assert r.status_code == 200 and "Login failed" in r.text
+        # the right password is not even checked now: the address has used its attempts
+        r = web.post("/console/login", data={"user": "boss", "password": PASSWORD})
+        assert r.status_code == 429 and "Too many failed logins" in r.text
+        assert int(r.headers["retry-after"]) > 0 and "set-cookie" not in r.headers
+        r = web.post("/console/login", data={"token": server.write_token})
+        assert r.status_code == 303
+    raw = (server.data / "admin-audit.log").read_text()
+    logins = [json.loads(line) for line in raw.splitlines() if "console.login" in line]
+    refused = [e for e in logins if e["target"] == "boss" and e["result"] == "refused"]
+    assert len(refused) == LOGIN_FAILURES + 1 and refused[0]["actor"] == "user:boss"
+    assert refused[0]["address"] == "127.0.0.1"
+    assert any(e["actor"] == "token:1:ops" and e["result"] == "ok" for e in logins)
+    assert PASSWORD not in raw and "guess0" not in raw and server.write_token not in raw
+
+
+def test_the_throttle_counts_parallel_attempts_and_forgets_old_failures() -> None:
+    now = [1000.0]
+    throttle = LoginThrottle(limit=3, window=60, clock=lambda: now[0])
+    assert [throttle.begin("192.0.2.1") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert throttle.begin("192.0.2.1") == 60  # three in flight or failed: the fourth waits
+    assert throttle.begin("192.0.2.2") == 0.0  # another address has its own count
+    # an IPv6 client cannot get new attempts by changing the low bits of its address
+    for host in range(3):
+        assert throttle.begin(f"2001:db8::{host + 1}") == 0.0
+    assert throttle.begin("2001:db8::ffff") > 0
+    now[0] += 61
+    assert throttle.begin("192.0.2.1") == 0.0
+    throttle.succeeded("192.0.2.1")  # a success takes its address's failures back
+    assert [throttle.begin("192.0.2.1") for _ in range(3)] == [0.0, 0.0, 0.0]
