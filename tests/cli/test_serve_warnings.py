@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -24,12 +23,21 @@ def _start(data: Path, *extra: str) -> tuple[subprocess.Popen[str], int, list[st
     return proc, port, lines
 
 
-def _doctor(port: int, lines: list[str]) -> dict[str, object]:
-    url = next(line.strip() for line in lines if line.strip().startswith("ftp://"))
-    url = re.sub(r":\d+/$", f":{port}/", url)
+def _admin(data: Path) -> Pasv:
+    """The store with an administrator (a member of the console group, admin.console_group's
+    default) and an ordinary user, made before the server starts."""
+    pasv = Pasv(data).init()
+    pasv.ok("user", "add", "ops", "--password", "ops-pw")
+    pasv.ok("user", "add", "carol", "--password", "carol-pw")
+    pasv.ok("group", "add", "admin")
+    pasv.ok("user", "set", "ops", "groups=admin")
+    return pasv
+
+
+def _doctor(port: int, user: str = "ops:ops-pw") -> dict[str, object]:
     result = subprocess.run(
-        [*PASV, "doctor", url, "--json", "--lang", "en", "--timeout", "5",
-         "--netrc-file", "/nonexistent"],
+        [*PASV, "doctor", f"ftp://{user}@127.0.0.1:{port}/", "--json", "--lang", "en",
+         "--timeout", "5", "--netrc-file", "/nonexistent"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     report = json.loads(result.stdout)
@@ -41,9 +49,7 @@ def test_a_risky_setup_is_warned_about_once_and_doctor_reports_the_same(
     tmp_path: Path, stop: list[subprocess.Popen[str]]
 ) -> None:
     data = tmp_path / "data"
-    Pasv(data).init().ok(
-        "rule", "add", "allow", "--path", "/incoming", "--perms", "STOR", "--to", "?"
-    )
+    _admin(data).ok("rule", "add", "allow", "--path", "/incoming", "--perms", "STOR", "--to", "?")
     as_root = os.geteuid() == 0
     proc, port, lines = _start(data, "--anonymous", *(["--allow-root"] if as_root else []))
     stop.append(proc)
@@ -54,15 +60,23 @@ def test_a_risky_setup_is_warned_about_once_and_doctor_reports_the_same(
     expected.append("the self-signed TLS certificate is in use")
     assert len(warned) == len(expected)
     assert all(want in line for want, line in zip(expected, warned, strict=True)), warned
-    setup = _doctor(port, lines)
+    setup = _doctor(port)
     assert setup["status"] == "warn"
     assert [d.split(": ", 1)[1] for d in setup["details"]] == warned  # type: ignore[attr-defined]
+    for user in ("carol:carol-pw", "anonymous:guest@example.org"):  # not administrators
+        setup = _doctor(port, user)
+        assert setup["status"] == "skip"
+        assert str(setup["summary"]).startswith(
+            "The server tells its setup warnings to its administrators only (SITE WARNINGS: "
+            "Permission denied: "
+        )
 
 
 def test_a_careful_setup_gets_no_warning(tmp_path: Path, stop: list[subprocess.Popen[str]]) -> None:
     pki = make_pki(tmp_path / "pki")
+    _admin(tmp_path / "data")
     proc, port, lines = _start(tmp_path / "data", "--certificate", str(pki.chain_file))
     stop.append(proc)  # loopback only, a real certificate, no anonymous; as root it switches
     assert not [line for line in lines if "Warning" in line or "WARNING" in line], lines
-    setup = _doctor(port, lines)
+    setup = _doctor(port)
     assert (setup["status"], setup["data"]) == ("ok", {"warnings": {}})

@@ -41,6 +41,9 @@ def test_healthy_server_with_tls_and_write_passes_every_stage(
     tls_live: LiveServer, pki: Pki
 ) -> None:
     (tls_live.files / "big.bin").write_bytes(b"b" * 300_000)
+    tls_live.policy.add_group("admin")  # an administrator: SITE WARNINGS answers it
+    tls_live.policy.set_groups(USER, ["admin"])
+    tls_live.reload_policy()
     run = doctor(
         url_of(tls_live, USER, PASSWORD), "--tls", "--ca", str(pki.ca_file), "--write",
         "--sample-size", "200K",

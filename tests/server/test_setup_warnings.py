@@ -92,6 +92,8 @@ def test_site_warnings_lists_what_the_running_server_warns_about(tmp_path: Path)
     server = start_server(tmp_path / "data", anonymous={"enabled": True})  # self-signed TLS
     try:
         server.policy.add_rule(ANON_STOR)
+        server.policy.add_group("admin")
+        server.policy.set_groups("alice", ["admin"])  # the console group: administrators
         server.reload_policy()
         with Raw.to(server) as conn:
             conn.login()
@@ -106,5 +108,37 @@ def test_site_warnings_lists_what_the_running_server_warns_about(tmp_path: Path)
             *(f" {w.key}: {w.text}" for w in expected),
             "End",
         ]
+    finally:
+        server.stop()
+
+
+def test_site_warnings_is_for_administrators_only(tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path / "data", anonymous={"enabled": True}, admin={"console_group": "ops"}
+    )
+    try:
+        server.policy.add_rule(ANON_STOR)  # something to warn about
+        server.add_user("bob", "bob-pw")
+        server.policy.add_group("staff")
+        server.policy.add_group("ops")
+        server.policy.set_groups("bob", ["staff"])
+        server.reload_policy()
+        refusal = (
+            "550 Permission denied: SITE WARNINGS tells the server's setup to its administrators"
+            " only, the members of the group ops (admin.console_group)."
+        )
+        for user, password in (("anonymous", "guest@example.org"), ("bob", "bob-pw")):
+            with Raw.to(server) as conn:
+                conn.login(user, password)
+                reply = conn.cmd("SITE WARNINGS")
+                assert f"{reply.code} {reply.text}" == refusal
+                assert conn.cmd("SITE HELP").code == 214  # the other SITE commands still answer
+        server.policy.set_groups("bob", ["staff", "ops"])
+        server.reload_policy()
+        with Raw.to(server) as conn:
+            conn.login("bob", "bob-pw")
+            reply = conn.cmd("SITE WARNINGS")
+        assert reply.code == 200
+        assert " anonymous-write: " in "\n".join(reply.lines)
     finally:
         server.stop()

@@ -11,8 +11,11 @@ __all__ = ["setup_stage"]
 
 
 async def setup_stage(link: Link, lang: Lang) -> Stage:
-    """One detail per warning (` key: text` lines of a 200 reply); skipped on other servers."""
+    """One detail per warning (` key: text` lines of a 200 reply); skipped on other servers
+    and for a user who is not one of the server's administrators."""
     reply = await link.command("SITE WARNINGS")
+    if reply.code == 550 and "admin.console_group" in reply.text:  # pasv, for administrators
+        return Stage("setup", "skip", say(lang, "setup_admins_only", reply=reply.text))
     if reply.code != 200 or not reply.text.startswith("WARNINGS"):
         return Stage("setup", "skip", say(lang, "setup_unavailable"))
     found: dict[str, str] = {}

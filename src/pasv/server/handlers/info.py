@@ -7,7 +7,12 @@ from dataclasses import replace
 
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import FEATURES, TLS_FEATURES, help_lines, lookup
-from pasv.protocol.errors import ArgumentError, NotImplementedCommand, ParameterNotImplemented
+from pasv.protocol.errors import (
+    ArgumentError,
+    NotImplementedCommand,
+    ParameterNotImplemented,
+    PermissionDenied,
+)
 from pasv.protocol.listing import ALL_MLST_FACTS
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server.handlers import command
@@ -180,8 +185,14 @@ def smnt(s: Session, arg: str) -> Reply:
 
 def site_warnings(s: Session) -> Reply:
     """SITE WARNINGS: what the server warned about at start, as it stands now (pasv doctor reads
-    it: one ` key: text` line per warning)."""
+    it: one ` key: text` line per warning). It tells where the setup is weak (clear-text logins,
+    serving as root, an open metrics port), so only administrators, the members of the admin
+    console's group (``admin.console_group``), may read it."""
     server = s.server
+    user = s.user
+    group = server.settings.admin.console_group
+    if user is None or user.anonymous or group not in server.gate.policy.groups_of(user.name):
+        raise PermissionDenied(say("info.warnings_admins_only", group=group))
     cert = server.tls.certificate if server.tls is not None else None
     found = setup_warnings(
         server.settings,
