@@ -46,6 +46,40 @@ async def test_server_announcing_a_private_address_is_used_through_its_control_p
     )
 
 
+def test_a_routable_227_address_of_another_host_is_used_only_when_trusted() -> None:
+    host, note = passive_host("8.8.8.8", "1.1.1.1", ClientOptions().trust_pasv_address)
+    assert host == "1.1.1.1"
+    assert note is not None and "8.8.8.8, not its own" in note
+    trusted = ClientOptions(trust_pasv_address=True).trust_pasv_address
+    assert passive_host("8.8.8.8", "1.1.1.1", trusted) == ("8.8.8.8", None)
+
+
+async def test_a_227_pointing_at_a_third_host_is_used_through_the_control_peer(
+    tmp_path: Path,
+) -> None:
+    """A server (hostile, or one with the wrong public address configured) cannot make the
+    client connect to another host: the data connection goes to the control peer."""
+    # As above: the decision first, so a wrong one fails before any packet leaves loopback.
+    assert passive_host("8.8.8.8", "127.0.0.1", ClientOptions().trust_pasv_address)[0] == (
+        "127.0.0.1"
+    )
+    server = start_server(tmp_path / "data", passive={"address": "8.8.8.8"})
+    (server.files / "f.txt").write_bytes(b"not elsewhere")
+    events: list[tuple[Kind, str]] = []
+    try:
+        options = ClientOptions(epsv=False, trace=lambda k, t: events.append((k, t)))
+        async with FtpClient(options) as client:
+            await client.connect(server.host, server.port)
+            await client.login(USER, PASSWORD)
+            chunks: list[bytes] = []
+            await client.download("/f.txt", chunks.append)
+    finally:
+        server.stop()
+    assert b"".join(chunks) == b"not elsewhere"
+    assert any(k == "Response" and "(8,8,8,8," in t for k, t in events)
+    assert any(k == "Status" and "8.8.8.8, not its own" in t for k, t in events)
+
+
 async def test_unreachable_passive_ports_fall_back_to_active(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")
     (server.files / "f.bin").write_bytes(b"x" * 70_000)

@@ -126,7 +126,7 @@ class DataFlow:
             announced, port = parse_227(reply.text)
         except FtpError as exc:
             raise DataSetupFailed(f"unreadable 227 reply: {exc}") from None
-        host, note = passive_host(announced, peer)
+        host, note = passive_host(announced, peer, self.options.trust_pasv_address)
         if note:
             session.status(note)
         return host, port

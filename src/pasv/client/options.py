@@ -29,6 +29,7 @@ class ClientOptions:
     block: bool = False  # MODE B (restart markers) when the server accepts it
     marker_every: int = 1024 * 1024  # MODE B uploads: a restart marker after this many bytes
     max_listing: int = 256 * 1024 * 1024  # a longer listing (a hostile server's) is an error
+    trust_pasv_address: bool = False  # connect where a 227 points even if not the server itself
 
     @property
     def any_tls(self) -> bool:

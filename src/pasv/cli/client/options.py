@@ -35,6 +35,13 @@ class Common:
     active: Annotated[
         bool, typer.Option("--active", help="Active mode (PORT/EPRT) instead of passive.")
     ] = False
+    trust_pasv_address: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pasv-address",
+            help="Connect to the address a PASV reply names even when it is not the server's.",
+        ),
+    ] = False
     encoding: Annotated[
         str, typer.Option("--encoding", help="Encoding of names, for servers without UTF-8.")
     ] = "utf-8"

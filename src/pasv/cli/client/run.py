@@ -104,6 +104,7 @@ def _options(url: FtpUrl, common: Common) -> ClientOptions:
         trace=tracer,
         compress=common.compress,
         block=common.block,
+        trust_pasv_address=common.trust_pasv_address,
     )
 
 
