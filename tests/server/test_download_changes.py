@@ -1,5 +1,6 @@
 """A download of a file that is rewritten meanwhile (same size, other bytes) ends in 451, not 226;
-one replaced whole by an atomic upload, or deleted, still ends in 226 with the old bytes."""
+one replaced whole by an atomic upload (or on S3 by any upload), or deleted, still ends in 226
+with the old bytes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.live import LiveServer, start_server
+from tests.support.seaweed import Weed, unique_prefix
 
 SIZE = 48 * 1024 * 1024  # far more than the socket buffers: the server cannot be done yet
 
@@ -90,5 +92,26 @@ def test_a_file_replaced_whole_or_deleted_during_its_download_still_ends_in_226(
         data, reply = _download_around(live, "I", replace)
         assert reply.startswith("226"), reply
         assert data == b"a" * SIZE  # the old file, whole
+    finally:
+        live.stop()
+
+
+def test_an_s3_object_replaced_during_its_download_ends_in_226_with_the_old_bytes(
+    tmp_path: Path, weed: Weed
+) -> None:
+    """A STOR replaces an S3 object whole, and the GET that serves the download streams one
+    version: the old bytes whole, never a mix (the read handle's ``changed()`` is False)."""
+    live = start_server(tmp_path / "data", storage=weed.storage_settings(unique_prefix()))
+    try:
+        writer = live.login()
+        assert writer.storbinary("STOR big.bin", io.BytesIO(b"a" * SIZE)).startswith("226")
+
+        def replace() -> None:
+            assert writer.storbinary("STOR big.bin", io.BytesIO(b"b" * SIZE)).startswith("226")
+
+        data, reply = _download_around(live, "I", replace)
+        assert reply.startswith("226"), reply
+        assert data == b"a" * SIZE
+        assert _download_around(live, "I", lambda: None)[0] == b"b" * SIZE
     finally:
         live.stop()

@@ -73,6 +73,14 @@ class ReadHandle(Protocol):
         """Up to ``n`` bytes from the current position; ``b""`` at end of file."""
         ...
 
+    def changed(self) -> bool:
+        """Whether the bytes read so far may not all be of one version of the file: another
+        writer changed it in place since it was opened. Asked once the last byte went out: a
+        download whose file changed ends in 451, never in 226. A handle that reads one version
+        whatever happens (a snapshot, one S3 GET) answers False; no store does more I/O for
+        the answer than an ``fstat``."""
+        ...
+
     async def close(self) -> None: ...
 
 

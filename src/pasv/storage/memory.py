@@ -35,7 +35,8 @@ def _check_offset(offset: int) -> None:
 
 @dataclass(slots=True)
 class MemoryReadHandle:
-    """A snapshot of a file's bytes; no real file, so ``descriptor`` is None."""
+    """A snapshot of a file's bytes (a download reads the file as it was when it was opened);
+    no real file, so ``descriptor`` is None."""
 
     data: bytes
     pos: int
@@ -49,6 +50,10 @@ class MemoryReadHandle:
         chunk = self.data[self.pos : self.pos + n]
         self.pos += len(chunk)
         return chunk
+
+    def changed(self) -> bool:
+        """Never: the handle reads the copy made when it was opened, whatever is written since."""
+        return False
 
     async def close(self) -> None: ...
 

@@ -27,6 +27,13 @@ class S3ReadHandle:
         data: bytes = await self._conn.guarded("get_object", self._body.read(n))
         return data
 
+    def changed(self) -> bool:
+        """Never, and no HEAD is needed to know it: a PUT or a completed multipart upload
+        replaces an object whole, and one GET streams one version of it (S3's consistency
+        model: a read during an overwrite returns the old data or the new, never a mix). pasv's
+        APPE and REST+STOR are such replacements too (UploadPartCopy, then complete)."""
+        return False
+
     async def close(self) -> None:
         body, self._body = self._body, None
         if body is not None:

@@ -195,7 +195,6 @@ async def retr(s: Session, arg: str) -> Reply:
             user, s.settings, s.home, remaining, s.access.messages
         )
         throttle = throttle_for(server.shared, s.access, upload=False)
-        changed: Callable[[], bool] | None = getattr(handle, "changed", None)
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
             if mode != "S":
@@ -216,7 +215,7 @@ async def retr(s: Session, arg: str) -> Reply:
                 raise LocalError(
                     say("transfer.file_shrank", name=paths.basename(path), size=remaining)
                 )
-            if changed is not None and changed():  # rewritten meanwhile (same size or not)
+            if handle.changed():  # rewritten in place meanwhile (same size or not)
                 raise LocalError(say("transfer.file_changed", name=paths.basename(path)))
 
         sent = 0  # stays 0 when the transfer never started (no data connection)
