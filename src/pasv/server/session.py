@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
 import itertools
@@ -15,8 +16,10 @@ from pasv.policy.models import Perm, User
 from pasv.policy.options import PolicySettings
 from pasv.protocol import paths
 from pasv.protocol.errors import FileBusy, PermissionDenied
-from pasv.protocol.listing import ALL_MLST_FACTS
+from pasv.protocol.listing import ALL_MLST_FACTS, FileFacts
 from pasv.server.language import say
+from pasv.server.links import SessionLinks
+from pasv.storage.links import LINKS
 
 if TYPE_CHECKING:
     from pasv.server.app import FtpServer
@@ -79,6 +82,7 @@ class Session:
         "id",
         "lang",
         "last_command",
+        "links",
         "local",
         "login_name",
         "options",
@@ -123,6 +127,7 @@ class Session:
         # the shared session counters this login added to (a tuple: the empty one is shared)
         self.counted: tuple[int, ...] = ()
         self.policy_view: Access | None = None  # built under the policy its serial names
+        self.links: SessionLinks | None = None  # the storage's symbolic-link check, once needed
         # TLS state survives REIN (the control connection cannot drop TLS)
         self.tls: ssl.SSLContext | None = None  # the context of this control connection's TLS
         self.pbsz = False
@@ -208,11 +213,29 @@ class Session:
 
     def resolve(self, arg: str) -> str:
         """The absolute virtual path an argument names, relative to the working directory;
-        a path through a hidden name does not exist (550)."""
+        a path through a hidden name does not exist (550). From here on in this command, a
+        symbolic link the storage finds on a path is checked by this session (``links``)."""
         path = paths.resolve(self.cwd, arg)
         if self.user is not None:
             self.access.check_reachable(path)
+            self.guard_links()
         return path
+
+    def guard_links(self) -> None:
+        """Give the storage this session's link check for the command running now (a context
+        variable of the command's task: a task copies it, a worker thread gets it)."""
+        links = self.links
+        if links is None:
+            links = self.links = SessionLinks(self)
+        if LINKS.get() is not links and asyncio.current_task() is not None:
+            LINKS.set(links)
+
+    def listed(self, entries: list[FileFacts], directory: str) -> tuple[list[FileFacts], bool]:
+        """A listing's entries as this user may see them (``SessionLinks.listed``)."""
+        if self.links is None:
+            self.guard_links()
+        assert self.links is not None
+        return self.links.listed(entries, directory)
 
     def check(self, perm: Perm, path: str) -> None:
         """Refuse (550) when the rules deny ``perm`` at ``path`` or a hidden name is in it."""

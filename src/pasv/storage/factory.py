@@ -98,7 +98,7 @@ class StorageFactory:
             else:
                 path = Path(location)
                 await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
-                mounted[folder.name] = LocalStorage(path)
+                mounted[folder.name] = LocalStorage(path, mounted_at="/" + folder.name)
         return MountedStorage(base, mounted)
 
     async def aclose(self) -> None:

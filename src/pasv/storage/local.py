@@ -11,15 +11,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
+from pasv.policy.models import Perm
 from pasv.protocol.errors import (
     AlreadyExists,
     IsADirectory,
-    NameNotAllowed,
-    OutsideJail,
     PermissionDenied,
 )
 from pasv.protocol.listing import FileFacts
-from pasv.protocol.texts import said
 from pasv.storage.base import (
     IN_PLACE,
     Capabilities,
@@ -30,14 +28,15 @@ from pasv.storage.base import (
     new_digest,
     split_virtual,
 )
+from pasv.storage.links import LinkedFacts
 from pasv.storage.localio import (
     check_offset,
     open_regular,
     run_blocking,
     translate_os_error,
 )
+from pasv.storage.localjail import Jail
 from pasv.storage.localwrite import (
-    TEMP_PREFIX,
     LocalWriteHandle,
     is_temporary,
     open_atomic,
@@ -46,6 +45,11 @@ from pasv.storage.localwrite import (
 __all__ = ["HELD_PREFIX", "LocalStorage", "real_root", "translate_os_error"]
 
 _CHUNK = 1 << 20
+# What each operation does at the place a symbolic link leads to (read once: an enum member
+# read through its class is slow on Python 3.11, and these are read on every call)
+_LIST, _RETR, _STOR, _APPE = Perm.LIST, Perm.RETR, Perm.STOR, Perm.APPE
+_MKD, _RMD, _DELE, _CHMOD = Perm.MKD, Perm.RMD, Perm.DELE, Perm.SITE_CHMOD
+_RESUME, _TOUCH = Perm.STOR | Perm.APPE, Perm.MFMT | Perm.SITE_UTIME
 # A directory held open by descriptor, reached as /proc/self/fd/N/...: a process that dropped its
 # privileges may not walk the host path to it (a mode-0700 home above the data directory).
 HELD_PREFIX = "/proc/self/fd/"
@@ -79,7 +83,17 @@ def _facts(name: str, s: os.stat_result) -> FileFacts:
     )
 
 
-_RESERVED = "Names beginning with {prefix} are reserved for uploads in progress."
+def _linked(name: str, s: os.stat_result, target: str) -> LinkedFacts:
+    return LinkedFacts(
+        name=name,
+        kind=_kind(s.st_mode),
+        size=s.st_size,
+        mtime=s.st_mtime,
+        mode=st.S_IMODE(s.st_mode),
+        nlink=s.st_nlink,
+        unique=f"{s.st_dev:x}g{s.st_ino:x}",
+        target=target,
+    )
 
 
 class LocalReadHandle:
@@ -160,7 +174,7 @@ class LocalReadHandle:
         await self.close()
 
 
-class LocalStorage:
+class LocalStorage(Jail):
     """Virtual paths mapped under one host directory; nothing outside it is reachable.
 
     Paths are resolved with realpath and opened with O_NOFOLLOW on the final component; a local
@@ -169,12 +183,14 @@ class LocalStorage:
     root, so every symlink there is refused: the jail fails closed.
     """
 
-    def __init__(self, root: Path | str, *, unnamed_uploads: bool = True) -> None:
+    def __init__(
+        self, root: Path | str, *, unnamed_uploads: bool = True, mounted_at: str = ""
+    ) -> None:
         """``unnamed_uploads``: atomic uploads use O_TMPFILE where the file system has it (a
-        crash leaves nothing); off, or where it has not, they use hidden names."""
+        crash leaves nothing); off, or where it has not, they use hidden names.
+        ``mounted_at``: the virtual folder this root is (``/name``), for the link guard."""
+        super().__init__(real_root(root), mounted_at)
         self._unnamed = unnamed_uploads
-        self._root = real_root(root)
-        self._prefix = self._root if self._root.endswith(os.sep) else self._root + os.sep
         self._capabilities = Capabilities()
 
     @property
@@ -189,65 +205,20 @@ class LocalStorage:
         """The resolved host directory (for the operator; never shown to a client)."""
         return Path(self._root)
 
-    # --- jail ------------------------------------------------------------------------------
-    def _inside(self, real: str) -> bool:
-        return real == self._root or real.startswith(self._prefix)
-
-    def _real(self, parts: list[str]) -> str:
-        """``realpath(root/parts)``, but lstat-ing only the components below the root, which is
-        already real: one system call for a file in the root instead of one per host directory."""
-        current = self._root
-        for index, part in enumerate(parts):
-            candidate = os.path.join(current, part)
-            try:
-                is_link = st.S_ISLNK(os.lstat(candidate).st_mode)
-            except OSError:  # missing (or unreadable): nothing below it can be a link
-                return os.path.join(candidate, *parts[index + 1 :])
-            current = os.path.realpath(candidate) if is_link else candidate
-        return current
-
-    @staticmethod
-    def _parts(path: str) -> list[str]:
-        """The path's components; the names of uploads in progress are nobody's to reach."""
-        parts = split_virtual(path)
-        if TEMP_PREFIX in path and any(is_temporary(part) for part in parts):
-            raise NameNotAllowed(said("replies", "storage.reserved", _RESERVED, prefix=TEMP_PREFIX))
-        return parts
-
-    def _resolve(self, path: str) -> str:
-        """Host path of ``path`` with every symlink resolved; must stay inside the root."""
-        real = self._real(self._parts(path))
-        if not self._inside(real):
-            raise OutsideJail()
-        return real
-
-    def _entry(self, path: str) -> str:
-        """Host path of the directory entry itself (a final symlink is not followed)."""
-        parts = self._parts(path)
-        if not parts:
-            raise PermissionDenied("The root directory cannot be changed.")
-        return self._entry_of(parts)
-
-    def _entry_of(self, parts: list[str]) -> str:
-        """``_entry`` of a path given by its (non-empty) components."""
-        parent = self._real(parts[:-1])
-        if not self._inside(parent):
-            raise OutsideJail()
-        return os.path.join(parent, parts[-1])
-
     # --- reading ---------------------------------------------------------------------------
     def _stat(self, path: str) -> FileFacts:
         parts = split_virtual(path)
-        return _facts(parts[-1] if parts else "/", os.stat(self._resolve(path)))
+        return _facts(parts[-1] if parts else "/", os.stat(self._resolve(path, _LIST)))
 
     async def stat(self, path: str) -> FileFacts:
         return await run_blocking(self._stat, path)
 
     def _entry_facts(self, entry: os.DirEntry[str]) -> FileFacts:
         if entry.is_symlink():
-            try:
-                if self._inside(os.path.realpath(entry.path)):
-                    return _facts(entry.name, entry.stat())
+            try:  # described by what it points to; the session decides who sees it
+                real = os.path.realpath(entry.path)
+                if self._inside(real):
+                    return _linked(entry.name, entry.stat(), self._virtual(real))
             except OSError:
                 pass  # dangling or looping: describe the link itself
             return _facts(entry.name, entry.stat(follow_symlinks=False))
@@ -255,7 +226,7 @@ class LocalStorage:
 
     def _listdir(self, path: str) -> list[FileFacts]:
         result: list[FileFacts] = []
-        with os.scandir(self._resolve(path)) as it:
+        with os.scandir(self._resolve(path, _LIST)) as it:
             for entry in it:
                 if is_temporary(entry.name):
                     continue  # an upload in progress: not a file yet
@@ -272,13 +243,22 @@ class LocalStorage:
     def _open_read(self, path: str, offset: int) -> LocalReadHandle:
         # The usual download is of a file, not of a link: its entry is opened without a final
         # lstat (O_NOFOLLOW refuses a link with ELOOP), and only a link is resolved then.
+        # A link crossed on the way is checked after the open, before anything is read.
         parts = self._parts(path)
+        real, crossed = self._located(parts, follow=False)
         try:
-            fd, s = open_regular(self._entry_of(parts) if parts else self._root, os.O_RDONLY)
+            fd, s = open_regular(real, os.O_RDONLY)
         except OSError as exc:
             if exc.errno != errno.ELOOP:
                 raise
-            fd, s = open_regular(self._resolve(path), os.O_RDONLY)
+            real, crossed = self._located(parts)
+            fd, s = open_regular(real, os.O_RDONLY)
+        if crossed:
+            try:
+                self._through(_RETR, parts, real)
+            except BaseException:
+                os.close(fd)
+                raise
         return LocalReadHandle(fd, s.st_size, offset, s)
 
     async def open_read(self, path: str, offset: int = 0) -> LocalReadHandle:
@@ -292,7 +272,7 @@ class LocalStorage:
 
     def _digest(self, path: str, algorithm: str, start: int, end: int | None) -> str:
         hasher = new_digest(algorithm)
-        fd, _ = open_regular(self._resolve(path), os.O_RDONLY)
+        fd, _ = open_regular(self._resolve(path, _RETR), os.O_RDONLY)
         with open(fd, "rb", buffering=0) as file:
             file.seek(start)
             remaining = None if end is None else end - start
@@ -319,8 +299,9 @@ class LocalStorage:
     def _open_write(
         self, path: str, offset: int, append: bool, exclusive: bool, mode: WriteMode
     ) -> LocalWriteHandle:
+        perm = _APPE if append else _RESUME if offset else _STOR
         if mode.atomic:
-            parent, name = os.path.split(self._resolve(path))
+            parent, name = os.path.split(self._resolve(path, perm, new=True))
             if not name or not self._inside(parent):
                 raise PermissionDenied("The root directory cannot be changed.")
             return open_atomic(
@@ -340,7 +321,7 @@ class LocalStorage:
             flags |= os.O_APPEND
         elif offset == 0:
             flags |= os.O_TRUNC
-        real = self._resolve(path)  # outside the try: a missing directory is not a resume's
+        real = self._resolve(path, perm, new=True)  # outside the try: not a resume's refusal
         existed = append and os.path.lexists(real)  # an APPE keeps what is there
         try:
             fd, opened = open_regular(real, flags)
@@ -379,19 +360,19 @@ class LocalStorage:
     def _mkdir(self, path: str) -> None:
         if not split_virtual(path):
             raise AlreadyExists()
-        os.mkdir(self._entry(path), 0o777)
+        os.mkdir(self._entry(path, _MKD, new=True), 0o777)
 
     async def mkdir(self, path: str) -> None:
         await run_blocking(self._mkdir, path)
 
     def _rmdir(self, path: str) -> None:
-        os.rmdir(self._entry(path))
+        os.rmdir(self._entry(path, _RMD))
 
     async def rmdir(self, path: str) -> None:
         await run_blocking(self._rmdir, path)
 
     def _delete(self, path: str) -> None:
-        target = self._entry(path)
+        target = self._entry(path, _DELE)
         if st.S_ISDIR(os.lstat(target).st_mode):
             raise IsADirectory()
         os.unlink(target)
@@ -401,7 +382,7 @@ class LocalStorage:
 
     def _rename(self, src: str, dst: str) -> None:
         try:
-            os.rename(self._entry(src), self._entry(dst))
+            os.rename(*self._renaming(src, dst))
         except OSError as exc:
             if exc.errno == errno.EINVAL:  # the only EINVAL of rename(2) here
                 raise into_itself() from exc
@@ -411,14 +392,14 @@ class LocalStorage:
         await run_blocking(self._rename, src, dst)
 
     def _set_mtime(self, path: str, mtime: float) -> None:
-        real = self._resolve(path)
+        real = self._resolve(path, _TOUCH)
         os.utime(real, (os.stat(real).st_atime, mtime))
 
     async def set_mtime(self, path: str, mtime: float) -> None:
         await run_blocking(self._set_mtime, path, mtime)
 
     def _chmod(self, path: str, mode: int) -> None:
-        os.chmod(self._resolve(path), mode & 0o777)  # never setuid, setgid or sticky
+        os.chmod(self._resolve(path, _CHMOD), mode & 0o777)  # never setuid, setgid or sticky
 
     async def chmod(self, path: str, mode: int) -> None:
         await run_blocking(self._chmod, path, mode)

@@ -96,11 +96,12 @@ async def _listing_data(
     cached = None if server.uploads else server.listings.get(key, sig)
     if cached is not None:
         return path, cached
-    entries = await s.fs.listdir(path)
+    entries, linked = s.listed(await s.fs.listdir(path), path)
     if visible is not None:
         entries = [entry for entry in entries if visible(entry.name)]
     data = render(entries).encode("utf-8", "surrogateescape")
-    server.listings.put(key, sig, counter, data)
+    if not linked:  # which symbolic links a listing shows depends on the user: not shared
+        server.listings.put(key, sig, counter, data)
     return path, data
 
 
@@ -111,7 +112,7 @@ async def _matches(s: Session, arg: str, path: str, pattern: str, render: Render
     NLST names keep the directory as the client wrote it, so each one can be fetched."""
     directory = paths.parent(path)
     s.check(Perm.LIST, directory)
-    entries = await s.fs.listdir(directory)  # NotADirectory and PathNotFound as for LIST
+    entries, _ = s.listed(await s.fs.listdir(directory), directory)  # errors as for LIST
     visible = s.access.entry_filter(directory)
     matches = name_matcher(pattern)
     chosen = [
