@@ -23,6 +23,7 @@ from pasv.admin.security import (
     ConsoleSession,
     ConsoleSessions,
     LoginThrottle,
+    account_state,
     context_of,
     csrf_ok,
     minutes,
@@ -43,12 +44,22 @@ def _sessions(request: Request) -> ConsoleSessions:
 
 
 def _login(request: Request) -> ConsoleSession | None:
-    found = _sessions(request).get(request.cookies.get(COOKIE))
-    if found is not None and found.token_id is not None:
-        tokens = {t.id: t for t in context_of(request).tokens.list()}
-        token = tokens.get(found.token_id)
+    """The console session of this request's cookie, if it still stands: its token is not
+    revoked, or its account is as it was at login and still in the console group."""
+    sid = request.cookies.get(COOKIE)
+    found = _sessions(request).get(sid)
+    if found is None:
+        return None
+    ctx = context_of(request)
+    if found.token_id is not None:
+        token = {t.id: t for t in ctx.tokens.list()}.get(found.token_id)
         if token is None or token.revoked is not None:
-            _sessions(request).end(request.cookies.get(COOKIE))
+            _sessions(request).end(sid)
+            return None
+    if found.account is not None:
+        name, state = found.account
+        if account_state(ctx, name) != state:
+            _sessions(request).end(sid)
             return None
     return found
 
@@ -145,6 +156,7 @@ async def login(request: Request) -> Response:
     actor: str | None = None
     scopes: tuple[str, ...] = ()
     token_id = None
+    account: tuple[str, str] | None = None
     secret = form.get("token", "").strip()
     name = form.get("user", "")
     if secret:
@@ -161,9 +173,9 @@ async def login(request: Request) -> Response:
             refused.headers["Retry-After"] = str(round(wait))
             return refused
         user = await ctx.manager.accounts.authenticate(name, form.get("password", ""))
-        group = ctx.settings.admin.console_group
-        if user is not None and group in ctx.manager.policy.groups_of(name):
-            actor, scopes = f"user:{name}", ("read", "write")
+        state = account_state(ctx, name) if user is not None else None
+        if state is not None:
+            actor, scopes, account = f"user:{name}", ("read", "write"), (name, state)
             throttle.succeeded(address)
     if secret or name:
         tried = "unknown token" if secret else f"user:{name}"
@@ -172,7 +184,7 @@ async def login(request: Request) -> Response:
         ctx.audited(who, "console.login", target, {}, actor is not None)
     if actor is None:
         return _page(request, "login.html", None, error=t["login_failed"])
-    sid = _sessions(request).create(actor, scopes, token_id)
+    sid = _sessions(request).create(actor, scopes, token_id, account)
     response = _back("/console/")
     response.set_cookie(
         COOKIE,

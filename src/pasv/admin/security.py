@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import hashlib
 import hmac
 import ipaddress
 import math
@@ -67,6 +68,9 @@ class ConsoleSession:
     csrf: str
     expires: float
     token_id: int | None = None  # logged in with a token: revoking it ends the session
+    # logged in with an account: its name and a digest of its password hash then; a changed
+    # password, a disabled or deleted account or one out of the console group ends the session
+    account: tuple[str, str] | None = None
     flash: list[str] = field(default_factory=list)
 
 
@@ -76,13 +80,19 @@ class ConsoleSessions:
     def __init__(self) -> None:
         self._sessions: dict[str, ConsoleSession] = {}
 
-    def create(self, actor: str, scopes: tuple[str, ...], token_id: int | None) -> str:
+    def create(
+        self,
+        actor: str,
+        scopes: tuple[str, ...],
+        token_id: int | None,
+        account: tuple[str, str] | None = None,
+    ) -> str:
         now = time.time()
         if len(self._sessions) >= _MAX_SESSIONS:
             self._sessions = {k: v for k, v in self._sessions.items() if v.expires > now}
         sid = secrets.token_urlsafe(32)
         self._sessions[sid] = ConsoleSession(
-            actor, scopes, secrets.token_urlsafe(32), now + SESSION_SECONDS, token_id
+            actor, scopes, secrets.token_urlsafe(32), now + SESSION_SECONDS, token_id, account
         )
         return sid
 
@@ -98,6 +108,20 @@ class ConsoleSessions:
     def end(self, sid: str | None) -> None:
         if sid:
             self._sessions.pop(sid, None)
+
+
+def account_state(ctx: AdminContext, name: str) -> str | None:
+    """What a console login with account ``name`` depends on, as a digest (its password hash),
+    or None when that account may not use the console now (deleted, disabled, or not in the
+    console group)."""
+    rows = ctx.manager.accounts.read(
+        "SELECT enabled, password_hash FROM users WHERE name = ?", (name,)
+    )
+    if not rows or not rows[0][0]:
+        return None
+    if ctx.settings.admin.console_group not in ctx.manager.policy.groups_of(name):
+        return None
+    return hashlib.sha256(str(rows[0][1]).encode()).hexdigest()
 
 
 def csrf_ok(session: ConsoleSession, given: str) -> bool:
