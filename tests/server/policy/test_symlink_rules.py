@@ -142,9 +142,15 @@ def test_writes_through_a_link_need_the_permission_where_it_leads(tree: LiveServ
     path = "/stage/ln/secret.txt"
     assert refused(ftp.sendcmd, f"SITE CHMOD 600 {path}") == _denied(path, "SITE_CHMOD")
     assert refused(ftp.sendcmd, f"MFMT 20200101000000 {path}") == _denied(path, "MFMT")
+    assert refused(ftp.sendcmd, f"SITE UTIME {path} 20200101000000") == _denied(path, "MFMT")
     assert refused(ftp.sendcmd, "RNFR /stage/ln/sub/s2.txt") == _denied(
         "/stage/ln/sub/s2.txt", "LIST"
     )
+    (tree.files / "stage" / "mine.txt").write_bytes(b"mine")
+    ftp.sendcmd("RNFR /stage/mine.txt")  # moved into /secret through the link: refused
+    # (RNTO looks whether the new name exists first: LIST is what it needs there first)
+    assert refused(ftp.sendcmd, "RNTO /stage/ln/mine.txt") == _denied("/stage/ln/mine.txt", "LIST")
+    assert (tree.files / "stage" / "mine.txt").exists()
     assert sorted(p.name for p in secret.rglob("*")) == before
     assert (secret / "secret.txt").stat().st_mode & 0o777 != 0o600
 
