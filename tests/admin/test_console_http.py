@@ -80,6 +80,42 @@ def test_no_page_without_a_login(server: AdminServer) -> None:
         assert api.get("/api/v1/bans").json() == []
 
 
+def test_a_form_from_another_site_is_refused_even_with_the_right_csrf_token(
+    server: AdminServer,
+) -> None:
+    own = server.base  # http://127.0.0.1:PORT, what a browser sends as the Origin of our pages
+    with server.client() as web:
+        # login CSRF: another site logging the browser in to its own console session
+        r = web.post(
+            "/console/login",
+            data={"token": server.write_token},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert r.status_code == 403 and "evil.example" in r.text and "set-cookie" not in r.headers
+        r = web.post("/console/login", data={"token": server.write_token}, headers={"Origin": own})
+        assert r.status_code == 303
+        csrf = _csrf(web.get("/console/groups"))
+        for headers in (
+            {"Origin": "null"},
+            {"Origin": own + ".evil.example"},
+            {"Origin": own.rsplit(":", 1)[0] + ":1"},  # the same host, another port
+            {"Sec-Fetch-Site": "cross-site"},
+        ):
+            r = web.post(
+                "/console/groups/add", data={"name": "crossed", "csrf": csrf}, headers=headers
+            )
+            assert r.status_code == 403, headers
+            r = web.post("/console/logout", data={"csrf": csrf}, headers=headers)
+            assert r.status_code == 403, headers
+        assert "crossed" not in web.get("/console/groups").text
+        r = web.post(
+            "/console/groups/add",
+            data={"name": "same-site", "csrf": csrf},
+            headers={"Origin": own, "Sec-Fetch-Site": "same-origin"},
+        )
+        assert r.status_code == 303 and "same-site" in web.get("/console/groups").text
+
+
 def test_https_with_the_servers_certificate(tmp_path: Path) -> None:
     config = tmp_path / "pasv.toml"
     config.write_text("[admin]\ntls = true\n")

@@ -246,3 +246,15 @@ async def test_a_discarded_upload_takes_back_only_what_it_wrote(
         await h.close(discard=True)
     with pytest.raises(PathNotFound):
         await storage.stat("/dir/new.txt")
+
+
+async def test_the_owner_stays_with_the_file(storage: Storage) -> None:
+    """Who uploaded a file (for the quota usage of a deletion): kept through a rename by the
+    local and memory stores; S3 keeps none."""
+    assert await storage.owner("/dir/f.txt") is None
+    await storage.set_owner("/dir/f.txt", "carol")
+    await storage.rename("/dir/f.txt", "/dir/g.txt")
+    expected = None if isinstance(storage, S3Storage) else "carol"
+    assert await storage.owner("/dir/g.txt") == expected
+    await storage.set_owner("/dir/missing.txt", "carol")  # never a refusal
+    assert await storage.owner("/dir/missing.txt") is None

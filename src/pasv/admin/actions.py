@@ -236,7 +236,7 @@ class Manager:
         if rescan:
             home = Path(account.home) if account.home else Path()
             root = home if home.is_absolute() else self.settings.files_root / home
-            self.policy.set_storage_used(name, *measure_home(root))
+            self.policy.set_storage_used(name, *measure_home(root, name))
         return self.policy.usage(name)
 
     # --- why ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from pasv.admin.security import (
     account_state,
     context_of,
     csrf_ok,
+    foreign_origin,
     minutes,
 )
 from pasv.admin.views import group_views, ip_rule_view, rule_view, user_view
@@ -92,6 +94,15 @@ def _page(request: Request, name: str, login: ConsoleSession | None, **values: A
     return response
 
 
+def _refused_origin(request: Request) -> Response | None:
+    """403 for a form sent from another site (CSRF, login CSRF): nothing is changed."""
+    why = foreign_origin(request)
+    if why is None:
+        return None
+    text = f"Refused: {why}. A console form must be sent from the console's own pages."
+    return HTMLResponse(escape(text), status_code=403)
+
+
 def _to_login() -> RedirectResponse:
     return RedirectResponse("/console/login", status_code=303)
 
@@ -113,6 +124,9 @@ async def form_change(
 ) -> Response:
     """A console form: logged in, CSRF token right, write scope; then ``work(ctx, form, t)``
     (``t`` the console's words in the page's language) makes the change and says what it did."""
+    refused = _refused_origin(request)
+    if refused is not None:
+        return refused
     login = _login(request)
     if login is None:
         return _to_login()
@@ -148,6 +162,9 @@ async def login_page(request: Request) -> Response:
 async def login(request: Request) -> Response:
     """With a token, or the name and password of a member of the console group; password
     logins are throttled per address, and every login is audited (never with its secret)."""
+    refused_origin = _refused_origin(request)
+    if refused_origin is not None:
+        return refused_origin
     form = await _form(request)
     ctx = context_of(request)
     t = texts(lang_of(request))
@@ -199,6 +216,9 @@ async def login(request: Request) -> Response:
 
 @console_router.post("/logout")
 async def logout(request: Request) -> Response:
+    refused = _refused_origin(request)
+    if refused is not None:
+        return refused
     login = _login(request)
     form = await _form(request)
     if login is not None and csrf_ok(login, form.get("csrf", "")):

@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
@@ -122,6 +123,20 @@ def account_state(ctx: AdminContext, name: str) -> str | None:
     if ctx.settings.admin.console_group not in ctx.manager.policy.groups_of(name):
         return None
     return hashlib.sha256(str(rows[0][1]).encode()).hexdigest()
+
+
+def foreign_origin(request: Request) -> str | None:
+    """Why a console form is refused before anything else: sent by a page of another site
+    (its Origin names another host and port than the request's Host, or the browser says
+    cross-site). None for a form of the console's own pages, and for clients that send no
+    Origin. The scheme is not compared: a proxy may end TLS in front of the console."""
+    origin = request.headers.get("origin")
+    host = request.headers.get("host", "")
+    if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
+        return f"Origin {origin[:200]} is not this console (Host {host[:200]})"
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return "the browser says this form was sent by another site"
+    return None
 
 
 def csrf_ok(session: ConsoleSession, given: str) -> bool:

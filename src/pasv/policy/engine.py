@@ -63,6 +63,11 @@ class Policy:
         self._grouped: dict[User, User] = {}
         self._access: dict[User, Access] = {}
         self.counts_logins = self._any_login_limit()
+        # whether anyone may have a storage quota: then uploads note who made each file, so a
+        # deletion gives the bytes back to that user's usage (not the deleter's)
+        self.counts_owners = any(
+            layer.get(key) for layer in self._layers() for key in ("quota_bytes", "quota_files")
+        ) or bool(self.server.quota_bytes or self.server.quota_files)
         self.login_checks = self.counts_logins or any(rule.scope for rule in data.ip_rules)
         # whether any login at all may need TLS (else USER skips resolving the user's settings)
         self.tls_logins = self.server.require_tls_login or any(

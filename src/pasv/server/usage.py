@@ -11,9 +11,11 @@ from pasv.policy.credits import Usage, credit_applies, earned, files_full, quota
 from pasv.policy.models import User
 from pasv.policy.options import Messages, PolicySettings
 from pasv.protocol.errors import FtpError, InsufficientCredit, QuotaExceeded
+from pasv.protocol.listing import FileFacts
 from pasv.server.metering import QuotaWatch
 from pasv.server.shared import SharedState
 from pasv.storage.base import Storage
+from pasv.storage.localio import read_owner
 from pasv.storage.localwrite import is_temporary
 
 
@@ -21,17 +23,22 @@ def needs_usage(settings: PolicySettings) -> bool:
     return credit_applies(settings) or bool(settings.quota_bytes or settings.quota_files)
 
 
-def measure_home(root: Path) -> tuple[int, int]:
-    """Bytes and files under a home directory (the first time a quota applies to it)."""
+def measure_home(root: Path, user: str) -> tuple[int, int]:
+    """Bytes and files under a home directory that are ``user``'s (the first time a quota
+    applies to it): all but those another user uploaded (a shared home)."""
     size = files = 0
     for folder, _, names in os.walk(root):
         for name in names:
             if is_temporary(name):
                 continue  # an upload in progress is counted as its bytes arrive
+            path = os.path.join(folder, name)
             try:
-                size += os.lstat(os.path.join(folder, name)).st_size
+                found = os.lstat(path).st_size
             except OSError:
                 continue
+            if read_owner(path) not in (None, user):
+                continue  # another user's: in that user's usage
+            size += found
             files += 1
     return size, files
 
@@ -48,7 +55,7 @@ class UsageBook:
             return found
         used, files = (0, 0)
         if settings.quota_bytes or settings.quota_files:
-            used, files = await asyncio.to_thread(measure_home, home)
+            used, files = await asyncio.to_thread(measure_home, home, user.name)
         return await asyncio.to_thread(
             self.store.start_usage, user.name, settings.initial_credit, used, files
         )
@@ -117,25 +124,56 @@ class UsageBook:
             files=files_change,
         )
 
-    async def removed(self, user: User, settings: PolicySettings, size: int) -> None:
-        if needs_usage(settings) and self.store.usage(user.name) is not None:
-            await asyncio.to_thread(self.store.change_usage, user.name, bytes_used=-size, files=-1)
+    async def removed(
+        self, user: User, settings: PolicySettings, size: int, owner: str | None
+    ) -> None:
+        """A file of ``size`` bytes was deleted: it leaves the usage of the user who uploaded
+        it (``owner``), or, when that is not known, of the deleter (whose home measurement
+        counted it)."""
+        who = owner if owner is not None else user.name if needs_usage(settings) else None
+        if who is not None:
+            await self.give_back(who, size)
+
+    async def give_back(self, name: str, size: int, files: int = 1) -> None:
+        """Bytes and files of ``name``'s are gone (or another user's now): they leave that
+        user's usage, where one is kept."""
+        if (size or files) and self.store.usage(name) is not None:
+            await asyncio.to_thread(self.store.change_usage, name, bytes_used=-size, files=-files)
 
 
-async def _file_size(fs: Storage, path: str) -> int | None:
-    """The size of the file at ``path``; None when there is none (nothing, or a directory: one
-    made there while an atomic upload ran is no upload's bytes)."""
+async def _file(fs: Storage, path: str) -> FileFacts | None:
+    """The file at ``path``; None when there is none (nothing, or a directory: one made there
+    while an atomic upload ran is no upload's bytes)."""
     try:
         facts = await fs.stat(path)
     except FtpError:
         return None
-    return facts.size if facts.kind == "file" else None
+    return facts if facts.kind == "file" else None
+
+
+def _state(facts: FileFacts | None) -> tuple[int, float] | None:
+    return (facts.size, facts.mtime) if facts is not None else None
 
 
 class UploadPlan:
-    """What one upload may write, and what to record when it ends."""
+    """What one upload may write, and what to record when it ends.
 
-    __slots__ = ("before", "book", "fs", "path", "settings", "user", "watch")
+    Usage follows who uploaded the bytes: a file another user uploaded (``previous``) stays
+    that user's while this upload leaves it as it was; once this upload changed it, the file is
+    this user's (all of it) and leaves the other's usage."""
+
+    __slots__ = (
+        "before",
+        "book",
+        "counted",
+        "fs",
+        "owners",
+        "path",
+        "previous",
+        "settings",
+        "user",
+        "watch",
+    )
 
     def __init__(
         self,
@@ -144,11 +182,14 @@ class UploadPlan:
         user: User,
         settings: PolicySettings,
         path: str,
-        before: int | None,
+        before: FileFacts | None,
+        previous: str | None,
         watch: QuotaWatch | None,
+        owners: bool,
     ) -> None:
         self.book, self.fs, self.user, self.settings = book, fs, user, settings
-        self.path, self.before, self.watch = path, before, watch
+        self.path, self.before, self.previous, self.watch = path, before, previous, watch
+        self.counted, self.owners = needs_usage(settings), owners
 
     @classmethod
     async def start(
@@ -164,23 +205,29 @@ class UploadPlan:
         path: str,
         offset: int,
         append: bool,
+        owners: bool,
     ) -> UploadPlan | None:
-        """None when neither a ratio nor a quota applies (nothing to check or record)."""
-        if not needs_usage(settings):
+        """None when neither a ratio nor a quota applies (nothing to check or record) and no
+        one has a quota (``owners``: files note who uploaded them)."""
+        if not needs_usage(settings) and not owners:
             return None
-        before = await _file_size(fs, path)
-        overlap = 0 if before is None or append else max(0, before - offset)
+        before = await _file(fs, path)
+        previous = await fs.owner(path) if owners and before is not None else None
+        theirs = previous not in (None, user.name)  # replacing it frees nothing of ours
+        size = before.size if before is not None else 0
+        overlap = 0 if before is None or append or theirs else max(0, size - offset)
         # made before the usage is read: see QuotaWatch
         watch = QuotaWatch(shared, user.name, texts.say("quota")) if settings.quota_bytes else None
         try:
-            room = await book.upload_room(user, settings, home, overlap, before is None, texts)
+            new_file = before is None or theirs
+            room = await book.upload_room(user, settings, home, overlap, new_file, texts)
             if watch is not None and room is not None:
                 watch.arm(room)  # the user's uploads under way share the room
         except BaseException:
             if watch is not None:
                 watch.close()
             raise
-        return cls(book, fs, user, settings, path, before, watch)
+        return cls(book, fs, user, settings, path, before, previous, watch, owners)
 
     def cancel(self) -> None:
         """The upload never started (its file could not be opened): nothing to record."""
@@ -200,16 +247,35 @@ class UploadPlan:
         cut back to what it kept of the file, or removed)."""
         change = 0
         try:
-            after = await _file_size(self.fs, self.path)
-            await self.book.uploaded(
-                self.user,
-                self.settings,
-                received=received,
-                size_change=(after or 0) - (self.before or 0),
-                files_change=int(after is not None) - int(self.before is not None),
-                complete=complete,
-            )
-            change = (after or 0) - (self.before or 0)
+            after = await _file(self.fs, self.path)
+            size = after.size if after is not None else 0
+            was = self.before.size if self.before is not None else 0
+            changed = _state(after) != _state(self.before)  # an atomic upload that failed: not
+            dropped = self.drop_partial
+            previous = self.previous
+            if previous is None or previous == self.user.name:  # ours (or nobody's known)
+                change, files = size - was, int(after is not None) - int(self.before is not None)
+            elif not changed:
+                change, files = 0, 0  # still theirs as it was
+            elif dropped:  # taken back: what is left of it stays theirs
+                await self.book.give_back(previous, was - size, 1 - int(after is not None))
+                change, files = 0, 0
+            else:  # ours now, all of it
+                await self.book.give_back(previous, was, 1)
+                change, files = size, int(after is not None)
+            if self.counted:
+                await self.book.uploaded(
+                    self.user,
+                    self.settings,
+                    received=received,
+                    size_change=change,
+                    files_change=files,
+                    complete=complete,
+                )
+            else:
+                change = 0
+            if self.owners and after is not None and changed and not dropped:
+                await self.fs.set_owner(self.path, self.user.name)
         finally:  # recorded first, then out of the flight: never missed by the others' watches
             if self.watch is not None:
                 self.watch.close(change)

@@ -157,6 +157,16 @@ class Storage(Protocol):
 
     async def set_mtime(self, path: str, mtime: float) -> None: ...
 
+    async def owner(self, path: str) -> str | None:
+        """The user who uploaded the file at ``path`` (None: not known, or a store that keeps
+        no owners); the quota usage of a deleted file goes back to that user."""
+        ...
+
+    async def set_owner(self, path: str, user: str) -> None:
+        """Note ``user`` as the one who uploaded the file at ``path``; kept with the file (its
+        renames keep it), never a refusal (a store or file system that cannot keep it forgets)."""
+        ...
+
     async def chmod(self, path: str, mode: int) -> None:
         """Set permission bits (SITE CHMOD); storage without modes raises PermissionDenied."""
         ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import io
 import os
@@ -14,6 +16,7 @@ from typing import Literal, Self
 from pasv.policy.models import Perm
 from pasv.protocol.errors import (
     AlreadyExists,
+    FtpError,
     IsADirectory,
     PermissionDenied,
 )
@@ -32,8 +35,10 @@ from pasv.storage.links import LinkedFacts
 from pasv.storage.localio import (
     check_offset,
     open_regular,
+    read_owner,
     run_blocking,
     translate_os_error,
+    write_owner,
 )
 from pasv.storage.localjail import Jail
 from pasv.storage.localwrite import (
@@ -403,3 +408,20 @@ class LocalStorage(Jail):
 
     async def chmod(self, path: str, mode: int) -> None:
         await run_blocking(self._chmod, path, mode)
+
+    # --- who uploaded a file: an extended attribute, so renames and links keep it -------------
+    def _owner(self, path: str) -> str | None:
+        try:
+            return read_owner(self.identity(path))
+        except FtpError:  # outside the jail: nobody's
+            return None
+
+    async def owner(self, path: str) -> str | None:
+        return await asyncio.to_thread(self._owner, path)
+
+    def _set_owner(self, path: str, user: str) -> None:
+        with contextlib.suppress(FtpError):
+            write_owner(self.identity(path), user)
+
+    async def set_owner(self, path: str, user: str) -> None:
+        await asyncio.to_thread(self._set_owner, path, user)

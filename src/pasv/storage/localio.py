@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import stat as st
@@ -26,7 +27,14 @@ from pasv.protocol.errors import (
     PermissionDenied,
 )
 
-__all__ = ["check_offset", "open_regular", "run_blocking", "translate_os_error"]
+__all__ = [
+    "check_offset",
+    "open_regular",
+    "read_owner",
+    "run_blocking",
+    "translate_os_error",
+    "write_owner",
+]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -97,3 +105,22 @@ def open_regular(real: str, flags: int) -> tuple[int, os.stat_result]:
         os.close(fd)
         raise
     return fd, s
+
+
+_OWNER = "user.pasv.owner"  # the extended attribute naming who uploaded a file
+
+
+def read_owner(real: str) -> str | None:
+    """Who uploaded the file at the host path ``real`` (None: not noted, or a file system
+    without user attributes); renames and hard links keep it, as it is the inode's."""
+    try:
+        value = os.getxattr(real, _OWNER, follow_symlinks=False)
+    except OSError:
+        return None
+    return value.decode("utf-8", "replace") or None
+
+
+def write_owner(real: str, user: str) -> None:
+    """Note ``user`` as who uploaded ``real``; a file system that cannot keep it forgets."""
+    with contextlib.suppress(OSError):
+        os.setxattr(real, _OWNER, user.encode(), follow_symlinks=False)

@@ -103,6 +103,9 @@ class MemoryStorage:
         self._files: dict[str, bytearray] = {}
         self._dirs: set[str] = {"/"}
         self._mtimes: dict[str, float] = {"/": time.time()}
+        # who uploaded a file, by its bytearray (held here, so its id stays its own): a rename
+        # moves the bytearray, and the owner with it
+        self._owners: dict[int, tuple[bytearray, str]] = {}
 
     def _facts(self, key: str) -> FileFacts:
         name = key.rsplit("/", 1)[1] or "/"
@@ -212,8 +215,18 @@ class MemoryStorage:
 
     async def delete(self, path: str) -> None:
         key = _key(path)
-        self._file(key)
+        self._owners.pop(id(self._file(key)), None)
         del self._files[key], self._mtimes[key]
+
+    async def owner(self, path: str) -> str | None:
+        buf = self._files.get(_key(path))
+        entry = self._owners.get(id(buf)) if buf is not None else None
+        return entry[1] if entry is not None and entry[0] is buf else None
+
+    async def set_owner(self, path: str, user: str) -> None:
+        buf = self._files.get(_key(path))
+        if buf is not None:
+            self._owners[id(buf)] = (buf, user)
 
     async def rename(self, src: str, dst: str) -> None:
         s, d = _key(src), _key(dst)

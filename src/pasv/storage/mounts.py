@@ -115,6 +115,14 @@ class MountedStorage:
         storage, inner = self._mutable(path)
         await storage.rmdir(inner)
 
+    async def owner(self, path: str) -> str | None:
+        storage, inner, _ = self._route(path)
+        return await storage.owner(inner)
+
+    async def set_owner(self, path: str, user: str) -> None:
+        storage, inner, _ = self._route(path)
+        await storage.set_owner(inner, user)
+
     async def delete(self, path: str) -> None:
         storage, inner = self._mutable(path)
         await storage.delete(inner)

@@ -349,6 +349,12 @@ class S3Storage:
         await self._keep_parent(src)
 
     # --- what S3 cannot do ---------------------------------------------------------------
+    async def owner(self, path: str) -> str | None:
+        return None  # not kept: object metadata can only be set by rewriting the object
+
+    async def set_owner(self, path: str, user: str) -> None:
+        return None
+
     async def set_mtime(self, path: str, mtime: float) -> None:
         await self.stat(path)
         raise err.PermissionDenied(

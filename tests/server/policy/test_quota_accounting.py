@@ -140,3 +140,49 @@ def test_an_upload_is_refused_before_it_starts_while_others_fill_the_room(
     assert first.voidresp().startswith("226 ")
     assert not (live.files / "b.bin").exists()
     assert _used(live) == (100 * KIB, 1)
+
+
+def _usage_of(live: LiveServer, name: str) -> tuple[int, int] | None:
+    usage = live.policy.usage(name)
+    return None if usage is None else (usage.bytes_used, usage.files_used)
+
+
+def test_deleting_another_users_file_gives_the_bytes_back_to_that_user(
+    live: LiveServer,
+) -> None:
+    """A shared home: alice deleting carol's upload does not refill alice's quota."""
+    live.add_user("carol", "carol-pw")
+    _quota(live, 100 * KIB)
+    alice = live.login()
+    assert alice.sendcmd("AVBL") == f"213 {100 * KIB}"  # alice's usage is measured now
+    carol = live.login("carol", "carol-pw")  # no quota of her own
+    carol.storbinary("STOR carol_big.bin", io.BytesIO(b"c" * 200 * KIB))
+    alice.storbinary("STOR alice1.bin", io.BytesIO(b"a" * 99 * KIB))
+    alice.delete("carol_big.bin")
+    assert _used(live) == (99 * KIB, 1)  # not 0: the bytes were never alice's
+    assert refused(alice.storbinary, "STOR alice2.bin", io.BytesIO(b"a" * 50 * KIB)).startswith(
+        "552 "
+    )
+    alice.delete("alice1.bin")  # her own: back to her
+    assert _used(live) == (0, 0)
+
+
+def test_the_owners_usage_follows_deletions_and_replacements(live: LiveServer) -> None:
+    live.add_user("carol", "carol-pw")
+    live.policy.set_option("user:carol", "quota_bytes", 100 * KIB)
+    _quota(live, 100 * KIB)
+    carol = live.login("carol", "carol-pw")
+    carol.storbinary("STOR one.bin", io.BytesIO(b"1" * 30 * KIB))
+    carol.storbinary("STOR two.bin", io.BytesIO(b"2" * 20 * KIB))
+    assert _usage_of(live, "carol") == (50 * KIB, 2)
+    alice = live.login()
+    assert alice.sendcmd("AVBL") == f"213 {100 * KIB}"  # measured: carol's files are carol's
+    alice.delete("one.bin")
+    assert _usage_of(live, "carol") == (20 * KIB, 1)  # carol's bytes went back to carol
+    assert _used(live) == (0, 0)
+    alice.storbinary("STOR two.bin", io.BytesIO(b"a" * 5 * KIB))  # replaced: alice's now
+    assert _usage_of(live, "carol") == (0, 0)
+    assert _used(live) == (5 * KIB, 1)
+    carol.delete("two.bin")
+    assert _used(live) == (0, 0)
+    assert _usage_of(live, "carol") == (0, 0)

@@ -102,13 +102,15 @@ async def dele(s: Session, arg: str) -> Reply:
     target = s.resolve(arg)
     s.check(Perm.DELE, target)
     await s.refuse_if_uploading(target)
-    counted = needs_usage(s.settings)  # a quota or ratio: storage used goes down
+    # the bytes leave the usage of who uploaded them (or, not known, the deleter's)
+    owner = await s.fs.owner(target) if s.server.gate.policy.counts_owners else None
+    counted = owner is not None or needs_usage(s.settings)
     size = (await s.fs.stat(target)).size if counted else 0
     await s.fs.delete(target)
     s.server.changed()
     if counted:
         assert s.user is not None
-        await s.server.usage.removed(s.user, s.settings, size)
+        await s.server.usage.removed(s.user, s.settings, size, owner)
     s.server.events.deleted(s, target)
     return make_reply(ReplyCode.FILE_ACTION_OK, say("files.dele", path=target))
 

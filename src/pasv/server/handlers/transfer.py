@@ -316,6 +316,7 @@ async def _receive_file(
         path=path,
         offset=offset,
         append=append,
+        owners=server.gate.policy.counts_owners,
     )
     throttle = throttle_for(server.shared, s.access, upload=True)
     mode = server.write_mode
