@@ -128,6 +128,13 @@ def _applies(subjects: Iterable[Subject], user: User) -> bool:
     return False
 
 
+def _or(values: Iterable[int]) -> int:
+    found = 0
+    for value in values:
+        found |= value
+    return found
+
+
 _SINGLE_FLAGS = tuple(Perm.ALL)  # iterating a flag yields its single flags
 _ALL_BITS = Perm.ALL._value_
 
@@ -135,7 +142,7 @@ _ALL_BITS = Perm.ALL._value_
 class UserRules:
     """The rules that apply to one user (with its own permissions), indexed per single flag."""
 
-    __slots__ = ("_by_flag", "_levels", "_memo", "_rules", "user")
+    __slots__ = ("_by_flag", "_levels", "_memo", "_rules", "possible", "user")
 
     def __init__(self, user: User, rules: Sequence[_Compiled], memo_size: int = 4096) -> None:
         self.user = user
@@ -145,6 +152,8 @@ class UserRules:
         )
         mine = [r for r in rules if _applies(r.rule.subjects, user)]
         mine.append(own)
+        # every permission some path could give the user (what a rename could gain, at most)
+        self.possible = Perm(_or(r.rule.perms._value_ for r in mine if not r.deny))
         self._rules = tuple(mine)
         # per flag: the rules that include it, most specific first (stable: explicit before own)
         self._by_flag = {

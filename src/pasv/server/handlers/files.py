@@ -133,13 +133,31 @@ async def rnto(s: Session, arg: str) -> Reply:
     s.check(Perm.RENAME, target)
     s.check_new_name(target)
     facts = await s.fs.stat(source)
-    s.access.check_rename(source, target, directory=facts.kind == "dir")
+    own = s.access.own_upload(s.id, source, upload_identity(facts))
+    s.access.check_rename(source, target, directory=facts.kind == "dir", own_upload=own)
     await _check_replace(s, source, target, facts)
     await s.refuse_if_uploading(source)  # an upload may have begun since RNFR
     await s.refuse_if_uploading(target)
     await s.fs.rename(source, target)
     s.server.changed()
     return make_reply(ReplyCode.FILE_ACTION_OK, say("files.rnto", source=source, target=target))
+
+
+def upload_identity(facts: FileFacts) -> tuple[str, int, float]:
+    """What tells the file an upload left from one written over it since."""
+    return (facts.unique, facts.size, facts.mtime)
+
+
+async def remember_upload(s: Session, path: str, reply: Reply) -> None:
+    """After a complete STOR or APPE: remember the file, so that this session may rename it
+    on to where the user may STOR (an upload to ``NAME.part``, then RNTO ``NAME``)."""
+    if reply.code != ReplyCode.TRANSFER_COMPLETE or not s.access.remembers_uploads(path):
+        return
+    try:
+        facts = await s.fs.stat(path)
+    except FileUnavailable:
+        return
+    s.access.uploaded(s.id, path, upload_identity(facts))
 
 
 async def _check_replace(s: Session, source: str, target: str, facts: FileFacts) -> None:

@@ -25,7 +25,7 @@ from pasv.protocol.errors import (
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import datalayers, modetransfers, transfers
 from pasv.server.datachannel import tune
-from pasv.server.handlers import command
+from pasv.server.handlers import command, files
 from pasv.server.language import say
 from pasv.server.metering import throttle_for
 from pasv.server.session import Counters, Session
@@ -420,7 +420,9 @@ async def stor(s: Session, arg: str) -> Reply:
     s.check(Perm.STOR, path)
     if offset:  # a resumed STOR writes into the file that is there, as an APPE does
         s.check(Perm.APPE, path)
-    return await _store(s, path, offset, append=False, verb="STOR")
+    reply = await _store(s, path, offset, append=False, verb="STOR")
+    await files.remember_upload(s, path, reply)
+    return reply
 
 
 @command("APPE")
@@ -428,7 +430,9 @@ async def appe(s: Session, arg: str) -> Reply:
     offset = s.take_rest()
     path = s.resolve(arg)
     s.check(Perm.APPE, path)
-    return await _store(s, path, offset, append=True, verb="APPE")
+    reply = await _store(s, path, offset, append=True, verb="APPE")
+    await files.remember_upload(s, path, reply)
+    return reply
 
 
 @command("STOU")
