@@ -33,6 +33,40 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else 0
 
 
+def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes when a file is written or replaced: device, inode, size, mtime (ns)."""
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _changed(source: BinaryIO, path: Path, before: tuple[int, int, int, int]) -> bool:
+    """Whether the open file was written, or ``path`` replaced or removed, since ``before``."""
+    try:
+        return _identity(os.fstat(source.fileno())) != before or _identity(path.stat()) != before
+    except OSError:
+        return True
+
+
+async def _verify_upload(
+    client: FtpClient, remote: str, local: Path, check: bool, changed: bool
+) -> str:
+    """``verify`` after an upload. A local file written (or replaced) while it was being sent
+    may have left the server a mix of old and new bytes: only a hash that agrees with the file
+    as it is now clears it; a size, or no check, cannot tell."""
+    problem = (
+        f"{local} changed while it was being uploaded to {remote}; the server's copy may mix "
+        "old and new bytes (upload it again once nothing writes to it)"
+    )
+    try:
+        checked = await verify(client, remote, local) if check else "none"
+    except IntegrityError:
+        if changed:
+            raise IntegrityError(problem) from None
+        raise
+    if changed and checked in ("size", "none"):
+        raise IntegrityError(problem)
+    return checked
+
+
 class _Target:
     """The local file a download goes into, opened (and cut at ``offset``) at the first byte
     the server sends, or when the transfer ends: a refused RETR leaves the file as it was."""
@@ -168,8 +202,10 @@ async def put_file(
             checkpoint.save(local, Checkpoint("put", remote, theirs, int(ours)))
 
     moved = 0
+    changed = False
     if offset < size or size == 0:
         with local.open("rb") as source:
+            before = _identity(os.fstat(source.fileno()))
             source.seek(offset)
             try:
                 moved = await client.upload(
@@ -181,7 +217,8 @@ async def put_file(
                     raise
                 source.seek(offset)  # REST+STOR refused: append instead
                 moved = await client.upload(remote, source.read, append=True, progress=progress)
+            changed = _changed(source, local, before)
     if block:
         checkpoint.clear(local)
-    checked = await verify(client, remote, local) if check else "none"
+    checked = await _verify_upload(client, remote, local, check, changed)
     return TransferResult(offset + moved, moved, offset, checked)
