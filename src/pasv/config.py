@@ -374,6 +374,11 @@ class AdminSection(_Section):
     console_group: str = Field(
         "admin", description="members of this group may log in to the console with a password"
     )
+    plain_http: bool = Field(
+        False,
+        description="allow plain HTTP on a host other than loopback (e.g. behind a TLS proxy "
+        "on a private network); tokens and passwords cross that network readable",
+    )
 
     @field_validator("host")
     @classmethod
@@ -381,6 +386,19 @@ class AdminSection(_Section):
         if value != "localhost":
             ipaddress.ip_address(value)
         return value
+
+    @model_validator(mode="after")
+    def _no_plain_http_off_loopback(self) -> AdminSection:
+        loopback = self.host == "localhost" or ipaddress.ip_address(self.host).is_loopback
+        if self.enabled and not self.tls and not loopback and not self.plain_http:
+            raise ValueError(
+                f"admin.host = {self.host!r} would serve the admin API and console over plain "
+                "HTTP beyond this machine: tokens and passwords would cross the network "
+                "readable. Set admin.tls = true (HTTPS with the FTP server's certificate), "
+                'keep admin.host = "127.0.0.1" (and reach it through an SSH tunnel), or set '
+                "admin.plain_http = true when a TLS proxy on a private network is in front"
+            )
+        return self
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
