@@ -101,13 +101,15 @@ class SessionLinks:
         """The entries of ``directory`` a listing shows this user: a link (inside the root) only
         when the user may LIST where it leads and no name there is hidden; a directory reached
         through a link shows what the listing filter of the place it leads to lets through too
-        (hide_denied, hidden names). And whether either applied: such a listing is this user's,
-        not one to share in the listing cache."""
+        (hide_denied, hidden names). And whether the directory was reached through a link or
+        holds one: such a listing depends on who asks (another user's filter there may differ
+        even where none applies to this one), so it is not shared in the listing cache."""
         access = self._session.access
         seen, self._through_dir = self._through_dir, None
-        there = access.entry_filter(seen[1]) if seen is not None and seen[0] == directory else None
-        if there is None and not any(type(entry) is LinkedFacts for entry in entries):
+        through = seen is not None and seen[0] == directory
+        if not through and not any(type(entry) is LinkedFacts for entry in entries):
             return entries, False
+        there = access.entry_filter(seen[1]) if seen is not None and through else None
 
         def shown(entry: FileFacts) -> bool:
             if there is not None and not there(entry.name):

@@ -110,6 +110,17 @@ def test_a_directory_listed_through_a_link_is_filtered_as_where_it_leads(
     assert ftp.nlst("/pub/to_open") == ["open.txt"]  # a second time: not from a shared cache
 
 
+def test_a_listing_through_a_link_is_not_shared_between_users(tree: LiveServer) -> None:
+    (tree.files / "open" / "private").mkdir()
+    tree.add_user("bob", "bob-pw-123")
+    tree.policy.add_rule(rule("deny", "/open/private", "ALL", to="bob"))
+    tree.policy.set_option("", "hidden_names", [])  # alice has no filter: a shared cache key
+    tree.policy.set_option("", "hide_denied", True)
+    tree.reload_policy()
+    assert tree.login().nlst("/pub/to_open") == ["open.txt", "private"]
+    assert tree.login("bob", "bob-pw-123").nlst("/pub/to_open") == ["open.txt"]
+
+
 def test_nlst_pattern_does_not_show_links_to_denied_places(tree: LiveServer) -> None:
     ftp = tree.login()
     assert refused(ftp.nlst, "/pub/*secret*") == "550 No name in /pub matches *secret*."
