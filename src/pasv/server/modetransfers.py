@@ -65,15 +65,17 @@ async def send_file(
     offset: int,
     marker_every: int = 0,
 ) -> None:
-    """Send the file from ``offset`` (where ``handle`` stands); with ``marker_every`` a
-    restart marker (the file position, in decimal) after each that many bytes."""
+    """Send the file from ``offset`` (where ``handle`` stands) to the size it had when it was
+    opened (no further: a file that grows meanwhile would keep the download going); with
+    ``marker_every`` a restart marker (the file position, in decimal) after each that many
+    bytes."""
     size = CHUNK if throttle is None else throttle.chunk
-    position = offset
+    position, end = offset, handle.size
     next_mark = offset + marker_every if marker_every else 0
     async with _measured(top, transfer):
-        while True:
+        while position < end:
             want = min(size, next_mark - position) if next_mark else size
-            chunk = await handle.read(want)
+            chunk = await handle.read(min(want, end - position))
             if not chunk:
                 break
             await top.send(chunk)

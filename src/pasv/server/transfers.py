@@ -274,13 +274,18 @@ async def send_stream(
     transfer: Transfer,
     encoder: ToNetwork | None,
     throttle: Throttle | None = None,
+    *,
+    count: int,
 ) -> None:
-    """Read and send chunks: TYPE A, or storage without a real file."""
+    """Read and send ``count`` bytes in chunks (fewer if the file ends first): TYPE A, or storage
+    without a real file. No more than that, as sendfile: a file that grows meanwhile (a log)
+    would keep a download going for as long as it is written."""
     size = CHUNK if throttle is None else throttle.chunk
-    while True:
-        chunk = await handle.read(size)
+    while count > 0:
+        chunk = await handle.read(min(size, count))
         if not chunk:
             break
+        count -= len(chunk)
         transfer.done += len(chunk)
         await sendall(sock, encoder.feed(chunk) if encoder else chunk)
         if throttle is not None:

@@ -204,8 +204,9 @@ async def retr(s: Session, arg: str) -> Reply:
                     stack, handle, transfer, throttle, offset=offset, marker_every=every
                 )
             elif handle.descriptor is None or ascii_mode:  # not on disk, or converted
+                encoder = ToNetwork() if ascii_mode else None
                 await transfers.send_stream(
-                    sock, handle, transfer, ToNetwork() if ascii_mode else None, throttle
+                    sock, handle, transfer, encoder, throttle, count=remaining
                 )
             elif isinstance(sock, ssl.SSLSocket):
                 await transfers.send_file_tls(sock, handle, offset, transfer, throttle)
