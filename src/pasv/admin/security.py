@@ -45,13 +45,15 @@ def token_principal(request: Request, scope: str) -> Principal:
         raise HTTPException(401, "unknown token")
     if token.revoked is not None:
         raise HTTPException(401, f"token {token.id} ({token.name}) was revoked")
+    who = Principal(f"token:{token.id}:{token.name}", token.scopes, _address(request))
+    request.state.principal = who  # a refused change is audited with it (admin.errors)
     if scope not in token.scopes:
         raise HTTPException(
             403,
             f"token {token.id} ({token.name}) has scope {','.join(token.scopes)}; "
             f"this needs {scope}",
         )
-    return Principal(f"token:{token.id}:{token.name}", token.scopes, _address(request))
+    return who
 
 
 def reader(request: Request) -> Principal:
