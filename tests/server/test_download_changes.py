@@ -53,6 +53,28 @@ def test_a_file_rewritten_in_place_during_its_download_is_a_451(
     assert reply.endswith(f"Transfer stopped after {SIZE} bytes.")
 
 
+@pytest.mark.parametrize("type_", ["I", "A"], ids=["sendfile", "read-and-send"])
+def test_a_file_that_grows_during_its_download_is_a_451_that_says_it_grew(
+    live: LiveServer, type_: str
+) -> None:
+    """A log being written: the size at the start goes out, and the reply says the file grew
+    (an append cannot be told from a rewrite that made it longer, so no 226)."""
+    target = live.files / "big.bin"
+    target.write_bytes(b"a" * SIZE)
+
+    def append() -> None:
+        with open(target, "ab") as file:
+            file.write(b"z" * 1000)
+
+    data, reply = _download_around(live, type_, append)
+    assert data == b"a" * SIZE  # what it had when the download started, no more
+    assert reply.startswith(
+        f"451 big.bin grew while it was being sent ({SIZE} bytes when it was opened, "
+        f"{SIZE + 1000} now)"
+    ), reply
+    assert "Download it again once it no longer grows" in reply
+
+
 def test_a_stor_by_another_session_during_a_download_is_a_451_for_the_download(
     live: LiveServer,
 ) -> None:

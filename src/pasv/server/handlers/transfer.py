@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import ssl
 import time
@@ -32,7 +33,7 @@ from pasv.server.session import Counters, Session
 from pasv.server.tlspolicy import check_data_protection, secure_data
 from pasv.server.transfers import Aborted, Transfer
 from pasv.server.usage import UploadPlan
-from pasv.storage.base import BeyondEnd, check_resume
+from pasv.storage.base import BeyondEnd, ReadHandle, check_resume
 
 log = logging.getLogger("pasv.transfer")
 
@@ -217,7 +218,7 @@ async def retr(s: Session, arg: str) -> Reply:
                     say("transfer.file_shrank", name=paths.basename(path), size=remaining)
                 )
             if handle.changed():  # rewritten in place meanwhile (same size or not)
-                raise LocalError(say("transfer.file_changed", name=paths.basename(path)))
+                raise LocalError(_changed(handle, paths.basename(path)))
 
         sent = 0  # stays 0 when the transfer never started (no data connection)
 
@@ -244,6 +245,16 @@ async def retr(s: Session, arg: str) -> Reply:
                 await asyncio.shield(server.usage.settle(user, reserved, sent))
     finally:
         await handle.close()
+
+
+def _changed(handle: ReadHandle, name: str) -> str:
+    """Why a download whose file changed is a 451; one that only grew (a log being written)
+    is told so: an append cannot be told from a rewrite that made it longer (docs/reliability)."""
+    fd = handle.descriptor
+    now = os.fstat(fd).st_size if fd is not None else -1
+    if now > handle.size:
+        return say("transfer.file_grew", name=name, size=handle.size, now=now)
+    return say("transfer.file_changed", name=name)
 
 
 def _ragged_end(s: Session, transfer: Transfer, declared: int | None) -> None:
