@@ -19,6 +19,7 @@ import os
 import signal
 import ssl
 import subprocess
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from pasv.config import HookSection
 log = logging.getLogger("pasv.hooks")
 
 SIGNATURE_HEADER = "X-Pasv-Signature"
+STDERR_KEPT = 4096  # bytes of a failed program's stderr kept for its log line (the last ones)
 _MAX_BACKOFF = 300.0
 _DROP_WARNING_EVERY = 10.0  # seconds between warnings about a full queue
 Counted = Callable[[str, str], None]  # (hook name, result)
@@ -182,8 +184,7 @@ async def run_command(
         started.append(proc)
         if gave_up:  # cancelled while it was being started
             _kill(proc)
-        _, err = proc.communicate(body)
-        return proc.returncode, err
+        return _fed(proc, body)
 
     try:
         code, err = await asyncio.get_running_loop().run_in_executor(executor, work)
@@ -195,6 +196,32 @@ async def run_command(
     if code != 0:
         tail = err.decode("utf-8", "replace").strip()[-200:]
         raise HookFailed(f"{argv[0]} exited with status {code}: {tail}".rstrip(": "))
+
+
+def _fed(proc: subprocess.Popen[bytes], body: bytes) -> tuple[int, bytes]:
+    """Give the program its input and wait for it; its exit status and the last bytes it wrote
+    to stderr. Not ``communicate()``: that keeps all of stderr in the server's memory, and a
+    program may write gigabytes there before its timeout."""
+    assert proc.stdin is not None and proc.stderr is not None
+    stdin = proc.stdin
+
+    def feed() -> None:
+        with contextlib.suppress(BrokenPipeError, OSError):  # it need not read its input
+            stdin.write(body)
+        with contextlib.suppress(BrokenPipeError, OSError):
+            stdin.close()
+
+    # the input from a thread of its own: a program that writes to stderr before it reads a
+    # large input must never wait on this one
+    feeder = threading.Thread(target=feed, name="pasv-hook-stdin", daemon=True)
+    feeder.start()
+    tail = b""
+    while chunk := os.read(proc.stderr.fileno(), 65536):
+        tail = (tail + chunk)[-STDERR_KEPT:]
+    proc.stderr.close()
+    code = proc.wait()
+    feeder.join()
+    return code, tail
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
