@@ -1,12 +1,14 @@
-"""MLSD and MLST perm facts (RFC 3659) say what the rules let the user do at each entry."""
+"""MLSD and MLST perm facts (RFC 3659) say what the rules let the user do at each entry; cached
+listings follow the rules as they change."""
 
 from __future__ import annotations
 
 import ftplib
+from pathlib import Path
 
 from pasv.policy.models import Perm
 from tests.server.policy.rules import rule
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, start_server
 
 
 def _perms(ftp: ftplib.FTP, directory: str) -> dict[str, str]:
@@ -82,3 +84,21 @@ def test_perm_facts_of_a_write_only_drop_box(anon: LiveServer) -> None:
     ftp = anon.connect()
     ftp.login("anonymous", "guest@example.org")
     assert _perms(ftp, "/") == {"incoming": "ec"}
+
+
+def test_a_filtered_listing_follows_a_policy_change(tmp_path: Path) -> None:
+    live = start_server(tmp_path / "data", server={"listing_cache_ttl": 600})
+    try:
+        (live.files / "d").mkdir()
+        for name in ("x", "y", "z"):
+            (live.files / "d" / name).write_bytes(b"-")
+        live.policy.set_option("", "hide_denied", True)
+        live.policy.add_rule(rule("deny", "/d/x", "LIST"))
+        live.reload_policy()
+        ftp = live.login()
+        assert ftp.nlst("/d") == ["y", "z"]
+        live.policy.add_rule(rule("deny", "/d/y", "LIST"))
+        live.reload_policy()  # no write: only the policy says the listing is another now
+        assert ftp.nlst("/d") == ["z"]
+    finally:
+        live.stop()

@@ -90,8 +90,9 @@ async def _listing_data(
         return path, on_file([facts]).encode("utf-8", "surrogateescape")
     assert s.user is not None
     visible = s.access.entry_filter(path)
-    # a filtered listing is the user's own: the cache key says whose
-    key = (s.fs, path, verb, variant, None if visible is None else (s.user.name, s.user.anonymous))
+    # a filtered listing is the user's own: the cache key says whose, under which policy
+    who = None if visible is None else (s.user.name, s.user.anonymous, s.access.serial)
+    key = (s.fs, path, verb, variant, who)
     sig = signature(facts)
     cached = None if server.uploads else server.listings.get(key, sig)
     if cached is not None:
