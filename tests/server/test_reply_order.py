@@ -13,7 +13,13 @@ from pasv.protocol.parser import Command
 from pasv.server import transfers
 from pasv.server.control import ControlProtocol
 from pasv.storage.localwrite import LocalWriteHandle
-from tests.server.helpers import big_download_started, data_socket, read_until_closed, wait_for
+from tests.server.helpers import (
+    BIG,
+    big_download_started,
+    data_socket,
+    read_until_closed,
+    wait_for,
+)
 from tests.support.live import LiveServer
 
 
@@ -122,3 +128,23 @@ def test_stat_that_comes_as_the_transfer_ends_is_answered_after_its_226(
     assert ftp.getmultiline().startswith("226 ")
     assert ftp.getmultiline().startswith("211-")
     assert stat_read
+
+
+def test_abor_behind_a_waiting_noop_stops_the_transfer_and_answers_in_order(
+    live: LiveServer,
+) -> None:
+    """A client's NOOP keep-alive waits for the transfer's end; an ABOR after it must still stop
+    the transfer at once (not wait behind the NOOP), and the replies keep the commands' order."""
+    ftp, conn = big_download_started(live)
+    try:
+        ftp.sock.sendall(b"NOOP\r\n")
+        wait_for(lambda: _got(_control(live), "NOOP"))
+        ftp.sock.sendall(b"ABOR\r\n")
+        got = len(read_until_closed(conn, timeout=30))
+    finally:
+        conn.close()
+    assert got < BIG - 65536  # stopped, not sent whole (the first 64 KiB were read before)
+    assert ftp.getmultiline().startswith("426 ")  # the RETR's final reply
+    assert ftp.getmultiline().startswith("200 ")  # the NOOP's
+    assert ftp.getmultiline().startswith("226 ")  # the ABOR's
+    assert ftp.sendcmd("PWD").startswith("257")

@@ -141,6 +141,7 @@ class ControlProtocol(asyncio.Protocol):
                 queue = self.queue
                 if isinstance(queue, list):
                     queue.append(item)
+                    self._abort_behind(item)
                 else:
                     self.queue = [item]
         if self._waiting() > _MAX_QUEUE and not self.read_paused:
@@ -326,6 +327,13 @@ class ControlProtocol(asyncio.Protocol):
             return False
         spec = lookup(item.name)
         return spec is not None and spec.during_transfer
+
+    def _abort_behind(self, item: Command | FtpError) -> None:
+        """An ABOR behind waiting commands (a client's NOOP keep-alives) stops the transfer at
+        once; its reply still comes in its turn, after theirs (the transfer's 426 goes first)."""
+        transfer = self.session.transfer
+        if transfer is not None and isinstance(item, Command) and item.name == "ABOR":
+            transfer.abort("ABOR received")
 
     def _waiting(self) -> int:
         return len(self.queue) + len(self.urgent)
