@@ -116,6 +116,28 @@ def test_a_form_from_another_site_is_refused_even_with_the_right_csrf_token(
         assert r.status_code == 303 and "same-site" in web.get("/console/groups").text
 
 
+def test_every_answer_is_not_sniffable_framable_or_cached(server: AdminServer) -> None:
+    with server.client() as anon, server.api() as api:
+        answers = [
+            api.get("/api/v1/users"),  # JSON holding names a user chose
+            anon.get("/api/v1/users"),  # an error
+            anon.get("/console/users"),  # a redirect
+            anon.get("/api/openapi.json"),
+            anon.get("/nowhere"),
+        ]
+        page = anon.get("/console/login")
+    for r in answers:
+        assert r.headers["x-content-type-options"] == "nosniff", r.url
+        assert r.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
+    # a console page keeps its own policy (its styles), once
+    assert page.headers.get_list("content-security-policy") == [
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ]
+    assert page.headers.get_list("x-frame-options") == ["DENY"]
+
+
 def test_https_with_the_servers_certificate(tmp_path: Path) -> None:
     config = tmp_path / "pasv.toml"
     config.write_text("[admin]\ntls = true\n")

@@ -18,6 +18,7 @@ from pasv.admin.console import console_router
 from pasv.admin.console_edit import edit_router
 from pasv.admin.context import AdminContext, Throughput
 from pasv.admin.errors import register_errors
+from pasv.admin.headers import SafeHeaders
 from pasv.admin.limits import BodyLimit, deadline_protocol
 from pasv.admin.security import ConsoleSessions, LoginThrottle
 from pasv.admin.tokens import TokenStore
@@ -94,7 +95,7 @@ async def start_admin(
         ftp_addresses=server.addresses,
     )
     config = uvicorn.Config(
-        BodyLimit(build_app(ctx)),
+        SafeHeaders(BodyLimit(build_app(ctx))),
         lifespan="off",
         log_config=None,
         access_log=False,
