@@ -21,9 +21,9 @@ IIS_LIST = """\
 MLSD = """\
 type=cdir;modify=20240102030405; /pub
 type=pdir;modify=20240102030405; /
+this line is not MLSD
 type=file;size=10;modify=20240102030405;perm=r; a.txt
 type=dir;modify=20240102030405; sub
-this line is not MLSD
 """
 
 
@@ -66,6 +66,20 @@ def test_names_that_are_paths_are_skipped_and_said() -> None:
     ]
     unix = "-rw-r--r--   1 ftp      ftp             1 Mar 05  2024 ../../.bashrc\n"
     assert parse_listing(unix, mlsd=False, trace=lambda kind, line: None) == []
+
+
+def test_an_mlsd_name_cut_at_a_line_feed_is_dropped_not_taken_for_its_first_part() -> None:
+    said: list[str] = []
+    text = (
+        "type=cdir; .\r\ntype=file;size=3; a\nb\r\ntype=file;size=2; ok\r\n"
+        "type=file;size=1; ends\n\r\ntype=pdir; ..\r\ntype=dir; sub\r\n"
+    )
+    entries = parse_listing(text, mlsd=True, trace=lambda kind, line: said.append(line))
+    assert [e.name for e in entries] == ["ok", "sub"]
+    assert said == [
+        "Skipped an entry whose name has a line break: 'a\\nb'",
+        "Skipped an entry whose name has a line break: 'ends\\n'",
+    ]
 
 
 async def test_names_with_characters_splitlines_breaks_at_survive() -> None:

@@ -173,3 +173,18 @@ def test_a_name_with_a_carriage_return_is_skipped_not_a_traceback(tmp_path: Path
         assert sorted(server.retrieved) == ["/pub/fine.txt", "/pub/ok.txt"], text
     assert sorted(p.name for p in target.iterdir()) == ["fine.txt", "ok.txt"]
     assert "Skipped an entry whose name has a line break: 'bad\\rname.txt'" in text
+
+
+def test_a_name_with_a_line_feed_is_skipped_not_fetched_by_its_first_part(
+    tmp_path: Path,
+) -> None:
+    """``a\nb`` reads as an entry ``a`` and a line ``b``: mirror neither asks for ``a`` (a
+    550 that ended the whole mirror) nor writes it, and copies the rest."""
+    target = tmp_path / "target"
+    with HostileListing(("ok.txt", "a\nb", "fine.txt")) as server:
+        url = f"ftp://u:p@127.0.0.1:{server.port}/pub"
+        code, text = mirror(url, str(target), "-v")
+        assert code == 0, text
+        assert sorted(server.retrieved) == ["/pub/fine.txt", "/pub/ok.txt"], text
+    assert sorted(p.name for p in target.iterdir()) == ["fine.txt", "ok.txt"]
+    assert "Skipped an entry whose name has a line break: 'a\\nb'" in text

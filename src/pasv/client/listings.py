@@ -18,15 +18,13 @@ def listing_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in text.split("\n")]
 
 
-def _mlsd_line(line: str, trace: Tracer) -> FileFacts | None:
+def _mlsd_line(line: str) -> FileFacts | None:
+    """The entry of an MLSD line; None for the directory itself and its parent; FtpError when
+    the line has no facts."""
     facts_text = line.split(" ", 1)[0].lower()
     if "type=cdir;" in facts_text or "type=pdir;" in facts_text:
-        return None  # the directory itself and its parent
-    try:
-        return parse_mlsx_line(line)
-    except FtpError:
-        trace("Status", f"Skipped an unreadable MLSD line: {line[:80]!r}")
         return None
+    return parse_mlsx_line(line)
 
 
 def _one_name(name: str) -> bool:
@@ -40,12 +38,29 @@ def _one_name(name: str) -> bool:
 
 def parse_listing(text: str, mlsd: bool, trace: Tracer) -> list[FileFacts]:
     """The entries of a listing, without "." and ".."; unreadable lines are skipped, and so are
-    names that are paths or hold a carriage return (said in the session log)."""
+    names that are paths or hold a line break (said in the session log).
+
+    In MLSD every line starts with facts (RFC 3659), so a line without them (or an empty one)
+    right after an entry is the rest of that entry's name, cut at a line feed: the entry is
+    dropped, not taken for a file named by the name's first part."""
     entries: list[FileFacts] = []
-    for line in listing_lines(text):
-        if not line.strip():
+    lines = listing_lines(text)
+    if lines and not lines[-1]:
+        lines.pop()  # what follows the last line feed
+    after_entry = False  # the line before gave an entry
+    for line in lines:
+        continued, after_entry = after_entry, False
+        unreadable = mlsd and not line.strip()
+        try:
+            facts = None if unreadable else _mlsd_line(line) if mlsd else parse_list_line(line)
+        except FtpError:
+            facts, unreadable = None, True
+        if unreadable and continued:
+            name = f"{entries.pop().name}\n{line}"
+            trace("Status", f"Skipped an entry whose name has a line break: {name[:80]!r}")
             continue
-        facts = _mlsd_line(line, trace) if mlsd else parse_list_line(line)
+        if unreadable and line.strip():
+            trace("Status", f"Skipped an unreadable MLSD line: {line[:80]!r}")
         if facts is None or facts.name in (".", ".."):
             continue
         if not _one_name(facts.name):
@@ -55,4 +70,5 @@ def parse_listing(text: str, mlsd: bool, trace: Tracer) -> list[FileFacts]:
             trace("Status", f"Skipped an entry whose name has a line break: {facts.name[:80]!r}")
             continue
         entries.append(facts)
+        after_entry = True
     return entries
