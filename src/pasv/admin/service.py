@@ -101,6 +101,10 @@ async def start_admin(
         access_log=False,
         http=deadline_protocol(),
         ws="none",
+        # uvicorn trusts X-Forwarded-For/-Proto from 127.0.0.1 by default: on a loopback
+        # listener every client could then name its own address (to the login throttle, the
+        # audit log); the peer's address is the client's
+        proxy_headers=False,
         timeout_graceful_shutdown=2,
     )
     config.load()
