@@ -172,7 +172,7 @@ class UploadPlan:
         "previous",
         "settings",
         "user",
-        "watch",
+        "watches",
     )
 
     def __init__(
@@ -184,11 +184,11 @@ class UploadPlan:
         path: str,
         before: FileFacts | None,
         previous: str | None,
-        watch: QuotaWatch | None,
+        watches: tuple[QuotaWatch | None, QuotaWatch | None],
         owners: bool,
     ) -> None:
         self.book, self.fs, self.user, self.settings = book, fs, user, settings
-        self.path, self.before, self.previous, self.watch = path, before, previous, watch
+        self.path, self.before, self.previous, self.watches = path, before, previous, watches
         self.counted, self.owners = needs_usage(settings), owners
 
     @classmethod
@@ -216,23 +216,39 @@ class UploadPlan:
         theirs = previous not in (None, user.name)  # replacing it frees nothing of ours
         size = before.size if before is not None else 0
         overlap = 0 if before is None or append or theirs else max(0, size - offset)
-        # made before the usage is read: see QuotaWatch
+        new_file = before is None or theirs
+        # made before the usage is read: see QuotaWatch. The file count is watched the same
+        # way, one new file at a time, so sessions that start together share it too.
         watch = QuotaWatch(shared, user.name, texts.say("quota")) if settings.quota_bytes else None
+        limit = settings.quota_files
+        slot = None
+        if limit and new_file:
+            slot = QuotaWatch(shared, "files\0" + user.name, texts.say("quota_files", limit=limit))
         try:
-            new_file = before is None or theirs
             room = await book.upload_room(user, settings, home, overlap, new_file, texts)
             if watch is not None and room is not None:
                 watch.arm(room)  # the user's uploads under way share the room
+            if slot is not None:
+                slot.arm(limit - (await book.get(user, settings, home)).files_used)
+                if not slot.add(1):  # another worker took the last one meanwhile
+                    raise slot.error()
         except BaseException:
-            if watch is not None:
-                watch.close()
+            for held in (watch, slot):
+                if held is not None:
+                    held.close()
             raise
-        return cls(book, fs, user, settings, path, before, previous, watch, owners)
+        return cls(book, fs, user, settings, path, before, previous, (watch, slot), owners)
+
+    @property
+    def watch(self) -> QuotaWatch | None:
+        """What stops the upload at the byte quota (None: no byte quota)."""
+        return self.watches[0]
 
     def cancel(self) -> None:
         """The upload never started (its file could not be opened): nothing to record."""
-        if self.watch is not None:
-            self.watch.close()
+        for held in self.watches:
+            if held is not None:
+                held.close()
 
     @property
     def drop_partial(self) -> bool:
@@ -245,7 +261,7 @@ class UploadPlan:
         """Record the change in storage used and the credit earned, once the upload's handle
         is closed (an upload stopped by the quota was taken back by ``close(discard=True)``:
         cut back to what it kept of the file, or removed)."""
-        change = 0
+        change = files = 0
         try:
             after = await _file(self.fs, self.path)
             size = after.size if after is not None else 0
@@ -273,9 +289,12 @@ class UploadPlan:
                     complete=complete,
                 )
             else:
-                change = 0
+                change = files = 0
             if self.owners and after is not None and changed and not dropped:
                 await self.fs.set_owner(self.path, self.user.name)
         finally:  # recorded first, then out of the flight: never missed by the others' watches
-            if self.watch is not None:
-                self.watch.close(change)
+            watch, slot = self.watches
+            if watch is not None:
+                watch.close(change)
+            if slot is not None:
+                slot.close(files)

@@ -186,3 +186,19 @@ def test_the_owners_usage_follows_deletions_and_replacements(live: LiveServer) -
     carol.delete("two.bin")
     assert _used(live) == (0, 0)
     assert _usage_of(live, "carol") == (0, 0)
+
+
+def test_concurrent_new_files_share_the_file_quota(live: LiveServer) -> None:
+    live.policy.set_option(f"user:{USER}", "quota_files", 2)
+    live.reload_policy()
+    sessions = [live.login() for _ in range(3)]
+    conns = [sessions[i].transfercmd(f"STOR n{i}.bin") for i in range(2)]  # both under way
+    assert refused(sessions[2].storbinary, "STOR n2.bin", io.BytesIO(b"3")) == (
+        "552 Exceeded storage allocation: at most 2 files."
+    )
+    for ftp, conn in zip(sessions, conns, strict=False):
+        conn.sendall(b"n")
+        conn.close()
+        assert ftp.voidresp().startswith("226 ")
+    assert _used(live) == (2, 2)
+    sessions[2].storbinary("STOR n0.bin", io.BytesIO(b"again"))  # replacing is no new file
