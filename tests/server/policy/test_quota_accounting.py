@@ -202,3 +202,25 @@ def test_concurrent_new_files_share_the_file_quota(live: LiveServer) -> None:
         assert ftp.voidresp().startswith("226 ")
     assert _used(live) == (2, 2)
     sessions[2].storbinary("STOR n0.bin", io.BytesIO(b"again"))  # replacing is no new file
+
+
+def test_owners_in_atomic_mode(tmp_path: Path) -> None:
+    """An atomic upload's new file is its uploader's; one stopped at the quota leaves the old
+    file, and its usage, to the user it was."""
+    live = start_server(tmp_path / "data", uploads={"mode": "atomic"})
+    try:
+        live.add_user("carol", "carol-pw")
+        live.policy.set_option("user:carol", "quota_bytes", 100 * KIB)
+        _quota(live, 100 * KIB)
+        carol = live.login("carol", "carol-pw")
+        carol.storbinary("STOR c.bin", io.BytesIO(b"c" * 30 * KIB))
+        alice = live.login()
+        assert _stopped(alice, "APPE c.bin", os.urandom(200 * KIB)).startswith("552 ")
+        assert (live.files / "c.bin").read_bytes() == b"c" * 30 * KIB
+        assert _usage_of(live, "carol") == (30 * KIB, 1)
+        assert _used(live) == (0, 0)
+        alice.delete("c.bin")
+        assert _usage_of(live, "carol") == (0, 0)
+        assert _used(live) == (0, 0)
+    finally:
+        live.stop()
