@@ -224,3 +224,23 @@ def test_owners_in_atomic_mode(tmp_path: Path) -> None:
         assert _used(live) == (0, 0)
     finally:
         live.stop()
+
+
+def test_a_file_replaced_by_a_rename_leaves_its_owners_usage(live: LiveServer) -> None:
+    """RNTO onto an existing file removes it as a DELE does: its bytes and its file leave
+    the usage of who uploaded it, here the renaming user and then another user."""
+    live.add_user("carol", "carol-pw")
+    live.policy.set_option("user:carol", "quota_bytes", 100 * KIB)
+    _quota(live, 100 * KIB)
+    alice = live.login()
+    alice.storbinary("STOR small.bin", io.BytesIO(b"s" * 10 * KIB))
+    alice.storbinary("STOR big.bin", io.BytesIO(b"b" * 20 * KIB))
+    assert _used(live) == (30 * KIB, 2)
+    alice.rename("small.bin", "big.bin")
+    assert _used(live) == (10 * KIB, 1)  # big.bin's 20 KiB are gone from the disk
+    carol = live.login("carol", "carol-pw")
+    carol.storbinary("STOR carols.bin", io.BytesIO(b"c" * 40 * KIB))
+    assert _usage_of(live, "carol") == (40 * KIB, 1)
+    alice.rename("big.bin", "carols.bin")
+    assert _usage_of(live, "carol") == (0, 0)  # carol's file is gone
+    assert _used(live) == (10 * KIB, 1)  # the renamed file stays alice's

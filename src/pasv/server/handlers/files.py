@@ -103,7 +103,7 @@ async def dele(s: Session, arg: str) -> Reply:
     s.check(Perm.DELE, target)
     await s.refuse_if_uploading(target)
     # the bytes leave the usage of who uploaded them (or, not known, the deleter's)
-    owner = await s.fs.owner(target) if s.server.gate.policy.counts_owners else None
+    owner = await _owner(s, target)
     counted = owner is not None or needs_usage(s.settings)
     size = (await s.fs.stat(target)).size if counted else 0
     await s.fs.delete(target)
@@ -135,11 +135,16 @@ async def rnto(s: Session, arg: str) -> Reply:
     facts = await s.fs.stat(source)
     own = s.access.own_upload(s.id, source, upload_identity(facts))
     s.access.check_rename(source, target, directory=facts.kind == "dir", own_upload=own)
-    await _check_replace(s, source, target, facts)
+    replaced = await _check_replace(s, source, target, facts)
     await s.refuse_if_uploading(source)  # an upload may have begun since RNFR
     await s.refuse_if_uploading(target)
+    # a replaced file's bytes leave the usage of who uploaded them, as a DELE's do
+    owner = await _owner(s, target) if replaced is not None else None
     await s.fs.rename(source, target)
     s.server.changed()
+    if replaced is not None and (owner is not None or needs_usage(s.settings)):
+        assert s.user is not None
+        await s.server.usage.removed(s.user, s.settings, replaced.size, owner)
     return make_reply(ReplyCode.FILE_ACTION_OK, say("files.rnto", source=source, target=target))
 
 
@@ -160,18 +165,27 @@ async def remember_upload(s: Session, path: str, reply: Reply) -> None:
     s.access.uploaded(s.id, path, upload_identity(facts))
 
 
-async def _check_replace(s: Session, source: str, target: str, facts: FileFacts) -> None:
+async def _check_replace(
+    s: Session, source: str, target: str, facts: FileFacts
+) -> FileFacts | None:
     """An existing entry at ``target`` (not the source itself: a rename to the same name, or
-    one that only changes case where the storage ignores case) would be replaced."""
+    one that only changes case where the storage ignores case) would be replaced; the file
+    that would be (None: nothing, or a directory)."""
     if target == source:
-        return
+        return None
     try:
         there = await s.fs.stat(target)
     except PathNotFound:
-        return
+        return None
     if there.unique and there.unique == facts.unique:
-        return
+        return None
     s.access.check_replace(source, target, directory=there.kind == "dir")
+    return there if there.kind == "file" else None
+
+
+async def _owner(s: Session, path: str) -> str | None:
+    """Who uploaded the file at ``path``, where the policy keeps track (any quota)."""
+    return await s.fs.owner(path) if s.server.gate.policy.counts_owners else None
 
 
 @command("SIZE")
