@@ -130,6 +130,7 @@ def test_every_answer_is_not_sniffable_framable_or_cached(server: AdminServer) -
         assert r.headers["x-content-type-options"] == "nosniff", r.url
         assert r.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
         assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
+        assert r.headers["referrer-policy"] == "same-origin"  # no-referrer: forms say Origin null
     # a console page keeps its own policy (its styles), once
     assert page.headers.get_list("content-security-policy") == [
         "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

@@ -9,7 +9,9 @@ _DEFAULTS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin, not no-referrer: with no-referrer a browser sends its forms with "Origin:
+    # null", which the console refuses as cross-site (and the language links need the Referer)
+    (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),  # accounts, sessions, addresses: kept by no cache
 )
 
