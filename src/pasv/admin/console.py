@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from html import escape
@@ -264,7 +265,9 @@ def page(path: str, template: str) -> Callable[[PageView], PageView]:
 async def dashboard(request: Request, ctx: AdminContext) -> PageValues:
     return {
         "sessions": await ctx.registry.sessions(),
-        "events": list(reversed(read_tail(ctx.settings.session_log_path, 15))),
+        "events": list(
+            reversed(await asyncio.to_thread(read_tail, ctx.settings.session_log_path, 15))
+        ),
         "chart": throughput_svg(list(ctx.throughput.samples)),
         "now": time.time(),
         "bans": len(ctx.manager.bans.bans()),
@@ -316,13 +319,15 @@ async def transfers(request: Request, ctx: AdminContext) -> PageValues:
     q = request.query_params
     result = q.get("result") if q.get("result") in ("complete", "incomplete") else None
     query = Search(q.get("user") or None, q.get("path") or None, None, None, result, 200)
-    return {"transfers": search(ctx.settings.xferlog_path, query), "q": q}
+    # the log files are read in a thread: a scan of 16 MiB of xferlog took 0.3 s, and this
+    # loop is the FTP server's (worker 0)
+    return {"transfers": await asyncio.to_thread(search, ctx.settings.xferlog_path, query), "q": q}
 
 
 @page("/log", "log.html")
 async def session_log(request: Request, ctx: AdminContext) -> PageValues:
-    events = list(reversed(read_tail(ctx.settings.session_log_path, 200)))
-    audit = list(reversed(ctx.audit.tail(100)))
+    events = list(reversed(await asyncio.to_thread(read_tail, ctx.settings.session_log_path, 200)))
+    audit = list(reversed(await asyncio.to_thread(ctx.audit.tail, 100)))
     return {"events": events, "audit": audit}
 
 
