@@ -16,7 +16,7 @@ from rich.table import Table
 
 from pasv.cli.client.options import Common, client_command
 from pasv.cli.client.progress import progress_bar
-from pasv.cli.client.run import Exit, err, execute, fail, url_argument
+from pasv.cli.client.run import Exit, err, execute, fail, shown, url_argument
 from pasv.client import FtpClient, FtpClientError, ReplyError, TransferResult, get_file, put_file
 from pasv.client.lookup import list_path
 from pasv.client.url import FtpUrl
@@ -37,12 +37,7 @@ def _summary(common: Common, verb: str, what: str, result: TransferResult) -> No
         return
     resumed = f", resumed at byte {result.resumed_from}" if result.resumed_from else ""
     checked = "" if result.verified_by == "none" else f", verified by {result.verified_by}"
-    err.print(f"{verb} {what}: {result.size} bytes{resumed}{checked}.", markup=False)
-
-
-def _shown(name: str) -> str:
-    """A name fit for the terminal: bytes the encoding could not decode appear as \\xNN."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    err.print(shown(f"{verb} {what}: {result.size} bytes{resumed}{checked}."), markup=False)
 
 
 def _row(facts: FileFacts) -> tuple[str, str, str, str]:
@@ -50,7 +45,7 @@ def _row(facts: FileFacts) -> tuple[str, str, str, str]:
     mode = kind + (stat.filemode(facts.mode)[1:] if facts.mode else "?????????")
     when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(facts.mtime)) if facts.mtime else ""
     size = "" if facts.kind == "dir" else str(facts.size)
-    return mode, size, when, _shown(facts.name) + ("/" if facts.kind == "dir" else "")
+    return mode, size, when, shown(facts.name) + ("/" if facts.kind == "dir" else "")
 
 
 def _matching(entries: list[FileFacts], pattern: str) -> list[FileFacts]:
@@ -89,10 +84,8 @@ def _get_matching(
             except ReplyError as exc:
                 if entry.kind != "link" or exc.reply.code != 550:
                     raise
-                err.print(
-                    f"Skipped {remote}: a symbolic link the server does not send as a file ({exc})",
-                    markup=False,
-                )
+                why = f"a symbolic link the server does not send as a file ({exc})"
+                err.print(shown(f"Skipped {remote}: {why}", lines=True), markup=False)
                 continue
             done.append((remote, dest, result))
         return done
@@ -129,7 +122,7 @@ def register(app: typer.Typer) -> None:
         entries.sort(key=lambda f: (f.kind != "dir", f.name))
         if not long:
             for facts in entries:
-                out.print(_shown(facts.name), markup=False)
+                out.print(shown(facts.name), markup=False)
             return
         table = Table("mode", "size", "modified (UTC)", "name", box=None, pad_edge=False)
         table.columns[1].justify = "right"

@@ -9,7 +9,7 @@ import typer
 
 from pasv.cli.client.options import Common, client_command
 from pasv.cli.client.progress import progress_bar
-from pasv.cli.client.run import Exit, err, execute, fail, prepare, url_argument
+from pasv.cli.client.run import Exit, err, execute, fail, prepare, shown, url_argument
 from pasv.client import FtpClient, FtpClientError
 from pasv.client.mirror import MirrorPlan, local_tree, plan, remote_tree
 from pasv.client.mirror_hash import NO_HASH, compare_hashes
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
 
         def note(text: str) -> None:
             if not common.quiet:
-                err.print(f"Mirror: {text}", markup=False)
+                err.print(f"Mirror: {shown(text, lines=True)}", markup=False)
 
         async def run(client: FtpClient) -> MirrorPlan:
             remote = await remote_tree(client, url.path, note)

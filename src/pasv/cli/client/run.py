@@ -34,9 +34,22 @@ from pasv.client import (
 from pasv.client.trace import Kind, format_event
 from pasv.client.url import ANONYMOUS, UrlError, netrc_credentials, parse_url
 
-__all__ = ["Exit", "Prepared", "err", "execute", "fail", "prepare", "url_argument"]
+__all__ = ["Exit", "Prepared", "err", "execute", "fail", "prepare", "shown", "url_argument"]
 
 T = TypeVar("T")
+_CONTROLS = (*range(0x20), 0x7F, *range(0x80, 0xA0))
+_ESCAPED = {c: f"\\x{c:02x}" for c in _CONTROLS}  # as repr() writes them
+_ESCAPED_BUT_LINES = {c: e for c, e in _ESCAPED.items() if chr(c) not in "\t\n"}
+
+
+def shown(text: str, lines: bool = False) -> str:
+    """Text from the server made safe to print: bytes the encoding could not decode, and
+    control characters (an escape sequence in a file name or reply could clear, retitle or
+    rewrite the terminal), appear as ``\\xNN``; ``lines`` keeps tabs and line feeds."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text.translate(_ESCAPED_BUT_LINES if lines else _ESCAPED)
+
+
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -54,7 +67,7 @@ class Exit(IntEnum):
 
 
 def fail(message: str, code: Exit) -> NoReturn:
-    err.print(f"[red]Error:[/red] {escape(message)}", markup=True)
+    err.print(f"[red]Error:[/red] {escape(shown(message, lines=True))}", markup=True)
     raise typer.Exit(int(code))
 
 
@@ -91,7 +104,7 @@ def _options(url: FtpUrl, common: Common) -> ClientOptions:
     if common.verbose:
 
         def tracer(kind: Kind, text: str) -> None:
-            err.print(format_event(kind, text), markup=False)
+            err.print(format_event(kind, shown(text, lines=True)), markup=False)
 
     use_tls = common.tls or url.implicit_tls
     return ClientOptions(
@@ -139,7 +152,8 @@ class Prepared:
         """Say why and when the next try comes (not with --quiet)."""
         if not self.common.quiet:
             retries = self.common.retries
-            err.print(f"{exc}; retry {attempt} of {retries} in {wait:.1f} s", markup=False)
+            line = f"{exc}; retry {attempt} of {retries} in {wait:.1f} s"
+            err.print(shown(line, lines=True), markup=False)
 
 
 def _check_encoding(url: FtpUrl, encoding: str) -> None:
