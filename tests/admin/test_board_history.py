@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import tracemalloc
 from pathlib import Path
 
 from pasv.admin.history import Search, parse_line, search
@@ -74,3 +75,44 @@ def test_the_transfer_log_is_parsed_and_searched(tmp_path: Path) -> None:
     assert search(path, Search(since=time.time() + 3600)) == []
     assert search(tmp_path / "missing", Search()) == []
     assert parse_line("Tue Nov 24 07:53:12 2026 x 127.0.0.1 2052 /f a _ i r a ftp 0 * c") is None
+
+
+def _line(number: int) -> str:
+    return f"Mon Dec 07 23:13:53 2026 1 192.0.2.1 5 /d/file{number:07d}.txt b _ o r bob ftp 0 * c\n"
+
+
+def test_a_large_log_is_read_from_its_end_in_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "xferlog"
+    count = 300_000  # 26 MB: more than the 16 MiB searched, lines across every chunk border
+    with path.open("w") as file:
+        file.writelines(_line(n) for n in range(count))
+    tracemalloc.start()
+    try:
+        newest = search(path, Search(limit=100))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [r.path for r in newest] == [
+        f"/d/file{n:07d}.txt" for n in range(count - 1, count - 101, -1)
+    ]
+    assert peak < 4 << 20  # the last chunk or two, not the 16 MiB window (it was 60 MB and more)
+    # a search that matches nothing near the end goes through the whole window, line by line
+    # (the line cut by the window's start left out), and only the window
+    found = search(path, Search(path="file0", limit=1000))
+    window_lines = (16 << 20) // len(_line(0))
+    assert len(found) == 1000 and found[-1].path == f"/d/file{count - 1000:07d}.txt"
+    oldest = search(path, Search(limit=10**6))
+    assert window_lines - 1 <= len(oldest) <= window_lines
+    assert [r.path for r in oldest[-1:]] == [f"/d/file{count - len(oldest):07d}.txt"]
+
+
+def test_a_small_log_keeps_its_first_line_and_crlf_ends(tmp_path: Path) -> None:
+    path = tmp_path / "xferlog"
+    path.write_bytes(
+        _line(1).encode() + _line(2).replace("\n", "\r\n").encode() + _line(3)[:-1].encode()
+    )
+    assert [r.path for r in search(path, Search())] == [
+        "/d/file0000003.txt",
+        "/d/file0000002.txt",
+        "/d/file0000001.txt",
+    ]

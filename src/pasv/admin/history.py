@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 _FIELDS = 18
 _WINDOW = 16 << 20  # the newest 16 MiB of the log are searched
+_CHUNK = 256 << 10  # read from the end this much at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,23 +62,44 @@ class Search:
 
 
 def search(path: Path, query: Search) -> list[TransferRecord]:
-    """Matching transfers, newest first."""
+    """Matching transfers, newest first: the log is read from its end in chunks, and only as
+    far as the matches need (each chunk a short step, so a thread searching leaves the GIL to
+    the FTP server's loop often)."""
+    found: list[TransferRecord] = []
+    # a line without the user's name or the part of the path is not parsed (strptime is most
+    # of a search's time)
+    needles = [text.encode() for text in (query.user, (query.path or "").replace(" ", "_")) if text]
     try:
         with path.open("rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            file.seek(max(0, size - _WINDOW))
-            data = file.read().decode("utf-8", "replace")
+            for raw in _lines_from_end(file):
+                if any(needle not in raw for needle in needles):
+                    continue
+                record = parse_line(raw.decode("utf-8", "replace"))
+                if record is None or not _matches(record, query):
+                    continue
+                found.append(record)
+                if len(found) >= query.limit:
+                    break
     except OSError:
-        return []
-    found: list[TransferRecord] = []
-    for line in reversed(data.splitlines()):
-        record = parse_line(line)
-        if record is None or not _matches(record, query):
-            continue
-        found.append(record)
-        if len(found) >= query.limit:
-            break
+        return found
     return found
+
+
+def _lines_from_end(file: BinaryIO) -> Iterator[bytes]:
+    """The lines of the newest ``_WINDOW`` bytes of ``file``, last first (a line cut by the
+    window's start is left out)."""
+    size = file.seek(0, os.SEEK_END)
+    start = max(0, size - _WINDOW)
+    end, rest = size, b""
+    while end > start:
+        begin = max(start, end - _CHUNK)
+        file.seek(begin)
+        lines = (file.read(end - begin) + rest).split(b"\n")
+        rest = lines[0]  # may go on in the chunk before
+        yield from (line.rstrip(b"\r") for line in reversed(lines[1:]) if line)
+        end = begin
+    if rest and start == 0:
+        yield rest.rstrip(b"\r")
 
 
 def _matches(record: TransferRecord, query: Search) -> bool:
