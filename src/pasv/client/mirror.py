@@ -37,6 +37,7 @@ class MirrorPlan:
     copies: list[tuple[str, Entry]] = field(default_factory=list)
     deletes: list[tuple[str, Entry]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files not written: a link in the way
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, why): refused
 
     @property
     def bytes(self) -> int:

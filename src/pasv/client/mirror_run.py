@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pasv.client.client import FtpClient, Progress
-from pasv.client.errors import FtpClientError
+from pasv.client.errors import FtpClientError, ReplyError
 from pasv.client.mirror import Entry, MirrorPlan
 from pasv.client.retry import OnRetry, RetryPolicy, Sleep, with_retries
 from pasv.client.transfer import get_file, put_file
@@ -25,6 +25,15 @@ Note = Callable[[str], None]
 
 class _NoSession(Exception):
     """The server refused one more session for now; other sessions go on with the files."""
+
+
+# replies that refuse one file for good (missing, not allowed, a name the server will not
+# take): the run goes on with the others, as lftp and rsync do, and fails at the end
+_FILE_REFUSALS = frozenset({550, 553})
+
+
+def refuses_only_the_file(exc: FtpClientError) -> bool:
+    return isinstance(exc, ReplyError) and not exc.transient and exc.reply.code in _FILE_REFUSALS
 
 
 def link_in_the_way(root: Path, rel: str) -> str | None:
@@ -163,7 +172,14 @@ class _Copier:
                         self.note(f"The server refused another session ({exc}); going on "
                                   f"with {self.working}.")  # fmt: skip
                     return
+                except FileNotFoundError as exc:  # gone from the local tree since listed
+                    self.the_plan.failed.append((rel, f"{exc.strerror}: {exc.filename}"))
+                    self.note(f"Not copied: {rel} (gone from {self.local_root}); going on.")
                 except FtpClientError as exc:
+                    if refuses_only_the_file(exc):
+                        self.the_plan.failed.append((rel, str(exc)))
+                        self.note(f"Not copied: {rel} ({exc}); going on with the others.")
+                        continue
                     exc.final = True  # tried policy.attempts times: not worth a whole new run
                     raise
         finally:
@@ -187,7 +203,9 @@ async def run_plan(
     """Carry out a plan in ``first`` and ``jobs - 1`` more sessions; returns files copied.
 
     A file whose copy fails transiently (a lost connection, 421, 426 …) is tried again in a
-    new session after the policy's wait, up to ``policy.attempts`` times (default: once).
+    new session after the policy's wait, up to ``policy.attempts`` times (default: once). A
+    file the server refuses for good (550 gone or not allowed, 553) is listed in
+    ``plan.failed`` and the others are copied.
     ``note`` receives what the run decided on its own (default: the first session's log):
     a file not written because a symbolic link is in its way (listed in ``plan.skipped``).
     """
@@ -213,4 +231,4 @@ async def run_plan(
         await asyncio.gather(*(c.close() for c in copier.opened))
         raise
     await asyncio.gather(*(c.quit() for c in copier.opened))
-    return len(the_plan.copies) - len(the_plan.skipped)
+    return len(the_plan.copies) - len(the_plan.skipped) - len(the_plan.failed)

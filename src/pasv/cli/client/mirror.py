@@ -99,14 +99,25 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             for line in _describe(done):
                 typer.echo(line)
-        if common.quiet:
-            return
-        if done.empty:
-            err.print("Mirror: nothing to do; the trees are the same.", markup=False)
-            return
-        would = "would copy" if dry_run else "copied"
-        err.print(
-            f"Mirror: {would} {len(done.copies) - len(done.skipped)} files ({done.bytes} bytes), "
-            f"{len(done.mkdirs)} directories, {len(done.deletes)} deletions.",
-            markup=False,
-        )
+        if not common.quiet:
+            _summary(done, dry_run)
+        if done.failed:  # each was said as it happened; the run as a whole did not succeed
+            fail(
+                f"{len(done.failed)} of {len(done.copies)} files could not be copied"
+                f" (the first: {done.failed[0][0]}: {done.failed[0][1]})",
+                Exit.REFUSED,
+            )
+
+
+def _summary(done: MirrorPlan, dry_run: bool) -> None:
+    if done.empty:
+        err.print("Mirror: nothing to do; the trees are the same.", markup=False)
+        return
+    would = "would copy" if dry_run else "copied"
+    left = {*done.skipped, *(rel for rel, _ in done.failed)}
+    copied = [entry.size for rel, entry in done.copies if rel not in left]
+    err.print(
+        f"Mirror: {would} {len(copied)} files ({sum(copied)} bytes), "
+        f"{len(done.mkdirs)} directories, {len(done.deletes)} deletions.",
+        markup=False,
+    )
