@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import io
 import os
 import stat as st
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
@@ -76,8 +78,8 @@ def _kind(mode: int) -> Literal["file", "dir", "link", "other"]:
     return "other"
 
 
-def _facts(name: str, s: os.stat_result) -> FileFacts:
-    return FileFacts(
+def _facts(name: str, s: os.stat_result, make: Callable[..., FileFacts] = FileFacts) -> FileFacts:
+    return make(
         name=name,
         kind=_kind(s.st_mode),
         size=s.st_size,
@@ -88,17 +90,9 @@ def _facts(name: str, s: os.stat_result) -> FileFacts:
     )
 
 
-def _linked(name: str, s: os.stat_result, target: str) -> LinkedFacts:
-    return LinkedFacts(
-        name=name,
-        kind=_kind(s.st_mode),
-        size=s.st_size,
-        mtime=s.st_mtime,
-        mode=st.S_IMODE(s.st_mode),
-        nlink=s.st_nlink,
-        unique=f"{s.st_dev:x}g{s.st_ino:x}",
-        target=target,
-    )
+def _linked(name: str, s: os.stat_result, target: str) -> FileFacts:
+    """An entry that is a symbolic link to ``target``, described by what it points to."""
+    return _facts(name, s, functools.partial(LinkedFacts, target=target))
 
 
 class LocalReadHandle:
