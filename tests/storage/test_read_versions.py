@@ -8,14 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.storage.test_storage_parity import s3_location
-from tests.support.seaweed import Weed, unique_prefix
+from tests.storage.test_storage_parity import made_store
 
 from pasv.storage.base import ReadHandle, Storage
 from pasv.storage.local import LocalStorage
-from pasv.storage.memory import MemoryStorage
-from pasv.storage.s3 import S3Storage
-from pasv.storage.s3client import S3Connection
 
 SIZE = 24 * 1024 * 1024  # more than one read and than the HTTP client's buffers
 FIRST = 64 * 1024
@@ -23,18 +19,8 @@ FIRST = 64 * 1024
 
 @pytest.fixture(params=["local", "memory", "s3"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    conn = None
-    if request.param == "s3":
-        weed: Weed = request.getfixturevalue("weed")
-        conn = S3Connection(s3_location(weed))
-        store: Storage = S3Storage(conn, unique_prefix())
-    elif request.param == "local":
-        store = LocalStorage(tmp_path)
-    else:
-        store = MemoryStorage()
-    yield store
-    if conn is not None:
-        await conn.aclose()
+    async with made_store(request, tmp_path) as made:
+        yield made
 
 
 async def _write(store: Storage, data: bytes) -> None:

@@ -42,23 +42,27 @@ def s3_location(weed: Weed, **extra: object) -> S3Location:
     )
 
 
-@pytest.fixture(params=["local", "memory", "s3"])
-async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    conn = None
+@asynccontextmanager
+async def made_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+    """An empty store of the kind ``request.param`` names: local, memory or s3 (SeaweedFS)."""
     if request.param == "s3":
         weed: Weed = request.getfixturevalue("weed")
         conn = S3Connection(s3_location(weed))
-        store: Storage = S3Storage(conn, unique_prefix())
-    elif request.param == "local":
-        store = LocalStorage(tmp_path)
+        try:
+            yield S3Storage(conn, unique_prefix())
+        finally:
+            await conn.aclose()
     else:
-        store = MemoryStorage()
-    await store.mkdir("/dir")
-    async with _closing(await store.open_write("/dir/f.txt")) as handle:
-        await handle.write(b"hello world")
-    yield store
-    if conn is not None:
-        await conn.aclose()
+        yield LocalStorage(tmp_path) if request.param == "local" else MemoryStorage()
+
+
+@pytest.fixture(params=["local", "memory", "s3"])
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
+    async with made_store(request, tmp_path) as store:
+        await store.mkdir("/dir")
+        async with _closing(await store.open_write("/dir/f.txt")) as handle:
+            await handle.write(b"hello world")
+        yield store
 
 
 @asynccontextmanager
