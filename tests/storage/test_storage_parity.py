@@ -161,6 +161,7 @@ async def test_tree_operations(storage: Storage) -> None:
         (lambda s: s.open_read("/dir/f.txt", -1), ArgumentError),
         (lambda s: s.open_write("/dir"), IsADirectory),
         (lambda s: s.open_write("/nope/x"), PathNotFound),
+        (lambda s: s.open_write("/nope/x", offset=4), PathNotFound),  # not "beyond the end"
         (lambda s: s.mkdir("/dir"), AlreadyExists),
         (lambda s: s.mkdir("/nope/x"), PathNotFound),
         (lambda s: s.rmdir("/dir"), DirectoryNotEmpty),

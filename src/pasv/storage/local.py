@@ -325,7 +325,7 @@ class LocalStorage(Jail):
         try:
             fd, opened = open_regular(real, flags)
         except FileNotFoundError:
-            if resumed:
+            if resumed and os.path.isdir(os.path.dirname(real)):  # no file, not no directory
                 check_resume(offset, 0)
             raise
         file = open(fd, "wb", buffering=0)  # noqa: SIM115 - owned by the handle
