@@ -60,6 +60,22 @@ LOOPBACK = {"server": {"host": "127.0.0.1"}}
         ({**LOOPBACK, "metrics": {"listen": "0.0.0.0:9121"}}, (), None, ["metrics-exposed"]),
         ({**LOOPBACK, "metrics": {"listen": "[::1]:9121"}}, (), None, []),
         ({**LOOPBACK, "metrics": {"enabled": False, "listen": "0.0.0.0:9121"}}, (), None, []),
+        (
+            {**LOOPBACK, "hooks": [{"url": "http://u:pw@hooks.example.org/in"}]},
+            (),
+            None,
+            ["hook-plain-password"],
+        ),
+        (
+            {**LOOPBACK, "hooks": [{"url": "http://u:pw@192.0.2.7:80/in"}]},
+            (),
+            None,
+            ["hook-plain-password"],
+        ),
+        ({**LOOPBACK, "hooks": [{"url": "https://u:pw@hooks.example.org/in"}]}, (), None, []),
+        ({**LOOPBACK, "hooks": [{"url": "http://hooks.example.org/in"}]}, (), None, []),
+        ({**LOOPBACK, "hooks": [{"url": "http://u:pw@127.0.0.1:8080/in"}]}, (), None, []),
+        ({**LOOPBACK, "hooks": [{"url": "http://u:pw@localhost/in"}]}, (), None, []),
     ],
 )
 def test_plain_login_and_anonymous_write(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import urllib.parse
 from dataclasses import dataclass
 
 from pasv.config import Settings
@@ -15,7 +16,8 @@ _EVERYONE = (SubjectKind.ALL, SubjectKind.ANONYMOUS)
 
 @dataclass(frozen=True, slots=True)
 class SetupWarning:
-    key: str  # plain-login, anonymous-write, root, self-signed, metrics-exposed: stable keys
+    key: str  # plain-login, anonymous-write, root, self-signed, metrics-exposed,
+    # hook-plain-password: stable keys
     text: str
 
 
@@ -89,4 +91,23 @@ def setup_warnings(
                 "127.0.0.1, or let only Prometheus reach that port).",
             )
         )
+    for index, hook in enumerate(settings.hooks):
+        url = urllib.parse.urlsplit(hook.url)
+        if url.scheme == "http" and url.password and not _loopback_name(url.hostname):
+            found.append(
+                SetupWarning(
+                    "hook-plain-password",
+                    f"hook {hook.name or f'hook-{index + 1}'} sends its URL's password to "
+                    f"{url.hostname} over plain http: anyone on the path can read it (use an "
+                    "https:// URL).",
+                )
+            )
     return found
+
+
+def _loopback_name(host: str | None) -> bool:
+    """``_loopback`` for a URL's host, which may be a name (only localhost is taken as one)."""
+    try:
+        return _loopback(host)
+    except ValueError:  # a DNS name: it may resolve anywhere
+        return False
