@@ -155,3 +155,23 @@ def test_requiring_tls_while_it_is_off_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(None, {"tls": {"enabled": False, "require_login_tls": True}}, environ={})
     assert "tls:" in str(info.value) and "disabled" in str(info.value)
+
+
+def test_stor_without_prot_p_leaves_the_file_as_it_was(strict: LiveServer) -> None:
+    (strict.files / "kept.txt").write_bytes(b"precious")
+    ftp = ftps_login(strict, prot_p=False)
+    ftp.sendcmd("EPSV")
+    with pytest.raises(ftplib.error_perm) as info:
+        ftp.sendcmd("STOR kept.txt")
+    assert code_of(info.value) == 534
+    assert (strict.files / "kept.txt").read_bytes() == b"precious"  # not truncated
+
+
+@pytest.mark.parametrize("command", ["APPE new.txt", "STOU"])
+def test_upload_without_prot_p_makes_no_file(strict: LiveServer, command: str) -> None:
+    ftp = ftps_login(strict, prot_p=False)
+    ftp.sendcmd("EPSV")
+    with pytest.raises(ftplib.error_perm) as info:
+        ftp.sendcmd(command)
+    assert code_of(info.value) == 534
+    assert list(strict.files.iterdir()) == []

@@ -49,6 +49,15 @@ def test_stor_binary(live_any: LiveServer) -> None:
     assert (live_any.files / "up.bin").read_bytes() == b"short"
 
 
+def test_stor_without_a_data_connection_leaves_the_file_as_it_was(live: LiveServer) -> None:
+    (live.files / "kept.txt").write_bytes(b"precious")
+    ftp = live.login()
+    with pytest.raises(ftplib.error_temp) as info:
+        ftp.sendcmd("STOR kept.txt")  # no PASV/PORT first
+    assert str(info.value).startswith("425 ")
+    assert (live.files / "kept.txt").read_bytes() == b"precious"
+
+
 def test_list_both_families(live_any: LiveServer) -> None:
     (live_any.files / "f.txt").write_bytes(b"abc")
     (live_any.files / "dir").mkdir()

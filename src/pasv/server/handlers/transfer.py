@@ -25,7 +25,7 @@ from pasv.protocol.errors import (
 )
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import datalayers, modetransfers, transfers
-from pasv.server.datachannel import tune
+from pasv.server.datachannel import DataChannel, tune
 from pasv.server.handlers import command, files
 from pasv.server.language import say
 from pasv.server.metering import throttle_for
@@ -48,6 +48,20 @@ HOLD_150_UP_TO = 16 * 1024
 _OPENING, _COMPLETE = ReplyCode.FILE_STATUS_OK, ReplyCode.TRANSFER_COMPLETE
 
 
+def check_data_ready(s: Session) -> DataChannel:
+    """The refusals a transfer can get before its data connection: none set up (425), or a
+    clear one where PROT P is required (534). An upload checks them before it opens its file,
+    so that a refused STOR leaves the file there as it was."""
+    channel = s.data
+    if channel is None:
+        raise FtpError(
+            "Use PASV, EPSV, PORT or EPRT first to set up the data connection.",
+            code=ReplyCode.CANNOT_OPEN_DATA,
+        )
+    check_data_protection(s)
+    return channel
+
+
 async def run_transfer(
     s: Session,
     *,
@@ -62,13 +76,7 @@ async def run_transfer(
     on_done: Callable[[Transfer, bool], Awaitable[None]] | None = None,
 ) -> Reply:
     """Open the data connection, say 150, move the bytes, and give the final reply."""
-    channel = s.data
-    if channel is None:
-        raise FtpError(
-            "Use PASV, EPSV, PORT or EPRT first to set up the data connection.",
-            code=ReplyCode.CANNOT_OPEN_DATA,
-        )
-    check_data_protection(s)
+    channel = check_data_ready(s)
     s.data = None
     transfer = Transfer(verb, direction, path, total, s.server.loop)
     s.transfer = transfer  # from here ABOR, STAT and NOOP are answered at once
@@ -279,6 +287,7 @@ async def _store(
     done_text: str = "",
 ) -> Reply:
     s.check_new_name(path)
+    check_data_ready(s)
     declared = s.take_allocated()
     identity = s.fs.identity(path)
     claim = s.server.in_use.claim(identity)
