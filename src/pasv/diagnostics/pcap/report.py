@@ -17,6 +17,8 @@ from pasv.diagnostics.pcap.tcp import Connection, reassemble
 __all__ = ["Analysis", "analyse", "extract", "summary"]
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\:*?\"<>|]")
+_NAME_BYTES = 200  # room for ".incomplete" and "~N" within the usual 255-byte limit
+_SUMS = "SHA256SUMS"
 
 
 @dataclass
@@ -35,10 +37,36 @@ def analyse(path: Path) -> Analysis:
     return Analysis(sessions, rebuild_files(sessions), others)
 
 
+def _component(name: str) -> str:
+    """One path component made safe, and short enough for any file system (255 bytes)."""
+    return _UNSAFE.sub("_", name).encode()[:_NAME_BYTES].decode(errors="ignore") or "_"
+
+
 def _safe_relative(virtual: str) -> Path:
     """A relative path for a name taken from the capture: no "..", no absolute part."""
-    parts = [_UNSAFE.sub("_", p) for p in virtual.split("/") if p not in ("", ".", "..")]
+    parts = [_component(p) for p in virtual.split("/") if p not in ("", ".", "..")]
     return Path(*parts) if parts else Path("unnamed")
+
+
+def _blocked(target: Path, root: Path) -> bool:
+    """Whether ``target`` cannot be written: it is a directory, or a folder on its way is a file
+    (a capture that stored both "a" and "a/b")."""
+    if target.is_dir() or target == root / _SUMS:
+        return True
+    return any(p.exists() and not p.is_dir() for p in target.parents if p.is_relative_to(root))
+
+
+def _free_target(root: Path, relative: Path, used: set[Path]) -> Path:
+    """Where to write ``relative``: as named, else flattened into one name, else with ~N."""
+    target = root / relative
+    if _blocked(target, root) and len(relative.parts) > 1:
+        relative = Path(_component("_".join(relative.parts)))
+        target = root / relative
+    counter = 1
+    while target in used or _blocked(target, root):
+        counter += 1
+        target = root / relative.with_name(f"{relative.stem}~{counter}{relative.suffix}")
+    return target
 
 
 def _output_name(item: RebuiltFile, index: int) -> Path:
@@ -61,12 +89,7 @@ def extract(analysis: Analysis, directory: Path) -> None:
     for index, item in enumerate(analysis.files, 1):
         if not item.transfers or all(t.data is None for t in item.transfers):
             continue
-        relative = _output_name(item, index)
-        target = root / relative
-        counter = 1
-        while target in used:
-            counter += 1
-            target = root / relative.with_name(f"{relative.stem}~{counter}{relative.suffix}")
+        target = _free_target(root, _output_name(item, index), used)
         if not target.resolve().is_relative_to(root):
             continue  # cannot happen with _safe_relative; never write outside the directory
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +98,7 @@ def extract(analysis: Analysis, directory: Path) -> None:
         analysis.written[id(item)] = target
         sums.append(f"{item.sha256}  {target.relative_to(root)}\n")
     if sums:
-        (root / "SHA256SUMS").write_text("".join(sums), encoding="utf-8")
+        (root / _SUMS).write_text("".join(sums), encoding="utf-8")
 
 
 def _event_dict(event: Event, origin: float) -> dict[str, Any]:
