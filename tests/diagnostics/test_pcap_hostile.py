@@ -3,12 +3,15 @@ too long for a file system, offsets and sequence jumps far beyond what the captu
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
+from pasv.diagnostics.pcap.budget import Budget
 from pasv.diagnostics.pcap.files import rebuild_files
+from pasv.diagnostics.pcap.packets import FIN, SYN, Segment
 from pasv.diagnostics.pcap.report import Analysis, extract
 from pasv.diagnostics.pcap.sessions import Session, Transfer
-from pasv.diagnostics.pcap.tcp import Connection, Stream
+from pasv.diagnostics.pcap.tcp import Connection, Stream, reassemble
 from pasv.protocol.replies import Reply
 
 DONE = Reply(226, ("Transfer complete.",))
@@ -18,16 +21,20 @@ def stream(data: bytes) -> Stream:
     return Stream(data, (), True, False, (0,), (0.0,))
 
 
+def session_of(*transfers: Transfer) -> Session:
+    conn = Connection(
+        ("127.0.0.1", 5000), ("127.0.0.1", 21), 0.0, 9.0, True, stream(b""), stream(b"")
+    )
+    return Session(conn, [], transfers=list(transfers))
+
+
 def stored(*names: str) -> Analysis:
     """One session that STORed each name, with the name's bytes as content."""
     transfers = [
         Transfer(float(i), "STOR", name, name, "I", 0, None, [DONE], stream(name.encode()))
         for i, name in enumerate(names, 1)
     ]
-    conn = Connection(
-        ("127.0.0.1", 5000), ("127.0.0.1", 21), 0.0, 9.0, True, stream(b""), stream(b"")
-    )
-    sessions = [Session(conn, [], transfers=transfers)]
+    sessions = [session_of(*transfers)]
     return Analysis(sessions, rebuild_files(sessions), [])
 
 
@@ -63,3 +70,39 @@ def test_a_name_longer_than_a_file_system_allows_is_shortened(tmp_path: Path) ->
     assert content == long.encode()
     assert all(len(part.encode()) <= 255 for part in Path(name).parts)
     assert not (tmp_path.parent / "escape").exists()
+
+
+def sent(*pieces: tuple[int, int, bytes]) -> Stream:
+    """The client's stream of a connection whose client sent (seq, flags, payload) segments."""
+    client, server = ("127.0.0.1", 40000), ("127.0.0.1", 21)
+    segments = [
+        Segment(float(i), client, server, seq, flags, data, len(data))
+        for i, (seq, flags, data) in enumerate(pieces)
+    ]
+    [conn] = reassemble(segments, Budget(1000))
+    return conn.c2s
+
+
+def test_a_sequence_jump_beyond_the_budget_is_missing_not_zero_filled() -> None:
+    near = sent((99, SYN, b""), (100, 0, b"abc"), (603, 0, b"xyz"), (606, FIN, b""))
+    assert near.data == b"abc" + bytes(500) + b"xyz" and near.missing == ((3, 503),)
+    # 2 GB further on, as a hostile capture may claim: nothing is held for the hole
+    far = sent((99, SYN, b""), (100, 0, b"abc"), (100 + (1 << 31) - 9, 0, b"xyz"))
+    assert far.data == b"abc" and far.missing == ((3, (1 << 31) - 6),)
+    fin = sent((99, SYN, b""), (100, 0, b"abc"), (100 + (1 << 31) - 9, FIN, b""))
+    assert fin.data == b"abc" and fin.missing == ((3, (1 << 31) - 9),) and fin.closed
+
+
+def test_rest_far_beyond_the_capture_is_reported_not_allocated() -> None:
+    far = Transfer(1.0, "RETR", "f", "/f", "I", 900_000_000_000, None, [DONE], stream(b"hello"))
+    [item] = rebuild_files([session_of(far)])
+    assert len(item.content) == 0 and not item.complete
+    assert any("byte 900000000000" in reason for reason in item.status())
+
+
+def test_a_mode_z_bomb_is_inflated_only_as_far_as_the_budget() -> None:
+    bomb = zlib.compress(bytes(20_000_000), 9)
+    z = Transfer(1.0, "RETR", "f", "/f", "I", 0, None, [DONE], stream(bomb), mode="Z")
+    [item] = rebuild_files([session_of(z)], Budget(1_000_000))
+    assert len(item.content) == len(bomb) + 1_000_000
+    assert any("inflates to more than" in note for note in item.notes)

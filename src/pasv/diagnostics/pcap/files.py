@@ -8,6 +8,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pasv.diagnostics.pcap.budget import Budget
 from pasv.diagnostics.pcap.sessions import Session, Transfer
 from pasv.protocol import blockmode
 from pasv.protocol.ascii import FromNetwork
@@ -115,16 +116,22 @@ def _differing(a: bytes | bytearray, b: bytes) -> tuple[int, int]:
     return first, last + 1
 
 
-def _unmode(transfer: Transfer, data: bytes, notes: list[str]) -> bytes:
+def _unmode(transfer: Transfer, data: bytes, notes: list[str], budget: Budget) -> bytes:
     """MODE Z inflated, MODE B unblocked; what cannot be decoded is said in ``notes``."""
     what = f"{transfer.verb} {transfer.arg}"
     if transfer.mode == "Z":
         inflate = zlib.decompressobj()
+        limit = len(data) + budget.left  # the inflated bytes beyond the captured ones are spent
         try:
-            out = inflate.decompress(data)
+            out = inflate.decompress(data, limit + 1)
         except zlib.error as exc:
             notes.append(f"{what}: the MODE Z data cannot be inflated past a point ({exc})")
             return b""
+        budget.take(len(out) - len(data))
+        if len(out) > limit:
+            notes.append(f"{what}: the MODE Z data inflates to more than {limit} bytes; "
+                         f"only the first {limit} are rebuilt")  # fmt: skip
+            return out[:limit]
         if not inflate.eof:
             notes.append(f"{what}: the MODE Z stream does not end in the capture")
         return out
@@ -139,7 +146,9 @@ def _unmode(transfer: Transfer, data: bytes, notes: list[str]) -> bytes:
     return b"".join(e.data for e in events if isinstance(e, blockmode.Data))
 
 
-def _payload(transfer: Transfer, notes: list[str]) -> tuple[bytes, list[tuple[int, int]]]:
+def _payload(
+    transfer: Transfer, notes: list[str], budget: Budget
+) -> tuple[bytes, list[tuple[int, int]]]:
     assert transfer.data is not None
     data, missing = transfer.data.data, list(transfer.data.missing)
     if transfer.mode in ("Z", "B"):
@@ -147,7 +156,7 @@ def _payload(transfer: Transfer, notes: list[str]) -> tuple[bytes, list[tuple[in
             notes.append(f"{transfer.verb} {transfer.arg}: MODE {transfer.mode} data with a gap; "
                          "only the bytes before it are rebuilt")  # fmt: skip
             data = data[: missing[0][0]]
-        data, missing = _unmode(transfer, data, notes), []
+        data, missing = _unmode(transfer, data, notes, budget), []
     if transfer.type == "A" and transfer.kind != "listing":
         converter = FromNetwork()
         data = converter.feed(data) + converter.flush()
@@ -166,8 +175,13 @@ def _expected(session: Session, item: RebuiltFile, transfer: Transfer) -> int | 
     return after[0] if after else item.expected
 
 
-def rebuild_files(sessions: list[Session]) -> list[RebuiltFile]:
-    """Every file and listing the capture shows, in order of first transfer."""
+def rebuild_files(sessions: list[Session], budget: Budget | None = None) -> list[RebuiltFile]:
+    """Every file and listing the capture shows, in order of first transfer.
+
+    Zero bytes before an offset (REST, APPE after a SIZE) are held only while ``budget`` lasts;
+    a transfer placed beyond it is not placed, and the file is incomplete with the reason.
+    """
+    budget = budget if budget is not None else Budget()
     files: dict[tuple[str, str, str, int], RebuiltFile] = {}
     order: list[RebuiltFile] = []
     for number, session in enumerate(sessions, 1):
@@ -185,7 +199,7 @@ def rebuild_files(sessions: list[Session]) -> list[RebuiltFile]:
                 )
                 item.transfers.append(transfer)
                 continue
-            data, missing = _payload(transfer, item.notes)
+            data, missing = _payload(transfer, item.notes, budget)
             offset = transfer.rest
             if transfer.verb == "APPE":
                 base = session.sizes.get(item.path, [])
@@ -195,6 +209,12 @@ def rebuild_files(sessions: list[Session]) -> list[RebuiltFile]:
                 elif known:
                     offset = known[-1]
                     item.notes.append(f"APPE added to {offset} bytes that are not in the capture")
+            if not budget.take(offset - len(item.content)):
+                item.conflicts.append(f"{transfer.verb} {transfer.arg}: its data would start "
+                                      f"at byte {offset}, beyond what pasv fills with zero "
+                                      "bytes; it is not rebuilt")  # fmt: skip
+                item.transfers.append(transfer)
+                continue
             item.write(transfer, offset, data, missing)
             item.expected = _expected(session, item, transfer)
     return order

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pasv.diagnostics.pcap.budget import Budget
 from pasv.diagnostics.pcap.control import Event
 from pasv.diagnostics.pcap.files import RebuiltFile, rebuild_files
 from pasv.diagnostics.pcap.packets import read_segments
@@ -33,8 +34,9 @@ class Analysis:
 
 def analyse(path: Path) -> Analysis:
     """Read the capture at ``path`` (pcap or pcapng); raise CaptureError when it is not one."""
-    sessions, others = rebuild_sessions(reassemble(read_segments(path)))
-    return Analysis(sessions, rebuild_files(sessions), others)
+    budget = Budget.for_capture(path.stat().st_size)
+    sessions, others = rebuild_sessions(reassemble(read_segments(path), budget))
+    return Analysis(sessions, rebuild_files(sessions, budget), others)
 
 
 def _component(name: str) -> str:

@@ -6,6 +6,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pasv.diagnostics.pcap.budget import Budget
 from pasv.diagnostics.pcap.packets import FIN, RST, SYN, Segment
 
 __all__ = ["Connection", "Stream", "reassemble"]
@@ -73,7 +74,14 @@ class _Half:
         if seg.flags & RST:
             self.reset = True
 
-    def stream(self, reset: bool) -> Stream:
+    def _end(self, origin: int) -> int:
+        """The offset after the last byte the capture saw sent (or the FIN announced)."""
+        last = max((pos + len(payload) for pos, _, payload in self.pieces), default=origin)
+        return max(last, self.fin_abs if self.fin_abs is not None else 0) - origin
+
+    def stream(self, reset: bool, budget: Budget) -> Stream:
+        """The bytes in order; a gap is zero-filled while ``budget`` lasts, else the stream ends
+        there (the rest is recorded as missing, not held in memory)."""
         origin = 0
         if self.isn is None and self.pieces:  # capture began mid-stream: start at the lowest byte
             origin = min(p[0] for p in self.pieces)
@@ -86,15 +94,20 @@ class _Half:
             if off + len(payload) <= len(out):
                 continue  # a retransmission of bytes already placed
             if off > len(out):
+                if not budget.take(off - len(out)):
+                    missing.append((len(out), max(off, self._end(origin))))
+                    break
                 missing.append((len(out), off))
                 out += bytes(off - len(out))
             new = payload[len(out) - off :] if off < len(out) else payload
             starts.append(len(out))
             times.append(ts)
             out += new
-        if self.fin_abs is not None and self.fin_abs - origin > len(out):
-            missing.append((len(out), self.fin_abs - origin))
-            out += bytes(self.fin_abs - origin - len(out))
+        end = self.fin_abs - origin if self.fin_abs is not None else 0
+        if end > len(out) and (not missing or missing[-1][1] <= len(out)):
+            missing.append((len(out), end))
+            if budget.take(end - len(out)):
+                out += bytes(end - len(out))
         return Stream(
             bytes(out),
             tuple(missing),
@@ -134,17 +147,18 @@ class _Builder:
     def finished(self) -> bool:
         return any(h.fin_abs is not None or h.reset for h in self.halves.values())
 
-    def build(self) -> Connection:
+    def build(self, budget: Budget) -> Connection:
         reset = any(h.reset for h in self.halves.values())  # an RST ends both directions
-        c2s = self.halves.get(self.client, _Half()).stream(reset)
-        s2c = self.halves.get(self.server, _Half()).stream(reset)
+        c2s = self.halves.get(self.client, _Half()).stream(reset, budget)
+        s2c = self.halves.get(self.server, _Half()).stream(reset, budget)
         return Connection(
             self.client, self.server, self.first_ts, self.last_ts, self.handshake, c2s, s2c
         )
 
 
-def reassemble(segments: Iterable[Segment]) -> list[Connection]:
+def reassemble(segments: Iterable[Segment], budget: Budget | None = None) -> list[Connection]:
     """Group segments into connections (a new SYN on a finished 4-tuple starts a new one)."""
+    budget = budget if budget is not None else Budget()
     done: list[_Builder] = []
     open_: dict[frozenset[Endpoint], _Builder] = {}
     for seg in segments:
@@ -164,4 +178,4 @@ def reassemble(segments: Iterable[Segment]) -> list[Connection]:
             open_[key] = builder
         builder.add(seg)
     done.extend(open_.values())
-    return sorted((b.build() for b in done), key=lambda c: c.first_ts)
+    return sorted((b.build(budget) for b in done), key=lambda c: c.first_ts)
