@@ -3,18 +3,24 @@ too long for a file system, offsets and sequence jumps far beyond what the captu
 
 from __future__ import annotations
 
+import json
 import zlib
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from pasv.cli.main import app
 from pasv.diagnostics.pcap.budget import Budget
 from pasv.diagnostics.pcap.files import rebuild_files
-from pasv.diagnostics.pcap.packets import FIN, SYN, Segment
-from pasv.diagnostics.pcap.report import Analysis, extract
+from pasv.diagnostics.pcap.packets import FIN, SYN, CaptureError, Segment, read_segments
+from pasv.diagnostics.pcap.report import Analysis, analyse, extract
 from pasv.diagnostics.pcap.sessions import Session, Transfer
 from pasv.diagnostics.pcap.tcp import Connection, Stream, reassemble
 from pasv.protocol.replies import Reply
 
 DONE = Reply(226, ("Transfer complete.",))
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def stream(data: bytes) -> Stream:
@@ -106,3 +112,19 @@ def test_a_mode_z_bomb_is_inflated_only_as_far_as_the_budget() -> None:
     [item] = rebuild_files([session_of(z)], Budget(1_000_000))
     assert len(item.content) == len(bomb) + 1_000_000
     assert any("inflates to more than" in note for note in item.notes)
+
+
+def test_a_capture_cut_mid_packet_is_read_up_to_the_cut(tmp_path: Path) -> None:
+    whole = (FIXTURES / "ipv6.pcapng").read_bytes()
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(whole[:5000])
+    analysis = analyse(cut)
+    assert analysis.sessions and analysis.sessions[0].user == "alice"
+    [problem] = analysis.problems
+    assert "cut short after" in problem and "packets before the cut" in problem
+    with pytest.raises(CaptureError, match="cut short"):  # strict readers still refuse it
+        list(read_segments(cut))
+    result = CliRunner().invoke(app, ["pcap", str(cut), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["problems"] == [problem]
+    assert "Warning:" in result.stderr and "cut short" in result.stderr

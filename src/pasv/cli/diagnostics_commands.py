@@ -213,6 +213,8 @@ def pcap_command(
     if extract_dir is not None:
         extract(analysis, extract_dir)
     data = summary(analysis)
+    for problem in analysis.problems:
+        err.print(f"[yellow]Warning:[/yellow] {escape(problem)}", highlight=False, soft_wrap=True)
     if as_json:
         out.print_json(json.dumps(data, ensure_ascii=False))
         return

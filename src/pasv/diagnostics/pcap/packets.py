@@ -92,8 +92,13 @@ def _segment(ts: float, ip: Any) -> Segment | None:
     )
 
 
-def read_segments(path: Path) -> Iterator[Segment]:
-    """Every TCP segment of the capture, in file order; other packets are skipped."""
+def read_segments(path: Path, problems: list[str] | None = None) -> Iterator[Segment]:
+    """Every TCP segment of the capture, in file order; other packets are skipped.
+
+    A file cut short after its first packets (tcpdump killed, a full disk, a copy interrupted)
+    raises CaptureError, unless ``problems`` is given: then the packets before the cut are read
+    and the cut is said there, as Wireshark does.
+    """
     with path.open("rb") as f:
         try:
             reader = dpkt.pcap.UniversalReader(f)
@@ -102,8 +107,10 @@ def read_segments(path: Path) -> Iterator[Segment]:
         decode = _LINK_TYPES.get(reader.datalink())
         if decode is None:
             raise CaptureError(f"{path}: link type {reader.datalink()} is not supported")
+        count = 0
         try:
             for ts, buf in reader:
+                count += 1
                 try:
                     segment = _segment(ts, decode(buf))
                 except (dpkt.dpkt.UnpackError, IndexError):
@@ -111,4 +118,8 @@ def read_segments(path: Path) -> Iterator[Segment]:
                 if segment is not None:
                     yield segment
         except (dpkt.dpkt.NeedData, ValueError) as exc:
-            raise CaptureError(f"{path}: the capture file is cut short ({exc})") from None
+            detail = f" ({exc})" if str(exc) else ""
+            cut = f"{path}: the capture file is cut short after {count} packet(s){detail}"
+            if problems is None:
+                raise CaptureError(cut) from None
+            problems.append(cut + "; what follows is read from the packets before the cut")

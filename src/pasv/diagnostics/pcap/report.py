@@ -30,13 +30,15 @@ class Analysis:
     files: list[RebuiltFile]
     other_connections: list[Connection]
     written: dict[int, Path] = field(default_factory=dict)  # id(file) -> where it was written
+    problems: list[str] = field(default_factory=list)  # what is wrong with the file itself
 
 
 def analyse(path: Path) -> Analysis:
     """Read the capture at ``path`` (pcap or pcapng); raise CaptureError when it is not one."""
     budget = Budget.for_capture(path.stat().st_size)
-    sessions, others = rebuild_sessions(reassemble(read_segments(path), budget))
-    return Analysis(sessions, rebuild_files(sessions, budget), others)
+    problems: list[str] = []
+    sessions, others = rebuild_sessions(reassemble(read_segments(path, problems), budget))
+    return Analysis(sessions, rebuild_files(sessions, budget), others, problems=problems)
 
 
 def _component(name: str) -> str:
@@ -153,4 +155,5 @@ def summary(analysis: Analysis) -> dict[str, Any]:
         "sessions": sessions,
         "files": files,
         "other_connections": len(analysis.other_connections),
+        "problems": analysis.problems,
     }
