@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.helpers import WAIT, Raw, big_file, code_of, read_until_closed
+from tests.server.helpers import WAIT, Raw, big_file, code_of, read_until_closed, wait_for
 from tests.support.ftps import (
     ftps_login,
     implicit_login,
@@ -168,6 +168,25 @@ def test_plain_bytes_on_the_implicit_port_get_no_reply(live: LiveServer) -> None
     with socket.create_connection((host, port), timeout=WAIT) as sock:
         sock.sendall(b"USER alice\r\n")
         assert b"331" not in read_until_closed(sock)
+
+
+def test_implicit_connections_count_against_the_limits_before_their_handshake(
+    tmp_path: Path,
+) -> None:
+    """A connection still in its TLS handshake holds its place (max_sessions 1 here): many
+    silent ones cannot pile up past the limit; the next client is told so over TLS."""
+    live = start_server(tmp_path / "data", server={"max_sessions": 1})
+    try:
+        host, port = live.server.implicit_addresses[0]
+        with socket.create_connection((host, port), timeout=WAIT):  # never says ClientHello
+            wait_for(lambda: len(live.server.sessions) == 1)
+            ctx = insecure_context()
+            raw = socket.create_connection((host, port), timeout=WAIT)
+            with ctx.wrap_socket(raw, server_hostname=host) as tls:
+                said = read_until_closed(tls)
+        assert said.startswith(b"421 Too many users")
+    finally:
+        live.stop()
 
 
 def test_commands_pipelined_after_auth_tls_are_refused(live: LiveServer) -> None:

@@ -92,6 +92,7 @@ class FtpServer:
         # [proxy]: the trusted balancers, and their connections whose PROXY header is awaited
         self.balancers = Balancers(settings.proxy) if settings.proxy.enabled else None
         self.awaiting_header: set[ControlProtocol] = set()
+        self.refusing_over_tls = 0  # implicit FTPS: refused connections handshaking for their 421
         self.draining: Reply | None = None  # SIGTERM: the 421 every new connection gets
         self.drained = asyncio.Event()  # set once draining and no session is left
         self.xferlog = XferLog(settings.xferlog_path)
@@ -148,11 +149,12 @@ class FtpServer:
         return bound
 
     async def _listen_implicit(self, sockets: list[socket.socket] | None) -> None:
-        """Implicit FTPS: the handshake comes first, then the greeting (over TLS)."""
+        """Implicit FTPS: the handshake comes first, then the greeting (over TLS); the connection
+        is admitted (bans, IP rules, connection limits) as it is accepted, before the handshake
+        (``ControlProtocol.connection_made``)."""
         assert self.tls is not None
         loop = asyncio.get_running_loop()
         cfg = self.settings.server
-        context, timeout = self.tls.context, self.settings.tls.handshake_timeout
 
         def factory() -> ControlProtocol:
             return ControlProtocol(self, implicit=True)
@@ -164,8 +166,6 @@ class FtpServer:
                         factory,
                         sock=sock,
                         backlog=cfg.backlog,
-                        ssl=context,
-                        ssl_handshake_timeout=timeout,
                     )
                 )
             return
@@ -175,8 +175,6 @@ class FtpServer:
                 host=cfg.host,
                 port=self.settings.tls.implicit_port,
                 backlog=cfg.backlog,
-                ssl=context,
-                ssl_handshake_timeout=timeout,
             )
         )
 

@@ -32,6 +32,9 @@ _MAX_QUEUE = 64  # pipelined commands held before we stop reading from the clien
 # After CCC's 200: how long the client has to send its close_notify before we send ours first.
 # Any pause keeps ours out of the read that brings the 200 (where lftp takes it for a close).
 _CCC_GRACE = 0.2
+# Implicit FTPS: refused connections (banned, over a limit) that may handshake at once to be
+# told why; beyond them a refused connection is closed before any TLS work.
+_REFUSALS_OVER_TLS = 32
 _LOGIN_COMMANDS = frozenset({"USER", "PASS"})
 _NO_DEADLINE = float("inf")  # one object, shared by every logged-in session
 # What a session remembers of its last PASS: the command, never the password it carried.
@@ -94,11 +97,11 @@ class ControlProtocol(asyncio.Protocol):
         # SO_OOBINLINE (ABOR sent as urgent data arrives inline) is inherited from the listener.
         # creating the session starts the login timer (Session.reset calls restart_login_timer)
         self.session = Session(self.server, self, transport.get_extra_info("peername"))
-        if self.implicit and self.server.tls is not None:  # the handshake is done already
-            self.session.tls = self.server.tls.context
-            self._tls_host(transport.get_extra_info("ssl_object"))  # SNI named a virtual host
+        if self.implicit and self.server.tls is not None:
+            self._admit_implicit()
+            return
         balancers = self.server.balancers
-        if balancers is not None and not self.implicit:
+        if balancers is not None:
             self.header = balancers.reader(self.session.peer_ip)
             if self.header.required:  # a balancer: its PROXY header comes before our greeting
                 self.login_deadline = time.monotonic() + balancers.header_timeout
@@ -113,8 +116,49 @@ class ControlProtocol(asyncio.Protocol):
             self.send(refusal)
             self.close()
             return
+        self._greet()
+
+    def _greet(self) -> None:
         host = self.session.options.tls_host
         self.send(self.server.greeting if host is None else host.greeting(self.session.lang))
+
+    # --- implicit FTPS --------------------------------------------------------------------
+    def _admit_implicit(self) -> None:
+        """Admit (or refuse) the connection as it is accepted, as on the plain port: one still
+        in its handshake counts against the connection limits, and bans and IP rules apply
+        before any TLS work. A refusal is said over TLS (a client reads nothing else here),
+        by at most ``_REFUSALS_OVER_TLS`` handshakes at a time; beyond them it is closed."""
+        server = self.server
+        refusal = server.session_opened(self)
+        if refusal is not None:
+            if server.refusing_over_tls >= _REFUSALS_OVER_TLS:
+                self.closing = True
+                self.transport.abort()
+                return
+            server.refusing_over_tls += 1
+        assert server.tls is not None
+        # from the first byte everything goes through TLS (data_received feeds it)
+        self.tls = ControlTls(server.tls.context, self.transport.write)
+        self.current = server.loop.create_task(self._implicit_handshake(refusal))
+
+    async def _implicit_handshake(self, refusal: Reply | None) -> None:
+        """The TLS handshake on the implicit port (bounded by tls.handshake_timeout), then
+        the greeting, or the refusal and the close."""
+        tls = self.server.tls
+        assert tls is not None
+        try:
+            done = await self._handshake(tls.context)
+        finally:
+            if refusal is not None:
+                self.server.refusing_over_tls -= 1
+        if not done:
+            return
+        if refusal is not None:
+            self.send(refusal)
+            self.close()
+            return
+        self._greet()
+        self._drive()  # draining meanwhile: the 421 now
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -264,8 +308,16 @@ class ControlProtocol(asyncio.Protocol):
 
     async def _upgrade(self, context: ssl.SSLContext, serving: ssl.SSLContext | None) -> None:
         """Runs after the 234 went out in clear: from now on bytes go through ``self.tls``."""
-        self.tls = tls = ControlTls(context, self.transport.write, serving)
+        self.tls = ControlTls(context, self.transport.write, serving)
         self.transport.resume_reading()
+        if await self._handshake(context):
+            self._drive()
+
+    async def _handshake(self, context: ssl.SSLContext) -> bool:
+        """Wait for the handshake of ``self.tls`` (bounded by tls.handshake_timeout); a failed
+        one closes the connection (False)."""
+        tls = self.tls
+        assert tls is not None
         try:
             async with asyncio.timeout(self.server.settings.tls.handshake_timeout):
                 await tls.ready
@@ -276,13 +328,13 @@ class ControlProtocol(asyncio.Protocol):
             )
             self.transport.abort()
             self.connection_lost(exc)
-            return
+            return False
         if self.gone:
-            return
+            return False
         self.session.tls = context
         self._tls_host(tls.ssl_object)
         self.current = None
-        self._drive()
+        return True
 
     def end_tls(self) -> None:
         """CCC: the reply in hand (200) is the last one encrypted; then TLS ends with the client's

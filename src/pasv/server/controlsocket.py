@@ -7,7 +7,7 @@ plain control connection of a server is one small object in the server's epoll s
 socket and its entry in the set.
 Replies are written at once with ``send``; only what the kernel does not take is buffered,
 and the set then also waits for the socket to be writable. Implicit FTPS connections keep
-the loop's TLS transport (explicit FTPS is our own TLS layer over this one, ``controltls``).
+the loop's TCP transport, under our own TLS layer (``controltls``), as explicit FTPS is over this.
 
 ``ControlSocket`` is the part of ``asyncio.Transport`` the control connection uses, with the
 same callbacks to its protocol (``connection_made``, ``data_received``, ``eof_received``,

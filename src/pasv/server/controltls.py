@@ -1,7 +1,8 @@
-"""TLS on an explicit-FTPS control connection, driven through memory buffers so that it can end.
+"""TLS on an FTPS control connection, driven through memory buffers so that it can end.
 
 asyncio's TLS transports (``loop.start_tls``) cannot hand the clear connection back, which CCC
-(RFC 2228/4217: clear command channel) needs. Here OpenSSL works on two ``ssl.MemoryBIO``: the
+(RFC 2228/4217: clear command channel) needs. Implicit FTPS uses the same layer from the first
+byte (and no CCC). Here OpenSSL works on two ``ssl.MemoryBIO``: the
 control protocol feeds it the bytes that arrive and gets back plain text; replies are encrypted
 and written to the same TCP transport.
 
