@@ -216,3 +216,36 @@ def test_eprt_is_decoded_for_ipv6_and_ipv4() -> None:
 def test_a_malformed_227_still_gets_the_code_entry() -> None:
     [found] = explain("227 Entering Passive Mode (999,1,2,3,4,5)")
     assert found.decoding is None and found.render("en")["general"]
+
+
+@pytest.mark.parametrize(
+    ("line", "problem", "said"),
+    [
+        ("227 Entering Passive Mode (999,1,2,3,4,5)", "octet", "999.1.2.3 is not an IPv4"),
+        ("227 Entering Passive Mode (1,2,3,4,300,5)", "port", "300*256+5 = 76805 is beyond"),
+        ("227 Entering Passive Mode (127,0,0,1,0,0)", "zero", "nobody can connect to port 0"),
+        ("227 Entering Passive Mode", "missing", "no address in the form"),
+        ("229 Entering Extended Passive Mode (|||0|)", "zero", "nobody can connect to port 0"),
+        ("229 Entering Extended Passive Mode (|||70000|)", "port", "70000 is beyond"),
+        ("229 Entering Extended Passive Mode (|||)", "missing", "no port in the form"),
+    ],
+)
+def test_an_address_nobody_can_connect_to_is_said_to_be_a_broken_reply(
+    line: str, problem: str, said: str
+) -> None:
+    [found] = explain(line)
+    for lang in LANGS:
+        out = found.render(lang)
+        assert out["decoded"]["problem"] == problem and "unknown_text" not in out
+        assert len(out["decoded"]["explanation"]) == 2
+    english = found.render("en")["decoded"]["explanation"]
+    assert said in english[0]
+    other = "EPSV (229) instead of PASV" if line.startswith("227") else "PASV (227) instead"
+    assert "broken" in english[1] and other in english[1]
+    assert "SITE PASVINFO" in found.render("zh-Hans")["decoded"]["explanation"][1]
+
+
+def test_a_bare_227_or_229_is_not_called_broken() -> None:
+    for code in ("227", "229"):
+        [found] = explain(code)
+        assert "decoded" not in found.render("en")

@@ -29,6 +29,8 @@ _RESERVED = tuple(
     )
 )
 _PORT_COMMAND = re.compile(r"\b(PORT|EPRT)\s+(\S+)", re.IGNORECASE)
+_ANY_SIX = re.compile(r"(?<![0-9])([0-9]+)" + r"\s*,\s*([0-9]+)" * 5 + r"(?![0-9])")
+_ANY_EPSV = re.compile(r"([!-/:-~])\1\1([0-9]*)\1")
 
 
 def classify_address(host: str) -> Category:
@@ -86,6 +88,54 @@ class AddressDecoding:
                 out.append(kb.note(lang, "client_low_port", port=self.port))
             out.append(kb.note(lang, "client_other_host"))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class BadAddress:
+    """A 227 or 229 whose address nobody can connect to: missing, not numbers of a byte, port
+    0 or beyond 65535. The reply is broken (the server's settings, or an ALG on the way)."""
+
+    form: Literal["227", "229"]
+    problem: Literal["missing", "octet", "port", "zero"]
+    values: tuple[tuple[str, object], ...] = ()
+
+    def lines(self, lang: Lang) -> list[str]:
+        kb = knowledge()
+        values = dict(self.values)
+        if self.problem == "zero":
+            first = kb.note(lang, "bad_port_zero")
+        elif self.form == "229":
+            first = kb.note(lang, f"bad_229_{self.problem}", **values)
+        else:
+            first = kb.note(lang, f"bad_227_{self.problem}", **values)
+        return [first, kb.note(lang, f"bad_fix_{self.form}")]
+
+
+def bad_address(code: int, text: str) -> BadAddress | None:
+    """What is wrong with the address of a 227/229 reply; None when it can be used (or for
+    other codes)."""
+    if code == 229:
+        m = _ANY_EPSV.search(text)
+        if m is None or not m.group(2):
+            return BadAddress("229", "missing")
+        port = int(m.group(2))
+        if port == 0:
+            return BadAddress("229", "zero")
+        return BadAddress("229", "port", (("port", port),)) if port > 65535 else None
+    if code != 227:
+        return None
+    m = _ANY_SIX.search(text)
+    if m is None:
+        return BadAddress("227", "missing")
+    n = [int(g) for g in m.groups()]
+    numbers = ",".join(m.groups())
+    if max(n[:4]) > 255:
+        host = ".".join(m.groups()[:4])
+        return BadAddress("227", "octet", (("numbers", numbers), ("host", host)))
+    if max(n[4:]) > 255 or n[4] * 256 + n[5] > 65535:
+        values = (("numbers", numbers), ("p1", n[4]), ("p2", n[5]), ("port", n[4] * 256 + n[5]))
+        return BadAddress("227", "port", values)
+    return BadAddress("227", "zero") if n[4] == n[5] == 0 else None
 
 
 def decode_reply(code: int, text: str) -> AddressDecoding | None:

@@ -6,7 +6,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pasv.diagnostics.addressing import AddressDecoding, decode_command, decode_reply
+from pasv.diagnostics.addressing import (
+    AddressDecoding,
+    BadAddress,
+    bad_address,
+    decode_command,
+    decode_reply,
+)
 from pasv.diagnostics.classify import Diagnosis, classify_message, classify_reply, code_advice
 from pasv.diagnostics.knowledge import Lang, knowledge
 
@@ -25,12 +31,14 @@ class Explanation:
     text: str = ""
     diagnosis: Diagnosis | None = None
     decoding: AddressDecoding | None = None
+    bad: BadAddress | None = None  # a 227/229 whose address nobody can connect to
 
     @property
     def recognised(self) -> bool:
         return (
             self.diagnosis is not None
             or self.decoding is not None
+            or self.bad is not None
             or (self.code is not None and 100 <= self.code <= 599)
         )
 
@@ -57,13 +65,22 @@ class Explanation:
                 "category": self.decoding.category,
                 "explanation": self.decoding.lines(lang),
             }
+        if self.bad is not None:
+            out["decoded"] = {
+                "form": self.bad.form,
+                "host": None,
+                "port": None,
+                "category": None,
+                "problem": self.bad.problem,
+                "explanation": self.bad.lines(lang),
+            }
         if self.code is not None:
             general = code_advice(self.code, lang)
             if general is not None and self.diagnosis is not None:
                 # The text said which of the code's causes it is: only what the code means.
                 out["general"] = {"meaning": general.meaning, "causes": [], "fixes": []}
             elif general is not None:
-                if self.text and self.decoding is None:
+                if self.text and self.decoding is None and self.bad is None:
                     out["unknown_text"] = kb.note(lang, "unknown_text", code=self.code)
                 out["general"] = {
                     "meaning": general.meaning,
@@ -89,12 +106,14 @@ def _one(line: str) -> Explanation:
     m = _REPLY.match(line)
     if m is not None:
         code, text = int(m.group(1)), (m.group(3) or "").strip()
+        decoding = decode_reply(code, text)
         return Explanation(
             line,
             code=code,
             text=text,
             diagnosis=classify_reply(code, text) if text else None,
-            decoding=decode_reply(code, text),
+            decoding=decoding,
+            bad=bad_address(code, text) if text and decoding is None else None,
         )
     decoding = decode_command(line)
     if decoding is not None:
