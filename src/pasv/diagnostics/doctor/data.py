@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 
 from pasv.client.addressing import is_ipv6, passive_host
-from pasv.diagnostics.addressing import AddressDecoding, classify_address
+from pasv.diagnostics.addressing import AddressDecoding, bad_address, classify_address
 from pasv.diagnostics.classify import code_advice
 from pasv.diagnostics.doctor.link import Link, Mode, Moved, StepFailed
 from pasv.diagnostics.doctor.report import Stage, Status, reply_advice
 from pasv.diagnostics.doctor.texts import advice, say
-from pasv.diagnostics.knowledge import Lang
+from pasv.diagnostics.knowledge import Advice, Lang
 from pasv.protocol.addresses import parse_227, parse_229
 from pasv.protocol.errors import FtpError
 from pasv.protocol.replies import Reply
@@ -48,6 +48,18 @@ def step_failure(key: str, exc: StepFailed, lang: Lang, **values: object) -> Sta
     return Stage(key, status, say(lang, f"{key}_failed", detail=step), details, kind, found)
 
 
+def _broken(key: str, reply: Reply, lang: Lang, status: Status) -> Stage | None:
+    """A 227/229 whose address nobody can connect to: the reply is broken, not refused."""
+    bad = bad_address(reply.code, reply.text)
+    if bad is None:
+        return None
+    line = f"{reply.code} {reply.text}"
+    meaning, fix = bad.lines(lang)
+    found = Advice(meaning, (), (fix,))
+    summary = say(lang, "reply_broken", command=key.upper(), reply=line)
+    return Stage(key, status, summary, [], "passive_reply_broken", found, {"problem": bad.problem})
+
+
 def _moved_details(lang: Lang, moved: Moved) -> list[str]:
     out = [say(lang, "data_listing", bytes=len(moved.received), reply=moved.final.text.rstrip("."))]
     if moved.reused is not None:
@@ -63,6 +75,9 @@ async def epsv_stage(link: Link, lang: Lang) -> tuple[Stage, Moved | None]:
         ipv6 = is_ipv6(link.peer)
         status: Status = "fail" if ipv6 or reply.code not in _UNSUPPORTED else "warn"
         kind, found = reply_advice(reply, lang, "epsv", "EPSV")
+        broken = _broken("epsv", reply, lang, "fail")
+        if broken is not None:
+            return broken, None
         summary = say(lang, "epsv_refused_v6" if ipv6 else "epsv_refused", reply=line)
         return Stage("epsv", status, summary, kind=kind, advice=found), None
     details = [say(lang, "server_said", reply=line), *AddressDecoding("229", port).lines(lang)]
@@ -149,6 +164,9 @@ async def pasv_stage(link: Link, lang: Lang, epsv_ok: bool) -> tuple[Stage, Move
     if received is None:
         kind, found = reply_advice(reply, lang, "pasv", "PASV")
         status: Status = "warn" if epsv_ok else "fail"
+        broken = _broken("pasv", reply, lang, status)
+        if broken is not None:
+            return broken, None
         return Stage("pasv", status, say(lang, "pasv_refused", reply=line), [], kind, found), None
     details = [say(lang, "server_said", reply=line)]
     decoded = AddressDecoding("227", received[1], received[0]).lines(lang)
