@@ -31,12 +31,14 @@ def applied_mode(requested: int, mask: int) -> tuple[int, str]:
     return applied, "; ".join(reasons)
 
 
+_OCTAL = frozenset("01234567")
+
+
 async def site_chmod(s: Session, rest: str) -> Reply:
     mode_text, _, name = rest.strip().partition(" ")
-    try:
-        mode = int(mode_text, 8)
-    except ValueError:
-        mode = -1
+    # octal digits only: int() would also take '+644', '0o644', '6_4_4' and '٦٤٤'
+    octal = 0 < len(mode_text) <= 5 and set(mode_text) <= _OCTAL
+    mode = int(mode_text, 8) if octal else -1
     if not name or not 0 <= mode <= 0o7777:
         raise ArgumentError("Usage: SITE CHMOD <octal mode> <path>, e.g. SITE CHMOD 644 notes.txt.")
     target = s.resolve(name)

@@ -116,7 +116,7 @@ def eprt(s: Session, arg: str) -> Reply:
 @command("REST")
 def rest(s: Session, arg: str) -> Reply:
     text = arg.strip()
-    if not text.isdigit() or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
         raise ArgumentError(say("data.rest_needs_a_byte", v1=text[:20]))
     s.rest = int(text)
     return make_reply(ReplyCode.PENDING, say("data.rest", offset=s.rest))

@@ -166,7 +166,7 @@ def allo(s: Session, arg: str) -> Reply:
     """No space to reserve; the size is kept: it proves a TLS upload whole when the client
     ends it without close_notify (docs/reliability.md)."""
     size = arg.strip().split(" ", 1)[0]
-    if size.isdigit() and len(size) < 20:
+    if size.isascii() and size.isdigit() and len(size) < 20:
         s.use_options(replace(s.options, allocated=int(size)))
         return make_reply(
             ReplyCode.NOT_IMPLEMENTED_SUPERFLUOUS,

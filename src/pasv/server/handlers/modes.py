@@ -49,7 +49,7 @@ def opts_mode(s: Session, value: str) -> Reply:
         return make_reply(ReplyCode.OK, f"MODE Z LEVEL {s.deflate_level}")
     if len(options) != 2 or options[0] != "LEVEL":
         raise ArgumentError(say("modes.unknown_option", option=" ".join(options)[:30]))
-    if not options[1].isdigit() or not 0 <= int(options[1]) <= 9:
+    if not (options[1].isascii() and options[1].isdigit()) or not 0 <= int(options[1]) <= 9:
         raise ArgumentError(say("modes.level_range", level=options[1][:10]))
     s.use_options(replace(s.options, mode_level=int(options[1])))
     return make_reply(ReplyCode.OK, say("modes.level_set", level=s.deflate_level))

@@ -1,0 +1,37 @@
+"""Numbers in command arguments are ASCII digits: a superscript '²' was a 451 internal error
+(str.isdigit() takes it, int() does not), and Arabic-Indic digits, a sign, an underscore or an
+'0o' prefix were taken as a number (int() accepts them all)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.server.helpers import Raw
+from tests.support.live import LiveServer
+
+_NOT_NUMBERS = ("\u00b2", "\u0663", "\uff15", "+5", "5_0", "0o5", "-0")
+
+
+@pytest.mark.parametrize("text", _NOT_NUMBERS)
+def test_rest_and_mode_z_level_refuse_what_is_not_ascii_digits(live: LiveServer, text: str) -> None:
+    with Raw.to(live) as raw:
+        raw.login()
+        rest = raw.cmd(f"REST {text}")
+        assert rest.code == 501 and "whole number" in rest.text, rest
+        level = raw.cmd(f"OPTS MODE Z LEVEL {text}")
+        assert level.code == 501 and "0 to 9" in level.text, level
+        allo = raw.cmd(f"ALLO {text}")
+        assert allo.code == 202 and allo.text == "ALLO not needed: no allocation is required."
+        assert raw.cmd("NOOP").code == 200
+
+
+@pytest.mark.parametrize("mode", ["\u0666\u0664\u0664", "+644", "6_4_4", "0o644", "\u00b2"])
+def test_site_chmod_takes_octal_digits_only(live: LiveServer, mode: str) -> None:
+    target = live.files / "f.txt"
+    target.write_bytes(b"x")
+    target.chmod(0o600)
+    with Raw.to(live) as raw:
+        raw.login()
+        reply = raw.cmd(f"SITE CHMOD {mode} f.txt")
+        assert reply.code == 501 and "octal mode" in reply.text, reply
+    assert target.stat().st_mode & 0o7777 == 0o600
