@@ -249,3 +249,35 @@ def test_a_bare_227_or_229_is_not_called_broken() -> None:
     for code in ("227", "229"):
         [found] = explain(code)
         assert "decoded" not in found.render("en")
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [  # Windows' own messages, as IIS FTP passes them on in Chinese Windows (zh-CN, zh-TW)
+        ("550 系统找不到指定的文件。", "not_found"),
+        ("550 系統找不到指定的檔案。", "not_found"),
+        ("550 系统找不到指定的路径。", "not_found"),
+        ("550 拒绝访问。", "permission_denied"),
+        ("550 存取被拒。", "permission_denied"),
+        ("452 磁盘空间不足。", "disk_full"),
+        ("452 磁碟空間不足。", "disk_full"),
+        ("550 另一个程序正在使用此文件，进程无法访问。", "file_busy"),
+        ("550 程序無法存取檔案，因為檔案正由另一個程序使用。", "file_busy"),
+        # strerror() in Chinese locales, as ProFTPD built with NLS sends them
+        ("550 a.txt: 没有那个文件或目录", "not_found"),
+        ("550 a.txt: 权限不够", "permission_denied"),
+        ("552 a.bin: 设备上没有空间", "disk_full"),
+        # localised servers' own wordings
+        ("530 用户名或密码错误", "login_incorrect"),
+        ("530 密碼錯誤", "login_incorrect"),
+        ("530 不允许匿名登录", "anonymous_refused"),
+        ("421 服务器连接数已满，请稍后再试。", "too_many_users"),
+        ("421 來自同一 IP 位址的連線過多", "session_limit_per_ip"),
+        ("421 您的 IP 已被封禁 30 分钟", "banned"),
+    ],
+)
+def test_chinese_replies_of_real_servers_are_recognised(line: str, kind: str) -> None:
+    [found] = explain(line)
+    out = found.render("zh-Hans")
+    assert out["kind"] == kind and "unknown_text" not in out
+    assert out["specific"]["fixes"] and CJK.search(out["specific"]["title"])
