@@ -72,6 +72,8 @@ def opts(s: Session, arg: str) -> Reply:
     if option == "UTF8":
         if value.upper() in ("ON", ""):
             return make_reply(ReplyCode.OK, "UTF8 mode is always on.")
+        if value.upper() != "OFF":
+            raise ArgumentError(say("info.utf8_on_or_off", value=value[:20]))
         raise ParameterNotImplemented("UTF8 cannot be turned off; names are UTF-8.")
     if option == "MLST":
         wanted = {f.lower() for f in value.split(";") if f}
