@@ -109,6 +109,32 @@ def test_data_connection_without_session_reuse_is_refused(live: LiveServer) -> N
     assert ftp.voidcmd("NOOP").startswith("200")
 
 
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_a_data_connection_resuming_another_connections_session_is_refused(
+    live: LiveServer, version: str
+) -> None:
+    """require_session_reuse means this control connection's session: a third party from the
+    same address, with a TLS session of its own (AUTH TLS, no login), cannot take the data."""
+    (live.files / "secret.bin").write_bytes(b"TOP SECRET")
+    ctx = insecure_context(maximum_version=getattr(ssl.TLSVersion, version))
+    with Raw.to(live) as thief:
+        thief.cmd("AUTH TLS")
+        own = ctx.wrap_socket(thief.sock, server_hostname=live.host)
+        own.sendall(b"NOOP\r\n")
+        assert own.recv(100).startswith(b"200")
+        victim = ftps_login(live, ctx)
+        port = int(victim.sendcmd("EPSV").split("|")[3])
+        raw = socket.create_connection((live.host, port), timeout=WAIT)
+        victim.putcmd("RETR secret.bin")
+        assert victim.getresp().startswith("150")
+        with ctx.wrap_socket(raw, server_hostname=live.host, session=own.session) as data:
+            assert read_until_closed(data) == b""
+        with pytest.raises(ftplib.error_perm) as info:
+            victim.getresp()
+        assert code_of(info.value) == 522
+        own.close()
+
+
 def test_session_reuse_can_be_relaxed_for_old_clients(plain_tls_ok: LiveServer) -> None:
     data = payload(200_000)
     ftp = ftps_login(plain_tls_ok, reuse=False)

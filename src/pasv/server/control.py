@@ -138,16 +138,15 @@ class ControlProtocol(asyncio.Protocol):
             server.refusing_over_tls += 1
         assert server.tls is not None
         # from the first byte everything goes through TLS (data_received feeds it)
-        self.tls = ControlTls(server.tls.context, self.transport.write)
-        self.current = server.loop.create_task(self._implicit_handshake(refusal))
+        context = server.tls.session_context()
+        self.tls = ControlTls(context, self.transport.write)
+        self.current = server.loop.create_task(self._implicit_handshake(context, refusal))
 
-    async def _implicit_handshake(self, refusal: Reply | None) -> None:
+    async def _implicit_handshake(self, context: ssl.SSLContext, refusal: Reply | None) -> None:
         """The TLS handshake on the implicit port (bounded by tls.handshake_timeout), then
         the greeting, or the refusal and the close."""
-        tls = self.server.tls
-        assert tls is not None
         try:
-            done = await self._handshake(tls.context)
+            done = await self._handshake(context)
         finally:
             if refusal is not None:
                 self.server.refusing_over_tls -= 1

@@ -127,8 +127,9 @@ def locate_host(host: HostSection) -> Certificate:
     return Certificate(cert_path, key_path, fingerprint, False)
 
 
-def server_context(cert: Certificate) -> ssl.SSLContext:
-    """A server context: TLS 1.2 and 1.3 only, modern ciphers, session resumption on."""
+def protocol_context() -> ssl.SSLContext:
+    """A server context without a certificate: TLS 1.2 and 1.3 only, modern ciphers, session
+    resumption on."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.maximum_version = ssl.TLSVersion.TLSv1_3
@@ -138,6 +139,12 @@ def server_context(cert: Certificate) -> ssl.SSLContext:
     # server cache is on by default) or ticket, TLS 1.3 by ticket. Never turn tickets off.
     ctx.options &= ~ssl.OP_NO_TICKET
     ctx.num_tickets = 4
+    return ctx
+
+
+def server_context(cert: Certificate) -> ssl.SSLContext:
+    """A server context presenting ``cert`` (see ``protocol_context``)."""
+    ctx = protocol_context()
     try:
         ctx.load_cert_chain(cert.certificate, cert.key)
     except OSError as exc:
@@ -152,14 +159,18 @@ def server_context(cert: Certificate) -> ssl.SSLContext:
 
 
 class TlsContexts:
-    """One server context for the whole process, and the certificate it presents.
+    """The server's TLS contexts, and the certificate they present.
 
-    Every TLS connection — control (AUTH TLS or implicit) and data — starts on ``context``, so
-    its session cache and ticket keys never change and a data connection can always resume its
-    control connection's session, even across a reload. The certificate is chosen during each
-    handshake (the SNI callback runs for every ClientHello, with or without a server name):
-    ``reload`` swaps the certificate context, so new handshakes get the new certificate while
-    established connections carry on untouched.
+    Each control connection (AUTH TLS or implicit) starts on a context of its own
+    (``session_context``), and its data connections on the same one: its session cache and
+    ticket keys are that connection's alone, so a data connection can resume its control
+    connection's session, even across a reload, and no other connection's. With one shared
+    context, a client that made a TLS session of its own (AUTH TLS, no login needed) resumed it
+    on another session's data connection and passed require_session_reuse. The certificate is
+    chosen during each handshake (the SNI callback runs for every ClientHello, with or without a
+    server name): ``reload`` swaps the certificate context, so new handshakes get the new
+    certificate while established connections carry on untouched. ``context`` is the template
+    (its TLS versions are copied).
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -176,6 +187,15 @@ class TlsContexts:
         self._asked: weakref.WeakKeyDictionary[ssl.SSLSocket | ssl.SSLObject, str] = (
             weakref.WeakKeyDictionary()
         )
+
+    def session_context(self) -> ssl.SSLContext:
+        """A new context for one control connection and its data connections (no certificate
+        of its own: ``_present`` picks it)."""
+        ctx = protocol_context()
+        ctx.minimum_version = self.context.minimum_version
+        ctx.maximum_version = self.context.maximum_version
+        ctx.sni_callback = self._present
+        return ctx
 
     def _load_hosts(self) -> None:
         contexts, certificates = {}, {}
@@ -201,7 +221,7 @@ class TlsContexts:
                 if serving is not None:
                     conn.context = serving
                     return
-        if conn.context is self.context:
+        if conn.context.sni_callback is not None:  # a session context (holds no certificate)
             conn.context = self._serving
 
     def asked_for(self, conn: ssl.SSLSocket | ssl.SSLObject | None) -> str | None:

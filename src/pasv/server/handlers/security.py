@@ -36,7 +36,7 @@ def auth(s: Session, arg: str) -> Reply:
     if s.user is not None or s.pending_user is not None:
         s.reset()
     # HOST came first: present its certificate to a client that sends no server name (SNI)
-    s.control.begin_tls(tls.context, tls.serving_for(s.host.name if s.host else None))
+    s.control.begin_tls(tls.session_context(), tls.serving_for(s.host.name if s.host else None))
     return make_reply(ReplyCode.AUTH_OK, say("security.auth_ok", mechanism=mechanism))
 
 
