@@ -93,3 +93,32 @@ def test_an_unconnectable_passive_reply_is_a_broken_reply(
     assert "回复是坏的" in zh.stage(stage)["summary"]
     assert "SITE PASVINFO" in zh.stage(stage)["advice"]["fixes"][0]
     assert PASSWORD not in run.result.output and PASSWORD not in zh.result.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"ftp://bob:{PASSWORD}@[127.0.0.1/",
+        f"ftp://bob:{PASSWORD}@127.0.0.1:99999/",
+        f"ftpx://bob:{PASSWORD}@127.0.0.1/",
+        f"ftp://bob:{PASSWORD}@:21/",
+        f"ftp://bob:{PASSWORD}@127.0.0.1/%0D%0ADELE%20x",
+        f"ftp://bob:with:{PASSWORD}@and@127.0.0.1:99999/",
+    ],
+)
+def test_a_bad_url_is_a_usage_error_that_never_shows_its_password(url: str) -> None:
+    run = doctor(url)
+    assert run.exit_code == 2 and "Error:" in run.result.output
+    assert "bob:****@" in run.result.output
+    assert PASSWORD not in run.result.output and "with:" not in run.result.output
+
+
+@pytest.mark.parametrize("who", [f"bob:{PASSWORD}%0D%0ASITE%20X", "bob%0ASITE%20X:pw"])
+def test_a_line_break_in_the_user_or_password_is_refused_before_connecting(who: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        run = doctor(f"ftp://{who}@127.0.0.1:{listener.getsockname()[1]}/")
+        with pytest.raises(BlockingIOError):  # no connection was made: nothing was sent
+            listener.accept()
+    assert run.exit_code == 2 and "line break or NUL" in run.result.output
+    assert PASSWORD not in run.result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import netrc
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -11,6 +12,12 @@ __all__ = ["FtpUrl", "UrlError", "netrc_credentials", "parse_url"]
 
 DEFAULT_PORTS = {"ftp": 21, "ftps": 990}
 ANONYMOUS = "anonymous"
+_PASSWORD = re.compile(r"^(\s*[^:/]*://[^/@:]*):[^/]*@")  # scheme://user:password@ (last @)
+
+
+def _shown(text: str) -> str:
+    """The URL as an error message may quote it: its password replaced by ****."""
+    return repr(_PASSWORD.sub(r"\1:****@", text))
 
 
 class UrlError(ValueError):
@@ -45,23 +52,29 @@ def parse_url(text: str) -> FtpUrl:
 
     FTP URLs have no query and no fragment: a ``?`` or ``#`` after the host is part of the path
     (``ftp://host/pub/report?.csv``, ``ftp://host/notes#1.txt``), as the file's name has it."""
-    parts = urlsplit(text, allow_fragments=False)
+    try:
+        parts = urlsplit(text, allow_fragments=False)
+    except ValueError as exc:  # "Invalid IPv6 URL": a '[' without its ']'
+        raise UrlError(f"not a URL: {_shown(text)}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
-        raise UrlError(f"not an ftp:// or ftps:// URL: {text!r}")
+        raise UrlError(f"not an ftp:// or ftps:// URL: {_shown(text)}")
     try:
         host, port = parts.hostname, parts.port
     except ValueError as exc:
-        raise UrlError(f"bad port in {text!r}: {exc}") from None
+        raise UrlError(f"bad port in {_shown(text)}: {exc}") from None
     if not host:
-        raise UrlError(f"no host in {text!r}")
+        raise UrlError(f"no host in {_shown(text)}")
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
+    if any(c in (user or "") + (password or "") for c in "\r\n\0"):  # USER/PASS would carry it
+        raise UrlError(f"the user name or password of {_shown(text)} contains a line break or "
+                       "NUL (%0A, %0D or %00), which no FTP command can carry")  # fmt: skip
     after_host = text.partition("://")[2][len(parts.netloc) :]
     path = unquote(after_host) or "/"
     if any(c in path for c in "\r\n\0"):
-        raise UrlError(f"the path of {text!r} contains a line break or NUL (%0A, %0D or %00), "
-                       "which no FTP command can carry")  # fmt: skip
+        raise UrlError(f"the path of {_shown(text)} contains a line break or NUL (%0A, %0D or "
+                       "%00), which no FTP command can carry")  # fmt: skip
     if not path.startswith("/"):
         path = "/" + path
     return FtpUrl(
