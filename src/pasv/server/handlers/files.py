@@ -29,9 +29,19 @@ def quote_path(path: str) -> str:
     return '"' + path.replace('"', '""') + '"'
 
 
+# RFC 3659 time-val: 14 ASCII digits, a fraction allowed (and ignored)
+_TIME_VAL = re.compile(r"[0-9]{14}(?:\.[0-9]{1,9})?", re.ASCII)
+
+
 def parse_time(text: str) -> float:
+    """A time-val in UTC. Exactly 14 digits: strptime alone also takes '2024010100000' (13)
+    and the leap seconds 60 and 61, which timegm rolls over into the next minute."""
     try:
+        if not _TIME_VAL.fullmatch(text):
+            raise ValueError(text)
         parsed = time.strptime(text[:14], "%Y%m%d%H%M%S")
+        if parsed.tm_sec > 59:
+            raise ValueError(text)
     except ValueError:
         raise ArgumentError(say("files.bad_time_v_r", v1=text[:20])) from None
     return float(calendar.timegm(parsed))
