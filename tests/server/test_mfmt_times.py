@@ -38,3 +38,17 @@ def test_fractions_and_the_last_second_still_set(live: LiveServer) -> None:
         assert raw.cmd("MFMT 20240101235959.123 f.txt").text == "Modify=20240101235959; /f.txt"
         assert raw.cmd("SITE UTIME 202401020304 f.txt").code == 200  # ProFTPD's 12 digits
         assert raw.cmd("MDTM f.txt").text == "20240102030400"
+
+
+@pytest.mark.parametrize("stamp", ["00010101000000", "99991231235959", "19700101000000"])
+def test_the_reply_says_the_time_the_file_system_stored(live: LiveServer, stamp: str) -> None:
+    """A file system clamps a time outside its range (ext4 stores 00010101000000 as
+    19011213204552): the 213 said the time asked for, not the one MDTM then reads."""
+    (live.files / "f.txt").write_bytes(b"x")
+    with Raw.to(live) as raw:
+        raw.login()
+        mfmt = raw.cmd(f"MFMT {stamp} f.txt")
+        stored = raw.cmd("MDTM f.txt").text
+        assert mfmt.text == f"Modify={stored}; /f.txt"
+        utime = raw.cmd(f"SITE UTIME {stamp} f.txt")
+        assert utime.text.endswith(f"set to {raw.cmd('MDTM f.txt').text}.")

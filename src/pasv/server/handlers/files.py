@@ -227,16 +227,19 @@ async def mdtm(s: Session, arg: str) -> Reply:
     return make_reply(ReplyCode.FILE_STATUS, format_timeval(facts.mtime))
 
 
-async def set_mtime(s: Session, name: str, when: float, perm: Perm, command: str) -> str:
+async def set_mtime(
+    s: Session, name: str, when: float, perm: Perm, command: str
+) -> tuple[str, float]:
     """Set a file's modification time for MFMT and SITE UTIME: checked, where the storage at
-    that path can (a virtual folder's storage decides); returns the path."""
+    that path can (a virtual folder's storage decides); returns the path and the time stored,
+    which a file system clamps to its range (ext4: 1901-2446 for 00010101000000)."""
     target = s.resolve(name)
     s.check(perm, target)
     if not s.fs.capabilities_at(target).set_mtime:
         raise NotImplementedCommand(say("files.no_mtime", command=command))
     await s.fs.set_mtime(target, when)
     s.server.changed()
-    return target
+    return target, (await s.fs.stat(target)).mtime
 
 
 @command("MFMT")
@@ -250,8 +253,8 @@ async def mfmt(s: Session, arg: str) -> Reply:
 async def _modify(s: Session, stamp: str, name: str, command: str) -> Reply:
     """MFMT, and MDTM with a time: set ``name``'s modification time, answered as MFMT is."""
     when = parse_time(stamp)
-    target = await set_mtime(s, name, when, Perm.MFMT, command)
-    return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_timeval(when)}; {target}")
+    target, stored = await set_mtime(s, name, when, Perm.MFMT, command)
+    return make_reply(ReplyCode.FILE_STATUS, f"Modify={format_timeval(stored)}; {target}")
 
 
 @command("HASH")

@@ -87,6 +87,6 @@ async def site_utime(s: Session, rest: str) -> Reply:
     if not name.strip():
         raise ArgumentError(_UTIME_USAGE)
     when = files.parse_time(stamp.ljust(14, "0"))
-    target = await files.set_mtime(s, name, when, Perm.SITE_UTIME, "SITE UTIME")
+    target, stored = await files.set_mtime(s, name, when, Perm.SITE_UTIME, "SITE UTIME")
     shown = paths.basename(target) or target
-    return make_reply(ReplyCode.OK, say("site.utime_done", name=shown, time=format_timeval(when)))
+    return make_reply(ReplyCode.OK, say("site.utime_done", name=shown, time=format_timeval(stored)))
