@@ -4,9 +4,12 @@ too long for a file system, offsets and sequence jumps far beyond what the captu
 from __future__ import annotations
 
 import json
+import socket
+import tracemalloc
 import zlib
 from pathlib import Path
 
+import dpkt
 import pytest
 from typer.testing import CliRunner
 
@@ -128,3 +131,38 @@ def test_a_capture_cut_mid_packet_is_read_up_to_the_cut(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["problems"] == [problem]
     assert "Warning:" in result.stderr and "cut short" in result.stderr
+
+
+def many_sessions(path: Path, count: int) -> None:
+    """A capture of ``count`` control connections, each a greeting and a USER."""
+    with path.open("wb") as f:
+        writer = dpkt.pcap.Writer(f, linktype=dpkt.pcap.DLT_RAW)
+        for i in range(count):
+            client = (f"127.0.{i // 250}.{1 + i % 250}", 40000)
+            server = ("127.1.0.1", 21)
+            for src, dst, seq, flags, data in (
+                (client, server, 99, SYN, b""),
+                (server, client, 499, SYN | 0x10, b""),
+                (server, client, 500, 0x18, b"220 Hello\r\n"),
+                (client, server, 100, 0x18, b"USER anonymous\r\n"),
+            ):
+                tcp = dpkt.tcp.TCP(sport=src[1], dport=dst[1], seq=seq, flags=flags, data=data)
+                ip = dpkt.ip.IP(
+                    src=socket.inet_aton(src[0]), dst=socket.inet_aton(dst[0]), p=6, data=tcp
+                )
+                writer.writepkt(bytes(ip), ts=1000.0 + i)
+
+
+def test_json_of_a_capture_with_thousands_of_sessions_stays_small(tmp_path: Path) -> None:
+    capture = tmp_path / "many.pcap"
+    many_sessions(capture, 1000)
+    tracemalloc.start()
+    try:
+        result = CliRunner().invoke(app, ["pcap", str(capture), "--json"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 0
+    assert len(json.loads(result.stdout)["sessions"]) == 1000
+    # the analysis and the text take ~15x the JSON's size; pretty-printing it through rich ~135x
+    assert peak < 25 * len(result.stdout), (peak, len(result.stdout))

@@ -215,8 +215,8 @@ def pcap_command(
     data = summary(analysis)
     for problem in analysis.problems:
         err.print(f"[yellow]Warning:[/yellow] {escape(problem)}", highlight=False, soft_wrap=True)
-    if as_json:
-        out.print_json(json.dumps(data, ensure_ascii=False))
+    if as_json:  # written as is: rich's highlighter needs ~80x the text's size and minutes
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
     if not data["sessions"]:
         out.print("No FTP control session in this capture.")
