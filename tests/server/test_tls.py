@@ -215,6 +215,25 @@ def test_implicit_connections_count_against_the_limits_before_their_handshake(
         live.stop()
 
 
+def test_refusals_on_the_implicit_port_handshake_a_bounded_few_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """Refused connections (here: over max_sessions) that never finish their handshake hold
+    at most 32 places; the next refused one is closed at once, with no TLS work."""
+    live = start_server(tmp_path / "data", server={"max_sessions": 1})
+    host, port = live.server.implicit_addresses[0]
+    silent = [socket.create_connection((host, port), timeout=WAIT) for _ in range(33)]
+    try:
+        wait_for(lambda: live.server.refusing_over_tls == 32)
+        with socket.create_connection((host, port), timeout=WAIT) as late:
+            assert read_until_closed(late) == b""  # closed, not left waiting for a ClientHello
+        assert live.server.refusing_over_tls == 32
+    finally:
+        for sock in silent:
+            sock.close()
+        live.stop()
+
+
 def test_commands_pipelined_after_auth_tls_are_refused(live: LiveServer) -> None:
     """Bytes sent in clear after AUTH TLS must never run as if they came through TLS."""
     with Raw.to(live) as raw:
