@@ -133,24 +133,57 @@ def test_a_capture_cut_mid_packet_is_read_up_to_the_cut(tmp_path: Path) -> None:
     assert "Warning:" in result.stderr and "cut short" in result.stderr
 
 
-def many_sessions(path: Path, count: int) -> None:
-    """A capture of ``count`` control connections, each a greeting and a USER."""
+Packet = tuple[tuple[str, int], tuple[str, int], int, int, bytes]
+
+
+def write_capture(path: Path, packets: list[Packet]) -> None:
+    """(src, dst, seq, flags, payload) packets as a raw-IP pcap, one millisecond apart."""
     with path.open("wb") as f:
         writer = dpkt.pcap.Writer(f, linktype=dpkt.pcap.DLT_RAW)
-        for i in range(count):
-            client = (f"127.0.{i // 250}.{1 + i % 250}", 40000)
-            server = ("127.1.0.1", 21)
-            for src, dst, seq, flags, data in (
-                (client, server, 99, SYN, b""),
-                (server, client, 499, SYN | 0x10, b""),
-                (server, client, 500, 0x18, b"220 Hello\r\n"),
-                (client, server, 100, 0x18, b"USER anonymous\r\n"),
-            ):
-                tcp = dpkt.tcp.TCP(sport=src[1], dport=dst[1], seq=seq, flags=flags, data=data)
-                ip = dpkt.ip.IP(
-                    src=socket.inet_aton(src[0]), dst=socket.inet_aton(dst[0]), p=6, data=tcp
-                )
-                writer.writepkt(bytes(ip), ts=1000.0 + i)
+        for i, (src, dst, seq, flags, data) in enumerate(packets):
+            tcp = dpkt.tcp.TCP(sport=src[1], dport=dst[1], seq=seq, flags=flags, data=data)
+            ip = dpkt.ip.IP(
+                src=socket.inet_aton(src[0]), dst=socket.inet_aton(dst[0]), p=6, data=tcp
+            )
+            writer.writepkt(bytes(ip), ts=1000.0 + i / 1000)
+
+
+def conversation(client: tuple[str, int], server: tuple[str, int], *said: bytes) -> list[Packet]:
+    """A connection's handshake, then each payload: the server's first, then in turn."""
+    out: list[Packet] = [(client, server, 99, SYN, b""), (server, client, 499, SYN | 0x10, b"")]
+    seq = {client: 100, server: 500}
+    for i, data in enumerate(said):
+        src, dst = (server, client) if i % 2 == 0 else (client, server)
+        out.append((src, dst, seq[src], 0x18, data))
+        seq[src] += len(data)
+    return out
+
+
+def many_sessions(path: Path, count: int) -> None:
+    """A capture of ``count`` control connections, each a greeting and a USER."""
+    packets = []
+    for i in range(count):
+        client = (f"127.0.{i // 250}.{1 + i % 250}", 40000)
+        packets += conversation(client, ("127.1.0.1", 21), b"220 Hello\r\n", b"USER a\r\n")
+    write_capture(path, packets)
+
+
+def test_a_download_the_capture_ends_in_keeps_the_size_its_150_announced(
+    tmp_path: Path,
+) -> None:
+    client, server = ("127.0.0.1", 40000), ("127.0.0.1", 21)
+    control = conversation(
+        client, server, b"220 Hi\r\n", b"USER a\r\n", b"230 Ok\r\n", b"PASV\r\n",
+        b"227 Entering Passive Mode (127,0,0,1,200,0)\r\n", b"RETR big.iso\r\n",
+        b"150 Opening BINARY mode data connection for big.iso (999999 bytes)\r\n",
+    )  # fmt: skip
+    data = conversation(("127.0.0.1", 40001), ("127.0.0.1", 51200), b"x" * 3000)
+    write_capture(tmp_path / "cut.pcap", control + data)  # no 226, no FIN: the capture stops
+    [item] = analyse(tmp_path / "cut.pcap").files
+    assert len(item.content) == 3000 and not item.complete
+    assert "3000 bytes rebuilt, the server announced 999999" in item.status()
+    assert "bytes 3000-999999 are missing" in item.status()
+    assert "the capture ends during RETR big.iso" in item.status()
 
 
 def test_json_of_a_capture_with_thousands_of_sessions_stays_small(tmp_path: Path) -> None:

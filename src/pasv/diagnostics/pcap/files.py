@@ -216,5 +216,7 @@ def rebuild_files(sessions: list[Session], budget: Budget | None = None) -> list
                 item.transfers.append(transfer)
                 continue
             item.write(transfer, offset, data, missing)
+            if transfer.final is None and not (transfer.data.closed or transfer.data.reset):
+                item.conflicts.append(f"the capture ends during {transfer.verb} {transfer.arg}")
             item.expected = _expected(session, item, transfer)
     return order

@@ -144,6 +144,14 @@ class _State:
         command = command_event.command
         self._answered(command.name, command.arg, [*prelims, reply], event.ts)
 
+    def end_of_capture(self) -> None:
+        """The transfers the capture ends in: what their 150 said (the size) still counts."""
+        for command_event, prelims in self.pending:
+            for transfer in self.s.transfers:
+                if prelims and transfer.ts == command_event.ts and not transfer.replies:
+                    transfer.replies = prelims
+                    self._learn_from_transfer(transfer)
+
     def _answered(self, name: str, arg: str, replies: list[Reply], ts: float) -> None:
         reply = replies[-1]
         text = " ".join(reply.lines)
@@ -244,6 +252,7 @@ def rebuild_sessions(conns: list[Connection]) -> tuple[list[Session], list[Conne
                 state.command(event)
             elif event.reply is not None:
                 state.reply(event)
+        state.end_of_capture()
         sessions.append(session)
     unclaimed = [c for i, c in enumerate(others) if i not in claimed]
     return sessions, unclaimed
