@@ -53,8 +53,11 @@ def test_hostile_commands_are_refused_cleanly(guarded: LiveServer, start: int) -
     _run(guarded, start, commands=1000, seconds=30)
 
 
+_LONG_COMMANDS = int(os.environ.get("COMMAND_FUZZ_COMMANDS", "50000"))
+_LONG_SECONDS = float(os.environ.get("COMMAND_FUZZ_SECONDS", "600"))
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(_LONG_SECONDS + 120)  # beyond the suite's 120 s per test
 def test_hostile_commands_long_run(guarded: LiveServer) -> None:
-    commands = int(os.environ.get("COMMAND_FUZZ_COMMANDS", "50000"))
-    seconds = float(os.environ.get("COMMAND_FUZZ_SECONDS", "600"))
-    _run(guarded, int.from_bytes(os.urandom(4)), commands, seconds)
+    _run(guarded, int.from_bytes(os.urandom(4)), _LONG_COMMANDS, _LONG_SECONDS)
