@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from pasv.cli.main import app
+from pasv.client import SyncFtpClient
 from tests.client.scripted import FileServer, Session
 
 EVIL = "evil\x1b]0;owned\x07\x1b[2J\x9b31m.txt"  # retitle, clear, C1 CSI
@@ -33,3 +35,22 @@ def test_names_and_replies_with_escape_sequences_are_printed_escaped(tmp_path: P
     assert "Response: 550 \\x1b[2J" in got.stderr  # the -v session log too
     for output in (listed.stdout, long.stdout, got.stderr):
         assert not any(c in output for c in "\x1b\x07\x9b"), output
+
+
+def test_a_line_break_is_never_sent_as_a_second_command() -> None:
+    """A library caller's name (from a hostile listing, say) or password cannot smuggle a
+    command: the line is refused (ValueError, a bad argument) before anything is sent."""
+    with FileServer({"/a.txt": b"x", "/b.txt": b"y"}) as server:
+        with SyncFtpClient() as ftp:
+            ftp.connect("127.0.0.1", server.port)
+            with pytest.raises(ValueError, match=r"'PASS \*+' contains a line break or NUL"):
+                ftp.login("u", "p\r\nDELE b.txt")  # and the password is not shown
+        with SyncFtpClient() as ftp:
+            ftp.connect("127.0.0.1", server.port)
+            ftp.login("u", "p")
+            for name in ("a.txt\r\nDELE b.txt", "a.txt\nDELE b.txt", "a.txt\0DELE b.txt"):
+                with pytest.raises(ValueError, match="line break or NUL"):
+                    ftp.size(name)
+            assert ftp.size("b.txt") == 1  # the session goes on
+    assert server.count("DELE") == 0
+    assert "/b.txt" in server.files

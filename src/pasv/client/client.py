@@ -22,12 +22,6 @@ from pasv.protocol.replies import Reply
 __all__ = ["FtpClient", "MarkSeen", "Progress"]
 
 
-def _quote(path: str) -> str:
-    if "\r" in path or "\n" in path:
-        raise ValueError(f"a path cannot contain a line break: {path!r}")
-    return path
-
-
 class FtpClient:
     """One FTP session: ``connect``, ``login``, then commands and transfers; ``quit`` at the end."""
 
@@ -80,7 +74,7 @@ class FtpClient:
     async def command(self, line: str, timeout: float | None = None) -> Reply:
         """Send any command and return its reply, whatever the code (``timeout``: seconds to
         wait for it, instead of ``options.timeout``)."""
-        return await self.ctrl.command(_quote(line), timeout)
+        return await self.ctrl.command(line, timeout)
 
     async def expect(self, line: str, *codes: int) -> Reply:
         """Send a command; raise ReplyError unless the reply is one of ``codes`` (default: 2xx)."""

@@ -102,6 +102,11 @@ class ControlConnection:
         return self._writer.get_extra_info("ssl_object") is not None
 
     async def send(self, line: str) -> None:
+        if "\r" in line or "\n" in line or "\0" in line:  # the rest would be a command
+            raise ValueError(  # a bad argument (a name, a password), not the server's doing
+                f"{censor(line)!r} contains a line break or NUL, which no FTP command can"
+                " carry; not sent"
+            )
         try:
             raw = line.encode(self.encoding, "surrogateescape") + b"\r\n"
         except UnicodeEncodeError:
