@@ -35,3 +35,21 @@ def test_site_chmod_takes_octal_digits_only(live: LiveServer, mode: str) -> None
         reply = raw.cmd(f"SITE CHMOD {mode} f.txt")
         assert reply.code == 501 and "octal mode" in reply.text, reply
     assert target.stat().st_mode & 0o7777 == 0o600
+
+
+@pytest.mark.parametrize("verb", ["MKD", "STOR", "RNTO"])
+def test_a_new_name_with_a_carriage_return_is_refused(live: LiveServer, verb: str) -> None:
+    """A bare CR inside a command line reaches the argument; a name made with it could not be
+    listed (a listing line ends there) or named in a command again."""
+    (live.files / "old.txt").write_bytes(b"old")
+    before = sorted(p.name for p in live.files.iterdir())
+    with Raw.to(live) as raw:
+        raw.login()
+        if verb == "RNTO":
+            assert raw.cmd("RNFR old.txt").code == 350
+        elif verb == "STOR":
+            assert raw.cmd("PASV").code == 227
+        reply = raw.cmd(f"{verb} a\rb.txt")
+        assert reply.code == 553 and "line break" in reply.text, reply
+        assert raw.cmd("NOOP").code == 200
+    assert sorted(p.name for p in live.files.iterdir()) == before

@@ -15,7 +15,7 @@ from pasv.policy.access import Access
 from pasv.policy.models import Perm, User
 from pasv.policy.options import PolicySettings
 from pasv.protocol import paths
-from pasv.protocol.errors import FileBusy, PermissionDenied
+from pasv.protocol.errors import FileBusy, NameNotAllowed, PermissionDenied
 from pasv.protocol.listing import ALL_MLST_FACTS, FileFacts
 from pasv.server.language import say
 from pasv.server.links import SessionLinks
@@ -244,7 +244,10 @@ class Session:
         self.access.check(perm, path)
 
     def check_new_name(self, path: str) -> None:
-        """Refuse (553) a forbidden name for something new: an upload, directory, rename."""
+        """Refuse (553) a forbidden name for something new: an upload, directory, rename;
+        and a name with a line break, which no listing line or command could name again."""
+        if "\r" in path or "\n" in path:
+            raise NameNotAllowed(say("session.name_with_line_break"))
         self.access.check_name(path)
 
     def take_rest(self) -> int:
