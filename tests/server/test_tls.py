@@ -263,7 +263,14 @@ def test_security_commands_out_of_order(
 
 @pytest.mark.parametrize(
     ("command", "code"),
-    [("PROT S", 536), ("PROT E", 536), ("PROT X", 504), ("PBSZ x", 501), ("CCC", 533)],
+    [
+        ("PROT S", 536),
+        ("PROT E", 536),
+        ("PROT X", 504),
+        ("PBSZ x", 501),
+        ("PBSZ ²", 501),
+        ("CCC", 533),
+    ],
 )
 def test_security_command_replies_under_tls(live: LiveServer, command: str, code: int) -> None:
     ftp = ftps_login(live, prot_p=False)

@@ -45,7 +45,7 @@ def pbsz(s: Session, arg: str) -> Reply:
     if s.tls is None:
         raise BadSequence("PBSZ needs AUTH TLS first.")
     value = arg.strip()
-    if not value.isdigit() or len(value) > 10:
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:  # not '²' or '٣'
         raise ArgumentError(say("security.pbsz_needs_a_number", v1=value[:20]))
     s.pbsz = True
     return make_reply(ReplyCode.OK, "PBSZ=0")
