@@ -53,3 +53,14 @@ def test_a_new_name_with_a_carriage_return_is_refused(live: LiveServer, verb: st
         assert reply.code == 553 and "line break" in reply.text, reply
         assert raw.cmd("NOOP").code == 200
     assert sorted(p.name for p in live.files.iterdir()) == before
+
+
+def test_the_331_repeats_a_user_name_without_control_characters_and_not_all_of_a_long_one(
+    live: LiveServer,
+) -> None:
+    with Raw.to(live) as raw:
+        reply = raw.cmd("USER bob\x1b[2J\x07\x00x")  # the NUL is dropped as it is read
+        assert (reply.code, reply.text) == (331, "Password required for bob?[2J??x."), reply
+        long = raw.cmd("USER " + "n" * 4000)
+        assert long.code == 331 and long.text == f"Password required for {'n' * 64}….", long
+        raw.login()  # the session goes on

@@ -55,7 +55,14 @@ def user(s: Session, arg: str) -> Reply:
             ReplyCode.NEED_PASSWORD, "Guest login ok, send your e-mail address as password."
         )
     s.pending_user = name
-    return make_reply(ReplyCode.NEED_PASSWORD, say("auth.password_required", name=name))
+    return make_reply(ReplyCode.NEED_PASSWORD, say("auth.password_required", name=_shown(name)))
+
+
+def _shown(name: str) -> str:
+    """A user name as a reply repeats it: control characters (an escape sequence for the
+    client's terminal, a NUL) as '?', and no more than 64 characters of it."""
+    text = "".join(c if c.isprintable() else "?" for c in name[:65])
+    return text if len(text) <= 64 else text[:64] + "…"
 
 
 @command("PASS")
