@@ -13,6 +13,7 @@ from tests.cli.test_policy_workers import (
     _start,
     pasv,  # noqa: F401 - the fixture
 )
+from tests.server.helpers import send_until_stopped
 
 stop = support.stop
 KIB = 1024
@@ -31,15 +32,10 @@ def test_uploads_in_two_workers_share_the_quota(
     for index, ftp in enumerate((first, second)):
         ftp.voidcmd("TYPE I")
         conns.append(ftp.transfercmd(f"STOR w{index}.bin"))  # both rooms: all 100 KiB
-    replies = []
-    for ftp, conn in zip((first, second), conns, strict=True):
-        try:
-            conn.sendall(b"w" * 90 * KIB)
-        except (ConnectionResetError, BrokenPipeError):
-            pass  # stopped at the limit
-        finally:
-            conn.close()
-        replies.append(ftp.getline())
+    replies = [
+        send_until_stopped(ftp, conn, b"w" * 90 * KIB)
+        for ftp, conn in zip((first, second), conns, strict=True)
+    ]
     assert replies[0].startswith("226 ")
     assert replies[1] == "552 Exceeded storage allocation. Transfer stopped after 10240 bytes."
     files = pasv.data / "files"

@@ -11,6 +11,26 @@ from tests.client.fakes import DataBreaker, dead_port
 from tests.support.live import PASSWORD, USER, LiveServer, start_server
 
 
+async def _download_announcing(
+    tmp_path: Path, address: str, content: bytes
+) -> tuple[bytes, list[tuple[Kind, str]]]:
+    """A PASV download from a pasv server that announces ``address`` in its 227 (it listens
+    on loopback): the bytes that came, and the client's session log."""
+    server = start_server(tmp_path / "data", passive={"address": address})
+    (server.files / "f.txt").write_bytes(content)
+    events: list[tuple[Kind, str]] = []
+    chunks: list[bytes] = []
+    try:
+        options = ClientOptions(epsv=False, trace=lambda k, t: events.append((k, t)))
+        async with FtpClient(options) as client:
+            await client.connect(server.host, server.port)
+            await client.login(USER, PASSWORD)
+            await client.download("/f.txt", chunks.append)
+    finally:
+        server.stop()
+    return b"".join(chunks), events
+
+
 def test_private_or_unroutable_227_address_becomes_the_control_peer() -> None:
     for announced in ("10.1.2.3", "192.168.1.20", "172.16.0.9", "0.0.0.0", "169.254.1.1"):
         host, note = passive_host(announced, "127.0.0.1")
@@ -27,19 +47,8 @@ async def test_server_announcing_a_private_address_is_used_through_its_control_p
     # The decision is made before any data connection: check it first, so that a wrong
     # decision fails here and no packet ever goes to 10.1.2.3.
     assert passive_host("10.1.2.3", "127.0.0.1")[0] == "127.0.0.1"
-    server = start_server(tmp_path / "data", passive={"address": "10.1.2.3"})
-    (server.files / "f.txt").write_bytes(b"through the peer")
-    events: list[tuple[Kind, str]] = []
-    try:
-        options = ClientOptions(epsv=False, trace=lambda k, t: events.append((k, t)))
-        async with FtpClient(options) as client:
-            await client.connect(server.host, server.port)
-            await client.login(USER, PASSWORD)
-            chunks: list[bytes] = []
-            await client.download("/f.txt", chunks.append)
-    finally:
-        server.stop()
-    assert b"".join(chunks) == b"through the peer"
+    got, events = await _download_announcing(tmp_path, "10.1.2.3", b"through the peer")
+    assert got == b"through the peer"
     assert any(k == "Response" and "(10,1,2,3," in t for k, t in events)
     assert any(
         k == "Status" and "unroutable address 10.1.2.3" in t and "127.0.0.1" in t for k, t in events
@@ -63,19 +72,8 @@ async def test_a_227_pointing_at_a_third_host_is_used_through_the_control_peer(
     assert passive_host("8.8.8.8", "127.0.0.1", ClientOptions().trust_pasv_address)[0] == (
         "127.0.0.1"
     )
-    server = start_server(tmp_path / "data", passive={"address": "8.8.8.8"})
-    (server.files / "f.txt").write_bytes(b"not elsewhere")
-    events: list[tuple[Kind, str]] = []
-    try:
-        options = ClientOptions(epsv=False, trace=lambda k, t: events.append((k, t)))
-        async with FtpClient(options) as client:
-            await client.connect(server.host, server.port)
-            await client.login(USER, PASSWORD)
-            chunks: list[bytes] = []
-            await client.download("/f.txt", chunks.append)
-    finally:
-        server.stop()
-    assert b"".join(chunks) == b"not elsewhere"
+    got, events = await _download_announcing(tmp_path, "8.8.8.8", b"not elsewhere")
+    assert got == b"not elsewhere"
     assert any(k == "Response" and "(8,8,8,8," in t for k, t in events)
     assert any(k == "Status" and "8.8.8.8, not its own" in t for k, t in events)
 

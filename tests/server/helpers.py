@@ -185,6 +185,18 @@ def retr_ascii(ftp: ftplib.FTP, name: str) -> bytes:
     return data
 
 
+def send_until_stopped(ftp: ftplib.FTP, conn: socket.socket, data: bytes) -> str:
+    """Send an upload's ``data`` on its data connection (the server may stop it at a limit
+    and close it), close it, and return the transfer's final reply."""
+    try:
+        conn.sendall(data)
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # stopped at the limit
+    finally:
+        conn.close()
+    return ftp.getline()
+
+
 def code_of(exc: ftplib.Error) -> int:
     return int(str(exc)[:3])
 

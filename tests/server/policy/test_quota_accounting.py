@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.helpers import upload_taken, wait_for
+from tests.server.helpers import send_until_stopped, upload_taken, wait_for
 from tests.server.policy.rules import refused, rule
 from tests.support.live import USER, LiveServer, start_server
 
@@ -25,14 +25,7 @@ def _quota(live: LiveServer, limit: int) -> None:
 def _stopped(ftp: ftplib.FTP, command: str, data: bytes, rest: int | None = None) -> str:
     """Send ``data`` until the server stops the upload; its final reply."""
     ftp.voidcmd("TYPE I")
-    conn = ftp.transfercmd(command, rest)
-    try:
-        conn.sendall(data)
-    except (ConnectionResetError, BrokenPipeError):
-        pass  # the server closed the data connection at the limit
-    finally:
-        conn.close()
-    return ftp.getline()
+    return send_until_stopped(ftp, ftp.transfercmd(command, rest), data)
 
 
 def _used(live: LiveServer) -> tuple[int, int]:
@@ -104,15 +97,10 @@ def test_concurrent_sessions_share_the_room(live: LiveServer) -> None:
     for index, ftp in enumerate(sessions):
         ftp.voidcmd("TYPE I")
         conns.append(ftp.transfercmd(f"STOR c{index}.bin"))
-    replies = []
-    for ftp, conn in zip(sessions, conns, strict=True):
-        try:
-            conn.sendall(os.urandom(90 * KIB))
-        except (ConnectionResetError, BrokenPipeError):
-            pass  # stopped at the limit
-        finally:
-            conn.close()
-        replies.append(ftp.getline())
+    replies = [
+        send_until_stopped(ftp, conn, os.urandom(90 * KIB))
+        for ftp, conn in zip(sessions, conns, strict=True)
+    ]
     assert replies[0].startswith("226 ")
     assert replies[1] == "552 Exceeded storage allocation. Transfer stopped after 10240 bytes."
     assert replies[2] == replies[1]
