@@ -79,19 +79,11 @@ class UsageBook:
             await asyncio.to_thread(self.store.change_usage, user.name, credit=reserved - sent)
 
     # --- uploads --------------------------------------------------------------------------
-    async def upload_room(
-        self,
-        user: User,
-        settings: PolicySettings,
-        home: Path,
-        replacing: int,
-        new_file: bool,
-        texts: Messages,
+    @staticmethod
+    def upload_room(
+        settings: PolicySettings, usage: Usage, replacing: int, new_file: bool, texts: Messages
     ) -> int | None:
         """Bytes the upload may write (None: no byte quota); 552 when no new file may be made."""
-        if not needs_usage(settings):
-            return None
-        usage = await self.get(user, settings, home)
         if new_file and files_full(settings, usage):
             raise QuotaExceeded(texts.say("quota_files", limit=settings.quota_files))
         room = quota_room(settings, usage, replacing)
@@ -224,20 +216,22 @@ class UploadPlan:
         slot = None
         if limit and new_file:
             slot = QuotaWatch(shared, "files\0" + user.name, texts.say("quota_files", limit=limit))
+        plan = cls(book, fs, user, settings, path, before, previous, (watch, slot), owners)
+        if not plan.counted:
+            return plan  # no usage of this user's to check: its files only note their owner
         try:
-            room = await book.upload_room(user, settings, home, overlap, new_file, texts)
+            usage = await book.get(user, settings, home)  # read once, after the watches exist
+            room = book.upload_room(settings, usage, overlap, new_file, texts)
             if watch is not None and room is not None:
                 watch.arm(room)  # the user's uploads under way share the room
             if slot is not None:
-                slot.arm(limit - (await book.get(user, settings, home)).files_used)
+                slot.arm(limit - usage.files_used)
                 if not slot.add(1):  # another worker took the last one meanwhile
                     raise slot.error()
         except BaseException:
-            for held in (watch, slot):
-                if held is not None:
-                    held.close()
+            plan.cancel()
             raise
-        return cls(book, fs, user, settings, path, before, previous, (watch, slot), owners)
+        return plan
 
     @property
     def watch(self) -> QuotaWatch | None:
