@@ -14,7 +14,6 @@ __all__ = ["NO_HASH", "compare_hashes"]
 
 NO_HASH = "The server offers no HASH, XSHA256 or XMD5; comparing by size and modification time."
 UNCOMPARED = "mirror compares before it copies, so nothing was copied"
-UNCOMPARED = "mirror compares before it copies, so nothing was copied"
 
 
 async def compare_hashes(

@@ -33,7 +33,7 @@ _FILE_REFUSALS = frozenset({550, 553})
 
 
 def refuses_only_the_file(exc: FtpClientError) -> bool:
-    return isinstance(exc, ReplyError) and not exc.transient and exc.reply.code in _FILE_REFUSALS
+    return isinstance(exc, ReplyError) and exc.code in _FILE_REFUSALS  # never transient
 
 
 def link_in_the_way(root: Path, rel: str) -> str | None:

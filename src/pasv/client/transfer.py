@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -30,7 +31,11 @@ class TransferResult:
 
 def _size(path: Path) -> int:
     """The size of a local regular file, 0 when there is none (plain def: local disk is fast)."""
-    return path.stat().st_size if path.is_file() else 0
+    try:
+        info = path.stat()
+    except OSError:
+        return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
 
 
 def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
