@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import functools
@@ -411,11 +410,11 @@ class LocalStorage(Jail):
             return None
 
     async def owner(self, path: str) -> str | None:
-        return await asyncio.to_thread(self._owner, path)
+        return await run_blocking(self._owner, path)
 
     def _set_owner(self, path: str, user: str) -> None:
         with contextlib.suppress(FtpError):
             write_owner(self.identity(path), user)
 
     async def set_owner(self, path: str, user: str) -> None:
-        await asyncio.to_thread(self._set_owner, path, user)
+        await run_blocking(self._set_owner, path, user)

@@ -123,14 +123,15 @@ class Jail:
             raise PermissionDenied("The root directory cannot be changed.")
         source, src_crossed = self._located(src_parts, follow=False)
         target, dst_crossed = self._located(dst_parts, follow=False)
+        if src_crossed:
+            self._through(_RENAME, src_parts, source)
+        if dst_crossed:
+            self._through(_RENAME, dst_parts, target, new=True)
         guard = LINKS.get()
         if (src_crossed or dst_crossed) and guard is not None:
-            named_src, real_src = self._named(src_parts), self._virtual(source)
-            named_dst, real_dst = self._named(dst_parts), self._virtual(target)
-            if src_crossed:
-                guard(_RENAME, named_src, real_src)
-            if dst_crossed:
-                guard(_RENAME, named_dst, real_dst, new=True)
             directory = st.S_ISDIR(os.lstat(source).st_mode)
-            guard.rename(named_src, real_src, named_dst, real_dst, directory=directory)
+            guard.rename(
+                self._named(src_parts), self._virtual(source),
+                self._named(dst_parts), self._virtual(target), directory=directory,
+            )  # fmt: skip
         return source, target
