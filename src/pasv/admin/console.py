@@ -29,9 +29,9 @@ from pasv.admin.security import (
     context_of,
     csrf_ok,
     foreign_origin,
-    minutes,
 )
 from pasv.admin.views import group_views, ip_rule_view, rule_view, user_view
+from pasv.policy.limits import minutes_left
 
 console_router = APIRouter(prefix="/console", include_in_schema=False)
 _templates = Environment(
@@ -86,8 +86,7 @@ def _page(request: Request, name: str, login: ConsoleSession | None, **values: A
         **values,
     )
     response = HTMLResponse(html)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
+    # its own policy; no-store, DENY framing and the rest come from SafeHeaders (headers.py)
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "frame-ancestors 'none'; form-action 'self'"
@@ -185,7 +184,7 @@ async def login(request: Request) -> Response:
         wait = throttle.begin(address)
         if wait:
             ctx.audited(Principal(f"user:{name}", (), address), "console.login", name, {}, False)
-            error = t["login_throttled"].format(minutes=minutes(wait))
+            error = t["login_throttled"].format(minutes=minutes_left(wait, 0.0))
             refused = _page(request, "login.html", None, error=error)
             refused.status_code = 429
             refused.headers["Retry-After"] = str(round(wait))

@@ -6,7 +6,6 @@ import collections
 import hashlib
 import hmac
 import ipaddress
-import math
 import secrets
 import time
 from collections.abc import Callable
@@ -196,7 +195,3 @@ def _key(address: str) -> str:
     if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
-
-
-def minutes(seconds: float) -> int:
-    return max(1, math.ceil(seconds / 60))

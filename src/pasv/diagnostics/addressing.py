@@ -132,7 +132,7 @@ def bad_address(code: int, text: str) -> BadAddress | None:
     if max(n[:4]) > 255:
         host = ".".join(m.groups()[:4])
         return BadAddress("227", "octet", (("numbers", numbers), ("host", host)))
-    if max(n[4:]) > 255 or n[4] * 256 + n[5] > 65535:
+    if max(n[4:]) > 255:  # (two bytes of at most 255 make at most 65535)
         values = (("numbers", numbers), ("p1", n[4]), ("p2", n[5]), ("port", n[4] * 256 + n[5]))
         return BadAddress("227", "port", values)
     return BadAddress("227", "zero") if n[4] == n[5] == 0 else None

@@ -240,8 +240,9 @@ async def post(
     host = parts.hostname or ""
     port = parts.port or (443 if secure else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    netloc = parts.netloc.rpartition("@")[2]  # host:port, without the user part
     headers = [
-        ("Host", parts.netloc.rpartition("@")[2]),
+        ("Host", netloc),
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(body))),
         ("User-Agent", "pasv-hooks"),
@@ -256,7 +257,7 @@ async def post(
         headers.append(("Authorization", "Basic " + base64.b64encode(pair.encode()).decode()))
     if secret:
         headers.append((SIGNATURE_HEADER, sign(secret, body)))
-    shown = origin(url)  # what a log line names: the password, path and query may be secrets
+    shown = f"{parts.scheme}://{netloc}"  # what a log line names: not the password, path, query
     context = (tls or ssl.create_default_context()) if secure else None
     reader, writer = await asyncio.open_connection(host, port, ssl=context)
     try:
@@ -286,13 +287,6 @@ async def post(
         writer.close()
         with contextlib.suppress(OSError, ssl.SSLError):
             await writer.wait_closed()
-
-
-def origin(url: str) -> str:
-    """``scheme://host:port`` of a webhook URL: without its user part, path and query."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return f"{parts.scheme}://{host}"
 
 
 class Hooks:
