@@ -6,6 +6,7 @@ sentence saying what is wrong before anything is written.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,7 +249,7 @@ class Manager:
         account = await self.accounts.get(user)
         if account is None:
             raise AccountNotFound(f"no user named {user!r}")
-        policy = Policy(self.policy.load(), base_policy(self.settings))
+        policy = Policy(await asyncio.to_thread(self.policy.load), base_policy(self.settings))
         account = policy.with_groups(account)
         names = policy.names_for(policy.settings_for(account))
         described = wanted.describe()

@@ -29,6 +29,7 @@ from pasv.admin.security import (
     context_of,
     csrf_ok,
     foreign_origin,
+    still_stands,
 )
 from pasv.admin.views import group_views, ip_rule_view, rule_view, user_view
 from pasv.policy.limits import minutes_left
@@ -46,24 +47,16 @@ def _sessions(request: Request) -> ConsoleSessions:
     return found
 
 
-def _login(request: Request) -> ConsoleSession | None:
-    """The console session of this request's cookie, if it still stands: its token is not
-    revoked, or its account is as it was at login and still in the console group."""
+async def _login(request: Request) -> ConsoleSession | None:
+    """The console session of this request's cookie, if it still stands (``still_stands``,
+    asked in a thread: this loop is the FTP server's, and the account database may wait)."""
     sid = request.cookies.get(COOKIE)
     found = _sessions(request).get(sid)
     if found is None:
         return None
-    ctx = context_of(request)
-    if found.token_id is not None:
-        token = {t.id: t for t in ctx.tokens.list()}.get(found.token_id)
-        if token is None or token.revoked is not None:
-            _sessions(request).end(sid)
-            return None
-    if found.account is not None:
-        name, state = found.account
-        if account_state(ctx, name) != state:
-            _sessions(request).end(sid)
-            return None
+    if not await asyncio.to_thread(still_stands, context_of(request), found):
+        _sessions(request).end(sid)
+        return None
     return found
 
 
@@ -127,7 +120,7 @@ async def form_change(
     refused = _refused_origin(request)
     if refused is not None:
         return refused
-    login = _login(request)
+    login = await _login(request)
     if login is None:
         return _to_login()
     form = await _form(request)
@@ -177,7 +170,7 @@ async def login(request: Request) -> Response:
     secret = form.get("token", "").strip()
     name = form.get("user", "")
     if secret:
-        token = ctx.tokens.verify(secret)
+        token = await asyncio.to_thread(ctx.tokens.verify, secret)
         if token is not None and token.revoked is None:
             actor, scopes, token_id = f"token:{token.id}:{token.name}", token.scopes, token.id
     elif name:
@@ -190,7 +183,7 @@ async def login(request: Request) -> Response:
             refused.headers["Retry-After"] = str(round(wait))
             return refused
         user = await ctx.manager.accounts.authenticate(name, form.get("password", ""))
-        state = account_state(ctx, name) if user is not None else None
+        state = await asyncio.to_thread(account_state, ctx, name) if user is not None else None
         if state is not None:
             actor, scopes, account = f"user:{name}", ("read", "write"), (name, state)
             throttle.succeeded(address)
@@ -219,7 +212,7 @@ async def logout(request: Request) -> Response:
     refused = _refused_origin(request)
     if refused is not None:
         return refused
-    login = _login(request)
+    login = await _login(request)
     form = await _form(request)
     if login is not None and csrf_ok(login, form.get("csrf", "")):
         _sessions(request).end(request.cookies.get(COOKIE))
@@ -249,7 +242,7 @@ def page(path: str, template: str) -> Callable[[PageView], PageView]:
 
     def register(view: PageView) -> PageView:
         async def route(request: Request) -> Response:
-            login = _login(request)
+            login = await _login(request)
             if login is None:
                 return _to_login()
             return _page(request, template, login, **await view(request, context_of(request)))
@@ -269,34 +262,34 @@ async def dashboard(request: Request, ctx: AdminContext) -> PageValues:
         ),
         "chart": throughput_svg(list(ctx.throughput.samples)),
         "now": time.time(),
-        "bans": len(ctx.manager.bans.bans()),
+        "bans": len(await asyncio.to_thread(ctx.manager.bans.bans)),
         "cluster": ctx.cluster,
     }
 
 
 @page("/users", "users.html")
 async def users(request: Request, ctx: AdminContext) -> PageValues:
-    data = ctx.manager.policy.load()
+    data = await asyncio.to_thread(ctx.manager.policy.load)
     shown = [user_view(u, data) for u in await ctx.manager.users()]
     return {"users": shown, "groups": sorted(data.groups)}
 
 
 @page("/groups", "groups.html")
 async def groups(request: Request, ctx: AdminContext) -> PageValues:
-    return {"groups": group_views(ctx.manager.policy.load())}
+    return {"groups": group_views(await asyncio.to_thread(ctx.manager.policy.load))}
 
 
 @page("/rules", "rules.html")
 async def rules(request: Request, ctx: AdminContext) -> PageValues:
     return {
-        "rules": [rule_view(r) for r in ctx.manager.policy.rules()],
-        "ip_rules": [ip_rule_view(r) for r in ctx.manager.policy.ip_rules()],
+        "rules": [rule_view(r) for r in await asyncio.to_thread(ctx.manager.policy.rules)],
+        "ip_rules": [ip_rule_view(r) for r in await asyncio.to_thread(ctx.manager.policy.ip_rules)],
     }
 
 
 @page("/bans", "bans.html")
 async def bans(request: Request, ctx: AdminContext) -> PageValues:
-    found = sorted(ctx.manager.bans.bans().values(), key=lambda b: b.until)
+    found = sorted((await asyncio.to_thread(ctx.manager.bans.bans)).values(), key=lambda b: b.until)
     return {"bans": found, "now": time.time()}
 
 

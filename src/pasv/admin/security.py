@@ -126,6 +126,21 @@ def account_state(ctx: AdminContext, name: str) -> str | None:
     return hashlib.sha256(str(rows[0][1]).encode()).hexdigest()
 
 
+def still_stands(ctx: AdminContext, session: ConsoleSession) -> bool:
+    """Whether a console login still stands: its token is not revoked, or its account is as
+    it was at login and still in the console group. It asks the account database (blocking:
+    with PostgreSQL a network round trip), so the console calls it in a thread."""
+    if session.token_id is not None:
+        token = {t.id: t for t in ctx.tokens.list()}.get(session.token_id)
+        if token is None or token.revoked is not None:
+            return False
+    if session.account is not None:
+        name, state = session.account
+        if account_state(ctx, name) != state:
+            return False
+    return True
+
+
 def foreign_origin(request: Request) -> str | None:
     """Why a console form is refused before anything else: sent by a page of another site
     (its Origin names another host and port than the request's Host, or the browser says
