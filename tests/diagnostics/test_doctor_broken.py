@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.client.scripted import FileServer, Session
 from tests.diagnostics.doctor_support import doctor
 
 PASSWORD = "Broken-Reply-Pw-31"
@@ -122,3 +123,37 @@ def test_a_line_break_in_the_user_or_password_is_refused_before_connecting(who: 
             listener.accept()
     assert run.exit_code == 2 and "line break or NUL" in run.result.output
     assert PASSWORD not in run.result.output
+
+
+def test_a_broken_reply_after_a_good_one_is_broken_at_the_stage_that_got_it() -> None:
+    """PASV works once; the listing's own PASV then names port byte 300 (a server whose port
+    arithmetic ran past the last port): the listing stage says the reply is broken, with the
+    other passive command to use, not the advice of a well-formed 227."""
+    broken = "227 Entering Passive Mode (127,0,0,1,300,5)"
+
+    asked: dict[int, int] = {}
+
+    def pasv(session: Session, arg: str) -> bool:
+        asked[id(session)] = asked.get(id(session), 0) + 1
+        if asked[id(session)] == 1:
+            return False  # the server's own working 227
+        session.send(broken)
+        return True
+
+    def epsv(session: Session, arg: str) -> bool:
+        session.send("502 EPSV not implemented.")
+        return True
+
+    with FileServer({"/a.txt": b"abc"}, hooks={"PASV": pasv, "EPSV": epsv}) as files:
+        url = f"ftp://bob:{PASSWORD}@127.0.0.1:{files.port}/"
+        runs = {lang: doctor(url, "--passive", "--lang", lang) for lang in ("en", "zh-Hans")}
+    assert runs["en"].stage("pasv")["status"] == "ok"
+    listing = runs["en"].stage("listing")
+    assert listing["status"] == "fail" and runs["en"].exit_code == 1
+    assert listing["kind"] == "passive_reply_broken" and listing["data"]["problem"] == "port"
+    assert listing["summary"].startswith("PASV answered") and broken in listing["summary"]
+    assert "76805" in listing["advice"]["meaning"]
+    assert "EPSV (229) instead of PASV" in listing["advice"]["fixes"][0]
+    assert not any("private" in fix for fix in listing["advice"]["fixes"])  # no 227 advice
+    zh = runs["zh-Hans"].stage("listing")
+    assert zh["kind"] == "passive_reply_broken" and "回复是坏的" in zh["summary"]

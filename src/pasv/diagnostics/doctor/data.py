@@ -25,6 +25,10 @@ _UNSUPPORTED = frozenset({500, 501, 502, 504})
 
 def step_failure(key: str, exc: StepFailed, lang: Lang, **values: object) -> Stage:
     """A stage that failed at one step of a transfer, with the advice for that step."""
+    if exc.step == "announce" and exc.reply is not None:
+        broken = _broken(key, exc.reply, lang, "fail")
+        if broken is not None:  # a broken 227/229 gets no advice meant for a refused one
+            return broken
     details = []
     if exc.reply is not None and exc.step in ("accept", "tls", "transfer"):
         details.append(say(lang, "server_said", reply=f"{exc.reply.code} {exc.reply.text}"))
@@ -56,7 +60,8 @@ def _broken(key: str, reply: Reply, lang: Lang, status: Status) -> Stage | None:
     line = f"{reply.code} {reply.text}"
     meaning, fix = bad.lines(lang)
     found = Advice(meaning, (), (fix,))
-    summary = say(lang, "reply_broken", command=key.upper(), reply=line)
+    command = "PASV" if reply.code == 227 else "EPSV"
+    summary = say(lang, "reply_broken", command=command, reply=line)
     return Stage(key, status, summary, [], "passive_reply_broken", found, {"problem": bad.problem})
 
 
@@ -72,12 +77,12 @@ async def epsv_stage(link: Link, lang: Lang) -> tuple[Stage, Moved | None]:
     reply, port = await link.epsv()
     line = f"{reply.code} {reply.text}"
     if port is None:
-        ipv6 = is_ipv6(link.peer)
-        status: Status = "fail" if ipv6 or reply.code not in _UNSUPPORTED else "warn"
-        kind, found = reply_advice(reply, lang, "epsv", "EPSV")
         broken = _broken("epsv", reply, lang, "fail")
         if broken is not None:
             return broken, None
+        ipv6 = is_ipv6(link.peer)
+        status: Status = "fail" if ipv6 or reply.code not in _UNSUPPORTED else "warn"
+        kind, found = reply_advice(reply, lang, "epsv", "EPSV")
         summary = say(lang, "epsv_refused_v6" if ipv6 else "epsv_refused", reply=line)
         return Stage("epsv", status, summary, kind=kind, advice=found), None
     details = [say(lang, "server_said", reply=line), *AddressDecoding("229", port).lines(lang)]
@@ -162,11 +167,11 @@ async def pasv_stage(link: Link, lang: Lang, epsv_ok: bool) -> tuple[Stage, Move
     reply, received = await link.pasv()
     line = f"{reply.code} {reply.text}"
     if received is None:
-        kind, found = reply_advice(reply, lang, "pasv", "PASV")
         status: Status = "warn" if epsv_ok else "fail"
         broken = _broken("pasv", reply, lang, status)
         if broken is not None:
             return broken, None
+        kind, found = reply_advice(reply, lang, "pasv", "PASV")
         return Stage("pasv", status, say(lang, "pasv_refused", reply=line), [], kind, found), None
     details = [say(lang, "server_said", reply=line)]
     decoded = AddressDecoding("227", received[1], received[0]).lines(lang)
