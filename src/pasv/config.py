@@ -365,6 +365,21 @@ class HookSection(_Section):
         return self
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(value: Any) -> Any:
+    """Addresses and networks: a TOML list, or "10.0.0.5, 10.0.1.0/24" from the environment."""
+    if isinstance(value, str):
+        value = [part for part in (p.strip() for p in value.split(",")) if part]
+    if isinstance(value, list | tuple):
+        try:
+            return tuple(ipaddress.ip_network(str(item), strict=True) for item in value)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
 class AdminSection(_Section):
     enabled: bool = Field(True, description="serve the admin HTTP API and web console")
     host: str = Field("127.0.0.1", description="address of the admin listener")
@@ -379,6 +394,16 @@ class AdminSection(_Section):
         description="allow plain HTTP on a host other than loopback (e.g. behind a TLS proxy "
         "on a private network); tokens and passwords cross that network readable",
     )
+    trusted_proxies: tuple[Network, ...] = Field(
+        (),
+        description="reverse proxies (addresses or networks) whose X-Forwarded-For and "
+        "X-Forwarded-Proto name the client; default: none, the peer is the client",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        return _networks(value)
 
     @field_validator("host")
     @classmethod
@@ -401,9 +426,6 @@ class AdminSection(_Section):
         return self
 
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
 class ProxySection(_Section):
     """The PROXY protocol (HAProxy's v1 and v2) from TCP load balancers: docs/deployment.md."""
 
@@ -421,14 +443,7 @@ class ProxySection(_Section):
     @field_validator("trusted", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
-        if isinstance(value, str):  # "10.0.0.5, 10.0.1.0/24" from the environment
-            value = [part for part in (p.strip() for p in value.split(",")) if part]
-        if isinstance(value, list | tuple):
-            try:
-                return tuple(ipaddress.ip_network(str(item), strict=True) for item in value)
-            except ValueError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        return _networks(value)
 
     @model_validator(mode="after")
     def _has_balancers(self) -> ProxySection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ftplib
+import os
 import re
 import subprocess
 import time
@@ -28,9 +29,11 @@ class AdminServer:
     read_token: str
     lines: list[str] = field(default_factory=list)
 
-    def client(self, token: str | None = None) -> httpx.Client:
+    def client(self, token: str | None = None, source: str | None = None) -> httpx.Client:
+        """An HTTP client (from the loopback address ``source``, if given)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.base, headers=headers, timeout=10)
+        transport = httpx.HTTPTransport(local_address=source) if source else None
+        return httpx.Client(base_url=self.base, headers=headers, timeout=10, transport=transport)
 
     def api(self) -> httpx.Client:
         return self.client(self.write_token)
@@ -61,12 +64,14 @@ def token(pasv: Pasv, name: str, scopes: str) -> str:
     return out.strip().splitlines()[-1]
 
 
-def start_admin_server(data: Path, *extra: str) -> AdminServer:
-    """A store with user bob (password pw) and two tokens, then `pasv serve` with the admin API."""
+def start_admin_server(data: Path, *extra: str, env: dict[str, str] | None = None) -> AdminServer:
+    """A store with user bob (password pw) and two tokens, then `pasv serve` with the admin API
+    (``env``: PASV_* settings added to the environment)."""
     pasv = Pasv(data)
     pasv.ok("user", "add", "bob", "--password", "pw")
     write, read = token(pasv, "ops", "read,write"), token(pasv, "viewer", "read")
-    proc = _serve(data, 0, "--admin", "--admin-port", "0", "--allow-root", *extra)
+    environ = {**os.environ, **env} if env else None
+    proc = _serve(data, 0, "--admin", "--admin-port", "0", "--allow-root", *extra, env=environ)
     try:
         lines = _read_until(proc, r"admin console on https?://")
     except BaseException:  # it did not start: the process must not outlive the test
@@ -89,8 +94,10 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 10.0, what: str = "
         time.sleep(0.05)
 
 
-def admin_server_fixture(data: Path, *extra: str) -> Iterator[AdminServer]:
-    server = start_admin_server(data, *extra)
+def admin_server_fixture(
+    data: Path, *extra: str, env: dict[str, str] | None = None
+) -> Iterator[AdminServer]:
+    server = start_admin_server(data, *extra, env=env)
     try:
         yield server
     finally:

@@ -103,8 +103,10 @@ async def start_admin(
         ws="none",
         # uvicorn trusts X-Forwarded-For/-Proto from 127.0.0.1 by default: on a loopback
         # listener every client could then name its own address (to the login throttle, the
-        # audit log); the peer's address is the client's
-        proxy_headers=False,
+        # audit log). Only admin.trusted_proxies are believed: the client is the right-most
+        # X-Forwarded-For address that is not one of them; else the peer is the client
+        proxy_headers=bool(settings.admin.trusted_proxies),
+        forwarded_allow_ips=[str(n) for n in settings.admin.trusted_proxies],
         timeout_graceful_shutdown=2,
     )
     config.load()
