@@ -31,7 +31,7 @@ def test_refused_changes_are_audited_with_their_token_and_reason(server: AdminSe
         assert api.delete("/api/v1/rules/99").status_code == 404
         r = api.post("/api/v1/users", json={"name": "eve", "password": "p", "extra": 1})
         assert r.status_code == 400
-    with server.client("pasv_guessed-token") as stranger:  # no one to name: not logged
+    with server.client("pasv_guessed-token") as stranger:  # counted against its address
         assert stranger.delete("/api/v1/bans/192.0.2.7").status_code == 401
     refused = [e for e in _audit(server) if e["result"] == "refused"]
     assert [(e["actor"], e["action"], e["detail"]["status"]) for e in refused] == [
@@ -39,9 +39,10 @@ def test_refused_changes_are_audited_with_their_token_and_reason(server: AdminSe
         ("token:1:ops", "POST /api/v1/users", 400),
         ("token:1:ops", "DELETE /api/v1/rules/99", 404),
         ("token:1:ops", "POST /api/v1/users", 400),
+        ("unknown token", "api.token", 401),  # never with the token tried
     ]
     assert "needs write" in refused[0]["detail"]["error"]
     assert "fly" in refused[1]["detail"]["error"] and refused[2]["target"] == "rules/99"
     assert refused[0]["address"] == "127.0.0.1"
     raw = (server.data / "admin-audit.log").read_text()
-    assert "pw-audit" not in raw and server.write_token not in raw
+    assert "pw-audit" not in raw and server.write_token not in raw and "guessed" not in raw

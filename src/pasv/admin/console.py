@@ -30,6 +30,8 @@ from pasv.admin.security import (
     csrf_ok,
     foreign_origin,
     still_stands,
+    token_failed,
+    tried_tokens,
 )
 from pasv.admin.views import group_views, ip_rule_view, rule_view, user_view
 from pasv.policy.limits import minutes_left
@@ -170,28 +172,30 @@ async def login(request: Request) -> Response:
     secret = form.get("token", "").strip()
     name = form.get("user", "")
     if secret:
+        wait = tried_tokens(request).wait(address)
+        if wait:
+            return _throttled(request, t["token_throttled"], wait)
         token = await asyncio.to_thread(ctx.tokens.verify, secret)
         if token is not None and token.revoked is None:
             actor, scopes, token_id = f"token:{token.id}:{token.name}", token.scopes, token.id
+        else:
+            who = Principal("unknown token", (), address)
+            token_failed(request, who, "console.login", "unknown token", "unknown or revoked")
     elif name:
         wait = throttle.begin(address)
         if wait:
             ctx.audited(Principal(f"user:{name}", (), address), "console.login", name, {}, False)
-            error = t["login_throttled"].format(minutes=minutes_left(wait, 0.0))
-            refused = _page(request, "login.html", None, error=error)
-            refused.status_code = 429
-            refused.headers["Retry-After"] = str(round(wait))
-            return refused
+            return _throttled(request, t["login_throttled"], wait)
         user = await ctx.manager.accounts.authenticate(name, form.get("password", ""))
         state = await asyncio.to_thread(account_state, ctx, name) if user is not None else None
         if state is not None:
             actor, scopes, account = f"user:{name}", ("read", "write"), (name, state)
             throttle.succeeded(address)
-    if secret or name:
-        tried = "unknown token" if secret else f"user:{name}"
-        target = (actor or tried) if secret else name
-        who = Principal(actor or tried, (), address)
-        ctx.audited(who, "console.login", target, {}, actor is not None)
+    if secret and actor is not None:  # a failed token was audited by token_failed
+        ctx.audited(Principal(actor, (), address), "console.login", actor, {}, True)
+    elif name and not secret:
+        who = Principal(f"user:{name}", (), address)
+        ctx.audited(who, "console.login", name, {}, actor is not None)
     if actor is None:
         return _page(request, "login.html", None, error=t["login_failed"])
     sid = _sessions(request).create(actor, scopes, token_id, account)
@@ -205,6 +209,14 @@ async def login(request: Request) -> Response:
         path="/console",
     )
     return response
+
+
+def _throttled(request: Request, text: str, wait: float) -> Response:
+    """The login page saying 429: ``text`` with the minutes to wait."""
+    refused = _page(request, "login.html", None, error=text.format(minutes=minutes_left(wait, 0)))
+    refused.status_code = 429
+    refused.headers["Retry-After"] = str(round(wait))
+    return refused
 
 
 @console_router.post("/logout")

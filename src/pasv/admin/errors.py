@@ -48,7 +48,9 @@ def register_errors(app: Any) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = dict(getattr(exc, "headers", None) or {})  # e.g. a 429's Retry-After
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         return _answer(request, exc.detail, exc.status_code, headers=headers)
 
     app.add_exception_handler(RequestValidationError, invalid)

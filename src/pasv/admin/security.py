@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import hashlib
 import hmac
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 from fastapi import HTTPException, Request
 
 from pasv.admin.context import AdminContext, Principal
+from pasv.policy.limits import minutes_left
 
 COOKIE = "pasv_console"
 SESSION_SECONDS = 8 * 3600
@@ -33,18 +35,30 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "-"
 
 
-def token_principal(request: Request, scope: str) -> Principal:
-    """The caller of an API request, or 401/403 saying why not."""
+async def token_principal(request: Request, scope: str) -> Principal:
+    """The caller of an API request, or 401/403 saying why not. Failed tokens are throttled
+    per client address (``tried_tokens``): past the limit, 429 without the token looked up."""
     header = request.headers.get("authorization", "")
     kind, _, secret = header.partition(" ")
     if kind.lower() != "bearer" or not secret.strip():
         raise HTTPException(401, "no token: send the header Authorization: Bearer <token>")
-    token = context_of(request).tokens.verify(secret.strip())
-    if token is None:
-        raise HTTPException(401, "unknown token")
-    if token.revoked is not None:
-        raise HTTPException(401, f"token {token.id} ({token.name}) was revoked")
-    who = Principal(f"token:{token.id}:{token.name}", token.scopes, _address(request))
+    ctx, address = context_of(request), _address(request)
+    target = f"{request.method} {request.url.path}"
+    wait = tried_tokens(request).wait(address)
+    if wait:
+        raise HTTPException(
+            429,
+            f"too many failed tokens from {address}: try again in {minutes_left(wait, 0.0)} min",
+            headers={"Retry-After": str(round(wait))},
+        )
+    # in a thread: this loop is the FTP server's, and the account database may wait
+    token = await asyncio.to_thread(ctx.tokens.verify, secret.strip())
+    if token is None or token.revoked is not None:
+        why = "unknown token" if token is None else f"token {token.id} ({token.name}) was revoked"
+        actor = "unknown token" if token is None else f"token:{token.id}:{token.name}"
+        token_failed(request, Principal(actor, (), address), "api.token", target, why)
+        raise HTTPException(401, why)
+    who = Principal(f"token:{token.id}:{token.name}", token.scopes, address)
     request.state.principal = who  # a refused change is audited with it (admin.errors)
     if scope not in token.scopes:
         raise HTTPException(
@@ -55,12 +69,29 @@ def token_principal(request: Request, scope: str) -> Principal:
     return who
 
 
-def reader(request: Request) -> Principal:
-    return token_principal(request, "read")
+def tried_tokens(request: Request) -> LoginThrottle:
+    """Failed tokens (API and console) per client address; console passwords have their own."""
+    found: LoginThrottle = request.app.state.tokens
+    return found
 
 
-def writer(request: Request) -> Principal:
-    return token_principal(request, "write")
+def token_failed(request: Request, who: Principal, action: str, target: str, why: str) -> None:
+    """Count a failed token against its address, and audit it (at most the throttle's limit
+    per address and window reach this: an address past it is refused before the lookup)."""
+    throttle = tried_tokens(request)
+    throttle.failed(who.address)
+    detail: dict[str, object] = {"status": 401, "error": why}
+    if throttle.wait(who.address):
+        detail["throttled"] = f"further tokens refused for {round(throttle.window)} s"
+    context_of(request).audited(who, action, target, detail, False)
+
+
+async def reader(request: Request) -> Principal:
+    return await token_principal(request, "read")
+
+
+async def writer(request: Request) -> Principal:
+    return await token_principal(request, "write")
 
 
 @dataclass
@@ -175,8 +206,27 @@ class LoginThrottle:
         self._failures: dict[str, collections.deque[float]] = {}
 
     def begin(self, address: str) -> float:
-        """0 when an attempt from ``address`` may be checked (it is counted); else the seconds
-        until one may."""
+        """0 when an attempt from ``address`` may be checked (it is counted as failed until it
+        ``succeeded``); else the seconds until one may."""
+        wait = self.wait(address)
+        if not wait:
+            self.failed(address)
+        return wait
+
+    def wait(self, address: str) -> float:
+        """0 when ``address`` has failed fewer than ``limit`` times within the window; else the
+        seconds until it may try again (nothing is counted)."""
+        now = self.clock()
+        times = self._failures.get(_key(address))
+        if not times:
+            return 0.0
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if len(times) >= self.limit:
+            return max(1.0, times[len(times) - self.limit] + self.window - now)
+        return 0.0
+
+    def failed(self, address: str) -> None:
         now = self.clock()
         key = _key(address)
         times = self._failures.get(key)
@@ -184,12 +234,7 @@ class LoginThrottle:
             if len(self._failures) >= _MAX_ADDRESSES:
                 self._forget_old(now)
             times = self._failures[key] = collections.deque()
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if len(times) >= self.limit:
-            return max(1.0, times[0] + self.window - now)
         times.append(now)
-        return 0.0
 
     def succeeded(self, address: str) -> None:
         self._failures.pop(_key(address), None)

@@ -43,7 +43,8 @@ def build_app(ctx: AdminContext) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.console = ConsoleSessions()
-    app.state.logins = LoginThrottle()
+    app.state.logins = LoginThrottle()  # console passwords per address
+    app.state.tokens = LoginThrottle()  # failed tokens (API and console) per address
     register_errors(app)
     app.include_router(router)
     app.include_router(console_router)
