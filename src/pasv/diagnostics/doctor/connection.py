@@ -10,10 +10,11 @@ import ssl
 import time
 
 from pasv.client.control import ControlConnection
-from pasv.client.errors import ConnectionFailed
+from pasv.client.errors import ConnectionFailed, ReplyTimeout
 from pasv.diagnostics.classify import Diagnosis, classify_os_error
 from pasv.diagnostics.doctor.certificate import read_certificate
 from pasv.diagnostics.doctor.probe import Probe
+from pasv.diagnostics.doctor.reasons import reason
 from pasv.diagnostics.doctor.report import Stage, Status, reply_advice
 from pasv.diagnostics.doctor.target import DoctorTarget
 from pasv.diagnostics.doctor.texts import advice, say
@@ -43,8 +44,7 @@ async def dns_stage(t: DoctorTarget, lang: Lang) -> tuple[Stage, list[str]]:
         async with asyncio.timeout(t.timeout):
             infos = await loop.getaddrinfo(t.host, t.port, type=socket.SOCK_STREAM)
     except (OSError, TimeoutError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or "timed out"
-        summary = say(lang, "dns_failed", host=t.host, reason=reason)
+        summary = say(lang, "dns_failed", host=t.host, reason=reason(lang, exc))
         failed = socket.gaierror() if isinstance(exc, TimeoutError) else exc
         return _os_stage("dns", summary, failed, lang), []
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -70,8 +70,8 @@ async def tcp_stage(
             continue
         except OSError as exc:
             last = exc
-            reason = exc.strerror or str(exc)
-            details.append(say(lang, "tcp_error", address=address, port=t.port, reason=reason))
+            why = reason(lang, exc)
+            details.append(say(lang, "tcp_error", address=address, port=t.port, reason=why))
             continue
         ms = (time.perf_counter() - started) * 1000
         summary = say(lang, "tcp_ok", address=address, port=t.port, ms=f"{ms:.1f}")
@@ -83,18 +83,17 @@ async def tcp_stage(
 
 
 def _tls_failure(t: DoctorTarget, lang: Lang, exc: BaseException) -> Stage:
+    why = reason(lang, exc)
     if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = exc.verify_message or str(exc)
-        summary = say(lang, "tls_untrusted", reason=reason)
+        summary = say(lang, "tls_untrusted", reason=why)
         return Stage(
             "tls", "fail", summary, kind="certificate_untrusted",
-            advice=advice(lang, "certificate_untrusted", host=t.host, reason=reason),
+            advice=advice(lang, "certificate_untrusted", host=t.host, reason=why),
         )  # fmt: skip
-    reason = (exc.reason if isinstance(exc, ssl.SSLError) else None) or str(exc) or "timed out"
     kind = "tls_handshake_failed"
     if t.tls == "implicit" and "WRONG_VERSION_NUMBER" in str(exc).upper():
         kind = "implicit_on_plain_port"
-    summary = say(lang, "tls_failed", reason=reason)
+    summary = say(lang, "tls_failed", reason=why)
     return Stage("tls", "fail", summary, kind=kind, advice=advice(lang, kind, port=t.port))
 
 
@@ -152,7 +151,7 @@ async def explicit_tls_stage(
     try:
         reply = await ctrl.command("AUTH TLS")
     except ConnectionFailed as exc:
-        summary = say(lang, "control_lost", reason=str(exc))
+        summary = say(lang, "control_lost", reason=reason(lang, exc))
         found = Diagnosis("disconnected_at_connect")
         return Stage("tls", "fail", summary, kind=found.kind, advice=found.advice(lang))
     if reply.code != 234:
@@ -171,7 +170,7 @@ async def banner_stage(t: DoctorTarget, lang: Lang, ctrl: ControlConnection) -> 
         while reply.code == 120:
             reply = await ctrl.reply()
     except ConnectionFailed as exc:
-        if "timed out" in str(exc):
+        if isinstance(exc, ReplyTimeout):
             summary = say(lang, "banner_silent", s=t.timeout)
             kind = "implicit_expected" if t.tls != "implicit" else "not_ftp"
             return Stage("banner", "fail", summary, kind=kind, advice=advice(lang, kind))

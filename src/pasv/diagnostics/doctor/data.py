@@ -9,6 +9,7 @@ from pasv.client.addressing import is_ipv6, passive_host
 from pasv.diagnostics.addressing import AddressDecoding, bad_address, classify_address
 from pasv.diagnostics.classify import code_advice
 from pasv.diagnostics.doctor.link import Link, Mode, Moved, StepFailed
+from pasv.diagnostics.doctor.reasons import reason
 from pasv.diagnostics.doctor.report import Stage, Status, reply_advice
 from pasv.diagnostics.doctor.texts import advice, say
 from pasv.diagnostics.knowledge import Advice, Lang
@@ -16,11 +17,30 @@ from pasv.protocol.addresses import parse_227, parse_229
 from pasv.protocol.errors import FtpError
 from pasv.protocol.replies import Reply
 
-__all__ = ["active_stage", "epsv_stage", "pasv_stage", "reuse_stage", "step_failure"]
+__all__ = [
+    "active_stage", "epsv_stage", "pasv_stage", "reuse_stage", "step_detail", "step_failure",
+]  # fmt: skip
 
 PROBE = "LIST"  # the home directory's listing: always there, small
 _ANNOUNCED = re.compile(r"\b(227|229)\s+(.*)$")
 _UNSUPPORTED = frozenset({500, 501, 502, 504})
+
+
+def step_detail(lang: Lang, exc: StepFailed) -> str:
+    """What went wrong at the step, in ``lang``: the error underneath said by its phrase
+    ("连接被拒绝 (ECONNREFUSED)"), with the address for a data connection that failed."""
+    if exc.cause is None:
+        return exc.detail
+    why = reason(lang, exc.cause)
+    if exc.step == "connect":
+        return say(lang, "tcp_error", address=exc.values["host"], port=exc.values["port"],
+                   reason=why)  # fmt: skip
+    return why
+
+
+_STEP_KINDS = {"connect": "passive_ports_closed", "accept": "active_blocked",
+               "tls": "data_tls_failed", "stalled": "transfer_stalled",
+               "no_final": "final_reply_missing"}  # fmt: skip
 
 
 def step_failure(key: str, exc: StepFailed, lang: Lang, **values: object) -> Stage:
@@ -30,26 +50,22 @@ def step_failure(key: str, exc: StepFailed, lang: Lang, **values: object) -> Sta
         if broken is not None:  # a broken 227/229 gets no advice meant for a refused one
             return broken
     details = []
-    if exc.reply is not None and exc.step in ("accept", "tls", "transfer"):
+    if exc.reply is not None and exc.step in ("accept", "tls", "transfer", "stalled"):
         details.append(say(lang, "server_said", reply=f"{exc.reply.code} {exc.reply.text}"))
-    status: Status = "fail"
-    if exc.step == "connect":
-        kind = "passive_ports_closed"
-        found = advice(lang, kind, **values)
-    elif exc.step == "accept" or (
-        key == "port" and exc.reply is not None and exc.reply.code == 425
-    ):
+    known = {**exc.values, **values}
+    kind: str | None = _STEP_KINDS.get(exc.step)
+    if kind is None and key == "port" and exc.reply is not None and exc.reply.code == 425:
         kind = "active_blocked"
-        found = advice(lang, kind, **values)
-    elif exc.step == "tls":
-        kind = "data_tls_failed"
-        found = advice(lang, kind, **values)
+    found: Advice | None
+    if kind is not None:
+        found = advice(lang, kind, **known)
     elif exc.reply is not None:
-        kind, found = reply_advice(exc.reply, lang, key)  # type: ignore[assignment]
+        kind, found = reply_advice(exc.reply, lang, key)
     else:
-        kind, found = "disconnected_at_connect", code_advice(426, lang)  # type: ignore[assignment]
-    step = say(lang, f"step_{exc.step}", detail=exc.detail)
-    return Stage(key, status, say(lang, f"{key}_failed", detail=step), details, kind, found)
+        kind, found = "disconnected_at_connect", code_advice(426, lang)
+    step = say(lang, f"step_{exc.step}", detail=step_detail(lang, exc), **known)
+    summary = say(lang, f"{key}_failed", detail=step)
+    return Stage(key, "fail", summary, details, kind, found, {"step": exc.step} | exc.values)
 
 
 def _broken(key: str, reply: Reply, lang: Lang, status: Status) -> Stage | None:
@@ -101,7 +117,7 @@ async def epsv_stage(link: Link, lang: Lang) -> tuple[Stage, Moved | None]:
         if rewritten:
             _blame(stage, lang, "passive_rewritten", values)
         stage.details = details + stage.details
-        stage.data = data
+        stage.data = {**data, **stage.data}
         return stage, None
     details += _moved_details(lang, moved)
     if rewritten:
@@ -193,7 +209,7 @@ async def pasv_stage(link: Link, lang: Lang, epsv_ok: bool) -> tuple[Stage, Move
         if kind is not None:
             _blame(stage, lang, kind, values)
         stage.details = details + stage.details
-        stage.data = data
+        stage.data = {**data, **stage.data}
         return stage, None
     details += _moved_details(lang, moved)
     if kind is None:
@@ -235,7 +251,7 @@ async def reuse_stage(link: Link, lang: Lang, mode: Mode, first: Moved) -> Stage
         await link.transfer(await link.open(mode), PROBE, resume=False)
     except StepFailed as exc:
         refused: Reply | None = exc.reply
-        shown = f"{refused.code} {refused.text}" if refused else exc.detail
+        shown = f"{refused.code} {refused.text}" if refused else step_detail(lang, exc)
         details.append(say(lang, "reuse_required", reply=shown))
         status: Status = "ok" if first.reused else "fail"
         kind = "tls_reuse_required" if first.reused else "data_tls_failed"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pasv.client.listings import parse_listing
 from pasv.client.trace import Kind
-from pasv.diagnostics.doctor.data import step_failure
+from pasv.diagnostics.doctor.data import step_detail, step_failure
 from pasv.diagnostics.doctor.link import Link, Mode, Moved, StepFailed
 from pasv.diagnostics.doctor.report import Stage, reply_advice
 from pasv.diagnostics.doctor.target import DoctorTarget
@@ -117,7 +117,7 @@ async def throughput_stage(
             moved = await link.transfer(await link.open(mode), f"RETR {path}", rest=rest)
         except StepFailed as exc:
             skipped = Stage("throughput", "skip", say(lang, "throughput_failed", path=path))
-            skipped.details.append(exc.detail)
+            skipped.details.append(step_detail(lang, exc))
             return skipped
         samples = [_sample("down", moved)]
     rates = {s.direction: s.nbytes / max(s.seconds, 1e-6) for s in samples}

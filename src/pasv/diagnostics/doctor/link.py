@@ -11,7 +11,7 @@ from typing import Literal
 from pasv.client.addressing import is_ipv6, passive_host
 from pasv.client.control import ControlConnection, feature_table
 from pasv.client.datachannel import ActiveListener, DataOpener, DataSetupFailed, connect_passive
-from pasv.client.errors import FtpClientError
+from pasv.client.errors import FtpClientError, ReplyTimeout
 from pasv.client.streams import DataStream
 from pasv.protocol.addresses import (
     format_eprt_argument,
@@ -25,17 +25,32 @@ from pasv.protocol.replies import Reply
 __all__ = ["Link", "Mode", "Moved", "StepFailed"]
 
 Mode = Literal["epsv", "pasv", "active"]
-Step = Literal["announce", "connect", "command", "accept", "tls", "transfer", "final", "control"]
+Step = Literal[
+    "announce", "connect", "command", "accept", "tls", "transfer", "stalled", "final", "no_final",
+    "control",
+]  # fmt: skip
 
 
 class StepFailed(Exception):
-    """A data transfer failed at ``step``; ``reply`` is the server's answer when it gave one."""
+    """A data transfer failed at ``step``; ``reply`` is the server's answer when it gave one,
+    ``cause`` the error underneath (said in the reader's language), ``values`` what the step
+    knew (the address, the command and its 150, the bytes moved, the seconds waited)."""
 
-    def __init__(self, step: Step, detail: str, reply: Reply | None = None) -> None:
+    def __init__(
+        self,
+        step: Step,
+        detail: str,
+        reply: Reply | None = None,
+        *,
+        cause: BaseException | None = None,
+        values: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.step = step
         self.detail = detail
         self.reply = reply
+        self.cause = cause
+        self.values = values or {}
 
 
 @dataclass
@@ -97,14 +112,15 @@ class Link:
         try:
             return await connect_passive(host, port, self.timeout)
         except DataSetupFailed as exc:
-            raise StepFailed("connect", str(exc)) from None
+            where: dict[str, object] = {"host": host, "port": port}
+            raise StepFailed("connect", str(exc), cause=exc, values=where) from None
 
     async def listen(self) -> tuple[ActiveListener, str]:
         """Listen for the server (active mode); the PORT or EPRT line that announces it."""
         try:
             listener = await ActiveListener.listen(self.ctrl.local_host, self.peer)
         except DataSetupFailed as exc:
-            raise StepFailed("announce", str(exc)) from None
+            raise StepFailed("announce", str(exc), cause=exc) from None
         if is_ipv6(listener.host):
             return listener, f"EPRT {format_eprt_argument(listener.host, listener.port)}"
         return listener, f"PORT {format_port_argument(listener.host, listener.port)}"
@@ -150,15 +166,24 @@ class Link:
             if reply.code not in (125, 150):
                 raise StepFailed("command", f"{reply.code} {reply.text}", reply)
             started = time.perf_counter()
+            said: dict[str, object] = {
+                "command": command.split()[0],
+                "reply": f"{reply.code} {reply.text}",
+                "s": f"{self.timeout:g}",
+            }
             try:
                 pair = await opener.connected(self.timeout)
             except DataSetupFailed as exc:
-                raise StepFailed("accept", str(exc), await self._settle()) from None
-            moved = await self._move(pair, payload, resume)
-            final = await self.ctrl.reply()
+                raise StepFailed("accept", str(exc), await self._settle(), cause=exc) from None
+            moved = await self._move(pair, payload, resume, said)
+            try:
+                final = await self.ctrl.reply()
+            except ReplyTimeout as exc:  # the data came and went, the 226 never did
+                done = {**said, "bytes": max(len(moved[0]), moved[1])}
+                raise StepFailed("no_final", str(exc), cause=exc, values=done) from None
             seconds = time.perf_counter() - started
         except FtpClientError as exc:
-            raise StepFailed("control", str(exc)) from None
+            raise StepFailed("control", str(exc), cause=exc) from None
         finally:
             opener.close()
         if not 200 <= final.code < 300:
@@ -170,6 +195,7 @@ class Link:
         pair: tuple[asyncio.StreamReader, asyncio.StreamWriter],
         payload: bytes | None,
         resume: bool,
+        said: dict[str, object],
     ) -> tuple[bytes, int, bool | None]:
         context = self.context if self.prot_p else None
         session = self.ctrl.tls_session if resume else None
@@ -180,7 +206,8 @@ class Link:
                 )
         except (OSError, TimeoutError) as exc:
             pair[1].close()
-            raise StepFailed("tls", str(exc) or "timed out", await self._settle()) from None
+            settled = await self._settle()
+            raise StepFailed("tls", str(exc) or "timed out", settled, cause=exc) from None
         reused = stream.session_reused if context is not None else None
         chunks: list[bytes] = []
         try:
@@ -189,9 +216,14 @@ class Link:
                     chunks.append(data)
             else:
                 await stream.write(payload)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:  # (a timeout: open after the 150, yet silent)
             await stream.close()
-            raise StepFailed("transfer", str(exc) or "timed out", await self._settle()) from None
+            step: Step = "stalled" if isinstance(exc, TimeoutError) else "transfer"
+            values = {**said, "bytes": sum(map(len, chunks))}
+            settled = await self._settle()
+            raise StepFailed(
+                step, str(exc) or "timed out", settled, cause=exc, values=values
+            ) from None
         await stream.close()
         return b"".join(chunks), len(payload or b""), reused
 

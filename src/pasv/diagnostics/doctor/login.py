@@ -8,6 +8,7 @@ from pasv.client.errors import ConnectionFailed
 from pasv.diagnostics.classify import Diagnosis
 from pasv.diagnostics.doctor.link import Link
 from pasv.diagnostics.doctor.probe import Probe
+from pasv.diagnostics.doctor.reasons import reason
 from pasv.diagnostics.doctor.report import Stage, reply_advice
 from pasv.diagnostics.doctor.target import DoctorTarget
 from pasv.diagnostics.doctor.texts import say
@@ -40,7 +41,7 @@ async def login_stage(t: DoctorTarget, lang: Lang, link: Link, probe: Probe) -> 
             features = await _settings(link)
     except ConnectionFailed as exc:
         closed = Diagnosis("disconnected_at_connect")
-        summary = say(lang, "login_closed", user=t.user, reason=str(exc))
+        summary = say(lang, "login_closed", user=t.user, reason=reason(lang, exc))
         return Stage("login", "fail", summary, kind=closed.kind, advice=closed.advice(lang))
     line = f"{reply.code} {reply.text}"
     if reply.code == 230:
