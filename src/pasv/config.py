@@ -394,6 +394,12 @@ class AdminSection(_Section):
         description="allow plain HTTP on a host other than loopback (e.g. behind a TLS proxy "
         "on a private network); tokens and passwords cross that network readable",
     )
+    max_connections: int = Field(
+        64,
+        ge=1,
+        le=100_000,
+        description="admin connections open at once; one more is answered 503 and closed",
+    )
     trusted_proxies: tuple[Network, ...] = Field(
         (),
         description="reverse proxies (addresses or networks) whose X-Forwarded-For and "

@@ -100,7 +100,7 @@ async def start_admin(
         lifespan="off",
         log_config=None,
         access_log=False,
-        http=deadline_protocol(),
+        http=deadline_protocol(max_connections=settings.admin.max_connections),
         ws="none",
         # uvicorn trusts X-Forwarded-For/-Proto from 127.0.0.1 by default: on a loopback
         # listener every client could then name its own address (to the login throttle, the
