@@ -33,6 +33,8 @@ runner = CliRunner()
         ("servu_too_many.txt", "too_many_users", "login", 4),
         ("firewall_426.txt", "transfer_aborted", "data", 2),
         ("passive_refused_data.txt", "data_connection_refused", "data", 2),
+        ("stalled_after_150.txt", "transfer_stalled", "data", 12),
+        ("active_port_ok_then_timeout.txt", "active_connect_failed", "data", 12),
     ],
 )
 def test_users_logs(name: str, kind: str, stage: str, line: int) -> None:
@@ -196,3 +198,28 @@ def test_cli_reads_a_file_and_stdin(tmp_path: Path) -> None:
     empty.write_text("\n")
     assert runner.invoke(app, ["explain", "--log", str(empty)]).exit_code == 1
     assert runner.invoke(app, ["explain", "--log", str(tmp_path / "nope")]).exit_code == 2
+
+
+def test_a_timeout_after_150_in_passive_mode_is_a_hang_not_a_closed_port() -> None:
+    """The 150 says the data connection was made: the passive port is not what is closed."""
+    story = read_story((LOGS / "stalled_after_150.txt").read_text("utf-8"))
+    en = story.render("en")
+    assert en["kind"] == "transfer_stalled"
+    assert any("150 Opening BINARY mode" in line and "hangs" in line for line in en["context"])
+    assert not any("firewall blocks the passive port range" in c for c in en["context"])
+    assert "between the 150 and the 226" in en["advice"]["meaning"]
+    assert "传输卡在 150 之后" in " ".join(story.render("zh-Hans")["context"])
+    assert story.render("zh-Hant")["advice"]["title"] == "傳輸卡在 150 之後"
+
+
+def test_a_timeout_after_port_200_is_the_server_unable_to_connect_back() -> None:
+    """After "200 PORT command successful" it is the client's side that keeps the server out:
+    never "the data port was announced by the server" (PORT is the client's)."""
+    story = read_story((LOGS / "active_port_ok_then_timeout.txt").read_text("utf-8"))
+    en = story.render("en")
+    assert en["kind"] == "active_connect_failed"
+    assert any("192.168.1.20 port 2124" in line for line in en["context"])
+    assert not any("announced by the server" in line for line in en["context"])
+    assert "Use passive mode" in en["advice"]["fixes"][0]
+    assert "227" not in " ".join(en["advice"]["causes"] + en["advice"]["fixes"])
+    assert "主动模式" in story.render("zh-Hans")["advice"]["title"]

@@ -136,6 +136,7 @@ class _Reader:
         self.stage = "tcp"
         self.command = ""
         self.data_pending = False  # a data connection was announced and not yet used up
+        self.opened = ""  # the 125/150 of the transfer under way (no 226 yet)
         self.greeted = False
         self.connected = False
 
@@ -173,6 +174,8 @@ class _Reader:
         self.connected = self.greeted = True
         self.command = event.text
         self.stage = _STAGE_OF_VERB.get(event.verb, self.stage)
+        if event.verb in ("PORT", "EPRT", "PASV", "EPSV"):
+            self.opened = ""
         if event.verb in ("PORT", "EPRT"):
             self.story.announced = decode_command(event.text)
             self.data_pending = True
@@ -196,8 +199,9 @@ class _Reader:
             self.data_pending = True
         elif code in (125, 150):
             self.stage = "data" if self.data_pending else self.stage
+            self.opened = event.text if self.data_pending else ""
         elif code == 226:
-            self.data_pending = False
+            self.data_pending, self.opened = False, ""
         if code < 400:
             return False
         verb = self.command.split(" ", 1)[0].upper()
@@ -236,8 +240,21 @@ class _Reader:
         if found is not None and found.kind == "dns_failure":
             stage = "dns"
         if stage == "data":
-            self._blame_address()
+            found = self._data_failure(found)
         return self._fail(event, found, stage)
+
+    def _data_failure(self, found: Diagnosis | None) -> Diagnosis | None:
+        """A client error on the data connection: in active mode the server could not connect
+        back; after a 150 in passive mode the connection was made and the transfer hangs."""
+        announced = self.story.announced
+        if announced is not None and announced.form in ("PORT", "EPRT"):
+            self._blame_data_connection()
+            return Diagnosis("active_connect_failed")
+        if self.opened and found is not None and found.kind == "data_connection_timed_out":
+            self.story.context.append(("story_stalled", {"reply": self.opened}))
+            return Diagnosis("transfer_stalled")
+        self._blame_address()
+        return found
 
     def _blame_address(self) -> None:
         """Name NAT or the firewall from the announced address and the server's address."""
