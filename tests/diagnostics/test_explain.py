@@ -238,6 +238,9 @@ def test_an_address_nobody_can_connect_to_is_said_to_be_a_broken_reply(
         out = found.render(lang)
         assert out["decoded"]["problem"] == problem and "unknown_text" not in out
         assert len(out["decoded"]["explanation"]) == 2
+        # The code's meaning only: its fixes are for a well-formed reply ("decode the numbers")
+        assert out["general"]["meaning"]
+        assert out["general"]["causes"] == out["general"]["fixes"] == []
     english = found.render("en")["decoded"]["explanation"]
     assert said in english[0]
     other = "EPSV (229) instead of PASV" if line.startswith("227") else "PASV (227) instead"

@@ -76,8 +76,9 @@ class Explanation:
             }
         if self.code is not None:
             general = code_advice(self.code, lang)
-            if general is not None and self.diagnosis is not None:
-                # The text said which of the code's causes it is: only what the code means.
+            if general is not None and (self.diagnosis is not None or self.bad is not None):
+                # The text said which of the code's causes it is, or the reply is broken (whose
+                # advice is its own, never that of a well-formed one): only what the code means.
                 out["general"] = {"meaning": general.meaning, "causes": [], "fixes": []}
             elif general is not None:
                 if self.text and self.decoding is None and self.bad is None:
