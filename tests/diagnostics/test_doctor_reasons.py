@@ -1,7 +1,8 @@
 """The doctor says why a connection failed in the reader's language, with the raw errno or TLS
 name kept in brackets: real failures on 127.0.0.1 (a closed port, a full listen queue, a
 server that stops answering, one that resets, a self-signed certificate, ftps:// on a plain
-port) and the errors loopback cannot make (no route, a name lookup)."""
+port) and the errors loopback cannot make (no route, a name lookup); and a server that answers
+120 (not ready yet) instead of a greeting."""
 
 from __future__ import annotations
 
@@ -225,3 +226,37 @@ def test_the_client_s_own_words_for_a_silence_and_a_hang_up() -> None:
     assert reason("zh-Hant", silence) == "超時,沒有回應 (ETIMEDOUT)"
     closed = ConnectionFailed("the server closed the control connection")
     assert reason("zh-Hans", closed) == "对方关闭了连接 (EOF)"
+
+
+@contextlib.contextmanager
+def not_ready_server() -> Iterator[int]:
+    """Answers every connection with 120 (ready in 5 minutes), then says nothing more."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                conn.sendall(b"120 Service ready in 5 minutes.\r\n")
+                held.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    with listener:
+        yield int(listener.getsockname()[1])
+    for conn in held:
+        conn.close()
+
+
+def test_a_120_before_the_greeting_is_a_server_not_ready_yet() -> None:
+    """Not "the server said nothing" nor "an implicit-TLS port": it said when it will serve."""
+    with not_ready_server() as port:
+        run = doctor(f"ftp://bob:pw@127.0.0.1:{port}/", "--timeout", "1")
+        zh = _runs(f"ftp://bob:pw@127.0.0.1:{port}/")
+    banner = run.stage("banner")
+    assert run.exit_code == 4 and banner["kind"] == "service_delayed"
+    assert "120 Service ready in 5 minutes." in banner["summary"]
+    assert "not ready" in banner["summary"] and "implicit" not in str(banner["advice"])
+    assert "tight loop" in banner["advice"]["fixes"][0]
+    assert zh["zh-Hans"]["banner"]["advice"]["title"] == "服务器尚未就绪"
+    assert zh["zh-Hant"]["banner"]["advice"]["title"] == "伺服器尚未就緒"

@@ -165,11 +165,18 @@ async def explicit_tls_stage(
 
 async def banner_stage(t: DoctorTarget, lang: Lang, ctrl: ControlConnection) -> Stage:
     """The greeting: 220, or a refusal that says why (banned, too many users, IP denied)."""
+    delayed = ""  # a 120 ("Service ready in nnn minutes") before the greeting
     try:
         reply = await ctrl.reply()
         while reply.code == 120:
+            delayed = f"{reply.code} {reply.text}"
             reply = await ctrl.reply()
     except ConnectionFailed as exc:
+        if delayed:  # not silence, nor an implicit-TLS port: the server said it is not ready
+            summary = say(lang, "banner_delayed", reply=delayed, s=t.timeout)
+            found = advice(lang, "service_delayed", reply=delayed)
+            return Stage("banner", "fail", summary, kind="service_delayed", advice=found,
+                         data={"reply": delayed})  # fmt: skip
         if isinstance(exc, ReplyTimeout):
             summary = say(lang, "banner_silent", s=t.timeout)
             kind = "implicit_expected" if t.tls != "implicit" else "not_ftp"
