@@ -284,3 +284,12 @@ def test_chinese_replies_of_real_servers_are_recognised(line: str, kind: str) ->
     out = found.render("zh-Hans")
     assert out["kind"] == kind and "unknown_text" not in out
     assert out["specific"]["fixes"] and CJK.search(out["specific"]["title"])
+
+
+def test_a_425_names_a_wrong_server_among_its_causes() -> None:
+    """425 from the server the client should not be talking to: the address to check."""
+    [found] = explain("425 Can't open data connection.")
+    assert found.diagnosis is not None and found.diagnosis.kind == "data_connection_failed"
+    for lang, words in (("en", "another FTP server"), ("zh-Hans", "不是其账户所在的 FTP 服务器"),
+                        ("zh-Hant", "不是其賬戶所在的 FTP 伺服器")):  # fmt: skip
+        assert any(words in cause for cause in found.render(lang)["specific"]["causes"])
