@@ -98,10 +98,10 @@ class Manager:
     ) -> User:
         flags = parse_perms(perms)
         if groups:
-            self._known_groups(groups)
+            await asyncio.to_thread(self._known_groups, groups)
         user = await self.accounts.add(name, password, home=home, perms=flags)
         if groups:
-            self.policy.set_groups(name, groups)
+            await asyncio.to_thread(self.policy.set_groups, name, groups)
         return user
 
     async def delete_user(self, name: str) -> bool:
@@ -121,7 +121,7 @@ class Manager:
             elif key == "enabled" and value.lower() not in _BOOLS:
                 raise InvalidInput(f"enabled must be true or false, not {value!r}")
             elif key == "groups":
-                self._known_groups(_split(value))
+                await asyncio.to_thread(self._known_groups, _split(value))
         for key, value in own:
             parse_option(key, value)
         done = []
@@ -133,12 +133,12 @@ class Manager:
             elif key == "enabled":
                 await self.accounts.set_enabled(name, _BOOLS[value.lower()])
             elif key == "groups":
-                self.policy.set_groups(name, _split(value))
+                await asyncio.to_thread(self.policy.set_groups, name, _split(value))
             else:
                 continue
             done.append(f"user {name}: {key} = {value}")
         if own:
-            done += self.set_options(f"user:{name}", own)
+            done += await asyncio.to_thread(self.set_options, f"user:{name}", own)
         return done
 
     def _known_groups(self, groups: list[str]) -> None:
@@ -232,13 +232,17 @@ class Manager:
             amount = credit if isinstance(credit, int) else parse_size(credit)
             if amount < 0:
                 raise ValueError("a credit cannot be negative")
-        if amount is not None:
-            self.policy.set_credit(name, amount)
-        if rescan:
-            home = Path(account.home) if account.home else Path()
-            root = home if home.is_absolute() else self.settings.files_root / home
-            self.policy.set_storage_used(name, *measure_home(root, name))
-        return self.policy.usage(name)
+        home = Path(account.home) if account.home else Path()
+        root = home if home.is_absolute() else self.settings.files_root / home
+
+        def work() -> Usage | None:  # the database and a walk of the home: in a thread
+            if amount is not None:
+                self.policy.set_credit(name, amount)
+            if rescan:
+                self.policy.set_storage_used(name, *measure_home(root, name))
+            return self.policy.usage(name)
+
+        return await asyncio.to_thread(work)
 
     # --- why ------------------------------------------------------------------------------
     async def why(self, user: str, perm: str, path: str) -> Why:

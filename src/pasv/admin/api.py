@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any, Literal
 
@@ -32,6 +33,7 @@ from pasv.admin.views import (
     usage_view,
     user_view,
 )
+from pasv.policy.engine import PolicyData
 from pasv.policy.options import show_option
 from pasv.server.registry import NoSuchSession
 
@@ -84,7 +86,7 @@ async def status(ctx: Ctx, who: Reader) -> dict[str, Any]:
         "sessions": len(sessions),
         "logged_in": sum(1 for s in sessions if s.user),
         "transfers": sum(1 for s in sessions if s.transfer),
-        "bans": len(ctx.manager.bans.bans()),
+        "bans": len(await asyncio.to_thread(ctx.manager.bans.bans)),
     }
 
 
@@ -96,7 +98,7 @@ def configuration(ctx: Ctx, who: Reader) -> dict[str, Any]:
 # --- users ----------------------------------------------------------------------------------
 @router.get("/users", tags=["users"])
 async def list_users(ctx: Ctx, who: Reader) -> list[dict[str, Any]]:
-    data = ctx.manager.policy.load()
+    data = await _policy(ctx)
     return [user_view(u, data) for u in await ctx.manager.users()]
 
 
@@ -109,13 +111,13 @@ async def add_user(body: NewUser, ctx: Ctx, who: Writer) -> dict[str, Any]:
     except AccountExists as exc:
         raise HTTPException(409, str(exc)) from None
     _done(ctx, who, "user.add", body.name, body.model_dump())
-    return user_view(user, ctx.manager.policy.load())
+    return user_view(user, await _policy(ctx))
 
 
 @router.get("/users/{name}", tags=["users"])
 async def get_user(name: str, ctx: Ctx, who: Reader) -> dict[str, Any]:
     user = await ctx.manager.user(name)
-    return user_view(user, ctx.manager.policy.load())
+    return user_view(user, await _policy(ctx))
 
 
 @router.patch("/users/{name}", tags=["users"])
@@ -138,9 +140,9 @@ async def change_user(name: str, body: UserChange, ctx: Ctx, who: Writer) -> dic
     await manager.set_user(name, pairs)
     if body.password is not None:
         await manager.set_password(name, body.password)
-    manager.unset_options(f"user:{name}", body.unset)
+    await asyncio.to_thread(manager.unset_options, f"user:{name}", body.unset)
     _done(ctx, who, "user.change", name, body.model_dump(exclude_none=True))
-    return user_view(await manager.user(name), manager.policy.load())
+    return user_view(await manager.user(name), await _policy(ctx))
 
 
 @router.delete("/users/{name}", tags=["users"])
@@ -151,16 +153,17 @@ async def delete_user(name: str, ctx: Ctx, who: Writer) -> dict[str, Any]:
 
 @router.get("/users/{name}/usage", tags=["credits and quotas"])
 async def get_usage(name: str, ctx: Ctx, who: Reader) -> dict[str, Any]:
-    return usage_view(
-        name, await ctx.manager.usage(name), ctx.manager, await ctx.manager.user(name)
-    )
+    usage = await ctx.manager.usage(name)
+    user = await ctx.manager.user(name)
+    return usage_view(name, usage, await _policy(ctx), ctx.settings, user)
 
 
 @router.patch("/users/{name}/usage", tags=["credits and quotas"])
 async def change_usage(name: str, body: UsageChange, ctx: Ctx, who: Writer) -> dict[str, Any]:
     usage = await ctx.manager.usage(name, credit=body.credit, rescan=body.rescan)
     _done(ctx, who, "usage.change", name, body.model_dump(exclude_none=True))
-    return usage_view(name, usage, ctx.manager, await ctx.manager.user(name))
+    user = await ctx.manager.user(name)
+    return usage_view(name, usage, await _policy(ctx), ctx.settings, user)
 
 
 # --- groups and global settings -------------------------------------------------------------
@@ -355,6 +358,11 @@ def _group(ctx: AdminContext, name: str) -> dict[str, Any]:
         if view["name"] == name:
             return view
     raise _missing(f"no group named {name!r}")
+
+
+async def _policy(ctx: AdminContext) -> PolicyData:
+    """The stored policy, read in a thread (this loop is the FTP server's)."""
+    return await asyncio.to_thread(ctx.manager.policy.load)
 
 
 def _version() -> str:

@@ -1,8 +1,10 @@
 """The console's forms: each checks the login, its CSRF token and the write scope, then makes
-the change through the management actions and audits it."""
+the change through the management actions and audits it. The store's calls run in a thread:
+this loop is the FTP server's, and the account database may wait."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
@@ -72,29 +74,32 @@ async def user_delete(ctx: AdminContext, form: dict[str, str], t: dict[str, str]
 
 @change("/groups/add", "/console/groups", "group.add", "name")
 async def group_add(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) -> str:
-    ctx.manager.add_group(form.get("name", "").strip(), form.get("description", ""))
+    name, description = form.get("name", "").strip(), form.get("description", "")
+    await asyncio.to_thread(ctx.manager.add_group, name, description)
     return f"{t['group_added']}: {form.get('name')}"
 
 
 @change("/groups/settings", "/console/groups", "group.change", "name")
 async def group_settings(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) -> str:
     name = form.get("name", "")
-    if name not in ctx.manager.policy.groups():
+    pairs = _settings(form)
+    if name not in await asyncio.to_thread(ctx.manager.policy.groups):
         raise ValueError(f"no group named {name!r}")
-    ctx.manager.set_options(f"group:{name}", _settings(form))
+    await asyncio.to_thread(ctx.manager.set_options, f"group:{name}", pairs)
     return f"{t['saved']}: {name}"
 
 
 @change("/groups/delete", "/console/groups", "group.delete", "name")
 async def group_delete(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) -> str:
-    if not ctx.manager.delete_group(form.get("name", "")):
+    if not await asyncio.to_thread(ctx.manager.delete_group, form.get("name", "")):
         raise ValueError(f"no group named {form.get('name', '')!r}")
     return f"{t['deleted']}: {form['name']}"
 
 
 @change("/rules/add", "/console/rules", "rule.add", "path")
 async def rule_add(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) -> str:
-    rule = ctx.manager.add_rule(
+    rule = await asyncio.to_thread(
+        ctx.manager.add_rule,
         form.get("action", ""),
         form.get("path", ""),
         form.get("perms", ""),
@@ -106,14 +111,15 @@ async def rule_add(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) -
 @change("/rules/delete", "/console/rules", "rule.delete", "id")
 async def rule_delete(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) -> str:
     number = _number(form.get("id", ""))
-    if not ctx.manager.delete_rule(number):
+    if not await asyncio.to_thread(ctx.manager.delete_rule, number):
         raise ValueError(f"no rule {number}")
     return f"{t['deleted']}: {number}"
 
 
 @change("/ip/add", "/console/rules", "ip.add", "network")
 async def ip_add(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) -> str:
-    rule = ctx.manager.add_ip_rule(
+    rule = await asyncio.to_thread(
+        ctx.manager.add_ip_rule,
         form.get("action", ""),
         form.get("network", ""),
         form.get("user", "").strip() or None,
@@ -125,7 +131,7 @@ async def ip_add(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) -> 
 @change("/ip/delete", "/console/rules", "ip.delete", "id")
 async def ip_delete(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) -> str:
     number = _number(form.get("id", ""))
-    if not ctx.manager.delete_ip_rule(number):
+    if not await asyncio.to_thread(ctx.manager.delete_ip_rule, number):
         raise ValueError(f"no IP rule {number}")
     return f"{t['deleted']}: {number}"
 
@@ -136,7 +142,8 @@ async def ban_add(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) ->
         minutes = float(form.get("minutes", "60") or 60)
     except ValueError:
         raise ValueError("minutes must be a number") from None
-    ban = ctx.manager.ban(
+    ban = await asyncio.to_thread(
+        ctx.manager.ban,
         form.get("address", ""),
         minutes,
         form.get("reason", "").strip() or "Your address is banned by the administrator",
@@ -146,7 +153,7 @@ async def ban_add(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) ->
 
 @change("/bans/lift", "/console/bans", "ban.lift", "address")
 async def ban_lift(ctx: AdminContext, form: dict[str, str], t: dict[str, str]) -> str:
-    if not ctx.manager.lift(form.get("address", "")):
+    if not await asyncio.to_thread(ctx.manager.lift, form.get("address", "")):
         raise ValueError(f"{form.get('address', '')} is not banned")
     return f"{t['unbanned']}: {form['address']}"
 

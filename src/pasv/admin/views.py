@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pasv.admin.actions import Manager
 from pasv.config import Settings
 from pasv.policy.credits import Usage
 from pasv.policy.engine import Policy, PolicyData
@@ -70,17 +69,19 @@ def ban_view(ban: Ban) -> dict[str, Any]:
     return {"address": ban.ip, "until": ban.until, "reason": ban.reason, "offences": ban.offences}
 
 
-def usage_view(name: str, usage: Usage | None, manager: Manager, user: User) -> dict[str, Any]:
-    policy = Policy(manager.policy.load(), base_policy(manager.settings))
-    settings = policy.settings_for(policy.with_groups(user))
+def usage_view(
+    name: str, usage: Usage | None, data: PolicyData, settings: Settings, user: User
+) -> dict[str, Any]:
+    policy = Policy(data, base_policy(settings))
+    own = policy.settings_for(policy.with_groups(user))
     return {
         "user": name,
         "credit": usage.credit if usage else None,
         "bytes_used": usage.bytes_used if usage else None,
         "files_used": usage.files_used if usage else None,
-        "quota_bytes": settings.quota_bytes,
-        "quota_files": settings.quota_files,
-        "ratio": show_option(settings.ratio) if settings.ratio is not None else None,
+        "quota_bytes": own.quota_bytes,
+        "quota_files": own.quota_files,
+        "ratio": show_option(own.ratio) if own.ratio is not None else None,
     }
 
 
