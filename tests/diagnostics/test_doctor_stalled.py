@@ -81,3 +81,29 @@ def test_a_listing_whose_226_never_comes_says_the_data_came(lang: str) -> None:
     shown = f"{len(LISTING)} bytes" if lang == "en" else f"{len(LISTING)} 字节"
     assert shown in stage["summary"] and "226" in stage["summary"]
     assert "226" in stage["advice"]["meaning"]
+
+
+def test_an_upload_the_server_stops_reading_is_a_hang_within_the_timeout() -> None:
+    """STOR answered 150, the data connection taken and never read: the doctor gave up only
+    when the whole file had gone out, so it waited for ever once the socket buffers were full."""
+    held: list[socket.socket] = []
+
+    def stor(session: Session, arg: str) -> bool:
+        session.send("150 Send it.")
+        held.append(session.data())
+        return True
+
+    size = 32 << 20  # far beyond what loopback socket buffers take without a reader
+    try:
+        with FileServer(hooks={"STOR": stor}) as files:
+            url = f"ftp://bob:pw@127.0.0.1:{files.port}/"
+            run = doctor(url, "--passive", "--write", "--sample-size", "32M", "--timeout", "1")
+    finally:
+        for sock in held:
+            sock.close()
+    write = run.stage("write")
+    assert write["status"] == "fail" and write["kind"] == "transfer_stalled"
+    assert write["data"]["step"] == "stalled_upload" and 0 < write["data"]["bytes"] < size
+    assert 'STOR was answered "150 Send it."' in write["summary"]
+    assert "the server took no more data for 1 s" in write["summary"]
+    assert run.exit_code == 1

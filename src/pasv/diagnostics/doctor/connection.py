@@ -174,8 +174,8 @@ async def banner_stage(t: DoctorTarget, lang: Lang, ctrl: ControlConnection) -> 
     except ConnectionFailed as exc:
         if delayed:  # not silence, nor an implicit-TLS port: the server said it is not ready
             summary = say(lang, "banner_delayed", reply=delayed, s=t.timeout)
-            found = advice(lang, "service_delayed", reply=delayed)
-            return Stage("banner", "fail", summary, kind="service_delayed", advice=found,
+            wait = advice(lang, "service_delayed", reply=delayed)
+            return Stage("banner", "fail", summary, kind="service_delayed", advice=wait,
                          data={"reply": delayed})  # fmt: skip
         if isinstance(exc, ReplyTimeout):
             summary = say(lang, "banner_silent", s=t.timeout)

@@ -40,6 +40,7 @@ def step_detail(lang: Lang, exc: StepFailed) -> str:
 
 _STEP_KINDS = {"connect": "passive_ports_closed", "accept": "active_blocked",
                "tls": "data_tls_failed", "stalled": "transfer_stalled",
+               "stalled_upload": "transfer_stalled",
                "no_final": "final_reply_missing"}  # fmt: skip
 
 
@@ -50,7 +51,13 @@ def step_failure(key: str, exc: StepFailed, lang: Lang, **values: object) -> Sta
         if broken is not None:  # a broken 227/229 gets no advice meant for a refused one
             return broken
     details = []
-    if exc.reply is not None and exc.step in ("accept", "tls", "transfer", "stalled"):
+    if exc.reply is not None and exc.step in (
+        "accept",
+        "tls",
+        "transfer",
+        "stalled",
+        "stalled_upload",
+    ):
         details.append(say(lang, "server_said", reply=f"{exc.reply.code} {exc.reply.text}"))
     known = {**exc.values, **values}
     kind: str | None = _STEP_KINDS.get(exc.step)

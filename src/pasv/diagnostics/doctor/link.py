@@ -26,9 +26,10 @@ __all__ = ["Link", "Mode", "Moved", "StepFailed"]
 
 Mode = Literal["epsv", "pasv", "active"]
 Step = Literal[
-    "announce", "connect", "command", "accept", "tls", "transfer", "stalled", "final", "no_final",
-    "control",
+    "announce", "connect", "command", "accept", "tls", "transfer", "stalled", "stalled_upload",
+    "final", "no_final", "control",
 ]  # fmt: skip
+WRITE_CHUNK = 256 * 1024  # an upload is written in pieces, each within the timeout
 
 
 class StepFailed(Exception):
@@ -210,16 +211,26 @@ class Link:
             raise StepFailed("tls", str(exc) or "timed out", settled, cause=exc) from None
         reused = stream.session_reused if context is not None else None
         chunks: list[bytes] = []
+        sent = 0
         try:
             if payload is None:
                 while data := await stream.read():
                     chunks.append(data)
             else:
-                await stream.write(payload)
+                while sent < len(payload):  # a server that stops reading stalls the upload
+                    piece = memoryview(payload)[sent : sent + WRITE_CHUNK]
+                    async with asyncio.timeout(self.timeout):
+                        await stream.write(piece)
+                    sent += len(piece)
         except (OSError, TimeoutError) as exc:  # (a timeout: open after the 150, yet silent)
+            stalled = isinstance(exc, TimeoutError)
+            if stalled:  # unsent data would keep the close waiting for the server to read it
+                pair[1].transport.abort()
             await stream.close()
-            step: Step = "stalled" if isinstance(exc, TimeoutError) else "transfer"
-            values = {**said, "bytes": sum(map(len, chunks))}
+            step: Step = "transfer"
+            if stalled:
+                step = "stalled" if payload is None else "stalled_upload"
+            values = {**said, "bytes": sum(map(len, chunks)) or sent}
             settled = await self._settle()
             raise StepFailed(
                 step, str(exc) or "timed out", settled, cause=exc, values=values
