@@ -153,7 +153,12 @@ class Storage(Protocol):
 
     async def delete(self, path: str) -> None: ...
 
-    async def rename(self, src: str, dst: str) -> None: ...
+    async def rename(self, src: str, dst: str, *, replace: bool = True) -> None:
+        """Move ``src`` to ``dst``; ``replace=False``: only where nothing is at ``dst``
+        (``AlreadyExists`` otherwise, nothing changed), decided in the same step as the move
+        where the store can (docs/storage.md: a local directory without RENAME_NOREPLACE and
+        an S3 directory are checked first, then moved)."""
+        ...
 
     async def set_mtime(self, path: str, mtime: float) -> None: ...
 

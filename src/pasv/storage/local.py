@@ -42,6 +42,7 @@ from pasv.storage.localio import (
     write_owner,
 )
 from pasv.storage.localjail import Jail
+from pasv.storage.localrename import rename_no_replace
 from pasv.storage.localwrite import (
     LocalWriteHandle,
     is_temporary,
@@ -378,16 +379,20 @@ class LocalStorage(Jail):
     async def delete(self, path: str) -> None:
         await run_blocking(self._delete, path)
 
-    def _rename(self, src: str, dst: str) -> None:
+    def _rename(self, src: str, dst: str, replace: bool) -> None:
+        source, target = self._renaming(src, dst)
         try:
-            os.rename(*self._renaming(src, dst))
+            if replace:
+                os.rename(source, target)
+            else:
+                rename_no_replace(source, target)
         except OSError as exc:
             if exc.errno == errno.EINVAL:  # the only EINVAL of rename(2) here
                 raise into_itself() from exc
             raise
 
-    async def rename(self, src: str, dst: str) -> None:
-        await run_blocking(self._rename, src, dst)
+    async def rename(self, src: str, dst: str, *, replace: bool = True) -> None:
+        await run_blocking(self._rename, src, dst, replace)
 
     def _set_mtime(self, path: str, mtime: float) -> None:
         real = self._resolve(path, _TOUCH)

@@ -228,12 +228,15 @@ class MemoryStorage:
         if buf is not None:
             self._owners[id(buf)] = (buf, user)
 
-    async def rename(self, src: str, dst: str) -> None:
+    async def rename(self, src: str, dst: str, *, replace: bool = True) -> None:
+        # nothing awaited: the check and the move are one step of the event loop
         s, d = _key(src), _key(dst)
         if "/" in (s, d):
             raise err.PermissionDenied("The root directory cannot be changed.")
         self._facts(s)
         self._need_dir(_parent(d))
+        if not replace and (d in self._dirs or d in self._files):
+            raise err.AlreadyExists()
         if d == s:
             return
         if d.startswith(s + "/"):

@@ -127,7 +127,7 @@ class MountedStorage:
         storage, inner = self._mutable(path)
         await storage.delete(inner)
 
-    async def rename(self, src: str, dst: str) -> None:
+    async def rename(self, src: str, dst: str, *, replace: bool = True) -> None:
         source, inner_src = self._mutable(src)
         target, inner_dst = self._mutable(dst)
         if source is not target:
@@ -135,7 +135,7 @@ class MountedStorage:
                 "Cannot rename between virtual folders on different storages; "
                 "download and upload the file instead."
             )
-        await source.rename(inner_src, inner_dst)
+        await source.rename(inner_src, inner_dst, replace=replace)
 
     async def set_mtime(self, path: str, mtime: float) -> None:
         storage, inner = self._mutable(path)

@@ -286,7 +286,7 @@ class S3Storage:
             batch = [{"Key": k} for k in keys[start : start + _DELETE_BATCH]]
             await self._conn.call("delete_objects", Delete={"Objects": batch, "Quiet": True})
 
-    async def rename(self, src: str, dst: str) -> None:
+    async def rename(self, src: str, dst: str, *, replace: bool = True) -> None:
         if self._is_root(src) or self._is_root(dst):
             raise err.PermissionDenied("The root directory cannot be changed.")
         source = await self.stat(src)
@@ -300,10 +300,13 @@ class S3Storage:
             target: FileFacts | None = await self.stat(dst)
         except err.PathNotFound:
             target = None
+        if target is not None and not replace:
+            raise err.AlreadyExists()
         if source.kind == "file":
             if target is not None and target.kind == "dir":
                 raise err.IsADirectory()
-            await copy_object(self._conn, s, d, source.size)
+            # not replacing: the store refuses an object made at d since (If-None-Match)
+            await copy_object(self._conn, s, d, source.size, new=not replace)
             await self._conn.call("delete_object", Key=s)
             await self._keep_parent(src)
             return

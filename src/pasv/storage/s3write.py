@@ -167,11 +167,29 @@ class S3WriteHandle:
                 log.warning("S3 upload %s of %s not aborted: %s", self._upload_id, self._key, exc)
 
 
-async def copy_object(conn: S3Connection, source: str, target: str, size: int) -> None:
-    """A server-side copy: one CopyObject, or a multipart copy above S3's 5 GiB limit."""
+async def copy_object(
+    conn: S3Connection, source: str, target: str, size: int, *, new: bool = False
+) -> None:
+    """A server-side copy: one CopyObject, or a multipart copy above S3's 5 GiB limit.
+    ``new``: only where no object is at ``target`` (If-None-Match: *, checked by the store as
+    it writes; ``AlreadyExists`` otherwise, and nothing is written)."""
     bucket = conn.location.bucket
+    condition = {"IfNoneMatch": "*"} if new else {}
+    try:
+        await _copy(conn, bucket, source, target, size, condition)
+    except err.FileBusy:  # PreconditionFailed: only a condition of ours can fail
+        if not new:
+            raise
+        raise err.AlreadyExists() from None
+
+
+async def _copy(
+    conn: S3Connection, bucket: str, source: str, target: str, size: int, condition: dict[str, str]
+) -> None:
     if size <= MAX_COPY_PART:
-        await conn.call("copy_object", Key=target, CopySource={"Bucket": bucket, "Key": source})
+        await conn.call(
+            "copy_object", Key=target, CopySource={"Bucket": bucket, "Key": source}, **condition
+        )
         return
     upload = await conn.call("create_multipart_upload", Key=target)
     upload_id, parts = upload["UploadId"], []
@@ -191,6 +209,7 @@ async def copy_object(conn: S3Connection, source: str, target: str, size: int) -
             Key=target,
             UploadId=upload_id,
             MultipartUpload={"Parts": parts},
+            **condition,
         )
     except BaseException:
         with contextlib.suppress(err.FtpError):

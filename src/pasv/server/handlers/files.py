@@ -10,7 +10,9 @@ from pasv.policy.models import Perm
 from pasv.protocol import paths
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.errors import (
+    AlreadyExists,
     ArgumentError,
+    FileBusy,
     FileUnavailable,
     NotADirectory,
     NotImplementedCommand,
@@ -28,6 +30,9 @@ def quote_path(path: str) -> str:
     """RFC 959 quoting for 257 replies: the path in quotes, inner quotes doubled."""
     return '"' + path.replace('"', '""') + '"'
 
+
+# RNTO onto a name another session keeps making and removing: given up after this many moves
+_RENAME_TRIES = 3
 
 # RFC 3659 time-val: 14 ASCII digits, a fraction allowed (and ignored)
 _TIME_VAL = re.compile(r"[0-9]{14}(?:\.[0-9]{1,9})?", re.ASCII)
@@ -145,12 +150,23 @@ async def rnto(s: Session, arg: str) -> Reply:
     facts = await s.fs.stat(source)
     own = s.access.own_upload(s.id, source, upload_identity(facts))
     s.access.check_rename(source, target, directory=facts.kind == "dir", own_upload=own)
-    replaced = await _check_replace(s, source, target, facts)
+    there, replaced = await _check_replace(s, source, target, facts)
     await s.refuse_if_uploading(source)  # an upload may have begun since RNFR
     await s.refuse_if_uploading(target)
-    # a replaced file's bytes leave the usage of who uploaded them, as a DELE's do
-    owner = await _owner(s, target) if replaced is not None else None
-    await s.fs.rename(source, target)
+    for _ in range(_RENAME_TRIES):
+        # a replaced file's bytes leave the usage of who uploaded them, as a DELE's do
+        owner = await _owner(s, target) if replaced is not None else None
+        try:  # where nothing was, nothing is replaced: the store checks as it moves
+            await s.fs.rename(source, target, replace=there)
+            break
+        except AlreadyExists:
+            if there:
+                raise
+        # made since it was looked at (another session): judged as if it had been there
+        there, replaced = await _check_replace(s, source, target, facts)
+        await s.refuse_if_uploading(target)
+    else:
+        raise FileBusy(say("files.rnto_target_changing", target=target))
     s.server.changed()
     if replaced is not None and (owner is not None or needs_usage(s.settings)):
         assert s.user is not None
@@ -177,20 +193,20 @@ async def remember_upload(s: Session, path: str, reply: Reply) -> None:
 
 async def _check_replace(
     s: Session, source: str, target: str, facts: FileFacts
-) -> FileFacts | None:
-    """An existing entry at ``target`` (not the source itself: a rename to the same name, or
-    one that only changes case where the storage ignores case) would be replaced; the file
-    that would be (None: nothing, or a directory)."""
+) -> tuple[bool, FileFacts | None]:
+    """Whether something is at ``target``, and the file a rename would replace there (None:
+    nothing, a directory, or the source itself: a rename to the same name, or one that only
+    changes case where the storage ignores case); refused where replacing it is not allowed."""
     if target == source:
-        return None
+        return True, None
     try:
         there = await s.fs.stat(target)
     except PathNotFound:
-        return None
+        return False, None
     if there.unique and there.unique == facts.unique:
-        return None
+        return True, None
     s.access.check_replace(source, target, directory=there.kind == "dir")
-    return there if there.kind == "file" else None
+    return True, there if there.kind == "file" else None
 
 
 async def _owner(s: Session, path: str) -> str | None:
