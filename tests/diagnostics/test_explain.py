@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pasv.diagnostics.classify import classify_message
 from pasv.diagnostics.explain import explain
 from pasv.diagnostics.knowledge import LANGS, knowledge
 
@@ -293,3 +294,35 @@ def test_a_425_names_a_wrong_server_among_its_causes() -> None:
     for lang, words in (("en", "another FTP server"), ("zh-Hans", "不是其账户所在的 FTP 服务器"),
                         ("zh-Hant", "不是其賬戶所在的 FTP 伺服器")):  # fmt: skip
         assert any(words in cause for cause in found.render(lang)["specific"]["causes"])
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [  # Chinese Windows' WinSock messages (zh-CN, zh-TW) and glibc's zh_CN/zh_TW strerror()
+        ("由于目标计算机积极拒绝,无法连接。", "connection_refused"),
+        ("由於目標電腦拒絕連線,因此無法連線。", "connection_refused"),
+        ("拒绝连接", "connection_refused"),
+        ("由于连接方在一段时间后没有正确答复或连接的主机没有反应,连接尝试失败。",
+         "connection_timed_out"),
+        ("連線嘗試失敗,因為連線對象有一段時間並未正確回應,或是連線建立失敗,因為連線的主機無法回應。",
+         "connection_timed_out"),
+        ("连接超时", "connection_timed_out"),
+        ("連線逾時", "connection_timed_out"),
+        ("错误: 20 秒后无活动,连接超时", "connection_timed_out"),
+        ("远程主机强迫关闭了一个现有的连接。", "disconnected_at_connect"),
+        ("現有連線已被遠端主機強制關閉。", "disconnected_at_connect"),
+        ("连接被对方重设", "disconnected_at_connect"),
+        ("套接字操作尝试一个无法连接的主机。", "host_unreachable"),
+        ("没有到主机的路由", "host_unreachable"),
+        ("网络不可达", "host_unreachable"),
+        ("不知道这样的主机。", "dns_failure"),
+        ("未知的名称或服务", "dns_failure"),
+        ("域名解析暂时失败", "dns_failure"),
+    ],
+)  # fmt: skip
+def test_chinese_client_errors_are_recognised(message: str, kind: str) -> None:
+    [found] = explain(message)
+    assert found.diagnosis is not None and found.diagnosis.kind == kind
+    on_data = classify_message(message, "data")
+    if kind in ("connection_refused", "connection_timed_out"):
+        assert on_data is not None and on_data.kind == f"data_{kind}"

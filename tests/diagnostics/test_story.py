@@ -223,3 +223,11 @@ def test_a_timeout_after_port_200_is_the_server_unable_to_connect_back() -> None
     assert "Use passive mode" in en["advice"]["fixes"][0]
     assert "227" not in " ".join(en["advice"]["causes"] + en["advice"]["fixes"])
     assert "主动模式" in story.render("zh-Hans")["advice"]["title"]
+
+
+def test_a_chinese_filezilla_log_that_times_out_after_150() -> None:
+    """FileZilla's Chinese UI: "20 秒后无活动,连接超时" after the 150 is the same hang."""
+    story = read_story((LOGS / "filezilla_zh_stalled.txt").read_text("utf-8"))
+    assert story.diagnosis is not None and story.diagnosis.kind == "transfer_stalled"
+    assert story.stage == "data" and story.failed is not None and story.failed.number == 12
+    assert story.render("zh-Hans")["advice"]["title"] == "传输卡在 150 之后"
