@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 
 from pasv.policy.models import Perm, User
 from pasv.policy.names import NamePatterns
@@ -23,7 +23,6 @@ class Access:
         "_hidden",
         "_names",
         "_rules",
-        "_uploads",
         "download_limits",
         "messages",
         "serial",
@@ -49,8 +48,6 @@ class Access:
         self._hidden = bool(settings.hidden_names)
         # (bucket name, bytes per second): the user's own, its groups', the server's
         self.upload_limits, self.download_limits = limits
-        # (session id, path) -> the file's identity when that session's upload of it ended
-        self._uploads: dict[tuple[int, str], Hashable] = {}
 
     def decide(self, perm: Perm, path: str) -> Decision:
         return self._rules.decide(perm, path)
@@ -87,24 +84,13 @@ class Access:
             raise ProhibitedName(self.messages.say("prohibited_name", name=name))
 
     def remembers_uploads(self, path: str) -> bool:
-        """Whether an upload to ``path`` should be remembered (``uploaded``): the user may
-        rename it, and a rename could give it more than it has there."""
+        """Whether the session should remember an upload to ``path`` (``Session.uploaded``):
+        the user may rename it, and a rename could give it more than it has there."""
         rules = self._rules
         if not rules.allows(Perm.RENAME, path):
             return False
         possible = rules.possible
         return rules.granted(path) & possible != possible
-
-    def uploaded(self, session: int, path: str, identity: Hashable) -> None:
-        """Session ``session`` has just uploaded the file at ``path`` (``identity``: its
-        storage facts then); its bytes are the user's own (``check_rename``)."""
-        if len(self._uploads) >= 1024:
-            self._uploads.clear()
-        self._uploads[(session, path)] = identity
-
-    def own_upload(self, session: int, path: str, identity: Hashable) -> bool:
-        """The file at ``path`` is still the one session ``session`` uploaded there."""
-        return self._uploads.get((session, path)) == identity
 
     def check_rename(
         self, source: str, target: str, *, directory: bool, own_upload: bool = False

@@ -8,6 +8,7 @@ import ipaddress
 import itertools
 import ssl
 import time
+from collections.abc import Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 _ids = itertools.count(1)
 _SHARED_LOCAL_ADDRESSES = 1024
+_UPLOADS_KEPT = 1024  # a session's own uploads it may rename where it may STOR
 
 
 @dataclasses.dataclass(slots=True)
@@ -99,6 +101,7 @@ class Session:
         "storage",
         "tls",
         "transfer",
+        "uploads",
         "user",
     )
 
@@ -150,6 +153,8 @@ class Session:
         self.ascii = False
         self.rest = 0
         self.rename_from: str | None = None
+        # path -> the file's identity when this login's upload of it ended (``own_upload``)
+        self.uploads: dict[str, Hashable] | None = None
         self.announced = ""  # the last 227/229 reply sent, for SITE PASVINFO
         self.lang = self.server.language  # LANG (RFC 2640); REIN returns to the default
         self.close_data()
@@ -249,6 +254,23 @@ class Session:
         if "\r" in path or "\n" in path:
             raise NameNotAllowed(say("session.name_with_line_break"))
         self.access.check_name(path)
+
+    def uploaded(self, path: str, identity: Hashable) -> None:
+        """This session has just uploaded the file at ``path`` (``identity``: its storage facts
+        then): its bytes are the session's own (``Access.check_rename``). Only the session's,
+        and only until REIN or the end of the connection; the oldest of too many is forgotten."""
+        uploads = self.uploads
+        if uploads is None:
+            uploads = self.uploads = {}
+        uploads.pop(path, None)
+        if len(uploads) >= _UPLOADS_KEPT:
+            del uploads[next(iter(uploads))]
+        uploads[path] = identity
+
+    def own_upload(self, path: str, identity: Hashable) -> bool:
+        """The file at ``path`` is still the one this session uploaded there."""
+        uploads = self.uploads
+        return uploads is not None and uploads.get(path) == identity
 
     def take_rest(self) -> int:
         offset, self.rest = self.rest, 0

@@ -7,7 +7,7 @@ import io
 
 from tests.server.helpers import retr_bytes
 from tests.server.policy.rules import refused, rule
-from tests.support.live import LiveServer
+from tests.support.live import PASSWORD, USER, LiveServer
 
 
 def test_a_rename_within_a_directory_under_the_same_rules_works(live: LiveServer) -> None:
@@ -71,3 +71,41 @@ def test_only_the_sessions_own_unchanged_upload_may_gain_permissions(live: LiveS
     ftp.sendcmd("RNFR /staging/mine.zip")  # where the user may not STOR
     assert gains in refused(ftp.sendcmd, "RNTO /closed/mine.zip")
     assert not list(public.iterdir())
+
+
+def test_the_right_to_move_an_own_upload_is_the_sessions_not_the_users(live: LiveServer) -> None:
+    """Per session (least privilege): another connection of the same user, one made after the
+    uploading one ended, and the same connection after REIN and a new login all get nothing."""
+    (live.files / "staging").mkdir()
+    (live.files / "public").mkdir()
+    live.policy.add_rule(rule("deny", "/staging", "LIST,RETR"))
+    live.reload_policy()
+    gains = "you would get LIST,RETR there, which is not allowed for you at"
+    ftp = live.login()
+    ftp.storbinary("STOR /staging/a.zip", io.BytesIO(b"a"))
+    ftp.storbinary("STOR /staging/b.zip", io.BytesIO(b"b"))
+    other = live.login()
+    other.sendcmd("RNFR /staging/a.zip")
+    assert gains in refused(other.sendcmd, "RNTO /public/a.zip")
+    ftp.sendcmd("REIN")  # a new login on the same connection: a new session
+    ftp.login(USER, PASSWORD)
+    ftp.sendcmd("RNFR /staging/a.zip")
+    assert gains in refused(ftp.sendcmd, "RNTO /public/a.zip")
+    ftp.quit()
+    later = live.login()
+    later.sendcmd("RNFR /staging/b.zip")
+    assert gains in refused(later.sendcmd, "RNTO /public/b.zip")
+    assert not list((live.files / "public").iterdir())
+
+
+def test_an_own_upload_may_still_be_moved_after_a_policy_reload(live: LiveServer) -> None:
+    (live.files / "staging").mkdir()
+    (live.files / "public").mkdir()
+    live.policy.add_rule(rule("deny", "/staging", "LIST,RETR"))
+    live.reload_policy()
+    ftp = live.login()
+    ftp.storbinary("STOR /staging/a.zip", io.BytesIO(b"a"))
+    live.policy.add_rule(rule("deny", "/other", "STOR"))
+    live.reload_policy()
+    ftp.rename("/staging/a.zip", "/public/a.zip")
+    assert (live.files / "public" / "a.zip").read_bytes() == b"a"

@@ -148,7 +148,7 @@ async def rnto(s: Session, arg: str) -> Reply:
     s.check(Perm.RENAME, target)
     s.check_new_name(target)
     facts = await s.fs.stat(source)
-    own = s.access.own_upload(s.id, source, upload_identity(facts))
+    own = s.own_upload(source, upload_identity(facts))
     s.access.check_rename(source, target, directory=facts.kind == "dir", own_upload=own)
     there, replaced = await _check_replace(s, source, target, facts)
     await s.refuse_if_uploading(source)  # an upload may have begun since RNFR
@@ -188,7 +188,7 @@ async def remember_upload(s: Session, path: str, reply: Reply) -> None:
         facts = await s.fs.stat(path)
     except FileUnavailable:
         return
-    s.access.uploaded(s.id, path, upload_identity(facts))
+    s.uploaded(path, upload_identity(facts))
 
 
 async def _check_replace(
