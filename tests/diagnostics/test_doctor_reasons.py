@@ -260,3 +260,14 @@ def test_a_120_before_the_greeting_is_a_server_not_ready_yet() -> None:
     assert "tight loop" in banner["advice"]["fixes"][0]
     assert zh["zh-Hans"]["banner"]["advice"]["title"] == "服务器尚未就绪"
     assert zh["zh-Hant"]["banner"]["advice"]["title"] == "伺服器尚未就緒"
+
+
+def test_a_server_that_goes_silent_after_login_is_not_said_to_have_closed() -> None:
+    with FileServer(hooks={"SITE": lambda session, arg: True}) as files:  # SITE: silence
+        run = doctor(f"ftp://bob:pw@127.0.0.1:{files.port}/", "--timeout", "1")
+        zh = _runs(f"ftp://bob:pw@127.0.0.1:{files.port}/")
+    control = run.stage("control")
+    assert control["status"] == "fail" and run.statuses()["login"] == "ok"
+    assert control["summary"].startswith("The server stopped answering on the control connection")
+    assert "closed" not in control["summary"]
+    assert "不再回应:在规定时间内没有回复 (ETIMEDOUT)" in zh["zh-Hans"]["control"]["summary"]

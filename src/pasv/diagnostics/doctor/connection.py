@@ -14,7 +14,7 @@ from pasv.client.errors import ConnectionFailed, ReplyTimeout
 from pasv.diagnostics.classify import Diagnosis, classify_os_error
 from pasv.diagnostics.doctor.certificate import read_certificate
 from pasv.diagnostics.doctor.probe import Probe
-from pasv.diagnostics.doctor.reasons import reason
+from pasv.diagnostics.doctor.reasons import control_lost, reason
 from pasv.diagnostics.doctor.report import Stage, Status, reply_advice
 from pasv.diagnostics.doctor.target import DoctorTarget
 from pasv.diagnostics.doctor.texts import advice, say
@@ -151,7 +151,7 @@ async def explicit_tls_stage(
     try:
         reply = await ctrl.command("AUTH TLS")
     except ConnectionFailed as exc:
-        summary = say(lang, "control_lost", reason=reason(lang, exc))
+        summary = control_lost(lang, exc)
         found = Diagnosis("disconnected_at_connect")
         return Stage("tls", "fail", summary, kind=found.kind, advice=found.advice(lang))
     if reply.code != 234:

@@ -13,9 +13,10 @@ from functools import cache
 from importlib import resources
 
 from pasv.client.errors import ConnectionFailed, ReplyTimeout
+from pasv.diagnostics.doctor.texts import say
 from pasv.diagnostics.knowledge import Lang
 
-__all__ = ["reason", "root_cause"]
+__all__ = ["control_lost", "reason", "root_cause"]
 
 _ERRNO = {
     errno.ECONNREFUSED: "refused",
@@ -121,3 +122,11 @@ def reason(lang: Lang, exc: BaseException) -> str:
     if isinstance(cause, OSError) and cause.errno is not None and cause.errno in errno.errorcode:
         return f"{cause.strerror or cause} ({errno.errorcode[cause.errno]})"
     return str(exc) or type(exc).__name__
+
+
+def control_lost(lang: Lang, exc: BaseException) -> str:
+    """The control connection failed: closed or reset by the server, or silent (no reply in
+    time, which is not the server closing it)."""
+    if isinstance(exc, ReplyTimeout):
+        return say(lang, "control_silent", reason=reason(lang, exc))
+    return say(lang, "control_lost", reason=reason(lang, exc))

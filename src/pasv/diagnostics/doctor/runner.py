@@ -20,7 +20,7 @@ from pasv.diagnostics.doctor.files import Sample, listing_stage, throughput_stag
 from pasv.diagnostics.doctor.link import Link, Mode, Moved
 from pasv.diagnostics.doctor.login import login_stage
 from pasv.diagnostics.doctor.probe import Probe
-from pasv.diagnostics.doctor.reasons import reason
+from pasv.diagnostics.doctor.reasons import control_lost
 from pasv.diagnostics.doctor.report import LIMIT_KINDS, Report, Stage
 from pasv.diagnostics.doctor.setup import setup_stage
 from pasv.diagnostics.doctor.target import DoctorTarget
@@ -157,9 +157,7 @@ async def _run(t: DoctorTarget, lang: Lang, report: Report, probe: Probe) -> Non
             report.stages.append(await setup_stage(link, lang))
             await _data(t, lang, report, link)
     except FtpClientError as exc:  # the server hung up in the middle of a stage
-        report.stages.append(
-            Stage("control", "fail", say(lang, "control_lost", reason=reason(lang, exc)))
-        )
+        report.stages.append(Stage("control", "fail", control_lost(lang, exc)))
     finally:
         with contextlib.suppress(FtpClientError, OSError):
             async with asyncio.timeout(2):

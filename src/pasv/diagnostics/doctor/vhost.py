@@ -6,7 +6,7 @@ from pasv.client.addressing import names_a_host
 from pasv.client.errors import ConnectionFailed
 from pasv.diagnostics.classify import Diagnosis
 from pasv.diagnostics.doctor.link import Link
-from pasv.diagnostics.doctor.reasons import reason
+from pasv.diagnostics.doctor.reasons import control_lost
 from pasv.diagnostics.doctor.report import Stage
 from pasv.diagnostics.doctor.target import DoctorTarget
 from pasv.diagnostics.doctor.texts import advice, say
@@ -26,7 +26,7 @@ async def host_stage(t: DoctorTarget, lang: Lang, link: Link) -> Stage | None:
         reply = await link.command(f"HOST {t.host}")
     except ConnectionFailed as exc:
         closed = Diagnosis("disconnected_at_connect")
-        summary = say(lang, "control_lost", reason=reason(lang, exc))
+        summary = control_lost(lang, exc)
         return Stage("host", "fail", summary, kind=closed.kind, advice=closed.advice(lang))
     line = f"{reply.code} {reply.text}"
     if reply.code == 220:
