@@ -278,6 +278,22 @@ def test_a_bare_227_or_229_is_not_called_broken() -> None:
         ("421 服务器连接数已满，请稍后再试。", "too_many_users"),
         ("421 來自同一 IP 位址的連線過多", "session_limit_per_ip"),
         ("421 您的 IP 已被封禁 30 分钟", "banned"),
+        # the customary replies as localised servers word them
+        ("553 禁止的文件名: a.txt", "prohibited_name"),
+        ("553 文件名不允许", "prohibited_name"),
+        ("530 未登录,未经授权的 IP 地址", "unauthorized_ip"),
+        ("530 未登入,未經授權的 IP 位址", "unauthorized_ip"),
+        ("421 用户太多,请稍后再试", "too_many_users"),
+        ("421 使用者太多,請稍後再試", "too_many_users"),
+        ("421 来自同一 IP 的用户太多", "session_limit_per_ip"),
+        ("550 下载积分不足,请先上传", "insufficient_credit"),
+        ("550 流量不足", "insufficient_credit"),
+        ("552 超出存储分配", "storage_exceeded"),
+        ("552 超出儲存配額", "storage_exceeded"),
+        ("425 无法打开数据连接", "data_connection_failed"),
+        ("425 無法開啟資料連線", "data_connection_failed"),
+        ("426 连接关闭,传输中止", "transfer_aborted"),
+        ("426 連線關閉,傳輸中止", "transfer_aborted"),
     ],
 )
 def test_chinese_replies_of_real_servers_are_recognised(line: str, kind: str) -> None:
