@@ -91,6 +91,14 @@ class WriteHandle(Protocol):
     @property
     def written(self) -> int: ...
 
+    async def begin(self) -> None:
+        """The data connection is up: from here the upload may change the target. Opening
+        refuses what it must (a missing folder, no permission, REST beyond the end) and changes
+        nothing else (at most a new, empty file where there was none): a STOR in place cuts
+        the file here, or at the latest at the first ``write`` or ``commit``. Closed before
+        this, the handle leaves the target as it was and removes a file its open made."""
+        ...
+
     async def write(self, data: bytes | memoryview) -> None:
         """Write all of ``data`` (short writes are retried)."""
         ...

@@ -32,7 +32,7 @@ from pasv.storage.base import (
     new_digest,
     split_virtual,
 )
-from pasv.storage.links import LINKS, UNGUARDED, LinkedFacts
+from pasv.storage.links import LinkedFacts
 from pasv.storage.localio import (
     check_offset,
     open_regular,
@@ -47,6 +47,7 @@ from pasv.storage.localwrite import (
     LocalWriteHandle,
     is_temporary,
     open_atomic,
+    open_target,
 )
 
 __all__ = ["HELD_PREFIX", "LocalStorage", "real_root", "translate_os_error"]
@@ -212,8 +213,8 @@ class LocalStorage(Jail):
     async def stat(self, path: str) -> FileFacts:
         return await run_blocking(self._stat, path)
 
-    def _entry_facts(self, entry: os.DirEntry[str], follow: bool) -> FileFacts:
-        if follow and entry.is_symlink():
+    def _entry_facts(self, entry: os.DirEntry[str]) -> FileFacts:
+        if entry.is_symlink():
             try:  # described by what it points to; the session decides who sees it
                 real = os.path.realpath(entry.path)
                 if self._inside(real):
@@ -225,14 +226,12 @@ class LocalStorage(Jail):
 
     def _listdir(self, path: str) -> list[FileFacts]:
         result: list[FileFacts] = []
-        # no session to decide who sees a link's target: links are described as links
-        follow = LINKS.get() is not UNGUARDED
         with os.scandir(self._resolve(path, _LIST)) as it:
             for entry in it:
                 if is_temporary(entry.name):
                     continue  # an upload in progress: not a file yet
                 try:
-                    result.append(self._entry_facts(entry, follow))
+                    result.append(self._entry_facts(entry))
                 except OSError:
                     continue  # removed while we were listing
         result.sort(key=lambda f: f.name)
@@ -315,17 +314,12 @@ class LocalStorage(Jail):
                 unnamed=self._unnamed,
             )
         resumed = bool(offset) and not append
-        flags = os.O_WRONLY if resumed else os.O_WRONLY | os.O_CREAT  # a resume creates nothing
-        if exclusive:
-            flags |= os.O_EXCL
-        if append:
-            flags |= os.O_APPEND
-        elif offset == 0:
-            flags |= os.O_TRUNC
+        flags = os.O_WRONLY | os.O_APPEND if append else os.O_WRONLY
         real = self._resolve(path, perm, new=True)  # outside the try: not a resume's refusal
-        existed = append and os.path.lexists(real)  # an APPE keeps what is there
         try:
-            fd, opened = open_regular(real, flags)
+            fd, opened, created = open_target(
+                real, flags, create=not resumed, new=exclusive and not resumed
+            )
         except FileNotFoundError:
             if resumed and os.path.isdir(os.path.dirname(real)):  # no file, not no directory
                 check_resume(offset, 0)
@@ -334,14 +328,15 @@ class LocalStorage(Jail):
         try:
             if resumed:
                 check_resume(offset, opened.st_size)
-                if opened.st_size > offset:  # REST n + STOR: the file is its first n bytes and
-                    os.ftruncate(fd, offset)  # what comes, as an atomic resume makes it
                 file.seek(offset)
         except BaseException:
             file.close()
             raise
-        kept = opened.st_size if existed else offset if resumed else None
-        return LocalWriteHandle(file, mode, undo=(real, kept))
+        # REST n + STOR: the file becomes its first n bytes and what comes (as an atomic
+        # resume makes it); a STOR: what comes. Cut at ``begin``, once the data connection is up.
+        cut = None if append or created else offset
+        kept = opened.st_size if append and not created else offset if resumed else None
+        return LocalWriteHandle(file, mode, undo=(real, kept), cut=cut, created=created)
 
     async def open_write(
         self,

@@ -16,7 +16,13 @@ from typing import Self
 
 from pasv.protocol.errors import LocalError
 from pasv.storage.base import IN_PLACE, WriteMode, check_resume
-from pasv.storage.localio import OPEN_FLAGS, check_regular, run_blocking, translate_os_error
+from pasv.storage.localio import (
+    OPEN_FLAGS,
+    check_regular,
+    open_regular,
+    run_blocking,
+    translate_os_error,
+)
 
 __all__ = [
     "TEMP_PREFIX",
@@ -24,6 +30,7 @@ __all__ = [
     "LocalWriteHandle",
     "is_temporary",
     "open_atomic",
+    "open_target",
 ]
 
 # Names of uploads in progress when the file system has no O_TMPFILE (and for the instant between
@@ -49,18 +56,36 @@ def _temp_name() -> str:
 class LocalWriteHandle:
     """A file opened for upload; short writes are retried until all bytes are written.
 
+    Opening changes nothing a reader sees but a new, empty file where there was none: the cut
+    of a STOR (to 0 bytes, or a resumed one to its first n) is made by ``begin``, once the data
+    connection is up, or at the latest before the first write. Closed before that, the upload
+    leaves the file as it was (``created``: one it made is removed again).
+
     ``undo`` (in place): the file's host path and the bytes of it the upload keeps in front
     (an APPE's old file, a resumed STOR's first n; None: it keeps none), for ``close(discard=
     True)``, which cuts the file back to them, or removes a file that kept none.
     """
 
-    __slots__ = ("_file", "_fsync", "_lock", "_pipe", "_undo", "_written")
+    __slots__ = (
+        "_begun",
+        "_created",
+        "_cut",
+        "_file",
+        "_fsync",
+        "_lock",
+        "_pipe",
+        "_undo",
+        "_written",
+    )
 
     def __init__(
         self,
         file: io.FileIO,
         mode: WriteMode = IN_PLACE,
         undo: tuple[str, int | None] | None = None,
+        *,
+        cut: int | None = None,
+        created: bool = False,
     ) -> None:
         self._file = file
         self._written = 0
@@ -68,13 +93,38 @@ class LocalWriteHandle:
         self._lock = threading.Lock()
         self._pipe: tuple[int, int] | None = None  # for splice_from, made on first use
         self._undo = undo
+        self._cut = cut  # the length ``begin`` cuts the file to (None: nothing to cut)
+        self._created = created
+        self._begun = False
 
     @property
     def written(self) -> int:
         return self._written
 
+    def _begin(self) -> None:
+        """Under the lock: make the cut opening left for the start of the data."""
+        if self._file.closed:
+            raise LocalError("File is already closed.")
+        self._begun = True
+        if self._cut is not None:
+            os.ftruncate(self._file.fileno(), self._cut)
+            self._cut = None
+
+    def _begin_locked(self) -> None:
+        with self._lock:
+            if not self._begun:
+                self._begin()
+
+    async def begin(self) -> None:
+        """The data connection is up: from here the upload changes the file."""
+        if self._cut is not None:
+            await run_blocking(self._begin_locked)
+        self._begun = True  # nothing to cut (a new file, an APPE): no thread for it
+
     def _write(self, data: bytes | memoryview) -> None:
         with self._lock:
+            if not self._begun:
+                self._begin()
             if self._file.closed:
                 raise LocalError("File is already closed.")
             with memoryview(data) as whole, whole.cast("B") as view:
@@ -109,6 +159,8 @@ class LocalWriteHandle:
         they never pass through Python); 0 at the end of the data. BlockingIOError when nothing
         waits. Written on the calling thread, like ``write_now``."""
         with self._lock:
+            if not self._begun:
+                self._begin()
             if self._file.closed:
                 raise LocalError("File is already closed.")
             if self._pipe is None:
@@ -134,18 +186,24 @@ class LocalWriteHandle:
             self._pipe = None
 
     def _commit(self) -> None:
+        with self._lock:
+            if not self._begun:
+                self._begin()  # an empty upload: the file is what came, nothing
         if self._fsync:
             os.fsync(self._file.fileno())
 
     async def commit(self) -> None:
         """Every byte is written: in place there is nothing to rename (``fsync`` if set)."""
-        if self._fsync:
+        if self._fsync or not self._begun:
             await run_blocking(self._commit)
 
     def _close(self, discard: bool) -> None:
         with self._lock:
             try:
-                if discard and self._undo is not None:
+                if not self._begun:  # it never started: leave the file as it was
+                    if self._created and self._undo is not None:
+                        self._drop(self._undo[0], None)
+                elif discard and self._undo is not None:
                     self._drop(*self._undo)
             finally:
                 self._release_pipe()
@@ -197,6 +255,7 @@ class AtomicWriteHandle(LocalWriteHandle):
         exclusive: bool,
     ) -> None:
         super().__init__(file, mode)
+        self._begun = True  # nothing to cut: the target changes only at the rename
         self._dir, self._name, self._temp = dir_fd, name, temp
         self._exclusive, self._keep = exclusive, mode.keep_partial
         self._done = False
@@ -248,6 +307,28 @@ class AtomicWriteHandle(LocalWriteHandle):
                 self._release_pipe()
                 self._file.close()
                 os.close(self._dir)
+
+
+def open_target(
+    real: str, flags: int, *, create: bool, new: bool
+) -> tuple[int, os.stat_result, bool]:
+    """Open an upload's file in place without changing it (no O_TRUNC); ``create``: make it
+    when there is none, ``new``: only a new one (STOU). Also whether this open made it."""
+    if new:
+        fd, opened = open_regular(real, flags | os.O_CREAT | os.O_EXCL)
+        return fd, opened, True
+    while True:
+        try:
+            fd, opened = open_regular(real, flags)
+            return fd, opened, False
+        except FileNotFoundError:
+            if not create:
+                raise
+        try:
+            fd, opened = open_regular(real, flags | os.O_CREAT | os.O_EXCL)
+            return fd, opened, True
+        except FileExistsError:
+            continue  # made by someone else in between: open that one
 
 
 def _copy_prefix(source: int, target: int, count: int) -> None:

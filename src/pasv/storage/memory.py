@@ -61,7 +61,9 @@ class MemoryReadHandle:
 @dataclass(slots=True)
 class MemoryWriteHandle:
     """Writes into the stored bytearray at a position (or at its end when appending); an atomic
-    upload writes into its own bytearray, put in place by ``publish`` at commit."""
+    upload writes into its own bytearray, put in place by ``publish`` at commit. In place, the
+    cut a STOR makes is left to ``begin`` (see ``LocalWriteHandle``): a handle closed before
+    it leaves the file as it was, and removes one its open made."""
 
     buf: bytearray
     pos: int
@@ -70,8 +72,16 @@ class MemoryWriteHandle:
     publish: Callable[[], None] | None = None
     keep_partial: bool = False
     undo: Callable[[], None] | None = None  # in place: what ``close(discard=True)`` does
+    start: Callable[[], None] | None = None  # in place: the cut ``begin`` makes
+    unmake: Callable[[], None] | None = None  # in place: removes the file the open made
+
+    async def begin(self) -> None:
+        start, self.start, self.unmake = self.start, None, None
+        if start is not None:
+            start()
 
     async def write(self, data: bytes | memoryview) -> None:
+        await self.begin()
         raw = bytes(data)
         pos = len(self.buf) if self.append else self.pos
         if pos > len(self.buf):
@@ -81,6 +91,7 @@ class MemoryWriteHandle:
         self.written += len(raw)
 
     async def commit(self) -> None:
+        await self.begin()
         if self.publish is not None:
             self.publish()
             self.publish = None
@@ -90,7 +101,12 @@ class MemoryWriteHandle:
             self.publish()
         self.publish = None
         undo, self.undo = self.undo, None
-        if discard and undo is not None:
+        unmake, self.unmake = self.unmake, None
+        if self.start is not None:  # never begun: only a file this open made goes
+            self.start = None
+            if unmake is not None:
+                unmake()
+        elif discard and undo is not None:
             undo()
 
 
@@ -176,10 +192,14 @@ class MemoryStorage:
             return MemoryWriteHandle(aside, offset, append, 0, publish, mode.keep_partial)
         existed = key in self._files
         buf = self._files.setdefault(key, bytearray())
-        if not append:
-            del buf[offset:]  # a resume ends the file at what comes after the offset
-        self._mtimes[key] = time.time()
-        kept = len(buf) if existed and (append or offset) else None
+        if not existed:
+            self._mtimes[key] = time.time()
+        kept = (len(buf) if append else offset) if existed and (append or offset) else None
+
+        def start() -> None:  # the data connection is up
+            if not append:
+                del buf[offset:]  # a resume ends the file at what comes after the offset
+            self._mtimes[key] = time.time()
 
         def undo() -> None:  # a discarded upload: cut back to what it kept, or removed
             if kept is not None:
@@ -187,7 +207,8 @@ class MemoryStorage:
             elif self._files.get(key) is buf:
                 del self._files[key], self._mtimes[key]
 
-        return MemoryWriteHandle(buf, offset, append, undo=undo)
+        unmake = None if existed else undo
+        return MemoryWriteHandle(buf, offset, append, undo=undo, start=start, unmake=unmake)
 
     def capabilities_at(self, path: str) -> Capabilities:
         return self.capabilities

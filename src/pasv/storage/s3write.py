@@ -50,6 +50,9 @@ class S3WriteHandle:
         self._done = False
         self.written = 0
 
+    async def begin(self) -> None:
+        """Nothing to do: the object changes only at ``commit`` (or a partial close)."""
+
     async def start(self) -> None:
         """Put the kept head in place before the first byte arrives: a large head is copied
         inside the store; a head below S3's 5 MiB part minimum is read back into the first

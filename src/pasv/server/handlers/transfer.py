@@ -361,6 +361,7 @@ async def _receive_file(
     server.uploads += 1
     server.changed()
     outcome = (0, False)
+    begun = False  # the data connection came, with its TLS: the file may change from here
 
     async def done(transfer: Transfer, complete: bool) -> None:
         nonlocal outcome
@@ -370,6 +371,9 @@ async def _receive_file(
         watch = plan.watch if plan is not None else None
 
         async def body(sock: socket.socket, transfer: Transfer) -> None:
+            nonlocal begun
+            begun = True
+            await handle.begin()  # a STOR cuts the file only now (docs/reliability.md)
             tune(sock)
             if mode_name != "S":
                 stack = modetransfers.upload_stack(s, sock, mode_name, start, transfer)
@@ -422,8 +426,10 @@ async def _receive_file(
         try:
             await asyncio.shield(handle.close(discard=drop))
         finally:  # the accounting runs even when the close could not keep what came
-            if plan is not None:
+            if plan is not None and begun:
                 await asyncio.shield(plan.finish(*outcome))
+            elif plan is not None:  # no data connection (or its TLS failed): nothing changed
+                plan.cancel()
             server.changed()
 
 
