@@ -231,3 +231,19 @@ def test_a_chinese_filezilla_log_that_times_out_after_150() -> None:
     assert story.diagnosis is not None and story.diagnosis.kind == "transfer_stalled"
     assert story.stage == "data" and story.failed is not None and story.failed.number == 12
     assert story.render("zh-Hans")["advice"]["title"] == "传输卡在 150 之后"
+
+
+@pytest.mark.parametrize("command", ["", "Command: MLSD\n"])
+def test_a_150_then_a_timeout_is_never_a_connection_to_the_server_that_timed_out(
+    command: str,
+) -> None:
+    """A 150 says the client is connected and a transfer is under way, even when the log does
+    not show its announcement: not "host down or filtered" (the TCP stage)."""
+    story = read_story(
+        f"{command}Response: 150 Opening BINARY mode data connection for MLSD.\n"
+        "Error: Connection timed out after 20 seconds of inactivity"
+    )
+    assert story.stage == "listing"
+    assert story.diagnosis is not None and story.diagnosis.kind == "transfer_stalled"
+    [note] = story.render("en")["context"]
+    assert "does not show the mode" in note and "active mode (PORT)" in note

@@ -197,9 +197,12 @@ class _Reader:
         elif code in (227, 229):
             self.story.announced = decode_reply(code, event.reply_text)
             self.data_pending = True
-        elif code in (125, 150):
-            self.stage = "data" if self.data_pending else self.stage
-            self.opened = event.text if self.data_pending else ""
+        elif code in (125, 150):  # a transfer under way (its announcement may not be shown)
+            if self.data_pending:
+                self.stage = "data"
+            elif self.stage not in ("listing", "write"):
+                self.stage = "listing"
+            self.opened = event.text
         elif code == 226:
             self.data_pending, self.opened = False, ""
         if code < 400:
@@ -239,7 +242,7 @@ class _Reader:
         found = classify_message(event.text, stage) or classify_message(event.text)
         if found is not None and found.kind == "dns_failure":
             stage = "dns"
-        if stage == "data":
+        if stage == "data" or (self.opened and stage in ("listing", "write")):
             found = self._data_failure(found)
         return self._fail(event, found, stage)
 
@@ -251,7 +254,8 @@ class _Reader:
             self._blame_data_connection()
             return Diagnosis("active_connect_failed")
         if self.opened and found is not None and found.kind == "data_connection_timed_out":
-            self.story.context.append(("story_stalled", {"reply": self.opened}))
+            note = "story_stalled" if announced is not None else "story_stalled_mode"
+            self.story.context.append((note, {"reply": self.opened}))
             return Diagnosis("transfer_stalled")
         self._blame_address()
         return found
