@@ -191,6 +191,13 @@ class TlsSection(_Section):
         True, description="a TLS data connection must resume the control connection's session"
     )
     handshake_timeout: float = Field(30.0, gt=0)
+    session_lifetime: int = Field(
+        604_800,
+        ge=1,
+        le=2**31 - 1,
+        description="seconds a TLS session can be resumed by a data connection (OpenSSL's "
+        "default is 7,200; TLS 1.3 clients keep a ticket at most 7 days)",
+    )
     allow_ccc: bool = Field(
         False, description="accept CCC: the control connection may go back to clear text"
     )

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from pasv.config import HostSection, Settings
+from pasv.server.tlssession import set_lifetime
 
 log = logging.getLogger("pasv.tls")
 
@@ -195,6 +196,8 @@ class TlsContexts:
         ctx.minimum_version = self.context.minimum_version
         ctx.maximum_version = self.context.maximum_version
         ctx.sni_callback = self._present
+        # its sessions outlive OpenSSL's 2 hours: data connections resume them (tlssession.py)
+        set_lifetime(ctx, self.settings.tls.session_lifetime)
         return ctx
 
     def _load_hosts(self) -> None:
