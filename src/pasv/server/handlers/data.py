@@ -62,13 +62,13 @@ def site_pasvinfo(s: Session) -> Reply:
 @command("PASV")
 def pasv(s: Session, arg: str) -> Reply:
     _refuse_after_epsv_all(s, "PASV")
-    settings = s.server.settings.passive
-    host = announced_address(s.peer_ip, s.local_ip, settings.address, s.server.passive_overrides)
-    if ":" in host:
+    if ":" in s.local_ip:  # the listener would be on this IPv6 address, whatever 227 named
         raise FtpError(
             "PASV can only name an IPv4 address; on an IPv6 connection use EPSV.",
             code=ReplyCode.CANNOT_OPEN_DATA,
         )
+    settings = s.server.settings.passive
+    host = announced_address(s.peer_ip, s.local_ip, settings.address, s.server.passive_overrides)
     channel = _open_passive(s)
     return _announce(s, make_reply(ReplyCode.PASSIVE, addresses.format_227(host, channel.port)))
 

@@ -1,0 +1,42 @@
+"""Data-channel addresses and their refusals on IPv4 and IPv6: PASV on an IPv6 connection with a
+masquerade address, EPSV's protocol numbers, the reasons of PORT/EPRT refusals and of an
+active connection refused."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import HAS_IPV6
+from tests.server.helpers import Raw
+from tests.support.live import start_server
+
+needs_ipv6 = pytest.mark.skipif(not HAS_IPV6, reason="this machine has no IPv6 loopback")
+
+
+@needs_ipv6
+@pytest.mark.parametrize(
+    "passive",
+    [
+        {"address": "127.0.0.1"},
+        {"overrides": [{"network": "::1/128", "address": "127.0.0.1"}]},
+    ],
+    ids=["masquerade", "override"],
+)
+def test_pasv_on_ipv6_is_refused_even_with_an_ipv4_address_to_announce(
+    tmp_path: Path, passive: dict[str, object]
+) -> None:
+    """The passive listener is on the connection's IPv6 address: a 227 naming the IPv4 one
+    sent the client to a port nothing listened on."""
+    live = start_server(tmp_path / "data", host="::1", passive=passive)
+    try:
+        with Raw.to(live) as raw:
+            raw.login()
+            reply = raw.cmd("PASV")
+            assert reply.code == 425, reply.text
+            assert "use EPSV" in reply.text
+            assert re.search(r"\(\|\|\|\d+\|\)", raw.cmd("EPSV").text)
+    finally:
+        live.stop()
