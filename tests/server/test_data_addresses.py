@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import HAS_IPV6
 from tests.server.helpers import Raw
-from tests.support.live import start_server
+from tests.support.live import LiveServer, start_server
+from tests.support.ports import free_port
 
 needs_ipv6 = pytest.mark.skipif(not HAS_IPV6, reason="this machine has no IPv6 loopback")
 
@@ -40,3 +41,20 @@ def test_pasv_on_ipv6_is_refused_even_with_an_ipv4_address_to_announce(
             assert re.search(r"\(\|\|\|\d+\|\)", raw.cmd("EPSV").text)
     finally:
         live.stop()
+
+
+def test_active_connection_refused_says_why_in_words(live_any: LiveServer) -> None:
+    (live_any.files / "f").write_bytes(b"f")
+    host = live_any.host
+    port = free_port(host)  # nothing listens there
+    with Raw.to(live_any) as raw:
+        raw.login()
+        family = 2 if ":" in host else 1
+        assert raw.cmd(f"EPRT |{family}|{host}|{port}|").code == 200
+        reply = raw.cmd("RETR f")
+        assert reply.code == 425
+        assert f"Can't open data connection to {host} port {port}: Connection refused." in (
+            reply.text
+        )
+        assert "Connect call failed" not in reply.text
+        assert raw.cmd("NOOP").code == 200

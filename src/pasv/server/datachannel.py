@@ -7,6 +7,7 @@ import contextlib
 import errno
 import ipaddress
 import logging
+import os
 import random
 import socket
 import ssl
@@ -324,12 +325,15 @@ class ActiveChannel:
             ) from None
         except OSError as exc:
             sock.close()
+            # asyncio's strerror is "Connect call failed ('::1', 5000, 0, 0)": the errno's own
+            # words say what happened
+            reason = os.strerror(exc.errno) if exc.errno else exc.strerror
             raise DataConnectionFailed(
                 say(
                     "datachannel.can_t_open_data_4",
                     host=self.host,
                     port=self.port,
-                    strerror=exc.strerror,
+                    strerror=reason,
                 ),
                 kind="active_refused",
             ) from None
