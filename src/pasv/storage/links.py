@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pasv.policy.models import Perm
+from pasv.protocol.errors import PermissionDenied
 from pasv.protocol.listing import FileFacts
+from pasv.protocol.texts import said
 
-__all__ = ["LINKS", "LinkGuard", "LinkedFacts"]
+__all__ = ["LINKS", "UNGUARDED", "LinkGuard", "LinkedFacts", "Unguarded"]
 
 
 class LinkGuard(Protocol):
@@ -32,9 +34,34 @@ class LinkGuard(Protocol):
         ...
 
 
+_UNGUARDED = (
+    "{path} leads through a symbolic link, and no session is here to check where it leads;"
+    " nothing was done."
+)
+
+
+class Unguarded:
+    """The guard of a storage call made outside any session's command (a task or thread the
+    session's context did not reach): it fails closed, refusing every path through a link."""
+
+    __slots__ = ()
+
+    def __call__(self, perm: Perm, path: str, real: str, *, new: bool = False) -> None:
+        raise PermissionDenied(said("replies", "storage.link_unguarded", _UNGUARDED, path=path))
+
+    def rename(
+        self, source: str, real_source: str, target: str, real_target: str, *, directory: bool
+    ) -> None:
+        self(Perm.RENAME, source, real_source)
+
+
+UNGUARDED = Unguarded()
+
 # The guard of the session whose command runs in this context (set by the session, read by
-# the storage): no argument of every storage call, and nothing for callers without a session.
-LINKS: ContextVar[LinkGuard | None] = ContextVar("pasv_storage_links", default=None)
+# the storage): no argument of every storage call. A caller without a session gets UNGUARDED,
+# never a walk through links that nobody checks; a tool that trusts every link in a root
+# sets a guard that allows them.
+LINKS: ContextVar[LinkGuard] = ContextVar("pasv_storage_links", default=UNGUARDED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from pasv.storage.base import (
     new_digest,
     split_virtual,
 )
-from pasv.storage.links import LinkedFacts
+from pasv.storage.links import LINKS, UNGUARDED, LinkedFacts
 from pasv.storage.localio import (
     check_offset,
     open_regular,
@@ -213,8 +213,8 @@ class LocalStorage(Jail):
     async def stat(self, path: str) -> FileFacts:
         return await run_blocking(self._stat, path)
 
-    def _entry_facts(self, entry: os.DirEntry[str]) -> FileFacts:
-        if entry.is_symlink():
+    def _entry_facts(self, entry: os.DirEntry[str], follow: bool) -> FileFacts:
+        if follow and entry.is_symlink():
             try:  # described by what it points to; the session decides who sees it
                 real = os.path.realpath(entry.path)
                 if self._inside(real):
@@ -226,12 +226,14 @@ class LocalStorage(Jail):
 
     def _listdir(self, path: str) -> list[FileFacts]:
         result: list[FileFacts] = []
+        # no session to decide who sees a link's target: links are described as links
+        follow = LINKS.get() is not UNGUARDED
         with os.scandir(self._resolve(path, _LIST)) as it:
             for entry in it:
                 if is_temporary(entry.name):
                     continue  # an upload in progress: not a file yet
                 try:
-                    result.append(self._entry_facts(entry))
+                    result.append(self._entry_facts(entry, follow))
                 except OSError:
                     continue  # removed while we were listing
         result.sort(key=lambda f: f.name)

@@ -26,7 +26,8 @@ class Jail:
     A path is walked with one ``lstat`` per component below the root, which is what tells
     whether a symbolic link is on it: a path with none costs nothing more. One with a link
     that stays inside the root is checked by the session's guard (the place it leads to),
-    before anything is done there; one that leads out of the root is refused."""
+    before anything is done there; one that leads out of the root is refused, and so is any
+    link on a path walked outside a session's command (``pasv.storage.links.UNGUARDED``)."""
 
     def __init__(self, root: str, mounted_at: str = "") -> None:
         self._root = root
@@ -109,11 +110,9 @@ class Jail:
         return f"{self._mount}/{'/'.join(parts)}" if parts else self._mount or "/"
 
     def _through(self, perm: Perm, parts: list[str], real: str, *, new: bool = False) -> None:
-        """``parts`` led through a link to ``real``: the session's guard decides (no guard: a
-        caller without a session, such as the operator's tools)."""
-        guard = LINKS.get()
-        if guard is not None:
-            guard(perm, self._named(parts), self._virtual(real), new=new)
+        """``parts`` led through a link to ``real``: the session's guard decides (outside a
+        session's command: refused, ``pasv.storage.links.UNGUARDED``)."""
+        LINKS.get()(perm, self._named(parts), self._virtual(real), new=new)
 
     def _renaming(self, src: str, dst: str) -> tuple[str, str]:
         """The host entries a rename moves, each checked at the place a link leads to, and the
@@ -127,10 +126,9 @@ class Jail:
             self._through(_RENAME, src_parts, source)
         if dst_crossed:
             self._through(_RENAME, dst_parts, target, new=True)
-        guard = LINKS.get()
-        if (src_crossed or dst_crossed) and guard is not None:
+        if src_crossed or dst_crossed:
             directory = st.S_ISDIR(os.lstat(source).st_mode)
-            guard.rename(
+            LINKS.get().rename(
                 self._named(src_parts), self._virtual(source),
                 self._named(dst_parts), self._virtual(target), directory=directory,
             )  # fmt: skip
