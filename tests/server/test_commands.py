@@ -217,7 +217,7 @@ def test_unknown_commands_are_500(raw: Raw) -> None:
         "CDUP x",
         "SYST x",
         "FEAT x",
-        "EPSV 7",
+        "EPSV x",
         "SITE BOGUS",
         "SITE CHMOD",
         "SITE CHMOD 999 f",

@@ -58,3 +58,18 @@ def test_active_connection_refused_says_why_in_words(live_any: LiveServer) -> No
         )
         assert "Connect call failed" not in reply.text
         assert raw.cmd("NOOP").code == 200
+
+
+@pytest.mark.parametrize("number", ["3", "7", "99"])
+def test_epsv_with_another_protocol_number_is_522_with_the_supported_one(
+    live_any: LiveServer, number: str
+) -> None:
+    """RFC 2428: a network protocol the server does not support is a 522 naming the ones it
+    does, for EPSV as for EPRT; a word that is no number at all stays a 501."""
+    family = "2" if ":" in live_any.host else "1"
+    with Raw.to(live_any) as raw:
+        raw.login()
+        reply = raw.cmd(f"EPSV {number}")
+        assert (reply.code, reply.text) == (522, f"Network protocol not supported, use ({family}).")
+        assert raw.cmd("EPSV x").code == 501
+        assert raw.cmd(f"EPSV {family}").code == 229

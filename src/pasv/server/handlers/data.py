@@ -81,7 +81,7 @@ def epsv(s: Session, arg: str) -> Reply:
         return make_reply(ReplyCode.OK, "EPSV ALL ok: only EPSV from now on.")
     family = "2" if ":" in s.local_ip else "1"
     if value and value != family:
-        if value in ("1", "2"):
+        if value.isascii() and value.isdigit():  # a protocol number (RFC 2428): 522 for any
             raise FtpError(
                 say("data.network_protocol_not_supported", family=family),
                 code=ReplyCode.UNSUPPORTED_NETWORK_PROTOCOL,
