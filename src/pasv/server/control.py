@@ -383,8 +383,26 @@ class ControlProtocol(asyncio.Protocol):
         """An ABOR behind waiting commands (a client's NOOP keep-alives) stops the transfer at
         once; its reply still comes in its turn, after theirs (the transfer's 426 goes first)."""
         transfer = self.session.transfer
-        if transfer is not None and isinstance(item, Command) and item.name == "ABOR":
+        if (
+            transfer is not None
+            and isinstance(item, Command)
+            and item.name == "ABOR"
+            and self.abor_waiting()
+        ):
             transfer.abort("ABOR received")
+
+    def abor_waiting(self) -> bool:
+        """Whether an ABOR for the running command waits in the queue: one sent right behind
+        it, or behind commands that move no data. An ABOR belongs to the last transfer command
+        sent before it, so one behind another RETR or STOR waits for that one."""
+        for item in self.queue:
+            if isinstance(item, Command):
+                if item.name == "ABOR":
+                    return True
+                spec = lookup(item.name)
+                if spec is not None and spec.data:
+                    return False
+        return False
 
     def _waiting(self) -> int:
         return len(self.queue) + len(self.urgent)

@@ -78,6 +78,9 @@ async def run_transfer(
     """Open the data connection, say 150, move the bytes, and give the final reply."""
     channel = check_data_ready(s)
     s.data = None
+    if s.control.abor_waiting():  # sent with the command, or while it got ready
+        channel.close()
+        raise TransferAborted(say("transfer.aborted_before_start"))
     transfer = Transfer(verb, direction, path, total, s.server.loop)
     s.transfer = transfer  # from here ABOR, STAT and NOOP are answered at once
     try:
