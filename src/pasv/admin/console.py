@@ -182,15 +182,16 @@ async def login(request: Request) -> Response:
             who = Principal("unknown token", (), address)
             token_failed(request, who, "console.login", "unknown token", "unknown or revoked")
     elif name:
-        wait = throttle.begin(address)
+        wait = throttle.begin(address, name)
         if wait:
             ctx.audited(Principal(f"user:{name}", (), address), "console.login", name, {}, False)
-            return _throttled(request, t["login_throttled"], wait)
+            text = t["login_throttled" if throttle.address_wait(address) else "name_throttled"]
+            return _throttled(request, text, wait, name=name)
         user = await ctx.manager.accounts.authenticate(name, form.get("password", ""))
         state = await asyncio.to_thread(account_state, ctx, name) if user is not None else None
         if state is not None:
             actor, scopes, account = f"user:{name}", ("read", "write"), (name, state)
-            throttle.succeeded(address)
+            throttle.succeeded(address, name)  # this name's failures only
     if secret and actor is not None:  # a failed token was audited by token_failed
         ctx.audited(Principal(actor, (), address), "console.login", actor, {}, True)
     elif name and not secret:
@@ -211,9 +212,10 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _throttled(request: Request, text: str, wait: float) -> Response:
-    """The login page saying 429: ``text`` with the minutes to wait."""
-    refused = _page(request, "login.html", None, error=text.format(minutes=minutes_left(wait, 0)))
+def _throttled(request: Request, text: str, wait: float, **values: str) -> Response:
+    """The login page saying 429: ``text`` with the minutes to wait (and ``values``)."""
+    error = text.format(minutes=minutes_left(wait, 0), **values)
+    refused = _page(request, "login.html", None, error=error)
     refused.status_code = 429
     refused.headers["Retry-After"] = str(round(wait))
     return refused

@@ -9,19 +9,22 @@ import hmac
 import ipaddress
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
+from pasv.accounts.base import MAX_NAME_LENGTH
 from pasv.admin.context import AdminContext, Principal
 from pasv.policy.limits import minutes_left
+from pasv.policy.network import parse_ip
 
 COOKIE = "pasv_console"
 SESSION_SECONDS = 8 * 3600
 _MAX_SESSIONS = 1000
-LOGIN_FAILURES = 5  # console password logins that may fail from one address ...
+LOGIN_FAILURES = 5  # console password logins that may fail as one name from one address ...
+ADDRESS_FAILURES = 20  # ... and for all names together from one address ...
 LOGIN_WINDOW = 300.0  # ... within this many seconds
 _MAX_ADDRESSES = 10_000
 
@@ -191,66 +194,105 @@ def csrf_ok(session: ConsoleSession, given: str) -> bool:
 
 
 class LoginThrottle:
-    """Console password logins per client address (an IPv6 address by its /64): at most
-    ``limit`` may fail within ``window`` seconds; more are refused unchecked until the oldest
-    failure is ``window`` old. An attempt counts as failed from its start (so that parallel
-    guesses are counted too) and is taken back when it succeeds."""
+    """Failed logins per client address (an IPv6 address by its /64) and, within it, per
+    account name: at most ``limit`` may fail for one name, and ``address_limit`` for all names
+    together, within ``window`` seconds; more are refused unchecked until enough failures are
+    ``window`` old. An attempt counts as failed from its start (so that parallel guesses are
+    counted too); a success takes back its own name's failures from that address and no
+    other's, so logging in as oneself does not reset the guesses at another account. Tokens
+    are counted with no name (``address_limit`` is then ``limit``)."""
 
     def __init__(
         self,
         limit: int = LOGIN_FAILURES,
         window: float = LOGIN_WINDOW,
         clock: Callable[[], float] = time.monotonic,
+        address_limit: int | None = None,
     ) -> None:
         self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[str, collections.deque[float]] = {}
+        self.address_limit = limit if address_limit is None else address_limit
+        # address key -> account name -> times of its failures (and attempts under way)
+        self._failures: dict[str, dict[str, collections.deque[float]]] = {}
 
-    def begin(self, address: str) -> float:
-        """0 when an attempt from ``address`` may be checked (it is counted as failed until it
-        ``succeeded``); else the seconds until one may."""
-        wait = self.wait(address)
+    def begin(self, address: str, name: str = "") -> float:
+        """0 when an attempt as ``name`` from ``address`` may be checked (it is counted as
+        failed until it ``succeeded``); else the seconds until one may."""
+        wait = self.wait(address, name)
         if not wait:
-            self.failed(address)
+            self.failed(address, name)
         return wait
 
-    def wait(self, address: str) -> float:
-        """0 when ``address`` has failed fewer than ``limit`` times within the window; else the
+    def wait(self, address: str, name: str = "") -> float:
+        """0 when ``name`` has failed fewer than ``limit`` times from ``address`` within the
+        window and the address fewer than ``address_limit`` times for all names; else the
         seconds until it may try again (nothing is counted)."""
         now = self.clock()
-        times = self._failures.get(_key(address))
-        if not times:
-            return 0.0
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if len(times) >= self.limit:
-            return max(1.0, times[len(times) - self.limit] + self.window - now)
-        return 0.0
+        names = self._recent(address, now)
+        mine = self._wait(names.get(_name(name), ()), self.limit, now)
+        return max(mine, self.address_wait(address))
 
-    def failed(self, address: str) -> None:
+    def address_wait(self, address: str) -> float:
+        """The seconds until any name may be tried from ``address`` again, or 0."""
+        now = self.clock()
+        every = sorted(t for times in self._recent(address, now).values() for t in times)
+        return self._wait(every, self.address_limit, now)
+
+    def failed(self, address: str, name: str = "") -> None:
         now = self.clock()
         key = _key(address)
-        times = self._failures.get(key)
-        if times is None:
+        names = self._failures.get(key)
+        if names is None:
             if len(self._failures) >= _MAX_ADDRESSES:
                 self._forget_old(now)
-            times = self._failures[key] = collections.deque()
-        times.append(now)
+            names = self._failures[key] = {}
+        names.setdefault(_name(name), collections.deque()).append(now)
 
-    def succeeded(self, address: str) -> None:
-        self._failures.pop(_key(address), None)
+    def succeeded(self, address: str, name: str = "") -> None:
+        """Take back the failures of ``name`` from ``address`` (the address's for other names
+        stay counted)."""
+        names = self._failures.get(_key(address))
+        if names is not None:
+            names.pop(_name(name), None)
+            if not names:
+                del self._failures[_key(address)]
+
+    def _recent(self, address: str, now: float) -> dict[str, collections.deque[float]]:
+        """The failures from ``address`` within the window, older ones dropped."""
+        names = self._failures.get(_key(address))
+        if not names:
+            return {}
+        for name, times in list(names.items()):
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            if not times:
+                del names[name]
+        return names
+
+    def _wait(self, times: Sequence[float], limit: int, now: float) -> float:
+        if len(times) >= limit:
+            return max(1.0, times[len(times) - limit] + self.window - now)
+        return 0.0
 
     def _forget_old(self, now: float) -> None:
+        cutoff = now - self.window
         self._failures = {
-            k: v for k, v in self._failures.items() if v and v[-1] > now - self.window
+            key: names
+            for key, names in self._failures.items()
+            if any(times and times[-1] > cutoff for times in names.values())
         }
         while len(self._failures) >= _MAX_ADDRESSES:  # all recent: the oldest entries go
             self._failures.pop(next(iter(self._failures)))
 
 
+def _name(name: str) -> str:
+    """The count a name is under: names longer than any account's share one."""
+    return name[: MAX_NAME_LENGTH + 1]
+
+
 def _key(address: str) -> str:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
+    """The count an address is under: an IPv6 address by its /64, an IPv4-mapped one as IPv4."""
+    ip = parse_ip(address)
+    if ip is None:
         return address
     if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))

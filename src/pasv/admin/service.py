@@ -20,7 +20,7 @@ from pasv.admin.context import AdminContext, Throughput
 from pasv.admin.errors import register_errors
 from pasv.admin.headers import SafeHeaders
 from pasv.admin.limits import BodyLimit, deadline_protocol
-from pasv.admin.security import ConsoleSessions, LoginThrottle
+from pasv.admin.security import ADDRESS_FAILURES, ConsoleSessions, LoginThrottle
 from pasv.admin.tokens import TokenStore
 from pasv.server.app import FtpServer
 from pasv.server.cluster_registry import ClusterRegistry
@@ -43,7 +43,8 @@ def build_app(ctx: AdminContext) -> FastAPI:
     )
     app.state.ctx = ctx
     app.state.console = ConsoleSessions()
-    app.state.logins = LoginThrottle()  # console passwords per address
+    # console passwords per address and name (a success clears only its name's failures)
+    app.state.logins = LoginThrottle(address_limit=ADDRESS_FAILURES)
     app.state.tokens = LoginThrottle()  # failed tokens (API and console) per address
     register_errors(app)
     app.include_router(router)
