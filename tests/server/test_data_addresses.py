@@ -5,16 +5,21 @@ active connection refused."""
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import HAS_IPV6
-from tests.server.helpers import Raw
+from tests.server.helpers import WAIT, Raw, read_until_closed
 from tests.support.live import LiveServer, start_server
 from tests.support.ports import free_port
 
 needs_ipv6 = pytest.mark.skipif(not HAS_IPV6, reason="this machine has no IPv6 loopback")
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 @needs_ipv6
@@ -73,3 +78,43 @@ def test_epsv_with_another_protocol_number_is_522_with_the_supported_one(
         assert (reply.code, reply.text) == (522, f"Network protocol not supported, use ({family}).")
         assert raw.cmd("EPSV x").code == 501
         assert raw.cmd(f"EPSV {family}").code == 229
+
+
+def test_eprt_refusals_name_eprt(live: LiveServer) -> None:
+    with Raw.to(live) as raw:
+        raw.login()
+        assert raw.cmd("EPRT |1|10.0.0.1|5000|").text == (
+            "Rejected EPRT to 10.0.0.1: data connections go only to your own address (127.0.0.1)."
+        )
+        assert raw.cmd("EPRT |1|127.0.0.1|500|").text == (
+            "Rejected EPRT to port 500: ports below 1024 are refused."
+        )
+        assert raw.cmd("PORT 127,0,0,1,1,244").text == (
+            "Rejected PORT to port 500: ports below 1024 are refused."
+        )
+
+
+@pytest.mark.parametrize("verb", ["PORT", "EPRT"])
+def test_an_unspecified_address_means_the_client_itself(live_any: LiveServer, verb: str) -> None:
+    """lftp in active mode on a loopback connection binds its listener to no address and names
+    that: EPRT |2|::|port| (PORT 0,0,0,0 the same over IPv4). It can only mean the client."""
+    host = live_any.host
+    if verb == "PORT" and ":" in host:
+        pytest.skip("PORT names IPv4 addresses only")
+    (live_any.files / "f").write_bytes(b"active to the client")
+    with Raw.to(live_any) as raw, socket.create_server((host, 0), family=_family(host)) as sink:
+        raw.login()
+        port = sink.getsockname()[1]
+        if verb == "PORT":
+            line = f"PORT 0,0,0,0,{port >> 8},{port & 255}"
+        else:
+            line = f"EPRT |2|::|{port}|" if ":" in host else f"EPRT |1|0.0.0.0|{port}|"
+        assert raw.cmd(line).code == 200
+        raw.send(b"RETR f\r\n")
+        sink.settimeout(WAIT)
+        conn, peer = sink.accept()
+        assert peer[0] == host  # from the control connection's own address
+        with conn:
+            assert read_until_closed(conn) == b"active to the client"
+        assert raw.reply().code == 150
+        assert raw.reply().code == 226

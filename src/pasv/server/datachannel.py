@@ -346,13 +346,16 @@ class ActiveChannel:
         return None
 
 
-def check_active_target(host: str, port: int, peer_ip: str) -> None:
-    """Refuse PORT/EPRT to a third party or to a privileged port (the FTP bounce attack)."""
+def check_active_target(verb: str, host: str, port: int, peer_ip: str) -> None:
+    """Refuse PORT/EPRT (``verb``) to a third party or to a privileged port (the FTP bounce
+    attack)."""
 
     if not same_host(host, peer_ip):
-        raise ArgumentError(say("datachannel.rejected_port_to_host", host=host, peer_ip=peer_ip))
+        raise ArgumentError(
+            say("datachannel.rejected_port_to_host", verb=verb, host=host, peer_ip=peer_ip)
+        )
     if port < 1024:
-        raise ArgumentError(say("datachannel.rejected_port_to_port", port=port))
+        raise ArgumentError(say("datachannel.rejected_port_to_port", verb=verb, port=port))
 
 
 def announced_address(

@@ -91,26 +91,28 @@ def epsv(s: Session, arg: str) -> Reply:
     return _announce(s, make_reply(ReplyCode.EXTENDED_PASSIVE, addresses.format_229(channel.port)))
 
 
-def _active(s: Session, host: str, port: int) -> Reply:
-    check_active_target(host, port, s.peer_ip)
+def _active(s: Session, verb: str, host: str, port: int) -> None:
+    if host in ("0.0.0.0", "::"):  # lftp names its listener's unspecified address (on
+        host = s.peer_ip  # loopback it binds none): the client itself, as its own address
+    check_active_target(verb, host, port, s.peer_ip)
     s.close_data()
     s.data = ActiveChannel(host, port, s.local_ip)
-    return make_reply(ReplyCode.OK, "PORT command successful; consider using PASV.")
 
 
 @command("PORT")
 def port(s: Session, arg: str) -> Reply:
     _refuse_after_epsv_all(s, "PORT")
     host, number = addresses.parse_port_argument(arg)
-    return _active(s, host, number)
+    _active(s, "PORT", host, number)
+    return make_reply(ReplyCode.OK, "PORT command successful; consider using PASV.")
 
 
 @command("EPRT")
 def eprt(s: Session, arg: str) -> Reply:
     _refuse_after_epsv_all(s, "EPRT")
     host, number = addresses.parse_eprt_argument(arg.strip())
-    reply = _active(s, host, number)
-    return make_reply(reply.code, "EPRT command successful.")
+    _active(s, "EPRT", host, number)
+    return make_reply(ReplyCode.OK, "EPRT command successful.")
 
 
 @command("REST")
