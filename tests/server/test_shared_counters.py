@@ -103,3 +103,20 @@ def test_worker_tables_are_summed_and_wiped() -> None:
     assert state.sessions_of((key, other)) == [3, 4]
     state.wipe_worker(1)  # the supervisor, after worker 1 died
     assert state.sessions(key) == 2
+
+
+def test_keys_of_the_whole_signed_range() -> None:
+    """The table stores keys as signed 64-bit words: a digest is one, and the extremes of the
+    range (a negative key's home slot included) count like any other key."""
+    names = [f"ip:192.0.2.{n}" for n in range(256)]
+    keys = [digest(name) for name in names]
+    assert all(-(2**63) <= key < 2**63 and key != 0 for key in keys)
+    assert any(key < 0 for key in keys)  # half of all digests are negative
+    table = _table(1024)
+    extremes = [-(2**63), 2**63 - 1, -1, 1, *keys]
+    for n, key in enumerate(extremes):
+        table.add(key, n + 1)
+    table.add_each(tuple(extremes[:4]), 10)
+    assert table.counts(tuple(extremes[:4])) == [11, 12, 13, 14]
+    assert [table.get(key) for key in keys] == list(range(5, 5 + len(keys)))
+    assert table.sweep(now=0.0) == 0
