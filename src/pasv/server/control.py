@@ -16,6 +16,7 @@ from pasv.protocol.errors import BadSequence, FtpError, ServiceUnavailable
 from pasv.protocol.parser import Command, LineBuffer, whole_line
 from pasv.protocol.proxyheader import ProxyHeaderError
 from pasv.protocol.replies import Reply, make_reply
+from pasv.server import implicitftps
 from pasv.server.controltls import ControlTls, PeerClosed
 from pasv.server.dispatch import dispatch, failure_reply, run_guarded
 from pasv.server.language import EN, spoken_reply
@@ -32,9 +33,6 @@ _MAX_QUEUE = 64  # pipelined commands held before we stop reading from the clien
 # After CCC's 200: how long the client has to send its close_notify before we send ours first.
 # Any pause keeps ours out of the read that brings the 200 (where lftp takes it for a close).
 _CCC_GRACE = 0.2
-# Implicit FTPS: refused connections (banned, over a limit) that may handshake at once to be
-# told why; beyond them a refused connection is closed before any TLS work.
-_REFUSALS_OVER_TLS = 32
 _LOGIN_COMMANDS = frozenset({"USER", "PASS"})
 _NO_DEADLINE = float("inf")  # one object, shared by every logged-in session
 # What a session remembers of its last PASS: the command, never the password it carried.
@@ -98,7 +96,7 @@ class ControlProtocol(asyncio.Protocol):
         # creating the session starts the login timer (Session.reset calls restart_login_timer)
         self.session = Session(self.server, self, transport.get_extra_info("peername"))
         if self.implicit and self.server.tls is not None:
-            self._admit_implicit()
+            implicitftps.admit(self)
             return
         balancers = self.server.balancers
         if balancers is not None:
@@ -116,48 +114,11 @@ class ControlProtocol(asyncio.Protocol):
             self.send(refusal)
             self.close()
             return
-        self._greet()
+        self.greet()
 
-    def _greet(self) -> None:
+    def greet(self) -> None:
         host = self.session.options.tls_host
         self.send(self.server.greeting if host is None else host.greeting(self.session.lang))
-
-    # --- implicit FTPS --------------------------------------------------------------------
-    def _admit_implicit(self) -> None:
-        """Admit (or refuse) the connection as it is accepted, as on the plain port: one still
-        in its handshake counts against the connection limits, and bans and IP rules apply
-        before any TLS work. A refusal is said over TLS (a client reads nothing else here),
-        by at most ``_REFUSALS_OVER_TLS`` handshakes at a time; beyond them it is closed."""
-        server = self.server
-        refusal = server.session_opened(self)
-        if refusal is not None:
-            if server.refusing_over_tls >= _REFUSALS_OVER_TLS:
-                self.closing = True
-                self.transport.abort()
-                return
-            server.refusing_over_tls += 1
-        assert server.tls is not None
-        # from the first byte everything goes through TLS (data_received feeds it)
-        context = server.tls.session_context()
-        self.tls = ControlTls(context, self.transport.write)
-        self.current = server.loop.create_task(self._implicit_handshake(context, refusal))
-
-    async def _implicit_handshake(self, context: ssl.SSLContext, refusal: Reply | None) -> None:
-        """The TLS handshake on the implicit port (bounded by tls.handshake_timeout), then
-        the greeting, or the refusal and the close."""
-        try:
-            done = await self._handshake(context)
-        finally:
-            if refusal is not None:
-                self.server.refusing_over_tls -= 1
-        if not done:
-            return
-        if refusal is not None:
-            self.send(refusal)
-            self.close()
-            return
-        self._greet()
-        self._drive()  # draining meanwhile: the 421 now
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -192,7 +153,7 @@ class ControlProtocol(asyncio.Protocol):
             self.transport.pause_reading()
         if self.urgent and self.urgent_task is None:
             self.urgent_task = asyncio.ensure_future(self._run_urgent())
-        self._drive()
+        self.drive()
 
     def eof_received(self) -> bool:
         return False
@@ -217,7 +178,7 @@ class ControlProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        self._drive()
+        self.drive()
 
     # --- behind a load balancer (PROXY protocol) -------------------------------------------
     def _after_header(self, data: bytes) -> bytes:
@@ -309,10 +270,10 @@ class ControlProtocol(asyncio.Protocol):
         """Runs after the 234 went out in clear: from now on bytes go through ``self.tls``."""
         self.tls = ControlTls(context, self.transport.write, serving)
         self.transport.resume_reading()
-        if await self._handshake(context):
-            self._drive()
+        if await self.handshake(context):
+            self.drive()
 
-    async def _handshake(self, context: ssl.SSLContext) -> bool:
+    async def handshake(self, context: ssl.SSLContext) -> bool:
         """Wait for the handshake of ``self.tls`` (bounded by tls.handshake_timeout); a failed
         one closes the connection (False)."""
         tls = self.tls
@@ -407,7 +368,7 @@ class ControlProtocol(asyncio.Protocol):
     def _waiting(self) -> int:
         return len(self.queue) + len(self.urgent)
 
-    def _drive(self) -> None:
+    def drive(self) -> None:
         """Run queued commands one at a time; never while an overtaking command is unanswered."""
         if self.farewell is not None and self.current is None and self.urgent_task is None:
             self.send(self.farewell)  # draining: the running command is answered, now 421
@@ -453,7 +414,7 @@ class ControlProtocol(asyncio.Protocol):
             if reply.code == ReplyCode.TRANSFER_COMPLETE:
                 session.server.events.transferred(session, *finished)
         if not self.closing:
-            self._drive()
+            self.drive()
 
     async def _run_urgent(self) -> None:
         """Answer the overtaking commands one by one (ABOR waits for its transfer's 426 first).
@@ -478,7 +439,7 @@ class ControlProtocol(asyncio.Protocol):
             if not self.closing:
                 self.send(reply)
         self.urgent_task = None
-        self._drive()
+        self.drive()
 
     def _refused(self, item: Command | FtpError, reply: Reply) -> None:
         """A refused USER or PASS goes to the session log (shown by the admin console)."""
@@ -579,7 +540,7 @@ class ControlProtocol(asyncio.Protocol):
         ``farewell`` (421) and close; nothing queued after it runs. Idle: at once."""
         self.farewell = farewell
         if not self.closing:
-            self._drive()
+            self.drive()
 
     def expire_header(self, now: float) -> None:
         """Called by the reaper while a balancer's PROXY header is awaited."""
