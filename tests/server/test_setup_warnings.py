@@ -12,6 +12,7 @@ import pytest
 from pasv.config import load_settings
 from pasv.policy.engine import Policy, PolicyData
 from pasv.policy.models import Action, Perm, Rule, Subject, SubjectKind
+from pasv.server import tlssession
 from pasv.server.app import base_policy
 from pasv.server.setup_warnings import setup_warnings
 from tests.server.helpers import Raw
@@ -95,6 +96,16 @@ def test_root_and_self_signed() -> None:
         {"anonymous": {"enabled": True}}, (ANON_STOR,), as_root=True, self_signed=True
     )
     assert everything == ["plain-login", "anonymous-write", "root", "self-signed"]
+
+
+def test_a_session_lifetime_that_cannot_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where this Python cannot set tls.session_lifetime (see tlssession), and sessions must be
+    resumed, the operator is told that they last 7,200 s."""
+    assert _keys(LOOPBACK) == []  # this Python can set it
+    monkeypatch.setattr(tlssession, "_SETTER", None)
+    assert _keys(LOOPBACK) == ["tls-session-lifetime"]
+    assert _keys({**LOOPBACK, "tls": {"require_session_reuse": False}}) == []
+    assert _keys({**LOOPBACK, "tls": {"enabled": False}}) == []
 
 
 def test_the_text_names_the_rule() -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pasv.config import Settings
 from pasv.policy.engine import Policy
 from pasv.policy.models import Action, Perm, Rule, SubjectKind
+from pasv.server import tlssession
 
 _WRITES = Perm.WRITE | Perm.SITE
 _EVERYONE = (SubjectKind.ALL, SubjectKind.ANONYMOUS)
@@ -16,8 +17,8 @@ _EVERYONE = (SubjectKind.ALL, SubjectKind.ANONYMOUS)
 
 @dataclass(frozen=True, slots=True)
 class SetupWarning:
-    key: str  # plain-login, anonymous-write, root, self-signed, metrics-exposed,
-    # hook-plain-password: stable keys
+    key: str  # plain-login, anonymous-write, root, self-signed, tls-session-lifetime,
+    # metrics-exposed, hook-plain-password: stable keys
     text: str
 
 
@@ -79,6 +80,17 @@ def setup_warnings(
                 "self-signed",
                 "the self-signed TLS certificate is in use: clients cannot verify this server "
                 "and will warn (set tls.certificate and tls.key to a real one).",
+            )
+        )
+    tls = settings.tls
+    if tls.enabled and tls.require_session_reuse and not tlssession.settable():
+        found.append(
+            SetupWarning(
+                "tls-session-lifetime",
+                f"TLS sessions keep OpenSSL's {tlssession.OPENSSL_DEFAULT}-second lifetime "
+                f"(tls.session_lifetime = {tls.session_lifetime} cannot be set with this "
+                "Python): a data connection opened later than that after its control "
+                "connection's handshake gets 522 under tls.require_session_reuse.",
             )
         )
     metrics_host = settings.metrics.address[0] if settings.metrics.enabled else "127.0.0.1"

@@ -56,6 +56,11 @@ def _bind() -> _Setter | None:
 _SETTER = _bind()
 
 
+def settable() -> bool:
+    """Whether this Python lets pasv set the sessions' lifetime (else they keep 7,200 s)."""
+    return _SETTER is not None
+
+
 def set_lifetime(ctx: ssl.SSLContext, seconds: int) -> bool:
     """Sessions made on ``ctx`` from now on can be resumed for ``seconds``; False when this
     Python cannot set it (they keep 7,200)."""
