@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from pasv.policy.network import parse_ip, unmapped_network
+
 
 class ConfigError(Exception):
     """A configuration problem, naming the file, the key and what is wrong."""
@@ -376,12 +378,15 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _networks(value: Any) -> Any:
-    """Addresses and networks: a TOML list, or "10.0.0.5, 10.0.1.0/24" from the environment."""
+    """Addresses and networks: a TOML list, or "10.0.0.5, 10.0.1.0/24" from the environment.
+    An IPv4-mapped one (``::ffff:10.0.0.5``, as a dual-stack socket shows an IPv4 peer) is
+    taken as the IPv4 address or network it maps, the form its peers are compared in."""
     if isinstance(value, str):
         value = [part for part in (p.strip() for p in value.split(",")) if part]
     if isinstance(value, list | tuple):
         try:
-            return tuple(ipaddress.ip_network(str(item), strict=True) for item in value)
+            nets = (ipaddress.ip_network(str(item), strict=True) for item in value)
+            return tuple(unmapped_network(net) for net in nets)
         except ValueError as exc:
             raise ValueError(str(exc)) from None
     return value
@@ -427,7 +432,8 @@ class AdminSection(_Section):
 
     @model_validator(mode="after")
     def _no_plain_http_off_loopback(self) -> AdminSection:
-        loopback = self.host == "localhost" or ipaddress.ip_address(self.host).is_loopback
+        address = parse_ip(self.host)  # ::ffff:127.0.0.1 is loopback too
+        loopback = self.host == "localhost" or (address is not None and address.is_loopback)
         if self.enabled and not self.tls and not loopback and not self.plain_http:
             raise ValueError(
                 f"admin.host = {self.host!r} would serve the admin API and console over plain "

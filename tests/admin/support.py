@@ -78,7 +78,7 @@ def start_admin_server(data: Path, *extra: str, env: dict[str, str] | None = Non
         stop_all([proc])
         raise
     ftp_port = int(next(re.search(r"port (\d+) \(passive", x) for x in lines if "passive" in x)[1])  # type: ignore[index]
-    base = re.search(r"(https?://[\d.]+:\d+)/console/", lines[-1])[1]  # type: ignore[index]
+    base = re.search(r"(https?://(?:[\d.]+|\[[\da-f:.]+\]):\d+)/console/", lines[-1])[1]  # type: ignore[index]
     return AdminServer(data, proc, ftp_port, base, write, read, lines)
 
 

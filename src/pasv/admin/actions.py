@@ -19,6 +19,7 @@ from pasv.config import Settings
 from pasv.policy.credits import Usage
 from pasv.policy.engine import Policy
 from pasv.policy.models import Action, Ban, IpRule, Perm, Rule, Subject, User
+from pasv.policy.network import parse_ip, unmapped_network
 from pasv.policy.options import KEYS, parse_option, parse_size, show_option
 from pasv.protocol import paths
 from pasv.protocol.errors import FtpError
@@ -195,7 +196,8 @@ class Manager:
     ) -> IpRule:
         scope = scope_for(user, group)
         try:
-            net = ipaddress.ip_network(network.strip(), strict=False)
+            # ::ffff:192.0.2.0/120 is 192.0.2.0/24: peers are compared as IPv4 (parse_ip)
+            net = unmapped_network(ipaddress.ip_network(network.strip(), strict=False))
         except ValueError:
             raise InvalidInput(f"{network!r} is not an IP address or network") from None
         rule = IpRule(parse_action(action), net, scope)
@@ -209,18 +211,17 @@ class Manager:
     def ban(self, address: str, minutes: float, reason: str) -> Ban:
         if not minutes > 0:
             raise InvalidInput("a ban lasts more than 0 minutes")
-        try:
-            ipaddress.ip_address(address.strip())
-        except ValueError:
-            raise InvalidInput(f"{address!r} is not an IP address") from None
-        return self.bans.ban(address.strip(), minutes * 60, reason)
+        # ::ffff:192.0.2.7 is banned as 192.0.2.7, the form the FTP server compares peers in
+        ip = parse_ip(address)
+        if ip is None:
+            raise InvalidInput(f"{address!r} is not an IP address")
+        return self.bans.ban(str(ip), minutes * 60, reason)
 
     def lift(self, address: str) -> bool:
-        try:
-            ip = str(ipaddress.ip_address(address.strip()))
-        except ValueError:
-            raise ValueError(f"{address!r} is not an IP address") from None
-        return self.bans.lift(ip)
+        ip = parse_ip(address)
+        if ip is None:
+            raise ValueError(f"{address!r} is not an IP address")
+        return self.bans.lift(str(ip))
 
     # --- credits and quotas ---------------------------------------------------------------
     async def usage(

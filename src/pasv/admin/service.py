@@ -20,6 +20,7 @@ from pasv.admin.context import AdminContext, Throughput
 from pasv.admin.errors import register_errors
 from pasv.admin.headers import SafeHeaders
 from pasv.admin.limits import BodyLimit, deadline_protocol
+from pasv.admin.peers import UnmappedClient, proxy_hosts
 from pasv.admin.security import ADDRESS_FAILURES, ConsoleSessions, LoginThrottle
 from pasv.admin.tokens import TokenStore
 from pasv.server.app import FtpServer
@@ -97,7 +98,7 @@ async def start_admin(
         ftp_addresses=server.addresses,
     )
     config = uvicorn.Config(
-        SafeHeaders(BodyLimit(build_app(ctx))),
+        SafeHeaders(BodyLimit(UnmappedClient(build_app(ctx)))),
         lifespan="off",
         log_config=None,
         access_log=False,
@@ -106,9 +107,10 @@ async def start_admin(
         # uvicorn trusts X-Forwarded-For/-Proto from 127.0.0.1 by default: on a loopback
         # listener every client could then name its own address (to the login throttle, the
         # audit log). Only admin.trusted_proxies are believed: the client is the right-most
-        # X-Forwarded-For address that is not one of them; else the peer is the client
+        # X-Forwarded-For address that is not one of them; else the peer is the client (an
+        # IPv4 one of a dual-stack listener as IPv4: UnmappedClient)
         proxy_headers=bool(settings.admin.trusted_proxies),
-        forwarded_allow_ips=[str(n) for n in settings.admin.trusted_proxies],
+        forwarded_allow_ips=proxy_hosts(settings.admin.trusted_proxies),
         timeout_graceful_shutdown=2,
     )
     config.load()

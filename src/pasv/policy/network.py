@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pasv.policy.models import Action, IpNetwork, IpRule
 
-__all__ = ["IpDecision", "IpRules", "in_networks", "parse_ip"]
+__all__ = ["IpDecision", "IpRules", "in_networks", "parse_ip", "unmapped_network"]
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -26,6 +26,15 @@ def parse_ip(ip: str) -> IpAddress | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+def unmapped_network(network: IpNetwork) -> IpNetwork:
+    """An IPv4-mapped network (``::ffff:10.0.0.0/120``) as the IPv4 one it maps (``10.0.0.0/24``),
+    the form ``parse_ip`` gives the addresses compared with it; any other as it is."""
+    mapped = getattr(network.network_address, "ipv4_mapped", None)
+    if mapped is None or network.prefixlen < 96:
+        return network
+    return ipaddress.IPv4Network(f"{mapped}/{network.prefixlen - 96}")
 
 
 @dataclass(frozen=True, slots=True)
