@@ -8,14 +8,12 @@ import errno
 import gc
 import logging
 import os
-import secrets
 import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from pasv.accounts.base import AccountExists
 from pasv.accounts.policy_store import PolicyStore
 from pasv.accounts.sqlbase import AccountDatabase
 from pasv.config import Settings
@@ -26,6 +24,7 @@ from pasv.server.board import SessionBoard
 from pasv.server.composition import is_shared, node_name, open_accounts, open_cluster
 from pasv.server.controlsocket import listening_socket
 from pasv.server.drainbarrier import DrainBarrier
+from pasv.server.firstuser import create_first_user
 from pasv.server.listcache import ChangeCounter
 from pasv.server.metricsdir import MetricsDirectory
 from pasv.server.privileges import (
@@ -59,8 +58,6 @@ Addon = Callable[
     Awaitable[Callable[[], Awaitable[None]]],
 ]
 
-FIRST_USER = "pasv"
-
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     """uvloop when it is installed, else the standard loop."""
@@ -82,17 +79,7 @@ def prepare(settings: Settings, say: Callable[[str], None], as_root: bool = Fals
         store = open_accounts(settings, nofollow=os.geteuid() == 0, origin="pasv serve")
         try:
             policy = Policy(PolicyStore(store).load(), base_policy(settings))
-            if await store.count() == 0:
-                password = secrets.token_urlsafe(12)
-                try:
-                    await store.add(FIRST_USER, password)
-                except AccountExists:  # another node, starting at the same time, made it
-                    return
-                host = settings.server.host or "127.0.0.1"
-                shown = f"[{host}]" if ":" in host else host
-                say(f"Created the first user {FIRST_USER!r}; its password is shown only this once:")
-                say(f"  ftp://{FIRST_USER}:{password}@{shown}:{settings.server.port}/")
-                say("Manage users with: pasv user add|del|passwd|list|show")
+            await create_first_user(store, settings, say)
         finally:
             await store.close()
 
