@@ -45,7 +45,7 @@ class Throughput:
         elapsed = max(1e-3, now - self._at)
         seen: dict[tuple[str, str, str], int] = {}
         moved = {"upload": 0, "download": 0}
-        for session in await self.registry.sessions():
+        for session in await self.registry.transfers():
             transfer = session.transfer
             if transfer is None:
                 continue

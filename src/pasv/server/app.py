@@ -95,6 +95,7 @@ class FtpServer:
         self.refusing_over_tls = 0  # implicit FTPS: refused connections handshaking for their 421
         self.draining: Reply | None = None  # SIGTERM: the 421 every new connection gets
         self.drained = asyncio.Event()  # set once draining and no session is left
+        self._board_empty = False  # the board shows nothing of this worker: no need to say again
         self.xferlog = XferLog(settings.xferlog_path)
         self.sessionlog = SessionLog(settings.session_log_path if settings.admin.enabled else None)
         self.tls = TlsContexts(settings) if settings.tls.enabled else None
@@ -268,7 +269,7 @@ class FtpServer:
             for control in list(self.sessions):
                 control.expire(now)
             if self.board is not None:
-                self.publish()
+                self.publish(everything=self.board.watched(now))
             for control in list(self.awaiting_header):
                 control.expire_header(now)
             if self.metrics.shared:  # the other workers' scrapes read what this one sampled
@@ -277,17 +278,26 @@ class FtpServer:
                 sweep_at = now + 30.0
                 self.shared.sweep(now)
 
-    def publish(self) -> None:
+    def publish(self, everything: bool = True) -> None:
         """End the sessions the admin API asked to end, then show this worker's sessions on
-        the board."""
-        assert self.board is not None
+        the board: all of them while the API is watching, else only those transferring (the
+        throughput chart's samples), and nothing again while there are none."""
+        board = self.board
+        assert board is not None
         index = self.shared.index
-        for number in self.board.take_kicks(index):
-            kick_local(self, number)
+        if everything:
+            for number in board.take_kicks(index):
+                kick_local(self, number)
+            shown = list(self.sessions)
+        else:
+            shown = [c for c in self.sessions if c.session.transfer is not None]
+            if not shown and self._board_empty:
+                return
         wall = time.time()
-        self.board.publish(
-            index, [describe(c, self.node, index, wall).to_dict() for c in list(self.sessions)]
+        board.publish(
+            index, [describe(c, self.node, index, wall).to_dict() for c in shown], everything
         )
+        self._board_empty = not shown
 
     @property
     def node(self) -> str:

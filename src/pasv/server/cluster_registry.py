@@ -53,6 +53,10 @@ class ClusterRegistry:
         others = [from_row(row) for row in rows if row.node not in self.mine]
         return sorted(own + others, key=lambda s: (s.since, s.id))
 
+    async def transfers(self) -> list[LiveSession]:
+        """This machine's (another node's row holds no transfer's bytes)."""
+        return await self.local.transfers()
+
     async def kick(self, session_id: str) -> bool:
         node, worker, number = split_id(session_id)
         if node in self.mine or worker < 0:

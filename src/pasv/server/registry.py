@@ -8,6 +8,7 @@ sessions from the cluster's session table.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -70,6 +71,11 @@ class SessionRegistry(Protocol):
     """What the admin API needs of the live sessions (of one process, a machine, a cluster)."""
 
     async def sessions(self) -> list[LiveSession]: ...
+
+    async def transfers(self) -> list[LiveSession]:
+        """The sessions with a transfer running (what the throughput chart samples), without
+        asking every worker to describe every session."""
+        ...
 
     async def kick(self, session_id: str) -> bool:
         """End the session (421 to its client); False when no such session is live."""
@@ -138,6 +144,16 @@ def kick_local(server: FtpServer, number: int) -> bool:
     return False
 
 
+_PUBLISH_WAIT = 2.0  # seconds: a reaper turns about once a second
+
+
+def _published(now: tuple[int, bool], before: tuple[int, bool]) -> bool:
+    """Whether a worker's list was written anew since ``before``, whole (every session, not
+    only those transferring), and is not being written."""
+    sequence, everything = now
+    return sequence != before[0] and sequence % 2 == 0 and everything
+
+
 def split_id(session_id: str) -> tuple[str, int, int]:
     """``(node, worker, number)`` of ``node:worker:number`` (a node name may hold colons);
     worker and number -1 when the id is not of that form."""
@@ -157,7 +173,25 @@ class LocalRegistry:
     def worker(self) -> int:
         return self.server.shared.index
 
+    async def _fresh(self) -> None:
+        """Make the other workers publish, and wait for their lists if they had stopped
+        (nobody was watching): each publishes at its reaper's next turn, within about a
+        second; one that does not (stuck) is waited for ``_PUBLISH_WAIT`` seconds at most."""
+        board = self.board
+        assert board is not None
+        if board.watch(time.monotonic()):
+            return
+        others = [i for i in range(board.workers) if i != self.worker]
+        before = {i: board.sequence(i) for i in others}
+        deadline = time.monotonic() + _PUBLISH_WAIT
+        while time.monotonic() < deadline:
+            if all(_published(board.sequence(i), before[i]) for i in others):
+                return
+            await asyncio.sleep(0.02)
+
     async def sessions(self) -> list[LiveSession]:
+        if self.board is not None:
+            await self._fresh()
         now = time.time()
         own = [describe(c, self.node, self.worker, now) for c in list(self.server.sessions)]
         if self.board is not None:
@@ -165,6 +199,22 @@ class LocalRegistry:
                 if index != self.worker:
                     own.extend(LiveSession.from_dict(d) for d in self.board.read(index))
         return sorted(own, key=lambda s: (s.since, s.id))
+
+    async def transfers(self) -> list[LiveSession]:
+        now = time.time()
+        sessions = self.server.sessions
+        own = [
+            describe(c, self.node, self.worker, now)
+            for c in list(sessions)
+            if c.session.transfer is not None
+        ]
+        if self.board is not None:  # each worker publishes at least its transfers
+            for index in range(self.board.workers):
+                if index != self.worker:
+                    own.extend(
+                        LiveSession.from_dict(d) for d in self.board.read(index) if d["transfer"]
+                    )
+        return own
 
     async def kick(self, session_id: str) -> bool:
         node, worker, number = split_id(session_id)
@@ -174,6 +224,7 @@ class LocalRegistry:
             return node == self.node and kick_local(self.server, number)
         if self.board is None or worker >= self.board.workers:
             return False
+        await self._fresh()
         if not any(d["id"] == session_id for d in self.board.read(worker)):
             return False
         self.board.request_kick(worker, number)
