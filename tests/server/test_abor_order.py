@@ -20,7 +20,10 @@ async def test_abor_after_the_transfer_ended_waits_for_the_commands_reply() -> N
 
     running = asyncio.ensure_future(stor_finishing())
     s = SimpleNamespace(
-        transfer=None, control=SimpleNamespace(current=running), close_data=lambda: None
+        transfer=None,
+        control=SimpleNamespace(current=running),
+        close_data=lambda: None,
+        aborted_unbegun=False,
     )
     answer = asyncio.ensure_future(abor(s, ""))  # type: ignore[arg-type]
     await asyncio.sleep(0)  # one loop turn: ABOR is now waiting (or, before the fix, done)
@@ -37,6 +40,7 @@ async def test_abor_from_the_queue_does_not_wait_for_itself() -> None:
             transfer=None,
             control=SimpleNamespace(current=asyncio.current_task()),
             close_data=lambda: None,
+            aborted_unbegun=False,
         )
         return await abor(s, "")  # type: ignore[arg-type]
 

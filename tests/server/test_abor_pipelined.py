@@ -33,7 +33,10 @@ def test_abor_in_the_same_write_as_the_transfer_command(live: LiveServer, verb: 
             aborted = raw.reply()
             assert aborted.code == 426, aborted.text
             assert "before it began" in aborted.text
-            assert raw.reply().code == 226
+            done = raw.reply()
+            assert done.code == 226
+            assert "transfer aborted" in done.text  # not "no transfer was in progress"
+            assert "no transfer" in raw.cmd("ABOR").text  # an ABOR of nothing says so
             assert read_until_closed(conn) == b""  # the data connection was closed, unused
         assert raw.cmd("NOOP").code == 200
         with _passive(raw) as conn:  # the next transfer works

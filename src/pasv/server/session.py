@@ -70,6 +70,7 @@ class Session:
     """The state one control connection carries between commands."""
 
     __slots__ = (
+        "aborted_unbegun",
         "announced",
         "ascii",
         "commands",
@@ -129,6 +130,7 @@ class Session:
         self.transfer: Transfer | None = None
         # the shared session counters this login added to (a tuple: the empty one is shared)
         self.counted: tuple[int, ...] = ()
+        self.aborted_unbegun = False  # a transfer the waiting ABOR stopped before it began
         self.policy_view: Access | None = None  # built under the policy its serial names
         self.links: SessionLinks | None = None  # the storage's symbolic-link check, once needed
         # TLS state survives REIN (the control connection cannot drop TLS)

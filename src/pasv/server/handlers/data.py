@@ -134,6 +134,11 @@ async def abor(s: Session, arg: str) -> Reply:
         if running is not None:  # the transfer ended as the ABOR came: its command's final
             await asyncio.wait([running])  # reply goes first, so replies keep their order
         s.close_data()
+        if s.aborted_unbegun:  # sent with its transfer command, which it stopped before it began
+            s.aborted_unbegun = False
+            return make_reply(
+                ReplyCode.TRANSFER_COMPLETE, "ABOR command successful; transfer aborted."
+            )
         return make_reply(ReplyCode.TRANSFER_COMPLETE, "ABOR ok: no transfer was in progress.")
     transfer.abort("ABOR received")
     await asyncio.wait([running])

@@ -80,6 +80,7 @@ async def run_transfer(
     s.data = None
     if s.control.abor_waiting():  # sent with the command, or while it got ready
         channel.close()
+        s.aborted_unbegun = True  # the ABOR's own reply says it aborted this one
         raise TransferAborted(say("transfer.aborted_before_start"))
     transfer = Transfer(verb, direction, path, total, s.server.loop)
     s.transfer = transfer  # from here ABOR, STAT and NOOP are answered at once
