@@ -4,6 +4,7 @@ from pasv.client.client import FtpClient
 from pasv.client.errors import (
     ConnectionFailed,
     DataChannelError,
+    DataStalled,
     FtpClientError,
     IntegrityError,
     LoginFailed,
@@ -20,6 +21,7 @@ __all__ = [
     "ClientOptions",
     "ConnectionFailed",
     "DataChannelError",
+    "DataStalled",
     "FtpClient",
     "FtpClientError",
     "FtpUrl",

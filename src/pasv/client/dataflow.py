@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from pasv.client.addressing import is_ipv6, passive_host
 from pasv.client.control import ControlConnection
 from pasv.client.datachannel import ActiveListener, DataOpener, DataSetupFailed, connect_passive
-from pasv.client.errors import DataChannelError, FtpClientError, ReplyError
+from pasv.client.errors import (
+    DataChannelError,
+    DataStalled,
+    FtpClientError,
+    ReplyError,
+    ReplyTimeout,
+)
 from pasv.client.modestreams import BlockStream, DeflateStream
 from pasv.client.options import ClientOptions
-from pasv.client.streams import DataStream
+from pasv.client.streams import DataStream, Stall
 from pasv.protocol.addresses import (
     format_eprt_argument,
     format_port_argument,
@@ -146,6 +153,9 @@ class DataFlow:
             try:
                 pair = await opener.connected(self.options.timeout)
                 moved = await self._run_job(pair, job, verb)
+            except DataStalled:
+                await self._after_stall()
+                raise
             except Exception:
                 await self._drain_final_reply()
                 raise
@@ -173,6 +183,29 @@ class DataFlow:
         with contextlib.suppress(FtpClientError):
             await self._final_reply(timeout=min(self.options.timeout, DRAIN_WAIT))
 
+    async def _after_stall(self) -> None:
+        """The data connection was reset: the server's 426 (or 226) keeps the session in step.
+
+        A server that says nothing is sent ABOR; one that does not answer that either has the
+        control connection closed: the session's next command fails as a lost connection, and
+        a retry begins with a new one."""
+        try:
+            await self._final_reply(timeout=min(self.options.timeout, DRAIN_WAIT))
+            return
+        except ReplyTimeout:
+            pass
+        except FtpClientError:
+            return  # the control connection is gone already
+        ctrl = self._session.ctrl
+        try:
+            await ctrl.send("ABOR")
+            wait = min(self.options.timeout, DRAIN_WAIT)
+            while (await ctrl.reply(timeout=wait)).code not in (225, 226, 500, 501, 502, 504):
+                pass  # 426 for the transfer, then the ABOR's own reply
+        except FtpClientError:
+            self._session.status("The server does not answer; closing the control connection.")
+            await ctrl.close()
+
     async def _run_job(
         self, pair: tuple[asyncio.StreamReader, asyncio.StreamWriter], job: StreamJob, verb: str
     ) -> int:
@@ -193,9 +226,30 @@ class DataFlow:
         elif self.mode == "B":
             layered = BlockStream(stream, self.data_marker)
         try:
-            return await job(layered)
+            moved = await job(layered)
+            await stream.close()
+        except Stall as exc:
+            stream.abort()
+            raise DataStalled(_stalled(verb, exc), exc.stage, max(exc.sent, exc.received)) from None
         except (OSError, TimeoutError) as exc:
+            stream.abort()
             reason = str(exc) or "timed out"
             raise DataChannelError(f"{verb}: data connection broke: {reason}") from None
-        finally:
-            await stream.close()
+        except BaseException:  # ours (a local read failed, a listing too long): what went stays
+            with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
+                await stream.close()  # a stall in it resets the connection
+            raise
+        return moved
+
+
+def _stalled(verb: str, stall: Stall) -> str:
+    """What a person reads of a stall: the stage, the bytes, what to check."""
+    if stall.stage == "receiving":
+        check = "the server may be stuck reading its disk, or a firewall or NAT dropped the flow"
+    else:
+        check = ("the server may be out of disk space or stuck writing, or a firewall or NAT "
+                 "dropped the flow; a resume asks the server how much it has")  # fmt: skip
+    return (
+        f"{verb}: the data connection stalled while {stall.stage}: {stall}; it was reset "
+        f"({check}; --timeout sets how long to wait)"
+    )

@@ -10,6 +10,7 @@ from pasv.protocol.replies import Reply
 __all__ = [
     "ConnectionFailed",
     "DataChannelError",
+    "DataStalled",
     "FtpClientError",
     "IntegrityError",
     "LoginFailed",
@@ -120,6 +121,16 @@ class DataChannelError(FtpClientError):
     """A data connection could not be opened or broke before its transfer finished."""
 
     transient = True
+
+
+class DataStalled(DataChannelError):
+    """Nothing moved on a data connection for the timeout (``stage``: receiving, sending or
+    closing); the connection was reset. Transient: a retry resumes from what the server has."""
+
+    def __init__(self, text: str, stage: str, moved: int) -> None:
+        self.stage = stage
+        self.moved = moved  # bytes received, or handed to the socket when sending
+        super().__init__(text)
 
 
 class IntegrityError(FtpClientError):

@@ -8,12 +8,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
+import struct
 
-__all__ = ["DataStream"]
+__all__ = ["DataStream", "Stall"]
 
 CHUNK = 256 * 1024
 SHUTDOWN_WAIT = 5.0
+
+
+class Stall(TimeoutError):
+    """A data connection on which nothing moved for ``timeout`` seconds.
+
+    ``stage`` is "receiving", "sending" or "closing"; ``received`` and ``sent`` are the bytes
+    that went through the connection before (sent: handed to the socket, not known to have
+    arrived: a resume asks the server what it has)."""
+
+    def __init__(self, stage: str, timeout: float, received: int, sent: int) -> None:
+        self.stage = stage
+        self.timeout = timeout
+        self.received = received
+        self.sent = sent
+        if stage == "receiving":
+            what = f"no data came from the server for {timeout:g} s after {received} bytes"
+        elif stage == "sending":
+            what = f"the server took no data for {timeout:g} s after {sent} bytes were sent"
+        else:
+            what = (f"the server did not take the end of the data within {timeout:g} s "
+                    f"({sent} bytes sent)")  # fmt: skip
+        super().__init__(what)
 
 
 class DataStream:
@@ -34,6 +58,8 @@ class DataStream:
         self._tls = tls
         self._in = incoming or ssl.MemoryBIO()
         self._out = outgoing or ssl.MemoryBIO()
+        self.received = 0  # bytes read from the connection
+        self.sent = 0  # bytes handed to the socket (the server may not have them all)
 
     @classmethod
     async def open(
@@ -47,7 +73,8 @@ class DataStream:
     ) -> DataStream:
         """Wrap a connected stream; with ``context``, run the TLS handshake resuming ``session``.
 
-        ``timeout`` bounds each wait for data (an idle data connection fails with TimeoutError).
+        ``timeout`` bounds each wait for data, or for the server to take what we send: a
+        connection on which nothing moves that long fails with ``Stall``.
         """
         if context is None:
             return cls(reader, writer, timeout=timeout)
@@ -65,11 +92,24 @@ class DataStream:
         pending = self._out.read()
         if pending:
             self._writer.write(pending)
-            await self._writer.drain()
+            await self._drain("sending")
+
+    async def _drain(self, stage: str) -> None:
+        """Wait until the socket takes what was written, at most ``timeout`` seconds."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._writer.drain()
+        except TimeoutError:
+            raise Stall(stage, self._timeout, self.received, self.sent) from None
 
     async def _recv(self) -> bytes:
-        async with asyncio.timeout(self._timeout):
-            return await self._reader.read(CHUNK)
+        try:
+            async with asyncio.timeout(self._timeout):
+                data = await self._reader.read(CHUNK)
+        except TimeoutError:
+            raise Stall("receiving", self._timeout, self.received, self.sent) from None
+        self.received += len(data)
+        return data
 
     async def _fill(self) -> bool:
         data = await self._recv()
@@ -106,12 +146,14 @@ class DataStream:
                 return b""  # close_notify, or a server that skips it; sizes are checked after
 
     async def write(self, data: bytes | memoryview) -> None:
+        """Send ``data``; a server that takes none of it for ``timeout`` seconds is a Stall."""
         if self._tls is None:
             self._writer.write(data)
         else:
             self._tls.write(data)
             self._writer.write(self._out.read())
-        await self._writer.drain()
+        self.sent += len(data)
+        await self._drain("sending")
 
     async def mark(self, marker: str) -> None:
         """Restart markers exist in MODE B only (``modestreams.BlockStream``)."""
@@ -120,14 +162,32 @@ class DataStream:
         """Stream mode ends the data by closing the connection: nothing to write first."""
 
     async def close(self) -> None:
-        """End the data: TLS close_notify both ways first (see _shutdown), then the TCP close."""
+        """End the data: TLS close_notify both ways first (see _shutdown), then the TCP close.
+
+        The close waits for what is still unsent; a server that takes none of it for
+        ``timeout`` seconds gets the connection reset (``abort``) and this raises ``Stall``."""
         if self._tls is not None:
             with contextlib.suppress(ssl.SSLError, OSError, TimeoutError):
                 async with asyncio.timeout(min(self._timeout, SHUTDOWN_WAIT)):
                     await self._shutdown()
         self._writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await self._writer.wait_closed()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await asyncio.shield(self._writer.wait_closed())  # a timeout must not cancel
+        except TimeoutError:
+            self.abort()
+            raise Stall("closing", self._timeout, self.received, self.sent) from None
+        except (OSError, ssl.SSLError):
+            pass  # it ended with an error: closed all the same
+
+    def abort(self) -> None:
+        """Drop the connection at once with a reset (RST), unsent data thrown away: after a
+        stall or a failure, the server sees the transfer end rather than wait for more."""
+        sock = self._writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._writer.transport.abort()
 
     async def _shutdown(self) -> None:
         """Send close_notify and wait for the server's (or its close).
