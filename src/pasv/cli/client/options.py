@@ -45,9 +45,13 @@ class Common:
     encoding: Annotated[
         str, typer.Option("--encoding", help="Encoding of names, for servers without UTF-8.")
     ] = "utf-8"
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the server.")] = (
-        30.0
-    )
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Seconds to wait for a reply; a transfer on which no byte moves that long fails.",
+        ),
+    ] = 30.0
     retries: Annotated[
         int, typer.Option("--retries", min=0, help="Retries after a transient failure.")
     ] = 3
