@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import DictLoader, Environment, select_autoescape
 
 from pasv.accounts.base import AccountError
 from pasv.admin.audit import read_tail
@@ -37,9 +37,13 @@ from pasv.admin.views import group_views, ip_rule_view, rule_view, user_view
 from pasv.policy.limits import minutes_left
 
 console_router = APIRouter(prefix="/console", include_in_schema=False)
+# Read and compiled at import, before the workers fork and switch to the serving user: that
+# user may not reach the code's own files, nor the codecs Jinja2 compiles with (docs/security.md).
+_TEMPLATES = {p.name: p.read_text("utf-8") for p in (Path(__file__).parent / "templates").iterdir()}
 _templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    loader=DictLoader(_TEMPLATES),
     autoescape=select_autoescape(["html"]),
+    cache_size=-1,  # every compiled template stays: none is compiled again after the switch
 )
 _LANG_COOKIE = "pasv_lang"
 
@@ -343,3 +347,5 @@ def quoted(value: str) -> str:
 
 _templates.filters["quoted"] = quoted
 _templates.filters["clock"] = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+for _name in _TEMPLATES:  # compiled now (with the filters above), not at the first request
+    _templates.get_template(_name)

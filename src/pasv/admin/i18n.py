@@ -33,3 +33,6 @@ def pick_language(cookie: str | None, accept: str | None) -> str:
         if tag.startswith("en"):
             return "en"
     return "en"
+
+
+catalogue()  # read at import: the serving user may not reach this file after the switch

@@ -1,0 +1,71 @@
+"""What a worker reads after it switched to the serving user: started as root without
+--allow-root, from a checkout the serving user cannot reach (under a mode-0700 home, as /root),
+the console's pages, the reply languages and the logs a SIGHUP reopens keep working."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+from tests.admin.support import token
+from tests.cli.support import Pasv, _free_port, _read_until, _serve, needs_root, stop, system_user
+
+import pasv
+
+__all__ = ["stop", "system_user"]  # fixtures
+SRC = Path(pasv.__file__).resolve().parents[1]
+PAGES = ["/", "/users", "/groups", "/rules", "/bans", "/transfers", "/log", "/why"]
+
+
+def _closed_checkout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A mode-0700 home of root's holding a copy of pasv's code (templates and words too),
+    and the environment that runs pasv from there."""
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chmod(home, 0o700)
+    shutil.copytree(SRC / "pasv", home / "src" / "pasv")
+    return home, {**os.environ, "PYTHONPATH": str(home / "src")}
+
+
+def _start(
+    tmp_path: Path, user: pwd.struct_passwd, stop: list[subprocess.Popen[str]]
+) -> tuple[subprocess.Popen[str], Path, int, str, str]:
+    """`pasv serve` as root, switching to ``user``, with the admin API: the process, its data
+    directory, FTP port, admin base URL and a read/write token."""
+    home, env = _closed_checkout(tmp_path)
+    data = home / "pasv-data"
+    store = Pasv(data)
+    store.ok("user", "add", "alice", "--password", "pw")
+    secret = token(store, "ops", "read,write")
+    port = _free_port()
+    argv = ["--user", user.pw_name, "--workers", "2", "--admin", "--admin-port", "0"]
+    proc = _serve(data, port, *argv, env=env)
+    stop.append(proc)
+    lines = _read_until(proc, r"admin console on http://")
+    base = re.search(r"(http://[\d.]+:\d+)/console/", lines[-1])[1]  # type: ignore[index]
+    assert f"Serving as user {user.pw_name}" in "\n".join(lines)
+    return proc, data, port, base, secret
+
+
+@needs_root
+def test_the_console_pages_render_after_the_switch(
+    tmp_path: Path, stop: list[subprocess.Popen[str]], system_user: pwd.struct_passwd
+) -> None:
+    """Templates read and compiled before it (the serving user reaches neither them nor,
+    where Python lives under /root, the codec Jinja2 compiles with), words too."""
+    _proc, _data, _port, base, secret = _start(tmp_path, system_user, stop)
+    with httpx.Client(base_url=base) as web:
+        assert web.get("/console/login").status_code == 200
+        login = web.post("/console/login", data={"token": secret})
+        assert login.status_code == 303, login.text
+        for lang, word in (("en", "Users"), ("zh-Hans", "用户")):
+            web.cookies.set("pasv_lang", lang, path="/console")
+            for page in PAGES:
+                answer = web.get(f"/console{page}")
+                assert answer.status_code == 200, (page, lang, answer.text[:200])
+            assert word in web.get("/console/users").text
