@@ -4,6 +4,7 @@ the console's pages, the reply languages and the logs a SIGHUP reopens keep work
 
 from __future__ import annotations
 
+import ftplib
 import os
 import pwd
 import re
@@ -69,3 +70,18 @@ def test_the_console_pages_render_after_the_switch(
                 answer = web.get(f"/console{page}")
                 assert answer.status_code == 200, (page, lang, answer.text[:200])
             assert word in web.get("/console/users").text
+
+
+@needs_root
+def test_reply_languages_and_the_version_after_the_switch(
+    tmp_path: Path, stop: list[subprocess.Popen[str]], system_user: pwd.struct_passwd
+) -> None:
+    """LANG's catalogues and the version GET /status names are read before the switch."""
+    _proc, _data, port, base, secret = _start(tmp_path, system_user, stop)
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        ftp.login("alice", "pw")
+        assert ftp.sendcmd("LANG zh-Hans").startswith("200")
+        assert ftp.sendcmd("NOOP") == "200 NOOP 可以。"
+    status = httpx.get(f"{base}/api/v1/status", headers={"Authorization": f"Bearer {secret}"})
+    assert status.status_code == 200 and status.json()["version"] == pasv.__version__

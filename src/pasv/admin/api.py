@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from importlib.metadata import version
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -36,6 +37,8 @@ from pasv.admin.views import (
 from pasv.policy.engine import PolicyData
 from pasv.policy.options import show_option
 from pasv.server.registry import NoSuchSession
+
+_VERSION = version("pasv")  # read at import: the serving user may not reach the package's metadata
 
 # Routes that only touch the store are plain functions: FastAPI runs them (and the token check,
 # a plain function too) in its thread pool, so a busy database never stalls FTP sessions.
@@ -78,7 +81,7 @@ def _removed(
 async def status(ctx: Ctx, who: Reader) -> dict[str, Any]:
     sessions = await ctx.registry.sessions()
     return {
-        "version": _version(),
+        "version": _VERSION,
         "started": ctx.started,
         "uptime": round(time.time() - ctx.started, 1),
         "workers": ctx.workers,
@@ -363,9 +366,3 @@ def _group(ctx: AdminContext, name: str) -> dict[str, Any]:
 async def _policy(ctx: AdminContext) -> PolicyData:
     """The stored policy, read in a thread (this loop is the FTP server's)."""
     return await asyncio.to_thread(ctx.manager.policy.load)
-
-
-def _version() -> str:
-    from importlib.metadata import version
-
-    return version("pasv")

@@ -43,6 +43,8 @@ def catalogue(lang: str) -> dict[str, dict[str, str]]:
 
 
 _ENGLISH = catalogue(EN)["replies"]
+for _lang in LANGUAGES:  # read at import: a worker switched to the serving user may not reach
+    catalogue(_lang)  # these files any more (docs/security.md)
 
 
 def say(key: str, /, **values: Any) -> str:
