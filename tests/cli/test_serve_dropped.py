@@ -5,11 +5,14 @@ the console's pages, the reply languages and the logs a SIGHUP reopens keep work
 from __future__ import annotations
 
 import ftplib
+import io
 import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -34,7 +37,7 @@ def _closed_checkout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 
 def _start(
-    tmp_path: Path, user: pwd.struct_passwd, stop: list[subprocess.Popen[str]]
+    tmp_path: Path, user: pwd.struct_passwd, stop: list[subprocess.Popen[str]], workers: int = 2
 ) -> tuple[subprocess.Popen[str], Path, int, str, str]:
     """`pasv serve` as root, switching to ``user``, with the admin API: the process, its data
     directory, FTP port, admin base URL and a read/write token."""
@@ -44,7 +47,7 @@ def _start(
     store.ok("user", "add", "alice", "--password", "pw")
     secret = token(store, "ops", "read,write")
     port = _free_port()
-    argv = ["--user", user.pw_name, "--workers", "2", "--admin", "--admin-port", "0"]
+    argv = ["--user", user.pw_name, "--workers", str(workers), "--admin", "--admin-port", "0"]
     proc = _serve(data, port, *argv, env=env)
     stop.append(proc)
     lines = _read_until(proc, r"admin console on http://")
@@ -85,3 +88,48 @@ def test_reply_languages_and_the_version_after_the_switch(
         assert ftp.sendcmd("NOOP") == "200 NOOP 可以。"
     status = httpx.get(f"{base}/api/v1/status", headers={"Authorization": f"Bearer {secret}"})
     assert status.status_code == 200 and status.json()["version"] == pasv.__version__
+
+
+def _session(port: int, upload: str) -> None:
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", port, timeout=10)
+        ftp.login("alice", "pw")
+        ftp.storbinary(f"STOR {upload}", io.BytesIO(b"x"))
+
+
+@needs_root
+def test_the_logs_stay_the_serving_users_and_are_reopened_on_sighup(
+    tmp_path: Path, stop: list[subprocess.Popen[str]], system_user: pwd.struct_passwd
+) -> None:
+    """The session log is the serving user's from the start, so the admin API (serving as that
+    user) reads it back; after a rotation SIGHUP reopens it too, and the privileged parent
+    gives the new session and transfer logs to the serving user."""
+    proc, data, port, base, secret = _start(tmp_path, system_user, stop, workers=1)
+    api = httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {secret}"})
+
+    def seen(what: str) -> list[dict[str, object]]:
+        answer = api.get(what, params={"limit": 50})
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, object]] = answer.json()
+        return found
+
+    _session(port, "before.bin")
+    assert [e["user"] for e in seen("/session-log") if e["event"] == "login"] == ["alice"]
+    assert [e["path"] for e in seen("/transfers")] == ["/before.bin"]
+    for name in ("sessions.log", "xferlog"):
+        assert (data / name).stat().st_uid == system_user.pw_uid
+        (data / name).rename(data / f"{name}.1")  # as logrotate would
+    os.kill(proc.pid, signal.SIGHUP)
+    deadline, tries = time.monotonic() + 15, 0
+    while not (data / "sessions.log").exists() or not (data / "sessions.log").stat().st_size:
+        assert time.monotonic() < deadline, "the session log was never reopened"
+        tries += 1  # a session before the worker reopened them wrote to the old files
+        _session(port, f"after{tries}.bin")
+    for name in ("sessions.log", "xferlog"):
+        made = (data / name).stat()
+        assert (made.st_uid, made.st_gid) == (system_user.pw_uid, system_user.pw_gid), name
+    assert {e["user"] for e in seen("/session-log")} == {"alice"}
+    last = f"/after{tries}.bin"  # the one logged in the new session log: both were reopened
+    assert [e["path"] for e in seen("/transfers")] == [last]
+    assert last not in (data / "xferlog.1").read_text()
+    api.close()

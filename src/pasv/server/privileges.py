@@ -87,9 +87,12 @@ def hand_over(settings: Settings, account: Account) -> None:
     data = settings.server.data_dir
     db = settings.accounts_db
     entries = [data, settings.files_root, db, Path(f"{db}-wal"), Path(f"{db}-shm")]
-    if settings.logging.xferlog is None:  # made now, so that it is the serving user's too
-        os.close(os.open(settings.xferlog_path, xferlog.OPEN_FLAGS, 0o640))
-        entries.append(settings.xferlog_path)
+    made = [settings.session_log_path] if settings.admin.enabled else []
+    if settings.logging.xferlog is None:
+        made.append(settings.xferlog_path)
+    for log_file in made:  # made now, so that they are the serving user's too (the admin API
+        os.close(os.open(log_file, xferlog.OPEN_FLAGS, 0o640))  # reads them back as that user)
+        entries.append(log_file)
     if settings.anonymous.root is None:
         entries.append(settings.anonymous_root)
     for entry in entries:

@@ -1,5 +1,5 @@
 """The privileged parent's one job for its unprivileged workers: on SIGHUP, read the certificate
-and key and reopen the transfer log, then hand them over as file descriptors."""
+and key and reopen the transfer and session logs, then hand them over as file descriptors."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from pathlib import Path
 from pasv.config import Settings
 from pasv.server import xferlog
 from pasv.server.app import FtpServer
+from pasv.server.privileges import Account
 from pasv.server.tls import Certificate, CertificateError, locate, server_context
 
 log = logging.getLogger("pasv.server")
 
 _MAX_MESSAGE = 4096
-_MAX_FDS = 2
+_MAX_FDS = 3
 
 
 def channel() -> tuple[socket.socket, socket.socket]:
@@ -34,9 +35,19 @@ def _memory_file(data: bytes) -> int:
     return fd
 
 
-def reload_message(settings: Settings) -> tuple[bytes, list[int]]:
+def _reopen(path: Path, mine: bool, account: Account) -> int:
+    """A log opened again as root; one in the data directory (``mine``) that root owns (made
+    now, after a rotation) is given to the serving user, as at the start: the admin API reads
+    it back as that user."""
+    fd = os.open(path, xferlog.OPEN_FLAGS, 0o640)
+    if mine and os.fstat(fd).st_uid == 0:
+        os.fchown(fd, account.uid, account.gid)
+    return fd
+
+
+def reload_message(settings: Settings, account: Account) -> tuple[bytes, list[int]]:
     """As root: the certificate chain and key in a memory file (only when they load), and the
-    transfer log opened again. The key never touches the disk on the way."""
+    transfer and session logs opened again. The key never touches the disk on the way."""
     header: dict[str, object] = {}
     fds: list[int] = []
     if settings.tls.enabled:
@@ -57,10 +68,16 @@ def reload_message(settings: Settings) -> tuple[bytes, list[int]]:
                 "self_signed": cert.self_signed,
             }
     try:
-        fds.append(os.open(settings.xferlog_path, xferlog.OPEN_FLAGS, 0o640))
+        fds.append(_reopen(settings.xferlog_path, settings.logging.xferlog is None, account))
         header["xferlog"] = True
     except OSError as exc:
         log.error("cannot reopen the transfer log %s: %s", settings.xferlog_path, exc)
+    if settings.admin.enabled:
+        try:
+            fds.append(_reopen(settings.session_log_path, True, account))
+            header["sessionlog"] = True
+        except OSError as exc:
+            log.error("cannot reopen the session log %s: %s", settings.session_log_path, exc)
     return json.dumps(header).encode(), fds
 
 
@@ -88,6 +105,8 @@ def receive(sock: socket.socket, server: FtpServer) -> bool:
             os.close(fd)
     if header.get("xferlog") and queue:
         server.xferlog.reopen(queue.pop(0))
+    if header.get("sessionlog") and queue:
+        server.sessionlog.reopen(queue.pop(0))
     for fd in queue:
         os.close(fd)
     return True

@@ -423,7 +423,7 @@ def _watch(
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGHUP)
             return
-        message = privsep.reload_message(settings)
+        message = privsep.reload_message(settings, account)
         try:
             for end in channels.values():
                 privsep.send(end, message)

@@ -41,15 +41,21 @@ class SessionLog:
         except OSError as exc:
             log.error("cannot write the session log %s: %s", self.path, exc)
 
-    def reopen(self) -> None:
-        if self.path is not None and self._fd is not None:
+    def reopen(self, fd: int | None = None) -> None:
+        """Write to a new file from now on (after log rotation): ``fd`` opened by a privileged
+        parent, or the path opened again."""
+        if self.path is None or self._fd is None:
+            if fd is not None:
+                os.close(fd)
+            return
+        if fd is None:
             try:
                 fd = os.open(self.path, OPEN_FLAGS, 0o640)
             except OSError as exc:
                 log.error("cannot reopen the session log %s: %s", self.path, exc)
                 return
-            os.close(self._fd)
-            self._fd = fd
+        os.close(self._fd)
+        self._fd = fd
 
     def close(self) -> None:
         if self._fd is not None:
