@@ -133,3 +133,51 @@ def test_the_logs_stay_the_serving_users_and_are_reopened_on_sighup(
     assert [e["path"] for e in seen("/transfers")] == [last]
     assert last not in (data / "xferlog.1").read_text()
     api.close()
+
+
+_RECORDER = """
+import os, sys
+
+_fd = os.open({path!r}, os.O_WRONLY | os.O_APPEND)  # as root, at start: the workers inherit it
+
+def _record(event, args):
+    if event == "import" and os.geteuid() != 0:
+        os.write(_fd, (args[0] + "\\n").encode())
+
+sys.addaudithook(_record)
+"""
+
+
+@needs_root
+def test_a_worker_imports_nothing_after_the_switch(
+    tmp_path: Path, stop: list[subprocess.Popen[str]], system_user: pwd.struct_passwd
+) -> None:
+    """Every module the FTP server, the admin API and the console use is imported before the
+    switch: where the serving user cannot reach the virtualenv or Python itself, a module
+    imported later fails (seen through an audit hook in each worker)."""
+    recorded = tmp_path / "imported-after-the-switch"
+    recorded.touch()
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_RECORDER.format(path=str(recorded)))
+    home, env = _closed_checkout(tmp_path)
+    env["PYTHONPATH"] = f"{hook}:{env['PYTHONPATH']}"
+    data = home / "pasv-data"
+    store = Pasv(data)
+    store.ok("user", "add", "alice", "--password", "pw")
+    secret = token(store, "ops", "read,write")
+    port = _free_port()
+    argv = ["--user", system_user.pw_name, "--workers", "1", "--admin", "--admin-port", "0"]
+    proc = _serve(data, port, *argv, env=env)
+    stop.append(proc)
+    lines = _read_until(proc, r"admin console on http://")
+    base = re.search(r"(http://[\d.]+:\d+)/console/", lines[-1])[1]  # type: ignore[index]
+    _session(port, "up.bin")
+    with httpx.Client(base_url=base) as web:
+        assert web.post("/console/login", data={"token": secret}).status_code == 303
+        for page in PAGES:
+            assert web.get(f"/console{page}").status_code == 200, page
+        bearer = {"Authorization": f"Bearer {secret}"}
+        for api in ("status", "users", "transfers", "session-log", "sessions", "throughput"):
+            assert web.get(f"/api/v1/{api}", headers=bearer).status_code == 200, api
+    assert recorded.read_text().split() == []

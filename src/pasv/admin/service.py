@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,18 @@ from pasv.server.app import FtpServer
 from pasv.server.cluster_registry import ClusterRegistry
 from pasv.server.composition import node_name
 from pasv.server.registry import BanBook, LocalRegistry, SessionRegistry
+
+# What uvicorn and Starlette import when the API starts and at its first request: a worker
+# starts the API after it switched to the serving user, who may not reach these files (a
+# virtualenv under a mode-0700 /root), so the supervisor imports them before it forks.
+for _name in (
+    "uvicorn.lifespan.off",
+    "anyio._backends._asyncio",
+    "anyio.streams.memory",
+    "anyio.streams.stapled",
+    "anyio.streams.tls",
+):
+    importlib.import_module(_name)
 
 log = logging.getLogger("pasv.admin")
 OPENAPI_PATH = "/api/openapi.json"
