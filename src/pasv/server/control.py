@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
 from collections.abc import Coroutine
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import lookup
-from pasv.protocol.errors import BadSequence, FtpError, ServiceUnavailable
+from pasv.protocol.errors import FtpError
 from pasv.protocol.parser import Command, LineBuffer, whole_line
 from pasv.protocol.proxyheader import ProxyHeaderError
 from pasv.protocol.replies import Reply, make_reply
-from pasv.server import implicitftps
-from pasv.server.controltls import ControlTls, PeerClosed
+from pasv.server import explicitftps, implicitftps
+from pasv.server.controltls import ControlTls
 from pasv.server.dispatch import dispatch, failure_reply, run_guarded
 from pasv.server.language import EN, spoken_reply
 from pasv.server.proxied import HeaderReader, NotABalancer
@@ -25,14 +23,10 @@ from pasv.server.session import Session
 
 if TYPE_CHECKING:
     from pasv.server.app import FtpServer
-    from pasv.server.vhosts import VirtualHost
 
 log = logging.getLogger("pasv.session")
 
 _MAX_QUEUE = 64  # pipelined commands held before we stop reading from the client
-# After CCC's 200: how long the client has to send its close_notify before we send ours first.
-# Any pause keeps ours out of the read that brings the 200 (where lftp takes it for a close).
-_CCC_GRACE = 0.2
 _LOGIN_COMMANDS = frozenset({"USER", "PASS"})
 _NO_DEADLINE = float("inf")  # one object, shared by every logged-in session
 # What a session remembers of its last PASS: the command, never the password it carried.
@@ -124,7 +118,7 @@ class ControlProtocol(asyncio.Protocol):
         if self.closing:
             return
         if self.tls is not None:
-            data = self._decrypt(data)
+            data = explicitftps.decrypt(self, data)
         elif self.header is not None:
             data = self._after_header(data)
         lines = self.lines
@@ -239,94 +233,6 @@ class ControlProtocol(asyncio.Protocol):
     def encrypted(self) -> bool:
         """Whether commands travel under TLS now (not before AUTH TLS, nor after CCC)."""
         return self.session.tls is not None and not self.cleared
-
-    def _tls_host(self, conn: ssl.SSLObject | None) -> VirtualHost | None:
-        """After a control handshake: the virtual host it was for (the SNI name, else the host
-        HOST chose before AUTH), which becomes the session's host and stays fixed."""
-        tls, session = self.server.tls, self.session
-        assert tls is not None
-        name = tls.asked_for(conn)
-        host = self.server.hosts.find(name) if name is not None else session.host
-        if host is not None:
-            session.use_options(replace(session.options, tls_host=host))
-            session.host = host
-        return host
-
-    def begin_tls(self, context: ssl.SSLContext, serving: ssl.SSLContext | None = None) -> None:
-        """Start the TLS handshake once the reply in hand (AUTH's 234) is written.
-
-        Nothing sent in clear after AUTH TLS may be taken as coming through TLS (the STARTTLS
-        command-injection attack), so pipelined bytes refuse the upgrade.
-        """
-        if self.queue or self.urgent or self.pending:
-            raise ServiceUnavailable(
-                "Commands were sent after AUTH TLS, before the TLS handshake; closing the "
-                "connection."
-            )
-        self.transport.pause_reading()
-        self.current = asyncio.ensure_future(self._upgrade(context, serving))
-
-    async def _upgrade(self, context: ssl.SSLContext, serving: ssl.SSLContext | None) -> None:
-        """Runs after the 234 went out in clear: from now on bytes go through ``self.tls``."""
-        self.tls = ControlTls(context, self.transport.write, serving)
-        self.transport.resume_reading()
-        if await self.handshake(context):
-            self.drive()
-
-    async def handshake(self, context: ssl.SSLContext) -> bool:
-        """Wait for the handshake of ``self.tls`` (bounded by tls.handshake_timeout); a failed
-        one closes the connection (False)."""
-        tls = self.tls
-        assert tls is not None
-        try:
-            async with asyncio.timeout(self.server.settings.tls.handshake_timeout):
-                await tls.ready
-        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
-            reason = str(exc) or "timed out"
-            log.info(
-                "[%d] %s TLS handshake failed: %s", self.session.id, self.session.peer_ip, reason
-            )
-            self.transport.abort()
-            self.connection_lost(exc)
-            return False
-        if self.gone:
-            return False
-        self.session.tls = context
-        self._tls_host(tls.ssl_object)
-        self.current = None
-        return True
-
-    def end_tls(self) -> None:
-        """CCC: the reply in hand (200) is the last one encrypted; then TLS ends with the client's
-        close_notify answered by ours, or ours first after ``_CCC_GRACE`` (see ``send``).
-
-        Commands the client sent through TLS after CCC, before its reply, refuse the CCC.
-        """
-        if self.queue or self.urgent or self.pending:
-            raise BadSequence("CCC must be sent alone: wait for its reply before the next command.")
-        self.cleared = True
-
-    def _ccc_close_notify(self) -> None:
-        """The client did not end TLS itself soon after CCC's 200 (curl waits for us)."""
-        if self.tls is not None and not self.closing:
-            self.tls.send_close_notify()
-
-    def _decrypt(self, data: bytes) -> bytes:
-        """The plain text in ``data``; a broken TLS stream or the client's TLS end closes."""
-        tls = self.tls
-        assert tls is not None
-        try:
-            data = tls.feed(data)
-        except PeerClosed:
-            self.close()
-            return b""
-        except ssl.SSLError as exc:
-            log.info("[%d] %s TLS error: %s", self.session.id, self.session.peer_ip, exc)
-            self.transport.abort()
-            return b""
-        if tls.cleared:
-            self.tls = None
-        return data
 
     # --- command pipeline -----------------------------------------------------------------
     def _overtakes(self, item: Command | FtpError) -> bool:
@@ -500,8 +406,7 @@ class ControlProtocol(asyncio.Protocol):
         if self.tls is not None:
             self.tls.send(wire)
             if self.cleared and not self.tls.clearing:  # CCC's 200 went out
-                self.tls.clearing = True
-                asyncio.get_running_loop().call_later(_CCC_GRACE, self._ccc_close_notify)
+                explicitftps.cleared_sent(self, self.tls)
         else:
             self.transport.write(wire)
         if self.current is None and self.session.transfer is None:

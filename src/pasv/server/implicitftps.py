@@ -7,6 +7,7 @@ import ssl
 from typing import TYPE_CHECKING
 
 from pasv.protocol.replies import Reply
+from pasv.server import explicitftps
 from pasv.server.controltls import ControlTls
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ async def _handshake(
     """The TLS handshake on the implicit port (bounded by tls.handshake_timeout), then
     the greeting, or the refusal and the close."""
     try:
-        done = await control.handshake(context)
+        done = await explicitftps.handshake(control, context)
     finally:
         if refusal is not None:
             control.server.refusing_over_tls -= 1

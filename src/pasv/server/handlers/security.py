@@ -12,6 +12,7 @@ from pasv.protocol.errors import (
     PolicyDenied,
 )
 from pasv.protocol.replies import Reply, make_reply
+from pasv.server import explicitftps
 from pasv.server.handlers import command
 from pasv.server.language import say
 from pasv.server.session import Session
@@ -36,7 +37,9 @@ def auth(s: Session, arg: str) -> Reply:
     if s.user is not None or s.pending_user is not None:
         s.reset()
     # HOST came first: present its certificate to a client that sends no server name (SNI)
-    s.control.begin_tls(tls.session_context(), tls.serving_for(s.host.name if s.host else None))
+    explicitftps.begin_tls(
+        s.control, tls.session_context(), tls.serving_for(s.host.name if s.host else None)
+    )
     return make_reply(ReplyCode.AUTH_OK, say("security.auth_ok", mechanism=mechanism))
 
 
@@ -91,5 +94,5 @@ def ccc(s: Session, arg: str) -> Reply:
         )
     if control.implicit:
         raise FtpError("CCC is not available on implicit TLS.", code=ReplyCode.PROTECTION_DENIED)
-    control.end_tls()
+    explicitftps.end_tls(control)
     return make_reply(ReplyCode.OK, "CCC ok; the control connection continues in clear.")
