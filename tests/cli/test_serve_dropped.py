@@ -11,13 +11,17 @@ import pwd
 import re
 import shutil
 import signal
+import ssl
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 from tests.admin.support import token
 from tests.cli.support import Pasv, _free_port, _read_until, _serve, needs_root, stop, system_user
+from tests.support.ftps import ReusingFTP_TLS
 
 import pasv
 
@@ -150,7 +154,10 @@ sys.addaudithook(_record)
 
 @needs_root
 def test_a_worker_imports_nothing_after_the_switch(
-    tmp_path: Path, stop: list[subprocess.Popen[str]], system_user: pwd.struct_passwd
+    tmp_path: Path,
+    stop: list[subprocess.Popen[str]],
+    system_user: pwd.struct_passwd,
+    request: pytest.FixtureRequest,
 ) -> None:
     """Every module the FTP server, the admin API and the console use is imported before the
     switch: where the serving user cannot reach the virtualenv or Python itself, a module
@@ -166,13 +173,35 @@ def test_a_worker_imports_nothing_after_the_switch(
     store = Pasv(data)
     store.ok("user", "add", "alice", "--password", "pw")
     secret = token(store, "ops", "read,write")
+    delivered = Path(tempfile.mkdtemp(prefix="pasv-hook-"))  # in /tmp: the serving user's hook
+    request.addfinalizer(lambda: shutil.rmtree(delivered))  # (run as that user) writes there
+    os.chown(delivered, system_user.pw_uid, system_user.pw_gid)
+    config = tmp_path / "pasv.toml"
+    config.write_text(
+        f'[[hooks]]\nevents = ["upload_complete"]\n'
+        f'command = ["/bin/cp", "/dev/stdin", "{delivered}/e"]\n'
+    )
     port = _free_port()
     argv = ["--user", system_user.pw_name, "--workers", "1", "--admin", "--admin-port", "0"]
-    proc = _serve(data, port, *argv, env=env)
+    proc = _serve(data, port, *argv, "--config", str(config), env=env)
     stop.append(proc)
     lines = _read_until(proc, r"admin console on http://")
     base = re.search(r"(http://[\d.]+:\d+)/console/", lines[-1])[1]  # type: ignore[index]
     _session(port, "up.bin")
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with ReusingFTP_TLS(context=context, timeout=10) as ftp:
+        ftp.connect("127.0.0.1", port)
+        ftp.auth()
+        ftp.login("alice", "pw")
+        ftp.prot_p()
+        for command in ("FEAT", "LANG zh-Hans", "MFMT 20200102030405 up.bin", "HASH up.bin"):
+            assert ftp.sendcmd(command)[0] == "2", command
+        assert ftp.mlsd() and ftp.nlst() == ["up.bin"]
+        ftp.retrbinary("RETR up.bin", lambda _: None)
+    deadline = time.monotonic() + 15
+    while not (delivered / "e").exists():  # the hook ran
+        assert time.monotonic() < deadline, "the upload hook never ran"
     with httpx.Client(base_url=base) as web:
         assert web.post("/console/login", data={"token": secret}).status_code == 303
         for page in PAGES:
