@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -41,6 +42,7 @@ class _LoginPlan:
     keys: tuple[int, ...]
     limits: tuple[int, ...]
     groups: tuple[str, ...]  # the groups whose counts follow the first two keys
+    lowest: int  # the smallest limit of ``limits``; none at all: never reached
 
 
 class Gate:
@@ -182,14 +184,18 @@ class Gate:
         if keys:
             shared = self.shared
             with shared.locked():
-                counts = shared.sessions_of(keys)
-                for n, limit in zip(counts, plan.limits, strict=True):
-                    if limit and n >= limit:  # a limit reached: the policy says which, and why
-                        groups = dict(zip(plan.groups, counts[2:], strict=True))
-                        policy.check_login(
-                            user, session.peer_ip, SessionCounts(counts[0], counts[1], groups)
-                        )
-                        break
+                # every session counted under a key is one of the connections (each counted at
+                # connect, this one too): while there are no more of them than the lowest limit,
+                # no count can pass its limit, and the counts need not be read
+                if shared.sessions(_ALL) > plan.lowest:
+                    counts = shared.sessions_of(keys)
+                    for n, limit in zip(counts, plan.limits, strict=True):
+                        if limit and n >= limit:  # a limit reached: the policy says which, why
+                            groups = dict(zip(plan.groups, counts[2:], strict=True))
+                            policy.check_login(
+                                user, session.peer_ip, SessionCounts(counts[0], counts[1], groups)
+                            )
+                            break
                 shared.count(keys, 1)
         session.counted = keys
         return user
@@ -217,8 +223,13 @@ class Gate:
                 limits = (per_ip, per_user, *distinct.values())
             if len(self._plans) >= _PLANS:
                 self._plans.clear()
+            reached = [limit for limit in limits if limit]
             plan = self._plans[memo] = _LoginPlan(
-                policy.login_ip_allowed(user, ip), keys, limits, groups
+                policy.login_ip_allowed(user, ip),
+                keys,
+                limits,
+                groups,
+                min(reached) if reached else sys.maxsize,
             )
         return plan
 

@@ -128,6 +128,21 @@ def test_sessions_per_user(live: LiveServer) -> None:
         )
 
 
+def test_a_login_that_fills_a_limit_is_admitted_and_the_next_refused(live: LiveServer) -> None:
+    """While there are no more connections than the lowest limit, a login does not read the
+    counts (none can pass its limit): the boundary, where the connections equal the limit, and
+    one more, where the counts are read and the limit refuses."""
+    live.policy.set_option("", "max_sessions_per_ip", 5)
+    live.policy.set_option(f"user:{USER}", "max_sessions_per_user", 2)
+    live.reload_policy()
+    first, second = live.login(), live.login()  # two connections, the lowest limit 2
+    refused = f"530 Not logged in, only 2 session(s) for user {USER} allowed at a time."
+    assert _refusal(live) == refused  # a third connection: the counts are read
+    first.quit()
+    second.voidcmd("NOOP")
+    live.login()  # the slot QUIT gave back
+
+
 def test_a_limit_set_after_logins_applies_to_the_next_login(live: LiveServer) -> None:
     """What a login checks is remembered per user and address, but only for the policy it was
     worked out under: a limit added later applies at once, and a refused login takes no slot."""
