@@ -41,15 +41,23 @@ def _closed_checkout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 
 def _start(
-    tmp_path: Path, user: pwd.struct_passwd, stop: list[subprocess.Popen[str]], workers: int = 2
+    tmp_path: Path,
+    user: pwd.struct_passwd,
+    stop: list[subprocess.Popen[str]],
+    workers: int = 2,
+    leftovers: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen[str], Path, int, str, str]:
     """`pasv serve` as root, switching to ``user``, with the admin API: the process, its data
-    directory, FTP port, admin base URL and a read/write token."""
+    directory, FTP port, admin base URL and a read/write token. ``leftovers``: files of the data
+    directory made first, root's and mode 0640 (as a start with --allow-root leaves them)."""
     home, env = _closed_checkout(tmp_path)
     data = home / "pasv-data"
     store = Pasv(data)
     store.ok("user", "add", "alice", "--password", "pw")
     secret = token(store, "ops", "read,write")
+    for name in leftovers:
+        (data / name).write_text("")
+        os.chmod(data / name, 0o640)
     port = _free_port()
     argv = ["--user", user.pw_name, "--workers", str(workers), "--admin", "--admin-port", "0"]
     proc = _serve(data, port, *argv, env=env)
@@ -210,3 +218,22 @@ def test_a_worker_imports_nothing_after_the_switch(
         for api in ("status", "users", "transfers", "session-log", "sessions", "throughput"):
             assert web.get(f"/api/v1/{api}", headers=bearer).status_code == 200, api
     assert recorded.read_text().split() == []
+
+
+@needs_root
+def test_logs_left_by_root_are_handed_to_the_serving_user(
+    tmp_path: Path, stop: list[subprocess.Popen[str]], system_user: pwd.struct_passwd
+) -> None:
+    """A data directory an --allow-root start used: its admin audit log (root's, 0640) no
+    longer stops the admin API's worker from starting, and the API's changes are audited."""
+    logs = ("admin-audit.log", "sessions.log", "xferlog")
+    proc, data, _port, base, secret = _start(tmp_path, system_user, stop, 1, logs)
+    bearer = {"Authorization": f"Bearer {secret}"}
+    ban = {"address": "192.0.2.8", "minutes": 5, "reason": "test"}
+    made = httpx.post(f"{base}/api/v1/bans", json=ban, headers=bearer)
+    assert made.status_code == 201, made.text
+    audit = httpx.get(f"{base}/api/v1/audit", headers=bearer).json()
+    assert [entry["target"] for entry in audit] == ["192.0.2.8"], audit
+    for name in logs:
+        assert (data / name).stat().st_uid == system_user.pw_uid, name
+    assert proc.poll() is None

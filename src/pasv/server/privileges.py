@@ -88,6 +88,8 @@ def hand_over(settings: Settings, account: Account) -> None:
     db = settings.accounts_db
     entries = [data, settings.files_root, db, Path(f"{db}-wal"), Path(f"{db}-shm")]
     made = [settings.session_log_path] if settings.admin.enabled else []
+    if settings.admin.enabled and settings.admin.audit_log is None:  # the API appends to it
+        made.append(settings.audit_log_path)
     if settings.logging.xferlog is None:
         made.append(settings.xferlog_path)
     for log_file in made:  # made now, so that they are the serving user's too (the admin API
