@@ -41,18 +41,23 @@ class Jail:
         """``realpath(root/parts)``, but lstat-ing only the components below the root, which is
         already real: one system call for a file in the root instead of one per host directory;
         and whether a symbolic link was crossed."""
-        current, crossed = self._root, False
+        real, crossed, _ = self._walk(parts)
+        return real, crossed
+
+    def _walk(self, parts: list[str]) -> tuple[str, bool, os.stat_result | None]:
+        """``_real``, and the lstat of the last component (None: missing, or the root)."""
+        current, crossed, seen = self._root, False, None
         for index, part in enumerate(parts):
             candidate = os.path.join(current, part)
             try:
-                is_link = st.S_ISLNK(os.lstat(candidate).st_mode)
+                seen = os.lstat(candidate)
             except OSError:  # missing (or unreadable): nothing below it can be a link
-                return os.path.join(candidate, *parts[index + 1 :]), crossed
-            if is_link:
+                return os.path.join(candidate, *parts[index + 1 :]), crossed, None
+            if st.S_ISLNK(seen.st_mode):
                 current, crossed = os.path.realpath(candidate), True
             else:
                 current = candidate
-        return current, crossed
+        return current, crossed, seen
 
     @staticmethod
     def _parts(path: str) -> list[str]:

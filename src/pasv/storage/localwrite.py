@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import io
 import os
 import secrets
 import stat as st
@@ -28,6 +27,7 @@ __all__ = [
     "TEMP_PREFIX",
     "AtomicWriteHandle",
     "LocalWriteHandle",
+    "RawFile",
     "is_temporary",
     "open_atomic",
     "open_target",
@@ -53,6 +53,37 @@ def _temp_name() -> str:
     return f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
 
 
+class RawFile:
+    """An upload's descriptor, written with ``os.write``: what a handle needs of a file object
+    (``write``, ``fileno``, ``close``) without the ``fstat`` that making an ``io.FileIO`` of a
+    descriptor costs (the open has just made one, for its regular-file check)."""
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    def fileno(self) -> int:
+        if self._fd < 0:
+            raise ValueError("I/O operation on closed file.")
+        return self._fd
+
+    def write(self, data: bytes | memoryview) -> int:
+        return os.write(self.fileno(), data)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:  # a handle dropped unclosed still gives its descriptor back
+        self.close()
+
+
 class LocalWriteHandle:
     """A file opened for upload; short writes are retried until all bytes are written.
 
@@ -67,6 +98,7 @@ class LocalWriteHandle:
     """
 
     __slots__ = (
+        "_append",
         "_begun",
         "_created",
         "_cut",
@@ -80,14 +112,16 @@ class LocalWriteHandle:
 
     def __init__(
         self,
-        file: io.FileIO,
+        file: RawFile,
         mode: WriteMode = IN_PLACE,
         undo: tuple[str, int | None] | None = None,
         *,
         cut: int | None = None,
         created: bool = False,
+        append: bool = False,
     ) -> None:
         self._file = file
+        self._append = append  # opened with O_APPEND
         self._written = 0
         self._fsync = mode.fsync
         self._lock = threading.Lock()
@@ -130,7 +164,7 @@ class LocalWriteHandle:
             with memoryview(data) as whole, whole.cast("B") as view:
                 pos = 0
                 while pos < len(view):
-                    n = self._file.write(view[pos:]) or 0
+                    n = self._file.write(view[pos:])
                     pos += n
                     self._written += n
 
@@ -149,7 +183,7 @@ class LocalWriteHandle:
     def splicer(self) -> Callable[[int, int], int] | None:
         """``splice_from`` where the kernel can splice into this file (not one opened for
         appending: splice refuses O_APPEND), else None."""
-        if fcntl.fcntl(self._file.fileno(), fcntl.F_GETFL) & os.O_APPEND:
+        if self._append:
             return None
         return self.splice_from
 
@@ -247,7 +281,7 @@ class AtomicWriteHandle(LocalWriteHandle):
 
     def __init__(
         self,
-        file: io.FileIO,
+        file: RawFile,
         mode: WriteMode,
         dir_fd: int,
         name: str,
@@ -310,13 +344,18 @@ class AtomicWriteHandle(LocalWriteHandle):
 
 
 def open_target(
-    real: str, flags: int, *, create: bool, new: bool
+    real: str, flags: int, *, create: bool, new: bool, found: bool | None = None
 ) -> tuple[int, os.stat_result, bool]:
     """Open an upload's file in place without changing it (no O_TRUNC); ``create``: make it
-    when there is none, ``new``: only a new one (STOU). Also whether this open made it."""
+    when there is none, ``new``: only a new one (STOU). Also whether this open made it.
+    ``found``: whether a walk just now saw a file there (False: making it is tried first)."""
     if new:
         fd, opened = open_regular(real, flags | os.O_CREAT | os.O_EXCL)
         return fd, opened, True
+    if create and found is False:
+        with contextlib.suppress(FileExistsError):  # made by someone else since: open that
+            fd, opened = open_regular(real, flags | os.O_CREAT | os.O_EXCL)
+            return fd, opened, True
     while True:
         try:
             fd, opened = open_regular(real, flags)
@@ -407,9 +446,8 @@ def open_atomic(
                 finally:
                     os.close(source)
             start = current.st_size if append else offset
-        file = open(fd, "wb", buffering=0)  # noqa: SIM115 - owned by the handle
-        fd = -1
-        file.seek(start)
+        os.lseek(fd, start, os.SEEK_SET)
+        file, fd = RawFile(fd), -1
         return AtomicWriteHandle(file, mode, dir_fd, name, temp, exclusive)
     except BaseException:
         if fd >= 0:
