@@ -15,20 +15,13 @@ from types import TracebackType
 from typing import Literal, Self
 
 from pasv.policy.models import Perm
-from pasv.protocol.errors import (
-    AlreadyExists,
-    FtpError,
-    IsADirectory,
-    OutsideJail,
-    PermissionDenied,
-)
+from pasv.protocol.errors import AlreadyExists, FtpError, IsADirectory
 from pasv.protocol.listing import FileFacts
 from pasv.storage.base import (
     IN_PLACE,
     Capabilities,
     WriteMode,
     check_range,
-    check_resume,
     into_itself,
     new_digest,
     split_virtual,
@@ -42,24 +35,17 @@ from pasv.storage.localio import (
     translate_os_error,
     write_owner,
 )
-from pasv.storage.localjail import Jail
 from pasv.storage.localrename import rename_no_replace
-from pasv.storage.localwrite import (
-    LocalWriteHandle,
-    RawFile,
-    is_temporary,
-    open_atomic,
-    open_target,
-)
+from pasv.storage.localupload import Uploads
+from pasv.storage.localwrite import LocalWriteHandle, is_temporary
 
 __all__ = ["HELD_PREFIX", "LocalStorage", "real_root", "translate_os_error"]
 
 _CHUNK = 1 << 20
 # What each operation does at the place a symbolic link leads to (read once: an enum member
 # read through its class is slow on Python 3.11, and these are read on every call)
-_LIST, _RETR, _STOR, _APPE = Perm.LIST, Perm.RETR, Perm.STOR, Perm.APPE
-_MKD, _RMD, _DELE, _CHMOD = Perm.MKD, Perm.RMD, Perm.DELE, Perm.SITE_CHMOD
-_RESUME, _TOUCH = Perm.STOR | Perm.APPE, Perm.MFMT | Perm.SITE_UTIME
+_LIST, _RETR, _MKD, _RMD = Perm.LIST, Perm.RETR, Perm.MKD, Perm.RMD
+_DELE, _CHMOD, _TOUCH = Perm.DELE, Perm.SITE_CHMOD, Perm.MFMT | Perm.SITE_UTIME
 # A directory held open by descriptor, reached as /proc/self/fd/N/...: a process that dropped its
 # privileges may not walk the host path to it (a mode-0700 home above the data directory).
 HELD_PREFIX = "/proc/self/fd/"
@@ -96,20 +82,6 @@ def _facts(name: str, s: os.stat_result, make: Callable[..., FileFacts] = FileFa
 def _linked(name: str, s: os.stat_result, target: str) -> FileFacts:
     """An entry that is a symbolic link to ``target``, described by what it points to."""
     return _facts(name, s, functools.partial(LinkedFacts, target=target))
-
-
-def _open_seen(real: str, seen: os.stat_result, flags: int) -> tuple[int, os.stat_result] | None:
-    """Open the upload's file ``seen`` (by an earlier walk) at ``real``, as it is; None when
-    ``real`` is no longer that file (renamed, replaced, a link on the way since): nothing was
-    made or changed, and the caller walks the path again."""
-    try:
-        fd, opened = open_regular(real, flags)
-    except (OSError, FtpError):  # the walk made now says what is wrong there
-        return None
-    if (opened.st_dev, opened.st_ino) == (seen.st_dev, seen.st_ino):
-        return fd, opened
-    os.close(fd)
-    return None
 
 
 class LocalReadHandle:
@@ -190,7 +162,7 @@ class LocalReadHandle:
         await self.close()
 
 
-class LocalStorage(Jail):
+class LocalStorage(Uploads):
     """Virtual paths mapped under one host directory; nothing outside it is reachable.
 
     Paths are resolved with realpath and opened with O_NOFOLLOW on the final component; a local
@@ -205,9 +177,7 @@ class LocalStorage(Jail):
         """``unnamed_uploads``: atomic uploads use O_TMPFILE where the file system has it (a
         crash leaves nothing); off, or where it has not, they use hidden names.
         ``mounted_at``: the virtual folder this root is (``/name``), for the link guard."""
-        super().__init__(real_root(root), mounted_at)
-        self._unnamed = unnamed_uploads
-        self._walked: tuple[str, str, os.stat_result] | None = None  # see ``identity``
+        super().__init__(real_root(root), mounted_at, unnamed=unnamed_uploads)
         self._capabilities = Capabilities()
 
     @property
@@ -314,55 +284,7 @@ class LocalStorage(Jail):
         check_offset(start)
         return await run_blocking(self._digest, path, algorithm, start, end)
 
-    # --- writing ---------------------------------------------------------------------------
-    def _open_write(
-        self, path: str, offset: int, append: bool, exclusive: bool, mode: WriteMode
-    ) -> LocalWriteHandle:
-        perm = _APPE if append else _RESUME if offset else _STOR
-        if mode.atomic:
-            parent, name = os.path.split(self._resolve(path, perm, new=True))
-            if not name or not self._inside(parent):
-                raise PermissionDenied("The root directory cannot be changed.")
-            return open_atomic(
-                parent,
-                name,
-                offset=offset,
-                append=append,
-                exclusive=exclusive,
-                mode=mode,
-                unnamed=self._unnamed,
-            )
-        resumed = bool(offset) and not append
-        flags = os.O_WRONLY | os.O_APPEND if append else os.O_WRONLY
-        seen = None if exclusive else self._seen(path)
-        early = _open_seen(*seen, flags) if seen is not None else None
-        if seen is not None and early is not None:
-            real, (fd, opened), created = seen[0], early, False
-        else:  # no walk to go by, or not the file it saw: walk now
-            real, found = self._target(path, perm)  # outside the try: not a resume's refusal
-            try:
-                fd, opened, created = open_target(
-                    real, flags, create=not resumed, new=exclusive and not resumed, found=found
-                )
-            except FileNotFoundError:
-                if resumed and os.path.isdir(os.path.dirname(real)):  # no file, not no dir
-                    check_resume(offset, 0)
-                raise
-        file = RawFile(fd)  # not open(fd): its FileIO would fstat the file a second time
-        try:
-            if resumed:
-                check_resume(offset, opened.st_size)
-                os.lseek(fd, offset, os.SEEK_SET)
-        except BaseException:
-            file.close()
-            raise
-        # REST n + STOR: the file becomes its first n bytes and what comes (as an atomic
-        # resume makes it); a STOR: what comes. Cut at ``begin``, once the data connection is up.
-        cut = None if append or created else offset
-        kept = opened.st_size if append and not created else offset if resumed else None
-        undo = (real, kept)
-        return LocalWriteHandle(file, mode, undo, cut=cut, created=created, append=append)
-
+    # --- writing (an upload's open and ``identity``: ``Uploads``, pasv.storage.localupload) ---
     async def open_write(
         self,
         path: str,
@@ -374,34 +296,6 @@ class LocalStorage(Jail):
     ) -> LocalWriteHandle:
         check_offset(offset)
         return await run_blocking(self._open_write, path, offset, append, exclusive, mode)
-
-    def identity(self, path: str) -> str:
-        """The host path (every link followed), which the files-in-use lock is taken on. An
-        upload takes it just before its open, which goes by this walk when it crossed no link
-        and found a file (``_seen``) instead of walking again (one ``lstat`` per component)."""
-        real, crossed, seen = self._walk(self._parts(path))
-        if not self._inside(real):
-            raise OutsideJail()
-        self._walked = (path, real, seen) if seen is not None and not crossed else None
-        return real
-
-    def _seen(self, path: str) -> tuple[str, os.stat_result] | None:
-        """The host path and the file ``identity``'s walk of ``path`` found there, when that
-        walk crossed no link; taken once. An open may go by it without a walk of its own as
-        long as it opens that very file (``_open_seen``)."""
-        walked, self._walked = self._walked, None
-        return (walked[1], walked[2]) if walked is not None and walked[0] == path else None
-
-    def _target(self, path: str, perm: Perm) -> tuple[str, bool | None]:
-        """The host path an upload opens, walked now (links on it put to the link guard), and
-        whether a file is there (None: not known, a link was followed)."""
-        parts = self._parts(path)
-        real, crossed, seen = self._walk(parts)
-        if not self._inside(real):
-            raise OutsideJail()
-        if crossed:
-            self._through(perm, parts, real, new=True)
-        return real, None if crossed else seen is not None
 
     def _mkdir(self, path: str) -> None:
         if not split_virtual(path):
