@@ -238,3 +238,63 @@ def test_logs_left_by_root_are_handed_to_the_serving_user(
     for name in logs:
         assert (data / name).stat().st_uid == system_user.pw_uid, name
     assert proc.poll() is None
+
+
+def _audit_after_rotation(proc: subprocess.Popen[str], data: Path, base: str, secret: str) -> None:
+    """Rotate admin-audit.log as logrotate would, SIGHUP, and ban addresses through the API
+    until one is audited in the new file (bans asked before the worker reopened it are in the
+    old one); that ban is in the new file only, the API reads it back, no worker was replaced."""
+    bearer = {"Authorization": f"Bearer {secret}"}
+
+    def ban(number: int) -> None:
+        asked = {"address": f"192.0.2.{number}", "minutes": 5, "reason": "test"}
+        made = httpx.post(f"{base}/api/v1/bans", json=asked, headers=bearer)
+        assert made.status_code == 201, made.text
+
+    ban(0)  # worker 0 serves: its SIGHUP handler is in place
+    workers = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    (data / "admin-audit.log").rename(data / "admin-audit.log.1")
+    os.kill(proc.pid, signal.SIGHUP)
+    deadline, tries = time.monotonic() + 15, 0
+    new = data / "admin-audit.log"
+    while not new.exists() or not new.stat().st_size:
+        assert time.monotonic() < deadline, "the audit log was never reopened"
+        tries += 1
+        ban(tries)
+    last = f"192.0.2.{tries}"
+    assert last in new.read_text() and last not in (data / "admin-audit.log.1").read_text()
+    audit = httpx.get(f"{base}/api/v1/audit", headers=bearer).json()
+    assert [entry["target"] for entry in audit] == [last], audit
+    assert Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split() == workers
+
+
+@needs_root
+def test_the_audit_log_is_reopened_on_sighup_and_stays_the_serving_users(
+    tmp_path: Path, stop: list[subprocess.Popen[str]], system_user: pwd.struct_passwd
+) -> None:
+    """After a rotation the privileged parent opens the audit log again for worker 0 (the
+    admin API's) and gives the file it made to the serving user, who appends to it."""
+    proc, data, _port, base, secret = _start(tmp_path, system_user, stop)
+    _audit_after_rotation(proc, data, base, secret)
+    made = (data / "admin-audit.log").stat()
+    assert (made.st_uid, made.st_gid) == (system_user.pw_uid, system_user.pw_gid)
+    assert proc.poll() is None
+
+
+@needs_root
+def test_the_audit_log_is_reopened_on_sighup_with_allow_root(
+    tmp_path: Path, stop: list[subprocess.Popen[str]]
+) -> None:
+    """Serving as root (no privileged parent), worker 0 opens the audit log again itself."""
+    data = tmp_path / "pasv-data"
+    store = Pasv(data)
+    store.ok("user", "add", "alice", "--password", "pw")
+    secret = token(store, "ops", "read,write")
+    argv = ["--allow-root", "--workers", "1", "--admin", "--admin-port", "0"]
+    proc = _serve(data, _free_port(), *argv)
+    stop.append(proc)
+    lines = _read_until(proc, r"admin console on http://")
+    base = re.search(r"(http://[\d.]+:\d+)/console/", lines[-1])[1]  # type: ignore[index]
+    _audit_after_rotation(proc, data, base, secret)
+    assert (data / "admin-audit.log").stat().st_uid == 0
+    assert proc.poll() is None

@@ -47,6 +47,18 @@ class AuditLog:
     def tail(self, limit: int = 200) -> list[dict[str, Any]]:
         return read_tail(self.path, limit)
 
+    def reopen(self, fd: int | None = None) -> None:
+        """Write to a new file from now on (after log rotation, on SIGHUP): ``fd`` opened by
+        the privileged parent, or the path opened again."""
+        if fd is None:
+            try:
+                fd = os.open(self.path, OPEN_FLAGS, 0o640)
+            except OSError as exc:
+                log.error("cannot reopen the audit log %s: %s", self.path, exc)
+                return
+        os.close(self._fd)
+        self._fd = fd
+
     def close(self) -> None:
         os.close(self._fd)
 

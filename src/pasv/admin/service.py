@@ -110,6 +110,7 @@ async def start_admin(
         cluster=server.cluster is not None,
         ftp_addresses=server.addresses,
     )
+    server.auditlog = ctx.audit  # SIGHUP opens it again (after a rotation), as the other logs
     config = uvicorn.Config(
         SafeHeaders(BodyLimit(UnmappedClient(build_app(ctx)))),
         lifespan="off",
@@ -145,6 +146,7 @@ async def start_admin(
         await throughput.stop()
         web.should_exit = True
         await web.shutdown()
+        server.auditlog = None
         ctx.audit.close()
         await accounts.close()
 

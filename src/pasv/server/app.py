@@ -31,7 +31,7 @@ from pasv.server.listcache import ChangeCounter, ListingCache
 from pasv.server.metrics import Metrics
 from pasv.server.proxied import Balancers
 from pasv.server.registry import describe, kick_local
-from pasv.server.sessionlog import SessionLog
+from pasv.server.sessionlog import Reopening, SessionLog
 from pasv.server.shared import SharedState
 from pasv.server.storages import storage_factory
 from pasv.server.telemetry import Telemetry
@@ -98,6 +98,7 @@ class FtpServer:
         self._board_empty = False  # the board shows nothing of this worker: no need to say again
         self.xferlog = XferLog(settings.xferlog_path)
         self.sessionlog = SessionLog(settings.session_log_path if settings.admin.enabled else None)
+        self.auditlog: Reopening | None = None  # the admin API's, where it serves (worker 0)
         self.tls = TlsContexts(settings) if settings.tls.enabled else None
         self.loop: asyncio.AbstractEventLoop  # set by start
         self._listeners: list[ControlListener] = []
@@ -225,10 +226,12 @@ class FtpServer:
             return None  # logged; the current certificate stays in service
 
     def reload(self) -> None:
-        """SIGHUP: the certificate and key now on disk, and the transfer log opened again."""
+        """SIGHUP: the certificate and key now on disk, and the logs opened again."""
         self.reload_tls()
         self.xferlog.reopen()
         self.sessionlog.reopen()
+        if self.auditlog is not None:
+            self.auditlog.reopen()
 
     async def drain(self, now: asyncio.Event | None = None) -> int:
         """Refuse new sessions, let running transfers finish for ``[drain] timeout`` seconds

@@ -1,5 +1,6 @@
 """The privileged parent's one job for its unprivileged workers: on SIGHUP, read the certificate
-and key and reopen the transfer and session logs, then hand them over as file descriptors."""
+and key and reopen the transfer, session and audit logs, then hand them over as file
+descriptors."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pasv.server.tls import Certificate, CertificateError, locate, server_contex
 log = logging.getLogger("pasv.server")
 
 _MAX_MESSAGE = 4096
-_MAX_FDS = 3
+_MAX_FDS = 4
 
 
 def channel() -> tuple[socket.socket, socket.socket]:
@@ -47,7 +48,7 @@ def _reopen(path: Path, mine: bool, account: Account) -> int:
 
 def reload_message(settings: Settings, account: Account) -> tuple[bytes, list[int]]:
     """As root: the certificate chain and key in a memory file (only when they load), and the
-    transfer and session logs opened again. The key never touches the disk on the way."""
+    transfer, session and audit logs opened again. The key never touches the disk on the way."""
     header: dict[str, object] = {}
     fds: list[int] = []
     if settings.tls.enabled:
@@ -78,6 +79,11 @@ def reload_message(settings: Settings, account: Account) -> tuple[bytes, list[in
             header["sessionlog"] = True
         except OSError as exc:
             log.error("cannot reopen the session log %s: %s", settings.session_log_path, exc)
+        try:  # only worker 0 serves the API; the others close it
+            fds.append(_reopen(settings.audit_log_path, settings.admin.audit_log is None, account))
+            header["auditlog"] = True
+        except OSError as exc:
+            log.error("cannot reopen the audit log %s: %s", settings.audit_log_path, exc)
     return json.dumps(header).encode(), fds
 
 
@@ -107,6 +113,8 @@ def receive(sock: socket.socket, server: FtpServer) -> bool:
         server.xferlog.reopen(queue.pop(0))
     if header.get("sessionlog") and queue:
         server.sessionlog.reopen(queue.pop(0))
+    if header.get("auditlog") and queue and server.auditlog is not None:
+        server.auditlog.reopen(queue.pop(0))
     for fd in queue:
         os.close(fd)
     return True

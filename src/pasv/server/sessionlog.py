@@ -7,11 +7,18 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Protocol
 
 from pasv.server.xferlog import OPEN_FLAGS
 
 log = logging.getLogger("pasv.server")
 _quoted = json.encoder.encode_basestring  # a JSON string, as json.dumps(ensure_ascii=False)
+
+
+class Reopening(Protocol):
+    """A log SIGHUP opens again (the admin API's audit log: FtpServer.auditlog)."""
+
+    def reopen(self, fd: int | None = None) -> None: ...
 
 
 class SessionLog:
