@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pasv.server.xferlog import OPEN_FLAGS
+from pasv.server.xferlog import OPEN_FLAGS, open_again
 
 log = logging.getLogger("pasv.admin")
 # never written: a password, a token secret, a CSRF token
@@ -50,12 +50,9 @@ class AuditLog:
     def reopen(self, fd: int | None = None) -> None:
         """Write to a new file from now on (after log rotation, on SIGHUP): ``fd`` opened by
         the privileged parent, or the path opened again."""
+        fd = open_again(self.path, fd, "audit log")
         if fd is None:
-            try:
-                fd = os.open(self.path, OPEN_FLAGS, 0o640)
-            except OSError as exc:
-                log.error("cannot reopen the audit log %s: %s", self.path, exc)
-                return
+            return
         os.close(self._fd)
         self._fd = fd
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from pasv.server.xferlog import OPEN_FLAGS
+from pasv.server.xferlog import OPEN_FLAGS, open_again
 
 log = logging.getLogger("pasv.server")
 _quoted = json.encoder.encode_basestring  # a JSON string, as json.dumps(ensure_ascii=False)
@@ -55,12 +55,9 @@ class SessionLog:
             if fd is not None:
                 os.close(fd)
             return
+        fd = open_again(self.path, fd, "session log")
         if fd is None:
-            try:
-                fd = os.open(self.path, OPEN_FLAGS, 0o640)
-            except OSError as exc:
-                log.error("cannot reopen the session log %s: %s", self.path, exc)
-                return
+            return
         os.close(self._fd)
         self._fd = fd
 

@@ -14,6 +14,18 @@ log = logging.getLogger("pasv.xferlog")
 OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def open_again(path: Path | None, fd: int | None, what: str) -> int | None:
+    """The descriptor a log writes to after SIGHUP (log rotation): ``fd`` when a privileged
+    parent opened it, else ``path`` opened again; None (logged) when that cannot be done."""
+    if fd is not None or path is None:
+        return fd
+    try:
+        return os.open(path, OPEN_FLAGS, 0o640)
+    except OSError as exc:
+        logging.getLogger("pasv.server").error("cannot reopen the %s %s: %s", what, path, exc)
+        return None
+
+
 class XferLog:
     """Appends xferlog lines: time, duration, host, bytes, file, type, flag, direction, mode, user,
     service, auth method, auth id, completion (c complete / i incomplete)."""
@@ -77,12 +89,7 @@ class XferLog:
     def reopen(self, fd: int | None = None) -> None:
         """Write to a new file from now on (after log rotation): ``fd`` opened by a privileged
         parent, or the path opened again."""
-        if fd is None and self.path is not None:
-            try:
-                fd = os.open(self.path, OPEN_FLAGS, 0o640)
-            except OSError as exc:
-                log.error("cannot reopen the transfer log %s: %s", self.path, exc)
-                return
+        fd = open_again(self.path, fd, "transfer log")
         if fd is not None:
             self.close()
             self._fd = fd
