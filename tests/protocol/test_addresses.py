@@ -133,7 +133,7 @@ def test_port_and_227_round_trip(host: str, port: int) -> None:
         ("|2|1080::8:800:200C:417A|5282|", ("1080::8:800:200c:417a", 5282)),
         ("!1!10.0.0.1!21!", ("10.0.0.1", 21)),
         (" |2|::1|65535| ", ("::1", 65535)),
-        ("|2|::ffff:10.0.0.1|21|", ("::ffff:a00:1", 21)),
+        ("|2|::ffff:10.0.0.1|21|", ("::ffff:10.0.0.1", 21)),  # as written
     ],
 )
 def test_parse_eprt(arg: str, expected: tuple[str, int]) -> None:

@@ -155,6 +155,16 @@ def test_port_to_another_address_is_refused_without_connecting(
             listener.accept()
 
 
+def test_eprt_refusal_names_a_mapped_address_as_written(live: LiveServer) -> None:
+    # Python 3.11 prints IPv6Address("::ffff:127.0.0.2") as ::ffff:7f00:2, an address the
+    # reader cannot recognise as the one they sent
+    with Raw.to(live) as raw:
+        raw.login()
+        reply = raw.cmd("EPRT |2|::ffff:127.0.0.2|5000|")
+        assert reply.code == 501, reply
+        assert "::ffff:127.0.0.2" in reply.text, reply.text
+
+
 @pytest.mark.parametrize(
     "line", ["PORT 127,0,0,1,0,21", "PORT 127,0,0,1,3,255", "EPRT |1|127.0.0.1|80|"]
 )

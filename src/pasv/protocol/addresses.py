@@ -151,7 +151,10 @@ def parse_eprt_argument(arg: str) -> tuple[str, int]:
         raise ArgumentError(
             said("replies", "addresses.eprt_port", "Invalid EPRT port {port!r}.", port=port_text)
         )
-    return str(ip), _check_port(int(port_text))
+    host = str(ip)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        host = f"::ffff:{ip.ipv4_mapped}"  # as written, not Python 3.11's ::ffff:102:304
+    return host, _check_port(int(port_text))
 
 
 def format_eprt_argument(host: str, port: int) -> str:
