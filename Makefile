@@ -17,7 +17,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 UNPACK_LIBS := libsodium23 libcap2 libpam0g libhiredis0.14 libmemcached11 libmemcachedutil2 \
                libpcre2-posix3 libidn2-0 libacl1
 TEST_DEBS   := curl lftp tnftp wget vsftpd tcpdump iproute2 postgresql chromium chromium-driver \
-               fonts-wqy-zenhei $(UNPACK_LIBS)
+               fonts-wqy-zenhei libc-l10n $(UNPACK_LIBS)
 UNPACK_DEBS := pure-ftpd proftpd-core
 UNPACKED    := $(VENV)/debs/.unpacked
 # the bench compares pasv with pyftpdlib, vsftpd, ProFTPD and Pure-FTPd (the last two unpacked)

@@ -328,6 +328,7 @@ def test_a_425_names_a_wrong_server_among_its_causes() -> None:
         ("远程主机强迫关闭了一个现有的连接。", "disconnected_at_connect"),
         ("現有連線已被遠端主機強制關閉。", "disconnected_at_connect"),
         ("连接被对方重设", "disconnected_at_connect"),
+        ("你的主机中的软件中止了一个已建立的连接。", "disconnected_at_connect"),
         ("套接字操作尝试一个无法连接的主机。", "host_unreachable"),
         ("没有到主机的路由", "host_unreachable"),
         ("网络不可达", "host_unreachable"),
