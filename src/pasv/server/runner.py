@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import gc
 import logging
 import os
 import signal
@@ -43,8 +42,10 @@ from pasv.server.workerstart import (
     Startup,
     WorkerStartError,
     close_listeners,
+    fork_worker,
     pause,
     reopen_listeners,
+    worker_signals,
 )
 
 log = logging.getLogger("pasv.server")
@@ -305,6 +306,8 @@ async def serve(
                     loop.remove_reader(parent.fileno())
 
             loop.add_reader(parent.fileno(), from_parent)
+        # a SIGHUP held since the start (fork_worker, run) is delivered now: its reload happens
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         if startup is not None:
             startup.served()
         await stop.drain.wait()
@@ -341,6 +344,7 @@ def run(settings: Settings, say: Callable[[str], None], addon: Addon | None = No
         )
     workers = settings.server.worker_count
     if workers == 1 and account is None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})  # until serve() handles it
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(serve(settings, None, say, addon=extra))
         return
@@ -496,15 +500,6 @@ def _watch(
         raise WorkerStartError(f"worker {failed} could not start (its reason is above)")
 
 
-def fork_worker() -> int:
-    """``os.fork()``, with what the supervisor built (modules, settings, the store) moved first
-    to a generation the collector never walks: a worker's collections would otherwise write to
-    every inherited object and so copy every inherited page (copy-on-write), about 50 MiB per
-    worker."""
-    gc.freeze()
-    return os.fork()
-
-
 def _spawn(
     settings: Settings,
     socks: list[tuple[socket.socket, socket.socket | None]],
@@ -531,9 +526,7 @@ def _spawn(
                 if implicit is not None:
                     implicit.close()
         sock = socks[index]
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        worker_signals()
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(serve(settings, sock, say, shared, account, parent, addon, startup))
     except BaseException as exc:
