@@ -159,7 +159,7 @@ class DataFlow:
             except Exception:
                 await self._drain_final_reply()
                 raise
-            final = await self._final_reply()
+            final = await self._confirmation(verb, moved)
             if final.code in (425, 426) and moved == 0:
                 raise DataSetupFailed(f"{final.code} {final.text}")
             if not 200 <= final.code < 300:
@@ -177,6 +177,21 @@ class DataFlow:
             mark = parse_mark(reply.text)
             if mark is not None and self.control_mark is not None:
                 self.control_mark(*mark)
+
+    async def _confirmation(self, verb: str, moved: int) -> Reply:
+        """The final reply of a transfer whose data connection ended well. A server that sends
+        none within ``timeout`` has not confirmed the file whole (it may still be writing it,
+        or be stuck): that is a stall at the end, and the control connection is closed, since a
+        late 226 would be read as the answer to the next command."""
+        try:
+            return await self._final_reply()
+        except ReplyTimeout:
+            self._session.status(
+                f"No reply to {verb} after its data; closing the control connection."
+            )
+            await self._session.ctrl.close()
+            text = _unconfirmed(verb, moved, self.options.timeout)
+            raise DataStalled(text, "closing", moved) from None
 
     async def _drain_final_reply(self) -> None:
         """After a failed transfer, read the server's 425/426/226 so the session stays in step."""
@@ -240,6 +255,25 @@ class DataFlow:
                 await stream.close()  # a stall in it resets the connection
             raise
         return moved
+
+
+def _unconfirmed(verb: str, moved: int, timeout: float) -> str:
+    """What a person reads of a transfer whose data ended but whose 226 never came."""
+    if verb in ("STOR", "APPE", "STOU"):
+        what = f"all {moved} bytes were sent and the data connection closed"
+        then = "a retry asks the server how much it has and checks the file"
+    elif verb == "RETR":
+        what = f"{moved} bytes came and the server ended the data connection"
+        then = "a retry checks what arrived against the server's size or hash"
+    else:  # a listing
+        what = f"{moved} bytes came and the server ended the data connection"
+        then = "a retry asks for it again"
+    return (
+        f"{verb}: the transfer stalled while closing: {what}, but the server did not confirm "
+        f"the transfer (no 226 reply) within {timeout:g} s, so it is not counted as done; the "
+        f"control connection was closed ({then}; a server that stores files slowly needs a "
+        "longer --timeout)"
+    )
 
 
 def _stalled(verb: str, stall: Stall) -> str:

@@ -125,7 +125,9 @@ class DataChannelError(FtpClientError):
 
 class DataStalled(DataChannelError):
     """Nothing moved on a data connection for the timeout (``stage``: receiving, sending or
-    closing); the connection was reset. Transient: a retry resumes from what the server has."""
+    closing); the connection was reset. "closing" is also a transfer whose data ended but
+    whose final reply (226) never came: not confirmed, and the control connection was closed.
+    Transient: a retry resumes from (or checks) what the server has."""
 
     def __init__(self, text: str, stage: str, moved: int) -> None:
         self.stage = stage

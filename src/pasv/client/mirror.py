@@ -38,6 +38,7 @@ class MirrorPlan:
     deletes: list[tuple[str, Entry]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files not written: a link in the way
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, why): refused
+    stalled: list[str] = field(default_factory=list)  # of those, whose transfer kept stalling
 
     @property
     def bytes(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import posixpath
 from collections.abc import Awaitable, Callable, Coroutine
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pasv.client.client import FtpClient, Progress
-from pasv.client.errors import FtpClientError, ReplyError
+from pasv.client.errors import DataStalled, FtpClientError, ReplyError
 from pasv.client.mirror import Entry, MirrorPlan
 from pasv.client.retry import OnRetry, RetryPolicy, Sleep, with_retries
 from pasv.client.transfer import get_file, put_file
@@ -76,6 +77,15 @@ async def _delete(client: FtpClient, path: str, entry: Entry) -> None:
         await client.rmdir(path)
     else:
         await client.delete(path)
+
+
+def _mark_stale(local: Path) -> None:
+    """A download that did not end confirmed may have left the file at the server's size (all
+    of it came, no 226): its time is set to 1970, so the next mirror copies it again rather
+    than take it for a copy newer than the server's."""
+    with contextlib.suppress(OSError):
+        if local.is_file() and not local.is_symlink():
+            os.utime(local, (0, 0))
 
 
 async def _first_failure(jobs: list[Coroutine[Any, Any, None]]) -> None:
@@ -175,6 +185,12 @@ class _Copier:
                 except FileNotFoundError as exc:  # gone from the local tree since listed
                     self.the_plan.failed.append((rel, f"{exc.strerror}: {exc.filename}"))
                     self.note(f"Not copied: {rel} (gone from {self.local_root}); going on.")
+                except DataStalled as exc:  # this file's transfer, every time: not the others
+                    self.the_plan.failed.append((rel, str(exc)))
+                    self.the_plan.stalled.append(rel)
+                    if self.the_plan.direction == "download":
+                        _mark_stale(self.local_root / rel)
+                    self.note(f"Not copied: {rel} ({exc}); going on with the others.")
                 except FtpClientError as exc:
                     if refuses_only_the_file(exc):
                         self.the_plan.failed.append((rel, str(exc)))
@@ -204,7 +220,8 @@ async def run_plan(
 
     A file whose copy fails transiently (a lost connection, 421, 426 …) is tried again in a
     new session after the policy's wait, up to ``policy.attempts`` times (default: once). A
-    file the server refuses for good (550 gone or not allowed, 553) is listed in
+    file the server refuses for good (550 gone or not allowed, 553), or whose data connection
+    stalled at every attempt (``DataStalled``, also in ``plan.stalled``), is listed in
     ``plan.failed`` and the others are copied.
     ``note`` receives what the run decided on its own (default: the first session's log):
     a file not written because a symbolic link is in its way (listed in ``plan.skipped``).

@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
             fail(
                 f"{len(done.failed)} of {len(done.copies)} files could not be copied"
                 f" (the first: {done.failed[0][0]}: {done.failed[0][1]})",
-                Exit.REFUSED,
+                Exit.CONNECTION if done.stalled else Exit.REFUSED,
             )
 
 
