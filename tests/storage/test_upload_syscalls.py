@@ -1,9 +1,10 @@
 """What an upload costs the local disk in system calls, counted by strace on a child process:
 an existing file's path is walked once (the open goes by the walk that named it for the
-files-in-use lock, and checks it opened the file that walk saw), the opened file is
-``fstat``-ed once (its regular-file check), a new name is opened once (made at once, as the walk
-saw none there), and the handle knows without asking that it may splice into the file; and a
-path through a link is still put to the link guard however the lock named it."""
+files-in-use lock, carried to it in the upload's target, and checks it opened the file that
+walk saw), the opened file is ``fstat``-ed once (its regular-file check), a new name is opened
+once (made at once, as the walk saw none there), and the handle knows without asking that it
+may splice into the file; and a path through a link is still put to the link guard however the
+lock named it."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from pasv.protocol.errors import PermissionDenied
 from pasv.storage.links import LINKS
 from pasv.storage.local import LocalStorage
 
-# In the child: one upload as the STOR handler makes it (identity for the lock, then the open),
+# In the child: one upload as the STOR handler makes it (its target, the lock's name, then the
+# open given that target),
 # between two marker stats of names that do not exist, so strace's count is of that alone.
 _CHILD = """
 import asyncio, os, sys
@@ -32,8 +34,8 @@ root, path, atomic = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 mode = WriteMode(atomic=atomic)
 
 async def upload(store: LocalStorage, name: str) -> None:
-    store.identity(name)
-    handle = await store.open_write(name, mode=mode)
+    target = store.upload_target(name)
+    handle = await store.open_write(name, mode=mode, target=target)
     handle.splicer()  # as the server asks, whether it can splice into the file
     await handle.begin()
     await handle.write(b"x" * 4096)
@@ -119,11 +121,11 @@ def test_a_link_on_the_path_goes_to_the_guard_after_the_lock_named_it(tmp_path: 
 
     async def run() -> None:
         LINKS.set(recorder)
-        store.identity("/ln/s.txt")  # the lock's name for it: through the link
+        target = store.upload_target("/ln/s.txt")  # the lock's name for it: through the link
         with pytest.raises(PermissionDenied):
-            await store.open_write("/ln/s.txt")
-        store.identity("/open/deep/o.txt")  # another path walked: not this upload's
-        async with await store.open_write("/ok/deep/o.txt") as handle:
+            await store.open_write("/ln/s.txt", target=target)
+        other = store.upload_target("/open/deep/o.txt")  # another path walked: not this upload's
+        async with await store.open_write("/ok/deep/o.txt", target=other) as handle:
             await handle.begin()
             await handle.write(b"new")
             await handle.commit()
@@ -149,11 +151,11 @@ def test_a_link_put_on_the_path_after_the_lock_named_it_goes_to_the_guard(
 
     async def run() -> None:
         LINKS.set(recorder)
-        store.identity("/d/s.txt")  # no link on the way: the open may go by this walk
+        target = store.upload_target("/d/s.txt")  # no link on the way: the open may go by it
         os.rename(tmp_path / "d", tmp_path / "e")  # meanwhile the directory is moved away
         os.rename(tmp_path / "ln", tmp_path / "d")  # and the link put in its place
         with pytest.raises(PermissionDenied):
-            await store.open_write("/d/s.txt")
+            await store.open_write("/d/s.txt", target=target)
 
     asyncio.run(run())
     assert [(perm.name, path, real) for perm, path, real, _ in recorder.asked] == [

@@ -23,6 +23,7 @@ __all__ = [
     "Digest",
     "ReadHandle",
     "Storage",
+    "UploadTarget",
     "WriteHandle",
     "WriteMode",
     "check_range",
@@ -57,6 +58,18 @@ class WriteMode:
 
 
 IN_PLACE = WriteMode()  # the default: write the target itself, nothing to rename
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    """Where an upload is about to go, found by ``Storage.upload_target``: ``identity`` names
+    the entry for the files-in-use lock (what ``Storage.identity`` answers for ``path``). The
+    caller hands it back to ``open_write`` (``target=``); a store may extend it with what it
+    found on the way, for the open to go by instead of looking again, and must treat it as a
+    hint: one for another path or store, or stale by then, is looked past."""
+
+    path: str
+    identity: str
 
 
 @runtime_checkable
@@ -146,13 +159,21 @@ class Storage(Protocol):
         append: bool = False,
         exclusive: bool = False,
         mode: WriteMode = IN_PLACE,
+        target: UploadTarget | None = None,
     ) -> WriteHandle:
-        """Truncate (default), resume at ``offset``, append, or create only if new (STOU)."""
+        """Truncate (default), resume at ``offset``, append, or create only if new (STOU).
+        ``target``: what ``upload_target(path)`` answered just before (the lock's name)."""
         ...
 
     def identity(self, path: str) -> str:
         """One name for the entry at ``path`` whichever session, user or worker reaches it
         (for files-in-use locks); raises like ``stat`` for a path outside the jail."""
+        ...
+
+    def upload_target(self, path: str) -> UploadTarget:
+        """``identity(path)`` for an upload about to open ``path``, with whatever the store
+        found on the way that its ``open_write(path, target=...)`` may go by. Holds nothing
+        in the store: the caller carries it (concurrent uploads share the store)."""
         ...
 
     async def mkdir(self, path: str) -> None: ...

@@ -20,6 +20,7 @@ from pasv.protocol.listing import FileFacts
 from pasv.storage.base import (
     IN_PLACE,
     Capabilities,
+    UploadTarget,
     WriteMode,
     check_range,
     into_itself,
@@ -284,7 +285,7 @@ class LocalStorage(Uploads):
         check_offset(start)
         return await run_blocking(self._digest, path, algorithm, start, end)
 
-    # --- writing (an upload's open and ``identity``: ``Uploads``, pasv.storage.localupload) ---
+    # --- writing (an upload's open and its target: ``Uploads``, pasv.storage.localupload) ---
     async def open_write(
         self,
         path: str,
@@ -293,9 +294,10 @@ class LocalStorage(Uploads):
         append: bool = False,
         exclusive: bool = False,
         mode: WriteMode = IN_PLACE,
+        target: UploadTarget | None = None,
     ) -> LocalWriteHandle:
         check_offset(offset)
-        return await run_blocking(self._open_write, path, offset, append, exclusive, mode)
+        return await run_blocking(self._open_write, path, offset, append, exclusive, mode, target)
 
     def _mkdir(self, path: str) -> None:
         if not split_virtual(path):

@@ -1,22 +1,35 @@
 """The local store's uploads opened: the target found (the walk the files-in-use lock was taken
-on, when it can be gone by, else one made now) and opened in place or atomically; the handles
-that write them are ``pasv.storage.localwrite``'s."""
+on, carried in the upload's ``LocalTarget``, when it can be gone by, else one made now) and
+opened in place or atomically; the handles that write them are ``pasv.storage.localwrite``'s
+and ``pasv.storage.localatomic``'s."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from pasv.policy.models import Perm
 from pasv.protocol.errors import FtpError, OutsideJail, PermissionDenied
-from pasv.storage.base import WriteMode, check_resume
+from pasv.storage.base import UploadTarget, WriteMode, check_resume
+from pasv.storage.localatomic import open_atomic
 from pasv.storage.localio import open_regular
 from pasv.storage.localjail import Jail
-from pasv.storage.localwrite import LocalWriteHandle, RawFile, open_atomic, open_target
+from pasv.storage.localwrite import LocalWriteHandle, RawFile, open_target
 
-__all__ = ["Uploads"]
+__all__ = ["LocalTarget", "Uploads"]
 
 # read once: an enum member read through its class is slow on Python 3.11
 _STOR, _APPE, _RESUME = Perm.STOR, Perm.APPE, Perm.STOR | Perm.APPE
+
+
+@dataclass(frozen=True, slots=True)
+class LocalTarget(UploadTarget):
+    """An upload's target as ``upload_target``'s walk found it: a file (``seen``) at the host
+    path ``identity``, reached through no link, by the store ``jail``. Its open goes by it,
+    if it opens that very file (``_open_seen``), instead of walking the path again."""
+
+    seen: os.stat_result
+    jail: Jail
 
 
 def _open_seen(real: str, seen: os.stat_result, flags: int) -> tuple[int, os.stat_result] | None:
@@ -34,18 +47,23 @@ def _open_seen(real: str, seen: os.stat_result, flags: int) -> tuple[int, os.sta
 
 
 class Uploads(Jail):
-    """A jail that opens uploads: ``identity`` (the path the files-in-use lock is taken on)
-    and ``_open_write`` (in a thread), which goes by identity's walk when it may.
+    """A jail that opens uploads: ``upload_target`` (the path the files-in-use lock is taken
+    on) and ``_open_write`` (in a thread), which goes by that walk when it may.
 
     ``unnamed``: atomic uploads use O_TMPFILE where the file system has it."""
 
     def __init__(self, root: str, mounted_at: str = "", *, unnamed: bool = True) -> None:
         super().__init__(root, mounted_at)
         self._unnamed = unnamed
-        self._walked: tuple[str, str, os.stat_result] | None = None  # see ``identity``
 
     def _open_write(
-        self, path: str, offset: int, append: bool, exclusive: bool, mode: WriteMode
+        self,
+        path: str,
+        offset: int,
+        append: bool,
+        exclusive: bool,
+        mode: WriteMode,
+        target: UploadTarget | None = None,
     ) -> LocalWriteHandle:
         perm = _APPE if append else _RESUME if offset else _STOR
         if mode.atomic:
@@ -63,7 +81,7 @@ class Uploads(Jail):
             )
         resumed = bool(offset) and not append
         flags = os.O_WRONLY | os.O_APPEND if append else os.O_WRONLY
-        seen = None if exclusive else self._seen(path)
+        seen = None if exclusive else self._seen(path, target)
         early = _open_seen(*seen, flags) if seen is not None else None
         if seen is not None and early is not None:
             real, (fd, opened), created = seen[0], early, False
@@ -93,21 +111,27 @@ class Uploads(Jail):
         return LocalWriteHandle(file, mode, undo, cut=cut, created=created, append=append)
 
     def identity(self, path: str) -> str:
-        """The host path (every link followed), which the files-in-use lock is taken on. An
-        upload takes it just before its open, which goes by this walk when it crossed no link
-        and found a file (``_seen``) instead of walking again (one ``lstat`` per component)."""
+        """The host path (every link followed), which the files-in-use lock is taken on."""
+        return self._located(self._parts(path))[0]
+
+    def upload_target(self, path: str) -> UploadTarget:
+        """``identity`` for an upload, taken just before its open; when the walk crossed no
+        link and found a file, a ``LocalTarget`` the open goes by instead of walking again
+        (one ``lstat`` per component)."""
         real, crossed, seen = self._walk(self._parts(path))
         if not self._inside(real):
             raise OutsideJail()
-        self._walked = (path, real, seen) if seen is not None and not crossed else None
-        return real
+        if seen is None or crossed:
+            return UploadTarget(path, real)
+        return LocalTarget(path, real, seen, self)
 
-    def _seen(self, path: str) -> tuple[str, os.stat_result] | None:
-        """The host path and the file ``identity``'s walk of ``path`` found there, when that
-        walk crossed no link; taken once. An open may go by it without a walk of its own as
-        long as it opens that very file (``_open_seen``)."""
-        walked, self._walked = self._walked, None
-        return (walked[1], walked[2]) if walked is not None and walked[0] == path else None
+    def _seen(self, path: str, target: UploadTarget | None) -> tuple[str, os.stat_result] | None:
+        """The host path and the file ``target``'s walk found there, when it is this store's
+        walk of ``path`` that crossed no link. An open may go by it without a walk of its own
+        as long as it opens that very file (``_open_seen``)."""
+        if isinstance(target, LocalTarget) and target.jail is self and target.path == path:
+            return target.identity, target.seen
+        return None
 
     def _target(self, path: str, perm: Perm) -> tuple[str, bool | None]:
         """The host path an upload opens, walked now (links on it put to the link guard), and

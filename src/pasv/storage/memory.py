@@ -11,6 +11,7 @@ from pasv.protocol.listing import FileFacts
 from pasv.storage.base import (
     IN_PLACE,
     Capabilities,
+    UploadTarget,
     WriteMode,
     check_range,
     check_resume,
@@ -171,6 +172,7 @@ class MemoryStorage:
         append: bool = False,
         exclusive: bool = False,
         mode: WriteMode = IN_PLACE,
+        target: UploadTarget | None = None,  # nothing found on the way to go by
     ) -> MemoryWriteHandle:
         key = _key(path)
         _check_offset(offset)
@@ -215,6 +217,9 @@ class MemoryStorage:
 
     def identity(self, path: str) -> str:
         return f"memory:{id(self):x}:{_key(path)}"
+
+    def upload_target(self, path: str) -> UploadTarget:
+        return UploadTarget(path, self.identity(path))
 
     async def mkdir(self, path: str) -> None:
         key = _key(path)

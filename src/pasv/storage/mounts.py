@@ -15,6 +15,7 @@ from pasv.storage.base import (
     Capabilities,
     ReadHandle,
     Storage,
+    UploadTarget,
     WriteHandle,
     WriteMode,
     split_virtual,
@@ -95,15 +96,21 @@ class MountedStorage:
         append: bool = False,
         exclusive: bool = False,
         mode: WriteMode = IN_PLACE,
+        target: UploadTarget | None = None,
     ) -> WriteHandle:
         storage, inner = self._mutable(path)
         return await storage.open_write(
-            inner, offset=offset, append=append, exclusive=exclusive, mode=mode
+            inner, offset=offset, append=append, exclusive=exclusive, mode=mode, target=target
         )
 
     def identity(self, path: str) -> str:
         storage, inner, _ = self._route(path)
         return storage.identity(inner)
+
+    def upload_target(self, path: str) -> UploadTarget:
+        """The owning store's target (of the path inside it), handed back to it by open_write."""
+        storage, inner, _ = self._route(path)
+        return storage.upload_target(inner)
 
     async def mkdir(self, path: str) -> None:
         storage, inner, folder = self._route(path)

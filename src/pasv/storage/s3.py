@@ -14,6 +14,7 @@ from pasv.protocol.texts import said
 from pasv.storage.base import (
     IN_PLACE,
     Capabilities,
+    UploadTarget,
     WriteMode,
     check_range,
     check_resume,
@@ -75,6 +76,9 @@ class S3Storage:
 
     def identity(self, path: str) -> str:
         return f"s3://{self._conn.location.where}/{self._key(path)}"
+
+    def upload_target(self, path: str) -> UploadTarget:
+        return UploadTarget(path, self.identity(path))
 
     # --- facts ---------------------------------------------------------------------------
     async def _head(self, key: str) -> dict[str, Any] | None:
@@ -212,6 +216,7 @@ class S3Storage:
         append: bool = False,
         exclusive: bool = False,
         mode: WriteMode = IN_PLACE,
+        target: UploadTarget | None = None,  # nothing found on the way to go by
     ) -> S3WriteHandle:
         if offset < 0:
             raise err.ArgumentError("Invalid restart position.")

@@ -33,7 +33,7 @@ from pasv.server.session import Counters, Session
 from pasv.server.tlspolicy import check_data_protection, secure_data
 from pasv.server.transfers import Aborted, Transfer
 from pasv.server.usage import UploadPlan
-from pasv.storage.base import BeyondEnd, ReadHandle, check_resume
+from pasv.storage.base import BeyondEnd, ReadHandle, UploadTarget, check_resume
 
 log = logging.getLogger("pasv.transfer")
 
@@ -293,7 +293,9 @@ async def _store(
     s.check_new_name(path)
     check_data_ready(s)
     declared = s.take_allocated()
-    identity = s.fs.identity(path)
+    # the lock's name; the walk that found it goes to the open with it (the storage keeps none)
+    target = s.fs.upload_target(path)
+    identity = target.identity
     claim = s.server.in_use.claim(identity)
     if claim is None:
         raise s.busy(path)
@@ -306,6 +308,7 @@ async def _store(
             path,
             offset,
             declared,
+            target,
             append=append,
             verb=verb,
             exclusive=exclusive,
@@ -322,6 +325,7 @@ async def _receive_file(
     path: str,
     offset: int,
     declared: int | None,
+    target: UploadTarget,
     *,
     append: bool,
     verb: str,
@@ -347,7 +351,7 @@ async def _receive_file(
     mode = server.write_mode
     try:
         handle = await s.fs.open_write(
-            path, offset=offset, append=append, exclusive=exclusive, mode=mode
+            path, offset=offset, append=append, exclusive=exclusive, mode=mode, target=target
         )
     except BeyondEnd as exc:
         if plan is not None:
