@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import ssl
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from pasv.client import (
     tls_context,
 )
 from pasv.client.errors import FtpClientError
+from pasv.client.streams import DataStream, Stall
 from tests.client.fakes import LineProxy
 from tests.client.scripted import FileServer, Hook, Session
 from tests.support.live import PASSWORD, USER, start_server
@@ -271,3 +273,32 @@ async def test_a_tls_upload_whose_server_never_ends_tls_is_bounded(
     finally:
         for sock in tls.held:
             sock.close()
+
+
+async def test_an_upload_end_the_server_never_reads_is_reset_after_the_timeout() -> None:
+    """The last bytes wait in the client's buffer when the server reads none of them: the
+    close gives up after the timeout and resets the connection (small socket buffers make
+    40 KiB more than the kernels hold, and less than asyncio's 64 KiB before a write waits)."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        sock.connect(listener.getsockname())
+        server_side, _ = listener.accept()
+    with server_side:
+        reader, writer = await asyncio.open_connection(sock=sock)
+        stream = await DataStream.open(reader, writer, timeout=0.5)
+        await stream.write(b"x" * 40 * 1024)  # taken: the buffer stays below its high mark
+        with pytest.raises(Stall) as caught:
+            await stream.close()
+        assert caught.value.stage == "closing" and caught.value.sent == 40 * 1024
+        assert "did not take the end of the data within 0.5 s" in str(caught.value)
+
+        def read_to_the_end() -> None:
+            while server_side.recv(65536):
+                pass
+
+        with pytest.raises(ConnectionResetError):  # reset, not a clean end of the data
+            await asyncio.to_thread(read_to_the_end)  # the loop closes the socket meanwhile
