@@ -128,3 +128,27 @@ def test_the_heartbeat_mends_rows_and_reports_silent_nodes(cluster: ClusterStore
     # node a was given up while it was only slow: its next beat brings its rows back
     cluster.beat("a", "127.0.0.1:21", 1, 1, live, [])
     assert [(s.node, s.session, s.user) for s in cluster.sessions()] == [("a", 1, "alice")]
+
+
+def test_no_node_is_silent_for_a_process_that_was_out_of_touch(cluster: ClusterStore) -> None:
+    """After an outage every node's last beat is old: the first node back must not give the
+    others up (their running uploads would lose their locks) before it has heard them."""
+    cluster.join("a", "127.0.0.1:21", 1)
+    cluster.join("b", "127.0.0.1:22", 2)
+    cluster.admit("a", 1, "alice", (), "192.0.2.1", time.time(), None)
+    assert cluster.claim("a", 1, "/f")
+    _silence(cluster, "a")  # a's beat is an hour old, as after a long outage
+    cluster.out_of_touch()  # b has just lost the database, or has only just started
+    assert not cluster.claim("b", 2, "/f")
+    assert cluster.uploading("b", "/f")
+    with pytest.raises(Refused):
+        cluster.admit("b", 2, "alice", (), "192.0.2.1", time.time(), _one_per_ip)
+    assert cluster.beat("b", "127.0.0.1:22", 2, 0, [], [])[1] == []
+    assert [n.id for n in cluster.nodes()] == ["a", "b"]
+    assert not cluster.claim("b", 2, "/f")  # b's beat got through: a silent from there on only
+    live = [SessionBeat(1, "alice", (), "192.0.2.1", time.time(), "STOR /f", "")]
+    cluster.beat("a", "127.0.0.1:21", 1, 1, live, [("/f", 1)])  # a beats when it can
+    assert [(s.node, s.session) for s in cluster.sessions()] == [("a", 1)]  # nothing was lost
+    _silence(cluster, "a")
+    cluster.heard_since = None  # judged by the heartbeats alone: a is dead and its lock free
+    assert cluster.claim("b", 2, "/f")

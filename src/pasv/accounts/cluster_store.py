@@ -104,13 +104,18 @@ def parse_kick(payload: str) -> tuple[str, int] | None:
     return (node, int(number)) if node and number.isdigit() else None
 
 
-def _reap(tx: Tx, dead_after: float, me: str) -> list[Reaped]:
+# a node is silent when it has not beaten for `dead_after` seconds of a time the asking process
+# was itself in touch with the database (``heard_since``): an outage silences every node alike
+_SILENT = "greatest(n.heartbeat, ?::timestamptz) < now() - make_interval(secs => ?)"
+_NEVER = "infinity"  # ``heard_since`` while the asking process is out of touch: nobody is silent
+
+
+def _reap(tx: Tx, silence: tuple[object, float], me: str) -> list[Reaped]:
     rows = tx.execute(
         "SELECT n.id, (SELECT count(*) FROM sessions s WHERE s.node = n.id),"
         " (SELECT count(*) FROM file_locks l WHERE l.node = n.id)"
-        " FROM nodes n WHERE n.id <> ? AND n.heartbeat < now() - make_interval(secs => ?)"
-        " FOR UPDATE SKIP LOCKED",
-        (me, dead_after),
+        f" FROM nodes n WHERE n.id <> ? AND {_SILENT} FOR UPDATE SKIP LOCKED",
+        (me, *silence),
     ).fetchall()
     if rows:
         tx.execute("DELETE FROM nodes WHERE id = ANY(?)", ([row[0] for row in rows],))
@@ -123,6 +128,21 @@ class ClusterStore:
     def __init__(self, db: PostgresAccountStore, dead_after: float) -> None:
         self.db = db
         self.dead_after = dead_after
+        # since when (the database's clock) this process has been in unbroken touch with the
+        # database; None: judge by the heartbeats alone (the CLI, the admin API's reads)
+        self.heard_since: datetime | str | None = None
+        self._losses = 0  # counted by out_of_touch: a beat running across a loss hears nothing
+
+    def out_of_touch(self) -> None:
+        """This process lost the database (or has only just started): until its next beat
+        gets through, no node counts as silent, since each of them may have been as cut off
+        as this one; from that beat on, silences are counted from the beat's time."""
+        self._losses += 1
+        self.heard_since = _NEVER
+
+    @property
+    def _silence(self) -> tuple[object, float]:
+        return self.heard_since, self.dead_after
 
     # --- nodes ---------------------------------------------------------------------------------
     def join(self, node: str, address: str, pid: int) -> None:
@@ -157,7 +177,9 @@ class ClusterStore:
         release left behind are dropped; rows lost while this node was given up for dead come
         back); give up silent nodes. Returns the other nodes' connections and what was reaped."""
 
-        def work(tx: Tx) -> tuple[int, list[Reaped]]:
+        losses = self._losses
+
+        def work(tx: Tx) -> tuple[int, list[Reaped], datetime]:
             renewed = tx.execute(
                 "UPDATE nodes SET heartbeat = now(), connections = ? WHERE id = ?",
                 (connections, node),
@@ -206,13 +228,16 @@ class ClusterStore:
                     " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (identity, node, session, os.path.dirname(identity)),
                 )
-            reaped = _reap(tx, self.dead_after, node)
+            reaped = _reap(tx, self._silence, node)
             others = tx.execute(
-                "SELECT coalesce(sum(connections), 0) FROM nodes WHERE id <> ?", (node,)
+                "SELECT coalesce(sum(connections), 0), now() FROM nodes WHERE id <> ?", (node,)
             ).fetchone()
-            return int(others[0]), reaped
+            return int(others[0]), reaped, others[1]
 
-        return self.db.run(work, notify=False)
+        others, reaped, at = self.db.run(work, notify=False)
+        if self.heard_since == _NEVER and self._losses == losses:  # no loss meanwhile
+            self.heard_since = at
+        return others, reaped
 
     # --- sessions ------------------------------------------------------------------------------
     def admit(
@@ -233,7 +258,7 @@ class ClusterStore:
             reaped: list[Reaped] = []
             if check is not None:
                 tx.execute("SELECT pg_advisory_xact_lock(?)", (_ADMISSION_LOCK,))
-                reaped = _reap(tx, self.dead_after, node)
+                reaped = _reap(tx, self._silence, node)
                 row = tx.execute(
                     "SELECT count(*), count(*) FILTER (WHERE address = ?),"
                     ' count(*) FILTER (WHERE "user" = ?) FROM sessions'
@@ -289,8 +314,8 @@ class ClusterStore:
         def work(tx: Tx) -> bool:
             row = tx.execute(
                 "SELECT 1 FROM sessions s JOIN nodes n ON n.id = s.node WHERE s.node = ? AND"
-                " s.session = ? AND n.heartbeat >= now() - make_interval(secs => ?)",
-                (node, session, self.dead_after),
+                f" s.session = ? AND NOT {_SILENT}",
+                (node, session, *self._silence),
             ).fetchone()
             if row is None:
                 return False
@@ -312,11 +337,11 @@ class ClusterStore:
         def work(tx: Tx) -> bool:
             holder = tx.execute(
                 "SELECT n.id FROM file_locks l JOIN nodes n ON n.id = l.node WHERE"
-                " l.identity = ? AND n.heartbeat < now() - make_interval(secs => ?)",
-                (identity, self.dead_after),
+                f" l.identity = ? AND {_SILENT}",
+                (identity, *self._silence),
             ).fetchone()
             if holder is not None:  # held by a node that stopped beating: that node is gone
-                _reap(tx, self.dead_after, node)
+                _reap(tx, self._silence, node)
             return bool(
                 tx.execute(
                     "INSERT INTO file_locks (identity, node, session, directory)"
@@ -334,8 +359,8 @@ class ClusterStore:
         row = self.db.run(
             lambda tx: tx.execute(
                 f"SELECT 1 FROM file_locks l JOIN nodes n ON n.id = l.node WHERE l.{column} = ?"
-                " AND l.node <> ? AND n.heartbeat >= now() - make_interval(secs => ?) LIMIT 1",
-                (identity, node, self.dead_after),
+                f" AND l.node <> ? AND NOT {_SILENT} LIMIT 1",
+                (identity, node, *self._silence),
             ).fetchone(),
             notify=False,
         )

@@ -62,10 +62,11 @@ class Cluster:
     # --- lifecycle -----------------------------------------------------------------------------
     async def start(self, server: FtpServer, address: str) -> None:
         self._server, self.address = server, address
+        self.store.out_of_touch()  # heard nothing before it started: no node silent until a beat
         await asyncio.to_thread(self.store.join, self.node, address, os.getpid())
         self._tasks = [
             asyncio.ensure_future(self._beat()),
-            asyncio.ensure_future(self.db.watch(self._changed)),
+            asyncio.ensure_future(self.db.watch(self._changed, self._touch)),
         ]
         log.info("joined the cluster as node %s (heartbeat %.1fs)", self.node, self.heartbeat)
 
@@ -79,6 +80,13 @@ class Cluster:
             await asyncio.gather(*self._pending, return_exceptions=True)
         with contextlib.suppress(StoreUnavailable):
             await asyncio.to_thread(self.store.leave, self.node)
+
+    def _touch(self, reachable: bool, _reason: str) -> None:
+        """The listening connection was lost: after an outage every node's heartbeat is old,
+        and none of them may be given up for dead (its sessions and upload locks dropped)
+        until this node has itself been in touch for the heartbeat's dead time."""
+        if not reachable:
+            self.store.out_of_touch()
 
     async def _changed(self, origin: str) -> None:
         """Policy, a ban or an account changed on some node: reload the policy now. A kick
@@ -112,6 +120,7 @@ class Cluster:
                 failing = False
                 self._report(reaped)
             except StoreUnavailable as exc:
+                self.store.out_of_touch()
                 if not failing:
                     log.warning("heartbeat failed: %s", exc)
                 failing = True
@@ -170,6 +179,7 @@ class Cluster:
                 counted,
             )
         except StoreUnavailable as exc:
+            self.store.out_of_touch()
             raise unavailable(exc) from None
         self._report(reaped)
 
@@ -184,6 +194,7 @@ class Cluster:
         try:
             got = await asyncio.to_thread(self.store.claim, self.node, session_id, identity)
         except StoreUnavailable as exc:
+            self.store.out_of_touch()
             raise LocalError(say("cluster.locks_unavailable", reason=str(exc))) from None
         if not got:
             raise busy
@@ -197,6 +208,7 @@ class Cluster:
         try:
             held = await asyncio.to_thread(self.store.uploading, self.node, identity, into=into)
         except StoreUnavailable as exc:
+            self.store.out_of_touch()
             raise LocalError(say("cluster.locks_unchecked", reason=str(exc))) from None
         if held:
             raise busy
