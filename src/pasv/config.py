@@ -410,7 +410,15 @@ class AdminSection(_Section):
         64,
         ge=1,
         le=100_000,
-        description="admin connections open at once; one more is answered 503 and closed",
+        description="admin connections open at once (TLS ones from their accept, during the "
+        "handshake too); one more is answered 503 and closed",
+    )
+    max_connections_per_address: int = Field(
+        16,
+        ge=1,
+        le=100_000,
+        description="admin connections open at once from one address (trusted_proxies: no "
+        "share, only max_connections); one more is answered 503 and closed",
     )
     trusted_proxies: tuple[Network, ...] = Field(
         (),
@@ -429,6 +437,22 @@ class AdminSection(_Section):
         if value != "localhost":
             ipaddress.ip_address(value)
         return value
+
+    @model_validator(mode="after")
+    def _share_within_the_cap(self) -> AdminSection:
+        share = self.max_connections_per_address
+        if "max_connections_per_address" in self.model_fields_set and share > self.max_connections:
+            raise ValueError(
+                f"admin.max_connections_per_address = {share} is more than admin.max_connections "
+                f"= {self.max_connections}: one address could never have that many; lower it, "
+                "or raise admin.max_connections"
+            )
+        return self
+
+    @property
+    def address_share(self) -> int:
+        """Connections one address may hold (the default share, cut to a lower cap)."""
+        return min(self.max_connections_per_address, self.max_connections)
 
     @model_validator(mode="after")
     def _no_plain_http_off_loopback(self) -> AdminSection:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import h11
@@ -91,62 +92,40 @@ async def _too_large(send: Any, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _busy(limit: int) -> bytes:
-    """The whole answer to a connection over the cap, sent before it says anything."""
-    text = f"the admin listener has {limit} connections open (admin.max_connections); try again"
-    body = json.dumps({"error": text}).encode()
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nretry-after: 1\r\nconnection: close\r\n\r\n"
-    )
-    return head.encode() + body
+class Departing(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol that calls ``gone``, when set, as its connection ends (the
+    admission count: gate.py)."""
+
+    gone: Callable[[], None] | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.gone is not None:
+            self.gone()
+        super().connection_lost(exc)
 
 
-def deadline_protocol(
-    seconds: float = REQUEST_SECONDS, max_connections: int = 64
-) -> type[H11Protocol]:
+def deadline_protocol(seconds: float = REQUEST_SECONDS) -> type[Departing]:
     """uvicorn's HTTP/1.1 protocol with a deadline: a connection whose next request (headers
     and body) is not complete ``seconds`` after it opened, or after the last answer, is
-    closed. uvicorn alone waits for ever for a request that has begun (slowloris). At most
-    ``max_connections`` are open at once: one more is answered 503 and closed as it opens,
-    its bytes never read."""
-    busy = _busy(max_connections)
+    closed. uvicorn alone waits for ever for a request that has begun (slowloris)."""
 
-    class DeadlineProtocol(H11Protocol):
+    class DeadlineProtocol(Departing):
         _deadline: asyncio.TimerHandle | None = None
-        _refused = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            if len(self.connections) >= max_connections:
-                self._refused = True
-                transport.write(busy)
-                transport.close()
-                return
             super().connection_made(transport)
             self._arm()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            if self._refused:
-                return
             self._disarm()
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if self._refused:
-                return
             if self._deadline is None and self.conn.their_state is h11.IDLE:
                 self._arm()  # the next request begins
             super().data_received(data)
             if self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
                 self._disarm()  # all of it is in: the route takes the time it needs
-
-        def pause_writing(self) -> None:
-            if not self._refused:
-                super().pause_writing()
-
-        def resume_writing(self) -> None:
-            if not self._refused:
-                super().resume_writing()
 
         def _arm(self) -> None:
             self._disarm()

@@ -19,6 +19,7 @@ from pasv.admin.console import console_router
 from pasv.admin.console_edit import edit_router
 from pasv.admin.context import AdminContext, Throughput
 from pasv.admin.errors import register_errors
+from pasv.admin.gate import Doorway, Gate
 from pasv.admin.headers import SafeHeaders
 from pasv.admin.limits import BodyLimit, deadline_protocol
 from pasv.admin.peers import UnmappedClient, proxy_hosts
@@ -111,12 +112,19 @@ async def start_admin(
         ftp_addresses=server.addresses,
     )
     server.auditlog = ctx.audit  # SIGHUP opens it again (after a rotation), as the other logs
+    tls = settings.admin.tls and server.tls is not None
+    gate = Gate(
+        total=settings.admin.max_connections,
+        share=settings.admin.address_share,
+        unshared=settings.admin.trusted_proxies,
+    )
+    protocol = deadline_protocol()
     config = uvicorn.Config(
         SafeHeaders(BodyLimit(UnmappedClient(build_app(ctx)))),
         lifespan="off",
         log_config=None,
         access_log=False,
-        http=deadline_protocol(max_connections=settings.admin.max_connections),
+        http=protocol,
         ws="none",
         # uvicorn trusts X-Forwarded-For/-Proto from 127.0.0.1 by default: on a loopback
         # listener every client could then name its own address (to the login throttle, the
@@ -128,15 +136,21 @@ async def start_admin(
         timeout_graceful_shutdown=2,
     )
     config.load()
-    tls = settings.admin.tls and server.tls is not None
-    if tls:
-        assert server.tls is not None
-        config.ssl = server.tls.context  # the FTP server's certificate, reloaded with it
     web = uvicorn.Server(config)
     # Server.serve() would install its own signal handlers; the FTP server owns those, so the
     # steps of serve() that matter run here: the lifespan object, then startup and shutdown.
     web.lifespan = config.lifespan_class(config)
-    await web.startup(sockets=[sock])
+    await web.startup(sockets=[])  # no server of uvicorn's: the doorway accepts (gate.py)
+    door = Doorway(
+        sock,
+        lambda: protocol(
+            config=config, server_state=web.server_state, app_state=web.lifespan.state
+        ),
+        gate,
+        # the FTP server's certificate, reloaded with it
+        tls=server.tls.context if tls and server.tls is not None else None,
+    )
+    door.start()
     throughput.start()
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -145,6 +159,7 @@ async def start_admin(
     async def stop() -> None:
         await throughput.stop()
         web.should_exit = True
+        await door.stop()
         await web.shutdown()
         server.auditlog = None
         ctx.audit.close()
