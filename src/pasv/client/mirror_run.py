@@ -148,6 +148,27 @@ class _Copier:
         self.opened.append(client)
         return client
 
+    async def _mark_stale_there(self, rel: str) -> FtpClient | None:
+        """After an upload that kept stalling, the server's copy may have every byte and a
+        new time: in a new session (kept for the next file) MFMT sets its time to 1970, so the
+        next mirror copies it again rather than take it for newer. None: no session now."""
+        try:
+            client = await self._session()
+        except (FtpClientError, _NoSession):
+            return None
+        self.working += 1
+        try:
+            if not await client.set_mtime(posixpath.join(self.remote_root, rel), 0):
+                self.note(
+                    f"The server's {rel} may be incomplete and cannot be marked (no MFMT): "
+                    "a later mirror may take it as up to date (one with --checksum will not)."
+                )
+        except FtpClientError:
+            await client.close()
+            self.working -= 1
+            return None
+        return client
+
     async def worker(self, client: FtpClient | None, queue: list[tuple[str, Entry]]) -> None:
         """Take files from ``queue`` until it is empty; ``None``: open a session first."""
         current = client
@@ -188,9 +209,11 @@ class _Copier:
                 except DataStalled as exc:  # this file's transfer, every time: not the others
                     self.the_plan.failed.append((rel, str(exc)))
                     self.the_plan.stalled.append(rel)
+                    self.note(f"Not copied: {rel} ({exc}); going on with the others.")
                     if self.the_plan.direction == "download":
                         _mark_stale(self.local_root / rel)
-                    self.note(f"Not copied: {rel} ({exc}); going on with the others.")
+                    elif current is None:  # closed after the stall
+                        current = await self._mark_stale_there(rel)
                 except FtpClientError as exc:
                     if refuses_only_the_file(exc):
                         self.the_plan.failed.append((rel, str(exc)))
