@@ -320,7 +320,7 @@ def transfers(
 ) -> list[dict[str, Any]]:
     """Finished and aborted transfers from the transfer log, newest first."""
     query = Search(user or None, path or None, since, until, result, limit)
-    return [r.to_dict() for r in search(ctx.settings.xferlog_path, query)]
+    return [r.to_dict() for r in search(ctx.transfer_log, query)]
 
 
 @router.get("/session-log", tags=["history"])

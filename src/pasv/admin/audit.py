@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pasv.server.xferlog import OPEN_FLAGS, open_again
+from pasv.admin.history import readable
+from pasv.server.xferlog import READ_BACK_FLAGS, ReadBack, open_again, open_read_back
 
 log = logging.getLogger("pasv.admin")
 # never written: a password, a token secret, a CSRF token
@@ -17,10 +18,12 @@ SECRET_FIELDS = frozenset({"password", "secret", "token", "csrf"})
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    """``fd``: the log opened before the switch to the serving user (serve() opens it as root,
+    then it is read back through it too), else ``path`` is opened now."""
+
+    def __init__(self, path: Path, fd: int | None = None) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, OPEN_FLAGS, 0o640)
+        self.file = ReadBack(path, open_read_back(path, "audit log") if fd is None else fd)
 
     def record(
         self, actor: str, address: str, action: str, target: str, detail: dict[str, Any], ok: bool
@@ -39,34 +42,34 @@ class AuditLog:
             ensure_ascii=False,
             default=str,
         )
+        if self.file.fd is None:  # closed: the API stops
+            return
         try:
-            os.write(self._fd, (line + "\n").encode("utf-8", "replace"))
+            os.write(self.file.fd, (line + "\n").encode("utf-8", "replace"))
         except OSError as exc:
             log.error("cannot write the audit log %s: %s", self.path, exc)
 
     def tail(self, limit: int = 200) -> list[dict[str, Any]]:
-        return read_tail(self.path, limit)
+        return read_tail(self.file, limit)
 
     def reopen(self, fd: int | None = None) -> None:
         """Write to a new file from now on (after log rotation, on SIGHUP): ``fd`` opened by
         the privileged parent, or the path opened again."""
-        fd = open_again(self.path, fd, "audit log")
-        if fd is None:
-            return
-        os.close(self._fd)
-        self._fd = fd
+        fd = open_again(self.path, fd, "audit log", READ_BACK_FLAGS)
+        if fd is not None:
+            self.file.swap(fd)
 
     def close(self) -> None:
-        os.close(self._fd)
+        self.file.swap(None)
 
 
-def read_tail(path: Path, limit: int, window: int = 4 << 20) -> list[dict[str, Any]]:
+def read_tail(log: Path | ReadBack, limit: int, window: int = 4 << 20) -> list[dict[str, Any]]:
     """The last ``limit`` JSON lines of a file (reading at most its last ``window`` bytes)."""
     try:
-        with path.open("rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            file.seek(max(0, size - window))
-            data = file.read()
+        with readable(log) as fd:
+            size = os.fstat(fd).st_size
+            start = max(0, size - window)
+            data = os.pread(fd, size - start, start)
     except OSError:
         return []
     lines = data.splitlines()

@@ -331,7 +331,7 @@ async def transfers(request: Request, ctx: AdminContext) -> PageValues:
     query = Search(q.get("user") or None, q.get("path") or None, None, None, result, 200)
     # the log files are read in a thread: a scan of 16 MiB of xferlog took 0.3 s, and this
     # loop is the FTP server's (worker 0)
-    return {"transfers": await asyncio.to_thread(search, ctx.settings.xferlog_path, query), "q": q}
+    return {"transfers": await asyncio.to_thread(search, ctx.transfer_log, query), "q": q}
 
 
 @page("/log", "log.html")

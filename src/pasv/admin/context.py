@@ -8,12 +8,14 @@ import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pasv.admin.actions import Manager
 from pasv.admin.audit import AuditLog
 from pasv.admin.tokens import TokenStore
 from pasv.config import Settings
 from pasv.server.registry import SessionRegistry
+from pasv.server.xferlog import ReadBack
 
 SAMPLE_EVERY = 2.0
 SAMPLES = 300  # ten minutes
@@ -82,6 +84,12 @@ class AdminContext:
     cluster: bool = False  # several nodes on PostgreSQL: the dashboard shows each session's node
     ftp_addresses: list[tuple[str, int]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    xferlog: ReadBack | None = None  # the server's own descriptor of it (opened before the switch)
+
+    @property
+    def transfer_log(self) -> Path | ReadBack:
+        """What the transfer history is read from: the server's descriptor, else the path."""
+        return self.xferlog if self.xferlog is not None else self.settings.xferlog_path
 
     def audited(
         self, who: Principal, action: str, target: str, detail: Mapping[str, object], ok: bool

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
+
+from pasv.server.xferlog import ReadBack
 
 _FIELDS = 18
 _WINDOW = 16 << 20  # the newest 16 MiB of the log are searched
@@ -61,7 +64,26 @@ class Search:
     limit: int = 100
 
 
-def search(path: Path, query: Search) -> list[TransferRecord]:
+@contextlib.contextmanager
+def readable(log: Path | ReadBack) -> Iterator[int]:
+    """A descriptor to read ``log`` with: the one the server writes it with (opened as root
+    before the switch, when pasv started as root), else the file opened by its path."""
+    if isinstance(log, ReadBack):
+        with log.reading() as held:
+            if held is not None:
+                yield held
+                return
+        if log.path is None:
+            raise FileNotFoundError("no log")
+        log = log.path
+    fd = os.open(log, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def search(log: Path | ReadBack, query: Search) -> list[TransferRecord]:
     """Matching transfers, newest first: the log is read from its end in chunks, and only as
     far as the matches need (each chunk a short step, so a thread searching leaves the GIL to
     the FTP server's loop often)."""
@@ -70,8 +92,8 @@ def search(path: Path, query: Search) -> list[TransferRecord]:
     # of a search's time)
     needles = [text.encode() for text in (query.user, (query.path or "").replace(" ", "_")) if text]
     try:
-        with path.open("rb") as file:
-            for raw in _lines_from_end(file):
+        with readable(log) as fd:
+            for raw in _lines_from_end(fd):
                 if any(needle not in raw for needle in needles):
                     continue
                 record = parse_line(raw.decode("utf-8", "replace"))
@@ -85,16 +107,15 @@ def search(path: Path, query: Search) -> list[TransferRecord]:
     return found
 
 
-def _lines_from_end(file: BinaryIO) -> Iterator[bytes]:
-    """The lines of the newest ``_WINDOW`` bytes of ``file``, last first (a line cut by the
-    window's start is left out)."""
-    size = file.seek(0, os.SEEK_END)
+def _lines_from_end(fd: int) -> Iterator[bytes]:
+    """The lines of the newest ``_WINDOW`` bytes of the file, last first (a line cut by the
+    window's start is left out). Read at offsets: the descriptor may be the writer's."""
+    size = os.fstat(fd).st_size
     start = max(0, size - _WINDOW)
     end, rest = size, b""
     while end > start:
         begin = max(start, end - _CHUNK)
-        file.seek(begin)
-        lines = (file.read(end - begin) + rest).split(b"\n")
+        lines = (os.pread(fd, end - begin, begin) + rest).split(b"\n")
         rest = lines[0]  # may go on in the chunk before
         yield from (line.rstrip(b"\r") for line in reversed(lines[1:]) if line)
         end = begin

@@ -104,12 +104,13 @@ async def start_admin(
         settings=settings,
         manager=Manager(accounts, settings, bans),
         tokens=TokenStore(accounts),
-        audit=AuditLog(settings.audit_log_path),
+        audit=AuditLog(settings.audit_log_path, server.take_audit_fd()),
         registry=registry,
         throughput=throughput,
         workers=settings.server.worker_count,
         cluster=server.cluster is not None,
         ftp_addresses=server.addresses,
+        xferlog=server.xferlog.file,
     )
     server.auditlog = ctx.audit  # SIGHUP opens it again (after a rotation), as the other logs
     tls = settings.admin.tls and server.tls is not None

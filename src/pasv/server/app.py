@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from collections.abc import Sequence
@@ -99,6 +100,7 @@ class FtpServer:
         self.xferlog = XferLog(settings.xferlog_path)
         self.sessionlog = SessionLog(settings.session_log_path if settings.admin.enabled else None)
         self.auditlog: Reopening | None = None  # the admin API's, where it serves (worker 0)
+        self.audit_fd: int | None = None  # its file, opened before the switch (serve())
         self.tls = TlsContexts(settings) if settings.tls.enabled else None
         self.loop: asyncio.AbstractEventLoop  # set by start
         self._listeners: list[ControlListener] = []
@@ -225,6 +227,11 @@ class FtpServer:
         except CertificateError:
             return None  # logged; the current certificate stays in service
 
+    def take_audit_fd(self) -> int | None:
+        """The audit log's descriptor for the admin API, which closes it from then on."""
+        fd, self.audit_fd = self.audit_fd, None
+        return fd
+
     def reload(self) -> None:
         """SIGHUP: the certificate and key now on disk, and the logs opened again."""
         self.reload_tls()
@@ -258,6 +265,8 @@ class FtpServer:
         await self.events.hooks.close()
         self.passive_pool.close()
         self.xferlog.close()
+        if self.audit_fd is not None:  # the admin API never started
+            os.close(self.audit_fd)
         await self.storages.aclose()
         self.sessionlog.close()
 

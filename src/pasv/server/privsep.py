@@ -36,11 +36,11 @@ def _memory_file(data: bytes) -> int:
     return fd
 
 
-def _reopen(path: Path, mine: bool, account: Account) -> int:
+def _reopen(path: Path, mine: bool, account: Account, flags: int = xferlog.OPEN_FLAGS) -> int:
     """A log opened again as root; one in the data directory (``mine``) that root owns (made
-    now, after a rotation) is given to the serving user, as at the start: the admin API reads
-    it back as that user."""
-    fd = os.open(path, xferlog.OPEN_FLAGS, 0o640)
+    now, after a rotation) is given to the serving user, as at the start. One set elsewhere is
+    never given away: the worker writes (and the admin API reads) it through this descriptor."""
+    fd = os.open(path, flags, 0o640)
     if mine and os.fstat(fd).st_uid == 0:
         os.fchown(fd, account.uid, account.gid)
     return fd
@@ -69,7 +69,8 @@ def reload_message(settings: Settings, account: Account) -> tuple[bytes, list[in
                 "self_signed": cert.self_signed,
             }
     try:
-        fds.append(_reopen(settings.xferlog_path, settings.logging.xferlog is None, account))
+        mine = settings.logging.xferlog is None
+        fds.append(_reopen(settings.xferlog_path, mine, account, xferlog.READ_BACK_FLAGS))
         header["xferlog"] = True
     except OSError as exc:
         log.error("cannot reopen the transfer log %s: %s", settings.xferlog_path, exc)
@@ -80,7 +81,8 @@ def reload_message(settings: Settings, account: Account) -> tuple[bytes, list[in
         except OSError as exc:
             log.error("cannot reopen the session log %s: %s", settings.session_log_path, exc)
         try:  # only worker 0 serves the API; the others close it
-            fds.append(_reopen(settings.audit_log_path, settings.admin.audit_log is None, account))
+            mine = settings.admin.audit_log is None
+            fds.append(_reopen(settings.audit_log_path, mine, account, xferlog.READ_BACK_FLAGS))
             header["auditlog"] = True
         except OSError as exc:
             log.error("cannot reopen the audit log %s: %s", settings.audit_log_path, exc)

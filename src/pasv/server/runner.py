@@ -17,7 +17,7 @@ from pasv.accounts.policy_store import PolicyStore
 from pasv.accounts.sqlbase import AccountDatabase
 from pasv.config import Settings
 from pasv.policy.engine import Policy
-from pasv.server import metrics, privsep
+from pasv.server import metrics, privsep, xferlog
 from pasv.server.app import FtpServer, base_policy
 from pasv.server.board import SessionBoard
 from pasv.server.composition import is_shared, node_name, open_accounts, open_cluster
@@ -265,6 +265,8 @@ async def serve(
         )
     stop_addon: Callable[[], Awaitable[None]] | None = None
     try:
+        if addon is not None:  # the admin API's audit log: opened (as root) before the switch
+            server.audit_fd = xferlog.open_read_back(settings.audit_log_path, "audit log")
         if account is not None:
             drop(account)
         plain, implicit = socks if socks is not None else (None, None)
