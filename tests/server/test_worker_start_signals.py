@@ -8,6 +8,7 @@ audit log stand-in says when a reload reopens it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -27,7 +28,7 @@ from pasv.cli.common import setup_logging
 from pasv.config import load_settings
 from pasv.server.runner import run
 
-data, port, implicit, passive, release = sys.argv[1:6]
+data, port, implicit, passive, release, workers = sys.argv[1:7]
 
 def say(line):
     os.write(1, (line + "\\n").encode())  # one write per line: the workers share this pipe
@@ -50,7 +51,7 @@ async def addon(server, sock, accounts, say):
     return stop
 
 sections = {
-    "server": {"data_dir": data, "host": "127.0.0.1", "port": int(port), "workers": 2,
+    "server": {"data_dir": data, "host": "127.0.0.1", "port": int(port), "workers": int(workers),
                "allow_root": True},
     "passive": {"ports": passive},
     "tls": {"implicit_port": int(implicit)},
@@ -63,12 +64,13 @@ run(load_settings(None, sections), say, addon)
 
 
 class Held:
-    """The script's process, its worker 0 held in the add-on's start."""
+    """The script's process, its worker 0 held in the add-on's start (with one worker, the
+    process itself: no supervisor)."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, workers: int) -> None:
         read, self.release = os.pipe()
         argv = [sys.executable, "-c", SCRIPT, str(tmp_path / "data"), str(free_port())]
-        argv += [str(free_port()), passive_range(), str(read)]
+        argv += [str(free_port()), passive_range(), str(read), str(workers)]
         self.proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
@@ -82,12 +84,13 @@ class Held:
         self.worker = int(started.rsplit(" ", 1)[1])  # worker 0, before its SIGHUP handler
 
     def let_go(self) -> None:
-        os.write(self.release, b"x")
+        with contextlib.suppress(BrokenPipeError):  # no process is left to read it
+            os.write(self.release, b"x")
 
 
-@pytest.fixture
-def held(tmp_path: Path) -> Iterator[Held]:
-    server = Held(tmp_path)
+@pytest.fixture(params=[2])
+def held(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Held]:
+    server = Held(tmp_path, request.param)
     try:
         yield server
     finally:
@@ -95,9 +98,10 @@ def held(tmp_path: Path) -> Iterator[Held]:
         os.close(server.release)
 
 
+@pytest.mark.parametrize("held", [2, 1], indirect=True, ids=["workers", "one-process"])
 def test_a_sighup_while_a_worker_starts_reloads_it_once_it_serves(held: Held) -> None:
     """Before, the SIGHUP's default action ended the worker (a replacement started, and the
-    reload, e.g. a log reopened after a rotation, was lost)."""
+    reload, e.g. a log reopened after a rotation, was lost; a single-process server ended)."""
     os.kill(held.worker, signal.SIGHUP)  # as the supervisor forwards a reload
     held.let_go()
     lines = _read_until(held.proc, r"reopened in \d+|add-on starting in \d+")
