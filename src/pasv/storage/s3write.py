@@ -26,7 +26,9 @@ class S3WriteHandle:
     """Bytes go to a buffer of one part; a full part is sent while the next one fills, so at
     most two parts are held. Nothing is visible under the key until ``commit``; a handle
     closed uncommitted aborts its multipart upload (the previous object stays as it was), or
-    with ``keep_partial`` completes it with what arrived."""
+    with ``keep_partial`` completes it with what arrived, unless the store itself failed: its
+    parts are then not all known to be there (a failed first one never was), and the
+    previous object stays even when the store is back by the time of the close."""
 
     def __init__(
         self,
@@ -48,6 +50,7 @@ class S3WriteHandle:
         self._parts: list[dict[str, Any]] = []
         self._pending: asyncio.Task[None] | None = None
         self._done = False
+        self._failed = False  # a store call failed: nothing of this upload is kept
         self.written = 0
 
     async def begin(self) -> None:
@@ -101,7 +104,11 @@ class S3WriteHandle:
             view = view[room:]
             if len(self._buffer) >= self._part_size:
                 part, self._buffer = bytes(self._buffer), bytearray()
-                await self._send(part)
+                try:
+                    await self._send(part)
+                except err.FtpError:
+                    self._failed = True
+                    raise
 
     async def _send(self, part: bytes) -> None:
         """Start sending one part; waits for the one before (so two parts at most are held)."""
@@ -129,6 +136,15 @@ class S3WriteHandle:
     async def commit(self) -> None:
         if self._done:
             return
+        try:
+            await self._commit()
+        except err.FtpError:
+            self._failed = True
+            raise
+        self._buffer = bytearray()
+        self._done = True
+
+    async def _commit(self) -> None:
         await self._settle()
         if self._upload_id is None:  # smaller than one part: one PUT
             await self._conn.call("put_object", Key=self._key, Body=bytes(self._buffer))
@@ -143,14 +159,12 @@ class S3WriteHandle:
                 UploadId=self._upload_id,
                 MultipartUpload={"Parts": self._parts},
             )
-        self._buffer = bytearray()
-        self._done = True
 
     async def close(self, *, discard: bool = False) -> None:
         if self._done:
             return
         try:
-            if self._keep_partial and self.written and not discard:
+            if self._keep_partial and self.written and not discard and not self._failed:
                 await self.commit()
                 return
         except err.FtpError as exc:
