@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import functools
 import ipaddress
 import os
 import tomllib
@@ -58,6 +60,16 @@ class ServerSection(_Section):
     default_host: str | None = Field(
         None, description="the virtual host of a session that sends no HOST; none = this server"
     )
+    legacy_encoding: str | None = Field(
+        None,
+        description="names of clients that do not speak UTF-8 (Windows Explorer, ftp.exe): "
+        '"gb18030", "gbk", "big5", "cp1251" …; none = off (a line that is not UTF-8 is latin-1)',
+    )
+    legacy_encoding_mode: Literal["detect", "default"] = Field(
+        "detect",
+        description='"detect": a session is served in legacy_encoding from its first line that '
+        'is not UTF-8; "default": every session that does not send OPTS UTF8 ON is',
+    )
 
     @field_validator("umask", "chmod_mask", mode="before")
     @classmethod
@@ -73,6 +85,39 @@ class ServerSection(_Section):
     @classmethod
     def _language(cls, value: str) -> str:
         return _language_tag(value)
+
+    @field_validator("legacy_encoding")
+    @classmethod
+    def _legacy_encoding(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            name = codecs.lookup(value.strip()).name
+        except LookupError:
+            raise ValueError(f'unknown encoding {value!r}; for example "gb18030"') from None
+        ascii_bytes = bytes(range(128))
+        try:
+            ascii_compatible = (
+                ascii_bytes.decode(name) == ascii_bytes.decode("ascii")
+                and ascii_bytes.decode("ascii").encode(name) == ascii_bytes
+                and name not in _NOT_NAME_ENCODINGS
+                and not name.startswith("iso2022")  # stateful: ESC sequences switch sets
+            )
+        except (UnicodeError, LookupError):  # LookupError: not a text encoding (rot13)
+            ascii_compatible = False
+        if not ascii_compatible:
+            raise ValueError(f"{value!r} does not keep ASCII as it is; FTP commands are ASCII")
+        if name in ("utf-8", "utf-8-sig"):
+            raise ValueError("UTF-8 is always spoken; name the clients' other encoding")
+        return name
+
+    @functools.cached_property
+    def charsets(self) -> tuple[str, ...]:
+        """What a session that has not chosen reads lines in, its own (its replies') first."""
+        legacy = self.legacy_encoding
+        if legacy is None:
+            return ("utf-8",)
+        return (legacy, "utf-8") if self.legacy_encoding_mode == "default" else ("utf-8", legacy)
 
     @field_validator("banners")
     @classmethod
@@ -115,6 +160,9 @@ class ServerSection(_Section):
         ipaddress.ip_address(value)
         return value
 
+
+# codecs that keep ASCII but are not file-name encodings
+_NOT_NAME_ENCODINGS = frozenset({"idna", "unicode-escape", "raw-unicode-escape"})
 
 _LANGUAGE_TAGS = {"en": "en", "zh": "zh-Hans", "zh-cn": "zh-Hans", "zh-hans": "zh-Hans",
                   "zh-sg": "zh-Hans"}  # fmt: skip

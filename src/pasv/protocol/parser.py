@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pasv.protocol.errors import CommandUnrecognized, FtpError, LineTooLong
 from pasv.protocol.texts import said
 
-__all__ = ["Command", "LineBuffer", "parse_command", "whole_line"]
+__all__ = ["UTF8_ONLY", "Command", "LineBuffer", "parse_command", "whole_line"]
 
 IAC = 0xFF
 WILL, WONT, DO, DONT = 0xFB, 0xFC, 0xFD, 0xFE
@@ -22,10 +22,13 @@ _SHOWN_VERB = 20
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One command line: ``name`` is the upper-case verb, ``arg`` the text after the first space."""
+    """One command line: ``name`` is the upper-case verb, ``arg`` the text after the first space;
+    ``charset`` names the encoding it was read in when that was not the session's own (a line
+    in the legacy encoding from a session still on UTF-8), else None."""
 
     name: str
     arg: str = ""
+    charset: str | None = None
 
 
 def _show(text: str) -> str:
@@ -51,16 +54,39 @@ def parse_command(line: str) -> Command:
     return Command(verb.upper(), arg if sep else "")
 
 
-def _decode(raw: bytes) -> str:
+UTF8_ONLY: tuple[str, ...] = ("utf-8",)
+
+
+def _fallback(raw: bytes, charsets: tuple[str, ...]) -> tuple[str, str | None]:
+    """A line that is not in the session's own encoding: in the first of the others it decodes
+    in, and that one's name; else latin-1 (and None)."""
+    for charset in charsets[1:]:
+        try:
+            return raw.decode(charset), charset
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1"), None
+
+
+def _parse(raw: bytes, charsets: tuple[str, ...]) -> Command | FtpError:
     try:
-        return raw.decode("utf-8")
+        text = raw.decode(charsets[0])
+        charset = None
     except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        text, charset = _fallback(raw, charsets)
+    try:
+        command = parse_command(text)
+    except FtpError as exc:
+        return exc
+    return command if charset is None else Command(command.name, command.arg, charset)
 
 
-def whole_line(data: bytes, max_line: int) -> list[Command | FtpError] | None:
+def whole_line(
+    data: bytes, max_line: int, charsets: tuple[str, ...] = UTF8_ONLY
+) -> list[Command | FtpError] | None:
     """The common case of a read: exactly one whole, plain line (no Telnet commands, not
-    too long), parsed; None for anything else, which needs a LineBuffer."""
+    too long), parsed; None for anything else, which needs a LineBuffer. A line is read in
+    the first of ``charsets`` it decodes in (the session's own first), else as latin-1."""
     if (
         data
         and data.find(b"\n") == len(data) - 1
@@ -69,17 +95,14 @@ def whole_line(data: bytes, max_line: int) -> list[Command | FtpError] | None:
     ):
         raw = data[:-2] if data.endswith(b"\r\n") else data[:-1]
         if len(raw) <= max_line:
-            try:
-                return [parse_command(_decode(raw))]
-            except FtpError as exc:
-                return [exc]
+            return [_parse(raw, charsets)]
     return None
 
 
 class LineBuffer:
     """Incremental command-line splitter; ``feed`` returns commands and per-line errors."""
 
-    __slots__ = ("_buf", "_discarding", "_max_line", "_telnet")
+    __slots__ = ("_buf", "_charsets", "_discarding", "_max_line", "_telnet")
 
     def __init__(self, max_line: int = 4096) -> None:
         if max_line < 1:
@@ -88,16 +111,19 @@ class LineBuffer:
         self._buf = b""  # bytes, not a bytearray: an empty one is shared (idle sessions)
         self._discarding = False
         self._telnet = _NORMAL
+        self._charsets = UTF8_ONLY
 
     @property
     def pending(self) -> int:
         """Bytes of an unfinished line held in the buffer (bounded by ``max_line`` + a CR)."""
         return len(self._buf)
 
-    def feed(self, data: bytes) -> list[Command | FtpError]:
-        """Consume ``data`` and return one item per completed line."""
+    def feed(self, data: bytes, charsets: tuple[str, ...] = UTF8_ONLY) -> list[Command | FtpError]:
+        """Consume ``data`` and return one item per completed line (read as ``whole_line``
+        reads one)."""
+        self._charsets = charsets
         if not self._buf and self._telnet == _NORMAL and not self._discarding:
-            whole = whole_line(data, self._max_line)
+            whole = whole_line(data, self._max_line, charsets)
             if whole is not None:
                 return whole
         out: list[Command | FtpError] = []
@@ -156,7 +182,4 @@ class LineBuffer:
         self._buf = b""
         if raw.endswith(b"\r"):
             raw = raw[:-1]
-        try:
-            out.append(parse_command(_decode(raw)))
-        except FtpError as exc:
-            out.append(exc)
+        out.append(_parse(raw, self._charsets))

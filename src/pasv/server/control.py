@@ -122,12 +122,15 @@ class ControlProtocol(asyncio.Protocol):
         elif self.header is not None:
             data = self._after_header(data)
         lines = self.lines
-        items = None if lines is not None else whole_line(data, self.server.max_line)
+        charsets = self.session.charsets
+        items = None if lines is not None else whole_line(data, self.server.max_line, charsets)
         if items is None:
             if lines is None:
                 lines = self.lines = LineBuffer(self.server.max_line)
-            items = lines.feed(data)
+            items = lines.feed(data, charsets)
         for item in items:
+            if isinstance(item, Command) and item.charset is not None:
+                self.session.heard(item.charset)
             if self._overtakes(item):
                 assert isinstance(item, Command)
                 urgent = self.urgent
@@ -428,7 +431,7 @@ class ControlProtocol(asyncio.Protocol):
                     reply.code,
                     line,
                 )
-        return reply.encode()
+        return reply.encode(self.session.charset)
 
     def close(self) -> None:
         """Finish writing what is queued, then close."""

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import ipaddress
 import itertools
+import logging
 import ssl
 import time
 from collections.abc import Hashable
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from pasv.server.vhosts import VirtualHost
     from pasv.storage.base import Storage
 
+log = logging.getLogger("pasv.session")
 _ids = itertools.count(1)
 _SHARED_LOCAL_ADDRESSES = 1024
 _UPLOADS_KEPT = 1024  # a session's own uploads it may rename where it may STOR
@@ -54,6 +56,9 @@ class SessionOptions:
     via: str | None = None  # the balancer this connection came through (PROXY header)
     # the virtual host TLS was set up for (SNI, or HOST before AUTH): HOST cannot change it
     tls_host: VirtualHost | None = None
+    # what the client's lines are read in, its own (replies', listings') first; None: the
+    # server's (ServerSection.charsets); set by OPTS UTF8 and a line in the legacy encoding
+    charsets: tuple[str, ...] | None = None
     # REIN forgets the ones below (the TLS host and the balancer stay)
     allocated: int | None = None  # ALLO's size, for the next upload
     epsv_all: bool = False
@@ -145,7 +150,9 @@ class Session:
             self.server.gate.logout(self)
         kept = self.options
         if kept is not DEFAULT_OPTIONS:
-            self.use_options(SessionOptions(via=kept.via, tls_host=kept.tls_host))
+            self.use_options(
+                SessionOptions(via=kept.via, tls_host=kept.tls_host, charsets=kept.charsets)
+            )
         self.user: User | None = None
         self.storage: Storage | None = None
         # RFC 7151: REIN forgets HOST (the host TLS was set up for stays)
@@ -166,6 +173,30 @@ class Session:
         """Change the session's options (a ``dataclasses.replace`` of them); options equal to
         the defaults are the shared object again."""
         self.options = DEFAULT_OPTIONS if options == DEFAULT_OPTIONS else options
+
+    @property
+    def charsets(self) -> tuple[str, ...]:
+        """The encodings this session's lines are read in, its own first."""
+        chosen = self.options.charsets
+        return self.server.settings.server.charsets if chosen is None else chosen
+
+    @property
+    def charset(self) -> str:
+        """The encoding of this session's replies and listings (UTF-8 unless it speaks the
+        server's legacy_encoding)."""
+        return self.charsets[0]
+
+    def speak(self, charsets: tuple[str, ...]) -> None:
+        """From now on read lines in ``charsets`` and answer in the first."""
+        self.use_options(dataclasses.replace(self.options, charsets=charsets))
+
+    def heard(self, charset: str) -> None:
+        """A line came in another of the session's encodings than its own: a legacy one makes
+        it the session's (a UTF-8 line from a session served in legacy_encoding changes
+        nothing)."""
+        if charset != "utf-8":
+            log.info("[%d] %s sends %s, not UTF-8: answered in it", self.id, self.peer_ip, charset)
+            self.speak((charset, "utf-8"))
 
     # --- helpers used by handlers ---------------------------------------------------------
     @property

@@ -61,6 +61,23 @@ def feat(s: Session, arg: str) -> Reply:
     return make_reply(ReplyCode.SYSTEM_STATUS, "\n".join(lines))
 
 
+def opts_utf8(s: Session, value: str) -> Reply:
+    """OPTS UTF8 ON keeps a session on UTF-8 (never served in legacy_encoding); OFF, where a
+    legacy_encoding is set, serves it in that one."""
+    legacy = s.server.settings.server.legacy_encoding
+    if value.upper() in ("ON", ""):
+        if legacy is None:
+            return make_reply(ReplyCode.OK, "UTF8 mode is always on.")
+        s.speak(("utf-8",))
+        return make_reply(ReplyCode.OK, say("info.utf8_on"))
+    if value.upper() != "OFF":
+        raise ArgumentError(say("info.utf8_on_or_off", value=value[:20]))
+    if legacy is None:
+        raise ParameterNotImplemented("UTF8 cannot be turned off; names are UTF-8.")
+    s.speak((legacy, "utf-8"))
+    return make_reply(ReplyCode.OK, say("info.utf8_off", charset=legacy))
+
+
 _MLST_ORDER = ("type", "size", "modify", "perm", "unique", "unix.mode")
 
 
@@ -70,11 +87,7 @@ def opts(s: Session, arg: str) -> Reply:
     option = option.upper()
     value = value.strip()
     if option == "UTF8":
-        if value.upper() in ("ON", ""):
-            return make_reply(ReplyCode.OK, "UTF8 mode is always on.")
-        if value.upper() != "OFF":
-            raise ArgumentError(say("info.utf8_on_or_off", value=value[:20]))
-        raise ParameterNotImplemented("UTF8 cannot be turned off; names are UTF-8.")
+        return opts_utf8(s, value)
     if option == "MLST":
         wanted = {f.lower() for f in value.split(";") if f}
         chosen = frozenset(f for f in wanted if f in ALL_MLST_FACTS)

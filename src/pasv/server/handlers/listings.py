@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
 import re
 import socket
@@ -25,6 +26,7 @@ from pasv.server.listcache import signature
 from pasv.server.session import Counters, Session
 from pasv.server.transfers import Transfer
 
+log = logging.getLogger("pasv.session")
 _MODE_NAMES = {"S": "Stream", "Z": "Deflate", "B": "Block"}
 _LS_FLAGS = re.compile(r"^-[A-Za-z1]+$")
 
@@ -87,12 +89,12 @@ async def _listing_data(
     if facts.kind != "dir":
         if on_file is None:
             raise NotADirectory(say("listings.path_is_not_a", path=path))
-        return path, on_file([facts]).encode("utf-8", "surrogateescape")
+        return path, encoded(s, on_file([facts]), path)
     assert s.user is not None
     visible = s.access.entry_filter(path)
     # a filtered listing is the user's own: the cache key says whose, under which policy
     who = None if visible is None else (s.user.name, s.user.anonymous, s.access.serial)
-    key = (s.fs, path, verb, variant, who)
+    key = (s.fs, path, verb, variant, who, s.charset)
     sig = signature(facts)
     cached = None if server.uploads else server.listings.get(key, sig)
     if cached is not None:
@@ -100,7 +102,7 @@ async def _listing_data(
     entries, linked = s.listed(await s.fs.listdir(path), path)
     if visible is not None:
         entries = [entry for entry in entries if visible(entry.name)]
-    data = render(entries).encode("utf-8", "surrogateescape")
+    data = encoded(s, render(entries), path)
     if not linked:  # which symbolic links a listing shows depends on the user: not shared
         server.listings.put(key, sig, counter, data)
     return path, data
@@ -126,7 +128,18 @@ async def _matches(s: Session, arg: str, path: str, pattern: str, render: Render
     if render is _names and "/" in arg:
         prefix = arg.rpartition("/")[0] + "/"
         chosen = [dataclasses.replace(entry, name=prefix + entry.name) for entry in chosen]
-    return render(chosen).encode("utf-8", "surrogateescape")
+    return encoded(s, render(chosen), directory)
+
+
+def encoded(s: Session, text: str, path: str) -> bytes:
+    """A listing in the session's encoding; a name it cannot say there (legacy_encoding "gbk"
+    has no emoji) shows "?" for each such character, and is logged."""
+    charset = s.charset
+    try:
+        return text.encode(charset, "surrogateescape")
+    except UnicodeEncodeError:
+        log.info("[%d] listing of %s: names not in %s shown with '?'", s.id, path, charset)
+        return text.encode(charset, "replace")
 
 
 def _list_lines(entries: list[FileFacts]) -> str:
@@ -228,7 +241,7 @@ async def stat(s: Session, arg: str) -> Reply:
     path, data = await _listing_data(s, arg, "LIST", _list_lines, _list_lines)
     lines = [
         f"Status of {path}:",
-        *data.decode("utf-8", "surrogateescape").splitlines(),
+        *data.decode(s.charset, "surrogateescape").splitlines(),
         "End of status.",
     ]
     return make_reply(ReplyCode.FILE_STATUS, "\n".join(lines))
