@@ -182,4 +182,8 @@ class LineBuffer:
         self._buf = b""
         if raw.endswith(b"\r"):
             raw = raw[:-1]
-        out.append(_parse(raw, self._charsets))
+        item = _parse(raw, self._charsets)
+        if isinstance(item, Command) and item.charset not in (None, "utf-8"):
+            # the session speaks it from now on: so do the lines after it in this read
+            self._charsets = (item.charset, *(c for c in self._charsets if c != item.charset))
+        out.append(item)
