@@ -77,7 +77,9 @@ def test_a_legacy_session_stays_legacy_and_opts_utf8_on_keeps_utf8(gbk_server: L
     ftp.sendcmd("CWD 中文")  # its first non-ASCII line: the session speaks GBK from now on
     ftp.cwd("/")
     assert ftp.nlst() == ["中文"]  # an ASCII-only command after it: still answered in GBK
+    assert " File names: GB18030" in ftp.sendcmd("STAT").splitlines()
     utf8 = gbk_server.login()
+    assert " File names: UTF-8" in utf8.sendcmd("STAT").splitlines()
     assert utf8.sendcmd("OPTS UTF8 ON").startswith("200")
     utf8.mkd("文档")  # a UTF-8 line: nothing to detect
     assert sorted(utf8.nlst()) == ["中文", "文档"]

@@ -257,6 +257,7 @@ def _session_status(s: Session) -> str:
         f" Served by process {os.getpid()}",
         f" Logged in as {s.user.name}" if s.user else " Not logged in",
         f" TYPE: {s.type_name}, STRUcture: File, MODE: {_MODE_NAMES[s.options.mode]}",
+        f" File names: {s.charset.upper()}",
         f" Working directory: {s.cwd}",
         f" Data connection: {data}",
         f" {s.commands} commands, {c.files_in} files ({c.bytes_in} bytes) uploaded, "
