@@ -7,7 +7,7 @@ import gc
 import json
 import os
 
-from pasv.server.runner import fork_worker
+from pasv.server.workerstart import fork_worker
 
 
 def test_a_worker_starts_with_the_inherited_objects_out_of_the_collectors_way() -> None:

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from pasv.config import ConfigError, load_settings
-from pasv.server.runner import worker_sockets
+from pasv.server.supervisor import worker_sockets
 
 
 def test_workers_default_to_one_per_core() -> None:
