@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pasv.server.xferlog import ReadBack
+from pasv.server.xferlog import ReadBack, field
 
 _FIELDS = 18
 _WINDOW = 16 << 20  # the newest 16 MiB of the log are searched
@@ -90,7 +90,7 @@ def search(log: Path | ReadBack, query: Search) -> list[TransferRecord]:
     found: list[TransferRecord] = []
     # a line without the user's name or the part of the path is not parsed (strptime is most
     # of a search's time)
-    needles = [text.encode() for text in (query.user, (query.path or "").replace(" ", "_")) if text]
+    needles = [text.encode() for text in (query.user, field(query.path or "")) if text]
     try:
         with readable(log) as fd:
             for raw in _lines_from_end(fd):
@@ -126,7 +126,7 @@ def _lines_from_end(fd: int) -> Iterator[bytes]:
 def _matches(record: TransferRecord, query: Search) -> bool:
     if query.user and record.user != query.user:
         return False
-    if query.path and query.path.replace(" ", "_") not in record.path:
+    if query.path and field(query.path) not in record.path:
         return False
     if query.since is not None and record.time < query.since:
         return False

@@ -40,6 +40,14 @@ def _show(text: str) -> str:
 
 
 _UNRECOGNIZED = "Syntax error, command unrecognized: {verb}"
+_SECRET_VERBS = ("PASS", "ACCT")  # their argument is a password
+
+
+def _secret_cut(verb: str) -> str:
+    """A "verb" that starts with PASS or ACCT but is longer (``PASS\\tpw``, or a password
+    glued on), cut after its fifth character: the reply and the debug log that repeat it
+    never repeat the password."""
+    return verb[:5] if verb[:4].upper() in _SECRET_VERBS else verb
 
 
 def parse_command(line: str) -> Command:
@@ -49,7 +57,7 @@ def parse_command(line: str) -> Command:
         raise CommandUnrecognized("Syntax error, empty command line.")
     verb, sep, arg = line.partition(" ")
     if not (0 < len(verb) <= _MAX_VERB and verb.isascii() and verb.isalpha()):
-        shown = _show(verb or line)
+        shown = _show(_secret_cut(verb) or line)
         raise CommandUnrecognized(said("replies", "parser.unrecognized", _UNRECOGNIZED, verb=shown))
     return Command(verb.upper(), arg if sep else "")
 

@@ -12,6 +12,22 @@ from pathlib import Path
 
 log = logging.getLogger("pasv.xferlog")
 
+# What a file or user name must not carry into an xferlog line, each written as "_": every
+# character str.split() splits on (the format's fields are separated by whitespace, and a tab,
+# U+00A0 or the ideographic space U+3000 in a name made a line of too many fields, which parsers
+# skip), every line break str.splitlines() knows (\v, \f, U+0085, U+2028 ...: no name forges or
+# cuts a line) and every other C0/C1 control character.
+_SPLIT_ON = (0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+_BLANKS = dict.fromkeys(
+    (*range(0x21), *range(0x7F, 0xA1), *_SPLIT_ON),
+    "_",
+)
+
+
+def field(text: str) -> str:
+    """``text`` as one xferlog field (the admin API's history search looks names up so too)."""
+    return text.translate(_BLANKS)
+
 
 # never a symbolic link: root opens it in a directory the serving user owns (docs/deployment.md)
 OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -96,19 +112,18 @@ class XferLog:
         complete: bool,
     ) -> str:
         """Write one line and return it."""
-        name = path.replace(" ", "_").replace("\n", "_").replace("\r", "_")
         line = " ".join(
             (
                 self._now(),
                 str(max(1, round(seconds))),
                 host,
                 str(size),
-                name,
+                field(path),
                 "b" if binary else "a",
                 "_",
                 direction,
                 "a" if anonymous else "r",
-                user.replace(" ", "_"),
+                field(user),
                 "ftp",
                 "0",
                 "*",
