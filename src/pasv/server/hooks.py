@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import os
+import select
 import signal
 import ssl
 import subprocess
@@ -215,13 +216,51 @@ def _fed(proc: subprocess.Popen[bytes], body: bytes) -> tuple[int, bytes]:
     # large input must never wait on this one
     feeder = threading.Thread(target=feed, name="pasv-hook-stdin", daemon=True)
     feeder.start()
-    tail = b""
-    while chunk := os.read(proc.stderr.fileno(), 65536):
-        tail = (tail + chunk)[-STDERR_KEPT:]
+    tail = _stderr_until_exit(proc.pid, proc.stderr.fileno())
     proc.stderr.close()
     code = proc.wait()
     feeder.join()
     return code, tail
+
+
+def _stderr_until_exit(pid: int, fd: int) -> bytes:
+    """The last bytes the program wrote to stderr, read until it exits. Not until the pipe's
+    end: a job the program left running in the background (``scan "$PASV_EVENT_PATH" &``)
+    holds the pipe open, and waiting for it made a program that exited 0 at once a timed-out
+    attempt, with its job killed. The process's pidfd says when it exits (Linux 5.3)."""
+    try:
+        exited = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # another system: until the pipe's end
+        tail = b""
+        while chunk := os.read(fd, 65536):
+            tail = (tail + chunk)[-STDERR_KEPT:]
+        return tail
+    try:
+        return _read_until(fd, exited)
+    finally:
+        os.close(exited)
+
+
+def _read_until(fd: int, exited: int) -> bytes:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.register(exited, select.POLLIN)
+    tail = b""
+    while True:
+        ready = {ready_fd for ready_fd, _ in poller.poll()}
+        if exited in ready:  # what it wrote is in the pipe now: read that much, no more
+            os.set_blocking(fd, False)
+            with contextlib.suppress(BlockingIOError):
+                for _ in range(16):  # a job in the background may go on writing
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        break
+                    tail = (tail + chunk)[-STDERR_KEPT:]
+            return tail
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return tail
+        tail = (tail + chunk)[-STDERR_KEPT:]
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
