@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pasv.protocol.errors import CommandUnrecognized, FtpError, LineTooLong
 from pasv.protocol.texts import said
 
-__all__ = ["UTF8_ONLY", "Command", "LineBuffer", "parse_command", "whole_line"]
+__all__ = ["UTF8_ONLY", "Command", "ForeignCommand", "LineBuffer", "parse_command", "whole_line"]
 
 IAC = 0xFF
 WILL, WONT, DO, DONT = 0xFB, 0xFC, 0xFD, 0xFE
@@ -22,13 +22,19 @@ _SHOWN_VERB = 20
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One command line: ``name`` is the upper-case verb, ``arg`` the text after the first space;
-    ``charset`` names the encoding it was read in when that was not the session's own (a line
-    in the legacy encoding from a session still on UTF-8), else None."""
+    """One command line: ``name`` is the upper-case verb, ``arg`` the text after the first space."""
 
     name: str
     arg: str = ""
-    charset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignCommand(Command):
+    """A command line read in another of the session's encodings than its own (``charset``):
+    a line in the legacy encoding from a session still on UTF-8. Its own class, so that the
+    common line is built with two fields and told apart by its type alone."""
+
+    charset: str = "utf-8"
 
 
 def _show(text: str) -> str:
@@ -86,7 +92,7 @@ def _parse(raw: bytes, charsets: tuple[str, ...]) -> Command | FtpError:
         command = parse_command(text)
     except FtpError as exc:
         return exc
-    return command if charset is None else Command(command.name, command.arg, charset)
+    return command if charset is None else ForeignCommand(command.name, command.arg, charset)
 
 
 def whole_line(
@@ -191,7 +197,7 @@ class LineBuffer:
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         item = _parse(raw, self._charsets)
-        if isinstance(item, Command) and item.charset not in (None, "utf-8"):
+        if isinstance(item, ForeignCommand) and item.charset != "utf-8":
             # the session speaks it from now on: so do the lines after it in this read
             self._charsets = (item.charset, *(c for c in self._charsets if c != item.charset))
         out.append(item)

@@ -109,6 +109,8 @@ class FtpServer:
         self.hosts = HostTable(settings)
         self.language = settings.server.language
         self.max_line = settings.server.max_line_length  # of a command line
+        # what a session that has not chosen reads its lines in, its own (replies') first
+        self.charsets = settings.server.charsets
         self.storages = storage_factory(settings)
         self._storages: dict[tuple[str, str], Storage] = {}  # (host, home) -> its storage
         self.local_addresses: dict[tuple[str, int], tuple[str, int]] = {}  # see Session.local

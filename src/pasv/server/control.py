@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import lookup
 from pasv.protocol.errors import FtpError
-from pasv.protocol.parser import Command, LineBuffer, whole_line
+from pasv.protocol.parser import Command, ForeignCommand, LineBuffer, whole_line
 from pasv.protocol.proxyheader import ProxyHeaderError
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import explicitftps, implicitftps
@@ -122,14 +122,15 @@ class ControlProtocol(asyncio.Protocol):
         elif self.header is not None:
             data = self._after_header(data)
         lines = self.lines
-        charsets = self.session.charsets
+        # attribute reads (not Session.charsets, not the settings model): every read does it
+        charsets = self.session.options.charsets or self.server.charsets
         items = None if lines is not None else whole_line(data, self.server.max_line, charsets)
         if items is None:
             if lines is None:
                 lines = self.lines = LineBuffer(self.server.max_line)
             items = lines.feed(data, charsets)
         for item in items:
-            if isinstance(item, Command) and item.charset is not None:
+            if isinstance(item, ForeignCommand):
                 self.session.heard(item.charset)
             if self._overtakes(item):
                 assert isinstance(item, Command)
@@ -431,7 +432,8 @@ class ControlProtocol(asyncio.Protocol):
                     reply.code,
                     line,
                 )
-        return reply.encode(self.session.charset)
+        charsets = self.session.options.charsets or self.server.charsets
+        return reply.encode(charsets[0])
 
     def close(self) -> None:
         """Finish writing what is queued, then close."""

@@ -177,8 +177,7 @@ class Session:
     @property
     def charsets(self) -> tuple[str, ...]:
         """The encodings this session's lines are read in, its own first."""
-        chosen = self.options.charsets
-        return self.server.settings.server.charsets if chosen is None else chosen
+        return self.options.charsets or self.server.charsets
 
     @property
     def charset(self) -> str:
