@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import unicodedata
+from collections.abc import Collection
 from typing import Protocol, runtime_checkable
 
 from pasv.policy.models import Perm, User
@@ -72,6 +73,11 @@ class AccountStore(Protocol):
     async def set_perms(self, name: str, perms: Perm) -> None: ...
 
     async def set_enabled(self, name: str, enabled: bool) -> None: ...
+
+    async def standing(self, names: Collection[str]) -> dict[str, tuple[User, bool]]:
+        """Each named account as stored now (its credential fingerprint set) and whether it is
+        enabled; a name with no account is absent. Logged-in sessions are checked by it."""
+        ...
 
     async def list(self) -> builtins.list[User]: ...
 

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from types import TracebackType
 from typing import Any, NamedTuple, Self, TypeVar
 
@@ -33,6 +33,16 @@ class Row(NamedTuple):
     def user(self) -> User:
         return User(name=self.name, home=self.home, perms=Perm.parse(self.perms))
 
+    def login(self) -> User:
+        """The user as a login gets it: with the fingerprint of the password it was checked
+        against, so a session can tell when the password changed (server/standing.py)."""
+        return User(
+            name=self.name,
+            home=self.home,
+            perms=Perm.parse(self.perms),
+            credential=self.password_hash[-16:],
+        )
+
 
 def check_password(password: str) -> None:
     if not password:
@@ -49,7 +59,7 @@ class SqlAccountStore:
         self._hasher = hasher if hasher is not None else PasswordHasher()
         self._cache = cache if cache is not None else VerifiedCache()
         self._dummy_hash: str | None = None
-        self._inflight: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
+        self._inflight: dict[tuple[bytes, str], asyncio.Future[str | None]] = {}
 
     # --- plumbing an engine provides ----------------------------------------------------------
     def _query(self, sql: str, params: Sequence[Any]) -> builtins.list[Any]:
@@ -155,6 +165,19 @@ class SqlAccountStore:
             raise AccountNotFound(f"no user named {name!r}")
         return bool(row.enabled)
 
+    async def standing(self, names: Collection[str]) -> dict[str, tuple[User, bool]]:
+        """Each named account as stored now and whether it is enabled; a deleted one is absent."""
+        wanted = sorted(set(names))
+        found: dict[str, tuple[User, bool]] = {}
+        for start in range(0, len(wanted), 500):  # SQLite takes at most 999 parameters
+            part = wanted[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            sql = f"SELECT {COLUMNS} FROM users WHERE name IN ({marks})"
+            for raw in await asyncio.to_thread(self._query, sql, part):
+                row = Row(*raw)
+                found[row.name] = (row.login(), bool(row.enabled))
+        return found
+
     async def list(self) -> builtins.list[User]:
         sql = f"SELECT {COLUMNS} FROM users ORDER BY name"
         rows = await asyncio.to_thread(self._query, sql, ())
@@ -170,7 +193,7 @@ class SqlAccountStore:
         row = self._fetch_fresh(name)
         if not isinstance(row, Row) or not row.enabled:
             return None
-        return row.user() if self._cache.check(name, password, row.password_hash) else None
+        return row.login() if self._cache.check(name, password, row.password_hash) else None
 
     async def authenticate(self, name: str, password: str) -> User | None:
         row = await self._lookup(name)
@@ -178,7 +201,7 @@ class SqlAccountStore:
             await asyncio.to_thread(self._burn, password)
             return None
         if self._cache.check(name, password, row.password_hash):
-            return row.user()
+            return row.login()
         # Concurrent logins with the same name and password (a client opening ten connections,
         # a crowd after a restart) share one argon2 verification instead of paying one each.
         key = (self._cache.key(name, password), row.password_hash)
@@ -187,12 +210,13 @@ class SqlAccountStore:
             running = asyncio.ensure_future(self._verify(row, password))
             self._inflight[key] = running
             running.add_done_callback(lambda _: self._inflight.pop(key, None))
-        return row.user() if await asyncio.shield(running) else None
+        stored = await asyncio.shield(running)  # the hash stored now (rehashed, maybe)
+        return row._replace(password_hash=stored).login() if stored is not None else None
 
-    async def _verify(self, row: Row, password: str) -> bool:
+    async def _verify(self, row: Row, password: str) -> str | None:
         result = await asyncio.to_thread(verify_password, row.password_hash, password, self._hasher)
         if not result.ok:
-            return False
+            return None
         stored = row.password_hash
         if result.needs_rehash:
             fresh = await asyncio.to_thread(hash_password, password, self._hasher)
@@ -200,7 +224,7 @@ class SqlAccountStore:
             if await asyncio.to_thread(self._modify, sql, (fresh, row.name, stored)):
                 stored = fresh
         self._cache.add(row.name, password, stored)
-        return True
+        return stored
 
     async def close(self) -> None:
         await asyncio.to_thread(self._close)

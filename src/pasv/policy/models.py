@@ -79,6 +79,9 @@ class User:
     perms: Perm
     anonymous: bool = False
     groups: tuple[str, ...] = ()
+    # a short fingerprint of the stored password hash the login was checked against ("" for
+    # anonymous): a session whose account's password changed since is ended (server/standing)
+    credential: str = field(default="", repr=False)
 
 
 class Action(enum.StrEnum):

@@ -34,6 +34,7 @@ from pasv.server.proxied import Balancers
 from pasv.server.registry import describe, kick_local
 from pasv.server.sessionlog import Reopening, SessionLog
 from pasv.server.shared import SharedState
+from pasv.server.standing import review
 from pasv.server.storages import storage_factory
 from pasv.server.telemetry import Telemetry
 from pasv.server.tls import Certificate, CertificateError, TlsContexts
@@ -280,6 +281,10 @@ class FtpServer:
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
+            # a change made by another worker or program reaches this worker's sessions too,
+            # idle or not: the policy is reloaded and the logged-in sessions checked again
+            if self.gate.refresh(now):
+                await review(self)
             for control in list(self.sessions):
                 control.expire(now)
             if self.board is not None:

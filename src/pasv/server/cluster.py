@@ -98,8 +98,10 @@ class Cluster:
 
                 kick_local(self._server, kick[1])
             return
-        if self._server is not None:
-            await self._server.gate.reload_async(origin)
+        if self._server is not None and await self._server.gate.reload_async(origin):
+            from pasv.server.standing import review
+
+            await review(self._server)
 
     # --- heartbeat -----------------------------------------------------------------------------
     async def _beat(self) -> None:

@@ -74,29 +74,32 @@ class Gate:
         self._next_check = time.monotonic() + _RELOAD_EVERY
 
     # --- keeping up with changes ----------------------------------------------------------
-    def refresh(self, now: float) -> None:
-        """Reload when a worker (at once) or another program (within a second) changed policy."""
+    def refresh(self, now: float) -> bool:
+        """Reload when a worker (at once) or another program (within a second) changed policy;
+        True when it reloaded (the logged-in sessions are then checked again: standing.py)."""
         generation = self.generation.value
         if generation == self._seen_generation and now < self._next_check:
-            return
+            return False
         self._next_check = now + _RELOAD_EVERY
         if self.store.accounts.pushes_changes:  # notifications reload (reload_async): no polling
             version = self._seen_version
         else:
             version = self.store.accounts.data_version()
         if generation == self._seen_generation and version == self._seen_version:
-            return
+            return False
         self._seen_generation, self._seen_version = generation, version
         try:
             self.reload()
         except AccountError as exc:  # the database is away: the policy in hand stays
             log.warning("policy not reloaded: %s", exc)
+            return False
+        return True
 
     def reload(self) -> None:
         self.policy = Policy(self.store.load(), self.base)
         self.bans = self.store.bans()
 
-    async def reload_async(self, origin: str = "") -> None:
+    async def reload_async(self, origin: str = "") -> bool:
         """Reload from a thread (a change announced by the database); keep the policy in hand
         when the database cannot be read."""
 
@@ -107,8 +110,9 @@ class Gate:
             self.policy, self.bans = await asyncio.to_thread(load)
         except AccountError as exc:
             log.warning("policy not reloaded: %s", exc)
-            return
+            return False
         log.info("policy reloaded (changed by %s)", origin or "another program")
+        return True
 
     # --- connect --------------------------------------------------------------------------
     def connect(self, ip: str) -> None:

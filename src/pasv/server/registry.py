@@ -133,15 +133,19 @@ def kick_local(server: FtpServer, number: int) -> bool:
     """End session ``number`` of this process."""
     for control in list(server.sessions):
         if control.session.id == number and not control.closing:
-            if control.session.transfer is not None:
-                control.session.transfer.abort(KICKED)
-            control.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, KICKED))
-            control.close()
-            server.sessionlog.record(
-                "kicked", control.session.peer_ip, control.session.who, 421, KICKED
-            )
+            end_session(server, control, KICKED, "kicked")
             return True
     return False
+
+
+def end_session(server: FtpServer, control: ControlProtocol, reason: str, kind: str) -> None:
+    """Close one session with 421 and ``reason``; a running transfer is aborted with it (426)
+    first. The session log records ``kind`` (kicked, ended)."""
+    if control.session.transfer is not None:
+        control.session.transfer.abort(reason)
+    control.send(make_reply(ReplyCode.SERVICE_UNAVAILABLE, reason))
+    control.close()
+    server.sessionlog.record(kind, control.session.peer_ip, control.session.who, 421, str(reason))
 
 
 _PUBLISH_WAIT = 2.0  # seconds: a reaper turns about once a second
