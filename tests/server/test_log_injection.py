@@ -71,3 +71,17 @@ def test_xferlog_field_covers_every_blank_and_line_break() -> None:
         if (chr(c).isspace() or len(f"a{chr(c)}b".splitlines()) > 1) and field(chr(c)) != "_"
     ]
     assert missed == []
+
+
+def test_a_control_character_in_an_argument_is_escaped_in_the_debug_log(
+    live: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a CR inside the line (only the last one ends it) would return the terminal's cursor and
+    # let the rest overwrite the line's "[id] address Command:" prefix; an ESC could recolour it
+    caplog.set_level(logging.DEBUG, logger="pasv")
+    with Raw.to(live) as raw:
+        raw.send(b"USER bob\rFORGED \x1b[2J\r\n")
+        assert raw.reply().code == 331
+    logged = [r.getMessage() for r in caplog.records if "Command: USER" in r.getMessage()]
+    assert logged and all("\r" not in m and "\x1b" not in m for m in logged), logged
+    assert any(m.endswith("Command: USER bob\\rFORGED \\x1b[2J") for m in logged), logged

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from pasv.protocol.errors import CommandUnrecognized, FtpError, LineTooLong
 from pasv.protocol.texts import said
 
-__all__ = ["UTF8_ONLY", "Command", "ForeignCommand", "LineBuffer", "parse_command", "whole_line"]
+__all__ = [
+    "UTF8_ONLY",
+    "Command",
+    "ForeignCommand",
+    "LineBuffer",
+    "escaped",
+    "parse_command",
+    "whole_line",
+]
 
 IAC = 0xFF
 WILL, WONT, DO, DONT = 0xFB, 0xFC, 0xFD, 0xFE
@@ -37,12 +45,19 @@ class ForeignCommand(Command):
     charset: str = "utf-8"
 
 
+def escaped(text: str) -> str:
+    """``text`` with anything not printable (a CR, an escape sequence, a line separator)
+    written as its Python escape, for a reply or a log line that repeats a client's text."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
 def _show(text: str) -> str:
     """Truncate to a few characters and escape anything not printable, for an error reply."""
-    shown = text[:_SHOWN_VERB]
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in shown
-    )
+    return escaped(text[:_SHOWN_VERB])
 
 
 _UNRECOGNIZED = "Syntax error, command unrecognized: {verb}"

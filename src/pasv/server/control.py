@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pasv.protocol.codes import ReplyCode
 from pasv.protocol.commands import lookup
 from pasv.protocol.errors import FtpError
-from pasv.protocol.parser import Command, ForeignCommand, LineBuffer, whole_line
+from pasv.protocol.parser import Command, ForeignCommand, LineBuffer, escaped, whole_line
 from pasv.protocol.proxyheader import ProxyHeaderError
 from pasv.protocol.replies import Reply, make_reply
 from pasv.server import explicitftps, implicitftps
@@ -369,7 +369,12 @@ class ControlProtocol(asyncio.Protocol):
             session.last_command = item
         if log.isEnabledFor(logging.DEBUG):
             if isinstance(item, Command):
-                shown = "PASS ****" if item.name == "PASS" else f"{item.name} {item.arg}".rstrip()
+                # a CR or an escape sequence in the argument must not rewrite the log line
+                shown = (
+                    "PASS ****"
+                    if item.name == "PASS"
+                    else escaped(f"{item.name} {item.arg}".rstrip())
+                )
             else:
                 shown = f"<{item.text}>"
             log.debug("[%d] %s Command: %s", self.session.id, self.session.peer_ip, shown)
