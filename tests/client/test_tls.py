@@ -182,3 +182,14 @@ def test_pasv_implicit_ftps(pasv_tls: LiveServer, certs: Certs) -> None:
     assert "(implicit TLS)" in text and "Command:  AUTH TLS" not in text
     code, text = cli("cat", peer.url("/implicit.txt", scheme="ftps"))  # not our CA: refused
     assert code == 4 and "certificate" in text.lower(), text
+
+
+def test_untrusted_certificate_is_not_retried_and_says_what_to_do(pyftpd_tls_peer: Peer) -> None:
+    """The same certificate comes back on every try: no retry waits, and the way out is named."""
+    result = runner.invoke(
+        app, ["ls", pyftpd_tls_peer.url("/"), "--tls", "--retry-delay", "0"], catch_exceptions=False
+    )
+    text = result.stdout + result.stderr
+    assert result.exit_code == 4, text
+    assert "retry" not in text
+    assert "certificate was not accepted" in text and "--ca FILE" in text and "--insecure" in text

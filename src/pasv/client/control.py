@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from pasv.client.errors import ConnectionFailed, FtpClientError, ReplyTimeout
+from pasv.client.errors import CertificateRejected, ConnectionFailed, FtpClientError, ReplyTimeout
 from pasv.client.trace import Kind, Tracer, censor
 from pasv.protocol.errors import ProtocolViolation
 from pasv.protocol.replies import Reply, ReplyParser
@@ -73,6 +73,8 @@ class ControlConnection:
                 )
         except TimeoutError:
             raise ConnectionFailed(f"connection to {host}:{port} timed out") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise CertificateRejected(f"TLS with {host}:{port} failed: {_why(exc)}") from None
         except ssl.SSLError as exc:
             raise ConnectionFailed(f"TLS with {host}:{port} failed: {exc.reason or exc}") from None
         except OSError as exc:
@@ -154,6 +156,8 @@ class ControlConnection:
                 await self._writer.start_tls(context, server_hostname=server_hostname)
         except TimeoutError:
             raise ConnectionFailed("TLS handshake timed out") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise CertificateRejected(f"TLS handshake failed: {_why(exc)}") from None
         except ssl.SSLError as exc:
             raise ConnectionFailed(f"TLS handshake failed: {exc.reason or exc}") from None
         except OSError as exc:
@@ -164,6 +168,11 @@ class ControlConnection:
 
     async def close(self) -> None:
         await close_stream(self._writer)
+
+
+def _why(exc: ssl.SSLCertVerificationError) -> str:
+    """OpenSSL's own words: "self-signed certificate", "Hostname mismatch" …"""
+    return f"the server's certificate was not accepted: {exc.verify_message or exc.reason}"
 
 
 async def close_stream(writer: asyncio.StreamWriter, wait: float = CLOSE_WAIT) -> None:

@@ -8,6 +8,7 @@ import time
 from pasv.protocol.replies import Reply
 
 __all__ = [
+    "CertificateRejected",
     "ConnectionFailed",
     "DataChannelError",
     "DataStalled",
@@ -111,6 +112,15 @@ class ConnectionFailed(FtpClientError):
     """The control connection could not be made or was lost (reset, timeout, closed by server)."""
 
     transient = True
+
+
+class CertificateRejected(ConnectionFailed):
+    """The server's TLS certificate did not verify: trying again gets the same certificate."""
+
+    transient = False
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"{text} (trust its CA with --ca FILE, or --insecure for a test server)")
 
 
 class ReplyTimeout(ConnectionFailed):
