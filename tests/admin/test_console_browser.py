@@ -146,7 +146,14 @@ def test_the_console_is_clicked_through(server: AdminServer, browser: WebDriver)
     carol = server.ftp("carol", "carol-pw")
     carol.voidcmd("NOOP")
 
-    # a deny rule for carol's address: her next login is refused, and the console shows it
+    def carol_is_live() -> bool:
+        ui.open("/console/")
+        return "carol" in ui.text("sessions") and "NOOP" in ui.text("sessions")
+
+    wait_for(carol_is_live, what="carol's session on the dashboard")
+
+    # a deny rule for carol's address: her open session is ended, her next login refused, and
+    # the console shows it
     ui.open("/console/rules")
     ui.driver.find_element(By.CSS_SELECTOR, "#ip-action option[value=deny]").click()
     ui.fill("ip-network", "127.0.0.0/8")
@@ -176,7 +183,10 @@ def test_the_console_is_clicked_through(server: AdminServer, browser: WebDriver)
         return "login refused" in text and "unauthorized IP address" in text
 
     wait_for(dashboard_shows_both, what="the refusal on the dashboard")
-    assert "carol" in ui.text("sessions") and "NOOP" in ui.text("sessions")
+    with pytest.raises(ftplib.error_temp, match=r"^421 .*no longer allowed for carol"):
+        carol.voidcmd("NOOP")  # the session open before the rule was ended with the reason
+    carol.close()
+    assert "carol" not in ui.text("sessions")
 
     # the user editor: bob's downloads limited, so one runs long enough to be seen live
     with server.ftp() as bob:
@@ -216,7 +226,6 @@ def test_the_console_is_clicked_through(server: AdminServer, browser: WebDriver)
     ui.open("/console/log")
     assert "login refused" in ui.text("events") and "ip.add" in ui.text("audit")
     ui.shot("05-log")
-    carol.quit()
 
     # ban and unban an address
     ui.open("/console/bans")
