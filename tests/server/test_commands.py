@@ -59,7 +59,7 @@ def test_opts_utf8(raw: Raw) -> None:
     assert raw.cmd("OPTS UTF8 OFF").code == 504
     junk = raw.cmd("OPTS UTF8 junk")  # not "cannot be turned off": it was not asked to
     assert junk.code == 501
-    assert junk.text == "OPTS UTF8 takes ON or OFF, not junk; UTF8 is always on here."
+    assert junk.text == "OPTS UTF8 takes ON or OFF, not junk."  # OFF: see legacy_encoding
     assert raw.cmd("OPTS").code == 501
     assert raw.cmd("OPTS BOGUS 1").code == 501
 
