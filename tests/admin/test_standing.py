@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ftplib
 import re
+from functools import partial
 from pathlib import Path
 
 from tests.admin.support import start_admin_server, wait_for
+from tests.cli.test_standing_workers import _ended
 
 DISABLED = "421 Your account bob was disabled by the administrator; this session is closed."
 
@@ -31,16 +33,7 @@ def test_disabling_through_the_api_ends_the_sessions_of_both_workers(tmp_path: P
             assert api.patch("/api/v1/users/bob", json={"enabled": False}).status_code == 200
         for client in clients.values():
             replies: list[str] = []
-
-            def ended(client: ftplib.FTP = client, replies: list[str] = replies) -> bool | None:
-                try:
-                    client.voidcmd("NOOP")
-                except ftplib.error_temp as exc:
-                    replies.append(str(exc))
-                    return True
-                return None
-
-            wait_for(ended, what="the session ended")
+            wait_for(partial(_ended, client, replies), what="the session ended")
             assert replies == [DISABLED]
     finally:
         for client in clients.values():
